@@ -1,0 +1,99 @@
+/* libusnet hardware-abstraction layer: the one seam between the portable
+ * stack (lib/) and a packet driver (arch/sim, arch/x86 DPDK, arch/tilegx mPIPE).
+ * Everything crosses it in bursts; nothing here is called once per packet. */
+#ifndef USNET_HAL_H
+#define USNET_HAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Per-buffer metadata. It lives inside the backend's own buffer (DPDK mbuf
+ * private area, mPIPE buffer headroom, the simulated link's slot), so handing
+ * a frame across the seam allocates nothing.
+ *
+ * Chain invariant (as lwIP's pbuf): a frame is a list of buffers linked by
+ * `next`; the first buffer's `frame_len` is the sum of `len` over the chain;
+ * every other buffer's `frame_len` is unspecified. A buffer belongs to
+ * exactly one owner at a time: the backend, the stack, or a queue of the stack
+ * (linked through `link`, never through `next`). */
+struct usn_buf {
+	struct usn_buf *next; /* next buffer of the same frame, NULL at the end */
+	struct usn_buf *link; /* the owner's intrusive queue link (ARP wait, OOO queue, TX batch) */
+	uint8_t *data;        /* first byte of data in this buffer */
+	uint32_t frame_len;   /* first buffer only: bytes in the whole frame */
+	uint16_t len;         /* bytes of data in this buffer */
+	uint16_t room;        /* bytes writable from data to the end of this buffer */
+	uint16_t headroom;    /* bytes before data that may be prepended */
+	uint16_t flags;       /* USN_BUF_* below */
+	uint32_t rss_hash;    /* RX: the flow hash, valid if USN_BUF_RX_HASH */
+	uint8_t l2_len;       /* TX offload: Ethernet header bytes */
+	uint8_t l3_len;       /* TX offload: IPv4 header bytes */
+	uint16_t backend_u16; /* free for the backend (queue, port, buffer stack) */
+	uint64_t backend;     /* free for the backend (e.g. its descriptor) */
+	uint64_t stack_u64;   /* free for the stack while it owns the buffer */
+};
+
+enum {
+	USN_BUF_RX_HASH = 1u << 0,         /* rss_hash is valid */
+	USN_BUF_RX_IP_CSUM_GOOD = 1u << 1, /* the port verified the IPv4 header sum */
+	USN_BUF_RX_L4_CSUM_GOOD = 1u << 2, /* the port verified the TCP/UDP sum */
+	USN_BUF_RX_CSUM_BAD = 1u << 3,     /* the port found a bad sum */
+	USN_BUF_TX_IP_CSUM = 1u << 8,      /* ask the port to fill the IPv4 sum */
+	USN_BUF_TX_TCP_CSUM = 1u << 9,     /* ask the port to fill the TCP sum (pseudo-header sum in place) */
+};
+
+/* What a port can do for the stack. */
+enum {
+	USN_HAL_OFF_RX_CSUM = 1u << 0, /* sets USN_BUF_RX_*_CSUM_* on received frames */
+	USN_HAL_OFF_TX_IP_CSUM = 1u << 1,
+	USN_HAL_OFF_TX_TCP_CSUM = 1u << 2,
+	USN_HAL_OFF_RSS = 1u << 3,      /* the port spreads flows over queues by usn_rss_hash() */
+	USN_HAL_OFF_TX_MULTISEG = 1u << 4, /* TX accepts chained buffers */
+};
+
+struct usn_hal;
+
+/* The driver's operations. Each is called once per burst or less. Ownership:
+ * rx_burst hands the buffers to the caller; tx_burst takes the first N it
+ * returns and leaves the rest with the caller; alloc_bulk hands out
+ * single-buffer frames (len 0, `room` bytes writable, headroom reserved);
+ * free_bulk takes whole chains. */
+struct usn_hal_ops {
+	uint16_t (*rx_burst)(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n);
+	uint16_t (*tx_burst)(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n);
+	uint16_t (*alloc_bulk)(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n);
+	void (*free_bulk)(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n);
+	/* Monotonic cycle counter (the simulated link's is virtual). */
+	uint64_t (*clock_cycles)(struct usn_hal *hal);
+	/* Memory for a worker's tables, on the NUMA node of the queue's core.
+	 * Called only while the stack is created; NULL means malloc/free. */
+	void *(*mem_alloc)(struct usn_hal *hal, uint16_t queue, size_t size);
+	void (*mem_free)(struct usn_hal *hal, uint16_t queue, void *p, size_t size);
+};
+
+/* A port as the stack sees it. The backend embeds this struct in its own. */
+struct usn_hal {
+	const struct usn_hal_ops *ops;
+	uint64_t cycles_per_sec; /* rate of clock_cycles */
+	uint32_t offloads;       /* USN_HAL_OFF_* */
+	uint16_t n_queues;       /* RX/TX queue pairs, one per worker */
+	uint16_t mtu;            /* largest IPv4 packet, bytes */
+	uint16_t buf_size;       /* data bytes per buffer (chains carry more) */
+	uint8_t mac[6];          /* the port's Ethernet address */
+};
+
+/* The flow hash a port's RSS uses (symmetric: both directions of a flow get
+ * the same value) and that software steering and active open reproduce.
+ * Addresses and ports in host order. */
+uint32_t usn_rss_hash(uint32_t ip_a, uint32_t ip_b, uint16_t port_a, uint16_t port_b);
+
+/* The queue a hash lands on: a 128-entry indirection table whose entry i is
+ * i % n_queues, which is how backends program their RSS table (RETA,
+ * mPIPE buckets) and how software steering picks a worker. */
+static inline uint16_t usn_rss_queue(uint32_t hash, uint16_t n_queues)
+{
+	return (uint16_t)((hash & 127u) % (n_queues ? n_queues : 1u));
+}
+
+#endif

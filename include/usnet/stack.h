@@ -1,0 +1,103 @@
+/* libusnet stack and workers: one stack per port, one worker per core/queue.
+ * A worker polls its queue and runs everything (protocols, timers, the
+ * application's handlers) to completion on its own core; workers share no
+ * mutable state, and talk only through single-producer rings. */
+#ifndef USNET_STACK_H
+#define USNET_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "usnet/hal.h"
+#include "usnet/stats.h"
+
+struct usn_stack;
+struct usn_worker;
+
+/* Configuration. Zero in any sizing field means its default (in brackets).
+ * Addresses are in host order. */
+struct usn_stack_config {
+	uint32_t ip;          /* the interface address (required) */
+	uint8_t prefix_len;   /* on-link prefix, 1..32 [24] */
+	uint32_t gateway;     /* next hop off-link; 0: none (off-link is unreachable) */
+	uint8_t mac[6];       /* all zero: the port's address */
+	uint16_t n_workers;   /* 1..hal->n_queues [hal->n_queues] */
+	uint16_t mtu;         /* IPv4 MTU, 68..hal->mtu [hal->mtu] */
+
+	uint32_t tcp_max_conns;    /* TCBs per worker [4096] */
+	uint32_t tcp_max_listen;   /* listening ports [16] */
+	uint32_t tcp_syn_backlog;  /* half-open connections per worker before SYN cookies [1024] */
+	uint32_t tcp_max_timewait; /* TIME-WAIT TCBs per worker before the oldest is reused [tcp_max_conns / 4] */
+	uint32_t tcp_ooo_max_segs; /* out-of-order segments kept per connection [64] */
+	uint32_t tcp_timewait_ms;  /* TIME-WAIT duration (2 MSL) [60000] */
+	uint32_t tcp_rcv_wnd;      /* advertised receive window, bytes [262144] */
+	uint32_t tcp_delack_ms;    /* delayed-ACK timeout, at most 500 (RFC 9293) [40] */
+	uint32_t tcp_rto_min_ms;   /* RFC 6298 floor [200] (RFC says 1000; Linux uses 200) */
+	uint32_t tcp_rto_init_ms;  /* RFC 6298 2.1 [1000] */
+	uint32_t tcp_rto_max_ms;   /* back-off ceiling [60000] */
+	uint32_t tcp_syn_retries;  /* SYN retransmissions before giving up [5] */
+	uint32_t tcp_max_retries;  /* data retransmissions before giving up [12] */
+	uint32_t tcp_sendq_max;    /* send descriptors (send_ref / send_writer) per worker [tcp_max_conns * 4] */
+	bool tcp_no_timestamps;    /* do not offer RFC 7323 timestamps */
+	bool tcp_no_sack;          /* do not offer SACK */
+	bool tcp_no_wscale;        /* do not offer window scale */
+	uint32_t tcp_cookie_secret[4]; /* SYN-cookie key; all zero: derived from the clock at start */
+
+	uint32_t arp_entries;      /* ARP cache entries per worker [256] */
+	uint32_t arp_timeout_ms;   /* entry lifetime [60000] */
+	uint32_t arp_retry_ms;     /* request retry interval [1000] */
+	uint32_t arp_retries;      /* requests before resolution fails [3] */
+	uint32_t arp_queue_len;    /* frames waiting on resolution, per worker [64] */
+
+	uint32_t bufs_per_worker;  /* frame buffers a worker keeps cached [256] */
+	uint32_t idle_backoff_us;  /* usn_worker_run: sleep up to this long when idle; 0: spin [0] */
+	uint32_t timer_hz;         /* timing-wheel ticks per second [1000] */
+};
+
+/* Fills `cfg` with zeros (all defaults) and the given address. */
+void usn_stack_config_init(struct usn_stack_config *cfg, uint32_t ip, uint8_t prefix_len);
+
+/* Checks cfg against the port; on error returns -EINVAL and writes a
+ * one-line message naming the problem into msg. */
+int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_hal *hal, char *msg, size_t msg_len);
+
+/* Creates the stack and its workers' tables (memory from hal->ops->mem_alloc
+ * on each worker's node). All allocation happens here: after it returns, the
+ * workers never call malloc. NULL if cfg is invalid or memory is short. */
+struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_config *cfg);
+/* Frees everything; the workers must have stopped. Buffers still held are
+ * returned to the HAL. */
+void usn_stack_destroy(struct usn_stack *s);
+
+uint16_t usn_stack_workers(const struct usn_stack *s);
+struct usn_worker *usn_stack_worker(struct usn_stack *s, uint16_t i);
+const struct usn_stack_config *usn_stack_config(const struct usn_stack *s);
+/* Sum of every worker's published statistics. Any thread. */
+void usn_stack_stats(const struct usn_stack *s, struct usn_stats *out);
+
+uint16_t usn_worker_id(const struct usn_worker *w);
+struct usn_stack *usn_worker_stack(struct usn_worker *w);
+void usn_worker_set_user(struct usn_worker *w, void *user);
+void *usn_worker_user(const struct usn_worker *w);
+
+/* Announces the worker (gratuitous ARP; worker 0 only). Call once, on the
+ * worker's thread, before the first poll. */
+void usn_worker_start(struct usn_worker *w);
+/* One round: read the clock, receive a burst, process every frame to
+ * completion, run expired timers, flush transmissions. Returns the frames
+ * received. The worker's thread only. */
+unsigned usn_worker_poll(struct usn_worker *w);
+/* Polls until *stop becomes non-zero, backing off when idle as configured. */
+void usn_worker_run(struct usn_worker *w, const volatile int *stop);
+/* The worker's clock as of its last poll, microseconds. */
+uint64_t usn_worker_now_us(const struct usn_worker *w);
+/* Absolute time of the next timer, microseconds; UINT64_MAX if none. */
+uint64_t usn_worker_next_deadline_us(const struct usn_worker *w);
+/* The worker's own counters: exact, on the worker's thread only. */
+const struct usn_stats *usn_worker_stats(const struct usn_worker *w);
+/* A copy of the counters the worker last published (every poll round that
+ * did work, and when idle). Any thread. */
+void usn_worker_stats_snapshot(const struct usn_worker *w, struct usn_stats *out);
+
+#endif

@@ -1,0 +1,47 @@
+/* libusnet statistics: per-worker counters, written only by the owning
+ * worker (no atomics, no sharing), read through a snapshot. */
+#ifndef USNET_STATS_H
+#define USNET_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* X-macro so names, struct fields and printing never drift apart.
+ * Each drop reason is its own counter (one exit per drop kind, as BSD). */
+#define USN_STATS_FIELDS(X)                                                                       \
+	X(rx_frames) X(rx_bytes) X(tx_frames) X(tx_bytes) X(tx_full)                                  \
+	X(rx_bursts) X(idle_polls)                                                                    \
+	X(drop_eth_short) X(drop_eth_not_for_us) X(drop_eth_type)                                     \
+	X(drop_arp_malformed) X(drop_arp_not_for_us)                                                  \
+	X(drop_ip_short) X(drop_ip_version) X(drop_ip_ihl) X(drop_ip_len) X(drop_ip_csum)             \
+	X(drop_ip_ttl) X(drop_ip_fragment) X(drop_ip_not_for_us) X(drop_ip_proto)                     \
+	X(drop_icmp_malformed) X(drop_icmp_csum) X(drop_icmp_type)                                    \
+	X(drop_tcp_malformed) X(drop_tcp_csum) X(drop_tcp_no_conn) X(drop_tcp_not_acceptable)         \
+	X(drop_tcp_opts) X(drop_tcp_listen_full) X(drop_tcp_ooo_full) X(drop_tcp_paws)                 \
+	X(drop_no_buf) X(drop_arp_queue_full) X(drop_arp_unresolved) X(drop_steer_full)              \
+	X(arp_requests_rx) X(arp_replies_rx) X(arp_requests_tx) X(arp_replies_tx)                     \
+	X(arp_gratuitous_tx) X(arp_learned) X(arp_expired) X(arp_failed)                              \
+	X(icmp_echo_rx) X(icmp_echo_tx)                                                               \
+	X(tcp_rx_segs) X(tcp_tx_segs) X(tcp_rx_bytes) X(tcp_tx_bytes) X(tcp_retrans_segs)             \
+	X(tcp_fast_retrans) X(tcp_rto_fired) X(tcp_rst_tx) X(tcp_rst_rx) X(tcp_challenge_acks)        \
+	X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_bad)                             \
+	X(tcp_passive_opens) X(tcp_active_opens) X(tcp_established) X(tcp_closed) X(tcp_resets)       \
+	X(tcp_timewait_reused) X(tcp_timewait_overflow) X(tcp_ooo_segs) X(tcp_dup_acks)               \
+	X(tcp_zero_window_probes) X(tcp_pool_empty)                                                   \
+	X(steer_tx) X(steer_rx) X(timers_fired)
+
+struct usn_stats {
+#define USN_STATS_DECLARE(name) uint64_t name;
+	USN_STATS_FIELDS(USN_STATS_DECLARE)
+#undef USN_STATS_DECLARE
+};
+
+/* Number of counters and the name of counter i (for printing and telemetry). */
+size_t usn_stats_count(void);
+const char *usn_stats_name(size_t i);
+/* Counter i of s, by the same index. */
+uint64_t usn_stats_value(const struct usn_stats *s, size_t i);
+/* dst += src, field by field. */
+void usn_stats_add(struct usn_stats *dst, const struct usn_stats *src);
+
+#endif

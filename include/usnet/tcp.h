@@ -1,0 +1,128 @@
+/* libusnet TCP API. Handlers run inline on the worker that owns the
+ * connection, to completion; they may call any function below on that
+ * worker's connections, and nothing here blocks or allocates. Data is sent
+ * without a copy into a socket buffer: by reference, or by a writer. */
+#ifndef USNET_TCP_H
+#define USNET_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "usnet/csum.h"
+#include "usnet/cursor.h"
+#include "usnet/stack.h"
+
+struct usn_tcp_conn;
+
+/* RFC 9293 states, ordered as BSD's tcp_fsm.h so that "has received a SYN"
+ * is state >= USN_TCP_SYN_RECEIVED and "synchronized" is >= ESTABLISHED.
+ * CLOSE_PENDING: the application asked to close while data is still queued
+ * (the FIN goes after it); CLOSE_PENDING_RCVD_FIN: the same, and the peer's
+ * FIN has arrived. Both are explicit here because Rusty lost connections in
+ * exactly these in-between states. */
+enum usn_tcp_state {
+	USN_TCP_CLOSED = 0,
+	USN_TCP_LISTEN,
+	USN_TCP_SYN_SENT,
+	USN_TCP_SYN_RECEIVED,
+	USN_TCP_ESTABLISHED,
+	USN_TCP_CLOSE_WAIT,
+	USN_TCP_CLOSE_PENDING,          /* ESTABLISHED + close(), data queued */
+	USN_TCP_CLOSE_PENDING_RCVD_FIN, /* CLOSE_WAIT + close(), data queued */
+	USN_TCP_FIN_WAIT_1,
+	USN_TCP_CLOSING,
+	USN_TCP_LAST_ACK,
+	USN_TCP_FIN_WAIT_2,
+	USN_TCP_TIME_WAIT,
+	USN_TCP_N_STATES
+};
+
+const char *usn_tcp_state_name(enum usn_tcp_state s);
+
+/* Why a connection ended (the closed_fn handler's argument). */
+enum usn_tcp_close_reason {
+	USN_TCP_CLOSE_NORMAL = 0, /* both FINs exchanged and acknowledged */
+	USN_TCP_CLOSE_RESET,      /* the peer sent an acceptable RST */
+	USN_TCP_CLOSE_ABORTED,    /* the application called usn_tcp_abort */
+	USN_TCP_CLOSE_TIMEOUT,    /* retransmissions or keepalives exhausted */
+	USN_TCP_CLOSE_REFUSED,    /* active open answered by RST */
+	USN_TCP_CLOSE_UNREACHABLE,/* ARP could not resolve the next hop */
+};
+
+/* Event handlers. Any may be NULL. `user` is the connection's user pointer
+ * (initially the one given to listen/connect). After closed_fn returns, the
+ * connection handle is invalid. */
+struct usn_tcp_handlers {
+	/* The handshake completed (passive or active open). */
+	void (*connected_fn)(struct usn_tcp_conn *c, void *user);
+	/* In-order data arrived. The cursor is valid only during the call: the
+	 * data is consumed when the handler returns (copy what must be kept). */
+	void (*recv_fn)(struct usn_tcp_conn *c, void *user, struct usn_cursor data);
+	/* The peer acknowledged `bytes` more bytes of sent data (send_ref
+	 * memory up to there may be reused), or its window opened. */
+	void (*sent_fn)(struct usn_tcp_conn *c, void *user, uint32_t bytes);
+	/* The peer sent FIN: no more data will arrive. */
+	void (*remote_closed_fn)(struct usn_tcp_conn *c, void *user);
+	/* The connection is gone (reason above). Called exactly once for every
+	 * connection that connected_fn announced or usn_tcp_connect returned. */
+	void (*closed_fn)(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why);
+};
+
+/* A writer (Rusty's): write bytes [off, off + len) of the message into dst.
+ * Called when a segment is built, and again for a retransmission, so it
+ * must produce the same bytes each time. */
+typedef void (*usn_tcp_write_fn)(void *arg, uint32_t off, uint32_t len, struct usn_cursor dst);
+
+/* Listen on `port` on every worker of the stack. Returns 0, -EADDRINUSE,
+ * -ENOSPC (tcp_max_listen reached) or -EINVAL. Call before the workers run. */
+int usn_tcp_listen(struct usn_stack *s, uint16_t port, const struct usn_tcp_handlers *h, void *user);
+
+/* Active open from worker w; the source port is chosen so the flow's RSS
+ * hash lands on w. NULL if no TCB or port is free. The handle is valid until
+ * closed_fn. */
+struct usn_tcp_conn *usn_tcp_connect(struct usn_worker *w, uint32_t dst_ip, uint16_t dst_port,
+				     const struct usn_tcp_handlers *h, void *user);
+
+/* Queue `len` bytes at `data` by reference: the stack keeps the pointer
+ * until the bytes are acknowledged, and copies ranges straight into frames.
+ * `csum`, if not NULL, is a prefix-sum table over exactly these bytes, so no
+ * segment's payload is summed again. Returns 0, -ENOTCONN, -EPIPE (closed
+ * for sending) or -ENOBUFS (no send descriptor free). */
+int usn_tcp_send_ref(struct usn_tcp_conn *c, const void *data, uint32_t len, const struct usn_csum_table *csum);
+/* Queue `len` bytes produced on demand by fn(arg, ...). Same returns. */
+int usn_tcp_send_writer(struct usn_tcp_conn *c, uint32_t len, usn_tcp_write_fn fn, void *arg);
+
+/* Graceful close: FIN after everything queued. 0 or -ENOTCONN. */
+int usn_tcp_close(struct usn_tcp_conn *c);
+/* Abortive close: RST now, closed_fn(ABORTED) before returning. */
+void usn_tcp_abort(struct usn_tcp_conn *c);
+
+void usn_tcp_set_user(struct usn_tcp_conn *c, void *user);
+void *usn_tcp_user(const struct usn_tcp_conn *c);
+struct usn_worker *usn_tcp_worker(const struct usn_tcp_conn *c);
+/* Keepalive probes after idle_ms of silence (0: off, the default). */
+void usn_tcp_set_keepalive(struct usn_tcp_conn *c, uint32_t idle_ms);
+
+/* A connection's state and counters. */
+struct usn_tcp_info {
+	enum usn_tcp_state state;
+	uint32_t local_ip, remote_ip; /* host order */
+	uint16_t local_port, remote_port;
+	uint32_t snd_una, snd_nxt, snd_wnd, rcv_nxt, rcv_wnd;
+	uint32_t cwnd, ssthresh, mss;
+	uint32_t srtt_us, rttvar_us, rto_ms;
+	uint32_t bytes_queued; /* sent or not, not yet acknowledged */
+	uint64_t bytes_sent, bytes_acked, bytes_received;
+	uint32_t retransmits;
+	bool ts_ok, sack_ok;
+	uint8_t snd_wscale, rcv_wscale;
+};
+void usn_tcp_info(const struct usn_tcp_conn *c, struct usn_tcp_info *out);
+
+/* Bytes one TCB takes (the goal is at most 512). */
+size_t usn_tcp_tcb_size(void);
+/* Free TCBs on a worker (the pool returns to full when all have closed). */
+uint32_t usn_tcp_free_tcbs(const struct usn_worker *w);
+
+#endif

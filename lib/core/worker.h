@@ -1,0 +1,114 @@
+/* libusnet worker and stack internals (private). A worker owns one queue
+ * pair, a buffer cache, a TX batch, a timing wheel, its ARP cache and TCP
+ * tables, and its counters; nothing in it is touched by another thread
+ * except the published statistics snapshot and the inbound rings. */
+#ifndef USN_WORKER_H
+#define USN_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/ring.h"
+#include "core/timer.h"
+#include "usnet/hal.h"
+#include "usnet/stack.h"
+#include "usnet/stats.h"
+
+#define USN_RX_BURST 32
+#define USN_TX_BATCH 64
+#define USN_FREE_BATCH 64
+
+struct usn_arp_cache;    /* lib/net/arp.c */
+struct usn_tcp_worker;   /* lib/tcp/ */
+struct usn_tcp_shared;   /* lib/tcp/: listeners, read-only once workers run */
+
+struct usn_worker {
+	struct usn_stack *stack;
+	struct usn_hal *hal;
+	uint16_t id;     /* also the HAL queue */
+	uint64_t now_us; /* the clock as of this poll round */
+	uint64_t now_cycles;
+
+	/* Frame buffers: a local cache refilled and drained in bulk, so the
+	 * per-packet path makes no indirect call into the HAL. */
+	struct usn_buf **cache;
+	uint32_t cache_n, cache_cap;
+	struct usn_buf *tx[USN_TX_BATCH];
+	uint16_t tx_n;
+	struct usn_buf *to_free[USN_FREE_BATCH];
+	uint16_t to_free_n;
+
+	struct usn_wheel wheel;
+	struct usn_arp_cache *arp;
+	struct usn_tcp_worker *tcp;
+	struct usn_stats stats;
+
+	/* Inter-worker messages (software RSS, ARP learned); inbox[i] is
+	 * written only by worker i. NULL entries when there is one worker. */
+	struct usn_ring **inbox;
+
+	/* Statistics published for other threads: seqlock (odd while writing). */
+	uint32_t pub_seq;
+	struct usn_stats pub;
+	uint64_t pub_last_us;
+
+	void *user;
+};
+
+struct usn_stack {
+	struct usn_hal *hal;
+	struct usn_stack_config cfg; /* defaults filled in */
+	uint8_t mac[6];
+	uint16_t n_workers;
+	bool software_rss; /* more than one worker and the port has no RSS */
+	struct usn_worker **workers;
+	struct usn_tcp_shared *tcp;
+};
+
+/* ---- buffers and transmission (the worker's thread only) ---- */
+
+/* A single-buffer frame with len 0, or NULL (counted as drop_no_buf). */
+struct usn_buf *usn_worker_buf_alloc(struct usn_worker *w);
+/* Releases a whole chain; returned to the HAL in bulk. */
+void usn_worker_buf_free(struct usn_worker *w, struct usn_buf *frame);
+/* Queues a complete frame (frame_len set) for transmission; the batch goes
+ * out when full and at the end of the poll round. Takes ownership. */
+void usn_worker_tx(struct usn_worker *w, struct usn_buf *frame);
+/* Sends the TX batch now (what the port refuses is counted and freed). */
+void usn_worker_flush(struct usn_worker *w);
+
+/* ---- inter-worker messages ---- */
+enum usn_msg_type {
+	USN_MSG_FRAME = 1, /* a steered frame: ptr is the usn_buf */
+	USN_MSG_ARP,       /* an ARP entry learned: ip, mac */
+};
+struct usn_msg {
+	uint8_t type;
+	uint8_t mac[6];
+	uint32_t ip;
+	void *ptr;
+};
+/* Posts a message to worker dst; false if its ring is full. */
+bool usn_worker_post(struct usn_worker *w, uint16_t dst, const struct usn_msg *m);
+
+/* ---- hooks the worker loop calls in the protocol layers ---- */
+/* lib/net/eth.c: one received frame, consumed (freed or kept). */
+void usn_eth_input(struct usn_worker *w, struct usn_buf *frame);
+/* lib/net/arp.c */
+struct usn_arp_cache *usn_arp_create(struct usn_worker *w);
+void usn_arp_destroy(struct usn_worker *w, struct usn_arp_cache *a);
+void usn_arp_announce(struct usn_worker *w); /* gratuitous ARP */
+void usn_arp_learn_msg(struct usn_worker *w, uint32_t ip, const uint8_t mac[6]);
+/* lib/tcp/ */
+struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w);
+void usn_tcp_worker_destroy(struct usn_worker *w, struct usn_tcp_worker *t);
+void usn_tcp_shared_destroy(struct usn_stack *s);
+/* Called once per poll round after input, before the TX flush (sends what
+ * the windows now allow, delayed work). */
+void usn_tcp_worker_flush(struct usn_worker *w);
+
+/* Memory for worker tables through the HAL (start-up only). */
+void *usn_worker_mem_alloc(struct usn_worker *w, size_t size);
+void usn_worker_mem_free(struct usn_worker *w, void *p, size_t size);
+
+#endif

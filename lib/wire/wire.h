@@ -1,0 +1,162 @@
+/* libusnet wire formats (private): parse and emit Ethernet, ARP, IPv4, ICMP
+ * and TCP headers. A parser checks lengths once, fills a plain representation
+ * in host order and does not act; an emitter writes one. No state, no
+ * allocation, no clock. Bytes are read with load helpers, never through a
+ * struct overlaid on unchecked memory. */
+#ifndef USN_WIRE_H
+#define USN_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "usnet/cursor.h"
+
+/* Byte-order load/store helpers for unaligned wire bytes. */
+static inline uint16_t usn_load_be16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+static inline uint32_t usn_load_be32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline void usn_store_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static inline void usn_store_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Parse results: 0 or one of these (each maps to a drop counter). */
+enum usn_wire_err {
+	USN_WIRE_OK = 0,
+	USN_WIRE_SHORT,    /* fewer bytes than the header needs */
+	USN_WIRE_VERSION,  /* IPv4: version != 4 */
+	USN_WIRE_HDRLEN,   /* IPv4 IHL < 5 or past the end; TCP data offset < 5 or past the end */
+	USN_WIRE_LEN,      /* IPv4 total length < IHL or > frame */
+	USN_WIRE_CSUM,     /* header checksum wrong */
+	USN_WIRE_BADOPT,   /* an option with an impossible length */
+	USN_WIRE_MALFORMED /* anything else (ARP hardware/protocol types, ...) */
+};
+
+/* ---- Ethernet II (IEEE 802.3), one 802.1Q tag tolerated ---- */
+#define USN_ETH_HDR_LEN 14
+#define USN_ETHERTYPE_IPV4 0x0800
+#define USN_ETHERTYPE_ARP 0x0806
+#define USN_ETHERTYPE_VLAN 0x8100
+
+struct usn_eth_repr {
+	uint8_t dst[6];
+	uint8_t src[6];
+	uint16_t ethertype; /* after any VLAN tag */
+	uint16_t vlan_tci;  /* 0 if untagged */
+	uint8_t hdr_len;    /* 14, or 18 with a tag */
+};
+enum usn_wire_err usn_eth_parse(struct usn_cursor c, struct usn_eth_repr *r);
+/* Writes a 14-byte untagged header. */
+void usn_eth_emit(const struct usn_eth_repr *r, uint8_t *p);
+
+/* ---- ARP for IPv4 over Ethernet (RFC 826) ---- */
+#define USN_ARP_LEN 28
+#define USN_ARP_REQUEST 1
+#define USN_ARP_REPLY 2
+struct usn_arp_repr {
+	uint16_t op;
+	uint8_t sha[6];
+	uint32_t spa;
+	uint8_t tha[6];
+	uint32_t tpa;
+};
+enum usn_wire_err usn_arp_parse(struct usn_cursor c, struct usn_arp_repr *r);
+void usn_arp_emit(const struct usn_arp_repr *r, uint8_t *p);
+
+/* ---- IPv4 (RFC 791) ---- */
+#define USN_IPV4_HDR_LEN 20
+#define USN_IPPROTO_ICMP 1
+#define USN_IPPROTO_TCP 6
+#define USN_IPV4_DF 0x4000
+#define USN_IPV4_MF 0x2000
+#define USN_IPV4_OFFMASK 0x1fff
+struct usn_ipv4_repr {
+	uint32_t src, dst;
+	uint16_t total_len; /* header + payload */
+	uint16_t id;
+	uint16_t frag;      /* flags and fragment offset, as on the wire */
+	uint8_t hdr_len;    /* bytes, options included */
+	uint8_t tos, ttl, proto;
+};
+/* Validates version, IHL, total length against the bytes present, and the
+ * header checksum unless csum_ok (the port verified it). Options are
+ * skipped. Fragments parse (the caller counts and drops them). */
+enum usn_wire_err usn_ipv4_parse(struct usn_cursor c, struct usn_ipv4_repr *r, bool csum_ok);
+/* Writes a 20-byte header (no options); the checksum too unless the port
+ * fills it (fill_csum false leaves it 0). */
+void usn_ipv4_emit(const struct usn_ipv4_repr *r, uint8_t *p, bool fill_csum);
+static inline bool usn_ipv4_is_fragment(const struct usn_ipv4_repr *r)
+{
+	return (r->frag & (USN_IPV4_MF | USN_IPV4_OFFMASK)) != 0;
+}
+
+/* ---- ICMP (RFC 792): echo only ---- */
+#define USN_ICMP_ECHO_REPLY 0
+#define USN_ICMP_ECHO_REQUEST 8
+struct usn_icmp_repr {
+	uint8_t type, code;
+	uint16_t ident, seq; /* echo */
+};
+/* Checks the length (8 bytes at least) and the checksum over the whole
+ * message (header and data). */
+enum usn_wire_err usn_icmp_parse(struct usn_cursor c, struct usn_icmp_repr *r);
+/* Writes the 8-byte header with the checksum computed from data_sum, the
+ * partial sum of the data that follows. */
+void usn_icmp_emit(const struct usn_icmp_repr *r, uint8_t *p, uint32_t data_sum);
+
+/* ---- TCP (RFC 9293) with options (RFC 7323, 2018) ---- */
+#define USN_TCP_HDR_LEN 20
+#define USN_TCP_MAX_HDR_LEN 60
+#define USN_TCP_FIN 0x01
+#define USN_TCP_SYN 0x02
+#define USN_TCP_RST 0x04
+#define USN_TCP_PSH 0x08
+#define USN_TCP_ACK 0x10
+#define USN_TCP_URG 0x20
+#define USN_TCP_ECE 0x40
+#define USN_TCP_CWR 0x80
+#define USN_TCP_MAX_SACK 4
+
+struct usn_tcp_sack_block {
+	uint32_t left, right; /* [left, right) */
+};
+struct usn_tcp_repr {
+	uint16_t src_port, dst_port;
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint8_t hdr_len; /* bytes, options included */
+	uint16_t window; /* unscaled, as on the wire */
+	uint16_t urgent;
+	/* options */
+	bool has_mss, has_wscale, sack_permitted, has_ts;
+	uint16_t mss;
+	uint8_t wscale; /* as sent (the receiver clamps to 14, RFC 7323 2.3) */
+	uint32_t ts_val, ts_ecr;
+	uint8_t n_sack;
+	struct usn_tcp_sack_block sack[USN_TCP_MAX_SACK];
+};
+/* Parses the header and its options; option kinds it does not know are
+ * skipped by their length; a length that runs past the header, or a known
+ * option with the wrong length, is USN_WIRE_BADOPT. Does not check the
+ * checksum (the caller sums header and data once, with the pseudo-header). */
+enum usn_wire_err usn_tcp_parse(struct usn_cursor c, struct usn_tcp_repr *r);
+/* The header length emit will write for r's options (multiple of 4). */
+uint8_t usn_tcp_hdr_len(const struct usn_tcp_repr *r);
+/* Writes header and options, checksum field 0; returns the length written. */
+uint8_t usn_tcp_emit(const struct usn_tcp_repr *r, uint8_t *p);
+
+#endif

@@ -1,0 +1,47 @@
+/* Test helper: hosts (a libusnet stack on a simulated port each) on one
+ * simulated link, and a driver that polls them all and moves the virtual
+ * clock from event to event, so a whole exchange runs in milliseconds. */
+#ifndef SIMNET_H
+#define SIMNET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "usn_sim.h"
+#include "usnet/stack.h"
+
+#define SIMNET_MAX_HOSTS 8
+
+/* 198.18.0.0/15 (RFC 2544), host order. */
+#define SIMNET_IP(a, b) ((198u << 24) | (18u << 16) | ((uint32_t)(a) << 8) | (uint32_t)(b))
+
+struct simnet_host {
+	struct usn_sim_port *port;
+	struct usn_stack *stack;
+	uint32_t ip;
+};
+
+struct simnet {
+	struct usn_sim_link *link;
+	struct simnet_host host[SIMNET_MAX_HOSTS];
+	int n;
+};
+
+void simnet_init(struct simnet *n, uint64_t seed);
+/* Adds a host with address ip (prefix /15) and MAC 02:00:c6:12:xx:yy from
+ * ip. cfg and pcfg NULL mean defaults; otherwise their ip/mac fields are
+ * overridden. Starts its workers (usn_worker_start). */
+struct simnet_host *simnet_add_host(struct simnet *n, uint32_t ip, const struct usn_stack_config *cfg,
+				    const struct usn_sim_port_config *pcfg);
+/* One round: polls every worker of every host once. Returns frames handled. */
+unsigned simnet_poll(struct simnet *n);
+/* Polls until nothing moves, then advances the clock to the earliest of
+ * the next delivery and the next timer, repeatedly, until pred(arg) holds
+ * (true) or max_us of virtual time has passed (false). pred may be NULL. */
+bool simnet_run_until(struct simnet *n, bool (*pred)(void *arg), void *arg, uint64_t max_us);
+/* The same for exactly us of virtual time. */
+void simnet_run_for(struct simnet *n, uint64_t us);
+uint64_t simnet_now_us(const struct simnet *n);
+void simnet_destroy(struct simnet *n);
+
+#endif

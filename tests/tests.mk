@@ -1,0 +1,47 @@
+# Test build: every tests/unit/test_*.c and tests/sim/test_*.c is one cmocka
+# program linked with the helpers in tests/common/ and libusnet.a.
+# A test that needs extra link flags sets TEST_LDFLAGS_<name> below.
+
+TEST_COMMON_SRCS := $(wildcard tests/common/*.c)
+TEST_COMMON_OBJS := $(TEST_COMMON_SRCS:%.c=$(B)/%.o)
+TEST_SRCS := $(wildcard tests/unit/test_*.c) $(wildcard tests/sim/test_*.c)
+TEST_BINS := $(TEST_SRCS:%.c=$(B)/%)
+
+# The no-malloc test counts every allocation the worker makes after start.
+TEST_LDFLAGS_test_nomalloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
+
+$(B)/tests/common/%.o: tests/common/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Itests/common -c $< -o $@
+
+$(B)/tests/unit/% $(B)/tests/sim/%: CFLAGS_TEST = $(CFLAGS_COMMON) -Itests/common
+$(B)/tests/unit/%: tests/unit/%.c $(TEST_COMMON_OBJS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) $< $(TEST_COMMON_OBJS) $(LIBA) -lcmocka -lm $(LDFLAGS_COMMON) $(TEST_LDFLAGS_$(notdir $@)) -o $@
+$(B)/tests/sim/%: tests/sim/%.c $(TEST_COMMON_OBJS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) $< $(TEST_COMMON_OBJS) $(LIBA) -lcmocka -lm $(LDFLAGS_COMMON) $(TEST_LDFLAGS_$(notdir $@)) -o $@
+
+.PHONY: tests-build test-unit test-rig test-san
+tests-build: $(TEST_BINS)
+
+# Runs the unit and simulation suites of this build ($(B)).
+test-unit: tests-build check-layers
+	@tests/run-suite.sh "$(B)" $(TEST_BINS)
+
+# The whole test command: dependencies, both builds, then the rig suites.
+test:
+	@tests/deps.sh test
+	@rm -f $(O)/results.txt
+	$(MAKE) SAN=0 test-unit
+	$(MAKE) SAN=1 test-unit
+	$(MAKE) SAN=0 test-rig
+	@tests/summary.sh $(O)/results.txt
+
+# Rig suites (root, network namespaces); each script under tests/rig/ and
+# tests/http/ named run_*.sh is one suite.
+test-rig: all
+	@for s in $(sort $(wildcard tests/rig/run_*.sh tests/http/run_*.sh)); do \
+		tests/run-script.sh "$(O)" "$$s" || true; done
+
+-include $(TEST_BINS:=.d) $(TEST_COMMON_OBJS:.o=.d)
