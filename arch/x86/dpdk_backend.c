@@ -1,0 +1,520 @@
+/* libusnet DPDK backend (include/usnet/backend.h): EAL start-up, one ethdev
+ * port with a queue pair and a mempool per worker, RSS programmed to match
+ * usn_rss_queue(), workers launched on EAL lcores, counters printed at exit.
+ *
+ * Arguments before "--" go to the EAL, except these backend options:
+ *   --usn-port=N    use port N (default: the first port found)
+ *   --usn-mtu=N     set the port MTU (rte_eth_dev_set_mtu) before start
+ *   --usn-mbufs=N   mbufs per worker pool (default 16383)
+ *   --usn-rxd=N, --usn-txd=N   descriptors per queue (default 1024)
+ * Unless the EAL options name a --log-level, the EAL logs at "notice" (its
+ * start-up chatter at "info" would hide the program's own messages). */
+/* _GNU_SOURCE comes from arch/x86/x86.mk (before rte_config.h is included). */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "usn_dpdk.h"
+#include "usnet/stats.h"
+
+#define USN_DPDK_DEF_MBUFS 16383u
+#define USN_DPDK_DEF_DESC 1024u
+#define USN_DPDK_POOL_CACHE 256u
+/* The data room of one mbuf: 2048 bytes after the default headroom. */
+#define USN_DPDK_DATA_ROOM RTE_MBUF_DEFAULT_BUF_SIZE
+#define USN_DPDK_RETA_SPAN 128u /* usn_rss_queue's table size */
+
+struct backend_opts {
+	long port; /* -1: the first available */
+	long mtu;  /* 0: leave the port's */
+	long mbufs;
+	long rxd, txd;
+};
+
+static int fail(char *msg, size_t msg_len, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *msg, size_t msg_len, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg && msg_len) {
+		va_start(ap, fmt);
+		vsnprintf(msg, msg_len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+/* "--usn-NAME=VALUE" as a positive integer within [lo, hi]; 1 matched,
+ * 0 not this option, -1 malformed. */
+static int opt_long(const char *arg, const char *name, long lo, long hi, long *out)
+{
+	size_t n = strlen(name);
+	char *end;
+	long v;
+
+	if (strncmp(arg, name, n) != 0 || arg[n] != '=')
+		return 0;
+	errno = 0;
+	v = strtol(arg + n + 1, &end, 10);
+	if (errno || end == arg + n + 1 || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 1;
+}
+
+/* Splits argv[1..dashdash) into backend options and the EAL's arguments. */
+static int split_args(int n, char **argv, char **eal, int *eal_n, struct backend_opts *o, char *msg, size_t msg_len)
+{
+	static const struct {
+		const char *name;
+		long lo, hi;
+		size_t off;
+	} opts[] = {
+		{"--usn-port", 0, RTE_MAX_ETHPORTS - 1, offsetof(struct backend_opts, port)},
+		{"--usn-mtu", 68, 65535, offsetof(struct backend_opts, mtu)},
+		{"--usn-mbufs", 1023, 1 << 22, offsetof(struct backend_opts, mbufs)},
+		{"--usn-rxd", 32, 32768, offsetof(struct backend_opts, rxd)},
+		{"--usn-txd", 32, 32768, offsetof(struct backend_opts, txd)},
+	};
+	bool log_level = false;
+	int k = 1;
+
+	eal[0] = argv[0];
+	eal[k++] = NULL; /* the default --log-level, filled below */
+	for (int i = 1; i < n; i++) {
+		int matched = 0;
+
+		if (strncmp(argv[i], "--usn-", 6) == 0) {
+			for (size_t j = 0; j < sizeof(opts) / sizeof(opts[0]) && !matched; j++) {
+				long *dst = (long *)((char *)o + opts[j].off);
+
+				matched = opt_long(argv[i], opts[j].name, opts[j].lo, opts[j].hi, dst);
+				if (matched < 0)
+					return fail(msg, msg_len, -EINVAL, "bad value in %s (expected %s=N, %ld..%ld)", argv[i],
+						    opts[j].name, opts[j].lo, opts[j].hi);
+			}
+			if (!matched)
+				return fail(msg, msg_len, -EINVAL,
+					    "unknown backend option %s (known: --usn-port, --usn-mtu, --usn-mbufs, --usn-rxd, --usn-txd)",
+					    argv[i]);
+			continue;
+		}
+		if (strncmp(argv[i], "--log-level", 11) == 0)
+			log_level = true;
+		eal[k++] = argv[i];
+	}
+	if (log_level) {
+		memmove(&eal[1], &eal[2], (size_t)(k - 2) * sizeof(eal[0]));
+		k--;
+	} else {
+		eal[1] = (char *)"--log-level=notice";
+	}
+	eal[k] = NULL;
+	*eal_n = k;
+	return 0;
+}
+
+/* Worker i's lcore: worker 0 on the main lcore (the calling thread), the
+ * others on the EAL's worker lcores in order. */
+static int assign_lcores(struct usn_backend *b, char *msg, size_t msg_len)
+{
+	unsigned have = rte_lcore_count();
+	unsigned lc, i = 1;
+
+	if (have < b->n_queues)
+		return fail(msg, msg_len, -EINVAL,
+			    "%u workers need %u EAL lcores but only %u are enabled: pass -l 0-%u (one lcore per worker)",
+			    b->n_queues, b->n_queues, have, b->n_queues - 1u);
+	b->lcore[0] = rte_get_main_lcore();
+	RTE_LCORE_FOREACH_WORKER(lc)
+	{
+		if (i >= b->n_queues)
+			break;
+		b->lcore[i++] = lc;
+	}
+	for (i = 0; i < b->n_queues; i++) {
+		int s = (int)rte_lcore_to_socket_id(b->lcore[i]);
+
+		b->socket[i] = s < 0 ? SOCKET_ID_ANY : s;
+	}
+	return 0;
+}
+
+static int pick_port(const struct backend_opts *o, uint16_t *port, char *msg, size_t msg_len)
+{
+	uint16_t p;
+
+	if (rte_eth_dev_count_avail() == 0)
+		return fail(msg, msg_len, -ENODEV,
+			    "no Ethernet port found: add a virtual device to the EAL options, e.g. "
+			    "--vdev=net_af_packet0,iface=veth0 (or bind a NIC to vfio-pci)");
+	if (o->port < 0) {
+		RTE_ETH_FOREACH_DEV(p)
+		{
+			*port = p;
+			return 0;
+		}
+	}
+	if (!rte_eth_dev_is_valid_port((uint16_t)o->port))
+		return fail(msg, msg_len, -ENODEV, "--usn-port=%ld: no such port (%u available)", o->port,
+			    rte_eth_dev_count_avail());
+	*port = (uint16_t)o->port;
+	return 0;
+}
+
+/* The symmetric Toeplitz key of usn_rss_hash: 0x6d5a repeated, so a flow
+ * and its reverse hash alike (Woo and Park, "Scalable TCP session
+ * monitoring with symmetric receive-side scaling"). */
+static void rss_key_fill(uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		key[i] = (i & 1) ? 0x5a : 0x6d;
+}
+
+/* Can a RETA of `size` entries reproduce usn_rss_queue's 128-entry table?
+ * Entry i -> (i mod 128) mod n matches when size >= 128 (a power of two),
+ * or when a smaller table's size is a multiple of n. */
+static bool reta_matches(uint16_t size, uint16_t n)
+{
+	if (size == 0 || (size & (size - 1)) != 0)
+		return false;
+	return size >= USN_DPDK_RETA_SPAN || size % n == 0;
+}
+
+static int reta_program(struct usn_backend *b, uint16_t size)
+{
+	struct rte_eth_rss_reta_entry64 reta[RTE_ETH_RSS_RETA_SIZE_512 / RTE_ETH_RETA_GROUP_SIZE];
+
+	if (size > RTE_ETH_RSS_RETA_SIZE_512)
+		return -ENOTSUP;
+	memset(reta, 0, sizeof(reta));
+	for (uint16_t i = 0; i < size; i++) {
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] =
+			(uint16_t)((i % USN_DPDK_RETA_SPAN) % b->n_queues);
+	}
+	return rte_eth_dev_rss_reta_update(b->port, reta, size);
+}
+
+static int pools_create(struct usn_backend *b, const struct backend_opts *o, char *msg, size_t msg_len)
+{
+	for (uint16_t q = 0; q < b->n_queues; q++) {
+		char name[RTE_MEMPOOL_NAMESIZE];
+		unsigned n = (unsigned)o->mbufs;
+		unsigned cache = RTE_MIN(USN_DPDK_POOL_CACHE, n / 2);
+
+		snprintf(name, sizeof(name), "usn_p%u_q%u", b->port, q);
+		b->pool[q] = rte_pktmbuf_pool_create(name, n, cache, (uint16_t)USN_DPDK_PRIV_SIZE, USN_DPDK_DATA_ROOM,
+						     b->socket[q]);
+		if (!b->pool[q] && b->socket[q] != SOCKET_ID_ANY)
+			b->pool[q] = rte_pktmbuf_pool_create(name, n, cache, (uint16_t)USN_DPDK_PRIV_SIZE,
+							     USN_DPDK_DATA_ROOM, SOCKET_ID_ANY);
+		if (!b->pool[q])
+			return fail(msg, msg_len, -ENOMEM,
+				    "cannot create mbuf pool %s (%u mbufs): %s; give the EAL more memory (-m) or lower --usn-mbufs",
+				    name, n, rte_strerror(rte_errno));
+	}
+	return 0;
+}
+
+static int port_setup(struct usn_backend *b, const struct backend_opts *o, char *msg, size_t msg_len)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	uint8_t key[64];
+	uint16_t rxd = (uint16_t)o->rxd, txd = (uint16_t)o->txd;
+	uint16_t mtu = 0;
+	bool rss = false;
+	int rc;
+
+	rc = rte_eth_dev_info_get(b->port, &info);
+	if (rc != 0)
+		return fail(msg, msg_len, rc, "port %u: cannot read device info: %s", b->port, rte_strerror(-rc));
+	snprintf(b->driver, sizeof(b->driver), "%s", info.driver_name ? info.driver_name : "?");
+	if (b->n_queues > info.max_rx_queues || b->n_queues > info.max_tx_queues)
+		return fail(msg, msg_len, -EINVAL,
+			    "port %u (%s) has at most %u RX / %u TX queues, %u workers need %u of each "
+			    "(net_af_packet: qpairs=N; net_af_xdp: queue_count=N; or fewer --workers)",
+			    b->port, b->driver, info.max_rx_queues, info.max_tx_queues, b->n_queues, b->n_queues);
+
+	memset(&conf, 0, sizeof(conf));
+	memset(key, 0, sizeof(key));
+	/* Checksum offloads only where the port advertises them. */
+	if ((info.rx_offload_capa & (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM)) ==
+	    (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM)) {
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+		b->rx_csum = true;
+		b->hal.offloads |= USN_HAL_OFF_RX_CSUM;
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+		b->tx_ol_ip = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+		b->hal.offloads |= USN_HAL_OFF_TX_IP_CSUM;
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+		b->tx_ol_tcp = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
+		b->hal.offloads |= USN_HAL_OFF_TX_TCP_CSUM;
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+		b->hal.offloads |= USN_HAL_OFF_TX_MULTISEG;
+	}
+	/* RSS with usn_rss_hash's key, where the port hashes IPv4/TCP with a
+	 * key we can set; otherwise the stack steers in software. */
+	if (b->n_queues > 1 && (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP) &&
+	    info.hash_key_size > 0 && info.hash_key_size <= sizeof(key) &&
+	    reta_matches(info.reta_size, b->n_queues)) {
+		rss_key_fill(key, info.hash_key_size);
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			info.flow_type_rss_offloads & (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP);
+		if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH)
+			conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
+		rss = true;
+	}
+	if (o->mtu > 0 && (long)(o->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN) > USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM) {
+		if (!(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER))
+			return fail(msg, msg_len, -EINVAL,
+				    "--usn-mtu=%ld needs RX scatter, which port %u (%s) lacks (largest single-buffer MTU %d)",
+				    o->mtu, b->port, b->driver,
+				    USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN - RTE_ETHER_CRC_LEN);
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+	}
+	if (o->mtu > 0)
+		conf.rxmode.mtu = (uint32_t)o->mtu;
+
+	rc = rte_eth_dev_configure(b->port, b->n_queues, b->n_queues, &conf);
+	if (rc != 0)
+		return fail(msg, msg_len, rc, "port %u (%s): configure with %u queue pairs failed: %s", b->port,
+			    b->driver, b->n_queues, rte_strerror(-rc));
+	if (o->mtu > 0) {
+		rc = rte_eth_dev_set_mtu(b->port, (uint16_t)o->mtu);
+		if (rc != 0)
+			return fail(msg, msg_len, rc, "port %u (%s): cannot set MTU %ld: %s", b->port, b->driver, o->mtu,
+				    rte_strerror(-rc));
+	}
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(b->port, &rxd, &txd);
+	if (rc != 0)
+		return fail(msg, msg_len, rc, "port %u: descriptor counts rejected: %s", b->port, rte_strerror(-rc));
+	rc = pools_create(b, o, msg, msg_len);
+	if (rc != 0)
+		return rc;
+	for (uint16_t q = 0; q < b->n_queues; q++) {
+		struct rte_eth_rxconf rxc = info.default_rxconf;
+		struct rte_eth_txconf txc = info.default_txconf;
+		unsigned sock = b->socket[q] == SOCKET_ID_ANY ? (unsigned)SOCKET_ID_ANY : (unsigned)b->socket[q];
+
+		rxc.offloads = conf.rxmode.offloads;
+		txc.offloads = conf.txmode.offloads;
+		rc = rte_eth_rx_queue_setup(b->port, q, rxd, sock, &rxc, b->pool[q]);
+		if (rc != 0)
+			return fail(msg, msg_len, rc, "port %u (%s): RX queue %u setup failed: %s", b->port, b->driver, q,
+				    rte_strerror(-rc));
+		rc = rte_eth_tx_queue_setup(b->port, q, txd, sock, &txc);
+		if (rc != 0)
+			return fail(msg, msg_len, rc, "port %u (%s): TX queue %u setup failed: %s", b->port, b->driver, q,
+				    rte_strerror(-rc));
+	}
+	rc = rte_eth_dev_start(b->port);
+	if (rc != 0)
+		return fail(msg, msg_len, rc, "port %u (%s): start failed: %s", b->port, b->driver, rte_strerror(-rc));
+	b->port_started = true;
+
+	if (rss && reta_program(b, info.reta_size) == 0)
+		b->hal.offloads |= USN_HAL_OFF_RSS;
+
+	rc = rte_eth_macaddr_get(b->port, (struct rte_ether_addr *)b->hal.mac);
+	if (rc != 0)
+		return fail(msg, msg_len, rc, "port %u: cannot read MAC address: %s", b->port, rte_strerror(-rc));
+	if (rte_eth_dev_get_mtu(b->port, &mtu) != 0 || mtu == 0)
+		mtu = RTE_ETHER_MTU;
+	/* Without RX scatter a frame must fit one buffer. */
+	if (!(conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER))
+		mtu = (uint16_t)RTE_MIN(mtu, USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN -
+						     RTE_ETHER_CRC_LEN);
+	b->hal.mtu = mtu;
+	return 0;
+}
+
+int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backend **out, char *msg, size_t msg_len)
+{
+	struct backend_opts o = {.port = -1, .mtu = 0, .mbufs = USN_DPDK_DEF_MBUFS, .rxd = USN_DPDK_DEF_DESC,
+				 .txd = USN_DPDK_DEF_DESC};
+	struct usn_backend *b;
+	char **eal;
+	int dashdash = argc, consumed, eal_n = 0, rc;
+
+	*out = NULL;
+	if (n_queues == 0 || n_queues > USN_DPDK_MAX_QUEUES)
+		return fail(msg, msg_len, -EINVAL, "unsupported worker count %u (1..%u)", n_queues, USN_DPDK_MAX_QUEUES);
+	if (geteuid() != 0)
+		return fail(msg, msg_len, -EPERM,
+			    "must run as root: DPDK needs raw sockets, BPF or vfio and locked memory (try sudo)");
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			dashdash = i;
+			break;
+		}
+	}
+	consumed = dashdash < argc ? dashdash + 1 : argc;
+
+	b = calloc(1, sizeof(*b));
+	/* The EAL keeps pointers into its argv: the array lives until exit. */
+	eal = calloc((size_t)dashdash + 2, sizeof(*eal));
+	if (!b || !eal) {
+		free(b);
+		free(eal);
+		return fail(msg, msg_len, -ENOMEM, "out of memory");
+	}
+	b->n_queues = n_queues;
+	rc = split_args(dashdash, argv, eal, &eal_n, &o, msg, msg_len);
+	if (rc != 0)
+		goto err_free;
+
+	rc = rte_eal_init(eal_n, eal);
+	if (rc < 0) {
+		rc = fail(msg, msg_len, rte_errno ? -rte_errno : -EINVAL,
+			  "EAL initialisation failed (%s): check the EAL options%s", rte_strerror(rte_errno),
+			  dashdash < argc ? "" : "; program options go after \"--\"");
+		goto err_free;
+	}
+	b->eal_ready = true;
+	if (rc != eal_n - 1) {
+		rc = fail(msg, msg_len, -EINVAL, "unexpected argument \"%s\" among the EAL options%s", eal[rc + 1],
+			  dashdash < argc ? "" : "; program options go after \"--\"");
+		goto err_close;
+	}
+	rc = assign_lcores(b, msg, msg_len);
+	if (rc != 0)
+		goto err_close;
+	rc = pick_port(&o, &b->port, msg, msg_len);
+	if (rc != 0)
+		goto err_close;
+	b->port_picked = true;
+	b->hal.ops = &usn_dpdk_hal_ops;
+	b->hal.cycles_per_sec = rte_get_tsc_hz();
+	b->hal.n_queues = n_queues;
+	b->hal.buf_size = USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM;
+	rc = port_setup(b, &o, msg, msg_len);
+	if (rc != 0)
+		goto err_close;
+	/* Telemetry is optional: a program runs the same without it. */
+	(void)usn_dpdk_telemetry_register();
+	*out = b;
+	return consumed;
+
+err_close:
+	usn_backend_close(b);
+	return rc;
+err_free:
+	free(b);
+	/* eal is kept: the EAL may hold pointers into it. */
+	return rc;
+}
+
+struct usn_hal *usn_backend_hal(struct usn_backend *b)
+{
+	return &b->hal;
+}
+
+static int launch_one(void *p)
+{
+	struct usn_dpdk_launch *l = p;
+
+	return l->fn(l->arg, l->worker);
+}
+
+int usn_backend_run(struct usn_backend *b, int (*fn)(void *arg, uint16_t worker), void *arg)
+{
+	int rc = 0, r;
+
+	if (rte_lcore_id() != rte_get_main_lcore())
+		return -EPERM;
+	for (uint16_t i = 0; i < b->n_queues; i++)
+		b->launch[i] = (struct usn_dpdk_launch){.b = b, .fn = fn, .arg = arg, .worker = i};
+	for (uint16_t i = 1; i < b->n_queues; i++) {
+		r = rte_eal_remote_launch(launch_one, &b->launch[i], b->lcore[i]);
+		if (r != 0) {
+			/* Workers already started still run until fn returns:
+			 * the caller's stop flag ends them. */
+			rc = r < 0 ? r : -EBUSY;
+			for (uint16_t j = 1; j < i; j++)
+				(void)rte_eal_wait_lcore(b->lcore[j]);
+			return rc;
+		}
+	}
+	r = launch_one(&b->launch[0]);
+	if (r != 0)
+		rc = r < 0 ? r : -EIO;
+	for (uint16_t i = 1; i < b->n_queues; i++) {
+		r = rte_eal_wait_lcore(b->lcore[i]);
+		if (r != 0 && rc == 0)
+			rc = r < 0 ? r : -EIO;
+	}
+	return rc;
+}
+
+void usn_backend_print_stats(struct usn_backend *b, FILE *out)
+{
+	struct rte_eth_stats st;
+	struct usn_stack *s = b->stack;
+
+	if (b->port_started && rte_eth_stats_get(b->port, &st) == 0)
+		fprintf(out,
+			"port %u (%s): rx %" PRIu64 " packets %" PRIu64 " bytes, tx %" PRIu64 " packets %" PRIu64
+			" bytes, missed %" PRIu64 ", rx errors %" PRIu64 ", tx errors %" PRIu64 ", rx no mbuf %" PRIu64
+			"\n",
+			b->port, b->driver, st.ipackets, st.ibytes, st.opackets, st.obytes, st.imissed, st.ierrors,
+			st.oerrors, st.rx_nombuf);
+	if (!s)
+		return;
+	for (uint16_t w = 0; w < usn_stack_workers(s); w++) {
+		struct usn_stats ws;
+
+		usn_worker_stats_snapshot(usn_stack_worker(s, w), &ws);
+		fprintf(out, "worker %u (lcore %u):", w, w < b->n_queues ? b->lcore[w] : 0u);
+		for (size_t i = 0; i < usn_stats_count(); i++) {
+			uint64_t v = usn_stats_value(&ws, i);
+
+			if (v)
+				fprintf(out, " %s=%" PRIu64, usn_stats_name(i), v);
+		}
+		fputc('\n', out);
+	}
+}
+
+void usn_backend_close(struct usn_backend *b)
+{
+	if (!b)
+		return;
+	usn_backend_attach(b, NULL);
+	if (b->port_started) {
+		(void)rte_eth_dev_stop(b->port);
+		b->port_started = false;
+	}
+	if (b->port_picked)
+		(void)rte_eth_dev_close(b->port);
+	for (uint16_t q = 0; q < b->n_queues; q++)
+		rte_mempool_free(b->pool[q]);
+	if (b->eal_ready)
+		(void)rte_eal_cleanup();
+	free(b);
+}

@@ -1,0 +1,103 @@
+/* libusnet DPDK backend: the stack's counters over DPDK telemetry, so
+ * `dpdk-telemetry.py -f PREFIX` can ask "/usnet/stats" (every worker summed)
+ * and "/usnet/worker,N" (worker N; no parameter: the list of worker ids). */
+/* _GNU_SOURCE comes from arch/x86/x86.mk (before rte_config.h is included). */
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include <rte_spinlock.h>
+#include <rte_telemetry.h>
+
+#include "usn_dpdk.h"
+#include "usnet/stack.h"
+#include "usnet/stats.h"
+
+/* DPDK 22.11 telemetry callbacks take no context argument, and the EAL is
+ * one per process anyway: the attached stack is therefore the one piece of
+ * process-wide state in this backend, guarded by a lock taken only here and
+ * in usn_backend_attach (never on the packet path). */
+static struct {
+	rte_spinlock_t lock;
+	struct usn_stack *stack;
+	bool registered;
+} tel = {.lock = RTE_SPINLOCK_INITIALIZER};
+
+static void dict_of_stats(struct rte_tel_data *d, const struct usn_stats *st)
+{
+	rte_tel_data_start_dict(d);
+	for (size_t i = 0; i < usn_stats_count(); i++)
+		rte_tel_data_add_dict_u64(d, usn_stats_name(i), usn_stats_value(st, i));
+}
+
+static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct usn_stats st;
+	int rc = 0;
+
+	(void)cmd;
+	(void)params;
+	rte_spinlock_lock(&tel.lock);
+	if (tel.stack) {
+		usn_stack_stats(tel.stack, &st);
+		dict_of_stats(d, &st);
+	} else {
+		rc = -ENODEV;
+	}
+	rte_spinlock_unlock(&tel.lock);
+	return rc;
+}
+
+static int tel_worker(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct usn_stats st;
+	char *end;
+	long id = -1;
+	int rc = 0;
+
+	(void)cmd;
+	if (params && *params) {
+		id = strtol(params, &end, 10);
+		if (end == params || *end || id < 0)
+			return -EINVAL;
+	}
+	rte_spinlock_lock(&tel.lock);
+	if (!tel.stack) {
+		rc = -ENODEV;
+	} else if (id < 0) {
+		rte_tel_data_start_array(d, RTE_TEL_INT_VAL);
+		for (uint16_t w = 0; w < usn_stack_workers(tel.stack); w++)
+			rte_tel_data_add_array_int(d, w);
+	} else if (id >= usn_stack_workers(tel.stack)) {
+		rc = -EINVAL;
+	} else {
+		usn_worker_stats_snapshot(usn_stack_worker(tel.stack, (uint16_t)id), &st);
+		dict_of_stats(d, &st);
+	}
+	rte_spinlock_unlock(&tel.lock);
+	return rc;
+}
+
+int usn_dpdk_telemetry_register(void)
+{
+	int rc;
+
+	if (tel.registered)
+		return 0;
+	rc = rte_telemetry_register_cmd("/usnet/stats", tel_stats, "libusnet counters, all workers summed. No parameters");
+	if (rc == 0)
+		rc = rte_telemetry_register_cmd("/usnet/worker", tel_worker,
+						"libusnet counters of one worker. Parameter: worker id (none: list ids)");
+	if (rc == 0)
+		tel.registered = true;
+	return rc;
+}
+
+/* s == NULL detaches (before usn_stack_destroy; usn_backend_close does it too). */
+void usn_backend_attach(struct usn_backend *b, struct usn_stack *s)
+{
+	b->stack = s;
+	rte_spinlock_lock(&tel.lock);
+	tel.stack = s;
+	rte_spinlock_unlock(&tel.lock);
+}

@@ -1,0 +1,65 @@
+/* libusnet DPDK backend (arch/x86), private: the backend object shared by
+ * the port set-up (dpdk_backend.c), the HAL operations (dpdk_hal.c) and the
+ * telemetry commands (dpdk_telemetry.c). Nothing outside arch/x86 sees it. */
+#ifndef USN_DPDK_H
+#define USN_DPDK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "usnet/backend.h"
+#include "usnet/hal.h"
+
+/* Most queue pairs (workers) one port is opened with. */
+#define USN_DPDK_MAX_QUEUES 64
+
+/* The stack's usn_buf lives in the mbuf private area, right after the
+ * struct rte_mbuf (rte_mbuf_to_priv), so each is found from the other by
+ * pointer arithmetic and crossing the HAL costs no lookup. */
+#define USN_DPDK_PRIV_SIZE RTE_ALIGN_CEIL(sizeof(struct usn_buf), RTE_MBUF_PRIV_ALIGN)
+
+static inline struct usn_buf *usn_dpdk_buf(struct rte_mbuf *m)
+{
+	return (struct usn_buf *)(m + 1);
+}
+
+static inline struct rte_mbuf *usn_dpdk_mbuf(struct usn_buf *b)
+{
+	return (struct rte_mbuf *)b - 1;
+}
+
+struct usn_backend {
+	struct usn_hal hal; /* first: the stack's view of the port */
+	uint16_t port;
+	uint16_t n_queues;
+	bool eal_ready;
+	bool port_picked;
+	bool port_started;
+	struct usn_stack *stack; /* usn_backend_attach */
+	uint64_t tx_ol_ip;  /* mbuf ol_flags for a TX IPv4 header sum, 0 if not offered */
+	uint64_t tx_ol_tcp; /* mbuf ol_flags for a TX TCP sum, 0 if not offered */
+	bool rx_csum;       /* RX checksum results are reported in ol_flags */
+	unsigned lcore[USN_DPDK_MAX_QUEUES];  /* worker i runs on lcore[i] */
+	int socket[USN_DPDK_MAX_QUEUES];      /* and allocates on this NUMA socket */
+	struct rte_mempool *pool[USN_DPDK_MAX_QUEUES];
+	char driver[64];
+	/* usn_backend_run hands these to each lcore. */
+	struct usn_dpdk_launch {
+		struct usn_backend *b;
+		int (*fn)(void *arg, uint16_t worker);
+		void *arg;
+		uint16_t worker;
+	} launch[USN_DPDK_MAX_QUEUES];
+};
+
+/* dpdk_hal.c: the HAL operations over the backend's port. */
+extern const struct usn_hal_ops usn_dpdk_hal_ops;
+
+/* dpdk_telemetry.c: registers /usnet/stats and /usnet/worker once per
+ * process; returns 0 or -errno. */
+int usn_dpdk_telemetry_register(void);
+
+#endif

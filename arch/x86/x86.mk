@@ -1,0 +1,45 @@
+# arch/x86: the DPDK backend (build/*/libusnet_dpdk.a) and apps/echo, built
+# when pkg-config finds libdpdk (HAVE_DPDK=1, set by the top Makefile).
+# Exports for the apps' fragments: DPDK_LIB (the archive), DPDK_CFLAGS and
+# DPDK_LIBS (link line: DPDK, libnuma).
+
+ifeq ($(HAVE_DPDK),1)
+
+# DPDK's headers come in as system headers so -Werror stays on for our code
+# without tripping on theirs; arch/x86 alone is gnu11 (rte headers use
+# GNU extensions).
+DPDK_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags libdpdk))
+DPDK_LIBS := $(shell pkg-config --libs libdpdk) -lnuma
+DPDK_LIB := $(B)/libusnet_dpdk.a
+
+DPDK_SRCS := $(wildcard arch/x86/*.c)
+DPDK_OBJS := $(DPDK_SRCS:%.c=$(B)/%.o)
+
+$(DPDK_OBJS): $(B)/arch/x86/%.o: arch/x86/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -std=gnu11 -D_GNU_SOURCE -Iarch/x86 $(DPDK_CFLAGS) -c $< -o $@
+
+$(DPDK_LIB): $(DPDK_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+# apps/echo: TCP echo server on the DPDK backend.
+ECHO_BIN := $(B)/apps/echo/usn_echo
+ECHO_OBJS := $(B)/apps/echo/echo.o
+
+$(B)/apps/echo/%.o: apps/echo/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -c $< -o $@
+
+$(ECHO_BIN): $(ECHO_OBJS) $(DPDK_LIB) $(LIBA)
+	$(CC) $(ECHO_OBJS) $(DPDK_LIB) $(LIBA) $(DPDK_LIBS) -lm $(LDFLAGS_COMMON) -o $@
+
+.PHONY: dpdk echo
+dpdk: $(DPDK_LIB)
+echo: $(ECHO_BIN)
+all: $(DPDK_LIB)
+
+-include $(DPDK_OBJS:.o=.d) $(ECHO_OBJS:.o=.d)
+
+endif
