@@ -1,0 +1,257 @@
+/* Unit tests for lib/wire/csum.c: the 64-bit accumulator, RFC 1624 update,
+ * pseudo-header sum and prefix-sum tables against a byte-pair reference. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bufchain.h"
+#include "usnet/csum.h"
+
+/* RFC 1071 reference: big-endian byte pairs, odd tail padded, folded. */
+static uint16_t ref_sum(const uint8_t *p, size_t len)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < len; i += 2)
+		s += ((uint32_t)p[i] << 8) | (i + 1 < len ? p[i + 1] : 0);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+static void fill_random(uint8_t *p, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)bufchain_rand(&seed);
+}
+
+static void test_partial_every_length_and_alignment(void **state)
+{
+	(void)state;
+	enum { MAX = 2048, PAD = 16 };
+	uint8_t *buf = malloc(MAX + PAD);
+	assert_non_null(buf);
+	fill_random(buf, MAX + PAD, 12345);
+	for (size_t off = 0; off < 8; off++) {
+		for (size_t len = 0; len <= MAX; len++) {
+			uint16_t want = ref_sum(buf + off, len);
+			assert_int_equal(usn_csum_fold(usn_csum_partial(buf + off, len, 0)), want);
+		}
+	}
+	free(buf);
+}
+
+static void test_partial_all_ones_carries(void **state)
+{
+	(void)state;
+	/* 0xff everywhere drives every 64-bit add into the carry path. */
+	enum { MAX = 2048 };
+	uint8_t *buf = malloc(MAX + 8);
+	assert_non_null(buf);
+	memset(buf, 0xff, MAX + 8);
+	for (size_t off = 0; off < 2; off++)
+		for (size_t len = 0; len <= MAX; len++)
+			assert_int_equal(usn_csum_fold(usn_csum_partial(buf + off, len, 0)), ref_sum(buf, len));
+	free(buf);
+}
+
+static void test_partial_adds_initial_sum(void **state)
+{
+	(void)state;
+	uint8_t buf[100];
+	fill_random(buf, sizeof(buf), 7);
+	uint32_t init = 0xfffff123u;
+	uint32_t s = usn_csum_partial(buf, 77, init);
+	uint64_t want = (uint64_t)ref_sum(buf, 77) + init;
+	while (want >> 16)
+		want = (want & 0xffff) + (want >> 16);
+	assert_int_equal(usn_csum_fold(s), want);
+	/* Chaining two even-length pieces equals one pass. */
+	assert_int_equal(usn_csum_fold(usn_csum_partial(buf + 40, 60, usn_csum_partial(buf, 40, 0))),
+			 ref_sum(buf, 100));
+}
+
+static void test_zero_data_sums_to_zero(void **state)
+{
+	(void)state;
+	uint8_t z[64] = {0};
+	assert_int_equal(usn_csum_fold(usn_csum_partial(z, 64, 0)), 0);
+	assert_int_equal(usn_csum_finish(0), 0xffff);
+}
+
+static void test_rfc1071_example(void **state)
+{
+	(void)state;
+	/* RFC 1071 1(4) numerical example: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2. */
+	const uint8_t b[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
+	assert_int_equal(usn_csum_fold(usn_csum_partial(b, sizeof(b), 0)), 0xddf2);
+	/* Odd offset: the same bytes one lane over equal the swapped sum. */
+	uint8_t shifted[9] = {0};
+	memcpy(shifted + 1, b, sizeof(b));
+	assert_int_equal(usn_csum_fold(usn_csum_partial(shifted, sizeof(shifted), 0)),
+			 usn_csum_fold(usn_csum_swap(0xddf2)));
+}
+
+static void test_known_ipv4_header(void **state)
+{
+	(void)state;
+	/* The Wikipedia "IPv4 header checksum" example: checksum b861. */
+	uint8_t h[20] = {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
+			 0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
+	assert_int_equal(usn_csum_finish(usn_csum_partial(h, 20, 0)), 0xb861);
+	h[10] = 0xb8;
+	h[11] = 0x61;
+	assert_int_equal(usn_csum_fold(usn_csum_partial(h, 20, 0)), 0xffff);
+	assert_int_equal(usn_csum_finish(usn_csum_partial(h, 20, 0)), 0);
+}
+
+static void test_add_fold_swap(void **state)
+{
+	(void)state;
+	assert_int_equal(usn_csum_fold(0x0001ffffu), 0x0001);
+	assert_int_equal(usn_csum_fold(0xffffffffu), 0xffff);
+	assert_int_equal(usn_csum_fold(0), 0);
+	assert_int_equal(usn_csum_fold(usn_csum_add(0xffffffffu, 1)), usn_csum_fold(0xffffu + 1u));
+	assert_int_equal(usn_csum_add(0xfffffffeu, 3), 2); /* end-around carry */
+	assert_int_equal(usn_csum_swap(0x1234), 0x3412);
+	assert_int_equal(usn_csum_swap(0x00011234u), 0x3512);
+	assert_int_equal(usn_csum_finish(0x1234), 0xedcb);
+}
+
+static void test_update16_equals_recompute(void **state)
+{
+	(void)state;
+	uint32_t seed = 99;
+	for (int iter = 0; iter < 20000; iter++) {
+		uint8_t h[20];
+		for (int i = 0; i < 20; i++)
+			h[i] = (uint8_t)bufchain_rand(&seed);
+		h[0] = 0x45; /* never an all-zero header (RFC 1624 4: -0 case) */
+		h[10] = h[11] = 0;
+		uint16_t check = usn_csum_finish(usn_csum_partial(h, 20, 0));
+		int w = (int)(bufchain_rand(&seed) % 9); /* any word but the checksum's */
+		if (w >= 5)
+			w++;
+		uint16_t old = (uint16_t)((h[2 * w] << 8) | h[2 * w + 1]);
+		uint16_t neu = (uint16_t)bufchain_rand(&seed);
+		if (iter % 7 == 0)
+			neu = 0; /* the edge RFC 1624 was written for */
+		if (iter % 11 == 0)
+			neu = 0xffff;
+		h[2 * w] = (uint8_t)(neu >> 8);
+		h[2 * w + 1] = (uint8_t)neu;
+		uint16_t want = usn_csum_finish(usn_csum_partial(h, 20, 0));
+		assert_int_equal(usn_csum_update16(check, old, neu), want);
+	}
+	/* RFC 1624 section 4 example: HC 0xdd2f, m 0x5555 -> 0x3285 gives 0x0000. */
+	assert_int_equal(usn_csum_update16(0xdd2f, 0x5555, 0x3285), 0x0000);
+}
+
+static void test_pseudo_header(void **state)
+{
+	(void)state;
+	uint32_t src = 0xc6120001u, dst = 0xc61200feu; /* 198.18.0.1 -> 198.18.0.254 */
+	uint8_t ph[12] = {0xc6, 0x12, 0x00, 0x01, 0xc6, 0x12, 0x00, 0xfe, 0x00, 6, 0x05, 0xdc};
+	assert_int_equal(usn_csum_fold(usn_csum_pseudo(src, dst, 6, 1500)), ref_sum(ph, 12));
+	uint32_t a = 0xffffffffu, b = 0xffffffffu;
+	uint8_t ph2[12] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 6, 0xff, 0xff};
+	assert_int_equal(usn_csum_fold(usn_csum_pseudo(a, b, 6, 0xffff)), ref_sum(ph2, 12));
+}
+
+static void check_table_all(const uint8_t *data, size_t n)
+{
+	struct usn_csum_table t;
+	assert_int_equal(usn_csum_table_build(&t, data, n), 0);
+	for (size_t k = 0; k <= n / 2; k++)
+		assert_int_equal(t.prefix[k], ref_sum(data, 2 * k));
+	for (size_t off = 0; off <= n; off++)
+		for (size_t len = 0; off + len <= n; len++)
+			assert_int_equal(usn_csum_fold(usn_csum_table_range(&t, off, len)), ref_sum(data + off, len));
+	usn_csum_table_free(&t);
+	assert_null(t.prefix);
+}
+
+static void test_table_exhaustive_small(void **state)
+{
+	(void)state;
+	uint8_t d[67];
+	fill_random(d, sizeof(d), 4242);
+	check_table_all(d, sizeof(d));
+	check_table_all(d, 66);
+	check_table_all(d, 0);
+	check_table_all(d, 1);
+}
+
+static void test_table_zero_runs_exact(void **state)
+{
+	(void)state;
+	/* Zero runs longer than a block and pairs of ff ff (a sum of 0xffff):
+	 * the difference of two prefixes cannot tell them apart, the table must. */
+	uint8_t d[300];
+	memset(d, 0, sizeof(d));
+	d[5] = 0xff;
+	d[6] = 0xff;
+	d[140] = 0x01;
+	for (size_t i = 200; i < 210; i++)
+		d[i] = 0xff;
+	d[299] = 0x80;
+	check_table_all(d, sizeof(d));
+	memset(d, 0, sizeof(d));
+	check_table_all(d, sizeof(d));
+}
+
+static void test_table_random_ranges(void **state)
+{
+	(void)state;
+	enum { N = 70001 };
+	uint8_t *d = malloc(N);
+	assert_non_null(d);
+	fill_random(d, N, 77);
+	memset(d + 1000, 0, 500); /* a zero stretch for the -0 case */
+	struct usn_csum_table t;
+	assert_int_equal(usn_csum_table_build(&t, d, N), 0);
+	uint32_t seed = 5;
+	for (int i = 0; i < 100000; i++) {
+		size_t off = bufchain_rand(&seed) % N;
+		size_t len = bufchain_rand(&seed) % (i % 2 ? 3000 : (N - off + 1));
+		if (off + len > N)
+			len = N - off;
+		if (i % 4 == 1)
+			off |= 1; /* force odd offsets and lengths */
+		if (i % 4 == 2)
+			len |= 1;
+		if (off + len > N)
+			len = off < N ? N - off : 0;
+		if (off > N)
+			off = N;
+		assert_int_equal(usn_csum_fold(usn_csum_table_range(&t, off, len)), ref_sum(d + off, len));
+	}
+	for (size_t off = 990; off < 1520; off += 3)
+		for (size_t len = 0; len < 40; len++)
+			assert_int_equal(usn_csum_fold(usn_csum_table_range(&t, off, len)), ref_sum(d + off, len));
+	usn_csum_table_free(&t);
+	free(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_partial_every_length_and_alignment),
+		cmocka_unit_test(test_partial_all_ones_carries),
+		cmocka_unit_test(test_partial_adds_initial_sum),
+		cmocka_unit_test(test_zero_data_sums_to_zero),
+		cmocka_unit_test(test_rfc1071_example),
+		cmocka_unit_test(test_known_ipv4_header),
+		cmocka_unit_test(test_add_fold_swap),
+		cmocka_unit_test(test_update16_equals_recompute),
+		cmocka_unit_test(test_pseudo_header),
+		cmocka_unit_test(test_table_exhaustive_small),
+		cmocka_unit_test(test_table_zero_runs_exact),
+		cmocka_unit_test(test_table_random_ranges),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
