@@ -1,0 +1,353 @@
+/* libusnet simulated link: a port's buffer pool and its HAL operations
+ * (rx/tx burst, alloc/free bulk, virtual clock), raw test access and
+ * counters. Everything is allocated in usn_sim_port_create. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_priv.h"
+
+#define SIM_DEF_BUF_SIZE 2048u
+#define SIM_DEF_HEADROOM 128u
+#define SIM_DEF_N_BUFS 4096u
+#define SIM_DEF_MTU 1500u
+#define SIM_DEF_RX_RING 1024u
+#define SIM_OWNER_MAGIC 0x5153494d42554655ull /* "USIMBUFU"-ish */
+
+static struct usn_sim_port *sim_port_of(struct usn_hal *hal)
+{
+	return (struct usn_sim_port *)(void *)((char *)hal - offsetof(struct usn_sim_port, hal));
+}
+
+/* A buffer handed back that is not ours, or not out, is a bug in the
+ * caller (never packet content): stop at once with a message. */
+static void sim_die(const struct usn_sim_port *p, const struct usn_buf *b, const char *what)
+{
+	fprintf(stderr, "usn_sim: port %u: %s (buffer %p)\n", (unsigned)p->index, what, (const void *)b);
+	abort();
+}
+
+static uint8_t *sim_slot_data(const struct usn_sim_port *p, const struct usn_buf *b)
+{
+	return (uint8_t *)b + SIM_META_BYTES + p->cfg.headroom;
+}
+
+static void sim_buf_check(const struct usn_sim_port *p, const struct usn_buf *b, const char *op)
+{
+	uintptr_t base = (uintptr_t)p->pool_mem, at = (uintptr_t)b;
+	if (at < base || at >= base + p->stride * p->cfg.n_bufs || (at - base) % p->stride != 0)
+		sim_die(p, b, op[0] == 't' ? "tx of a buffer not from this port's pool" :
+					     "free of a buffer not from this port's pool");
+	if (b->backend != p->owner_tag)
+		sim_die(p, b, "buffer owner word overwritten");
+	if (b->backend_u16 != SIM_BUF_OUT)
+		sim_die(p, b, op[0] == 't' ? "tx of a free buffer (use after free)" : "double free");
+	uintptr_t lo = at + SIM_META_BYTES, hi = at + SIM_META_BYTES + p->cfg.headroom + p->cfg.buf_size;
+	if ((uintptr_t)b->data < lo || (uintptr_t)b->data + b->len > hi)
+		sim_die(p, b, "data/len outside the buffer");
+}
+
+static void sim_buf_put(struct usn_sim_port *p, struct usn_buf *b)
+{
+	b->backend_u16 = SIM_BUF_FREE;
+	p->free_stack[p->n_free++] = b;
+}
+
+static void sim_free_chain(struct usn_sim_port *p, struct usn_buf *b, const char *op)
+{
+	while (b) {
+		struct usn_buf *next = b->next;
+		sim_buf_check(p, b, op);
+		sim_buf_put(p, b);
+		b = next;
+	}
+}
+
+static struct usn_buf *sim_buf_get(struct usn_sim_port *p)
+{
+	struct usn_buf *b = p->free_stack[--p->n_free];
+	b->next = NULL;
+	b->link = NULL;
+	b->data = sim_slot_data(p, b);
+	b->frame_len = 0;
+	b->len = 0;
+	b->room = p->cfg.buf_size;
+	b->headroom = p->cfg.headroom;
+	b->flags = 0;
+	b->rss_hash = 0;
+	b->l2_len = 0;
+	b->l3_len = 0;
+	b->stack_u64 = 0;
+	b->backend_u16 = SIM_BUF_OUT;
+	return b;
+}
+
+/* ---- HAL operations ---- */
+
+static uint16_t sim_alloc_bulk(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n)
+{
+	struct usn_sim_port *p = sim_port_of(hal);
+	(void)queue; /* one pool per port, shared by its queues (single-threaded) */
+	uint16_t k = n < p->n_free ? n : (uint16_t)p->n_free;
+	for (uint16_t i = 0; i < k; i++)
+		bufs[i] = sim_buf_get(p);
+	return k;
+}
+
+static void sim_free_bulk(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n)
+{
+	struct usn_sim_port *p = sim_port_of(hal);
+	(void)queue;
+	for (uint16_t i = 0; i < n; i++)
+		sim_free_chain(p, bufs[i], "free");
+}
+
+static uint16_t sim_rx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n)
+{
+	struct usn_sim_port *p = sim_port_of(hal);
+	if (queue >= p->hal.n_queues)
+		sim_die(p, NULL, "rx_burst on a queue the port does not have");
+	sim_pump(p->link);
+	uint16_t got = 0;
+	uint32_t bs = p->cfg.buf_size;
+	while (got < n) {
+		int64_t s = sim_rxq_peek(p, queue);
+		if (s < 0)
+			break;
+		uint32_t slot = (uint32_t)s;
+		const struct sim_frame_meta *m = &p->store_meta[slot];
+		uint32_t need = (m->len + bs - 1) / bs;
+		if (need > p->n_free)
+			break; /* pool dry: the frame waits in its queue */
+		const uint8_t *src = sim_store_bytes(p, slot);
+		struct usn_buf *head = NULL, *tail = NULL;
+		for (uint32_t off = 0; off < m->len; off += bs) {
+			struct usn_buf *b = sim_buf_get(p);
+			uint32_t chunk = m->len - off < bs ? m->len - off : bs;
+			memcpy(b->data, src + off, chunk);
+			b->len = (uint16_t)chunk;
+			if (tail)
+				tail->next = b;
+			else
+				head = b;
+			tail = b;
+		}
+		head->frame_len = m->len;
+		if (m->has_hash) {
+			head->rss_hash = m->rss_hash;
+			head->flags |= USN_BUF_RX_HASH;
+		}
+		if (p->hal.offloads & USN_HAL_OFF_RX_CSUM)
+			head->flags |= sim_offload_rx_flags(src, m->len);
+		sim_rxq_pop(p, queue);
+		sim_store_put(p, slot);
+		p->st.rx_frames++;
+		bufs[got++] = head;
+	}
+	return got;
+}
+
+static uint16_t sim_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n)
+{
+	struct usn_sim_port *p = sim_port_of(hal);
+	(void)queue;
+	for (uint16_t i = 0; i < n; i++) {
+		struct usn_buf *head = bufs[i];
+		uint32_t total = 0;
+		bool fits = true;
+		for (struct usn_buf *c = head; c; c = c->next) {
+			sim_buf_check(p, c, "tx");
+			if (total + c->len <= p->max_frame)
+				memcpy(p->scratch + total, c->data, c->len);
+			else
+				fits = false;
+			total += c->len;
+		}
+		if (total != head->frame_len)
+			sim_die(p, head, "tx chain: frame_len is not the sum of len over the chain");
+		uint16_t flags = head->flags;
+		uint8_t l2 = head->l2_len, l3 = head->l3_len;
+		sim_free_chain(p, head, "tx");
+		if (!fits) {
+			p->st.tx_frames++;
+			p->st.mtu_dropped++;
+			continue;
+		}
+		if (flags & (USN_BUF_TX_IP_CSUM | USN_BUF_TX_TCP_CSUM))
+			sim_offload_tx(p->scratch, total, flags, p->hal.offloads, l2, l3);
+		sim_transmit(p, total);
+	}
+	return n;
+}
+
+static uint64_t sim_clock_cycles(struct usn_hal *hal)
+{
+	return sim_port_of(hal)->link->now_us * 1000u; /* ns */
+}
+
+static const struct usn_hal_ops sim_ops = {
+	.rx_burst = sim_rx_burst,
+	.tx_burst = sim_tx_burst,
+	.alloc_bulk = sim_alloc_bulk,
+	.free_bulk = sim_free_bulk,
+	.clock_cycles = sim_clock_cycles,
+	.mem_alloc = NULL,
+	.mem_free = NULL,
+};
+
+/* ---- create / destroy ---- */
+
+void sim_port_free(struct usn_sim_port *p)
+{
+	if (!p)
+		return;
+	free(p->pool_mem);
+	free(p->free_stack);
+	free(p->store);
+	free(p->store_meta);
+	free(p->store_free);
+	for (unsigned q = 0; q < SIM_MAX_QUEUES; q++)
+		free(p->rxq[q].slots);
+	free(p->scratch);
+	for (unsigned k = 0; k < SIM_HELD_MAX; k++)
+		free(p->held[k].bytes);
+	free(p);
+}
+
+struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct usn_sim_port_config *cfg)
+{
+	if (!l || !cfg || cfg->n_queues > SIM_MAX_QUEUES || l->n_ports == UINT16_MAX)
+		return NULL;
+	struct usn_sim_port *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->link = l;
+	p->cfg = *cfg;
+	struct usn_sim_port_config *c = &p->cfg;
+	if (!c->n_queues)
+		c->n_queues = 1;
+	if (!c->buf_size)
+		c->buf_size = SIM_DEF_BUF_SIZE;
+	if (!c->headroom)
+		c->headroom = SIM_DEF_HEADROOM;
+	if (!c->n_bufs)
+		c->n_bufs = SIM_DEF_N_BUFS;
+	if (!c->mtu)
+		c->mtu = SIM_DEF_MTU;
+	if (!c->rx_ring)
+		c->rx_ring = SIM_DEF_RX_RING;
+
+	p->index = l->n_ports;
+	p->rng = l->seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(p->index + 1u));
+	sim_rng_next(&p->rng);
+	p->owner_tag = SIM_OWNER_MAGIC ^ (uint64_t)(uintptr_t)p;
+
+	/* Frames up to the MTU plus an Ethernet header and one VLAN tag. */
+	p->max_frame = (uint32_t)c->mtu + SIM_ETH_HLEN + 4u;
+	/* In flight plus delivered: every RX queue full and as much again on
+	 * the wire before the receiver tail-drops. */
+	p->n_store = c->rx_ring * ((uint32_t)c->n_queues + 1u);
+	p->stride = (SIM_META_BYTES + c->headroom + c->buf_size + 63u) & ~(size_t)63u;
+
+	p->pool_mem = malloc(p->stride * c->n_bufs);
+	p->free_stack = malloc(sizeof(*p->free_stack) * c->n_bufs);
+	p->store = malloc((size_t)p->n_store * p->max_frame);
+	p->store_meta = calloc(p->n_store, sizeof(*p->store_meta));
+	p->store_free = malloc(sizeof(*p->store_free) * p->n_store);
+	p->scratch = malloc(p->max_frame);
+	bool ok = p->pool_mem && p->free_stack && p->store && p->store_meta && p->store_free && p->scratch;
+	for (unsigned q = 0; ok && q < c->n_queues; q++)
+		ok = (p->rxq[q].slots = malloc(sizeof(uint32_t) * c->rx_ring)) != NULL;
+	for (unsigned k = 0; ok && k < SIM_HELD_MAX; k++)
+		ok = (p->held[k].bytes = malloc(p->max_frame)) != NULL;
+	struct usn_sim_port **ports = NULL;
+	struct sim_event *heap = NULL;
+	if (ok && (ports = realloc(l->ports, sizeof(*ports) * (l->n_ports + 1u))) != NULL)
+		l->ports = ports;
+	if (ok && ports && (heap = realloc(l->heap, sizeof(*heap) * (l->heap_cap + (size_t)p->n_store))) != NULL)
+		l->heap = heap;
+	if (!ok || !ports || !heap) {
+		sim_port_free(p);
+		return NULL;
+	}
+	l->heap_cap += p->n_store;
+
+	/* Free in reverse so the first allocations come out in address order. */
+	for (uint32_t i = c->n_bufs; i-- > 0;) {
+		struct usn_buf *b = (struct usn_buf *)(void *)(p->pool_mem + p->stride * i);
+		memset(b, 0, sizeof(*b));
+		b->backend = p->owner_tag;
+		sim_buf_put(p, b);
+	}
+	for (uint32_t i = p->n_store; i-- > 0;)
+		sim_store_put(p, i);
+
+	p->hal.ops = &sim_ops;
+	p->hal.cycles_per_sec = 1000000000u;
+	p->hal.offloads = c->offloads;
+	p->hal.n_queues = c->n_queues;
+	p->hal.mtu = c->mtu;
+	p->hal.buf_size = c->buf_size;
+	memcpy(p->hal.mac, c->mac, 6);
+	p->st.bufs_total = c->n_bufs;
+
+	l->ports[l->n_ports++] = p;
+	return p;
+}
+
+struct usn_hal *usn_sim_port_hal(struct usn_sim_port *p)
+{
+	return &p->hal;
+}
+
+void usn_sim_port_set_faults(struct usn_sim_port *p, const struct usn_sim_faults *f)
+{
+	if (f)
+		p->faults = *f;
+	else
+		memset(&p->faults, 0, sizeof(p->faults));
+}
+
+/* ---- raw test access ---- */
+
+int usn_sim_port_send_raw(struct usn_sim_port *from, const void *frame, size_t len)
+{
+	if (len < SIM_ETH_HLEN)
+		return -EINVAL;
+	if (len > from->max_frame)
+		return -EMSGSIZE;
+	memcpy(from->scratch, frame, len);
+	sim_transmit(from, (uint32_t)len);
+	return 0;
+}
+
+/* Copies at most cap bytes of the next delivered frame (lowest queue
+ * first) and returns how many it copied. */
+size_t usn_sim_port_recv_raw(struct usn_sim_port *p, void *frame, size_t cap)
+{
+	sim_pump(p->link);
+	for (uint16_t q = 0; q < p->hal.n_queues; q++) {
+		int64_t s = sim_rxq_peek(p, q);
+		if (s < 0)
+			continue;
+		uint32_t slot = (uint32_t)s;
+		size_t len = p->store_meta[slot].len;
+		if (len > cap)
+			len = cap;
+		memcpy(frame, sim_store_bytes(p, slot), len);
+		sim_rxq_pop(p, q);
+		sim_store_put(p, slot);
+		p->st.rx_frames++;
+		return len;
+	}
+	return 0;
+}
+
+void usn_sim_port_stats(const struct usn_sim_port *p, struct usn_sim_port_stats *out)
+{
+	*out = p->st;
+	out->bufs_free = p->n_free;
+	out->bufs_total = p->cfg.n_bufs;
+}
