@@ -9,6 +9,9 @@ TEST_BINS := $(TEST_SRCS:%.c=$(B)/%)
 
 # The no-malloc test counts every allocation the worker makes after start.
 TEST_LDFLAGS_test_nomalloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
+# A test that also compiles application sources lists them here.
+TEST_EXTRA_SRCS_test_http := $(wildcard apps/http/*.c)
+$(B)/tests/unit/test_http: $(TEST_EXTRA_SRCS_test_http)
 
 $(B)/tests/common/%.o: tests/common/%.c
 	@mkdir -p $(dir $@)
@@ -17,10 +20,10 @@ $(B)/tests/common/%.o: tests/common/%.c
 $(B)/tests/unit/% $(B)/tests/sim/%: CFLAGS_TEST = $(CFLAGS_COMMON) -Itests/common
 $(B)/tests/unit/%: tests/unit/%.c $(TEST_COMMON_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_TEST) $< $(TEST_COMMON_OBJS) $(LIBA) -lcmocka -lm $(LDFLAGS_COMMON) $(TEST_LDFLAGS_$(notdir $@)) -o $@
+	$(CC) $(CFLAGS_TEST) $(TEST_EXTRA_SRCS_$(notdir $@)) $< $(TEST_COMMON_OBJS) $(LIBA) -lcmocka -lm $(LDFLAGS_COMMON) $(TEST_LDFLAGS_$(notdir $@)) -o $@
 $(B)/tests/sim/%: tests/sim/%.c $(TEST_COMMON_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_TEST) $< $(TEST_COMMON_OBJS) $(LIBA) -lcmocka -lm $(LDFLAGS_COMMON) $(TEST_LDFLAGS_$(notdir $@)) -o $@
+	$(CC) $(CFLAGS_TEST) $(TEST_EXTRA_SRCS_$(notdir $@)) $< $(TEST_COMMON_OBJS) $(LIBA) -lcmocka -lm $(LDFLAGS_COMMON) $(TEST_LDFLAGS_$(notdir $@)) -o $@
 
 .PHONY: tests-build test-unit test-rig test-san
 tests-build: $(TEST_BINS)

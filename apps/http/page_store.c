@@ -1,0 +1,492 @@
+/* HTTP page store: loads a directory tree at start (openat walk, symlinks
+ * checked with realpath against the root), precomputes each response and
+ * indexes the pages in an open-addressing hash table (FNV-1a). */
+#define _XOPEN_SOURCE 700 /* POSIX 2008 + XSI: realpath */
+
+#include "page_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Pages above this are skipped: the TCP API takes uint32_t lengths, and a
+ * preloading server should not hold gigabytes per page anyway. */
+#define PAGE_MAX_BYTES (1u << 30)
+/* Depth guard for the walk (paths are bounded by HTTP_PATH_MAX anyway). */
+#define WALK_MAX_DEPTH 64
+
+struct slot {
+	const char *key; /* NULL: empty */
+	uint32_t key_len;
+	uint32_t hash;
+	uint32_t page;
+};
+
+/* Error responses the store owns; order matches err_status[]. */
+static const unsigned err_status[] = {400, 404, 405, 414, 431, 505};
+#define N_ERR (sizeof(err_status) / sizeof(err_status[0]))
+
+struct http_store {
+	struct http_store_opts opts;
+	struct http_page *pages;
+	uint32_t n_pages, cap_pages;
+	char **aliases; /* "dir/" keys owned by the table */
+	uint32_t n_aliases;
+	struct slot *table;
+	uint32_t mask;
+	uint64_t bytes;
+	uint32_t skipped;
+	char root[PATH_MAX]; /* realpath of the root */
+	size_t root_len;
+	struct http_resp err[N_ERR];
+	struct http_resp err_ka[N_ERR]; /* 404 and 405 keep the connection */
+};
+
+static void set_msg(char *msg, size_t len, const char *fmt, ...)
+{
+	if (!msg || !len)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, len, fmt, ap);
+	va_end(ap);
+}
+
+static void log_skip(const struct http_store *s, const char *path, const char *why)
+{
+	if (s->opts.log)
+		fprintf(s->opts.log, "page store: skipping %s: %s\n", path, why);
+}
+
+static uint32_t fnv1a(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (uint8_t)p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+const char *http_content_type(const char *name)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{"html", "text/html"},	    {"htm", "text/html"},	 {"css", "text/css"},
+		{"js", "text/javascript"},  {"json", "application/json"}, {"png", "image/png"},
+		{"jpg", "image/jpeg"},	    {"jpeg", "image/jpeg"},	 {"gif", "image/gif"},
+		{"svg", "image/svg+xml"},   {"txt", "text/plain"},
+	};
+	const char *slash = strrchr(name, '/');
+	const char *base = slash ? slash + 1 : name;
+	const char *dot = strrchr(base, '.');
+	if (dot && dot != base) {
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			if (strcasecmp(dot + 1, types[i].ext) == 0)
+				return types[i].type;
+	}
+	return "application/octet-stream";
+}
+
+/* Fills r over buf (header + body, already written) and builds its table. */
+static int resp_init(struct http_store *s, struct http_resp *r, const uint8_t *buf, uint32_t len, uint32_t hdr_len)
+{
+	memset(r, 0, sizeof(*r));
+	r->data = buf;
+	r->len = len;
+	r->hdr_len = hdr_len;
+	if (s->opts.csum_build) {
+		if (s->opts.csum_build(&r->csum, buf, len) != 0)
+			return -ENOMEM;
+		r->hdr_csum = r->csum;
+		r->hdr_csum.len = hdr_len;
+	}
+	return 0;
+}
+
+static void resp_free(struct http_store *s, struct http_resp *r)
+{
+	if (r->csum.prefix && s->opts.csum_free)
+		s->opts.csum_free(&r->csum);
+	free((void *)r->data);
+	memset(r, 0, sizeof(*r));
+}
+
+static int table_insert(struct http_store *s, const char *key, uint32_t key_len, uint32_t page)
+{
+	uint32_t h = fnv1a(key, key_len);
+	for (uint32_t i = h & s->mask;; i = (i + 1) & s->mask) {
+		struct slot *sl = &s->table[i];
+		if (!sl->key) {
+			sl->key = key;
+			sl->key_len = key_len;
+			sl->hash = h;
+			sl->page = page;
+			return 0;
+		}
+		if (sl->hash == h && sl->key_len == key_len && memcmp(sl->key, key, key_len) == 0)
+			return -EEXIST;
+	}
+}
+
+const struct http_page *http_store_lookup(const struct http_store *s, const char *path, size_t len)
+{
+	if (len > HTTP_PATH_MAX)
+		return NULL;
+	uint32_t h = fnv1a(path, len);
+	for (uint32_t i = h & s->mask;; i = (i + 1) & s->mask) {
+		const struct slot *sl = &s->table[i];
+		if (!sl->key)
+			return NULL;
+		if (sl->hash == h && sl->key_len == len && memcmp(sl->key, path, len) == 0)
+			return &s->pages[sl->page];
+	}
+}
+
+/* Reads the open regular file fd (st from fstat) as page `url`. */
+static int load_file(struct http_store *s, int fd, const struct stat *st, const char *url, size_t url_len)
+{
+	if (st->st_size > (off_t)PAGE_MAX_BYTES) {
+		log_skip(s, url, "larger than 1 GiB");
+		s->skipped++;
+		return 0;
+	}
+	if (s->n_pages == s->cap_pages) {
+		uint32_t cap = s->cap_pages ? s->cap_pages * 2 : 64;
+		struct http_page *p = realloc(s->pages, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		s->pages = p;
+		s->cap_pages = cap;
+	}
+	uint32_t body_len = (uint32_t)st->st_size;
+	const char *type = http_content_type(url);
+	char hdr[256], kahdr[256];
+	int hl = snprintf(hdr, sizeof(hdr),
+			  "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %u\r\nConnection: close\r\n\r\n",
+			  type, body_len);
+	int kl = snprintf(kahdr, sizeof(kahdr),
+			  "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %u\r\nConnection: keep-alive\r\n\r\n",
+			  type, body_len);
+	if (hl <= 0 || kl <= 0 || (size_t)hl >= sizeof(hdr) || (size_t)kl >= sizeof(kahdr))
+		return -EINVAL;
+	uint8_t *buf = malloc((size_t)hl + body_len + 1);
+	uint8_t *kbuf = malloc((size_t)kl);
+	char *key = malloc(url_len + 1);
+	if (!buf || !kbuf || !key) {
+		free(buf);
+		free(kbuf);
+		free(key);
+		return -ENOMEM;
+	}
+	memcpy(buf, hdr, (size_t)hl);
+	memcpy(kbuf, kahdr, (size_t)kl);
+	memcpy(key, url, url_len);
+	key[url_len] = '\0';
+	size_t got = 0;
+	while (got < body_len) {
+		ssize_t n = read(fd, buf + hl + got, body_len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got != body_len) {
+		free(buf);
+		free(kbuf);
+		free(key);
+		log_skip(s, url, "short read (file changed while loading?)");
+		s->skipped++;
+		return 0;
+	}
+	struct http_page *p = &s->pages[s->n_pages];
+	memset(p, 0, sizeof(*p));
+	p->path = key;
+	p->path_len = (uint32_t)url_len;
+	p->type = type;
+	p->body = buf + hl;
+	p->body_len = body_len;
+	if (resp_init(s, &p->full, buf, (uint32_t)hl + body_len, (uint32_t)hl) != 0 ||
+	    resp_init(s, &p->ka, kbuf, (uint32_t)kl, (uint32_t)kl) != 0) {
+		resp_free(s, &p->full);
+		resp_free(s, &p->ka);
+		free(key);
+		return -ENOMEM;
+	}
+	s->n_pages++;
+	s->bytes += body_len;
+	return 0;
+}
+
+/* Is the resolved path inside the root (or the root itself)? */
+static bool inside_root(const struct http_store *s, const char *resolved)
+{
+	if (strncmp(resolved, s->root, s->root_len) != 0)
+		return false;
+	/* root "/" has root_len 1 and every absolute path is inside it */
+	return resolved[s->root_len] == '\0' || resolved[s->root_len] == '/' || s->root[s->root_len - 1] == '/';
+}
+
+/* Walks the directory open as dfd, whose URL path is url[0..url_len)
+ * (ending in '/'). Takes ownership of dfd. */
+static int walk(struct http_store *s, int dfd, char *url, size_t url_len, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	int rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (errno = 0, e = readdir(d)) != NULL) {
+		const char *name = e->d_name;
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		size_t nl = strlen(name);
+		if (url_len + nl + 1 > HTTP_PATH_MAX) {
+			url[url_len] = '\0';
+			log_skip(s, name, "URL path too long");
+			s->skipped++;
+			continue;
+		}
+		memcpy(url + url_len, name, nl);
+		url[url_len + nl] = '\0';
+		struct stat st;
+		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			log_skip(s, url, strerror(errno));
+			s->skipped++;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (depth >= WALK_MAX_DEPTH) {
+				log_skip(s, url, "too deep");
+				s->skipped++;
+				continue;
+			}
+			int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+			if (sub < 0) {
+				log_skip(s, url, strerror(errno));
+				s->skipped++;
+				continue;
+			}
+			url[url_len + nl] = '/';
+			url[url_len + nl + 1] = '\0';
+			rc = walk(s, sub, url, url_len + nl + 1, depth + 1);
+			continue;
+		}
+		int fd = -1;
+		if (S_ISREG(st.st_mode)) {
+			fd = openat(dirfd(d), name, O_RDONLY | O_NOFOLLOW);
+		} else if (S_ISLNK(st.st_mode)) {
+			/* Resolve through the real file system path, then refuse
+			 * anything outside the root and anything not a file. */
+			char lpath[PATH_MAX], real[PATH_MAX];
+			int n = snprintf(lpath, sizeof(lpath), "%s%s", s->root, url);
+			if (n < 0 || (size_t)n >= sizeof(lpath) || !realpath(lpath, real)) {
+				log_skip(s, url, "dangling or unresolvable symlink");
+				s->skipped++;
+				continue;
+			}
+			if (!inside_root(s, real)) {
+				log_skip(s, url, "symlink leads out of the root");
+				s->skipped++;
+				continue;
+			}
+			fd = open(real, O_RDONLY | O_NOFOLLOW);
+		} else {
+			continue; /* sockets, fifos, devices: not pages */
+		}
+		if (fd < 0) {
+			log_skip(s, url, strerror(errno));
+			s->skipped++;
+			continue;
+		}
+		struct stat fst;
+		if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
+			close(fd);
+			log_skip(s, url, "not a regular file");
+			s->skipped++;
+			continue;
+		}
+		rc = load_file(s, fd, &fst, url, url_len + nl);
+		close(fd);
+	}
+	if (rc == 0 && errno != 0)
+		rc = -errno;
+	closedir(d);
+	return rc;
+}
+
+static int build_errors(struct http_store *s)
+{
+	static const char *const reason[N_ERR] = {
+		"Bad Request", "Not Found", "Method Not Allowed", "URI Too Long", "Request Header Fields Too Large",
+		"HTTP Version Not Supported",
+	};
+	for (size_t i = 0; i < N_ERR; i++) {
+		for (int ka = 0; ka < 2; ka++) {
+			/* Only 404 and 405 leave the request stream in sync; the
+			 * others end the connection whatever the mode. */
+			if (ka && err_status[i] != 404 && err_status[i] != 405)
+				continue;
+			char body[128], buf[512];
+			int bl = snprintf(body, sizeof(body), "%u %s\n", err_status[i], reason[i]);
+			int hl = snprintf(buf, sizeof(buf),
+					  "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s"
+					  "Connection: %s\r\n\r\n",
+					  err_status[i], reason[i], bl,
+					  err_status[i] == 405 ? "Allow: GET, HEAD\r\n" : "", ka ? "keep-alive" : "close");
+			uint8_t *data = malloc((size_t)hl + (size_t)bl);
+			if (!data)
+				return -ENOMEM;
+			memcpy(data, buf, (size_t)hl);
+			memcpy(data + hl, body, (size_t)bl);
+			struct http_resp *r = ka ? &s->err_ka[i] : &s->err[i];
+			if (resp_init(s, r, data, (uint32_t)(hl + bl), (uint32_t)hl) != 0) {
+				free(data);
+				memset(r, 0, sizeof(*r));
+				return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
+const struct http_resp *http_store_error(const struct http_store *s, unsigned status, bool keepalive)
+{
+	for (size_t i = 0; i < N_ERR; i++) {
+		if (err_status[i] != status)
+			continue;
+		if (keepalive && s->err_ka[i].data)
+			return &s->err_ka[i];
+		return &s->err[i];
+	}
+	return &s->err[0]; /* unknown status: 400 */
+}
+
+static int build_table(struct http_store *s)
+{
+	/* index.html in directory D also answers "D/" */
+	uint32_t n_alias = 0;
+	for (uint32_t i = 0; i < s->n_pages; i++) {
+		const char *slash = strrchr(s->pages[i].path, '/');
+		if (strcmp(slash + 1, "index.html") == 0)
+			n_alias++;
+	}
+	uint32_t need = (s->n_pages + n_alias) * 2;
+	uint32_t cap = 16;
+	while (cap < need)
+		cap *= 2;
+	s->table = calloc(cap, sizeof(*s->table));
+	s->aliases = calloc(n_alias ? n_alias : 1, sizeof(char *));
+	if (!s->table || !s->aliases)
+		return -ENOMEM;
+	s->mask = cap - 1;
+	for (uint32_t i = 0; i < s->n_pages; i++)
+		table_insert(s, s->pages[i].path, s->pages[i].path_len, i);
+	for (uint32_t i = 0; i < s->n_pages; i++) {
+		const char *path = s->pages[i].path;
+		const char *slash = strrchr(path, '/');
+		if (strcmp(slash + 1, "index.html") != 0)
+			continue;
+		size_t kl = (size_t)(slash - path) + 1;
+		char *k = malloc(kl + 1);
+		if (!k)
+			return -ENOMEM;
+		memcpy(k, path, kl);
+		k[kl] = '\0';
+		s->aliases[s->n_aliases++] = k;
+		table_insert(s, k, (uint32_t)kl, i);
+	}
+	return 0;
+}
+
+struct http_store *http_store_open(const char *root, const struct http_store_opts *opts, char *msg,
+				   size_t msg_len)
+{
+	struct http_store *s = calloc(1, sizeof(*s));
+	if (!s) {
+		set_msg(msg, msg_len, "out of memory");
+		return NULL;
+	}
+	if (opts)
+		s->opts = *opts;
+	if (!realpath(root, s->root)) {
+		set_msg(msg, msg_len, "cannot open root %s: %s", root, strerror(errno));
+		goto fail;
+	}
+	s->root_len = strlen(s->root);
+	int dfd = open(s->root, O_RDONLY | O_DIRECTORY);
+	if (dfd < 0) {
+		set_msg(msg, msg_len, "cannot open root %s: %s", root, strerror(errno));
+		goto fail;
+	}
+	char url[HTTP_PATH_MAX + 2] = "/";
+	int rc = walk(s, dfd, url, 1, 0);
+	if (rc != 0) {
+		set_msg(msg, msg_len, "cannot load root %s: %s", root, strerror(-rc));
+		goto fail;
+	}
+	if (s->n_pages == 0) {
+		set_msg(msg, msg_len, "no page under root %s (empty or unreadable)", root);
+		goto fail;
+	}
+	if (build_table(s) != 0 || build_errors(s) != 0) {
+		set_msg(msg, msg_len, "out of memory loading %s", root);
+		goto fail;
+	}
+	return s;
+fail:
+	http_store_close(s);
+	return NULL;
+}
+
+void http_store_close(struct http_store *s)
+{
+	if (!s)
+		return;
+	for (uint32_t i = 0; i < s->n_pages; i++) {
+		resp_free(s, &s->pages[i].full);
+		resp_free(s, &s->pages[i].ka);
+		free((void *)s->pages[i].path);
+	}
+	for (uint32_t i = 0; i < s->n_aliases; i++)
+		free(s->aliases[i]);
+	for (size_t i = 0; i < N_ERR; i++) {
+		resp_free(s, &s->err[i]);
+		resp_free(s, &s->err_ka[i]);
+	}
+	free(s->aliases);
+	free(s->table);
+	free(s->pages);
+	free(s);
+}
+
+uint32_t http_store_pages(const struct http_store *s)
+{
+	return s->n_pages;
+}
+
+uint64_t http_store_bytes(const struct http_store *s)
+{
+	return s->bytes;
+}
+
+uint32_t http_store_skipped(const struct http_store *s)
+{
+	return s->skipped;
+}
+
+const struct http_page *http_store_page(const struct http_store *s, uint32_t i)
+{
+	return i < s->n_pages ? &s->pages[i] : NULL;
+}
