@@ -42,13 +42,14 @@ struct usn_worker {
 	struct usn_arp_cache *arp;
 	struct usn_tcp_worker *tcp;
 	struct usn_stats stats;
+	uint16_t ip_id; /* IPv4 identification, per worker (lib/net/ipv4.c) */
 
 	/* Inter-worker messages (software RSS, ARP learned); inbox[i] is
 	 * written only by worker i. NULL entries when there is one worker. */
 	struct usn_ring **inbox;
 
 	/* Statistics published for other threads: seqlock (odd while writing). */
-	uint32_t pub_seq;
+	_Atomic uint32_t pub_seq;
 	struct usn_stats pub;
 	uint64_t pub_last_us;
 

@@ -1,0 +1,344 @@
+/* libusnet stack object (lib/core): configuration defaults and checks, and
+ * the creation of every worker's tables. All memory a worker will ever use is
+ * allocated here, on its node, so the per-packet path never calls malloc. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/worker.h"
+#include "usnet/stack.h"
+
+/* Slots of each inter-worker ring (one per ordered pair of workers): room for
+ * several bursts of steered frames plus ARP news. */
+#define USN_INBOX_SLOTS 1024u
+
+void usn_stack_config_init(struct usn_stack_config *cfg, uint32_t ip, uint8_t prefix_len)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ip = ip;
+	cfg->prefix_len = prefix_len;
+}
+
+static bool usn_mac_is_zero(const uint8_t mac[6])
+{
+	return (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0;
+}
+
+static uint32_t usn_prefix_mask(uint8_t prefix_len)
+{
+	return prefix_len >= 32 ? 0xffffffffu : ~(0xffffffffu >> prefix_len);
+}
+
+#define USN_CFG_FAIL(...)                                                                                    \
+	do {                                                                                                     \
+		if (msg && msg_len)                                                                              \
+			snprintf(msg, msg_len, __VA_ARGS__);                                                     \
+		return -EINVAL;                                                                                  \
+	} while (0)
+
+int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_hal *hal, char *msg, size_t msg_len)
+{
+	if (msg && msg_len)
+		msg[0] = '\0';
+	if (!cfg || !hal)
+		USN_CFG_FAIL("config: cfg and hal are required");
+	uint8_t prefix = cfg->prefix_len ? cfg->prefix_len : 24;
+	uint32_t mask = usn_prefix_mask(prefix);
+	if (cfg->ip == 0)
+		USN_CFG_FAIL("ip: the interface address is required");
+	if ((cfg->ip >> 28) >= 14 || (cfg->ip >> 24) == 127)
+		USN_CFG_FAIL("ip: multicast, reserved or loopback address");
+	if (prefix > 32)
+		USN_CFG_FAIL("prefix_len: %u is not in 1..32", (unsigned)cfg->prefix_len);
+	if (prefix < 31 && ((cfg->ip & ~mask) == 0 || (cfg->ip & ~mask) == ~mask))
+		USN_CFG_FAIL("ip: the network or broadcast address of its /%u", (unsigned)prefix);
+	if (cfg->gateway && ((cfg->gateway ^ cfg->ip) & mask) != 0)
+		USN_CFG_FAIL("gateway: not on the interface's /%u", (unsigned)prefix);
+	if (cfg->gateway && cfg->gateway == cfg->ip)
+		USN_CFG_FAIL("gateway: equals ip");
+	if (!usn_mac_is_zero(cfg->mac) && (cfg->mac[0] & 1))
+		USN_CFG_FAIL("mac: a multicast address");
+	if (usn_mac_is_zero(cfg->mac) && usn_mac_is_zero(hal->mac))
+		USN_CFG_FAIL("mac: zero, and the port has no address");
+	if (hal->n_queues == 0)
+		USN_CFG_FAIL("n_workers: the port has no queues");
+	if (cfg->n_workers > hal->n_queues)
+		USN_CFG_FAIL("n_workers: %u exceeds the port's %u queues", (unsigned)cfg->n_workers,
+			     (unsigned)hal->n_queues);
+	if (cfg->mtu && (cfg->mtu < 68 || cfg->mtu > hal->mtu))
+		USN_CFG_FAIL("mtu: %u is not in 68..%u", (unsigned)cfg->mtu, (unsigned)hal->mtu);
+	if (hal->mtu < 68)
+		USN_CFG_FAIL("mtu: the port's %u is below 68", (unsigned)hal->mtu);
+	if (cfg->tcp_delack_ms > 500)
+		USN_CFG_FAIL("tcp_delack_ms: %u exceeds 500 (RFC 9293 3.8.6.3)", (unsigned)cfg->tcp_delack_ms);
+	if (cfg->tcp_rto_min_ms && cfg->tcp_rto_max_ms && cfg->tcp_rto_min_ms > cfg->tcp_rto_max_ms)
+		USN_CFG_FAIL("tcp_rto_min_ms: above tcp_rto_max_ms");
+	if (cfg->tcp_max_timewait && cfg->tcp_max_conns && cfg->tcp_max_timewait > cfg->tcp_max_conns)
+		USN_CFG_FAIL("tcp_max_timewait: above tcp_max_conns");
+	if (cfg->timer_hz > 1000000)
+		USN_CFG_FAIL("timer_hz: %u exceeds 1000000", (unsigned)cfg->timer_hz);
+	if (cfg->arp_entries > (1u << 24))
+		USN_CFG_FAIL("arp_entries: %u is too many", (unsigned)cfg->arp_entries);
+	if (cfg->arp_queue_len > (1u << 20))
+		USN_CFG_FAIL("arp_queue_len: %u is too many", (unsigned)cfg->arp_queue_len);
+	if (cfg->bufs_per_worker > (1u << 20))
+		USN_CFG_FAIL("bufs_per_worker: %u is too many", (unsigned)cfg->bufs_per_worker);
+	if (hal->buf_size < 128)
+		USN_CFG_FAIL("buf_size: the port's %u bytes cannot hold the stack's headers", (unsigned)hal->buf_size);
+	return 0;
+}
+
+#define USN_DEFAULT(field, value)                                                                            \
+	do {                                                                                                     \
+		if (c->field == 0)                                                                               \
+			c->field = (value);                                                                      \
+	} while (0)
+
+static void usn_config_fill_defaults(struct usn_stack_config *c, const struct usn_hal *hal)
+{
+	USN_DEFAULT(prefix_len, 24);
+	if (usn_mac_is_zero(c->mac))
+		memcpy(c->mac, hal->mac, 6);
+	USN_DEFAULT(n_workers, hal->n_queues);
+	USN_DEFAULT(mtu, hal->mtu);
+	USN_DEFAULT(tcp_max_conns, 4096);
+	USN_DEFAULT(tcp_max_listen, 16);
+	USN_DEFAULT(tcp_syn_backlog, 1024);
+	USN_DEFAULT(tcp_max_timewait, c->tcp_max_conns / 4 ? c->tcp_max_conns / 4 : 1);
+	USN_DEFAULT(tcp_ooo_max_segs, 64);
+	USN_DEFAULT(tcp_timewait_ms, 60000);
+	USN_DEFAULT(tcp_rcv_wnd, 262144);
+	USN_DEFAULT(tcp_delack_ms, 40);
+	USN_DEFAULT(tcp_rto_min_ms, 200);
+	USN_DEFAULT(tcp_rto_init_ms, 1000);
+	USN_DEFAULT(tcp_rto_max_ms, 60000);
+	USN_DEFAULT(tcp_syn_retries, 5);
+	USN_DEFAULT(tcp_max_retries, 12);
+	USN_DEFAULT(tcp_sendq_max, c->tcp_max_conns * 4);
+	USN_DEFAULT(arp_entries, 256);
+	USN_DEFAULT(arp_timeout_ms, 60000);
+	USN_DEFAULT(arp_retry_ms, 1000);
+	USN_DEFAULT(arp_retries, 3);
+	USN_DEFAULT(arp_queue_len, 64);
+	USN_DEFAULT(bufs_per_worker, 256);
+	USN_DEFAULT(timer_hz, 1000);
+}
+
+/* Memory for queue q's tables: the HAL's (on the queue's NUMA node) or malloc. */
+static void *usn_queue_mem_alloc(struct usn_hal *hal, uint16_t q, size_t size)
+{
+	void *p = hal->ops->mem_alloc ? hal->ops->mem_alloc(hal, q, size) : malloc(size);
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+static void usn_queue_mem_free(struct usn_hal *hal, uint16_t q, void *p, size_t size)
+{
+	if (!p)
+		return;
+	if (hal->ops->mem_free)
+		hal->ops->mem_free(hal, q, p, size);
+	else if (!hal->ops->mem_alloc)
+		free(p);
+}
+
+void *usn_worker_mem_alloc(struct usn_worker *w, size_t size)
+{
+	return usn_queue_mem_alloc(w->hal, w->id, size);
+}
+
+void usn_worker_mem_free(struct usn_worker *w, void *p, size_t size)
+{
+	usn_queue_mem_free(w->hal, w->id, p, size);
+}
+
+static uint64_t usn_stack_clock_us(struct usn_hal *hal)
+{
+	uint64_t c = hal->ops->clock_cycles(hal), hz = hal->cycles_per_sec ? hal->cycles_per_sec : 1;
+	return (c / hz) * 1000000u + (c % hz) * 1000000u / hz;
+}
+
+/* Everything but the protocol tables: the worker struct, its buffer cache
+ * and its inbound rings. */
+static struct usn_worker *usn_worker_alloc(struct usn_stack *s, uint16_t id)
+{
+	struct usn_worker *w = usn_queue_mem_alloc(s->hal, id, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->stack = s;
+	w->hal = s->hal;
+	w->id = id;
+	w->ip_id = (uint16_t)(id * 0x1000u);
+	w->now_us = usn_stack_clock_us(s->hal);
+	w->now_cycles = s->hal->ops->clock_cycles(s->hal);
+	w->pub_last_us = w->now_us;
+	usn_wheel_init(&w->wheel, 1000000u / s->cfg.timer_hz ? 1000000u / s->cfg.timer_hz : 1, w->now_us);
+	w->cache_cap = s->cfg.bufs_per_worker;
+	w->cache = usn_worker_mem_alloc(w, sizeof(*w->cache) * w->cache_cap);
+	if (!w->cache)
+		return w; /* the caller sees the missing piece and unwinds */
+	if (s->n_workers > 1) {
+		w->inbox = usn_worker_mem_alloc(w, sizeof(*w->inbox) * s->n_workers);
+		if (!w->inbox)
+			return w;
+		for (uint16_t i = 0; i < s->n_workers; i++) {
+			if (i == id)
+				continue;
+			void *mem = usn_worker_mem_alloc(w, usn_ring_mem_size(USN_INBOX_SLOTS, sizeof(struct usn_msg)));
+			if (!mem)
+				return w;
+			w->inbox[i] = usn_ring_init(mem, USN_INBOX_SLOTS, sizeof(struct usn_msg));
+		}
+	}
+	return w;
+}
+
+static bool usn_worker_complete(const struct usn_stack *s, const struct usn_worker *w)
+{
+	if (!w->cache)
+		return false;
+	if (s->n_workers > 1) {
+		if (!w->inbox)
+			return false;
+		for (uint16_t i = 0; i < s->n_workers; i++)
+			if (i != w->id && !w->inbox[i])
+				return false;
+	}
+	return true;
+}
+
+/* Returns every buffer the worker holds (cache, TX batch, free batch, frames
+ * waiting in its inbound rings) to the HAL. */
+static void usn_worker_release_bufs(struct usn_worker *w)
+{
+	struct usn_hal *hal = w->hal;
+	if (w->inbox) {
+		struct usn_msg m;
+		for (uint16_t i = 0; i < w->stack->n_workers; i++)
+			while (w->inbox[i] && usn_ring_pop(w->inbox[i], &m))
+				if (m.type == USN_MSG_FRAME && m.ptr)
+					usn_worker_buf_free(w, m.ptr);
+	}
+	for (uint16_t i = 0; i < w->tx_n; i++)
+		usn_worker_buf_free(w, w->tx[i]);
+	w->tx_n = 0;
+	if (w->to_free_n) {
+		hal->ops->free_bulk(hal, w->id, w->to_free, w->to_free_n);
+		w->to_free_n = 0;
+	}
+	while (w->cache_n) {
+		uint16_t n = w->cache_n > USN_FREE_BATCH ? USN_FREE_BATCH : (uint16_t)w->cache_n;
+		w->cache_n -= n;
+		hal->ops->free_bulk(hal, w->id, w->cache + w->cache_n, n);
+	}
+}
+
+static void usn_worker_free_mem(struct usn_stack *s, struct usn_worker *w)
+{
+	if (w->inbox) {
+		for (uint16_t i = 0; i < s->n_workers; i++)
+			usn_worker_mem_free(w, w->inbox[i], usn_ring_mem_size(USN_INBOX_SLOTS, sizeof(struct usn_msg)));
+		usn_worker_mem_free(w, w->inbox, sizeof(*w->inbox) * s->n_workers);
+	}
+	usn_worker_mem_free(w, w->cache, sizeof(*w->cache) * w->cache_cap);
+	usn_queue_mem_free(s->hal, w->id, w, sizeof(*w));
+}
+
+struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_config *cfg)
+{
+	if (usn_stack_config_check(cfg, hal, NULL, 0) != 0)
+		return NULL;
+	struct usn_stack *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->hal = hal;
+	s->cfg = *cfg;
+	usn_config_fill_defaults(&s->cfg, hal);
+	memcpy(s->mac, s->cfg.mac, 6);
+	s->n_workers = s->cfg.n_workers;
+	s->software_rss = s->n_workers > 1 && !(hal->offloads & USN_HAL_OFF_RSS);
+	s->workers = calloc(s->n_workers, sizeof(*s->workers));
+	if (!s->workers)
+		goto fail_free_stack;
+	/* Tables first (so every ring exists before any worker posts), then
+	 * the protocol state of each worker. */
+	for (uint16_t i = 0; i < s->n_workers; i++) {
+		s->workers[i] = usn_worker_alloc(s, i);
+		if (!s->workers[i] || !usn_worker_complete(s, s->workers[i]))
+			goto fail_destroy;
+	}
+	for (uint16_t i = 0; i < s->n_workers; i++) {
+		struct usn_worker *w = s->workers[i];
+		w->arp = usn_arp_create(w);
+		if (!w->arp)
+			goto fail_destroy;
+		w->tcp = usn_tcp_worker_create(w);
+		if (!w->tcp)
+			goto fail_destroy;
+	}
+	return s;
+
+fail_destroy:
+	usn_stack_destroy(s);
+	return NULL;
+fail_free_stack:
+	free(s);
+	return NULL;
+}
+
+void usn_stack_destroy(struct usn_stack *s)
+{
+	if (!s)
+		return;
+	if (s->workers) {
+		/* Protocol state first: it may hold frames (ARP queue, TCP
+		 * reassembly) that go back through the worker's free batch. */
+		for (uint16_t i = 0; i < s->n_workers; i++) {
+			struct usn_worker *w = s->workers[i];
+			if (!w)
+				continue;
+			if (w->tcp)
+				usn_tcp_worker_destroy(w, w->tcp);
+			w->tcp = NULL;
+			if (w->arp)
+				usn_arp_destroy(w, w->arp);
+			w->arp = NULL;
+		}
+		for (uint16_t i = 0; i < s->n_workers; i++)
+			if (s->workers[i] && usn_worker_complete(s, s->workers[i]))
+				usn_worker_release_bufs(s->workers[i]);
+		for (uint16_t i = 0; i < s->n_workers; i++)
+			if (s->workers[i])
+				usn_worker_free_mem(s, s->workers[i]);
+	}
+	usn_tcp_shared_destroy(s);
+	free(s->workers);
+	free(s);
+}
+
+uint16_t usn_stack_workers(const struct usn_stack *s)
+{
+	return s->n_workers;
+}
+
+struct usn_worker *usn_stack_worker(struct usn_stack *s, uint16_t i)
+{
+	return i < s->n_workers ? s->workers[i] : NULL;
+}
+
+const struct usn_stack_config *usn_stack_config(const struct usn_stack *s)
+{
+	return &s->cfg;
+}
+
+void usn_stack_stats(const struct usn_stack *s, struct usn_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (uint16_t i = 0; i < s->n_workers; i++) {
+		struct usn_stats one;
+		usn_worker_stats_snapshot(s->workers[i], &one);
+		usn_stats_add(out, &one);
+	}
+}

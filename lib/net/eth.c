@@ -1,0 +1,37 @@
+/* libusnet Ethernet input (lib/net): parse the header, keep frames for our
+ * address or broadcast, and hand ARP and IPv4 to their layers. */
+#include <string.h>
+
+#include "net/net.h"
+
+static const uint8_t usn_eth_broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+void usn_eth_input(struct usn_worker *w, struct usn_buf *frame)
+{
+	struct usn_cursor c = usn_cursor_of_frame(frame);
+	struct usn_eth_repr eth;
+
+	if (usn_eth_parse(c, &eth) != USN_WIRE_OK) {
+		w->stats.drop_eth_short++;
+		goto drop;
+	}
+	/* Multicast other than broadcast is not joined by anything here. */
+	if (memcmp(eth.dst, w->stack->mac, 6) != 0 && memcmp(eth.dst, usn_eth_broadcast, 6) != 0) {
+		w->stats.drop_eth_not_for_us++;
+		goto drop;
+	}
+	struct usn_cursor l3 = usn_cursor_drop(c, eth.hdr_len);
+	switch (eth.ethertype) {
+	case USN_ETHERTYPE_ARP:
+		usn_arp_input(w, frame, l3);
+		return;
+	case USN_ETHERTYPE_IPV4:
+		usn_ipv4_input(w, frame, l3);
+		return;
+	default:
+		w->stats.drop_eth_type++;
+		goto drop;
+	}
+drop:
+	usn_worker_buf_free(w, frame);
+}
