@@ -80,6 +80,7 @@ static struct usn_buf *sim_buf_get(struct usn_sim_port *p)
 	b->l2_len = 0;
 	b->l3_len = 0;
 	b->stack_u64 = 0;
+	b->backend = p->owner_tag;
 	b->backend_u16 = SIM_BUF_OUT;
 	return b;
 }
@@ -251,7 +252,7 @@ struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct us
 	p->n_store = c->rx_ring * ((uint32_t)c->n_queues + 1u);
 	p->stride = (SIM_META_BYTES + c->headroom + c->buf_size + 63u) & ~(size_t)63u;
 
-	p->pool_mem = malloc(p->stride * c->n_bufs);
+	p->pool_mem = calloc(c->n_bufs, p->stride);
 	p->free_stack = malloc(sizeof(*p->free_stack) * c->n_bufs);
 	p->store = malloc((size_t)p->n_store * p->max_frame);
 	p->store_meta = calloc(p->n_store, sizeof(*p->store_meta));
@@ -274,13 +275,12 @@ struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct us
 	}
 	l->heap_cap += p->n_store;
 
-	/* Free in reverse so the first allocations come out in address order. */
-	for (uint32_t i = c->n_bufs; i-- > 0;) {
-		struct usn_buf *b = (struct usn_buf *)(void *)(p->pool_mem + p->stride * i);
-		memset(b, 0, sizeof(*b));
-		b->backend = p->owner_tag;
-		sim_buf_put(p, b);
-	}
+	/* Free in reverse so the first allocations come out in address order.
+	 * A slot's metadata is written when it is first handed out, so pool
+	 * pages nobody uses are never touched (calloc'd memory reads zero:
+	 * a bogus free of such a slot fails the owner check). */
+	for (uint32_t i = c->n_bufs; i-- > 0;)
+		p->free_stack[p->n_free++] = (struct usn_buf *)(void *)(p->pool_mem + p->stride * i);
 	for (uint32_t i = p->n_store; i-- > 0;)
 		sim_store_put(p, i);
 
