@@ -338,8 +338,11 @@ static int port_setup(struct usn_backend *b, const struct backend_opts *o, char 
 		return fail(msg, msg_len, rc, "port %u (%s): start failed: %s", b->port, b->driver, rte_strerror(-rc));
 	b->port_started = true;
 
-	if (rss && reta_program(b, info.reta_size) == 0)
+	if (rss && reta_program(b, info.reta_size) == 0) {
 		b->hal.offloads |= USN_HAL_OFF_RSS;
+		b->rx_hash = true;
+	}
+	b->rx_drain_all = b->n_queues > 1 && !(b->hal.offloads & USN_HAL_OFF_RSS);
 
 	rc = rte_eth_macaddr_get(b->port, (struct rte_ether_addr *)b->hal.mac);
 	if (rc != 0)

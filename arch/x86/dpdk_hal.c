@@ -40,7 +40,9 @@ static uint16_t rx_flags(const struct usn_backend *be, uint64_t ol)
 {
 	uint16_t f = 0;
 
-	if (ol & RTE_MBUF_F_RX_RSS_HASH)
+	/* A hash by another key would steer flows differently from
+	 * usn_rss_hash (and active open), so only ours is passed on. */
+	if (be->rx_hash && (ol & RTE_MBUF_F_RX_RSS_HASH))
 		f |= USN_BUF_RX_HASH;
 	if (!be->rx_csum)
 		return f;
@@ -56,9 +58,8 @@ static uint16_t rx_flags(const struct usn_backend *be, uint64_t ol)
 	return f;
 }
 
-static uint16_t dpdk_rx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n)
+static uint16_t rx_queue(struct usn_backend *be, uint16_t queue, struct usn_buf **bufs, uint16_t n)
 {
-	struct usn_backend *be = backend_of(hal);
 	struct rte_mbuf *mb[USN_DPDK_STAGE];
 	uint16_t got = 0;
 
@@ -81,6 +82,25 @@ static uint16_t dpdk_rx_burst(struct usn_hal *hal, uint16_t queue, struct usn_bu
 		got = (uint16_t)(got + k);
 		if (k < want)
 			break;
+	}
+	return got;
+}
+
+static uint16_t dpdk_rx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n)
+{
+	struct usn_backend *be = backend_of(hal);
+	uint16_t got = 0;
+
+	if (!be->rx_drain_all)
+		return rx_queue(be, queue, bufs, n);
+	if (queue != 0)
+		return 0;
+	/* Round-robin over the queues so none starves behind a busy one. */
+	for (uint16_t i = 0; i < be->n_queues && got < n; i++) {
+		uint16_t q = be->rx_next;
+
+		be->rx_next = (uint16_t)((q + 1u) % be->n_queues);
+		got = (uint16_t)(got + rx_queue(be, q, bufs + got, (uint16_t)(n - got)));
 	}
 	return got;
 }
