@@ -217,12 +217,7 @@ void usn_sim_link_advance(struct usn_sim_link *l, uint64_t us)
 {
 	l->now_us += us;
 	sim_pump(l);
-	/* Flush once per time step, not per frame, so a crashed test still
-	 * leaves a readable trace of everything before its last step. */
-	if (l->pcap && l->pcap_dirty) {
-		fflush(l->pcap);
-		l->pcap_dirty = false;
-	}
+	sim_pcap_flush(l);
 }
 
 uint64_t usn_sim_link_next_delivery_us(const struct usn_sim_link *l)
@@ -254,7 +249,8 @@ int usn_sim_link_pcap_open(struct usn_sim_link *l, const char *path)
 	FILE *f = fopen(path, "wb");
 	if (!f)
 		return errno ? -errno : -EIO;
-	bool ok = sim_put32(f, 0xa1b2c3d4u) && sim_put16(f, 2) && sim_put16(f, 4) && sim_put32(f, 0) /* thiszone */
+	bool ok = sim_put32(f, 0xa1b2c3d4u) && sim_put16(f, 2) && sim_put16(f, 4) &&
+		  sim_put32(f, 0)					  /* thiszone */
 		  && sim_put32(f, 0) /* sigfigs */ && sim_put32(f, 65535) /* snaplen */
 		  && sim_put32(f, 1) /* LINKTYPE_ETHERNET */ && fflush(f) == 0;
 	if (!ok) {
@@ -266,6 +262,16 @@ int usn_sim_link_pcap_open(struct usn_sim_link *l, const char *path)
 	l->pcap = f;
 	l->pcap_dirty = false;
 	return 0;
+}
+
+/* Once per burst, not per frame, so a test that aborts right after a send
+ * still leaves a complete trace. */
+void sim_pcap_flush(struct usn_sim_link *l)
+{
+	if (l->pcap && l->pcap_dirty) {
+		fflush(l->pcap);
+		l->pcap_dirty = false;
+	}
 }
 
 static void sim_pcap_write(struct usn_sim_link *l, const uint8_t *bytes, uint32_t len)
@@ -302,7 +308,8 @@ void sim_transmit(struct usn_sim_port *p, uint32_t len)
 	 * order; nanoseconds so small frames at high rates do not round up. */
 	uint64_t now_ns = l->now_us * 1000u;
 	uint64_t start_ns = p->tx_busy_until_ns > now_ns ? p->tx_busy_until_ns : now_ns;
-	uint64_t ser_ns = f->rate_bps ? ((uint64_t)len * 8u * 1000000000u + f->rate_bps - 1) / f->rate_bps : 0;
+	uint64_t ser_ns =
+	    f->rate_bps ? ((uint64_t)len * 8u * 1000000000u + f->rate_bps - 1) / f->rate_bps : 0;
 	p->tx_busy_until_ns = start_ns + ser_ns;
 	uint64_t at_us = (p->tx_busy_until_ns + 999u) / 1000u + f->delay_us;
 	if (f->jitter_us)

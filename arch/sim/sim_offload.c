@@ -41,7 +41,8 @@ static uint16_t sim_fold(uint64_t s)
 
 static uint64_t sim_pseudo(const struct sim_ip *ip, uint32_t l4_len)
 {
-	return (ip->src >> 16) + (ip->src & 0xffffu) + (ip->dst >> 16) + (ip->dst & 0xffffu) + ip->proto + l4_len;
+	return (ip->src >> 16) + (ip->src & 0xffffu) + (ip->dst >> 16) + (ip->dst & 0xffffu) + ip->proto +
+	       l4_len;
 }
 
 /* Checks lengths once; the header at l3 must be whole and the packet

@@ -38,8 +38,9 @@ static void sim_buf_check(const struct usn_sim_port *p, const struct usn_buf *b,
 {
 	uintptr_t base = (uintptr_t)p->pool_mem, at = (uintptr_t)b;
 	if (at < base || at >= base + p->stride * p->cfg.n_bufs || (at - base) % p->stride != 0)
-		sim_die(p, b, op[0] == 't' ? "tx of a buffer not from this port's pool" :
-					     "free of a buffer not from this port's pool");
+		sim_die(p, b,
+			op[0] == 't' ? "tx of a buffer not from this port's pool"
+				     : "free of a buffer not from this port's pool");
 	if (b->backend != p->owner_tag)
 		sim_die(p, b, "buffer owner word overwritten");
 	if (b->backend_u16 != SIM_BUF_OUT)
@@ -180,6 +181,7 @@ static uint16_t sim_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf
 			sim_offload_tx(p->scratch, total, flags, p->hal.offloads, l2, l3);
 		sim_transmit(p, total);
 	}
+	sim_pcap_flush(p->link);
 	return n;
 }
 
@@ -189,13 +191,13 @@ static uint64_t sim_clock_cycles(struct usn_hal *hal)
 }
 
 static const struct usn_hal_ops sim_ops = {
-	.rx_burst = sim_rx_burst,
-	.tx_burst = sim_tx_burst,
-	.alloc_bulk = sim_alloc_bulk,
-	.free_bulk = sim_free_bulk,
-	.clock_cycles = sim_clock_cycles,
-	.mem_alloc = NULL,
-	.mem_free = NULL,
+    .rx_burst = sim_rx_burst,
+    .tx_burst = sim_tx_burst,
+    .alloc_bulk = sim_alloc_bulk,
+    .free_bulk = sim_free_bulk,
+    .clock_cycles = sim_clock_cycles,
+    .mem_alloc = NULL,
+    .mem_free = NULL,
 };
 
 /* ---- create / destroy ---- */
@@ -267,7 +269,8 @@ struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct us
 	struct sim_event *heap = NULL;
 	if (ok && (ports = realloc(l->ports, sizeof(*ports) * (l->n_ports + 1u))) != NULL)
 		l->ports = ports;
-	if (ok && ports && (heap = realloc(l->heap, sizeof(*heap) * (l->heap_cap + (size_t)p->n_store))) != NULL)
+	if (ok && ports &&
+	    (heap = realloc(l->heap, sizeof(*heap) * (l->heap_cap + (size_t)p->n_store))) != NULL)
 		l->heap = heap;
 	if (!ok || !ports || !heap) {
 		sim_port_free(p);
@@ -320,6 +323,7 @@ int usn_sim_port_send_raw(struct usn_sim_port *from, const void *frame, size_t l
 		return -EMSGSIZE;
 	memcpy(from->scratch, frame, len);
 	sim_transmit(from, (uint32_t)len);
+	sim_pcap_flush(from->link);
 	return 0;
 }
 

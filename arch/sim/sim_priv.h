@@ -11,9 +11,9 @@
 #include "usn_sim.h"
 
 #define SIM_MAX_QUEUES 16
-#define SIM_HELD_MAX 4                /* frames a port may hold back for reordering */
-#define SIM_REORDER_TIMEOUT_US 1000u  /* a held frame goes out after 1 ms at most */
-#define SIM_META_BYTES 64u            /* struct usn_buf, rounded to a cache line */
+#define SIM_HELD_MAX 4		     /* frames a port may hold back for reordering */
+#define SIM_REORDER_TIMEOUT_US 1000u /* a held frame goes out after 1 ms at most */
+#define SIM_META_BYTES 64u	     /* struct usn_buf, rounded to a cache line */
 #define SIM_ETH_HLEN 14u
 #define SIM_START_US 1000000u
 
@@ -50,7 +50,7 @@ struct usn_sim_port {
 	uint16_t index; /* in link->ports */
 	struct usn_sim_port_config cfg;
 	struct usn_sim_faults faults;
-	uint64_t rng;       /* this port's fault stream, from the link seed */
+	uint64_t rng;	    /* this port's fault stream, from the link seed */
 	uint64_t owner_tag; /* usn_buf.backend of this pool's buffers */
 
 	/* Buffer pool: n_bufs slots of stride bytes, a stack of free ones. */
@@ -69,7 +69,7 @@ struct usn_sim_port {
 	struct sim_rxq rxq[SIM_MAX_QUEUES];
 
 	/* Sender side. */
-	uint8_t *scratch; /* the frame being sent, linear */
+	uint8_t *scratch;	   /* the frame being sent, linear */
 	uint64_t tx_busy_until_ns; /* serialisation queue (rate fault) */
 	struct sim_held held[SIM_HELD_MAX];
 	uint32_t n_held;
@@ -104,6 +104,8 @@ uint64_t sim_rng_next(uint64_t *state);
 void sim_transmit(struct usn_sim_port *p, uint32_t len);
 /* Moves every frame due by now into its RX queue, in time order. */
 void sim_pump(struct usn_sim_link *l);
+/* Pushes buffered pcap records to the file, if any. */
+void sim_pcap_flush(struct usn_sim_link *l);
 void sim_store_put(struct usn_sim_port *p, uint32_t slot);
 /* Takes the oldest delivered frame of queue q: its store index, or -1. */
 int64_t sim_rxq_peek(const struct usn_sim_port *p, uint16_t q);

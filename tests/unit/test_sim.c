@@ -810,9 +810,9 @@ static void test_pcap(void **state)
 	struct usn_sim_faults fl = {.loss = 1.0};
 	usn_sim_port_set_faults(a, &fl);
 	assert_int_equal(usn_sim_port_send_raw(a, f, frame_plain(f, 60, MAC_B, MAC_A, 9)), 0);
-	usn_sim_link_destroy(l);
 	(void)g;
 
+	/* Read while the link is still open: every send is already flushed. */
 	FILE *fp = fopen(path, "rb");
 	assert_non_null(fp);
 	uint8_t buf[2048];
@@ -851,6 +851,7 @@ static void test_pcap(void **state)
 	}
 	assert_int_equal(off, n);
 	assert_int_equal(records, 3);
+	usn_sim_link_destroy(l);
 }
 
 /* ---- checksum offloads ---- */
@@ -859,8 +860,8 @@ static void test_tx_csum_offload(void **state)
 {
 	(void)state;
 	struct usn_sim_link *l = usn_sim_link_create(1);
-	struct usn_sim_port *a =
-		port_new(l, MAC_A, 128, 0, USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM | USN_HAL_OFF_TX_MULTISEG);
+	struct usn_sim_port *a = port_new(
+	    l, MAC_A, 128, 0, USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM | USN_HAL_OFF_TX_MULTISEG);
 	struct usn_sim_port *plain = port_new(l, MAC_C, 0, 0, 0);
 	struct usn_sim_port *b = port_new(l, MAC_B, 0, 0, 0);
 	struct usn_hal *ha = usn_sim_port_hal(a), *hc = usn_sim_port_hal(plain), *hb = usn_sim_port_hal(b);
@@ -874,7 +875,8 @@ static void test_tx_csum_offload(void **state)
 		put16(f + 14 + 10, 0);
 		uint16_t l4 = (uint16_t)(20 + payload);
 		put16(f + 34 + 16, ref_fold(NULL, 0, ref_pseudo(IP_A, IP_B, 6, l4)));
-		hal_send(ha, f, len, USN_BUF_TX_IP_CSUM | USN_BUF_TX_TCP_CSUM); /* chained: 128-byte buffers */
+		hal_send(ha, f, len,
+			 USN_BUF_TX_IP_CSUM | USN_BUF_TX_TCP_CSUM); /* chained: 128-byte buffers */
 		assert_int_equal(hal_recv(hb, 0, g, sizeof(g), NULL, NULL), len);
 		assert_memory_equal(g, ref, len);
 		assert_int_not_equal(get16(g + 24), 0);
@@ -980,12 +982,13 @@ static uint64_t faulty_run(uint64_t seed)
 	struct usn_sim_port *a = port_new(l, MAC_A, 0, 0, 0);
 	struct usn_sim_port *b = port_new(l, MAC_B, 0, 0, 0);
 	struct usn_sim_faults fl = {
-		.loss = 0.1, .duplicate = 0.1, .reorder = 0.1, .corrupt = 0.1, .delay_us = 50, .jitter_us = 40};
+	    .loss = 0.1, .duplicate = 0.1, .reorder = 0.1, .corrupt = 0.1, .delay_us = 50, .jitter_us = 40};
 	usn_sim_port_set_faults(a, &fl);
 	uint8_t f[200], g[200];
 	uint64_t h = 1469598103934665603ull; /* FNV-1a over arrivals and times */
 	for (uint32_t i = 0; i < 500; i++) {
-		assert_int_equal(usn_sim_port_send_raw(a, f, frame_plain(f, 60 + i % 100, MAC_B, MAC_A, i)), 0);
+		assert_int_equal(usn_sim_port_send_raw(a, f, frame_plain(f, 60 + i % 100, MAC_B, MAC_A, i)),
+				 0);
 		usn_sim_link_advance(l, 7);
 		size_t n;
 		while ((n = usn_sim_port_recv_raw(b, g, sizeof(g))) > 0) {
@@ -1009,26 +1012,26 @@ static void test_deterministic(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hal_fields_and_clock),
-		cmocka_unit_test(test_pool_alloc_free),
-		cmocka_unit_test(test_misuse_aborts),
-		cmocka_unit_test(test_unicast_chained_identical),
-		cmocka_unit_test(test_broadcast_multicast),
-		cmocka_unit_test(test_jumbo),
-		cmocka_unit_test(test_pool_dry_and_ring_full),
-		cmocka_unit_test(test_loss_all),
-		cmocka_unit_test(test_loss_rate_deterministic),
-		cmocka_unit_test(test_duplicate),
-		cmocka_unit_test(test_reorder),
-		cmocka_unit_test(test_corrupt_one_bit),
-		cmocka_unit_test(test_delay_jitter),
-		cmocka_unit_test(test_rate),
-		cmocka_unit_test(test_mtu_fault),
-		cmocka_unit_test(test_rss_spread_symmetric),
-		cmocka_unit_test(test_pcap),
-		cmocka_unit_test(test_tx_csum_offload),
-		cmocka_unit_test(test_rx_csum_flags),
-		cmocka_unit_test(test_deterministic),
+	    cmocka_unit_test(test_hal_fields_and_clock),
+	    cmocka_unit_test(test_pool_alloc_free),
+	    cmocka_unit_test(test_misuse_aborts),
+	    cmocka_unit_test(test_unicast_chained_identical),
+	    cmocka_unit_test(test_broadcast_multicast),
+	    cmocka_unit_test(test_jumbo),
+	    cmocka_unit_test(test_pool_dry_and_ring_full),
+	    cmocka_unit_test(test_loss_all),
+	    cmocka_unit_test(test_loss_rate_deterministic),
+	    cmocka_unit_test(test_duplicate),
+	    cmocka_unit_test(test_reorder),
+	    cmocka_unit_test(test_corrupt_one_bit),
+	    cmocka_unit_test(test_delay_jitter),
+	    cmocka_unit_test(test_rate),
+	    cmocka_unit_test(test_mtu_fault),
+	    cmocka_unit_test(test_rss_spread_symmetric),
+	    cmocka_unit_test(test_pcap),
+	    cmocka_unit_test(test_tx_csum_offload),
+	    cmocka_unit_test(test_rx_csum_flags),
+	    cmocka_unit_test(test_deterministic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
