@@ -136,9 +136,8 @@ static uint32_t sack_blocks_fit(const struct usn_tcp_repr *r)
 uint8_t usn_tcp_hdr_len(const struct usn_tcp_repr *r)
 {
 	uint32_t n = sack_blocks_fit(r);
+	/* At most 20 fixed bytes (MSS, TS, WS), SACK clamped to the rest. */
 	uint32_t opt = fixed_opt_len(r) + (n ? 4 + 8 * n : 0);
-	if (opt > OPT_SPACE) /* MSS+TS+WS is 20: only reachable with bad input */
-		opt = OPT_SPACE;
 	return (uint8_t)(USN_TCP_HDR_LEN + opt);
 }
 
