@@ -1,0 +1,45 @@
+# apps: the two web servers sharing apps/http. bsd_ws (Linux sockets) is
+# always built; minimal_ws (libusnet) only when arch/x86 provides the DPDK
+# backend archive ($(DPDK_LIB), from arch/x86/x86.mk).
+
+# The programs are $(B)/apps/<name>, so their objects live apart, under
+# $(B)/obj/apps/.
+APPS_OBJ := $(B)/obj
+$(APPS_OBJ)/apps/%.o: apps/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -c $< -o $@
+
+HTTP_SRCS := $(wildcard apps/http/*.c)
+HTTP_OBJS := $(HTTP_SRCS:%.c=$(APPS_OBJ)/%.o)
+
+BSD_WS := $(B)/apps/bsd_ws
+BSD_WS_OBJS := $(APPS_OBJ)/apps/bsd_ws/bsd_ws.o $(HTTP_OBJS)
+
+# bsd_ws uses nothing from libusnet (its page store builds no checksum
+# tables), so it links only the HTTP core.
+$(BSD_WS): $(BSD_WS_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BSD_WS_OBJS) -pthread $(LDFLAGS_COMMON) -o $@
+
+APPS := $(BSD_WS)
+
+# (Also until lib/tcp/ has landed: minimal_ws cannot link without it, and a
+# failing link would break `make all` for everyone.)
+ifneq ($(DPDK_LIB),)
+ifneq ($(wildcard lib/tcp/*.c),)
+MINIMAL_WS := $(B)/apps/minimal_ws
+MINIMAL_WS_OBJS := $(APPS_OBJ)/apps/minimal_ws/main.o $(APPS_OBJ)/apps/minimal_ws/mws.o $(HTTP_OBJS)
+
+$(MINIMAL_WS): $(MINIMAL_WS_OBJS) $(DPDK_LIB) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(MINIMAL_WS_OBJS) $(DPDK_LIB) $(LIBA) $(DPDK_LIBS) -lm -pthread $(LDFLAGS_COMMON) -o $@
+
+APPS += $(MINIMAL_WS)
+endif
+endif
+
+.PHONY: apps
+apps: $(APPS)
+all: $(APPS)
+
+-include $(BSD_WS_OBJS:.o=.d) $(APPS_OBJ)/apps/minimal_ws/main.d $(APPS_OBJ)/apps/minimal_ws/mws.d
