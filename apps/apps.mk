@@ -26,7 +26,7 @@ APPS := $(BSD_WS)
 # (Also until lib/tcp/ has landed: minimal_ws cannot link without it, and a
 # failing link would break `make all` for everyone.)
 ifneq ($(DPDK_LIB),)
-ifneq ($(wildcard lib/tcp/*.c),)
+ifneq ($(and $(wildcard lib/tcp/*.c),$(wildcard apps/minimal_ws/main.c)),)
 MINIMAL_WS := $(B)/apps/minimal_ws
 MINIMAL_WS_OBJS := $(APPS_OBJ)/apps/minimal_ws/main.o $(APPS_OBJ)/apps/minimal_ws/mws.o $(HTTP_OBJS)
 
