@@ -9,6 +9,7 @@ TEST_BINS := $(TEST_SRCS:%.c=$(B)/%)
 
 # The no-malloc test counts every allocation the worker makes after start.
 TEST_LDFLAGS_test_nomalloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
+TEST_LDFLAGS_test_ring := -pthread
 # A test that also compiles application sources lists them here.
 TEST_EXTRA_SRCS_test_http := $(wildcard apps/http/*.c)
 $(B)/tests/unit/test_http: $(TEST_EXTRA_SRCS_test_http)
