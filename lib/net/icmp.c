@@ -6,6 +6,42 @@
 #include "net/net.h"
 #include "usnet/csum.h"
 
+/* A frame of total bytes for the reply: one buffer, or a chain when it
+ * does not fit and the port transmits chains. NULL (counted as
+ * drop_no_buf) if neither. */
+static struct usn_buf *usn_icmp_alloc_frame(struct usn_worker *w, uint32_t total)
+{
+	struct usn_buf *head = usn_worker_buf_alloc(w);
+	if (!head)
+		return NULL;
+	head->frame_len = total;
+	if (total <= head->room) {
+		head->len = (uint16_t)total;
+		return head;
+	}
+	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG) || head->room < USN_L4_OFF + 8) {
+		w->stats.drop_no_buf++; /* no buffer of that size */
+		goto fail;
+	}
+	head->len = head->room;
+	struct usn_buf *tail = head;
+	for (uint32_t left = total - head->room; left;) {
+		struct usn_buf *b = usn_worker_buf_alloc(w);
+		if (!b || b->room == 0) {
+			usn_worker_buf_free(w, b);
+			goto fail;
+		}
+		b->len = (uint16_t)(left < b->room ? left : b->room);
+		left -= b->len;
+		tail->next = b;
+		tail = b;
+	}
+	return head;
+fail:
+	usn_worker_buf_free(w, head);
+	return NULL;
+}
+
 void usn_icmp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip, struct usn_cursor l4)
 {
 	struct usn_icmp_repr r;
@@ -31,38 +67,44 @@ void usn_icmp_input(struct usn_worker *w, struct usn_buf *frame, const struct us
 	w->stats.icmp_echo_rx++;
 
 	uint32_t l4_len = usn_cursor_size(l4);
+	uint32_t total = USN_L4_OFF + l4_len;
 	struct usn_buf *reply;
 	if (!frame->next && l4.buf == frame && l4.off == USN_L4_OFF) {
 		/* In place: our output writes an untagged Ethernet header and a
-		 * 20-byte IPv4 header, exactly where the request's were. Only
-		 * the type word changes (0x0800 -> 0x0000). */
+		 * 20-byte IPv4 header exactly where the request's were. Only
+		 * the type word changes (RFC 1624 update). */
 		reply = frame;
 		uint8_t *p = frame->data + USN_L4_OFF;
 		uint16_t old_word = usn_load_be16(p);
 		p[0] = USN_ICMP_ECHO_REPLY;
-		usn_store_be16(p + 2, usn_csum_update16(usn_load_be16(p + 2), old_word, usn_load_be16(p)));
+		uint16_t check = usn_csum_update16(usn_load_be16(p + 2), old_word, usn_load_be16(p));
+		/* Eqn. 3 gives 0x0000 when the rest of the message sums to +0
+		 * (all zero: ident 0, seq 0, no data), which a receiver reads
+		 * as a bad sum; 0xffff (-0) is right then and valid always. */
+		usn_store_be16(p + 2, check ? check : 0xffff);
+		reply->len = (uint16_t)total; /* Ethernet padding is not ours to echo */
+		reply->frame_len = total;
 	} else {
-		/* Chained, tagged or with IP options: copy the message into a
-		 * fresh buffer and sum it again. */
-		reply = usn_worker_buf_alloc(w);
+		/* Chained, VLAN-tagged or with IP options: copy the message into
+		 * a new frame, then sum it whole. */
+		reply = usn_icmp_alloc_frame(w, total);
 		if (!reply)
-			goto drop;
-		if ((uint32_t)reply->room < USN_L4_OFF + l4_len) {
-			w->stats.drop_icmp_malformed++;
-			usn_worker_buf_free(w, reply);
-			goto drop;
+			goto drop; /* counted as drop_no_buf */
+		struct usn_cursor dst = usn_cursor_drop(usn_cursor_of_frame(reply), USN_L4_OFF);
+		uint8_t bounce[256];
+		for (uint32_t off = 0; off < l4_len;) {
+			size_t n = usn_cursor_read(usn_cursor_drop(l4, off), bounce, sizeof(bounce));
+			usn_cursor_write(usn_cursor_drop(dst, off), bounce, n);
+			off += (uint32_t)n;
 		}
-		uint8_t *p = reply->data + USN_L4_OFF;
-		usn_cursor_read(l4, p, l4_len);
-		struct usn_icmp_repr out = {.type = USN_ICMP_ECHO_REPLY, .code = 0, .ident = r.ident, .seq = r.seq};
-		usn_icmp_emit(&out, p, usn_csum_partial(p + 8, l4_len - 8, 0));
+		uint8_t *p = reply->data + USN_L4_OFF; /* the 8-byte header is in the first buffer */
+		p[0] = USN_ICMP_ECHO_REPLY;
+		usn_store_be16(p + 2, 0);
+		usn_store_be16(p + 2, usn_csum_finish(usn_cursor_csum(dst)));
 		usn_worker_buf_free(w, frame);
 	}
-	reply->next = NULL;
 	reply->link = NULL;
 	reply->flags = 0;
-	reply->len = (uint16_t)(USN_L4_OFF + l4_len);
-	reply->frame_len = USN_L4_OFF + l4_len;
 	if (usn_ipv4_output(w, reply, ip->src, USN_IPPROTO_ICMP, (uint16_t)l4_len) == 0)
 		w->stats.icmp_echo_tx++;
 	return;
