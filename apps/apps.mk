@@ -23,10 +23,10 @@ $(BSD_WS): $(BSD_WS_OBJS)
 
 APPS := $(BSD_WS)
 
-# (Also until lib/tcp/ has landed: minimal_ws cannot link without it, and a
-# failing link would break `make all` for everyone.)
+# (Also only once lib/tcp/ defines the TCP API: until then minimal_ws cannot
+# link, and a failing link would break `make all` for everyone.)
 ifneq ($(DPDK_LIB),)
-ifneq ($(and $(wildcard lib/tcp/*.c),$(wildcard apps/minimal_ws/main.c)),)
+ifneq ($(shell grep -ls '^int usn_tcp_send_ref' lib/tcp/*.c 2>/dev/null),)
 MINIMAL_WS := $(B)/apps/minimal_ws
 MINIMAL_WS_OBJS := $(APPS_OBJ)/apps/minimal_ws/main.o $(APPS_OBJ)/apps/minimal_ws/mws.o $(HTTP_OBJS)
 

@@ -1,0 +1,270 @@
+/* minimal_ws: the preloaded-page web server on libusnet (Rusty's "Minimal
+ * WS"). Opens the hardware backend named by backend.h (DPDK on x86), builds
+ * one stack, and runs mws on every worker until SIGINT/SIGTERM. */
+#define _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../http/page_store.h"
+#include "mws.h"
+#include "usnet/backend.h"
+#include "usnet/csum.h"
+#include "usnet/stack.h"
+
+/* The one piece of process-wide state: a signal handler can reach nothing
+ * else. usn_worker_run polls it. */
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+struct args {
+	const char *root;
+	uint32_t ip, gw; /* host order */
+	uint8_t prefix;
+	uint16_t port, workers, mtu;
+	uint8_t mac[6];
+	bool have_mac, keepalive;
+	uint32_t idle_backoff_us;
+};
+
+static void usage_exit(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "minimal_ws: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (usage: minimal_ws [EAL options] -- --root DIR --ip ADDR/PREFIX [--gw ADDR] [--port 80]"
+			" [--workers N] [--mac MAC] [--mtu N] [--idle-backoff-us N] [--keepalive])\n");
+	exit(2);
+}
+
+static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	if (!s || !*s || *s == '-' || *s == '+')
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_ip(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return false;
+	*out = ntohl(a.s_addr);
+	return true;
+}
+
+static bool parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return true;
+}
+
+static const char *need(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		usage_exit("option %s needs a value", argv[*i]);
+	return argv[++*i];
+}
+
+/* Program options: argv[first..argc). Written by hand, not getopt: the
+ * EAL uses getopt on the same argv. */
+static void parse_args(int argc, char **argv, int first, struct args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->port = 80;
+	a->workers = 1;
+	unsigned long v;
+	bool have_ip = false;
+	for (int i = first; i < argc; i++) {
+		const char *o = argv[i];
+		if (strcmp(o, "--root") == 0) {
+			a->root = need(argc, argv, &i);
+		} else if (strcmp(o, "--ip") == 0) {
+			const char *s = need(argc, argv, &i);
+			char buf[64];
+			const char *slash = strchr(s, '/');
+			if (!slash || (size_t)(slash - s) >= sizeof(buf))
+				usage_exit("bad --ip %s (ADDR/PREFIX)", s);
+			memcpy(buf, s, (size_t)(slash - s));
+			buf[slash - s] = '\0';
+			if (!parse_ip(buf, &a->ip) || !parse_uint(slash + 1, 32, &v) || v == 0)
+				usage_exit("bad --ip %s (ADDR/PREFIX)", s);
+			a->prefix = (uint8_t)v;
+			have_ip = true;
+		} else if (strcmp(o, "--gw") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_ip(s, &a->gw))
+				usage_exit("bad --gw %s", s);
+		} else if (strcmp(o, "--port") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_uint(s, 65535, &v) || v == 0)
+				usage_exit("bad --port %s", s);
+			a->port = (uint16_t)v;
+		} else if (strcmp(o, "--workers") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_uint(s, 1024, &v) || v == 0)
+				usage_exit("bad --workers %s", s);
+			a->workers = (uint16_t)v;
+		} else if (strcmp(o, "--mac") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_mac(s, a->mac))
+				usage_exit("bad --mac %s (aa:bb:cc:dd:ee:ff)", s);
+			a->have_mac = true;
+		} else if (strcmp(o, "--mtu") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_uint(s, 65535, &v) || v < 68)
+				usage_exit("bad --mtu %s", s);
+			a->mtu = (uint16_t)v;
+		} else if (strcmp(o, "--idle-backoff-us") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_uint(s, UINT32_MAX, &v))
+				usage_exit("bad --idle-backoff-us %s", s);
+			a->idle_backoff_us = (uint32_t)v;
+		} else if (strcmp(o, "--keepalive") == 0) {
+			a->keepalive = true;
+		} else {
+			usage_exit("unknown option %s", o);
+		}
+	}
+	if (!a->root)
+		usage_exit("%s", "--root is required");
+	if (!have_ip)
+		usage_exit("%s", "--ip is required");
+}
+
+struct run_ctx {
+	struct usn_stack *stack;
+};
+
+static int worker_fn(void *arg, uint16_t i)
+{
+	struct run_ctx *ctx = arg;
+	struct usn_worker *w = usn_stack_worker(ctx->stack, i);
+	usn_worker_start(w);
+	usn_worker_run(w, &stop_flag);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	/* EAL options come before "--", ours after it. */
+	int dashdash = -1;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			dashdash = i;
+			break;
+		}
+	int eal_argc = dashdash < 0 ? 1 : dashdash + 1;
+	struct args a;
+	parse_args(argc, argv, dashdash < 0 ? 1 : dashdash + 1, &a);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	char msg[512];
+	struct http_store_opts so = {
+		.csum_build = usn_csum_table_build, .csum_free = usn_csum_table_free, .log = stderr};
+	struct http_store *store = http_store_open(a.root, &so, msg, sizeof(msg));
+	if (!store) {
+		fprintf(stderr, "minimal_ws: %s\n", msg);
+		return 2;
+	}
+	printf("loaded %" PRIu32 " pages, %" PRIu64 " bytes\n", http_store_pages(store), http_store_bytes(store));
+
+	struct usn_backend *b = NULL;
+	int rc = usn_backend_open(eal_argc, argv, a.workers, &b, msg, sizeof(msg));
+	if (rc < 0) {
+		fprintf(stderr, "minimal_ws: %s\n", msg);
+		http_store_close(store);
+		return 1;
+	}
+	struct usn_hal *hal = usn_backend_hal(b);
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, a.ip, a.prefix);
+	cfg.gateway = a.gw;
+	cfg.n_workers = a.workers;
+	cfg.mtu = a.mtu;
+	cfg.idle_backoff_us = a.idle_backoff_us;
+	if (a.have_mac)
+		memcpy(cfg.mac, a.mac, 6);
+	if (usn_stack_config_check(&cfg, hal, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "minimal_ws: %s\n", msg);
+		usn_backend_close(b);
+		http_store_close(store);
+		return 2;
+	}
+	struct usn_stack *s = usn_stack_create(hal, &cfg);
+	if (!s) {
+		fprintf(stderr, "minimal_ws: cannot create the stack (memory?)\n");
+		usn_backend_close(b);
+		http_store_close(store);
+		return 1;
+	}
+	int err = 0;
+	struct mws_opts mo = {.port = a.port, .keepalive = a.keepalive};
+	struct mws *m = mws_init(s, store, &mo, &err);
+	if (!m) {
+		fprintf(stderr, "minimal_ws: cannot listen on port %u: %s\n", a.port, strerror(-err));
+		usn_stack_destroy(s);
+		usn_backend_close(b);
+		http_store_close(store);
+		return 1;
+	}
+	usn_backend_attach(b, s);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	char ipbuf[INET_ADDRSTRLEN];
+	struct in_addr ia = {.s_addr = htonl(a.ip)};
+	inet_ntop(AF_INET, &ia, ipbuf, sizeof(ipbuf));
+	printf("listening on %s:%u with %u worker%s%s\n", ipbuf, a.port, a.workers, a.workers == 1 ? "" : "s",
+	       a.keepalive ? ", keep-alive" : "");
+
+	struct run_ctx ctx = {.stack = s};
+	rc = usn_backend_run(b, worker_fn, &ctx);
+	if (rc != 0)
+		fprintf(stderr, "minimal_ws: backend run: %s\n", strerror(-rc));
+
+	uint64_t total = 0;
+	for (uint16_t i = 0; i < usn_stack_workers(s); i++) {
+		struct mws_worker_stats st;
+		mws_worker_stats(m, i, &st);
+		printf("worker %u: %" PRIu64 " requests (200: %" PRIu64 ", 404: %" PRIu64 ", other: %" PRIu64
+		       "), %" PRIu64 " connections (%" PRIu64 " closed, %" PRIu64 " reset/timed out)\n",
+		       i, st.requests, st.st200, st.st404, st.st_other, st.conns, st.closed_ok, st.closed_bad);
+		total += st.requests;
+	}
+	usn_backend_print_stats(b, stdout);
+	printf("stopped: %" PRIu64 " requests\n", total);
+	mws_destroy(m);
+	usn_stack_destroy(s);
+	usn_backend_close(b);
+	http_store_close(store);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,229 @@
+/* minimal_ws server logic: libusnet handlers run inline on each worker, feed
+ * the shared parser straight from the receive cursor, and answer with
+ * usn_tcp_send_ref of the preloaded response and its checksum table, so no
+ * page byte is copied except into frames. */
+#include "mws.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../http/http_parse.h"
+#include "usnet/tcp.h"
+
+struct mws_conn {
+	struct mws_conn *next_free;
+	struct usn_tcp_conn *tcp;
+	bool closing; /* close requested: later bytes are ignored */
+	struct http_parser p;
+};
+
+/* A worker's state: its connections' parsers, allocated at init. */
+struct mws_worker {
+	struct mws *m;
+	struct mws_conn *conns;
+	struct mws_conn *free_list;
+	struct mws_worker_stats st;
+};
+
+struct mws {
+	struct usn_stack *stack;
+	const struct http_store *store;
+	struct mws_opts o;
+	uint16_t n_workers;
+	struct mws_worker *w;
+};
+
+static struct mws_worker *worker_of(struct usn_tcp_conn *c)
+{
+	return usn_worker_user(usn_tcp_worker(c));
+}
+
+/* A connection's user pointer is the struct mws (the listen argument)
+ * until connected_fn gives it a struct mws_conn. */
+static struct mws_conn *conn_of(struct mws_worker *mw, void *user)
+{
+	return user == (void *)mw->m ? NULL : user;
+}
+
+static void on_connected(struct usn_tcp_conn *c, void *user)
+{
+	struct mws_worker *mw = worker_of(c);
+	if (conn_of(mw, user))
+		return;
+	struct mws_conn *k = mw->free_list;
+	if (!k) {
+		/* cannot happen with one state per TCB; refuse rather than
+		 * allocate on the fast path */
+		mw->st.no_state++;
+		usn_tcp_abort(c);
+		return;
+	}
+	mw->free_list = k->next_free;
+	k->next_free = NULL;
+	k->tcp = c;
+	k->closing = false;
+	http_parser_init(&k->p);
+	usn_tcp_set_user(c, k);
+	mw->st.conns++;
+}
+
+/* Queues the reply to the request k->p completed. false if the
+ * connection was aborted (k is gone). */
+static bool respond(struct mws_worker *mw, struct mws_conn *k)
+{
+	struct http_reply rep;
+	http_reply_for(mw->m->store, &k->p, mw->m->o.keepalive, &rep);
+	mw->st.requests++;
+	if (rep.status == 200)
+		mw->st.st200++;
+	else if (rep.status == 404)
+		mw->st.st404++;
+	else
+		mw->st.st_other++;
+	for (unsigned i = 0; i < rep.n; i++) {
+		int rc = usn_tcp_send_ref(k->tcp, rep.piece[i].data, rep.piece[i].len, rep.piece[i].csum);
+		if (rc != 0) {
+			/* -ENOBUFS: too many pipelined answers queued. Nothing
+			 * to wait on without copying the rest of the input,
+			 * so give the connection up. */
+			mw->st.send_failed++;
+			usn_tcp_abort(k->tcp);
+			return false;
+		}
+	}
+	if (rep.close) {
+		k->closing = true;
+		usn_tcp_close(k->tcp);
+	} else {
+		http_parser_init(&k->p);
+	}
+	return true;
+}
+
+static void on_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor data)
+{
+	struct mws_worker *mw = worker_of(c);
+	struct mws_conn *k = conn_of(mw, user);
+	if (!k) {
+		on_connected(c, user);
+		k = conn_of(mw, usn_tcp_user(c));
+		if (!k)
+			return;
+	}
+	/* Parse each buffer of the chain in place: no copy. */
+	while (usn_cursor_size(data) > 0 && !k->closing) {
+		uint32_t n = data.buf->len - data.off;
+		if (n > data.len)
+			n = data.len;
+		size_t used = 0;
+		enum http_parse_result r = http_parse(&k->p, data.buf->data + data.off, n, &used);
+		data = usn_cursor_drop(data, (uint32_t)used);
+		if (r == HTTP_PARSE_DONE && !respond(mw, k))
+			return;
+	}
+}
+
+static void on_remote_closed(struct usn_tcp_conn *c, void *user)
+{
+	struct mws_worker *mw = worker_of(c);
+	struct mws_conn *k = conn_of(mw, user);
+	if (!k) {
+		usn_tcp_close(c);
+		return;
+	}
+	/* The client is done sending: whatever was answered goes out, then
+	 * our FIN; a request it left unfinished gets no answer. */
+	if (!k->closing) {
+		k->closing = true;
+		usn_tcp_close(c);
+	}
+}
+
+static void on_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	struct mws_worker *mw = worker_of(c);
+	struct mws_conn *k = conn_of(mw, user);
+	if (why == USN_TCP_CLOSE_NORMAL)
+		mw->st.closed_ok++;
+	else
+		mw->st.closed_bad++;
+	if (!k)
+		return;
+	k->tcp = NULL;
+	k->next_free = mw->free_list;
+	mw->free_list = k;
+}
+
+static const struct usn_tcp_handlers mws_handlers = {
+	.connected_fn = on_connected,
+	.recv_fn = on_recv,
+	.sent_fn = NULL,
+	.remote_closed_fn = on_remote_closed,
+	.closed_fn = on_closed,
+};
+
+struct mws *mws_init(struct usn_stack *s, const struct http_store *store, const struct mws_opts *o, int *err)
+{
+	int rc = -ENOMEM;
+	struct mws *m = calloc(1, sizeof(*m));
+	if (!m)
+		goto fail;
+	m->stack = s;
+	m->store = store;
+	if (o)
+		m->o = *o;
+	if (!m->o.port)
+		m->o.port = 80;
+	m->n_workers = usn_stack_workers(s);
+	uint32_t max_conns = usn_stack_config(s)->tcp_max_conns;
+	if (!max_conns)
+		max_conns = 4096;
+	m->w = calloc(m->n_workers, sizeof(*m->w));
+	if (!m->w)
+		goto fail;
+	for (uint16_t i = 0; i < m->n_workers; i++) {
+		struct mws_worker *mw = &m->w[i];
+		mw->m = m;
+		mw->conns = calloc(max_conns, sizeof(*mw->conns));
+		if (!mw->conns)
+			goto fail;
+		for (uint32_t j = max_conns; j-- > 0;) {
+			mw->conns[j].next_free = mw->free_list;
+			mw->free_list = &mw->conns[j];
+		}
+		usn_worker_set_user(usn_stack_worker(s, i), mw);
+	}
+	rc = usn_tcp_listen(s, m->o.port, &mws_handlers, m);
+	if (rc != 0)
+		goto fail;
+	return m;
+fail:
+	if (err)
+		*err = rc;
+	mws_destroy(m);
+	return NULL;
+}
+
+void mws_destroy(struct mws *m)
+{
+	if (!m)
+		return;
+	if (m->w) {
+		for (uint16_t i = 0; i < m->n_workers; i++) {
+			if (m->w[i].conns)
+				usn_worker_set_user(usn_stack_worker(m->stack, i), NULL);
+			free(m->w[i].conns);
+		}
+	}
+	free(m->w);
+	free(m);
+}
+
+void mws_worker_stats(const struct mws *m, uint16_t worker, struct mws_worker_stats *out)
+{
+	if (worker < m->n_workers)
+		*out = m->w[worker].st;
+	else
+		memset(out, 0, sizeof(*out));
+}

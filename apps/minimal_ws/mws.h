@@ -1,0 +1,41 @@
+/* minimal_ws server logic as a small library: libusnet TCP handlers that feed
+ * the shared HTTP parser and answer with send-by-reference from the page
+ * store. main.c runs it on a hardware backend; tests/sim runs it in-process. */
+#ifndef MWS_H
+#define MWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../http/page_store.h"
+#include "usnet/stack.h"
+
+struct mws;
+
+struct mws_opts {
+	uint16_t port;  /* [80] when 0 */
+	bool keepalive; /* off: one request per connection, Connection: close */
+};
+
+/* Per-worker counters (read them after the worker stopped, or accept a
+ * torn value: they are plain counters owned by the worker). */
+struct mws_worker_stats {
+	uint64_t requests;
+	uint64_t st200, st404, st_other;
+	uint64_t conns;       /* connections announced by connected_fn */
+	uint64_t closed_ok;   /* closed normally */
+	uint64_t closed_bad;  /* reset, timed out, aborted */
+	uint64_t no_state;    /* refused: no per-connection state free */
+	uint64_t send_failed; /* send_ref refused (no send descriptor): aborted */
+};
+
+/* Allocates every worker's connection state (tcp_max_conns each; the
+ * handlers never allocate), sets each worker's user pointer and listens on
+ * the port. Call after usn_stack_create, before the workers run. NULL on
+ * error (-errno in *err if err is not NULL). The store must outlive it. */
+struct mws *mws_init(struct usn_stack *s, const struct http_store *store, const struct mws_opts *o, int *err);
+/* Frees the state; the workers must have stopped. */
+void mws_destroy(struct mws *m);
+void mws_worker_stats(const struct mws *m, uint16_t worker, struct mws_worker_stats *out);
+
+#endif
