@@ -1,0 +1,38 @@
+# bench/bench.mk: `make bench` (the Rusty experiment: wrk against minimal_ws,
+# bsd_ws, nginx and lighttpd in network namespaces) and `make bench-smoke` (CI).
+# Knobs (environment or make variables): BENCH_DURATION (s per run, default 10;
+# the thesis used 50), BENCH_RUNS (3), BENCH_SWEEP=1 (workers and MTU sweeps),
+# BENCH_SERVERS (comma list), BENCH_ARGS (extra bench.py flags).
+
+# Debian's python3 carries python3-matplotlib; a python3 earlier on PATH may not.
+BENCH_PY ?= /usr/bin/python3
+BENCH_BLAST := $(B)/bench/blast
+BENCH_ARGS ?=
+
+.PHONY: bench bench-smoke bench-rig bench-corpus
+
+$(BENCH_BLAST): bench/blast.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -g $(WARN) -o $@ $<
+
+# The rig alone (blaster and corpus), for working on bench/ itself.
+bench-rig: $(BENCH_BLAST) bench-corpus
+
+bench-corpus:
+	$(BENCH_PY) bench/corpus.py --out bench/corpus --seed 1
+
+# A build that fails (a colleague's half-landed module) must not stop the
+# rig: servers whose binary is missing become "not built" rows.
+BENCH_BUILD = $(MAKE) -k all || echo "bench: WARNING: \`make all\` failed; servers it did not build are skipped, older binaries may be measured" >&2
+
+bench:
+	tests/deps.sh bench
+	$(BENCH_BUILD)
+	$(MAKE) bench-rig
+	$(BENCH_PY) bench/bench.py --blast $(BENCH_BLAST) --build-dir $(B) --command "make bench" $(BENCH_ARGS)
+
+bench-smoke:
+	tests/deps.sh bench
+	$(BENCH_BUILD)
+	$(MAKE) bench-rig
+	$(BENCH_PY) bench/bench.py --smoke --blast $(BENCH_BLAST) --build-dir $(B) --command "make bench-smoke" $(BENCH_ARGS)
