@@ -160,6 +160,18 @@ static uint64_t usn_stack_clock_us(struct usn_hal *hal)
 	return (c / hz) * 1000000u + (c % hz) * 1000000u / hz;
 }
 
+/* The inbox array holds n_workers ring pointers, then the n_workers blocks
+ * they were laid over (a ring may start past its block's first byte). */
+static size_t usn_inbox_array_size(const struct usn_stack *s)
+{
+	return 2u * s->n_workers * sizeof(void *);
+}
+
+static void **usn_inbox_mem(const struct usn_stack *s, struct usn_worker *w)
+{
+	return (void **)(void *)(w->inbox + s->n_workers);
+}
+
 /* Everything but the protocol tables: the worker struct, its buffer cache
  * and its inbound rings. */
 static struct usn_worker *usn_worker_alloc(struct usn_stack *s, uint16_t id)
@@ -180,16 +192,17 @@ static struct usn_worker *usn_worker_alloc(struct usn_stack *s, uint16_t id)
 	if (!w->cache)
 		return w; /* the caller sees the missing piece and unwinds */
 	if (s->n_workers > 1) {
-		w->inbox = usn_worker_mem_alloc(w, sizeof(*w->inbox) * s->n_workers);
+		w->inbox = usn_worker_mem_alloc(w, usn_inbox_array_size(s));
 		if (!w->inbox)
 			return w;
+		void **mem = usn_inbox_mem(s, w);
 		for (uint16_t i = 0; i < s->n_workers; i++) {
 			if (i == id)
 				continue;
-			void *mem = usn_worker_mem_alloc(w, usn_ring_mem_size(USN_INBOX_SLOTS, sizeof(struct usn_msg)));
-			if (!mem)
+			mem[i] = usn_worker_mem_alloc(w, usn_ring_mem_size(USN_INBOX_SLOTS, sizeof(struct usn_msg)));
+			if (!mem[i])
 				return w;
-			w->inbox[i] = usn_ring_init(mem, USN_INBOX_SLOTS, sizeof(struct usn_msg));
+			w->inbox[i] = usn_ring_init(mem[i], USN_INBOX_SLOTS, sizeof(struct usn_msg));
 		}
 	}
 	return w;
@@ -238,9 +251,10 @@ static void usn_worker_release_bufs(struct usn_worker *w)
 static void usn_worker_free_mem(struct usn_stack *s, struct usn_worker *w)
 {
 	if (w->inbox) {
+		void **mem = usn_inbox_mem(s, w);
 		for (uint16_t i = 0; i < s->n_workers; i++)
-			usn_worker_mem_free(w, w->inbox[i], usn_ring_mem_size(USN_INBOX_SLOTS, sizeof(struct usn_msg)));
-		usn_worker_mem_free(w, w->inbox, sizeof(*w->inbox) * s->n_workers);
+			usn_worker_mem_free(w, mem[i], usn_ring_mem_size(USN_INBOX_SLOTS, sizeof(struct usn_msg)));
+		usn_worker_mem_free(w, w->inbox, usn_inbox_array_size(s));
 	}
 	usn_worker_mem_free(w, w->cache, sizeof(*w->cache) * w->cache_cap);
 	usn_queue_mem_free(s->hal, w->id, w, sizeof(*w));

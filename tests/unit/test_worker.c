@@ -1,0 +1,554 @@
+/* Unit tests for lib/core/{worker,stack,stats}.c on a fake HAL that counts
+ * every call: the buffer cache (bulk refill and drain, nothing leaked), the
+ * TX batch and a port that refuses part of it, the statistics seqlock, the
+ * idle back-off, configuration checks, and software RSS over two workers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "core/worker.h"
+#include "net/net.h"
+#include "netfix.h"
+
+#define FAKE_BUFS 256
+#define FAKE_BUF_SIZE 512
+#define FAKE_HEADROOM 64
+#define FAKE_RXQ 64
+
+struct fake_rx {
+	uint8_t bytes[FAKE_BUF_SIZE];
+	uint16_t len;
+};
+
+struct fake {
+	struct usn_hal hal; /* first: the ops get it back by a cast */
+	struct usn_buf bufs[FAKE_BUFS];
+	uint8_t mem[FAKE_BUFS][FAKE_HEADROOM + FAKE_BUF_SIZE];
+	struct usn_buf *free_stack[FAKE_BUFS];
+	uint32_t n_free;
+	unsigned alloc_calls, free_calls, tx_calls, rx_calls;
+	unsigned tx_accept; /* frames tx_burst takes per call */
+	unsigned n_sent;
+	uint16_t sent_len[512];
+	uint64_t clock_ns;
+	struct fake_rx rxq[2][FAKE_RXQ];
+	unsigned rx_head[2], rx_n[2];
+	unsigned stop_after_rx; /* usn_worker_run: set *stop after this many rx calls */
+	volatile int *stop;
+};
+
+static struct fake *fake_of(struct usn_hal *h)
+{
+	return (struct fake *)(void *)h;
+}
+
+static struct usn_buf *fake_get(struct fake *f)
+{
+	struct usn_buf *b = f->free_stack[--f->n_free];
+	size_t i = (size_t)(b - f->bufs);
+	memset(b, 0, sizeof(*b));
+	b->data = f->mem[i] + FAKE_HEADROOM;
+	b->room = FAKE_BUF_SIZE;
+	b->headroom = FAKE_HEADROOM;
+	return b;
+}
+
+static uint16_t fake_alloc_bulk(struct usn_hal *h, uint16_t q, struct usn_buf **bufs, uint16_t n)
+{
+	(void)q;
+	struct fake *f = fake_of(h);
+	f->alloc_calls++;
+	uint16_t k = n < f->n_free ? n : (uint16_t)f->n_free;
+	for (uint16_t i = 0; i < k; i++)
+		bufs[i] = fake_get(f);
+	return k;
+}
+
+static void fake_free_bulk(struct usn_hal *h, uint16_t q, struct usn_buf **bufs, uint16_t n)
+{
+	(void)q;
+	struct fake *f = fake_of(h);
+	f->free_calls++;
+	for (uint16_t i = 0; i < n; i++)
+		for (struct usn_buf *b = bufs[i], *nx; b; b = nx) {
+			nx = b->next;
+			assert_true(f->n_free < FAKE_BUFS);
+			f->free_stack[f->n_free++] = b;
+		}
+}
+
+static uint16_t fake_tx_burst(struct usn_hal *h, uint16_t q, struct usn_buf **bufs, uint16_t n)
+{
+	(void)q;
+	struct fake *f = fake_of(h);
+	f->tx_calls++;
+	uint16_t k = n < f->tx_accept ? n : (uint16_t)f->tx_accept;
+	for (uint16_t i = 0; i < k; i++) {
+		f->sent_len[f->n_sent++ % 512] = (uint16_t)bufs[i]->frame_len;
+		fake_free_bulk(h, q, &bufs[i], 1);
+		f->free_calls--; /* not the stack's call */
+	}
+	return k;
+}
+
+static uint16_t fake_rx_burst(struct usn_hal *h, uint16_t q, struct usn_buf **bufs, uint16_t n)
+{
+	struct fake *f = fake_of(h);
+	f->rx_calls++;
+	if (f->stop && f->rx_calls >= f->stop_after_rx)
+		*f->stop = 1;
+	uint16_t k = 0;
+	while (k < n && f->rx_n[q] && f->n_free) {
+		struct fake_rx *r = &f->rxq[q][f->rx_head[q]];
+		f->rx_head[q] = (f->rx_head[q] + 1) % FAKE_RXQ;
+		f->rx_n[q]--;
+		struct usn_buf *b = fake_get(f);
+		memcpy(b->data, r->bytes, r->len);
+		b->len = r->len;
+		b->frame_len = r->len;
+		bufs[k++] = b;
+	}
+	return k;
+}
+
+static uint64_t fake_clock(struct usn_hal *h)
+{
+	return fake_of(h)->clock_ns;
+}
+
+static const struct usn_hal_ops fake_ops = {
+	.rx_burst = fake_rx_burst,
+	.tx_burst = fake_tx_burst,
+	.alloc_bulk = fake_alloc_bulk,
+	.free_bulk = fake_free_bulk,
+	.clock_cycles = fake_clock,
+};
+
+static struct fake *fake_new(uint16_t n_queues)
+{
+	struct fake *f = test_calloc(1, sizeof(*f));
+	f->hal.ops = &fake_ops;
+	f->hal.cycles_per_sec = 1000000000u;
+	f->hal.n_queues = n_queues;
+	f->hal.mtu = 1500;
+	f->hal.buf_size = FAKE_BUF_SIZE;
+	memcpy(f->hal.mac, netfix_stack_mac, 6);
+	for (uint32_t i = 0; i < FAKE_BUFS; i++)
+		f->free_stack[f->n_free++] = &f->bufs[FAKE_BUFS - 1 - i];
+	f->tx_accept = 1000;
+	f->clock_ns = 5000000000ull;
+	return f;
+}
+
+static void fake_push_rx(struct fake *f, uint16_t q, const void *bytes, size_t len)
+{
+	assert_true(f->rx_n[q] < FAKE_RXQ);
+	struct fake_rx *r = &f->rxq[q][(f->rx_head[q] + f->rx_n[q]) % FAKE_RXQ];
+	memcpy(r->bytes, bytes, len);
+	r->len = (uint16_t)len;
+	f->rx_n[q]++;
+}
+
+static struct usn_stack *stack_on(struct fake *f, uint32_t bufs_per_worker)
+{
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 15);
+	cfg.bufs_per_worker = bufs_per_worker;
+	struct usn_stack *s = usn_stack_create(&f->hal, &cfg);
+	assert_non_null(s);
+	return s;
+}
+
+static void test_buffer_cache_bulk_and_no_leak(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(1);
+	struct usn_stack *s = stack_on(f, 16);
+	struct usn_worker *w = usn_stack_worker(s, 0);
+	assert_int_equal(f->n_free, FAKE_BUFS); /* nothing taken before use */
+
+	struct usn_buf *b[20];
+	b[0] = usn_worker_buf_alloc(w);
+	assert_non_null(b[0]);
+	assert_int_equal(f->alloc_calls, 1);
+	assert_int_equal(f->n_free, FAKE_BUFS - 8); /* half the cache at once */
+	for (int i = 1; i < 8; i++)
+		b[i] = usn_worker_buf_alloc(w);
+	assert_int_equal(f->alloc_calls, 1);
+	for (int i = 8; i < 20; i++)
+		b[i] = usn_worker_buf_alloc(w);
+	assert_int_equal(f->alloc_calls, 3);
+	for (int i = 0; i < 20; i++) {
+		assert_non_null(b[i]);
+		assert_int_equal(b[i]->len, 0);
+		assert_null(b[i]->next);
+	}
+	/* A chain is freed whole. */
+	b[0]->next = b[1];
+	usn_worker_buf_free(w, b[0]);
+	for (int i = 2; i < 20; i++)
+		usn_worker_buf_free(w, b[i]);
+	assert_int_equal(f->free_calls, 0); /* batched until the round ends */
+	usn_worker_poll(w);
+	assert_int_equal(f->free_calls, 1);
+	assert_int_equal(f->n_free, FAKE_BUFS - 4); /* 4 still in the cache */
+	usn_stack_destroy(s);
+	assert_int_equal(f->n_free, FAKE_BUFS);
+	test_free(f);
+}
+
+static void test_pool_dry_counts_drop_no_buf(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(1);
+	struct usn_stack *s = stack_on(f, 16);
+	struct usn_worker *w = usn_stack_worker(s, 0);
+	uint32_t keep = f->n_free;
+	f->n_free = 0; /* dry */
+	assert_null(usn_worker_buf_alloc(w));
+	assert_int_equal(usn_worker_stats(w)->drop_no_buf, 1);
+	f->n_free = keep;
+	usn_stack_destroy(s);
+	assert_int_equal(f->n_free, FAKE_BUFS);
+	test_free(f);
+}
+
+static struct usn_buf *frame_of(struct usn_worker *w, uint16_t len)
+{
+	struct usn_buf *b = usn_worker_buf_alloc(w);
+	assert_non_null(b);
+	b->len = len;
+	b->frame_len = len;
+	return b;
+}
+
+static void test_tx_batch(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(1);
+	struct usn_stack *s = stack_on(f, 128);
+	struct usn_worker *w = usn_stack_worker(s, 0);
+	uint64_t bytes = 0;
+	for (uint16_t i = 0; i < USN_TX_BATCH; i++) {
+		usn_worker_tx(w, frame_of(w, (uint16_t)(60 + i)));
+		bytes += 60 + i;
+	}
+	assert_int_equal(f->tx_calls, 0);
+	usn_worker_tx(w, frame_of(w, 100)); /* the 65th sends the full batch first */
+	bytes += 100;
+	assert_int_equal(f->tx_calls, 1);
+	assert_int_equal(f->n_sent, USN_TX_BATCH);
+	for (int i = 0; i < 5; i++) {
+		usn_worker_tx(w, frame_of(w, 70));
+		bytes += 70;
+	}
+	usn_worker_flush(w);
+	assert_int_equal(f->tx_calls, 2);
+	assert_int_equal(f->n_sent, USN_TX_BATCH + 6);
+	assert_int_equal(f->sent_len[0], 60);
+	assert_int_equal(f->sent_len[USN_TX_BATCH], 100);
+	const struct usn_stats *st = usn_worker_stats(w);
+	assert_int_equal(st->tx_frames, USN_TX_BATCH + 6);
+	assert_int_equal(st->tx_bytes, bytes);
+	assert_int_equal(st->tx_full, 0);
+	usn_worker_flush(w); /* empty: no call */
+	assert_int_equal(f->tx_calls, 2);
+	usn_stack_destroy(s);
+	assert_int_equal(f->n_free, FAKE_BUFS);
+	test_free(f);
+}
+
+static void test_tx_partial_burst(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(1);
+	struct usn_stack *s = stack_on(f, 16);
+	struct usn_worker *w = usn_stack_worker(s, 0);
+	f->tx_accept = 3;
+	for (int i = 0; i < 5; i++)
+		usn_worker_tx(w, frame_of(w, 80));
+	usn_worker_flush(w);
+	const struct usn_stats *st = usn_worker_stats(w);
+	assert_int_equal(st->tx_frames, 3);
+	assert_int_equal(st->tx_bytes, 240);
+	assert_int_equal(st->tx_full, 2);
+	usn_stack_destroy(s);
+	assert_int_equal(f->n_free, FAKE_BUFS); /* the refused two were freed */
+	test_free(f);
+}
+
+static void test_stats_snapshot(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(1);
+	struct usn_stack *s = stack_on(f, 16);
+	struct usn_worker *w = usn_stack_worker(s, 0);
+	usn_worker_start(w);
+	struct usn_stats snap, sum;
+	uint8_t fr[60];
+	memset(fr, 0, sizeof(fr));
+	netfix_eth(fr, netfix_stack_mac, netfix_raw_mac, 0x88cc);
+
+	usn_worker_poll(w); /* idle: published */
+	fake_push_rx(f, 0, fr, 60);
+	f->clock_ns += 100000; /* 0.1 ms later */
+	assert_int_equal(usn_worker_poll(w), 1);
+	usn_worker_stats_snapshot(w, &snap);
+	assert_int_equal(usn_worker_stats(w)->rx_frames, 1);
+	assert_int_equal(snap.rx_frames, 0); /* busy, and under 1 ms since the last */
+	fake_push_rx(f, 0, fr, 60);
+	f->clock_ns += 1000000; /* 1 ms of worker time later: published while busy */
+	assert_int_equal(usn_worker_poll(w), 1);
+	usn_worker_stats_snapshot(w, &snap);
+	assert_int_equal(snap.rx_frames, 2);
+	assert_int_equal(snap.drop_eth_type, 2);
+	assert_int_equal(usn_worker_poll(w), 0); /* idle: published */
+	usn_worker_stats_snapshot(w, &snap);
+	assert_memory_equal(&snap, usn_worker_stats(w), sizeof(snap));
+	usn_stack_stats(s, &sum);
+	assert_memory_equal(&sum, &snap, sizeof(sum));
+	assert_int_equal(snap.idle_polls, 2);
+	assert_int_equal(snap.rx_bursts, 2);
+	assert_int_equal(snap.arp_gratuitous_tx, 1);
+	assert_int_equal(usn_worker_now_us(w), f->clock_ns / 1000);
+	usn_stack_destroy(s);
+	test_free(f);
+}
+
+static void test_stats_names(void **state)
+{
+	(void)state;
+	assert_int_equal(usn_stats_count() * sizeof(uint64_t), sizeof(struct usn_stats));
+	assert_string_equal(usn_stats_name(0), "rx_frames");
+	assert_string_equal(usn_stats_name(usn_stats_count() - 1), "timers_fired");
+	assert_null(usn_stats_name(usn_stats_count()));
+	struct usn_stats a, b;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.arp_failed = 3;
+	b.arp_failed = 4;
+	b.tx_full = 1;
+	usn_stats_add(&a, &b);
+	for (size_t i = 0; i < usn_stats_count(); i++) {
+		if (strcmp(usn_stats_name(i), "arp_failed") == 0)
+			assert_int_equal(usn_stats_value(&a, i), 7);
+		else if (strcmp(usn_stats_name(i), "tx_full") == 0)
+			assert_int_equal(usn_stats_value(&a, i), 1);
+		else
+			assert_int_equal(usn_stats_value(&a, i), 0);
+	}
+}
+
+static void test_run_idle_backoff_and_stop(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(1);
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 15);
+	cfg.idle_backoff_us = 50;
+	struct usn_stack *s = usn_stack_create(&f->hal, &cfg);
+	assert_non_null(s);
+	struct usn_worker *w = usn_stack_worker(s, 0);
+	volatile int stop = 0;
+	f->stop = &stop;
+	f->stop_after_rx = 12;
+	usn_worker_run(w, &stop);
+	assert_int_equal(f->rx_calls, 12);
+	assert_int_equal(usn_worker_stats(w)->idle_polls, 12);
+	usn_stack_destroy(s);
+	test_free(f);
+}
+
+static void expect_config_error(const struct usn_stack_config *cfg, const struct usn_hal *hal, const char *field)
+{
+	char msg[128];
+	assert_int_equal(usn_stack_config_check(cfg, hal, msg, sizeof(msg)), -22 /* EINVAL */);
+	assert_non_null(strstr(msg, field));
+	assert_null(strchr(msg, '\n'));
+	assert_null(usn_stack_create((struct usn_hal *)(uintptr_t)hal, cfg));
+}
+
+static void test_config_check_and_defaults(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(2);
+	struct usn_stack_config cfg;
+	char msg[128];
+
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 0);
+	assert_int_equal(usn_stack_config_check(&cfg, &f->hal, msg, sizeof(msg)), 0);
+
+	usn_stack_config_init(&cfg, 0, 24);
+	expect_config_error(&cfg, &f->hal, "ip");
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 33);
+	expect_config_error(&cfg, &f->hal, "prefix_len");
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 24);
+	cfg.n_workers = 3;
+	expect_config_error(&cfg, &f->hal, "n_workers");
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 24);
+	cfg.mtu = 67;
+	expect_config_error(&cfg, &f->hal, "mtu");
+	cfg.mtu = 1501;
+	expect_config_error(&cfg, &f->hal, "mtu");
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 24);
+	cfg.gateway = 0x0a000001u;
+	expect_config_error(&cfg, &f->hal, "gateway");
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 24);
+	cfg.tcp_delack_ms = 501;
+	expect_config_error(&cfg, &f->hal, "tcp_delack_ms");
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 24);
+	cfg.mac[0] = 0x01;
+	expect_config_error(&cfg, &f->hal, "mac");
+
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 0);
+	struct usn_stack *s = usn_stack_create(&f->hal, &cfg);
+	assert_non_null(s);
+	const struct usn_stack_config *c = usn_stack_config(s);
+	assert_int_equal(c->prefix_len, 24);
+	assert_int_equal(c->n_workers, 2);
+	assert_int_equal(usn_stack_workers(s), 2);
+	assert_int_equal(c->mtu, 1500);
+	assert_int_equal(c->tcp_max_conns, 4096);
+	assert_int_equal(c->tcp_max_timewait, 1024);
+	assert_int_equal(c->tcp_sendq_max, 4096 * 4);
+	assert_int_equal(c->tcp_delack_ms, 40);
+	assert_int_equal(c->arp_entries, 256);
+	assert_int_equal(c->arp_timeout_ms, 60000);
+	assert_int_equal(c->arp_retry_ms, 1000);
+	assert_int_equal(c->arp_retries, 3);
+	assert_int_equal(c->arp_queue_len, 64);
+	assert_int_equal(c->bufs_per_worker, 256);
+	assert_int_equal(c->timer_hz, 1000);
+	assert_memory_equal(c->mac, netfix_stack_mac, 6);
+	assert_int_equal(usn_worker_id(usn_stack_worker(s, 1)), 1);
+	assert_ptr_equal(usn_worker_stack(usn_stack_worker(s, 1)), s);
+	assert_null(usn_stack_worker(s, 2));
+	int u;
+	usn_worker_set_user(usn_stack_worker(s, 1), &u);
+	assert_ptr_equal(usn_worker_user(usn_stack_worker(s, 1)), &u);
+	usn_stack_destroy(s);
+	test_free(f);
+}
+
+/* A TCP segment (bad IP header sum, so the receiving worker drops it
+ * without involving TCP) from ip_a:port_a to us:port_b. */
+static size_t tcp_frame(uint8_t *fr, uint32_t src, uint16_t sport, uint16_t dport)
+{
+	size_t n = netfix_eth(fr, netfix_stack_mac, netfix_raw_mac, 0x0800);
+	n += netfix_ipv4(fr + n, src, NETFIX_STACK_IP, 6, 20, 64, 1, 0x4000);
+	fr[14 + 10] ^= 0xff; /* break the header sum */
+	memset(fr + n, 0, 20);
+	fr[n] = (uint8_t)(sport >> 8);
+	fr[n + 1] = (uint8_t)sport;
+	fr[n + 2] = (uint8_t)(dport >> 8);
+	fr[n + 3] = (uint8_t)dport;
+	fr[n + 12] = 0x50;
+	fr[n + 13] = 0x02;
+	return n + 20;
+}
+
+static void test_software_rss_two_workers(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(2);
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 15);
+	struct usn_stack *s = usn_stack_create(&f->hal, &cfg);
+	assert_non_null(s);
+	struct usn_worker *w0 = usn_stack_worker(s, 0), *w1 = usn_stack_worker(s, 1);
+	unsigned expect[2] = {0, 0};
+	uint8_t fr[128];
+	for (uint16_t i = 0; i < 40; i++) {
+		uint32_t src = SIMNET_IP(1, i + 1);
+		uint16_t sport = (uint16_t)(40000 + i * 13), dport = 80;
+		size_t n = tcp_frame(fr, src, sport, dport);
+		fake_push_rx(f, 0, fr, n);
+		expect[usn_rss_queue(usn_rss_hash(src, NETFIX_STACK_IP, sport, dport), 2)]++;
+	}
+	assert_true(expect[0] > 0 && expect[1] > 0); /* the test means something */
+	/* An ARP request for us too: worker 0 learns it and tells worker 1. */
+	static const uint8_t zero_mac[6];
+	netfix_arp_frame(fr, netfix_bcast, 1, netfix_raw_mac, NETFIX_RAW_IP, zero_mac, NETFIX_STACK_IP);
+	fake_push_rx(f, 0, fr, 60);
+
+	assert_int_equal(usn_worker_poll(w0), 32);
+	assert_int_equal(usn_worker_poll(w0), 9);
+	assert_int_equal(usn_worker_poll(w1), expect[1] + 1); /* frames + the ARP message */
+	const struct usn_stats *s0 = usn_worker_stats(w0), *s1 = usn_worker_stats(w1);
+	assert_int_equal(s0->rx_frames, 41);
+	assert_int_equal(s0->steer_tx, expect[1]);
+	assert_int_equal(s1->steer_rx, expect[1]);
+	assert_int_equal(s0->drop_ip_csum, expect[0]);
+	assert_int_equal(s1->drop_ip_csum, expect[1]);
+	assert_int_equal(s1->rx_frames, 0); /* counted once, where the port delivered it */
+	assert_int_equal(s0->arp_learned, 1);
+	uint8_t mac[6];
+	assert_true(usn_arp_lookup(w1, NETFIX_RAW_IP, mac));
+	assert_memory_equal(mac, netfix_raw_mac, 6);
+	/* Poll until idle so the snapshot is published, then the stack sum. */
+	usn_worker_poll(w0);
+	usn_worker_poll(w1);
+	struct usn_stats sum;
+	usn_stack_stats(s, &sum);
+	assert_int_equal(sum.rx_frames, 41);
+	assert_int_equal(sum.drop_ip_csum, 40);
+	assert_int_equal(sum.steer_tx, sum.steer_rx);
+	usn_stack_destroy(s);
+	assert_int_equal(f->n_free, FAKE_BUFS);
+	test_free(f);
+}
+
+static void test_destroy_frees_frames_in_inbox(void **state)
+{
+	(void)state;
+	/* Worker 1 never polls: steered frames wait in its ring, and
+	 * destroy still returns every one of them to the port. */
+	struct fake *f = fake_new(2);
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 15);
+	cfg.bufs_per_worker = 32;
+	struct usn_stack *s = usn_stack_create(&f->hal, &cfg);
+	assert_non_null(s);
+	struct usn_worker *w0 = usn_stack_worker(s, 0);
+	uint8_t fr[128];
+	unsigned to1 = 0;
+	for (uint32_t i = 0; to1 < 40 && i < 1000; i++) {
+		uint32_t src = SIMNET_IP(2, i);
+		if (usn_rss_queue(usn_rss_hash(src, NETFIX_STACK_IP, 1234, 80), 2) != 1)
+			continue;
+		fake_push_rx(f, 0, fr, tcp_frame(fr, src, 1234, 80));
+		to1++;
+		if (f->rx_n[0] == FAKE_RXQ - 1)
+			while (usn_worker_poll(w0))
+				;
+	}
+	while (usn_worker_poll(w0))
+		;
+	assert_int_equal(usn_worker_stats(w0)->steer_tx, to1);
+	assert_int_equal(usn_worker_stats(w0)->drop_steer_full, 0);
+	assert_true(f->n_free < FAKE_BUFS - to1 + 1);
+	usn_stack_destroy(s);
+	assert_int_equal(f->n_free, FAKE_BUFS);
+	test_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buffer_cache_bulk_and_no_leak),
+		cmocka_unit_test(test_pool_dry_counts_drop_no_buf),
+		cmocka_unit_test(test_tx_batch),
+		cmocka_unit_test(test_tx_partial_burst),
+		cmocka_unit_test(test_stats_snapshot),
+		cmocka_unit_test(test_stats_names),
+		cmocka_unit_test(test_run_idle_backoff_and_stop),
+		cmocka_unit_test(test_config_check_and_defaults),
+		cmocka_unit_test(test_software_rss_two_workers),
+		cmocka_unit_test(test_destroy_frees_frames_in_inbox),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
