@@ -13,10 +13,10 @@
 struct usn_ring {
 	/* producer's line */
 	alignas(RING_LINE) _Atomic uint32_t head; /* next slot to fill */
-	uint32_t tail_cache;                      /* producer's last view of tail */
+	uint32_t tail_cache;			  /* producer's last view of tail */
 	/* consumer's line */
 	alignas(RING_LINE) _Atomic uint32_t tail; /* next slot to drain */
-	uint32_t head_cache;                      /* consumer's last view of head */
+	uint32_t head_cache;			  /* consumer's last view of head */
 	/* read-only after init */
 	alignas(RING_LINE) uint32_t mask;
 	uint32_t cap;

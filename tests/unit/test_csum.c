@@ -55,7 +55,8 @@ static void test_partial_all_ones_carries(void **state)
 	memset(buf, 0xff, MAX + 8);
 	for (size_t off = 0; off < 2; off++)
 		for (size_t len = 0; len <= MAX; len++)
-			assert_int_equal(usn_csum_fold(usn_csum_partial(buf + off, len, 0)), ref_sum(buf, len));
+			assert_int_equal(usn_csum_fold(usn_csum_partial(buf + off, len, 0)),
+					 ref_sum(buf, len));
 	free(buf);
 }
 
@@ -170,7 +171,8 @@ static void check_table_all(const uint8_t *data, size_t n)
 		assert_int_equal(t.prefix[k], ref_sum(data, 2 * k));
 	for (size_t off = 0; off <= n; off++)
 		for (size_t len = 0; off + len <= n; len++)
-			assert_int_equal(usn_csum_fold(usn_csum_table_range(&t, off, len)), ref_sum(data + off, len));
+			assert_int_equal(usn_csum_fold(usn_csum_table_range(&t, off, len)),
+					 ref_sum(data + off, len));
 	usn_csum_table_free(&t);
 	assert_null(t.prefix);
 }
@@ -232,7 +234,8 @@ static void test_table_random_ranges(void **state)
 	}
 	for (size_t off = 990; off < 1520; off += 3)
 		for (size_t len = 0; len < 40; len++)
-			assert_int_equal(usn_csum_fold(usn_csum_table_range(&t, off, len)), ref_sum(d + off, len));
+			assert_int_equal(usn_csum_fold(usn_csum_table_range(&t, off, len)),
+					 ref_sum(d + off, len));
 	usn_csum_table_free(&t);
 	free(d);
 }
@@ -240,18 +243,18 @@ static void test_table_random_ranges(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_partial_every_length_and_alignment),
-		cmocka_unit_test(test_partial_all_ones_carries),
-		cmocka_unit_test(test_partial_adds_initial_sum),
-		cmocka_unit_test(test_zero_data_sums_to_zero),
-		cmocka_unit_test(test_rfc1071_example),
-		cmocka_unit_test(test_known_ipv4_header),
-		cmocka_unit_test(test_add_fold_swap),
-		cmocka_unit_test(test_update16_equals_recompute),
-		cmocka_unit_test(test_pseudo_header),
-		cmocka_unit_test(test_table_exhaustive_small),
-		cmocka_unit_test(test_table_zero_runs_exact),
-		cmocka_unit_test(test_table_random_ranges),
+	    cmocka_unit_test(test_partial_every_length_and_alignment),
+	    cmocka_unit_test(test_partial_all_ones_carries),
+	    cmocka_unit_test(test_partial_adds_initial_sum),
+	    cmocka_unit_test(test_zero_data_sums_to_zero),
+	    cmocka_unit_test(test_rfc1071_example),
+	    cmocka_unit_test(test_known_ipv4_header),
+	    cmocka_unit_test(test_add_fold_swap),
+	    cmocka_unit_test(test_update16_equals_recompute),
+	    cmocka_unit_test(test_pseudo_header),
+	    cmocka_unit_test(test_table_exhaustive_small),
+	    cmocka_unit_test(test_table_zero_runs_exact),
+	    cmocka_unit_test(test_table_random_ranges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

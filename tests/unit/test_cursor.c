@@ -95,7 +95,8 @@ static void check_writes(struct usn_buf *head, uint8_t *model)
 	for (size_t off = 0; off <= N; off += 3) {
 		for (size_t li = 0; li < sizeof(LENS) / sizeof(LENS[0]); li++, tag++) {
 			size_t len = LENS[li];
-			struct usn_cursor v = usn_cursor_take(usn_cursor_drop(f, (uint32_t)off), (uint32_t)len);
+			struct usn_cursor v =
+			    usn_cursor_take(usn_cursor_drop(f, (uint32_t)off), (uint32_t)len);
 			size_t want = usn_cursor_size(v);
 			for (size_t i = 0; i < sizeof(src); i++)
 				src[i] = (uint8_t)(tag * 31 + i);
@@ -269,17 +270,17 @@ static void test_values_not_handles(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_one_byte_buffers),
-		cmocka_unit_test(test_two_byte_buffers),
-		cmocka_unit_test(test_three_byte_buffers),
-		cmocka_unit_test(test_seven_byte_buffers),
-		cmocka_unit_test(test_128_byte_buffers),
-		cmocka_unit_test(test_single_buffer),
-		cmocka_unit_test(test_zero_length_buffers),
-		cmocka_unit_test(test_random_splits),
-		cmocka_unit_test(test_frame_len_bounds_view),
-		cmocka_unit_test(test_read_with_zero_copy_when_contiguous),
-		cmocka_unit_test(test_values_not_handles),
+	    cmocka_unit_test(test_one_byte_buffers),
+	    cmocka_unit_test(test_two_byte_buffers),
+	    cmocka_unit_test(test_three_byte_buffers),
+	    cmocka_unit_test(test_seven_byte_buffers),
+	    cmocka_unit_test(test_128_byte_buffers),
+	    cmocka_unit_test(test_single_buffer),
+	    cmocka_unit_test(test_zero_length_buffers),
+	    cmocka_unit_test(test_random_splits),
+	    cmocka_unit_test(test_frame_len_bounds_view),
+	    cmocka_unit_test(test_read_with_zero_copy_when_contiguous),
+	    cmocka_unit_test(test_values_not_handles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,9 +92,9 @@ static void test_empty_pool(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exhaustion_and_indices),
-		cmocka_unit_test(test_small_objects_rounded),
-		cmocka_unit_test(test_empty_pool),
+	    cmocka_unit_test(test_exhaustion_and_indices),
+	    cmocka_unit_test(test_small_objects_rounded),
+	    cmocka_unit_test(test_empty_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,10 +148,10 @@ static void test_two_threads_in_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rejects_bad_capacity),
-		cmocka_unit_test(test_full_empty_wrap),
-		cmocka_unit_test(test_odd_element_size_and_misaligned_memory),
-		cmocka_unit_test(test_two_threads_in_order),
+	    cmocka_unit_test(test_rejects_bad_capacity),
+	    cmocka_unit_test(test_full_empty_wrap),
+	    cmocka_unit_test(test_odd_element_size_and_misaligned_memory),
+	    cmocka_unit_test(test_two_threads_in_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,11 +43,11 @@ static void test_toeplitz_ms_vectors(void **state)
 		uint16_t sport, dport;
 		uint32_t ip_only, with_tcp;
 	} v[] = {
-		{IP4(66, 9, 149, 187), IP4(161, 142, 100, 80), 2794, 1766, 0x323e8fc2, 0x51ccc178},
-		{IP4(199, 92, 111, 2), IP4(65, 69, 140, 83), 14230, 4739, 0xd718262a, 0xc626b0ea},
-		{IP4(24, 19, 198, 95), IP4(12, 22, 207, 184), 12898, 38024, 0xd2d0a5de, 0x5c2b394a},
-		{IP4(38, 27, 205, 30), IP4(209, 142, 163, 6), 48228, 2217, 0x82989176, 0xafc7327f},
-		{IP4(153, 39, 163, 191), IP4(202, 188, 127, 2), 44251, 1303, 0x5d1809c5, 0x10e828a2},
+	    {IP4(66, 9, 149, 187), IP4(161, 142, 100, 80), 2794, 1766, 0x323e8fc2, 0x51ccc178},
+	    {IP4(199, 92, 111, 2), IP4(65, 69, 140, 83), 14230, 4739, 0xd718262a, 0xc626b0ea},
+	    {IP4(24, 19, 198, 95), IP4(12, 22, 207, 184), 12898, 38024, 0xd2d0a5de, 0x5c2b394a},
+	    {IP4(38, 27, 205, 30), IP4(209, 142, 163, 6), 48228, 2217, 0x82989176, 0xafc7327f},
+	    {IP4(153, 39, 163, 191), IP4(202, 188, 127, 2), 44251, 1303, 0x5d1809c5, 0x10e828a2},
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		uint8_t in[12];
@@ -77,8 +77,10 @@ static void test_rss_hash_is_toeplitz_with_symmetric_key(void **state)
 	for (int bit = 0; bit < 96; bit++) {
 		uint8_t in[12] = {0};
 		in[bit / 8] = (uint8_t)(0x80 >> (bit % 8));
-		uint32_t a = ((uint32_t)in[0] << 24) | ((uint32_t)in[1] << 16) | ((uint32_t)in[2] << 8) | in[3];
-		uint32_t b = ((uint32_t)in[4] << 24) | ((uint32_t)in[5] << 16) | ((uint32_t)in[6] << 8) | in[7];
+		uint32_t a =
+		    ((uint32_t)in[0] << 24) | ((uint32_t)in[1] << 16) | ((uint32_t)in[2] << 8) | in[3];
+		uint32_t b =
+		    ((uint32_t)in[4] << 24) | ((uint32_t)in[5] << 16) | ((uint32_t)in[6] << 8) | in[7];
 		uint16_t pa = (uint16_t)((in[8] << 8) | in[9]), pb = (uint16_t)((in[10] << 8) | in[11]);
 		assert_int_equal(usn_rss_hash(a, b, pa, pb), usn_toeplitz(key, sizeof(key), in, 12));
 	}
@@ -116,10 +118,10 @@ static void test_rss_spreads_ports(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_toeplitz_ms_vectors),
-		cmocka_unit_test(test_rss_hash_is_toeplitz_with_symmetric_key),
-		cmocka_unit_test(test_rss_symmetric),
-		cmocka_unit_test(test_rss_spreads_ports),
+	    cmocka_unit_test(test_toeplitz_ms_vectors),
+	    cmocka_unit_test(test_rss_hash_is_toeplitz_with_symmetric_key),
+	    cmocka_unit_test(test_rss_symmetric),
+	    cmocka_unit_test(test_rss_spreads_ports),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

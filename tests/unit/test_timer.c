@@ -16,7 +16,7 @@
 struct rec {
 	struct usn_timer t; /* first: the callback casts back */
 	struct usn_wheel *wh;
-	uint64_t fired_tick; /* wheel's now_tick at the last firing */
+	uint64_t fired_tick;  /* wheel's now_tick at the last firing */
 	uint64_t fired_at_us; /* the advance's now_us (from ctx) */
 	unsigned count;
 	uint64_t rearm_every_us; /* > 0: re-arm at fired tick + this, rearm_left times */
@@ -56,10 +56,31 @@ static uint64_t adv(struct usn_wheel *wh, uint64_t now_us)
 	return usn_wheel_advance(wh, now_us, &now_us);
 }
 
-static const uint64_t DELAYS[] = {
-	1, 2, 3, 100, 254, 255, 256, 257, 511, 512, 1000, 65535, 65536, 65537, 70000, 1000000,
-	(1ull << 24) - 1, 1ull << 24, (1ull << 24) + 1, 123456789, (1ull << 32) - 1, 1ull << 32,
-	(1ull << 32) + 1, (1ull << 33) + 12345, 50000000000ull};
+static const uint64_t DELAYS[] = {1,
+				  2,
+				  3,
+				  100,
+				  254,
+				  255,
+				  256,
+				  257,
+				  511,
+				  512,
+				  1000,
+				  65535,
+				  65536,
+				  65537,
+				  70000,
+				  1000000,
+				  (1ull << 24) - 1,
+				  1ull << 24,
+				  (1ull << 24) + 1,
+				  123456789,
+				  (1ull << 32) - 1,
+				  1ull << 32,
+				  (1ull << 32) + 1,
+				  (1ull << 33) + 12345,
+				  50000000000ull};
 
 static const uint64_t STARTS[] = {0, 1, 255, 256, 65535, 123456789, (1ull << 32) - 3, 0x123456789abull};
 
@@ -220,7 +241,7 @@ static void test_armed_in_past_fires_next_advance(void **state)
 	rec_init(&a, &wh);
 	rec_init(&b, &wh);
 	rec_init(&c, &wh);
-	usn_timer_arm(&wh, &a.t, 0);       /* long past */
+	usn_timer_arm(&wh, &a.t, 0);	   /* long past */
 	usn_timer_arm(&wh, &b.t, 5000000); /* now exactly */
 	usn_timer_arm(&wh, &c.t, 5000001); /* next tick */
 	assert_true(usn_wheel_next_us(&wh) <= 5000000);
@@ -368,9 +389,10 @@ static void test_random_against_model(void **state)
 				due[i] = 0;
 			} else {
 				unsigned bits = bufchain_rand(&seed) % 36;
-				uint64_t delay = bits ? (bufchain_rand(&seed) | ((uint64_t)bufchain_rand(&seed) << 32)) &
-								 ((1ull << bits) - 1)
-						      : 0;
+				uint64_t delay =
+				    bits ? (bufchain_rand(&seed) | ((uint64_t)bufchain_rand(&seed) << 32)) &
+					       ((1ull << bits) - 1)
+					 : 0;
 				uint64_t at = now_us + delay * (op == 1 ? 0 : 1) - (op == 1 ? tick * 3 : 0);
 				usn_timer_arm(wh, &r[i].t, at);
 				uint64_t e = at / tick + (at % tick != 0);
@@ -402,7 +424,8 @@ static void test_random_against_model(void **state)
 		else if (kind == 1)
 			next_now = now_us + (bufchain_rand(&seed) % 3000);
 		else
-			next_now = now_us + (((uint64_t)bufchain_rand(&seed) << 8) >> (bufchain_rand(&seed) % 40));
+			next_now =
+			    now_us + (((uint64_t)bufchain_rand(&seed) << 8) >> (bufchain_rand(&seed) % 40));
 		uint64_t target_tick = next_now / tick;
 		unsigned want = 0;
 		for (int i = 0; i < N; i++)
@@ -432,17 +455,17 @@ static void test_random_against_model(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fires_exactly_at_tick_all_levels),
-		cmocka_unit_test(test_fires_exactly_tick_by_tick),
-		cmocka_unit_test(test_rounds_up_to_tick),
-		cmocka_unit_test(test_cancel),
-		cmocka_unit_test(test_rearm),
-		cmocka_unit_test(test_rearm_in_callback),
-		cmocka_unit_test(test_armed_in_past_fires_next_advance),
-		cmocka_unit_test(test_next_us_bound),
-		cmocka_unit_test(test_long_jumps),
-		cmocka_unit_test(test_many_timers_same_tick),
-		cmocka_unit_test(test_random_against_model),
+	    cmocka_unit_test(test_fires_exactly_at_tick_all_levels),
+	    cmocka_unit_test(test_fires_exactly_tick_by_tick),
+	    cmocka_unit_test(test_rounds_up_to_tick),
+	    cmocka_unit_test(test_cancel),
+	    cmocka_unit_test(test_rearm),
+	    cmocka_unit_test(test_rearm_in_callback),
+	    cmocka_unit_test(test_armed_in_past_fires_next_advance),
+	    cmocka_unit_test(test_next_us_bound),
+	    cmocka_unit_test(test_long_jumps),
+	    cmocka_unit_test(test_many_timers_same_tick),
+	    cmocka_unit_test(test_random_against_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,8 +30,8 @@ typedef enum usn_wire_err (*parse_fn)(struct usn_cursor c, void *repr, void *arg
 
 /* Parses bytes under every split; all must agree on the error and the repr
  * (compared with cmp over repr_size bytes after a memset, so padding is 0). */
-static enum usn_wire_err parse_all(const uint8_t *bytes, size_t len, parse_fn fn, void *repr, size_t repr_size,
-				   void *arg)
+static enum usn_wire_err parse_all(const uint8_t *bytes, size_t len, parse_fn fn, void *repr,
+				   size_t repr_size, void *arg)
 {
 	enum usn_wire_err first = USN_WIRE_OK;
 	uint8_t *keep = malloc(repr_size), *cur = malloc(repr_size);
@@ -88,7 +88,8 @@ static enum usn_wire_err p_tcp(struct usn_cursor c, void *r, void *a)
 static void test_eth_round_trip(void **state)
 {
 	(void)state;
-	struct usn_eth_repr r = {{1, 2, 3, 4, 5, 6}, {0xa, 0xb, 0xc, 0xd, 0xe, 0xf}, USN_ETHERTYPE_IPV4, 0, 14};
+	struct usn_eth_repr r = {
+	    {1, 2, 3, 4, 5, 6}, {0xa, 0xb, 0xc, 0xd, 0xe, 0xf}, USN_ETHERTYPE_IPV4, 0, 14};
 	uint8_t b[60] = {0};
 	usn_eth_emit(&r, b);
 	const uint8_t want[14] = {1, 2, 3, 4, 5, 6, 0xa, 0xb, 0xc, 0xd, 0xe, 0xf, 0x08, 0x00};
@@ -128,7 +129,7 @@ static void test_eth_short(void **state)
 /* ---- ARP ---- */
 
 static const struct usn_arp_repr ARP = {
-	USN_ARP_REPLY, {0x02, 0, 0, 0, 0, 1}, 0xc6120001u, {0x02, 0, 0, 0, 0, 2}, 0xc6120002u};
+    USN_ARP_REPLY, {0x02, 0, 0, 0, 0, 1}, 0xc6120001u, {0x02, 0, 0, 0, 0, 2}, 0xc6120002u};
 
 static void test_arp_round_trip(void **state)
 {
@@ -136,8 +137,8 @@ static void test_arp_round_trip(void **state)
 	uint8_t b[USN_ARP_LEN + 18];
 	memset(b, 0, sizeof(b));
 	usn_arp_emit(&ARP, b);
-	const uint8_t want[USN_ARP_LEN] = {0, 1, 8, 0, 6, 4, 0, 2, 2, 0, 0, 0, 0, 1, 198, 18, 0, 1,
-					   2, 0, 0, 0, 0, 2, 198, 18, 0, 2};
+	const uint8_t want[USN_ARP_LEN] = {0,	1,  8, 0, 6, 4, 0, 2, 2, 0, 0,	 0,  0, 1,
+					   198, 18, 0, 1, 2, 0, 0, 0, 0, 2, 198, 18, 0, 2};
 	assert_memory_equal(b, want, USN_ARP_LEN);
 	struct usn_arp_repr got;
 	assert_int_equal(parse_all(b, sizeof(b), p_arp, &got, sizeof(got), NULL), USN_WIRE_OK);
@@ -170,8 +171,8 @@ static void test_arp_malformed(void **state)
 
 /* ---- IPv4 ---- */
 
-static const struct usn_ipv4_repr IP = {0xc6120001u, 0xc61200feu, 40, 0x1234, USN_IPV4_DF, 20, 0x10, 64,
-					USN_IPPROTO_TCP};
+static const struct usn_ipv4_repr IP = {0xc6120001u, 0xc61200feu, 40, 0x1234,	      USN_IPV4_DF,
+					20,	     0x10,	  64, USN_IPPROTO_TCP};
 
 static void ip_fix_csum(uint8_t *b, size_t hdr_len)
 {
@@ -314,7 +315,8 @@ static void test_icmp_round_trip(void **state)
 		assert_int_equal(got.seq, r.seq);
 		if (dlen) {
 			b[8 + dlen - 1] ^= 0x01; /* any data byte counts, odd tails too */
-			assert_int_equal(parse_all(b, 8 + dlen, p_icmp, &got, sizeof(got), NULL), USN_WIRE_CSUM);
+			assert_int_equal(parse_all(b, 8 + dlen, p_icmp, &got, sizeof(got), NULL),
+					 USN_WIRE_CSUM);
 		}
 	}
 }
@@ -503,7 +505,8 @@ static void test_tcp_linux_option_bytes(void **state)
 	r.sack[0].left = 0x10;
 	r.sack[0].right = 0x20;
 	assert_int_equal(usn_tcp_emit(&r, b), 44);
-	const uint8_t est[24] = {1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 6, 1, 1, 5, 10, 0, 0, 0, 0x10, 0, 0, 0, 0x20};
+	const uint8_t est[24] = {1, 1, 8, 10, 0, 0, 0, 5,    0, 0, 0, 6,
+				 1, 1, 5, 10, 0, 0, 0, 0x10, 0, 0, 0, 0x20};
 	assert_memory_equal(b + 20, est, 24);
 	/* SACK-perm alone: NOP NOP SACK-perm. */
 	r = tcp_base();
@@ -564,24 +567,24 @@ static void test_tcp_bad_options(void **state)
 		uint8_t b[16];
 		size_t n;
 	} bad[] = {
-		{{2, 3, 5, 0}, 4},                     /* MSS len 3 */
-		{{2, 5, 5, 0, 0, 1, 1, 1}, 8},         /* MSS len 5 */
-		{{2, 2, 1, 1}, 4},                     /* MSS len 2 */
-		{{3, 2, 1, 1}, 4},                     /* WS len 2 */
-		{{3, 4, 7, 0}, 4},                     /* WS len 4 */
-		{{4, 3, 0, 1}, 4},                     /* SACK-perm len 3 */
-		{{4, 4, 0, 0}, 4},                     /* SACK-perm len 4 */
-		{{5, 2, 1, 1}, 4},                     /* SACK with no block */
-		{{5, 9, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0}, 12}, /* SACK len 9 */
-		{{5, 11, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0}, 12}, /* SACK len 11 */
-		{{8, 9, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0}, 12}, /* TS len 9 */
-		{{8, 11, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0}, 12}, /* TS len 11 */
-		{{30, 0, 1, 1}, 4},                    /* unknown, len 0 */
-		{{30, 1, 1, 1}, 4},                    /* unknown, len 1 */
-		{{30, 5, 1, 1}, 4},                    /* unknown, runs past the header */
-		{{1, 1, 8, 10, 0, 0, 0, 1}, 8},        /* TS runs past the header */
-		{{1, 1, 1, 2}, 4},                     /* kind in the last byte, no length */
-		{{2, 4, 5, 0xb4, 1, 1, 1, 30}, 8},     /* the same after a good MSS */
+	    {{2, 3, 5, 0}, 4},				 /* MSS len 3 */
+	    {{2, 5, 5, 0, 0, 1, 1, 1}, 8},		 /* MSS len 5 */
+	    {{2, 2, 1, 1}, 4},				 /* MSS len 2 */
+	    {{3, 2, 1, 1}, 4},				 /* WS len 2 */
+	    {{3, 4, 7, 0}, 4},				 /* WS len 4 */
+	    {{4, 3, 0, 1}, 4},				 /* SACK-perm len 3 */
+	    {{4, 4, 0, 0}, 4},				 /* SACK-perm len 4 */
+	    {{5, 2, 1, 1}, 4},				 /* SACK with no block */
+	    {{5, 9, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0}, 12},	 /* SACK len 9 */
+	    {{5, 11, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0}, 12}, /* SACK len 11 */
+	    {{8, 9, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0}, 12},	 /* TS len 9 */
+	    {{8, 11, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0}, 12}, /* TS len 11 */
+	    {{30, 0, 1, 1}, 4},				 /* unknown, len 0 */
+	    {{30, 1, 1, 1}, 4},				 /* unknown, len 1 */
+	    {{30, 5, 1, 1}, 4},				 /* unknown, runs past the header */
+	    {{1, 1, 8, 10, 0, 0, 0, 1}, 8},		 /* TS runs past the header */
+	    {{1, 1, 1, 2}, 4},				 /* kind in the last byte, no length */
+	    {{2, 4, 5, 0xb4, 1, 1, 1, 30}, 8},		 /* the same after a good MSS */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		enum usn_wire_err e = tcp_opts_parse(bad[i].b, bad[i].n, &got);
@@ -609,7 +612,8 @@ static void test_tcp_header_length_lies(void **state)
 	for (uint8_t doff = 6; doff <= 15; doff++) {
 		b[12] = (uint8_t)(doff << 4);
 		/* one byte short of the claimed header */
-		assert_int_equal(parse_all(b, doff * 4u - 1, p_tcp, &got, sizeof(got), NULL), USN_WIRE_HDRLEN);
+		assert_int_equal(parse_all(b, doff * 4u - 1, p_tcp, &got, sizeof(got), NULL),
+				 USN_WIRE_HDRLEN);
 		assert_int_equal(parse_all(b, doff * 4u, p_tcp, &got, sizeof(got), NULL), USN_WIRE_OK);
 		assert_int_equal(got.hdr_len, doff * 4u);
 	}
@@ -698,26 +702,26 @@ static void test_headers_straddle_random_splits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_eth_round_trip),
-		cmocka_unit_test(test_eth_vlan_tolerated),
-		cmocka_unit_test(test_eth_short),
-		cmocka_unit_test(test_arp_round_trip),
-		cmocka_unit_test(test_arp_malformed),
-		cmocka_unit_test(test_ipv4_round_trip),
-		cmocka_unit_test(test_ipv4_fragment_parses),
-		cmocka_unit_test(test_ipv4_options_skipped),
-		cmocka_unit_test(test_ipv4_malformed),
-		cmocka_unit_test(test_icmp_round_trip),
-		cmocka_unit_test(test_icmp_short),
-		cmocka_unit_test(test_tcp_round_trip_no_options),
-		cmocka_unit_test(test_tcp_round_trip_options),
-		cmocka_unit_test(test_tcp_sack_clamped_to_space),
-		cmocka_unit_test(test_tcp_linux_option_bytes),
-		cmocka_unit_test(test_tcp_options_lenient),
-		cmocka_unit_test(test_tcp_bad_options),
-		cmocka_unit_test(test_tcp_header_length_lies),
-		cmocka_unit_test(test_tcp_random_round_trips),
-		cmocka_unit_test(test_headers_straddle_random_splits),
+	    cmocka_unit_test(test_eth_round_trip),
+	    cmocka_unit_test(test_eth_vlan_tolerated),
+	    cmocka_unit_test(test_eth_short),
+	    cmocka_unit_test(test_arp_round_trip),
+	    cmocka_unit_test(test_arp_malformed),
+	    cmocka_unit_test(test_ipv4_round_trip),
+	    cmocka_unit_test(test_ipv4_fragment_parses),
+	    cmocka_unit_test(test_ipv4_options_skipped),
+	    cmocka_unit_test(test_ipv4_malformed),
+	    cmocka_unit_test(test_icmp_round_trip),
+	    cmocka_unit_test(test_icmp_short),
+	    cmocka_unit_test(test_tcp_round_trip_no_options),
+	    cmocka_unit_test(test_tcp_round_trip_options),
+	    cmocka_unit_test(test_tcp_sack_clamped_to_space),
+	    cmocka_unit_test(test_tcp_linux_option_bytes),
+	    cmocka_unit_test(test_tcp_options_lenient),
+	    cmocka_unit_test(test_tcp_bad_options),
+	    cmocka_unit_test(test_tcp_header_length_lies),
+	    cmocka_unit_test(test_tcp_random_round_trips),
+	    cmocka_unit_test(test_headers_straddle_random_splits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
