@@ -1,0 +1,459 @@
+/* usn_echo: a TCP echo server (RFC 862) on libusnet, through whichever
+ * backend it is linked with (arch/x86: DPDK). Each connection copies what it
+ * receives into a preallocated ring and sends it back by reference. */
+#define _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "usnet/backend.h"
+#include "usnet/stack.h"
+#include "usnet/tcp.h"
+
+/* Per-connection ring: what arrived and is not yet acknowledged by the
+ * peer. The receive window is half of it, so a peer that reads its echo
+ * never fills it; one that stops reading is aborted when it would. */
+#define ECHO_RING 65536u
+#define ECHO_RCV_WND (ECHO_RING / 2u)
+#define ECHO_CONNS_PER_WORKER 2048u
+
+static const char usage[] =
+	"usage: usn_echo [backend/EAL options] -- --ip ADDR/PREFIX [--gw ADDR] [--port 7] [--workers N]\n"
+	"                [--idle-backoff-us N]\n"
+	"  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
+	"  --gw ADDR            next hop for off-link peers (default: none)\n"
+	"  --port N             TCP port to echo on (default 7)\n"
+	"  --workers N          workers, one per queue and lcore (default 1; EAL -l must list N lcores)\n"
+	"  --idle-backoff-us N  sleep up to N us when idle instead of spinning (default 0)\n"
+	"example: usn_echo --no-huge -m 512 -l 0 --vdev=net_af_packet0,iface=veth0 -- --ip 198.18.0.2/24\n";
+
+struct echo_opts {
+	uint32_t ip, gw;
+	uint8_t prefix;
+	uint16_t port, workers;
+	uint32_t idle_backoff_us;
+};
+
+struct echo_worker;
+
+struct echo_conn {
+	struct usn_tcp_conn *c;
+	struct echo_worker *ew;
+	struct echo_conn *next_free;
+	uint8_t *ring;
+	/* Stream offsets: acked <= queued <= filled, filled - acked <= ECHO_RING. */
+	uint64_t acked;  /* acknowledged by the peer: ring space free again */
+	uint64_t queued; /* handed to usn_tcp_send_ref */
+	uint64_t filled; /* received and copied into the ring */
+	bool peer_closed;
+	bool closing;
+};
+
+struct echo_worker {
+	uint16_t id;
+	struct echo_conn *conns;
+	uint8_t *rings;
+	struct echo_conn *free;
+	uint64_t accepted, closed, reset, bytes, overflow, no_slot;
+};
+
+struct echo_app {
+	struct usn_stack *stack;
+	struct echo_worker *workers;
+	uint16_t n_workers;
+};
+
+/* Set by SIGINT/SIGTERM, read by every worker's poll loop: the one global
+ * a signal handler leaves no way around (int is glibc's sig_atomic_t). */
+static volatile int echo_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	echo_stop = 1;
+}
+
+/* ---- connection handlers (run on the worker that owns the connection) ---- */
+
+static void echo_flush(struct echo_conn *ec)
+{
+	while (ec->queued < ec->filled) {
+		uint32_t off = (uint32_t)(ec->queued % ECHO_RING);
+		uint32_t len = (uint32_t)(ec->filled - ec->queued);
+		int rc;
+
+		if (len > ECHO_RING - off)
+			len = ECHO_RING - off; /* up to the wrap; the rest next turn */
+		rc = usn_tcp_send_ref(ec->c, ec->ring + off, len, NULL);
+		if (rc != 0)
+			return; /* -ENOBUFS: retried from sent_fn; others: closing anyway */
+		ec->queued += len;
+	}
+	if (ec->peer_closed && !ec->closing) {
+		ec->closing = true;
+		(void)usn_tcp_close(ec->c);
+	}
+}
+
+static void echo_connected(struct usn_tcp_conn *c, void *user)
+{
+	struct echo_worker *ew = usn_worker_user(usn_tcp_worker(c));
+	struct echo_conn *ec = ew->free;
+
+	(void)user;
+	if (!ec) {
+		ew->no_slot++;
+		usn_tcp_abort(c); /* closed_fn sees user NULL */
+		return;
+	}
+	ew->free = ec->next_free;
+	ec->c = c;
+	ec->acked = ec->queued = ec->filled = 0;
+	ec->peer_closed = ec->closing = false;
+	ew->accepted++;
+	usn_tcp_set_user(c, ec);
+}
+
+static void echo_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor data)
+{
+	struct echo_conn *ec = user;
+	uint32_t n = usn_cursor_size(data);
+	uint32_t off, first;
+
+	if (!ec)
+		return;
+	if (ec->filled - ec->acked + n > ECHO_RING) {
+		/* The peer sends but does not read its echo: no room left. */
+		ec->ew->overflow++;
+		usn_tcp_abort(c);
+		return;
+	}
+	off = (uint32_t)(ec->filled % ECHO_RING);
+	first = n < ECHO_RING - off ? n : ECHO_RING - off;
+	usn_cursor_read(data, ec->ring + off, first);
+	usn_cursor_read(usn_cursor_drop(data, first), ec->ring, n - first);
+	ec->filled += n;
+	ec->ew->bytes += n;
+	echo_flush(ec);
+}
+
+static void echo_sent(struct usn_tcp_conn *c, void *user, uint32_t bytes)
+{
+	struct echo_conn *ec = user;
+
+	(void)c;
+	if (!ec)
+		return;
+	ec->acked += bytes;
+	if (ec->acked > ec->queued)
+		ec->acked = ec->queued;
+	echo_flush(ec);
+}
+
+static void echo_remote_closed(struct usn_tcp_conn *c, void *user)
+{
+	struct echo_conn *ec = user;
+
+	(void)c;
+	if (!ec)
+		return;
+	ec->peer_closed = true;
+	echo_flush(ec);
+}
+
+static void echo_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	struct echo_conn *ec = user;
+	struct echo_worker *ew;
+
+	(void)c;
+	if (!ec)
+		return;
+	ew = ec->ew;
+	ew->closed++;
+	if (why != USN_TCP_CLOSE_NORMAL)
+		ew->reset++;
+	ec->c = NULL;
+	ec->next_free = ew->free;
+	ew->free = ec;
+}
+
+static const struct usn_tcp_handlers echo_handlers = {
+	.connected_fn = echo_connected,
+	.recv_fn = echo_recv,
+	.sent_fn = echo_sent,
+	.remote_closed_fn = echo_remote_closed,
+	.closed_fn = echo_closed,
+};
+
+static int echo_worker_main(void *arg, uint16_t id)
+{
+	struct echo_app *app = arg;
+	struct usn_worker *w = usn_stack_worker(app->stack, id);
+
+	usn_worker_start(w);
+	usn_worker_run(w, &echo_stop);
+	return 0;
+}
+
+/* ---- set-up ---- */
+
+static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_ip(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return -1;
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+/* Parses the program's options (those after "--"); on error writes a
+ * one-line message. */
+static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, size_t msg_len)
+{
+	bool have_ip = false;
+
+	*o = (struct echo_opts){.port = 7, .workers = 1};
+	for (int i = 0; i < argc; i++) {
+		char *name = argv[i], *val = NULL, *eq;
+		char buf[64];
+		uint32_t v;
+
+		if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+			return 1;
+		if (strncmp(name, "--", 2) != 0) {
+			snprintf(msg, msg_len, "unexpected argument \"%s\" (options start with --; see --help)", name);
+			return -1;
+		}
+		eq = strchr(name, '=');
+		if (eq) {
+			snprintf(buf, sizeof(buf), "%.*s", (int)(eq - name), name);
+			name = buf;
+			val = eq + 1;
+		}
+		if (strcmp(name, "--ip") && strcmp(name, "--gw") && strcmp(name, "--port") &&
+		    strcmp(name, "--workers") && strcmp(name, "--idle-backoff-us")) {
+			snprintf(msg, msg_len, "unknown option %s (see --help)", name);
+			return -1;
+		}
+		if (!val) {
+			if (i + 1 >= argc) {
+				snprintf(msg, msg_len, "option %s needs a value (see --help)", name);
+				return -1;
+			}
+			val = argv[++i];
+		}
+		if (strcmp(name, "--ip") == 0) {
+			char addr[64], *slash = strchr(val, '/');
+
+			if (!slash || slash - val >= (long)sizeof(addr)) {
+				snprintf(msg, msg_len, "--ip %s: expected ADDR/PREFIX, e.g. 198.18.0.2/24", val);
+				return -1;
+			}
+			snprintf(addr, sizeof(addr), "%.*s", (int)(slash - val), val);
+			if (parse_ip(addr, &o->ip) != 0) {
+				snprintf(msg, msg_len, "--ip %s: \"%s\" is not an IPv4 address", val, addr);
+				return -1;
+			}
+			if (parse_u32(slash + 1, 1, 32, &v) != 0) {
+				snprintf(msg, msg_len, "--ip %s: prefix \"%s\" is not in 1..32", val, slash + 1);
+				return -1;
+			}
+			o->prefix = (uint8_t)v;
+			have_ip = true;
+		} else if (strcmp(name, "--gw") == 0) {
+			if (parse_ip(val, &o->gw) != 0) {
+				snprintf(msg, msg_len, "--gw %s: not an IPv4 address", val);
+				return -1;
+			}
+		} else if (strcmp(name, "--port") == 0) {
+			if (parse_u32(val, 1, 65535, &v) != 0) {
+				snprintf(msg, msg_len, "--port %s: not a port number in 1..65535", val);
+				return -1;
+			}
+			o->port = (uint16_t)v;
+		} else if (strcmp(name, "--workers") == 0) {
+			if (parse_u32(val, 1, 64, &v) != 0) {
+				snprintf(msg, msg_len, "--workers %s: not a number in 1..64", val);
+				return -1;
+			}
+			o->workers = (uint16_t)v;
+		} else {
+			if (parse_u32(val, 0, 1000000, &v) != 0) {
+				snprintf(msg, msg_len, "--idle-backoff-us %s: not a number in 0..1000000", val);
+				return -1;
+			}
+			o->idle_backoff_us = v;
+		}
+	}
+	if (!have_ip) {
+		snprintf(msg, msg_len, "missing --ip ADDR/PREFIX (program options go after \"--\"; see --help)");
+		return -1;
+	}
+	return 0;
+}
+
+static int workers_create(struct echo_app *app)
+{
+	app->workers = calloc(app->n_workers, sizeof(*app->workers));
+	if (!app->workers)
+		return -ENOMEM;
+	for (uint16_t i = 0; i < app->n_workers; i++) {
+		struct echo_worker *ew = &app->workers[i];
+
+		ew->id = i;
+		ew->conns = calloc(ECHO_CONNS_PER_WORKER, sizeof(*ew->conns));
+		ew->rings = malloc((size_t)ECHO_CONNS_PER_WORKER * ECHO_RING);
+		if (!ew->conns || !ew->rings)
+			return -ENOMEM;
+		for (uint32_t k = ECHO_CONNS_PER_WORKER; k-- > 0;) {
+			ew->conns[k].ew = ew;
+			ew->conns[k].ring = ew->rings + (size_t)k * ECHO_RING;
+			ew->conns[k].next_free = ew->free;
+			ew->free = &ew->conns[k];
+		}
+		usn_worker_set_user(usn_stack_worker(app->stack, i), ew);
+	}
+	return 0;
+}
+
+static void workers_destroy(struct echo_app *app)
+{
+	if (!app->workers)
+		return;
+	for (uint16_t i = 0; i < app->n_workers; i++) {
+		free(app->workers[i].conns);
+		free(app->workers[i].rings);
+	}
+	free(app->workers);
+}
+
+int main(int argc, char **argv)
+{
+	struct echo_app app = {0};
+	struct echo_opts o;
+	struct usn_stack_config cfg;
+	struct usn_backend *b = NULL;
+	struct usn_hal *hal;
+	struct sigaction sa;
+	char msg[256] = "";
+	int dashdash = argc, rc, status = 1;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* The program's options come after "--" (the backend takes what is
+	 * before it); check them before the backend starts, so a typo costs
+	 * no EAL start-up and needs no privileges. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			dashdash = i;
+			break;
+		}
+	}
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	rc = parse_opts(dashdash < argc ? argc - dashdash - 1 : 0, argv + dashdash + 1, &o, msg, sizeof(msg));
+	if (rc > 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "usn_echo: %s\n", msg);
+		return 2;
+	}
+
+	rc = usn_backend_open(argc, argv, o.workers, &b, msg, sizeof(msg));
+	if (rc < 0) {
+		fprintf(stderr, "usn_echo: %s\n", msg);
+		return 1;
+	}
+	hal = usn_backend_hal(b);
+
+	usn_stack_config_init(&cfg, o.ip, o.prefix);
+	cfg.gateway = o.gw;
+	cfg.n_workers = o.workers;
+	cfg.idle_backoff_us = o.idle_backoff_us;
+	cfg.tcp_rcv_wnd = ECHO_RCV_WND;
+	cfg.tcp_max_conns = ECHO_CONNS_PER_WORKER;
+	if (usn_stack_config_check(&cfg, hal, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "usn_echo: %s\n", msg);
+		goto out_backend;
+	}
+	app.stack = usn_stack_create(hal, &cfg);
+	if (!app.stack) {
+		fprintf(stderr, "usn_echo: cannot create the stack (out of memory?)\n");
+		goto out_backend;
+	}
+	app.n_workers = o.workers;
+	if (workers_create(&app) != 0) {
+		fprintf(stderr, "usn_echo: out of memory for %u connections per worker\n", ECHO_CONNS_PER_WORKER);
+		goto out_stack;
+	}
+	rc = usn_tcp_listen(app.stack, o.port, &echo_handlers, NULL);
+	if (rc != 0) {
+		fprintf(stderr, "usn_echo: cannot listen on port %u: %s\n", o.port, strerror(-rc));
+		goto out_stack;
+	}
+	usn_backend_attach(b, app.stack);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	{
+		struct in_addr a = {.s_addr = htonl(o.ip)};
+		char ip[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		printf("usn_echo: listening on %s/%u port %u, mac %02x:%02x:%02x:%02x:%02x:%02x, %u worker%s, "
+		       "mtu %u, offloads 0x%x\n",
+		       ip, o.prefix, o.port, hal->mac[0], hal->mac[1], hal->mac[2], hal->mac[3], hal->mac[4],
+		       hal->mac[5], o.workers, o.workers == 1 ? "" : "s", hal->mtu, hal->offloads);
+	}
+	rc = usn_backend_run(b, echo_worker_main, &app);
+	if (rc != 0)
+		fprintf(stderr, "usn_echo: workers failed to run: %s\n", strerror(-rc));
+	else
+		status = 0;
+
+	printf("usn_echo: stopped\n");
+	usn_backend_print_stats(b, stdout);
+	for (uint16_t i = 0; i < app.n_workers; i++) {
+		const struct echo_worker *ew = &app.workers[i];
+
+		printf("echo worker %u: connections=%" PRIu64 " closed=%" PRIu64 " not_normal=%" PRIu64
+		       " bytes=%" PRIu64 " overflow_aborts=%" PRIu64 " no_slot=%" PRIu64 "\n",
+		       i, ew->accepted, ew->closed, ew->reset, ew->bytes, ew->overflow, ew->no_slot);
+	}
+	usn_backend_attach(b, NULL);
+out_stack:
+	usn_stack_destroy(app.stack);
+	workers_destroy(&app);
+out_backend:
+	usn_backend_close(b);
+	return status;
+}
