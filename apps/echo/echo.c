@@ -23,14 +23,14 @@
 #define ECHO_CONNS_PER_WORKER 2048u
 
 static const char usage[] =
-	"usage: usn_echo [backend/EAL options] -- --ip ADDR/PREFIX [--gw ADDR] [--port 7] [--workers N]\n"
-	"                [--idle-backoff-us N]\n"
-	"  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
-	"  --gw ADDR            next hop for off-link peers (default: none)\n"
-	"  --port N             TCP port to echo on (default 7)\n"
-	"  --workers N          workers, one per queue and lcore (default 1; EAL -l must list N lcores)\n"
-	"  --idle-backoff-us N  sleep up to N us when idle instead of spinning (default 0)\n"
-	"example: usn_echo --no-huge -m 512 -l 0 --vdev=net_af_packet0,iface=veth0 -- --ip 198.18.0.2/24\n";
+    "usage: usn_echo [backend/EAL options] -- --ip ADDR/PREFIX [--gw ADDR] [--port 7] [--workers N]\n"
+    "                [--idle-backoff-us N]\n"
+    "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
+    "  --gw ADDR            next hop for off-link peers (default: none)\n"
+    "  --port N             TCP port to echo on (default 7)\n"
+    "  --workers N          workers, one per queue and lcore (default 1; EAL -l must list N lcores)\n"
+    "  --idle-backoff-us N  sleep up to N us when idle instead of spinning (default 0)\n"
+    "example: usn_echo --no-huge -m 512 -l 0 --vdev=net_af_packet0,iface=veth0 -- --ip 198.18.0.2/24\n";
 
 struct echo_opts {
 	uint32_t ip, gw;
@@ -47,7 +47,7 @@ struct echo_conn {
 	struct echo_conn *next_free;
 	uint8_t *ring;
 	/* Stream offsets: acked <= queued <= filled, filled - acked <= ECHO_RING. */
-	uint64_t acked;  /* acknowledged by the peer: ring space free again */
+	uint64_t acked;	 /* acknowledged by the peer: ring space free again */
 	uint64_t queued; /* handed to usn_tcp_send_ref */
 	uint64_t filled; /* received and copied into the ring */
 	bool peer_closed;
@@ -184,11 +184,11 @@ static void echo_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_r
 }
 
 static const struct usn_tcp_handlers echo_handlers = {
-	.connected_fn = echo_connected,
-	.recv_fn = echo_recv,
-	.sent_fn = echo_sent,
-	.remote_closed_fn = echo_remote_closed,
-	.closed_fn = echo_closed,
+    .connected_fn = echo_connected,
+    .recv_fn = echo_recv,
+    .sent_fn = echo_sent,
+    .remote_closed_fn = echo_remote_closed,
+    .closed_fn = echo_closed,
 };
 
 static int echo_worker_main(void *arg, uint16_t id)
@@ -243,7 +243,8 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 		if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
 			return 1;
 		if (strncmp(name, "--", 2) != 0) {
-			snprintf(msg, msg_len, "unexpected argument \"%s\" (options start with --; see --help)", name);
+			snprintf(msg, msg_len,
+				 "unexpected argument \"%s\" (options start with --; see --help)", name);
 			return -1;
 		}
 		eq = strchr(name, '=');
@@ -268,7 +269,8 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 			char addr[64], *slash = strchr(val, '/');
 
 			if (!slash || slash - val >= (long)sizeof(addr)) {
-				snprintf(msg, msg_len, "--ip %s: expected ADDR/PREFIX, e.g. 198.18.0.2/24", val);
+				snprintf(msg, msg_len, "--ip %s: expected ADDR/PREFIX, e.g. 198.18.0.2/24",
+					 val);
 				return -1;
 			}
 			snprintf(addr, sizeof(addr), "%.*s", (int)(slash - val), val);
@@ -277,7 +279,8 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 				return -1;
 			}
 			if (parse_u32(slash + 1, 1, 32, &v) != 0) {
-				snprintf(msg, msg_len, "--ip %s: prefix \"%s\" is not in 1..32", val, slash + 1);
+				snprintf(msg, msg_len, "--ip %s: prefix \"%s\" is not in 1..32", val,
+					 slash + 1);
 				return -1;
 			}
 			o->prefix = (uint8_t)v;
@@ -301,14 +304,16 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 			o->workers = (uint16_t)v;
 		} else {
 			if (parse_u32(val, 0, 1000000, &v) != 0) {
-				snprintf(msg, msg_len, "--idle-backoff-us %s: not a number in 0..1000000", val);
+				snprintf(msg, msg_len, "--idle-backoff-us %s: not a number in 0..1000000",
+					 val);
 				return -1;
 			}
 			o->idle_backoff_us = v;
 		}
 	}
 	if (!have_ip) {
-		snprintf(msg, msg_len, "missing --ip ADDR/PREFIX (program options go after \"--\"; see --help)");
+		snprintf(msg, msg_len,
+			 "missing --ip ADDR/PREFIX (program options go after \"--\"; see --help)");
 		return -1;
 	}
 	return 0;
@@ -408,7 +413,8 @@ int main(int argc, char **argv)
 	}
 	app.n_workers = o.workers;
 	if (workers_create(&app) != 0) {
-		fprintf(stderr, "usn_echo: out of memory for %u connections per worker\n", ECHO_CONNS_PER_WORKER);
+		fprintf(stderr, "usn_echo: out of memory for %u connections per worker\n",
+			ECHO_CONNS_PER_WORKER);
 		goto out_stack;
 	}
 	rc = usn_tcp_listen(app.stack, o.port, &echo_handlers, NULL);
@@ -429,10 +435,11 @@ int main(int argc, char **argv)
 		char ip[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &a, ip, sizeof(ip));
-		printf("usn_echo: listening on %s/%u port %u, mac %02x:%02x:%02x:%02x:%02x:%02x, %u worker%s, "
-		       "mtu %u, offloads 0x%x\n",
-		       ip, o.prefix, o.port, hal->mac[0], hal->mac[1], hal->mac[2], hal->mac[3], hal->mac[4],
-		       hal->mac[5], o.workers, o.workers == 1 ? "" : "s", hal->mtu, hal->offloads);
+		printf(
+		    "usn_echo: listening on %s/%u port %u, mac %02x:%02x:%02x:%02x:%02x:%02x, %u worker%s, "
+		    "mtu %u, offloads 0x%x\n",
+		    ip, o.prefix, o.port, hal->mac[0], hal->mac[1], hal->mac[2], hal->mac[3], hal->mac[4],
+		    hal->mac[5], o.workers, o.workers == 1 ? "" : "s", hal->mtu, hal->offloads);
 	}
 	rc = usn_backend_run(b, echo_worker_main, &app);
 	if (rc != 0)

@@ -45,7 +45,7 @@ struct backend_opts {
 };
 
 static int fail(char *msg, size_t msg_len, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(char *msg, size_t msg_len, int err, const char *fmt, ...)
 {
@@ -78,18 +78,19 @@ static int opt_long(const char *arg, const char *name, long lo, long hi, long *o
 }
 
 /* Splits argv[1..dashdash) into backend options and the EAL's arguments. */
-static int split_args(int n, char **argv, char **eal, int *eal_n, struct backend_opts *o, char *msg, size_t msg_len)
+static int split_args(int n, char **argv, char **eal, int *eal_n, struct backend_opts *o, char *msg,
+		      size_t msg_len)
 {
 	static const struct {
 		const char *name;
 		long lo, hi;
 		size_t off;
 	} opts[] = {
-		{"--usn-port", 0, RTE_MAX_ETHPORTS - 1, offsetof(struct backend_opts, port)},
-		{"--usn-mtu", 68, 65535, offsetof(struct backend_opts, mtu)},
-		{"--usn-mbufs", 1023, 1 << 22, offsetof(struct backend_opts, mbufs)},
-		{"--usn-rxd", 32, 32768, offsetof(struct backend_opts, rxd)},
-		{"--usn-txd", 32, 32768, offsetof(struct backend_opts, txd)},
+	    {"--usn-port", 0, RTE_MAX_ETHPORTS - 1, offsetof(struct backend_opts, port)},
+	    {"--usn-mtu", 68, 65535, offsetof(struct backend_opts, mtu)},
+	    {"--usn-mbufs", 1023, 1 << 22, offsetof(struct backend_opts, mbufs)},
+	    {"--usn-rxd", 32, 32768, offsetof(struct backend_opts, rxd)},
+	    {"--usn-txd", 32, 32768, offsetof(struct backend_opts, txd)},
 	};
 	bool log_level = false;
 	int k = 1;
@@ -105,12 +106,14 @@ static int split_args(int n, char **argv, char **eal, int *eal_n, struct backend
 
 				matched = opt_long(argv[i], opts[j].name, opts[j].lo, opts[j].hi, dst);
 				if (matched < 0)
-					return fail(msg, msg_len, -EINVAL, "bad value in %s (expected %s=N, %ld..%ld)", argv[i],
+					return fail(msg, msg_len, -EINVAL,
+						    "bad value in %s (expected %s=N, %ld..%ld)", argv[i],
 						    opts[j].name, opts[j].lo, opts[j].hi);
 			}
 			if (!matched)
 				return fail(msg, msg_len, -EINVAL,
-					    "unknown backend option %s (known: --usn-port, --usn-mtu, --usn-mbufs, --usn-rxd, --usn-txd)",
+					    "unknown backend option %s (known: --usn-port, --usn-mtu, "
+					    "--usn-mbufs, --usn-rxd, --usn-txd)",
 					    argv[i]);
 			continue;
 		}
@@ -138,7 +141,8 @@ static int assign_lcores(struct usn_backend *b, char *msg, size_t msg_len)
 
 	if (have < b->n_queues)
 		return fail(msg, msg_len, -EINVAL,
-			    "%u workers need %u EAL lcores but only %u are enabled: pass -l 0-%u (one lcore per worker)",
+			    "%u workers need %u EAL lcores but only %u are enabled: pass -l 0-%u (one lcore "
+			    "per worker)",
 			    b->n_queues, b->n_queues, have, b->n_queues - 1u);
 	b->lcore[0] = rte_get_main_lcore();
 	RTE_LCORE_FOREACH_WORKER(lc)
@@ -206,7 +210,7 @@ static int reta_program(struct usn_backend *b, uint16_t size)
 	for (uint16_t i = 0; i < size; i++) {
 		reta[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);
 		reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] =
-			(uint16_t)((i % USN_DPDK_RETA_SPAN) % b->n_queues);
+		    (uint16_t)((i % USN_DPDK_RETA_SPAN) % b->n_queues);
 	}
 	return rte_eth_dev_rss_reta_update(b->port, reta, size);
 }
@@ -219,14 +223,15 @@ static int pools_create(struct usn_backend *b, const struct backend_opts *o, cha
 		unsigned cache = RTE_MIN(USN_DPDK_POOL_CACHE, n / 2);
 
 		snprintf(name, sizeof(name), "usn_p%u_q%u", b->port, q);
-		b->pool[q] = rte_pktmbuf_pool_create(name, n, cache, (uint16_t)USN_DPDK_PRIV_SIZE, USN_DPDK_DATA_ROOM,
-						     b->socket[q]);
+		b->pool[q] = rte_pktmbuf_pool_create(name, n, cache, (uint16_t)USN_DPDK_PRIV_SIZE,
+						     USN_DPDK_DATA_ROOM, b->socket[q]);
 		if (!b->pool[q] && b->socket[q] != SOCKET_ID_ANY)
 			b->pool[q] = rte_pktmbuf_pool_create(name, n, cache, (uint16_t)USN_DPDK_PRIV_SIZE,
 							     USN_DPDK_DATA_ROOM, SOCKET_ID_ANY);
 		if (!b->pool[q])
 			return fail(msg, msg_len, -ENOMEM,
-				    "cannot create mbuf pool %s (%u mbufs): %s; give the EAL more memory (-m) or lower --usn-mbufs",
+				    "cannot create mbuf pool %s (%u mbufs): %s; give the EAL more memory "
+				    "(-m) or lower --usn-mbufs",
 				    name, n, rte_strerror(rte_errno));
 	}
 	return 0;
@@ -244,13 +249,15 @@ static int port_setup(struct usn_backend *b, const struct backend_opts *o, char 
 
 	rc = rte_eth_dev_info_get(b->port, &info);
 	if (rc != 0)
-		return fail(msg, msg_len, rc, "port %u: cannot read device info: %s", b->port, rte_strerror(-rc));
+		return fail(msg, msg_len, rc, "port %u: cannot read device info: %s", b->port,
+			    rte_strerror(-rc));
 	snprintf(b->driver, sizeof(b->driver), "%s", info.driver_name ? info.driver_name : "?");
 	if (b->n_queues > info.max_rx_queues || b->n_queues > info.max_tx_queues)
 		return fail(msg, msg_len, -EINVAL,
 			    "port %u (%s) has at most %u RX / %u TX queues, %u workers need %u of each "
 			    "(net_af_packet: qpairs=N; net_af_xdp: queue_count=N; or fewer --workers)",
-			    b->port, b->driver, info.max_rx_queues, info.max_tx_queues, b->n_queues, b->n_queues);
+			    b->port, b->driver, info.max_rx_queues, info.max_tx_queues, b->n_queues,
+			    b->n_queues);
 
 	memset(&conf, 0, sizeof(conf));
 	memset(key, 0, sizeof(key));
@@ -285,17 +292,20 @@ static int port_setup(struct usn_backend *b, const struct backend_opts *o, char 
 		conf.rx_adv_conf.rss_conf.rss_key = key;
 		conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
 		conf.rx_adv_conf.rss_conf.rss_hf =
-			info.flow_type_rss_offloads & (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP);
+		    info.flow_type_rss_offloads & (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP);
 		if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH)
 			conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
 		rss = true;
 	}
-	if (o->mtu > 0 && (long)(o->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN) > USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM) {
+	if (o->mtu > 0 && (long)(o->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN) >
+			      USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM) {
 		if (!(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER))
 			return fail(msg, msg_len, -EINVAL,
-				    "--usn-mtu=%ld needs RX scatter, which port %u (%s) lacks (largest single-buffer MTU %d)",
+				    "--usn-mtu=%ld needs RX scatter, which port %u (%s) lacks (largest "
+				    "single-buffer MTU %d)",
 				    o->mtu, b->port, b->driver,
-				    USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN - RTE_ETHER_CRC_LEN);
+				    USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN -
+					RTE_ETHER_CRC_LEN);
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
 	}
 	if (o->mtu > 0)
@@ -303,39 +313,42 @@ static int port_setup(struct usn_backend *b, const struct backend_opts *o, char 
 
 	rc = rte_eth_dev_configure(b->port, b->n_queues, b->n_queues, &conf);
 	if (rc != 0)
-		return fail(msg, msg_len, rc, "port %u (%s): configure with %u queue pairs failed: %s", b->port,
-			    b->driver, b->n_queues, rte_strerror(-rc));
+		return fail(msg, msg_len, rc, "port %u (%s): configure with %u queue pairs failed: %s",
+			    b->port, b->driver, b->n_queues, rte_strerror(-rc));
 	if (o->mtu > 0) {
 		rc = rte_eth_dev_set_mtu(b->port, (uint16_t)o->mtu);
 		if (rc != 0)
-			return fail(msg, msg_len, rc, "port %u (%s): cannot set MTU %ld: %s", b->port, b->driver, o->mtu,
-				    rte_strerror(-rc));
+			return fail(msg, msg_len, rc, "port %u (%s): cannot set MTU %ld: %s", b->port,
+				    b->driver, o->mtu, rte_strerror(-rc));
 	}
 	rc = rte_eth_dev_adjust_nb_rx_tx_desc(b->port, &rxd, &txd);
 	if (rc != 0)
-		return fail(msg, msg_len, rc, "port %u: descriptor counts rejected: %s", b->port, rte_strerror(-rc));
+		return fail(msg, msg_len, rc, "port %u: descriptor counts rejected: %s", b->port,
+			    rte_strerror(-rc));
 	rc = pools_create(b, o, msg, msg_len);
 	if (rc != 0)
 		return rc;
 	for (uint16_t q = 0; q < b->n_queues; q++) {
 		struct rte_eth_rxconf rxc = info.default_rxconf;
 		struct rte_eth_txconf txc = info.default_txconf;
-		unsigned sock = b->socket[q] == SOCKET_ID_ANY ? (unsigned)SOCKET_ID_ANY : (unsigned)b->socket[q];
+		unsigned sock =
+		    b->socket[q] == SOCKET_ID_ANY ? (unsigned)SOCKET_ID_ANY : (unsigned)b->socket[q];
 
 		rxc.offloads = conf.rxmode.offloads;
 		txc.offloads = conf.txmode.offloads;
 		rc = rte_eth_rx_queue_setup(b->port, q, rxd, sock, &rxc, b->pool[q]);
 		if (rc != 0)
-			return fail(msg, msg_len, rc, "port %u (%s): RX queue %u setup failed: %s", b->port, b->driver, q,
-				    rte_strerror(-rc));
+			return fail(msg, msg_len, rc, "port %u (%s): RX queue %u setup failed: %s", b->port,
+				    b->driver, q, rte_strerror(-rc));
 		rc = rte_eth_tx_queue_setup(b->port, q, txd, sock, &txc);
 		if (rc != 0)
-			return fail(msg, msg_len, rc, "port %u (%s): TX queue %u setup failed: %s", b->port, b->driver, q,
-				    rte_strerror(-rc));
+			return fail(msg, msg_len, rc, "port %u (%s): TX queue %u setup failed: %s", b->port,
+				    b->driver, q, rte_strerror(-rc));
 	}
 	rc = rte_eth_dev_start(b->port);
 	if (rc != 0)
-		return fail(msg, msg_len, rc, "port %u (%s): start failed: %s", b->port, b->driver, rte_strerror(-rc));
+		return fail(msg, msg_len, rc, "port %u (%s): start failed: %s", b->port, b->driver,
+			    rte_strerror(-rc));
 	b->port_started = true;
 
 	if (rss && reta_program(b, info.reta_size) == 0) {
@@ -346,20 +359,25 @@ static int port_setup(struct usn_backend *b, const struct backend_opts *o, char 
 
 	rc = rte_eth_macaddr_get(b->port, (struct rte_ether_addr *)b->hal.mac);
 	if (rc != 0)
-		return fail(msg, msg_len, rc, "port %u: cannot read MAC address: %s", b->port, rte_strerror(-rc));
+		return fail(msg, msg_len, rc, "port %u: cannot read MAC address: %s", b->port,
+			    rte_strerror(-rc));
 	if (rte_eth_dev_get_mtu(b->port, &mtu) != 0 || mtu == 0)
 		mtu = RTE_ETHER_MTU;
 	/* Without RX scatter a frame must fit one buffer. */
 	if (!(conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER))
 		mtu = (uint16_t)RTE_MIN(mtu, USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN -
-						     RTE_ETHER_CRC_LEN);
+						 RTE_ETHER_CRC_LEN);
 	b->hal.mtu = mtu;
 	return 0;
 }
 
-int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backend **out, char *msg, size_t msg_len)
+int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backend **out, char *msg,
+		     size_t msg_len)
 {
-	struct backend_opts o = {.port = -1, .mtu = 0, .mbufs = USN_DPDK_DEF_MBUFS, .rxd = USN_DPDK_DEF_DESC,
+	struct backend_opts o = {.port = -1,
+				 .mtu = 0,
+				 .mbufs = USN_DPDK_DEF_MBUFS,
+				 .rxd = USN_DPDK_DEF_DESC,
 				 .txd = USN_DPDK_DEF_DESC};
 	struct usn_backend *b;
 	char **eal;
@@ -367,10 +385,12 @@ int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backen
 
 	*out = NULL;
 	if (n_queues == 0 || n_queues > USN_DPDK_MAX_QUEUES)
-		return fail(msg, msg_len, -EINVAL, "unsupported worker count %u (1..%u)", n_queues, USN_DPDK_MAX_QUEUES);
+		return fail(msg, msg_len, -EINVAL, "unsupported worker count %u (1..%u)", n_queues,
+			    USN_DPDK_MAX_QUEUES);
 	if (geteuid() != 0)
-		return fail(msg, msg_len, -EPERM,
-			    "must run as root: DPDK needs raw sockets, BPF or vfio and locked memory (try sudo)");
+		return fail(
+		    msg, msg_len, -EPERM,
+		    "must run as root: DPDK needs raw sockets, BPF or vfio and locked memory (try sudo)");
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
 			dashdash = i;
@@ -401,8 +421,8 @@ int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backen
 	}
 	b->eal_ready = true;
 	if (rc != eal_n - 1) {
-		rc = fail(msg, msg_len, -EINVAL, "unexpected argument \"%s\" among the EAL options%s", eal[rc + 1],
-			  dashdash < argc ? "" : "; program options go after \"--\"");
+		rc = fail(msg, msg_len, -EINVAL, "unexpected argument \"%s\" among the EAL options%s",
+			  eal[rc + 1], dashdash < argc ? "" : "; program options go after \"--\"");
 		goto err_close;
 	}
 	rc = assign_lcores(b, msg, msg_len);
@@ -482,11 +502,11 @@ void usn_backend_print_stats(struct usn_backend *b, FILE *out)
 
 	if (b->port_started && rte_eth_stats_get(b->port, &st) == 0)
 		fprintf(out,
-			"port %u (%s): rx %" PRIu64 " packets %" PRIu64 " bytes, tx %" PRIu64 " packets %" PRIu64
-			" bytes, missed %" PRIu64 ", rx errors %" PRIu64 ", tx errors %" PRIu64 ", rx no mbuf %" PRIu64
-			"\n",
-			b->port, b->driver, st.ipackets, st.ibytes, st.opackets, st.obytes, st.imissed, st.ierrors,
-			st.oerrors, st.rx_nombuf);
+			"port %u (%s): rx %" PRIu64 " packets %" PRIu64 " bytes, tx %" PRIu64
+			" packets %" PRIu64 " bytes, missed %" PRIu64 ", rx errors %" PRIu64
+			", tx errors %" PRIu64 ", rx no mbuf %" PRIu64 "\n",
+			b->port, b->driver, st.ipackets, st.ibytes, st.opackets, st.obytes, st.imissed,
+			st.ierrors, st.oerrors, st.rx_nombuf);
 	if (!s)
 		return;
 	for (uint16_t w = 0; w < usn_stack_workers(s); w++) {

@@ -264,11 +264,11 @@ static void dpdk_mem_free(struct usn_hal *hal, uint16_t queue, void *p, size_t s
 }
 
 const struct usn_hal_ops usn_dpdk_hal_ops = {
-	.rx_burst = dpdk_rx_burst,
-	.tx_burst = dpdk_tx_burst,
-	.alloc_bulk = dpdk_alloc_bulk,
-	.free_bulk = dpdk_free_bulk,
-	.clock_cycles = dpdk_clock_cycles,
-	.mem_alloc = dpdk_mem_alloc,
-	.mem_free = dpdk_mem_free,
+    .rx_burst = dpdk_rx_burst,
+    .tx_burst = dpdk_tx_burst,
+    .alloc_bulk = dpdk_alloc_bulk,
+    .free_bulk = dpdk_free_bulk,
+    .clock_cycles = dpdk_clock_cycles,
+    .mem_alloc = dpdk_mem_alloc,
+    .mem_free = dpdk_mem_free,
 };

@@ -84,10 +84,12 @@ int usn_dpdk_telemetry_register(void)
 
 	if (tel.registered)
 		return 0;
-	rc = rte_telemetry_register_cmd("/usnet/stats", tel_stats, "libusnet counters, all workers summed. No parameters");
+	rc = rte_telemetry_register_cmd("/usnet/stats", tel_stats,
+					"libusnet counters, all workers summed. No parameters");
 	if (rc == 0)
-		rc = rte_telemetry_register_cmd("/usnet/worker", tel_worker,
-						"libusnet counters of one worker. Parameter: worker id (none: list ids)");
+		rc = rte_telemetry_register_cmd(
+		    "/usnet/worker", tel_worker,
+		    "libusnet counters of one worker. Parameter: worker id (none: list ids)");
 	if (rc == 0)
 		tel.registered = true;
 	return rc;

@@ -39,18 +39,18 @@ struct usn_backend {
 	bool port_picked;
 	bool port_started;
 	struct usn_stack *stack; /* usn_backend_attach */
-	uint64_t tx_ol_ip;  /* mbuf ol_flags for a TX IPv4 header sum, 0 if not offered */
-	uint64_t tx_ol_tcp; /* mbuf ol_flags for a TX TCP sum, 0 if not offered */
-	bool rx_csum;       /* RX checksum results are reported in ol_flags */
-	bool rx_hash;       /* the port's RSS hash is usn_rss_hash (our key, RETA set) */
+	uint64_t tx_ol_ip;	 /* mbuf ol_flags for a TX IPv4 header sum, 0 if not offered */
+	uint64_t tx_ol_tcp;	 /* mbuf ol_flags for a TX TCP sum, 0 if not offered */
+	bool rx_csum;		 /* RX checksum results are reported in ol_flags */
+	bool rx_hash;		 /* the port's RSS hash is usn_rss_hash (our key, RETA set) */
 	/* Without RSS the stack steers in software from worker 0, so worker 0
 	 * drains every RX queue (a multi-queue virtual device, such as
 	 * net_af_packet's fanout, spreads flows by a hash of its own) and
 	 * the other workers' rx_burst returns nothing. Worker 0 only. */
 	bool rx_drain_all;
-	uint16_t rx_next; /* next queue worker 0 drains */
-	unsigned lcore[USN_DPDK_MAX_QUEUES];  /* worker i runs on lcore[i] */
-	int socket[USN_DPDK_MAX_QUEUES];      /* and allocates on this NUMA socket */
+	uint16_t rx_next;		     /* next queue worker 0 drains */
+	unsigned lcore[USN_DPDK_MAX_QUEUES]; /* worker i runs on lcore[i] */
+	int socket[USN_DPDK_MAX_QUEUES];     /* and allocates on this NUMA socket */
 	struct rte_mempool *pool[USN_DPDK_MAX_QUEUES];
 	char driver[64];
 	/* usn_backend_run hands these to each lcore. */
