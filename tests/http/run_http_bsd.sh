@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# HTTP suite against bsd_ws (the Linux twin) on a veth pair between two
+# network namespaces: tests/http/http_rig.sh does the work.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+bin=$top/${O:-build}/rel/apps/bsd_ws
+if [ ! -x "$bin" ]; then
+	echo "FAIL bsd_ws: $bin not built (make all)"
+	exit 1
+fi
+exec bash "$here/http_rig.sh" --kernel-ip bsd_ws -- "$bin" --root @ROOT@ --addr @ADDR@ --port @PORT@ --workers 2 \
+	--idle-timeout-ms 5000

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# HTTP suite against minimal_ws (libusnet over DPDK net_af_packet on the
+# server end of a veth pair, no hugepages): tests/http/http_rig.sh does the
+# work. Prints SKIP and succeeds while minimal_ws is not built.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+bin=$top/${O:-build}/rel/apps/minimal_ws
+if [ ! -x "$bin" ]; then
+	echo "SKIP minimal_ws: $bin not built (needs DPDK and lib/tcp)"
+	exit 0
+fi
+# A unique file prefix keeps this EAL instance apart from any other.
+exec bash "$here/http_rig.sh" --no-kernel-ip minimal_ws -- "$bin" --no-huge -m 512 --no-pci \
+	--file-prefix "usnhttp$$" --vdev=net_af_packet0,iface=@IFACE@ -l 0 -- \
+	--root @ROOT@ --ip @CIDR@ --port @PORT@ --workers 1 --idle-backoff-us 100
