@@ -39,10 +39,18 @@ $(ECHO_BIN): $(ECHO_OBJS) $(DPDK_LIB) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ECHO_OBJS) $(DPDK_LIB) $(LIBA) $(DPDK_LIBS) -lm $(LDFLAGS_COMMON) -o $@
 
+# tests/rig/dpdk_hal_test: the HAL on net_ring (run by tests/rig/run_dpdk_hal.sh).
+DPDK_HAL_TEST := $(B)/tests/rig/dpdk_hal_test
+
+$(DPDK_HAL_TEST): tests/rig/dpdk_hal_test.c $(DPDK_LIB) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -std=gnu11 -D_GNU_SOURCE -Iarch/x86 $(DPDK_CFLAGS) $< $(DPDK_LIB) $(LIBA) \
+		$(DPDK_LIBS) -lm $(LDFLAGS_COMMON) -o $@
+
 .PHONY: dpdk echo
 dpdk: $(DPDK_LIB)
 echo: $(ECHO_BIN)
-all: $(DPDK_LIB)
+all: $(DPDK_LIB) $(DPDK_HAL_TEST)
 ifneq ($(shell grep -ls '^int usn_tcp_send_ref' lib/tcp/*.c 2>/dev/null),)
 all: $(ECHO_BIN)
 endif

@@ -1,0 +1,224 @@
+/* Rig test of the DPDK HAL (arch/x86) on net_ring, whose queues loop every
+ * transmitted mbuf back to the same queue's receive side: usn_buf <-> mbuf
+ * mapping, RX fill and TX sync of single and chained frames, offload flags
+ * only where advertised, RX of every queue by worker 0 without RSS, pool
+ * exhaustion and accounting. Prints "PASS name" / "FAIL name: why". */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "usn_dpdk.h"
+
+static int fails;
+
+#define CHECK(name, cond, ...)                                                                               \
+	do {                                                                                                 \
+		if (cond) {                                                                                  \
+			printf("PASS %s\n", name);                                                           \
+		} else {                                                                                     \
+			printf("FAIL %s: ", name);                                                           \
+			printf(__VA_ARGS__);                                                                 \
+			printf("\n");                                                                        \
+			fails++;                                                                             \
+		}                                                                                            \
+	} while (0)
+
+static unsigned pool_avail(struct usn_backend *be, uint16_t q)
+{
+	return rte_mempool_avail_count(be->pool[q]);
+}
+
+static void fill(struct usn_buf *b, uint16_t len, uint8_t seed)
+{
+	for (uint16_t i = 0; i < len; i++)
+		b->data[i] = (uint8_t)(seed + i);
+	b->len = len;
+}
+
+static bool same_bytes(const struct usn_buf *b, uint16_t len, uint8_t seed)
+{
+	for (uint16_t i = 0; i < len; i++)
+		if (b->data[i] != (uint8_t)(seed + i))
+			return false;
+	return true;
+}
+
+static void test_alloc(struct usn_backend *be, struct usn_hal *hal)
+{
+	struct usn_buf *b[3];
+	uint16_t n = hal->ops->alloc_bulk(hal, 0, b, 3);
+	bool ok = n == 3;
+
+	for (uint16_t i = 0; ok && i < n; i++) {
+		struct rte_mbuf *m = usn_dpdk_mbuf(b[i]);
+
+		ok = usn_dpdk_buf(m) == b[i] && (void *)(m + 1) == (void *)b[i] && b[i]->len == 0 &&
+		     b[i]->next == NULL && b[i]->headroom == RTE_PKTMBUF_HEADROOM &&
+		     b[i]->room == m->buf_len - RTE_PKTMBUF_HEADROOM && b[i]->room >= hal->buf_size &&
+		     b[i]->data == (uint8_t *)m->buf_addr + RTE_PKTMBUF_HEADROOM && m->pool == be->pool[0];
+	}
+	CHECK("alloc_bulk: empty single buffers, usn_buf in the mbuf private area", ok,
+	      "n=%u len=%u room=%u headroom=%u", n, n ? b[0]->len : 0, n ? b[0]->room : 0,
+	      n ? b[0]->headroom : 0);
+	hal->ops->free_bulk(hal, 0, b, n);
+}
+
+static void test_single(struct usn_backend *be, struct usn_hal *hal)
+{
+	unsigned before = pool_avail(be, 0);
+	struct usn_buf *b, *r = NULL;
+	uint16_t rx;
+
+	hal->ops->alloc_bulk(hal, 0, &b, 1);
+	/* The stack may move data into the headroom (prepending headers). */
+	b->data -= 14;
+	b->headroom -= 14;
+	fill(b, 100, 7);
+	b->frame_len = 100;
+	b->flags = USN_BUF_TX_IP_CSUM | USN_BUF_TX_TCP_CSUM;
+	b->l2_len = 14;
+	b->l3_len = 20;
+	CHECK("tx_burst: one frame accepted", hal->ops->tx_burst(hal, 0, &b, 1) == 1, "refused");
+	rx = hal->ops->rx_burst(hal, 0, &r, 1);
+	CHECK("rx_burst: the frame comes back, data_off/data_len/pkt_len synced",
+	      rx == 1 && r == b && r->len == 100 && r->frame_len == 100 && r->next == NULL &&
+		  r->headroom == RTE_PKTMBUF_HEADROOM - 14 && same_bytes(r, 100, 7),
+	      "rx=%u len=%u frame_len=%u headroom=%u", rx, rx ? r->len : 0, rx ? r->frame_len : 0,
+	      rx ? r->headroom : 0);
+	if (rx == 1) {
+		struct rte_mbuf *m = usn_dpdk_mbuf(r);
+		uint64_t want = ((hal->offloads & USN_HAL_OFF_TX_IP_CSUM) ? be->tx_ol_ip : 0) |
+				((hal->offloads & USN_HAL_OFF_TX_TCP_CSUM) ? be->tx_ol_tcp : 0);
+
+		CHECK("tx_burst: checksum offload flags only where advertised", m->ol_flags == want,
+		      "ol_flags 0x%llx, want 0x%llx (offloads 0x%x)", (unsigned long long)m->ol_flags,
+		      (unsigned long long)want, hal->offloads);
+		CHECK("rx_burst: no RX hash flag without our RSS", !(r->flags & USN_BUF_RX_HASH),
+		      "flags 0x%x", r->flags);
+		hal->ops->free_bulk(hal, 0, &r, 1);
+	}
+	CHECK("free_bulk: pool back to its count", pool_avail(be, 0) == before, "%u != %u", pool_avail(be, 0),
+	      before);
+}
+
+static void test_chain(struct usn_backend *be, struct usn_hal *hal)
+{
+	unsigned before = pool_avail(be, 0);
+	struct usn_buf *b[3], *r = NULL, *tail;
+	uint16_t rx;
+
+	hal->ops->alloc_bulk(hal, 0, b, 3);
+	fill(b[0], 60, 1);
+	fill(b[1], 40, 61);
+	fill(b[2], 1500, 101);
+	b[0]->next = b[1];
+	b[1]->next = b[2];
+	b[0]->frame_len = 1600;
+	CHECK("tx_burst: chained frame accepted", hal->ops->tx_burst(hal, 0, b, 1) == 1, "refused");
+	CHECK("tx_burst: mbuf chain rebuilt (nb_segs 3, pkt_len 1600)",
+	      usn_dpdk_mbuf(b[0])->nb_segs == 3 && usn_dpdk_mbuf(b[0])->pkt_len == 1600 &&
+		  usn_dpdk_mbuf(b[0])->next == usn_dpdk_mbuf(b[1]) && usn_dpdk_mbuf(b[2])->next == NULL,
+	      "nb_segs=%u pkt_len=%u", usn_dpdk_mbuf(b[0])->nb_segs, usn_dpdk_mbuf(b[0])->pkt_len);
+	rx = hal->ops->rx_burst(hal, 0, &r, 1);
+	CHECK("rx_burst: chained frame described segment by segment",
+	      rx == 1 && r == b[0] && r->frame_len == 1600 && r->len == 60 && r->next == b[1] &&
+		  b[1]->len == 40 && b[1]->next == b[2] && b[2]->len == 1500 && b[2]->next == NULL &&
+		  same_bytes(b[0], 60, 1) && same_bytes(b[1], 40, 61) && same_bytes(b[2], 1500, 101),
+	      "rx=%u frame_len=%u", rx, rx ? r->frame_len : 0);
+	/* The stack unlinks the tail segment and frees the two parts apart:
+	 * the usn_buf chain, not the stale mbuf chain, decides. */
+	tail = b[2];
+	b[1]->next = NULL;
+	hal->ops->free_bulk(hal, 0, &r, 1);
+	CHECK("free_bulk: frees the chain as the stack owns it", pool_avail(be, 0) == before - 1, "%u != %u",
+	      pool_avail(be, 0), before - 1);
+	hal->ops->free_bulk(hal, 0, &tail, 1);
+	CHECK("free_bulk: every segment returned", pool_avail(be, 0) == before, "%u != %u", pool_avail(be, 0),
+	      before);
+}
+
+static void test_drain_all(struct usn_backend *be, struct usn_hal *hal)
+{
+	struct usn_buf *b = NULL, *r[4];
+	uint16_t rx1, rx0;
+
+	if (hal->n_queues < 2 || (hal->offloads & USN_HAL_OFF_RSS)) {
+		printf("SKIP worker 0 drains every queue: needs 2 queues without RSS\n");
+		return;
+	}
+	hal->ops->alloc_bulk(hal, 1, &b, 1);
+	fill(b, 64, 3);
+	b->frame_len = 64;
+	hal->ops->tx_burst(hal, 1, &b, 1); /* net_ring: lands on RX queue 1 */
+	rx1 = hal->ops->rx_burst(hal, 1, r, 4);
+	rx0 = hal->ops->rx_burst(hal, 0, r, 4);
+	CHECK("rx_burst without RSS: queue 1 yields nothing, worker 0 receives queue 1's frame",
+	      rx1 == 0 && rx0 == 1 && r[0] == b && r[0]->backend_u16 == 1 &&
+		  usn_dpdk_mbuf(b)->pool == be->pool[1],
+	      "rx1=%u rx0=%u", rx1, rx0);
+	if (rx0)
+		hal->ops->free_bulk(hal, 0, r, rx0);
+}
+
+static void test_exhaust(struct usn_backend *be, struct usn_hal *hal)
+{
+	static struct usn_buf *all[1 << 16];
+	unsigned avail = pool_avail(be, 0), total = 0;
+	uint16_t got;
+
+	do {
+		got = hal->ops->alloc_bulk(hal, 0, all + total, 48);
+		total += got;
+	} while (got == 48 && total + 48 <= sizeof(all) / sizeof(all[0]));
+	CHECK("alloc_bulk: partial bursts down to an empty pool", total == avail && got < 48,
+	      "got %u of %u available", total, avail);
+	got = hal->ops->alloc_bulk(hal, 0, all + total, 1);
+	CHECK("alloc_bulk: empty pool gives 0", got == 0, "got %u", got);
+	for (unsigned i = 0; i < total; i += 64)
+		hal->ops->free_bulk(hal, 0, all + i, (uint16_t)(total - i < 64 ? total - i : 64));
+	CHECK("free_bulk: pool full again", pool_avail(be, 0) == avail, "%u != %u", pool_avail(be, 0), avail);
+}
+
+static void test_misc(struct usn_hal *hal)
+{
+	uint8_t *p = hal->ops->mem_alloc(hal, 0, 4096);
+	bool zero = p != NULL;
+	uint64_t t0 = hal->ops->clock_cycles(hal), t1 = hal->ops->clock_cycles(hal);
+
+	for (unsigned i = 0; zero && i < 4096; i++)
+		zero = p[i] == 0;
+	CHECK("mem_alloc: zeroed memory on the queue's socket", zero, "NULL or not zeroed");
+	hal->ops->mem_free(hal, 0, p, 4096);
+	CHECK("clock: TSC, rate known", t1 >= t0 && hal->cycles_per_sec > 1000000, "t0=%llu t1=%llu hz=%llu",
+	      (unsigned long long)t0, (unsigned long long)t1, (unsigned long long)hal->cycles_per_sec);
+	CHECK("hal: mtu and buffer size", hal->mtu >= 1500 && hal->buf_size == 2048, "mtu=%u buf_size=%u",
+	      hal->mtu, hal->buf_size);
+}
+
+int main(int argc, char **argv)
+{
+	struct usn_backend *be;
+	struct usn_hal *hal;
+	char msg[256];
+	int rc = usn_backend_open(argc, argv, 2, &be, msg, sizeof(msg));
+
+	if (rc < 0) {
+		printf("FAIL open: %s\n", msg);
+		return 1;
+	}
+	CHECK("open: consumed the EAL arguments and \"--\"", rc == argc, "returned %d of %d", rc, argc);
+	hal = usn_backend_hal(be);
+	CHECK("open: two queue pairs, a pool per queue", hal->n_queues == 2 && be->pool[0] && be->pool[1],
+	      "n_queues=%u", hal->n_queues);
+	test_alloc(be, hal);
+	test_single(be, hal);
+	test_chain(be, hal);
+	test_drain_all(be, hal);
+	test_exhaust(be, hal);
+	test_misc(hal);
+	usn_backend_close(be);
+	return fails ? 1 : 0;
+}
