@@ -13,6 +13,8 @@ TEST_LDFLAGS_test_ring := -pthread
 # A test that also compiles application sources lists them here.
 TEST_EXTRA_SRCS_test_http := $(wildcard apps/http/*.c)
 $(B)/tests/unit/test_http: $(TEST_EXTRA_SRCS_test_http)
+TEST_EXTRA_SRCS_test_http_sim := $(wildcard apps/http/*.c) apps/minimal_ws/mws.c
+$(B)/tests/sim/test_http_sim: $(TEST_EXTRA_SRCS_test_http_sim)
 
 $(B)/tests/common/%.o: tests/common/%.c
 	@mkdir -p $(dir $@)

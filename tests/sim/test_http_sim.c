@@ -1,0 +1,465 @@
+/* Simulation test: minimal_ws's server logic (apps/minimal_ws/mws.c) on one
+ * simulated host, a small libusnet HTTP client on another; pages must arrive
+ * byte-identical (also over a lossy link), and HEAD and errors as specified. */
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw */
+
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "../../apps/http/page_store.h"
+#include "../../apps/minimal_ws/mws.h"
+#include "simnet.h"
+#include "usnet/csum.h"
+#include "usnet/tcp.h"
+
+#define SERVER_IP SIMNET_IP(0, 1)
+#define CLIENT_IP SIMNET_IP(0, 2)
+#define PORT 80
+#define MAX_VIRTUAL_US (120u * 1000000u)
+
+/* ---- the corpus ---- */
+
+struct file {
+	const char *rel;
+	size_t len;
+	uint8_t *data;
+};
+
+static struct file files[] = {
+	{"index.html", 60, NULL},   {"style.css", 777, NULL},	   {"dir/index.html", 1, NULL},
+	{"dir/page.html", 70001, NULL}, {"big.bin", 1200000, NULL}, {"empty.txt", 0, NULL},
+};
+#define N_FILES (sizeof(files) / sizeof(files[0]))
+
+struct fixture {
+	char root[64];
+	struct http_store *store;
+	struct simnet net;
+	struct simnet_host *server, *client;
+	struct mws *mws;
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static const struct file *file_named(const char *rel)
+{
+	for (size_t i = 0; i < N_FILES; i++)
+		if (strcmp(files[i].rel, rel) == 0)
+			return &files[i];
+	fail_msg("no file %s", rel);
+	return NULL;
+}
+
+static void make_corpus(struct fixture *f)
+{
+	strcpy(f->root, "/tmp/test_http_sim.XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/dir", f->root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	uint32_t x = 12345;
+	for (size_t i = 0; i < N_FILES; i++) {
+		files[i].data = malloc(files[i].len + 1);
+		assert_non_null(files[i].data);
+		for (size_t k = 0; k < files[i].len; k++) {
+			x = x * 1103515245u + 12345u;
+			files[i].data[k] = (uint8_t)(x >> 16);
+		}
+		snprintf(path, sizeof(path), "%s/%s", f->root, files[i].rel);
+		FILE *fp = fopen(path, "wb");
+		assert_non_null(fp);
+		assert_int_equal(fwrite(files[i].data, 1, files[i].len, fp), files[i].len);
+		fclose(fp);
+	}
+}
+
+static int setup_mode(void **state, bool keepalive, const struct usn_sim_faults *faults)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	make_corpus(f);
+	struct http_store_opts so = {.csum_build = usn_csum_table_build, .csum_free = usn_csum_table_free};
+	char msg[256];
+	f->store = http_store_open(f->root, &so, msg, sizeof(msg));
+	if (!f->store)
+		fail_msg("store: %s", msg);
+	simnet_init(&f->net, 7);
+	f->server = simnet_add_host(&f->net, SERVER_IP, NULL, NULL);
+	f->client = simnet_add_host(&f->net, CLIENT_IP, NULL, NULL);
+	assert_non_null(f->server);
+	assert_non_null(f->client);
+	if (faults) {
+		usn_sim_port_set_faults(f->server->port, faults);
+		usn_sim_port_set_faults(f->client->port, faults);
+	}
+	struct mws_opts mo = {.port = PORT, .keepalive = keepalive};
+	int err = 0;
+	f->mws = mws_init(f->server->stack, f->store, &mo, &err);
+	if (!f->mws)
+		fail_msg("mws_init: %d", err);
+	*state = f;
+	return 0;
+}
+
+static int setup_close(void **state)
+{
+	return setup_mode(state, false, NULL);
+}
+
+static int setup_keepalive(void **state)
+{
+	return setup_mode(state, true, NULL);
+}
+
+static int setup_lossy(void **state)
+{
+	struct usn_sim_faults fl = {.loss = 0.02, .duplicate = 0.01, .reorder = 0.02, .delay_us = 200, .jitter_us = 100};
+	return setup_mode(state, false, &fl);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	mws_destroy(f->mws);
+	simnet_destroy(&f->net);
+	http_store_close(f->store);
+	nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	for (size_t i = 0; i < N_FILES; i++) {
+		free(files[i].data);
+		files[i].data = NULL;
+	}
+	free(f);
+	return 0;
+}
+
+/* ---- the client ---- */
+
+struct client {
+	const uint8_t *req;
+	size_t req_len;
+	size_t step;     /* bytes per send_ref; 0: the whole request at once */
+	bool close_after_send;
+	uint8_t *resp;
+	size_t len, cap;
+	bool connected, remote_closed, closed;
+	enum usn_tcp_close_reason why;
+};
+
+static void cl_connected(struct usn_tcp_conn *c, void *user)
+{
+	struct client *cl = user;
+	cl->connected = true;
+	size_t step = cl->step ? cl->step : cl->req_len;
+	for (size_t off = 0; off < cl->req_len; off += step) {
+		size_t n = cl->req_len - off < step ? cl->req_len - off : step;
+		assert_int_equal(usn_tcp_send_ref(c, cl->req + off, (uint32_t)n, NULL), 0);
+	}
+	if (cl->close_after_send)
+		assert_int_equal(usn_tcp_close(c), 0);
+}
+
+static void cl_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor data)
+{
+	(void)c;
+	struct client *cl = user;
+	uint32_t n = usn_cursor_size(data);
+	if (cl->len + n > cl->cap) {
+		size_t cap = (cl->len + n) * 2;
+		uint8_t *p = realloc(cl->resp, cap);
+		assert_non_null(p);
+		cl->resp = p;
+		cl->cap = cap;
+	}
+	assert_int_equal(usn_cursor_read(data, cl->resp + cl->len, n), n);
+	cl->len += n;
+}
+
+static void cl_remote_closed(struct usn_tcp_conn *c, void *user)
+{
+	struct client *cl = user;
+	cl->remote_closed = true;
+	if (!cl->close_after_send)
+		usn_tcp_close(c);
+}
+
+static void cl_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	(void)c;
+	struct client *cl = user;
+	cl->closed = true;
+	cl->why = why;
+}
+
+static const struct usn_tcp_handlers client_handlers = {
+	.connected_fn = cl_connected,
+	.recv_fn = cl_recv,
+	.remote_closed_fn = cl_remote_closed,
+	.closed_fn = cl_closed,
+};
+
+static bool client_done(void *arg)
+{
+	return ((struct client *)arg)->closed;
+}
+
+/* Runs one connection carrying req; the response lands in cl. */
+static void exchange(struct fixture *f, struct client *cl, const char *req, size_t req_len, size_t step)
+{
+	memset(cl, 0, sizeof(*cl));
+	cl->req = (const uint8_t *)req;
+	cl->req_len = req_len;
+	cl->step = step;
+	struct usn_tcp_conn *c =
+		usn_tcp_connect(usn_stack_worker(f->client->stack, 0), SERVER_IP, PORT, &client_handlers, cl);
+	assert_non_null(c);
+	if (!simnet_run_until(&f->net, client_done, cl, MAX_VIRTUAL_US))
+		fail_msg("connection did not close (connected %d, %zu bytes received)", cl->connected, cl->len);
+}
+
+static void exchange_str(struct fixture *f, struct client *cl, const char *req)
+{
+	exchange(f, cl, req, strlen(req), 0);
+}
+
+/* The exact bytes the server must send for a page. */
+static size_t expected(const struct file *fl, const char *type, bool head, bool ka, uint8_t **out)
+{
+	char hdr[256];
+	int hl = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: %s\r\n\r\n",
+			  type, fl->len, ka ? "keep-alive" : "close");
+	size_t n = (size_t)hl + (head ? 0 : fl->len);
+	*out = malloc(n + 1);
+	assert_non_null(*out);
+	memcpy(*out, hdr, (size_t)hl);
+	if (!head && fl->len)
+		memcpy(*out + hl, fl->data, fl->len);
+	return n;
+}
+
+static void expect_page(const struct client *cl, const char *rel, const char *type, bool head)
+{
+	uint8_t *want;
+	size_t n = expected(file_named(rel), type, head, false, &want);
+	assert_int_equal(cl->len, n);
+	assert_memory_equal(cl->resp, want, n);
+	assert_true(cl->remote_closed);
+	assert_int_equal(cl->why, USN_TCP_CLOSE_NORMAL);
+	free(want);
+}
+
+static void expect_status_line(const struct client *cl, const char *line)
+{
+	size_t n = strlen(line);
+	assert_true(cl->len >= n);
+	assert_memory_equal(cl->resp, line, n);
+	assert_true(cl->remote_closed);
+}
+
+/* ---- tests ---- */
+
+static void test_pages_byte_identical(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *url, *rel, *type;
+	} cases[] = {
+		{"/index.html", "index.html", "text/html"},
+		{"/", "index.html", "text/html"},
+		{"/style.css", "style.css", "text/css"},
+		{"/dir/", "dir/index.html", "text/html"},
+		{"/dir/page.html", "dir/page.html", "text/html"},
+		{"/big.bin", "big.bin", "application/octet-stream"},
+		{"/empty.txt", "empty.txt", "text/plain"},
+	};
+	struct client cl;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char req[256];
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: sim\r\n\r\n", cases[i].url);
+		exchange_str(f, &cl, req);
+		expect_page(&cl, cases[i].rel, cases[i].type, false);
+		free(cl.resp);
+	}
+	struct mws_worker_stats st;
+	mws_worker_stats(f->mws, 0, &st);
+	assert_int_equal(st.requests, 7);
+	assert_int_equal(st.st200, 7);
+}
+
+static void test_head(void **state)
+{
+	struct fixture *f = *state;
+	struct client cl;
+	exchange_str(f, &cl, "HEAD /big.bin HTTP/1.0\r\n\r\n");
+	expect_page(&cl, "big.bin", "application/octet-stream", true);
+	free(cl.resp);
+}
+
+static void test_errors(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *req, *line;
+	} cases[] = {
+		{"GET /missing HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found\r\n"},
+		{"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 405 Method Not Allowed\r\n"},
+		{"GET /../etc/passwd HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+		{"\x16\x03\x01garbage", "HTTP/1.1 400 Bad Request\r\n"},
+		{"GET / HTTP/2.0\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"},
+	};
+	struct client cl;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		exchange_str(f, &cl, cases[i].req);
+		expect_status_line(&cl, cases[i].line);
+		/* the whole error response, exactly: header + "NNN Reason\n" body */
+		const uint8_t *end = NULL;
+		for (size_t k = 0; k + 4 <= cl.len; k++)
+			if (memcmp(cl.resp + k, "\r\n\r\n", 4) == 0) {
+				end = cl.resp + k + 4;
+				break;
+			}
+		assert_non_null(end);
+		assert_memory_equal(end, cases[i].line + 9, strlen(cases[i].line) - 11);
+		free(cl.resp);
+	}
+	/* 414 and 431: large requests */
+	size_t n = 20000;
+	char *big = malloc(n + 64);
+	assert_non_null(big);
+	memcpy(big, "GET /", 5);
+	memset(big + 5, 'a', 9000);
+	strcpy(big + 9005, " HTTP/1.1\r\n\r\n");
+	exchange_str(f, &cl, big);
+	expect_status_line(&cl, "HTTP/1.1 414 URI Too Long\r\n");
+	free(cl.resp);
+	strcpy(big, "GET / HTTP/1.1\r\nX-Pad: ");
+	memset(big + strlen(big), 'b', 17000);
+	strcpy(big + 23 + 17000, "\r\n\r\n");
+	exchange_str(f, &cl, big);
+	expect_status_line(&cl, "HTTP/1.1 431 Request Header Fields Too Large\r\n");
+	free(cl.resp);
+	free(big);
+}
+
+static void test_one_byte_segments(void **state)
+{
+	struct fixture *f = *state;
+	const char *req = "GET /dir/page.html HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n\r\n";
+	struct client cl;
+	exchange(f, &cl, req, strlen(req), 1);
+	expect_page(&cl, "dir/page.html", "text/html", false);
+	free(cl.resp);
+}
+
+static void test_half_request_then_close(void **state)
+{
+	struct fixture *f = *state;
+	struct client cl;
+	memset(&cl, 0, sizeof(cl));
+	cl.req = (const uint8_t *)"GET /index.ht";
+	cl.req_len = 13;
+	cl.close_after_send = true;
+	assert_non_null(usn_tcp_connect(usn_stack_worker(f->client->stack, 0), SERVER_IP, PORT, &client_handlers, &cl));
+	assert_true(simnet_run_until(&f->net, client_done, &cl, MAX_VIRTUAL_US));
+	assert_int_equal(cl.len, 0); /* no answer to an unfinished request */
+	assert_int_equal(cl.why, USN_TCP_CLOSE_NORMAL);
+	free(cl.resp);
+	/* and the server goes on serving */
+	exchange_str(f, &cl, "GET /style.css HTTP/1.1\r\n\r\n");
+	expect_page(&cl, "style.css", "text/css", false);
+	free(cl.resp);
+}
+
+static void test_lossy_link(void **state)
+{
+	struct fixture *f = *state;
+	struct client cl;
+	exchange_str(f, &cl, "GET /big.bin HTTP/1.1\r\n\r\n");
+	expect_page(&cl, "big.bin", "application/octet-stream", false);
+	free(cl.resp);
+	exchange_str(f, &cl, "GET /dir/page.html HTTP/1.1\r\n\r\n");
+	expect_page(&cl, "dir/page.html", "text/html", false);
+	free(cl.resp);
+	/* the faults did happen */
+	struct usn_sim_port_stats ps;
+	usn_sim_port_stats(f->server->port, &ps);
+	assert_true(ps.lost > 0);
+	assert_true(ps.reordered > 0);
+}
+
+static void test_keepalive_pipelined(void **state)
+{
+	struct fixture *f = *state;
+	const char *req = "GET /style.css HTTP/1.1\r\n\r\n"
+			  "HEAD /dir/page.html HTTP/1.1\r\n\r\n"
+			  "GET /nope HTTP/1.1\r\n\r\n"
+			  "GET /dir/page.html HTTP/1.1\r\nConnection: close\r\n\r\n";
+	struct client cl;
+	exchange_str(f, &cl, req);
+	uint8_t *a, *b, *d;
+	size_t na = expected(file_named("style.css"), "text/css", false, true, &a);
+	size_t nb = expected(file_named("dir/page.html"), "text/html", true, true, &b);
+	const char *e404 = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n"
+			   "Connection: keep-alive\r\n\r\n404 Not Found\n";
+	size_t nd = expected(file_named("dir/page.html"), "text/html", false, false, &d);
+	assert_int_equal(cl.len, na + nb + strlen(e404) + nd);
+	assert_memory_equal(cl.resp, a, na);
+	assert_memory_equal(cl.resp + na, b, nb);
+	assert_memory_equal(cl.resp + na + nb, e404, strlen(e404));
+	assert_memory_equal(cl.resp + na + nb + strlen(e404), d, nd);
+	assert_true(cl.remote_closed);
+	free(a);
+	free(b);
+	free(d);
+	free(cl.resp);
+}
+
+static void test_no_leak_after_timewait(void **state)
+{
+	struct fixture *f = *state;
+	struct client cl;
+	for (int i = 0; i < 5; i++) {
+		exchange_str(f, &cl, "GET /index.html HTTP/1.1\r\n\r\n");
+		expect_page(&cl, "index.html", "text/html", false);
+		free(cl.resp);
+	}
+	/* the server closed first: its TCBs sit in TIME-WAIT, then return */
+	simnet_run_for(&f->net, 2u * 60u * 1000000u);
+	struct usn_worker *w = usn_stack_worker(f->server->stack, 0);
+	assert_int_equal(usn_tcp_free_tcbs(w), usn_stack_config(f->server->stack)->tcp_max_conns);
+	struct mws_worker_stats st;
+	mws_worker_stats(f->mws, 0, &st);
+	assert_int_equal(st.conns, 5);
+	assert_int_equal(st.closed_ok, 5);
+	assert_int_equal(st.closed_bad, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_pages_byte_identical, setup_close, teardown),
+		cmocka_unit_test_setup_teardown(test_head, setup_close, teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup_close, teardown),
+		cmocka_unit_test_setup_teardown(test_one_byte_segments, setup_close, teardown),
+		cmocka_unit_test_setup_teardown(test_half_request_then_close, setup_close, teardown),
+		cmocka_unit_test_setup_teardown(test_lossy_link, setup_lossy, teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive_pipelined, setup_keepalive, teardown),
+		cmocka_unit_test_setup_teardown(test_no_leak_after_timewait, setup_close, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
