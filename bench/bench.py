@@ -321,6 +321,11 @@ class Rig:
         return int(self.sh(which, ["cat", "/sys/class/net/%s/statistics/%s" % (ifn, name)]).stdout)
 
     def down(self):
+        # Processes first (one rig exists at a time, so every live process we
+        # started belongs to it), then the namespaces: a namespace with a
+        # process in it outlives its name.
+        if self.made:
+            self.procs.stop_all()
         for ns in reversed(self.made):
             r = run(["ip", "netns", "pids", ns], check=False)
             pids = r.stdout.split()
@@ -353,6 +358,10 @@ def server_binary(name, build_dir):
         p = os.path.join(build_dir, "apps", name)
         return p if os.access(p, os.X_OK) else None
     return shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+
+
+def dpdk_prefix():
+    return "%s%d" % (NS_PREFIX, os.getpid())
 
 
 def nginx_conf(tmp, www, workers):
@@ -438,8 +447,12 @@ class Server:
                 dev = "net_af_xdp0,iface=%s,start_queue=0,queue_count=%d" % (self.rig.if_s, q)
             else:
                 dev = "net_af_packet0,iface=%s,qpairs=%d" % (self.rig.if_s, q)
-            a = [self.binary, "--no-huge", "-m", "1024", "-l", cpus, "--vdev=" + dev,
-                 "--file-prefix", "%s%d" % (NS_PREFIX, os.getpid()), "--", "--root", self.www,
+            # Beyond the documented line: --no-pci keeps EAL off the machine's
+            # own NIC; --no-telemetry opens no socket; the runtime files go under
+            # a unique --file-prefix, removed at stop (--in-memory would avoid
+            # them but EAL refuses it beside --file-prefix).
+            a = [self.binary, "--no-huge", "-m", "1024", "-l", cpus, "--vdev=" + dev, "--no-pci",
+                 "--no-telemetry", "--file-prefix", dpdk_prefix(), "--", "--root", self.www,
                  "--ip", "%s/%d" % (SRV_IP, PREFIX), "--port", str(PORT), "--workers", str(self.workers)]
             if self.mtu != 1500:
                 a += ["--mtu", str(self.mtu)]
@@ -516,6 +529,8 @@ class Server:
             self.track()
             self.procs.stop(self.proc, signal.SIGTERM, grace=5.0, extra_pids=sorted(self.seen))
             self.proc = None
+        if self.name == "minimal_ws":
+            shutil.rmtree(os.path.join("/var/run/dpdk", dpdk_prefix()), ignore_errors=True)
 
     def log_tail(self, n=400):
         try:
@@ -569,6 +584,7 @@ def run_wrk(rig, server, args, pages_txt, seed, progress, detail):
                 "--", pages_txt, str(seed)]
     mem_before = mem_used_kb()
     cpu0 = cpu_stat(cores)
+    ccpu0 = cpu_stat(rig.cli_cores)
     pcpu0 = server.cpu_ticks()
     t0 = time.time()
     p = rig.procs.start(rig.exec_argv("c", wrk_argv, rig.cli_cores),
@@ -587,6 +603,7 @@ def run_wrk(rig, server, args, pages_txt, seed, progress, detail):
     if p in rig.procs.live:
         rig.procs.live.remove(p)
     cpu1 = cpu_stat(cores)
+    ccpu1 = cpu_stat(rig.cli_cores)
     pcpu1 = server.cpu_ticks()
     m = re.search(r"^WRK_JSON (\{.*\})\s*$", out, re.M)
     if p.returncode != 0 or not m:
@@ -595,6 +612,8 @@ def run_wrk(rig, server, args, pages_txt, seed, progress, detail):
     d = {k: cpu1[k] - cpu0[k] for k in cpu0}
     total = sum(d.values()) or 1
     busy = total - d["idle"] - d["iowait"]
+    cd = {k: ccpu1[k] - ccpu0[k] for k in ccpu0}
+    ctotal = sum(cd.values()) or 1
     secs = w["duration_us"] / 1e6 if w["duration_us"] else float(args.duration)
     n = w["requests"]
     e = w["errors"]
@@ -618,6 +637,8 @@ def run_wrk(rig, server, args, pages_txt, seed, progress, detail):
             "idle": (d["idle"] + d["iowait"]) / total,
         },
         "cpu_us_per_req": busy * TICK_US / n if n else None,
+        # wrk's core(s): near 100% busy means the client, not the server, set the pace.
+        "client_cpu_busy": (ctotal - cd["idle"] - cd["iowait"]) / ctotal,
         "server_process_cpu_s": {"user": (pcpu1[0] - pcpu0[0]) * TICK_US / 1e6,
                                  "system": (pcpu1[1] - pcpu0[1]) * TICK_US / 1e6},
         "server_rss_kb_max": rss_max,
@@ -649,6 +670,7 @@ def summarize(runs):
     }
     for k in ("user", "system", "softirq", "irq", "idle"):
         s["cpu_" + k] = get(lambda r, k=k: r["cpu_share"][k])
+    s["client_cpu_busy"] = get(lambda r: r.get("client_cpu_busy"))
     errs = {}
     for k in ("connect", "read", "write", "timeout"):
         errs[k] = sum(r["errors"][k] for r in runs)
@@ -812,8 +834,8 @@ def table_rows(results, link):
         s = r.get("summary")
         base = [row_label(r), str(r["mtu"]), str(r["workers"])]
         if not s:
-            rows.append(base + [r["status"] + (": " + r["notes"][0][:60] if r["notes"] and
-                                                r["status"] == "error" else "")] + [""] * (len(HEADERS) - 4))
+            rows.append(base + [r["status"] + (" (see notes)" if r["status"] != "not built" else "")] +
+                        [""] * (len(HEADERS) - 4))
             continue
         l = link_for(link, r["mtu"])
         share = (s["gbit_per_s"]["median"] / l["gbit_per_s"] * 100) if l and l["gbit_per_s"] else None
@@ -830,13 +852,16 @@ def table_rows(results, link):
             "%.0f/%.0f/%.0f" % (s["cpu_user"]["median"] * 100, s["cpu_system"]["median"] * 100,
                                 s["cpu_softirq"]["median"] * 100),
             fmt_num(s["cpu_us_per_req"]["median"] if s["cpu_us_per_req"] else None, "%.0f"),
+            fmt_num(s["client_cpu_busy"]["median"] * 100 if s["client_cpu_busy"] else None, "%.0f"),
             "%.1f" % (s["server_rss_kb_max"]["median"] / 1024),
+            "%.0f/%.0f" % (s["mem_used_kb_before"]["median"] / 1024, s["mem_used_kb_max"]["median"] / 1024),
         ])
     return rows
 
 
 HEADERS = ["server", "MTU", "wrk", "req/s median (min..max)", "Gbit/s", "of link", "lat p50/p99/max ms",
-           "err c/r/w/t", "non-2xx", "CPU usr/sys/sirq %", "CPU us/req", "RSS MB"]
+           "err c/r/w/t", "non-2xx", "CPU usr/sys/sirq %", "CPU us/req", "wrk CPU %", "RSS MB",
+           "mem used MB before/during"]
 
 
 def print_table(rows, out=sys.stdout):
@@ -879,9 +904,9 @@ def markdown(doc, rows):
         "with offloads on, the kernel carries 64 KB segments across veth and can exceed that ceiling.",
         "offl-on: veth offloads as the kernel sets them (%s); offl-off: tso, gso, gro, tx and rx "
         "checksum off on both ends. CPU: the server core(s)' /proc/stat split during the run; "
-        "CPU us/req: busy time of those cores per request. %s Errors: wrk's socket errors "
+        "CPU us/req: busy time of those cores per request; wrk CPU: busy share of wrk's core(s) (near 100%%: the client set the pace). Mem used: MemTotal - MemAvailable before the server started and at most during the runs. %s Errors: wrk's socket errors "
         "(connect/read/write/timeout); non-2xx: wrk's count of status >= 400." % (
-            doc.get("default_offloads", "?"),
+            doc.get("default_offloads") or "not run",
             "Receive processing was moved to the receiver's cores (RPS; threaded NAPI for AF_XDP)."
             if doc["flags"]["rps"] else
             "veth receive processing runs on the sending core (the kernel's default), so each "
@@ -898,7 +923,7 @@ def write_csv(path, results, link):
     cols = ["server", "offloads", "mtu", "workers", "status", "vdev", "req_s_min", "req_s_median",
             "req_s_max", "gbit_s_median", "link_share", "p50_us", "p99_us", "max_us", "err_connect",
             "err_read", "err_write", "err_timeout", "non_2xx", "cpu_user", "cpu_system", "cpu_softirq",
-            "cpu_us_per_req", "rss_kb", "mem_used_kb_before", "mem_used_kb_max"]
+            "cpu_us_per_req", "client_cpu_busy", "rss_kb", "mem_used_kb_before", "mem_used_kb_max"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -919,6 +944,7 @@ def write_csv(path, results, link):
                         s["non_2xx_3xx_total"], "%.4f" % s["cpu_user"]["median"],
                         "%.4f" % s["cpu_system"]["median"], "%.4f" % s["cpu_softirq"]["median"],
                         "%.1f" % s["cpu_us_per_req"]["median"] if s["cpu_us_per_req"] else "",
+                        "%.4f" % s["client_cpu_busy"]["median"] if s["client_cpu_busy"] else "",
                         s["server_rss_kb_max"]["median"], s["mem_used_kb_before"]["median"],
                         s["mem_used_kb_max"]["median"]])
 
@@ -956,15 +982,20 @@ def plots(outdir, doc):
     fig.savefig(os.path.join(outdir, "throughput.png"), dpi=110)
     plt.close(fig)
     made.append("throughput.png")
-    # Latency histogram, log2 buckets.
+    # Latency histogram, log2 buckets, from the first non-empty one.
     fig, ax = plt.subplots(figsize=(8, 4.5))
+    first = min([next((k for k, c in enumerate(r["summary"]["latency_log2_us"]) if c), 99) for r in base] or [0])
+    last = max([len(r["summary"]["latency_log2_us"]) for r in base] or [1])
     for r in base:
         h = r["summary"]["latency_log2_us"]
         tot = sum(h) or 1
-        xs = [2 ** k / 1000.0 for k in range(len(h))]
-        ax.plot(xs, [c / tot * 100 for c in h], marker="o", ms=3, label=row_label(r))
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("latency (ms, log2 buckets: lower bound)")
+        ks = list(range(first, last))
+        ax.plot(ks, [(h[k] if k < len(h) else 0) / tot * 100 for k in ks], marker="o", ms=3, label=row_label(r))
+    ks = list(range(first, last))
+    ax.set_xticks(ks)
+    ax.set_xticklabels([("%g" % (2 ** k / 1000.0)) if 2 ** k >= 1000 else "%dus" % 2 ** k for k in ks],
+                       rotation=45, fontsize=7)
+    ax.set_xlabel("latency bucket (ms unless marked; bucket k holds [2^k, 2^(k+1)) us)")
     ax.set_ylabel("share of requests (%)")
     ax.set_title("Latency histogram (median run)", fontsize=10)
     ax.legend(fontsize=8)
