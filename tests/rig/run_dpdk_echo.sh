@@ -101,9 +101,39 @@ start_server() {
 	return 1
 }
 
-# run_case NAME LCORES WORKERS VDEV [skippable]
+# telemetry_check NAME WORKERS: /usnet/stats and /usnet/worker,N through
+# dpdk-telemetry.py agree with each other and with the connections made.
+telemetry_check() {
+	local name=$1 workers=$2
+	if ! command -v dpdk-telemetry.py >/dev/null; then
+		skip "$name telemetry" "dpdk-telemetry.py not installed"
+		return
+	fi
+	{
+		echo /usnet/stats
+		for ((w = 0; w < workers; w++)); do echo "/usnet/worker,$w"; done
+	} | timeout 20 dpdk-telemetry.py -f "usn$id$name" >"$tmp/tel.out" 2>&1
+	if python3 - "$tmp/tel.out" "$workers" "$CONNS" >"$tmp/tel.why" 2>&1 <<'PY'; then
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+workers, conns = int(sys.argv[2]), int(sys.argv[3])
+total = [d["/usnet/stats"] for d in docs if "/usnet/stats" in d]
+per = [d["/usnet/worker"] for d in docs if "/usnet/worker" in d]
+assert len(total) == 1 and len(per) == workers, "got %d sums and %d workers" % (len(total), len(per))
+s = sum(w["tcp_passive_opens"] for w in per)
+assert total[0]["tcp_passive_opens"] == s == conns, "passive opens: sum %d, workers %d, wanted %d" % (
+    total[0]["tcp_passive_opens"], s, conns)
+PY
+		pass "$name telemetry /usnet/stats and /usnet/worker"
+	else
+		fail "$name telemetry" "$(tail -1 "$tmp/tel.why") (output: $(head -c 200 "$tmp/tel.out"))"
+	fi
+}
+
+# run_case NAME LCORES WORKERS VDEV [skippable [CLIENT_NS]]: the client runs
+# in CLIENT_NS (default the veth peer's namespace) and reaches $CLI_IP's /24.
 run_case() {
-	local name=$1 lcores=$2 workers=$3 vdev=$4 skippable=${5:-}
+	local name=$1 lcores=$2 workers=$3 vdev=$4 skippable=${5:-} cns=${6:-$NS_C}
 	if ! start_server "$name" "$lcores" "$workers" "$vdev"; then
 		if [ -n "$skippable" ]; then
 			skip "$name" "server did not start: $(grep -m1 -E 'usn_echo:|xdp|XDP' "$log" || tail -1 "$log")"
@@ -113,27 +143,31 @@ run_case() {
 		return
 	fi
 	pass "$name start"
+	if [ -n "${after_start:-}" ]; then
+		$after_start || fail "$name set-up" "$after_start failed"
+	fi
 
 	local mac
 	mac=$(sed -n 's/.*, mac \([0-9a-f:]*\),.*/\1/p' "$log" | head -1)
-	ip -n "$NS_C" neigh flush dev "$IF_C" 2>/dev/null
-	if ip netns exec "$NS_C" timeout 20 python3 tests/rig/icmp_ping.py "$SRV_IP" 5 >"$tmp/ping.out" 2>&1; then
+	ip -n "$cns" neigh flush all 2>/dev/null
+	if ip netns exec "$cns" timeout 20 python3 tests/rig/icmp_ping.py "$SRV_IP" 5 >"$tmp/ping.out" 2>&1; then
 		pass "$name ping"
 	else
 		fail "$name ping" "$(tail -1 "$tmp/ping.out")"
 	fi
-	if ip -n "$NS_C" neigh show "$SRV_IP" | grep -q "lladdr $mac"; then
+	if ip -n "$cns" neigh show "$SRV_IP" | grep -q "lladdr $mac"; then
 		pass "$name arp"
 	else
-		fail "$name arp" "kernel neighbour entry '$(ip -n "$NS_C" neigh show "$SRV_IP")' is not $mac"
+		fail "$name arp" "kernel neighbour entry '$(ip -n "$cns" neigh show "$SRV_IP")' is not $mac"
 	fi
 
-	if ip netns exec "$NS_C" timeout 300 python3 tests/rig/echo_client.py "$SRV_IP" --port 7 --conns "$CONNS" \
+	if ip netns exec "$cns" timeout 300 python3 tests/rig/echo_client.py "$SRV_IP" --port 7 --conns "$CONNS" \
 		--batch 100 --seed "$id" >"$tmp/client.out" 2>&1; then
 		pass "$name echo $CONNS connections"
 	else
 		fail "$name echo" "$(tr '\n' ' ' <"$tmp/client.out" | cut -c1-400)"
 	fi
+	telemetry_check "$name" "$workers"
 
 	if stop_server && [ "${srv_rc:-1}" = 0 ] && grep -q '^usn_echo: stopped' "$log"; then
 		pass "$name clean stop"
@@ -160,6 +194,20 @@ run_case() {
 
 run_case af_packet 0 1 "net_af_packet0,iface=$IF_S"
 run_case af_packet_2w 0-1 2 "net_af_packet0,iface=$IF_S,qpairs=2"
+
+# net_tap: the kernel side is the tap interface itself, given the client
+# address in the server's namespace. The port offers checksum offloads, so
+# this case runs the stack's TX IPv4/TCP checksum offload path.
+tap_up() {
+	ip -n "$NS_S" addr add "$CLI_IP/24" dev "ut$id" && ip -n "$NS_S" link set "ut$id" up
+}
+after_start=tap_up run_case tap 0 1 "net_tap0,iface=ut$id" "" "$NS_S"
+off=$(sed -n 's/.*offloads 0x\([0-9a-f]*\).*/\1/p' "$tmp/tap.log" | head -1)
+if [ -n "$off" ] && (((16#$off & 6) == 6)); then
+	pass "tap: IPv4 and TCP TX checksum offload advertised and used (offloads 0x$off)"
+else
+	fail "tap offloads" "net_tap should advertise TX IPv4/TCP checksum offload, got '0x$off'"
+fi
 
 if [ ! -d /sys/fs/bpf ] && ! grep -qw bpf /proc/filesystems; then
 	skip af_xdp "kernel without BPF"
