@@ -1,0 +1,73 @@
+/* libusnet TILE-Gx backend: the HAL (include/usnet/hal.h) on one mPIPE
+ * link through gxio. Private to arch/tilegx and its tests; programs use
+ * include/usnet/backend.h. Built against the MDE on TILE-Gx, or against the
+ * x86 emulation in arch/tilegx/emu/ for tests. */
+#ifndef USN_TILEGX_MPIPE_H
+#define USN_TILEGX_MPIPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gxio_subset.h"
+#include "usnet/hal.h"
+
+#define USN_GX_MAX_WORKERS 36 /* one per tile of a TILE-Gx36 */
+#define USN_GX_HEADROOM 32    /* bytes before data in every buffer (< 120: a chained
+				 packet's first offset, 8 + headroom, must fit 7 bits) */
+#define USN_GX_META_BYTES 128 /* the usn_buf of each buffer sits this far before it */
+
+struct usn_gxemu;
+
+struct usn_gx_config {
+	const char *link;        /* mPIPE link name, e.g. "xgbe1" (required) */
+	uint16_t n_workers;      /* queues: one NotifRing + iqueue and one eDMA ring each [1] */
+	const int *cpus;         /* each worker's dataplane CPU; NULL: the nth dataplane CPU */
+	uint16_t mtu;            /* IPv4 MTU [1500] */
+	/* 0: no chains: buffer stacks of 128..1664 B (4096 B for jumbo MTUs) and
+	 * the classifier picks the smallest that holds the whole frame. 128, 256,
+	 * 512, 1024 or 1664: one stack of that class takes every frame, chained
+	 * across as many buffers as it needs; TX may chain too. */
+	uint16_t chain_buf_size;
+	uint32_t bufs_per_stack; /* [n_workers * 2048] */
+	uint32_t iqueue_entries; /* 128, 512, 2048 or 65536 [2048] */
+	uint32_t equeue_entries; /* 512, 2048, 8192 or 65536 [2048] */
+	struct usn_gxemu *emu;   /* the emulated board (x86 only; ignored on TILE-Gx) */
+};
+
+struct usn_gx_port_stats {
+	uint64_t rx_frames, rx_bytes, rx_err_desc, rx_bad_chain;
+	uint64_t tx_frames, tx_bytes, tx_no_slot, tx_bad_buf;
+	uint64_t alloc_fail;
+};
+
+struct usn_gx_port;
+
+/* Opens the link and sets up mPIPE as described in mpipe.c. NULL on
+ * failure, with a one-line reason in msg. */
+struct usn_gx_port *usn_gx_port_create(const struct usn_gx_config *cfg, char *msg, size_t msg_len);
+/* Closes the link and frees everything; buffers the stack still holds are lost. */
+void usn_gx_port_destroy(struct usn_gx_port *p);
+struct usn_hal *usn_gx_port_hal(struct usn_gx_port *p);
+/* The dataplane CPU worker i runs on. */
+int usn_gx_port_worker_cpu(const struct usn_gx_port *p, uint16_t worker);
+/* Summed over workers (each worker's counters are its own). */
+void usn_gx_port_stats(const struct usn_gx_port *p, struct usn_gx_port_stats *out);
+/* For tests: the mPIPE context and the buffer stacks' indices. */
+gxio_mpipe_context_t *usn_gx_port_context(struct usn_gx_port *p);
+unsigned usn_gx_port_stacks(const struct usn_gx_port *p, unsigned *idx, unsigned max);
+/* Buffers each stack was filled with (bufs_per_stack). */
+uint32_t usn_gx_port_bufs_per_stack(const struct usn_gx_port *p);
+
+/* Backend arguments (include/usnet/backend.h), those before "--":
+ *   --link NAME     mPIPE link [xgbe1]
+ *   --cpus LIST     dataplane CPUs for the workers, e.g. "1-35" or "2,4,6-9"
+ *   --chain BYTES   chained buffers of that class (128..1664); 0: none [0]
+ *   --bufs N        buffers per stack
+ *   --mtu N         IPv4 MTU [1500]
+ * Fills cfg (cfg->cpus points into cpus, USN_GX_MAX_WORKERS entries) and
+ * returns how many arguments were consumed ("--" included), or -errno
+ * with a one-line message. The link string points into argv. */
+int usn_gx_args_parse(int argc, char **argv, uint16_t n_queues, struct usn_gx_config *cfg, int *cpus, char *msg,
+		      size_t msg_len);
+
+#endif
