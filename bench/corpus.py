@@ -168,6 +168,24 @@ def digest_of(out):
     return digest.hexdigest()
 
 
+def check_stats(st, count):
+    """The thesis' shape, as exact counts for the 500-page corpus."""
+    bad = []
+    if abs(st["min_bytes"] - 3.5 * KB) > 1 or abs(st["max_bytes"] - 1.1 * 1024 * KB) > 1:
+        bad.append("range %d..%d bytes, want 3.5 KB..1.1 MB" % (st["min_bytes"], st["max_bytes"]))
+    if not 60 * KB <= st["median_bytes"] <= 76 * KB:
+        bad.append("median %.1f KB, want about 68" % (st["median_bytes"] / KB))
+    if not 115 * KB <= st["mean_bytes"] <= 137 * KB:
+        bad.append("mean %.1f KB, want about 126" % (st["mean_bytes"] / KB))
+    if count == 500:
+        if round(st["share_under_150KB"] * count) != 350 or round(st["share_under_300KB"] * count) != 450:
+            bad.append("under 150 KB / 300 KB: %.3f / %.3f, want 0.70 / 0.90" % (
+                st["share_under_150KB"], st["share_under_300KB"]))
+        if st["pages_over_500KB"] != 17:
+            bad.append("%d pages over 500 KB, want 17" % st["pages_over_500KB"])
+    return bad
+
+
 def describe(m):
     st = m["stats"]
     return ("corpus: %d pages, seed %d, %.1f KB to %.1f KB, median %.1f KB, mean %.1f KB, "
@@ -196,7 +214,10 @@ def main():
             return 0
     m = generate(a.out, a.seed, a.count)
     print(describe(m))
-    return 0
+    bad = check_stats(m["stats"], a.count)
+    for b in bad:
+        print("corpus: off the thesis distribution: " + b, file=sys.stderr)
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
