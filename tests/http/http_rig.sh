@@ -150,6 +150,25 @@ stop_server() {
 	fi
 }
 
+# Runs http_suite.py from the client namespace, prefixing its lines with
+# the suite name; a crash without a FAIL line still counts as a failure.
+run_suite() {
+	local out=$1 rc; shift
+	ip netns exec "$ns_c" timeout 300 python3 "$here/http_suite.py" --host "$addr_s" --port "$port" \
+		--root "$root" "$@" > "$out" 2>&1
+	rc=$?
+	while IFS= read -r line; do
+		case $line in
+		"PASS "* | "FAIL "*) echo "${line%% *} $name: ${line#* }" ;;
+		*) echo "$line" ;;
+		esac
+	done < "$out"
+	fails=$((fails + $(grep -c '^FAIL' "$out")))
+	if [ "$rc" != 0 ] && ! grep -q '^FAIL' "$out"; then
+		fail "http_suite.py $*" "exit $rc"
+	fi
+}
+
 # ---- flags and root errors (one line, exit 2) ----
 "${cmd[@]}" --bogus-flag > "$work/bad.out" 2>&1; rc=$?
 if [ "$rc" = 2 ] && [ "$(wc -l < "$work/bad.out")" = 1 ] && grep -q 'bogus-flag' "$work/bad.out"; then
@@ -173,9 +192,7 @@ if ! start_server "$log" "${cmd[@]}"; then
 	exit 1
 fi
 pass "server starts ($(grep -m1 '^loaded' "$log"))"
-ip netns exec "$ns_c" python3 "$here/http_suite.py" --host "$addr_s" --port "$port" --root "$root" \
-	| sed -u "s/^\(PASS\|FAIL\) /\1 $name: /" | tee "$work/suite.out"
-fails=$((fails + $(grep -c '^FAIL' "$work/suite.out")))
+run_suite "$work/suite.out"
 
 # wrk: 1000 connections, one request each (Connection: close), 3 s
 if command -v wrk >/dev/null; then
@@ -209,9 +226,7 @@ stop_server "$log"
 # ---- keep-alive mode ----
 log=$work/server_ka.log
 if start_server "$log" "${cmd[@]}" --keepalive; then
-	ip netns exec "$ns_c" python3 "$here/http_suite.py" --host "$addr_s" --port "$port" --root "$root" --keepalive \
-		| sed -u "s/^\(PASS\|FAIL\) /\1 $name: /" | tee "$work/suite_ka.out"
-	fails=$((fails + $(grep -c '^FAIL' "$work/suite_ka.out")))
+	run_suite "$work/suite_ka.out" --keepalive
 	stop_server "$log"
 else
 	fail "server starts with --keepalive" "$(tail -3 "$log" | tr '\n' ' ')"

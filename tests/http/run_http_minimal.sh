@@ -10,7 +10,9 @@ if [ ! -x "$bin" ]; then
 	echo "SKIP minimal_ws: $bin not built (needs DPDK and lib/tcp)"
 	exit 0
 fi
-# A unique file prefix keeps this EAL instance apart from any other.
-exec bash "$here/http_rig.sh" --no-kernel-ip minimal_ws -- "$bin" --no-huge -m 512 --no-pci \
-	--file-prefix "usnhttp$$" --vdev=net_af_packet0,iface=@IFACE@ -l 0 -- \
+# USN_HTTP_PMD=net_af_xdp selects AF_XDP instead of AF_PACKET. A unique
+# file prefix keeps this EAL instance apart from any other.
+pmd=${USN_HTTP_PMD:-net_af_packet}
+exec bash "$here/http_rig.sh" --no-kernel-ip "minimal_ws-${pmd#net_}" -- "$bin" --no-huge -m 512 --no-pci \
+	--file-prefix "usnhttp$$" --vdev="${pmd}0,iface=@IFACE@" -l 0 -- \
 	--root @ROOT@ --ip @CIDR@ --port @PORT@ --workers 1 --idle-backoff-us 100
