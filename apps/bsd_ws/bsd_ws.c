@@ -3,13 +3,13 @@
  * SO_REUSEPORT listening socket and one epoll each, preloaded pages. */
 #define _GNU_SOURCE
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -30,7 +30,7 @@
 
 #define MAX_WORKERS 256
 #define MAX_EVENTS 256
-#define ACCEPT_BATCH 64      /* accepts per listener wake-up, then serve the rest */
+#define ACCEPT_BATCH 64	     /* accepts per listener wake-up, then serve the rest */
 #define DRAIN_MAX (1u << 20) /* bytes discarded after a response before giving up */
 
 struct opts {
@@ -45,7 +45,7 @@ struct opts {
 };
 
 enum conn_state {
-	C_READ,  /* parsing a request */
+	C_READ,	 /* parsing a request */
 	C_WRITE, /* a response is partly written */
 	C_DRAIN, /* response done, write side shut: read to EOF, then close */
 };
@@ -57,8 +57,8 @@ struct conn {
 	uint64_t last_ms;
 	uint32_t drained;
 	struct http_reply rep;
-	unsigned piece;   /* piece being written */
-	uint32_t off;     /* bytes of that piece written */
+	unsigned piece;	     /* piece being written */
+	uint32_t off;	     /* bytes of that piece written */
 	uint32_t rpos, rlen; /* unparsed bytes in rbuf (pipelined requests) */
 	struct http_parser p;
 	uint8_t rbuf[4096];
@@ -72,7 +72,7 @@ struct worker {
 	const struct http_store *store;
 	const struct opts *o;
 	struct conn *head, *tail; /* open connections, LRU order */
-	struct conn *free_list;   /* recycled through ->next */
+	struct conn *free_list;	  /* recycled through ->next */
 	uint64_t requests, accepted, st200, st404, st_other, timeouts;
 	int err; /* the thread's failure, 0 if none */
 };
@@ -204,7 +204,7 @@ static void conn_run(struct worker *w, struct conn *c)
 			if (c->rpos < c->rlen) {
 				size_t used;
 				enum http_parse_result r =
-					http_parse(&c->p, c->rbuf + c->rpos, c->rlen - c->rpos, &used);
+				    http_parse(&c->p, c->rbuf + c->rpos, c->rlen - c->rpos, &used);
 				c->rpos += (uint32_t)used;
 				if (r == HTTP_PARSE_DONE) {
 					start_reply(w, c);
@@ -436,11 +436,15 @@ static bool parse_cpus(const char *s, struct opts *o)
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"root", required_argument, NULL, 'r'},	   {"addr", required_argument, NULL, 'a'},
-		{"port", required_argument, NULL, 'p'},	   {"workers", required_argument, NULL, 'w'},
-		{"cpus", required_argument, NULL, 'c'},	   {"keepalive", no_argument, NULL, 'k'},
-		{"idle-timeout-ms", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"root", required_argument, NULL, 'r'},
+	    {"addr", required_argument, NULL, 'a'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"keepalive", no_argument, NULL, 'k'},
+	    {"idle-timeout-ms", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->port = 80;
@@ -518,7 +522,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bsd_ws: %s\n", msg);
 		return 2;
 	}
-	printf("loaded %" PRIu32 " pages, %" PRIu64 " bytes\n", http_store_pages(store), http_store_bytes(store));
+	printf("loaded %" PRIu32 " pages, %" PRIu64 " bytes\n", http_store_pages(store),
+	       http_store_bytes(store));
 
 	/* Signals go to main only (sigwait), never into a worker's epoll_wait. */
 	sigset_t sigs;
@@ -568,8 +573,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("listening on %s:%u with %u worker%s%s\n", o.addr, o.port, o.workers, o.workers == 1 ? "" : "s",
-	       o.keepalive ? ", keep-alive" : "");
+	printf("listening on %s:%u with %u worker%s%s\n", o.addr, o.port, o.workers,
+	       o.workers == 1 ? "" : "s", o.keepalive ? ", keep-alive" : "");
 
 	int sig = 0;
 	sigwait(&sigs, &sig);

@@ -9,7 +9,7 @@ enum {
 	S_START = 0, /* before the method; empty lines skipped (RFC 9112 2.2) */
 	S_METHOD,
 	S_TARGET, /* first byte of the request-target */
-	S_ABS,    /* absolute-form "scheme://authority" before the path (RFC 9112 3.2.2) */
+	S_ABS,	  /* absolute-form "scheme://authority" before the path (RFC 9112 3.2.2) */
 	S_PATH,
 	S_PCT1, /* after '%' */
 	S_PCT2, /* after '%X' */
@@ -18,12 +18,12 @@ enum {
 	S_VMAJ,
 	S_VDOT,
 	S_VMIN,
-	S_VEND,   /* after the minor digit: CR or LF */
+	S_VEND,	  /* after the minor digit: CR or LF */
 	S_RL_CR,  /* CR ending the request line seen */
 	S_HSTART, /* start of a header line (or the empty line) */
 	S_HNAME,
 	S_HVALUE,
-	S_HCR,   /* CR ending a field line seen */
+	S_HCR,	 /* CR ending a field line seen */
 	S_ENDCR, /* CR of the empty line seen */
 	S_DONE,
 };
@@ -193,8 +193,8 @@ enum http_parse_result http_parse(struct http_parser *p, const uint8_t *buf, siz
 			if (p->vpos == 0) {
 				if (c == ':')
 					p->vpos = 1;
-				else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-					   c == '+' || c == '-' || c == '.'))
+				else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+					   (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))
 					goto bad;
 			} else if (p->vpos == 1 || p->vpos == 2) {
 				if (c != '/')

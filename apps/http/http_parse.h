@@ -29,16 +29,16 @@ enum http_parse_result {
  * the bytes may come from any number of segments. */
 struct http_parser {
 	uint8_t state;
-	uint8_t method;    /* enum http_method */
+	uint8_t method; /* enum http_method */
 	uint8_t major, minor;
-	uint8_t conn;      /* HTTP_CONN_* flags seen in Connection headers */
-	uint8_t mlen;      /* method bytes seen (capped) */
-	uint8_t pct_hi;    /* first hex digit of a %XX escape */
-	uint8_t hname;     /* bytes of "connection" matched in this field name, 0xff: no match */
-	uint8_t vpos;      /* progress through "HTTP/" or an absolute-form prefix */
-	bool path_long;    /* the path exceeded HTTP_PATH_MAX: no page can match */
-	uint16_t status;   /* 0 while the request is good; else the error to answer */
-	uint16_t blank;    /* empty lines before the request line (RFC 9112 2.2) */
+	uint8_t conn;	 /* HTTP_CONN_* flags seen in Connection headers */
+	uint8_t mlen;	 /* method bytes seen (capped) */
+	uint8_t pct_hi;	 /* first hex digit of a %XX escape */
+	uint8_t hname;	 /* bytes of "connection" matched in this field name, 0xff: no match */
+	uint8_t vpos;	 /* progress through "HTTP/" or an absolute-form prefix */
+	bool path_long;	 /* the path exceeded HTTP_PATH_MAX: no page can match */
+	uint16_t status; /* 0 while the request is good; else the error to answer */
+	uint16_t blank;	 /* empty lines before the request line (RFC 9112 2.2) */
 	uint16_t vlen;
 	uint32_t line_len; /* request-line bytes so far */
 	uint32_t hdr_len;  /* header bytes so far */

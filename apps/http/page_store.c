@@ -80,10 +80,10 @@ const char *http_content_type(const char *name)
 	static const struct {
 		const char *ext, *type;
 	} types[] = {
-		{"html", "text/html"},	    {"htm", "text/html"},	 {"css", "text/css"},
-		{"js", "text/javascript"},  {"json", "application/json"}, {"png", "image/png"},
-		{"jpg", "image/jpeg"},	    {"jpeg", "image/jpeg"},	 {"gif", "image/gif"},
-		{"svg", "image/svg+xml"},   {"txt", "text/plain"},
+	    {"html", "text/html"},     {"htm", "text/html"},	     {"css", "text/css"},
+	    {"js", "text/javascript"}, {"json", "application/json"}, {"png", "image/png"},
+	    {"jpg", "image/jpeg"},     {"jpeg", "image/jpeg"},	     {"gif", "image/gif"},
+	    {"svg", "image/svg+xml"},  {"txt", "text/plain"},
 	};
 	const char *slash = strrchr(name, '/');
 	const char *base = slash ? slash + 1 : name;
@@ -97,7 +97,8 @@ const char *http_content_type(const char *name)
 }
 
 /* Fills r over buf (header + body, already written) and builds its table. */
-static int resp_init(struct http_store *s, struct http_resp *r, const uint8_t *buf, uint32_t len, uint32_t hdr_len)
+static int resp_init(struct http_store *s, struct http_resp *r, const uint8_t *buf, uint32_t len,
+		     uint32_t hdr_len)
 {
 	memset(r, 0, sizeof(*r));
 	r->data = buf;
@@ -170,12 +171,14 @@ static int load_file(struct http_store *s, int fd, const struct stat *st, const 
 	uint32_t body_len = (uint32_t)st->st_size;
 	const char *type = http_content_type(url);
 	char hdr[256], kahdr[256];
-	int hl = snprintf(hdr, sizeof(hdr),
-			  "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %u\r\nConnection: close\r\n\r\n",
-			  type, body_len);
-	int kl = snprintf(kahdr, sizeof(kahdr),
-			  "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %u\r\nConnection: keep-alive\r\n\r\n",
-			  type, body_len);
+	int hl =
+	    snprintf(hdr, sizeof(hdr),
+		     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %u\r\nConnection: close\r\n\r\n",
+		     type, body_len);
+	int kl = snprintf(
+	    kahdr, sizeof(kahdr),
+	    "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %u\r\nConnection: keep-alive\r\n\r\n",
+	    type, body_len);
 	if (hl <= 0 || kl <= 0 || (size_t)hl >= sizeof(hdr) || (size_t)kl >= sizeof(kahdr))
 		return -EINVAL;
 	uint8_t *buf = malloc((size_t)hl + body_len + 1);
@@ -233,7 +236,8 @@ static bool inside_root(const struct http_store *s, const char *resolved)
 	if (strncmp(resolved, s->root, s->root_len) != 0)
 		return false;
 	/* root "/" has root_len 1 and every absolute path is inside it */
-	return resolved[s->root_len] == '\0' || resolved[s->root_len] == '/' || s->root[s->root_len - 1] == '/';
+	return resolved[s->root_len] == '\0' || resolved[s->root_len] == '/' ||
+	       s->root[s->root_len - 1] == '/';
 }
 
 /* Walks the directory open as dfd, whose URL path is url[0..url_len)
@@ -329,8 +333,12 @@ static int walk(struct http_store *s, int dfd, char *url, size_t url_len, int de
 static int build_errors(struct http_store *s)
 {
 	static const char *const reason[N_ERR] = {
-		"Bad Request", "Not Found", "Method Not Allowed", "URI Too Long", "Request Header Fields Too Large",
-		"HTTP Version Not Supported",
+	    "Bad Request",
+	    "Not Found",
+	    "Method Not Allowed",
+	    "URI Too Long",
+	    "Request Header Fields Too Large",
+	    "HTTP Version Not Supported",
 	};
 	for (size_t i = 0; i < N_ERR; i++) {
 		for (int ka = 0; ka < 2; ka++) {
@@ -340,11 +348,12 @@ static int build_errors(struct http_store *s)
 				continue;
 			char body[128], buf[512];
 			int bl = snprintf(body, sizeof(body), "%u %s\n", err_status[i], reason[i]);
-			int hl = snprintf(buf, sizeof(buf),
-					  "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s"
-					  "Connection: %s\r\n\r\n",
-					  err_status[i], reason[i], bl,
-					  err_status[i] == 405 ? "Allow: GET, HEAD\r\n" : "", ka ? "keep-alive" : "close");
+			int hl = snprintf(
+			    buf, sizeof(buf),
+			    "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s"
+			    "Connection: %s\r\n\r\n",
+			    err_status[i], reason[i], bl, err_status[i] == 405 ? "Allow: GET, HEAD\r\n" : "",
+			    ka ? "keep-alive" : "close");
 			uint8_t *data = malloc((size_t)hl + (size_t)bl);
 			if (!data)
 				return -ENOMEM;

@@ -20,7 +20,7 @@
 /* One precomputed response: header then body in one contiguous buffer. */
 struct http_resp {
 	const uint8_t *data;
-	uint32_t len;     /* header + body */
+	uint32_t len;	  /* header + body */
 	uint32_t hdr_len; /* the header, up to and including the empty line */
 	/* Prefix sums over data[0..len) for send-by-reference; prefix == NULL
 	 * when the store was opened without a csum_build hook. */
@@ -31,7 +31,7 @@ struct http_resp {
 };
 
 struct http_page {
-	const char *path;      /* URL path, decoded: "/dir/a.html" */
+	const char *path; /* URL path, decoded: "/dir/a.html" */
 	uint32_t path_len;
 	const char *type;      /* Content-Type value */
 	struct http_resp full; /* "Connection: close" header + body */

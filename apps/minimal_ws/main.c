@@ -44,8 +44,9 @@ static void usage_exit(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "minimal_ws: ");
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (usage: minimal_ws [EAL options] -- --root DIR --ip ADDR/PREFIX [--gw ADDR] [--port 80]"
-			" [--workers N] [--mac MAC] [--mtu N] [--idle-backoff-us N] [--keepalive])\n");
+	fprintf(stderr,
+		" (usage: minimal_ws [EAL options] -- --root DIR --ip ADDR/PREFIX [--gw ADDR] [--port 80]"
+		" [--workers N] [--mac MAC] [--mtu N] [--idle-backoff-us N] [--keepalive])\n");
 	exit(2);
 }
 
@@ -184,13 +185,14 @@ int main(int argc, char **argv)
 
 	char msg[512];
 	struct http_store_opts so = {
-		.csum_build = usn_csum_table_build, .csum_free = usn_csum_table_free, .log = stderr};
+	    .csum_build = usn_csum_table_build, .csum_free = usn_csum_table_free, .log = stderr};
 	struct http_store *store = http_store_open(a.root, &so, msg, sizeof(msg));
 	if (!store) {
 		fprintf(stderr, "minimal_ws: %s\n", msg);
 		return 2;
 	}
-	printf("loaded %" PRIu32 " pages, %" PRIu64 " bytes\n", http_store_pages(store), http_store_bytes(store));
+	printf("loaded %" PRIu32 " pages, %" PRIu64 " bytes\n", http_store_pages(store),
+	       http_store_bytes(store));
 
 	struct usn_backend *b = NULL;
 	int rc = usn_backend_open(eal_argc, argv, a.workers, &b, msg, sizeof(msg));
@@ -257,7 +259,8 @@ int main(int argc, char **argv)
 		mws_worker_stats(m, i, &st);
 		printf("worker %u: %" PRIu64 " requests (200: %" PRIu64 ", 404: %" PRIu64 ", other: %" PRIu64
 		       "), %" PRIu64 " connections (%" PRIu64 " closed, %" PRIu64 " reset/timed out)\n",
-		       i, st.requests, st.st200, st.st404, st.st_other, st.conns, st.closed_ok, st.closed_bad);
+		       i, st.requests, st.st200, st.st404, st.st_other, st.conns, st.closed_ok,
+		       st.closed_bad);
 		total += st.requests;
 	}
 	usn_backend_print_stats(b, stdout);

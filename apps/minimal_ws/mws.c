@@ -156,11 +156,11 @@ static void on_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_rea
 }
 
 static const struct usn_tcp_handlers mws_handlers = {
-	.connected_fn = on_connected,
-	.recv_fn = on_recv,
-	.sent_fn = NULL,
-	.remote_closed_fn = on_remote_closed,
-	.closed_fn = on_closed,
+    .connected_fn = on_connected,
+    .recv_fn = on_recv,
+    .sent_fn = NULL,
+    .remote_closed_fn = on_remote_closed,
+    .closed_fn = on_closed,
 };
 
 struct mws *mws_init(struct usn_stack *s, const struct http_store *store, const struct mws_opts *o, int *err)

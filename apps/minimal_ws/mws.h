@@ -13,7 +13,7 @@
 struct mws;
 
 struct mws_opts {
-	uint16_t port;  /* [80] when 0 */
+	uint16_t port;	/* [80] when 0 */
 	bool keepalive; /* off: one request per connection, Connection: close */
 };
 
@@ -22,7 +22,7 @@ struct mws_opts {
 struct mws_worker_stats {
 	uint64_t requests;
 	uint64_t st200, st404, st_other;
-	uint64_t conns;       /* connections announced by connected_fn */
+	uint64_t conns;	      /* connections announced by connected_fn */
 	uint64_t closed_ok;   /* closed normally */
 	uint64_t closed_bad;  /* reset, timed out, aborted */
 	uint64_t no_state;    /* refused: no per-connection state free */

@@ -36,8 +36,8 @@ struct file {
 };
 
 static struct file files[] = {
-	{"index.html", 60, NULL},   {"style.css", 777, NULL},	   {"dir/index.html", 1, NULL},
-	{"dir/page.html", 70001, NULL}, {"big.bin", 1200000, NULL}, {"empty.txt", 0, NULL},
+    {"index.html", 60, NULL},	    {"style.css", 777, NULL},	{"dir/index.html", 1, NULL},
+    {"dir/page.html", 70001, NULL}, {"big.bin", 1200000, NULL}, {"empty.txt", 0, NULL},
 };
 #define N_FILES (sizeof(files) / sizeof(files[0]))
 
@@ -129,7 +129,8 @@ static int setup_keepalive(void **state)
 
 static int setup_lossy(void **state)
 {
-	struct usn_sim_faults fl = {.loss = 0.02, .duplicate = 0.01, .reorder = 0.02, .delay_us = 200, .jitter_us = 100};
+	struct usn_sim_faults fl = {
+	    .loss = 0.02, .duplicate = 0.01, .reorder = 0.02, .delay_us = 200, .jitter_us = 100};
 	return setup_mode(state, false, &fl);
 }
 
@@ -153,7 +154,7 @@ static int teardown(void **state)
 struct client {
 	const uint8_t *req;
 	size_t req_len;
-	size_t step;     /* bytes per send_ref; 0: the whole request at once */
+	size_t step; /* bytes per send_ref; 0: the whole request at once */
 	bool close_after_send;
 	uint8_t *resp;
 	size_t len, cap;
@@ -207,10 +208,10 @@ static void cl_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_rea
 }
 
 static const struct usn_tcp_handlers client_handlers = {
-	.connected_fn = cl_connected,
-	.recv_fn = cl_recv,
-	.remote_closed_fn = cl_remote_closed,
-	.closed_fn = cl_closed,
+    .connected_fn = cl_connected,
+    .recv_fn = cl_recv,
+    .remote_closed_fn = cl_remote_closed,
+    .closed_fn = cl_closed,
 };
 
 static bool client_done(void *arg)
@@ -226,10 +227,11 @@ static void exchange(struct fixture *f, struct client *cl, const char *req, size
 	cl->req_len = req_len;
 	cl->step = step;
 	struct usn_tcp_conn *c =
-		usn_tcp_connect(usn_stack_worker(f->client->stack, 0), SERVER_IP, PORT, &client_handlers, cl);
+	    usn_tcp_connect(usn_stack_worker(f->client->stack, 0), SERVER_IP, PORT, &client_handlers, cl);
 	assert_non_null(c);
 	if (!simnet_run_until(&f->net, client_done, cl, MAX_VIRTUAL_US))
-		fail_msg("connection did not close (connected %d, %zu bytes received)", cl->connected, cl->len);
+		fail_msg("connection did not close (connected %d, %zu bytes received)", cl->connected,
+			 cl->len);
 }
 
 static void exchange_str(struct fixture *f, struct client *cl, const char *req)
@@ -241,8 +243,10 @@ static void exchange_str(struct fixture *f, struct client *cl, const char *req)
 static size_t expected(const struct file *fl, const char *type, bool head, bool ka, uint8_t **out)
 {
 	char hdr[256];
-	int hl = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: %s\r\n\r\n",
-			  type, fl->len, ka ? "keep-alive" : "close");
+	int hl =
+	    snprintf(hdr, sizeof(hdr),
+		     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: %s\r\n\r\n",
+		     type, fl->len, ka ? "keep-alive" : "close");
 	size_t n = (size_t)hl + (head ? 0 : fl->len);
 	*out = malloc(n + 1);
 	assert_non_null(*out);
@@ -279,13 +283,13 @@ static void test_pages_byte_identical(void **state)
 	static const struct {
 		const char *url, *rel, *type;
 	} cases[] = {
-		{"/index.html", "index.html", "text/html"},
-		{"/", "index.html", "text/html"},
-		{"/style.css", "style.css", "text/css"},
-		{"/dir/", "dir/index.html", "text/html"},
-		{"/dir/page.html", "dir/page.html", "text/html"},
-		{"/big.bin", "big.bin", "application/octet-stream"},
-		{"/empty.txt", "empty.txt", "text/plain"},
+	    {"/index.html", "index.html", "text/html"},
+	    {"/", "index.html", "text/html"},
+	    {"/style.css", "style.css", "text/css"},
+	    {"/dir/", "dir/index.html", "text/html"},
+	    {"/dir/page.html", "dir/page.html", "text/html"},
+	    {"/big.bin", "big.bin", "application/octet-stream"},
+	    {"/empty.txt", "empty.txt", "text/plain"},
 	};
 	struct client cl;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -316,11 +320,11 @@ static void test_errors(void **state)
 	static const struct {
 		const char *req, *line;
 	} cases[] = {
-		{"GET /missing HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found\r\n"},
-		{"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 405 Method Not Allowed\r\n"},
-		{"GET /../etc/passwd HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
-		{"\x16\x03\x01garbage", "HTTP/1.1 400 Bad Request\r\n"},
-		{"GET / HTTP/2.0\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"},
+	    {"GET /missing HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found\r\n"},
+	    {"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 405 Method Not Allowed\r\n"},
+	    {"GET /../etc/passwd HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+	    {"\x16\x03\x01garbage", "HTTP/1.1 400 Bad Request\r\n"},
+	    {"GET / HTTP/2.0\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"},
 	};
 	struct client cl;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -374,7 +378,8 @@ static void test_half_request_then_close(void **state)
 	cl.req = (const uint8_t *)"GET /index.ht";
 	cl.req_len = 13;
 	cl.close_after_send = true;
-	assert_non_null(usn_tcp_connect(usn_stack_worker(f->client->stack, 0), SERVER_IP, PORT, &client_handlers, &cl));
+	assert_non_null(
+	    usn_tcp_connect(usn_stack_worker(f->client->stack, 0), SERVER_IP, PORT, &client_handlers, &cl));
 	assert_true(simnet_run_until(&f->net, client_done, &cl, MAX_VIRTUAL_US));
 	assert_int_equal(cl.len, 0); /* no answer to an unfinished request */
 	assert_int_equal(cl.why, USN_TCP_CLOSE_NORMAL);
@@ -452,14 +457,14 @@ static void test_no_leak_after_timewait(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_pages_byte_identical, setup_close, teardown),
-		cmocka_unit_test_setup_teardown(test_head, setup_close, teardown),
-		cmocka_unit_test_setup_teardown(test_errors, setup_close, teardown),
-		cmocka_unit_test_setup_teardown(test_one_byte_segments, setup_close, teardown),
-		cmocka_unit_test_setup_teardown(test_half_request_then_close, setup_close, teardown),
-		cmocka_unit_test_setup_teardown(test_lossy_link, setup_lossy, teardown),
-		cmocka_unit_test_setup_teardown(test_keepalive_pipelined, setup_keepalive, teardown),
-		cmocka_unit_test_setup_teardown(test_no_leak_after_timewait, setup_close, teardown),
+	    cmocka_unit_test_setup_teardown(test_pages_byte_identical, setup_close, teardown),
+	    cmocka_unit_test_setup_teardown(test_head, setup_close, teardown),
+	    cmocka_unit_test_setup_teardown(test_errors, setup_close, teardown),
+	    cmocka_unit_test_setup_teardown(test_one_byte_segments, setup_close, teardown),
+	    cmocka_unit_test_setup_teardown(test_half_request_then_close, setup_close, teardown),
+	    cmocka_unit_test_setup_teardown(test_lossy_link, setup_lossy, teardown),
+	    cmocka_unit_test_setup_teardown(test_keepalive_pipelined, setup_keepalive, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_leak_after_timewait, setup_close, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

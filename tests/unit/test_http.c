@@ -130,10 +130,10 @@ static void test_status_400(void **state)
 	(void)state;
 	expect_status("\x01\x02garbage\r\n\r\n", 400);
 	expect_status("GET\r\n\r\n", 400);
-	expect_status("GET /\r\n\r\n", 400);             /* HTTP/0.9 */
-	expect_status("GET / HTTP/1.1 x\r\n\r\n", 400);  /* junk after version */
-	expect_status("GET / http/1.1\r\n\r\n", 400);    /* the name is case-sensitive */
-	expect_status("GET  / HTTP/1.1\r\n\r\n", 400);   /* two spaces */
+	expect_status("GET /\r\n\r\n", 400);		  /* HTTP/0.9 */
+	expect_status("GET / HTTP/1.1 x\r\n\r\n", 400);	  /* junk after version */
+	expect_status("GET / http/1.1\r\n\r\n", 400);	  /* the name is case-sensitive */
+	expect_status("GET  / HTTP/1.1\r\n\r\n", 400);	  /* two spaces */
 	expect_status("GET /a%zz HTTP/1.1\r\n\r\n", 400); /* bad escape */
 	expect_status("GET /a%4 HTTP/1.1\r\n\r\n", 400);
 	expect_status("GET /a%00b HTTP/1.1\r\n\r\n", 400); /* NUL */
@@ -141,7 +141,7 @@ static void test_status_400(void **state)
 	expect_status("GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400);
 	expect_status("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400); /* space before colon */
 	expect_status("GET / HTTP/1.1\r\n: x\r\n\r\n", 400);
-	expect_status("GET / HTTP/1.1\rX\r\n\r\n", 400); /* CR without LF */
+	expect_status("GET / HTTP/1.1\rX\r\n\r\n", 400);	    /* CR without LF */
 	expect_status("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n", 400); /* too many empty lines */
 }
 
@@ -330,7 +330,8 @@ static void test_pipelined(void **state)
 	assert_int_equal(u2, 0);
 	http_parser_init(&p);
 	size_t used2;
-	assert_int_equal(http_parse(&p, (const uint8_t *)two + used, strlen(two) - used, &used2), HTTP_PARSE_DONE);
+	assert_int_equal(http_parse(&p, (const uint8_t *)two + used, strlen(two) - used, &used2),
+			 HTTP_PARSE_DONE);
 	assert_int_equal(used + used2, strlen(two));
 	assert_int_equal(p.method, HTTP_METHOD_HEAD);
 	assert_memory_equal(p.path, "/b", 2);
@@ -343,13 +344,13 @@ static void test_split_every_boundary(void **state)
 {
 	(void)state;
 	static const char *const reqs[] = {
-		"GET /dir/a%20b.html?q=1 HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n",
-		"HEAD / HTTP/1.0\r\nUser-Agent: t\r\n\r\n",
-		"POST /x HTTP/1.1\r\nConnection: close\r\n\r\n",
-		"GET /../x HTTP/1.1\r\n\r\n",
-		"GET / HTTP/3.0\r\n\r\n",
-		"GET http://h:80/p HTTP/1.1\nX: y\n\n",
-		"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+	    "GET /dir/a%20b.html?q=1 HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n",
+	    "HEAD / HTTP/1.0\r\nUser-Agent: t\r\n\r\n",
+	    "POST /x HTTP/1.1\r\nConnection: close\r\n\r\n",
+	    "GET /../x HTTP/1.1\r\n\r\n",
+	    "GET / HTTP/3.0\r\n\r\n",
+	    "GET http://h:80/p HTTP/1.1\nX: y\n\n",
+	    "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
 	};
 	for (size_t k = 0; k < sizeof(reqs) / sizeof(reqs[0]); k++) {
 		size_t len = strlen(reqs[k]);
@@ -453,10 +454,10 @@ static int tree_setup(void **state)
 	write_file(t->outside, "secret.txt", "secret", 6);
 	char target[128];
 	snprintf(target, sizeof(target), "%s/secret.txt", t->outside);
-	symlink_in(t->root, "escape.txt", target);      /* absolute, outside: ignored */
+	symlink_in(t->root, "escape.txt", target); /* absolute, outside: ignored */
 	symlink_in(t->root, "dir/rel.txt", "../../../../../../../etc/hostname"); /* relative, outside */
-	symlink_in(t->root, "link.html", "dir/index.html"); /* inside: served */
-	symlink_in(t->root, "dirlink", "dir");              /* directory: not followed */
+	symlink_in(t->root, "link.html", "dir/index.html");			 /* inside: served */
+	symlink_in(t->root, "dirlink", "dir");					 /* directory: not followed */
 	symlink_in(t->root, "dangling", "nowhere");
 	*state = t;
 	return 0;
@@ -504,9 +505,10 @@ static void expect_page(const struct http_store *s, const char *path, const char
 	if (!pg)
 		fail_msg("no page for %s", path);
 	char hdr[256];
-	int hl = snprintf(hdr, sizeof(hdr),
-			  "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-			  type, body_len);
+	int hl = snprintf(
+	    hdr, sizeof(hdr),
+	    "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", type,
+	    body_len);
 	assert_int_equal(pg->full.hdr_len, hl);
 	assert_int_equal(pg->full.len, hl + body_len);
 	assert_memory_equal(pg->full.data, hdr, (size_t)hl);
@@ -519,9 +521,10 @@ static void expect_page(const struct http_store *s, const char *path, const char
 	assert_int_equal(pg->full.csum.len, pg->full.len);
 	assert_ptr_equal(pg->full.hdr_csum.prefix, pg->full.csum.prefix);
 	assert_int_equal(pg->full.hdr_csum.len, hl);
-	int kl = snprintf(hdr, sizeof(hdr),
-			  "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: keep-alive\r\n\r\n",
-			  type, body_len);
+	int kl = snprintf(
+	    hdr, sizeof(hdr),
+	    "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: keep-alive\r\n\r\n",
+	    type, body_len);
 	assert_int_equal(pg->ka.len, kl);
 	assert_memory_equal(pg->ka.data, hdr, (size_t)kl);
 }
@@ -687,7 +690,8 @@ static void test_reply(void **state)
 	assert_non_null(find_bytes(rep.piece[0].data, rep.piece[0].len, "Connection: close\r\n\r\n", 21));
 	http_reply_for(s, &r.p, true, &rep);
 	assert_false(rep.close);
-	assert_non_null(find_bytes(rep.piece[0].data, rep.piece[0].len, "Connection: keep-alive\r\n\r\n", 26));
+	assert_non_null(
+	    find_bytes(rep.piece[0].data, rep.piece[0].len, "Connection: keep-alive\r\n\r\n", 26));
 
 	r = parse_for_reply("PUT / HTTP/1.1\r\n\r\n");
 	http_reply_for(s, &r.p, false, &rep);
@@ -700,8 +704,8 @@ static void test_reply(void **state)
 		const char *req;
 		const char *line;
 	} errs[] = {
-		{"GET /a%zz HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
-		{"GET / HTTP/2.0\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"},
+	    {"GET /a%zz HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+	    {"GET / HTTP/2.0\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"},
 	};
 	for (size_t i = 0; i < 2; i++) {
 		r = parse_for_reply(errs[i].req);
@@ -730,28 +734,28 @@ static void test_reply(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_get_simple),
-		cmocka_unit_test(test_head_and_versions),
-		cmocka_unit_test(test_incomplete_is_more),
-		cmocka_unit_test(test_status_400),
-		cmocka_unit_test(test_status_400_decided_early),
-		cmocka_unit_test(test_traversal),
-		cmocka_unit_test(test_status_405),
-		cmocka_unit_test(test_status_414),
-		cmocka_unit_test(test_status_431),
-		cmocka_unit_test(test_status_505),
-		cmocka_unit_test(test_percent_decoding),
-		cmocka_unit_test(test_absolute_form),
-		cmocka_unit_test(test_connection_header),
-		cmocka_unit_test(test_pipelined),
-		cmocka_unit_test(test_split_every_boundary),
-		cmocka_unit_test(test_content_types),
-		cmocka_unit_test_setup_teardown(test_store_load, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_store_index_mapping, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_store_symlinks, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_store_no_csum_hook, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_reply, tree_setup, tree_teardown),
-		cmocka_unit_test(test_store_errors),
+	    cmocka_unit_test(test_get_simple),
+	    cmocka_unit_test(test_head_and_versions),
+	    cmocka_unit_test(test_incomplete_is_more),
+	    cmocka_unit_test(test_status_400),
+	    cmocka_unit_test(test_status_400_decided_early),
+	    cmocka_unit_test(test_traversal),
+	    cmocka_unit_test(test_status_405),
+	    cmocka_unit_test(test_status_414),
+	    cmocka_unit_test(test_status_431),
+	    cmocka_unit_test(test_status_505),
+	    cmocka_unit_test(test_percent_decoding),
+	    cmocka_unit_test(test_absolute_form),
+	    cmocka_unit_test(test_connection_header),
+	    cmocka_unit_test(test_pipelined),
+	    cmocka_unit_test(test_split_every_boundary),
+	    cmocka_unit_test(test_content_types),
+	    cmocka_unit_test_setup_teardown(test_store_load, tree_setup, tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_index_mapping, tree_setup, tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_symlinks, tree_setup, tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_no_csum_hook, tree_setup, tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_reply, tree_setup, tree_teardown),
+	    cmocka_unit_test(test_store_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
