@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -36,6 +37,7 @@
 /* The data room of one mbuf: 2048 bytes after the default headroom. */
 #define USN_DPDK_DATA_ROOM RTE_MBUF_DEFAULT_BUF_SIZE
 #define USN_DPDK_RETA_SPAN 128u /* usn_rss_queue's table size */
+#define USN_DPDK_LINK_WAIT_MS 5000
 
 struct backend_opts {
 	long port; /* -1: the first available */
@@ -237,6 +239,22 @@ static int pools_create(struct usn_backend *b, const struct backend_opts *o, cha
 	return 0;
 }
 
+/* A NIC's link takes a moment to come up after start; the stack's
+ * gratuitous ARP is sent on the first poll, so wait for it (bounded; a
+ * virtual device is up at once). */
+static void link_wait(uint16_t port)
+{
+	struct rte_eth_link link;
+
+	for (int i = 0; i < USN_DPDK_LINK_WAIT_MS / 100; i++) {
+		memset(&link, 0, sizeof(link));
+		if (rte_eth_link_get_nowait(port, &link) != 0 || link.link_status == RTE_ETH_LINK_UP)
+			return;
+		rte_delay_ms(100);
+	}
+	RTE_LOG(WARNING, USER1, "usnet: port %u link still down after %d ms\n", port, USN_DPDK_LINK_WAIT_MS);
+}
+
 static int port_setup(struct usn_backend *b, const struct backend_opts *o, char *msg, size_t msg_len)
 {
 	struct rte_eth_dev_info info;
@@ -357,6 +375,7 @@ static int port_setup(struct usn_backend *b, const struct backend_opts *o, char 
 	}
 	b->rx_drain_all = b->n_queues > 1 && !(b->hal.offloads & USN_HAL_OFF_RSS);
 
+	link_wait(b->port);
 	rc = rte_eth_macaddr_get(b->port, (struct rte_ether_addr *)b->hal.mac);
 	if (rc != 0)
 		return fail(msg, msg_len, rc, "port %u: cannot read MAC address: %s", b->port,

@@ -125,8 +125,11 @@ static struct rte_mbuf *mbuf_sync(const struct usn_backend *be, struct usn_buf *
 	}
 	m->nb_segs = segs;
 	m->pkt_len = total;
+	/* A received buffer may be sent back (an ICMP reply built in place):
+	 * none of its RX metadata may reach the TX path. */
 	m->ol_flags = 0;
 	m->tx_offload = 0;
+	m->packet_type = 0;
 	if ((head->flags & USN_BUF_TX_IP_CSUM) && be->tx_ol_ip)
 		m->ol_flags |= be->tx_ol_ip;
 	if ((head->flags & USN_BUF_TX_TCP_CSUM) && be->tx_ol_tcp)
