@@ -1,0 +1,241 @@
+/* libusnet TCP congestion control and RTT: NewReno (RFC 5681, RFC 6582),
+ * initial window 10 (RFC 6928), the RTO estimator (RFC 6298), and the SACK
+ * scoreboard (RFC 2018) that recovery uses to skip data the peer holds. */
+#include "tcp/tcp_int.h"
+
+uint32_t usn_tcp_flight(const struct usn_tcp_conn *c)
+{
+	return c->snd_max - c->snd_una;
+}
+
+void usn_tcp_cong_init(struct usn_tcp_conn *c)
+{
+	/* RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)). */
+	uint32_t mss = usn_tcp_maxseg(c);
+	uint32_t iw = 2 * mss > 14600 ? 2 * mss : 14600;
+	if (iw > 10 * mss)
+		iw = 10 * mss;
+	c->cwnd = iw;
+	c->ssthresh = UINT32_MAX / 2;
+	c->dupacks = 0;
+	c->recover = c->snd_una;
+}
+
+void usn_tcp_cong_ack(struct usn_tcp_conn *c, uint32_t acked)
+{
+	uint32_t mss = usn_tcp_maxseg(c);
+	if (c->cwnd < c->ssthresh) {
+		/* RFC 5681 3.1 eq. 2 (appropriate byte counting, L = 1 SMSS) */
+		c->cwnd += acked < mss ? acked : mss;
+	} else {
+		/* eq. 3: about one SMSS per RTT */
+		uint32_t inc = (uint32_t)((uint64_t)mss * mss / (c->cwnd ? c->cwnd : 1));
+		c->cwnd += inc ? inc : 1;
+	}
+	if (c->cwnd > (1u << 30))
+		c->cwnd = 1u << 30;
+}
+
+/* Retransmits the first hole at or after `from` that lies below the
+ * highest byte sent; returns the end of what was sent (or from). */
+static uint32_t retransmit_hole(struct usn_tcp_conn *c, uint32_t from)
+{
+	uint32_t end;
+	uint32_t seq = usn_tcp_sack_next_hole(c, from, &end);
+	uint32_t data_end = usn_tcp_data_end(c);
+	if (SEQ_GEQ(seq, c->snd_max))
+		return from;
+	uint32_t len = end - seq;
+	uint32_t mss = usn_tcp_maxseg(c);
+	if (len > mss)
+		len = mss;
+	uint8_t flags = USN_TCP_ACK;
+	if (SEQ_GEQ(seq, data_end)) {
+		len = 0; /* only the FIN is outstanding */
+		flags |= USN_TCP_FIN;
+	} else if (SEQ_GT(seq + len, data_end)) {
+		len = data_end - seq;
+	}
+	if (usn_tcp_fin_wanted(c) && seq + len == data_end && SEQ_GT(c->snd_max, data_end))
+		flags |= USN_TCP_FIN;
+	int rc = usn_tcp_send_seg(c, seq, len, flags);
+	if (rc < 0)
+		return from;
+	len = (uint32_t)rc & ~(uint32_t)USN_TCP_SENT_FIN;
+	return seq + len + ((rc & USN_TCP_SENT_FIN) ? 1 : 0);
+}
+
+void usn_tcp_cong_dupack(struct usn_tcp_conn *c)
+{
+	uint32_t mss = usn_tcp_maxseg(c);
+	c->w->stats.tcp_dup_acks++;
+	if (c->flags & USN_TF_RECOVERY) {
+		/* RFC 6582 3.2 step 4: inflate; with SACK, also fill the next
+		 * hole below the highest SACKed byte (one per dup ACK). */
+		c->cwnd += mss;
+		if (c->n_sacked && SEQ_LT(c->snd_rxt, c->sacked[c->n_sacked - 1].left))
+			c->snd_rxt = retransmit_hole(c, SEQ_MAX(c->snd_rxt, c->snd_una));
+		return;
+	}
+	if (++c->dupacks < 3)
+		return;
+	/* RFC 6582 3.2 step 2: only if the ACK covers more than recover
+	 * (avoids a second reduction for one window of losses). */
+	if (SEQ_LT(c->snd_una, c->recover))
+		return;
+	uint32_t flight = usn_tcp_flight(c);
+	c->ssthresh = flight / 2 > 2 * mss ? flight / 2 : 2 * mss; /* RFC 5681 eq. 4 */
+	c->recover = c->snd_max;
+	c->flags |= USN_TF_RECOVERY;
+	c->w->stats.tcp_fast_retrans++;
+	c->snd_rxt = retransmit_hole(c, c->snd_una);
+	c->cwnd = c->ssthresh + 3 * mss;
+}
+
+void usn_tcp_cong_recovery_ack(struct usn_tcp_conn *c, uint32_t acked)
+{
+	uint32_t mss = usn_tcp_maxseg(c);
+	if (SEQ_GEQ(c->snd_una, c->recover)) {
+		/* RFC 6582 3.2 step 3, full ACK: deflate (option 1). */
+		uint32_t flight = usn_tcp_flight(c);
+		c->cwnd = c->ssthresh < flight + mss ? c->ssthresh : flight + mss;
+		c->flags &= (uint16_t)~USN_TF_RECOVERY;
+		c->dupacks = 0;
+		return;
+	}
+	/* Partial ACK: retransmit the first unacknowledged (and unSACKed)
+	 * segment, deflate by the amount acked, add back one SMSS. */
+	if (SEQ_LT(c->snd_rxt, c->snd_una))
+		c->snd_rxt = c->snd_una;
+	uint32_t end = retransmit_hole(c, c->snd_una);
+	if (SEQ_GT(end, c->snd_rxt))
+		c->snd_rxt = end;
+	c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
+	if (acked >= mss)
+		c->cwnd += mss;
+	if (c->cwnd < mss)
+		c->cwnd = mss;
+}
+
+void usn_tcp_cong_timeout(struct usn_tcp_conn *c)
+{
+	/* RFC 5681 3.1 eq. 4 and the loss window; RFC 6582 4: recover = highest
+	 * sent; RFC 2018 8: forget SACK state after a timeout. */
+	uint32_t mss = usn_tcp_maxseg(c);
+	uint32_t flight = usn_tcp_flight(c);
+	if (c->rtx_count <= 1)
+		c->ssthresh = flight / 2 > 2 * mss ? flight / 2 : 2 * mss;
+	c->cwnd = mss;
+	c->recover = c->snd_max;
+	c->flags &= (uint16_t)~(USN_TF_RECOVERY | USN_TF_RTT_TIMING);
+	c->dupacks = 0;
+	c->n_sacked = 0;
+}
+
+void usn_tcp_rtt_sample(struct usn_tcp_conn *c, uint32_t r)
+{
+	const struct usn_stack_config *cfg = usn_tcp_tw(c->w)->cfg;
+	if (r == 0)
+		r = 1;
+	if (c->srtt_us == 0) {
+		/* RFC 6298 2.2 */
+		c->srtt_us = r;
+		c->rttvar_us = r / 2;
+	} else {
+		/* 2.3, beta = 1/4, alpha = 1/8 */
+		uint32_t d = c->srtt_us > r ? c->srtt_us - r : r - c->srtt_us;
+		c->rttvar_us = c->rttvar_us - c->rttvar_us / 4 + d / 4;
+		c->srtt_us = c->srtt_us - c->srtt_us / 8 + r / 8;
+	}
+	/* RTO = SRTT + max(G, 4 * RTTVAR); G is the 1 ms clock. */
+	uint32_t k = 4 * c->rttvar_us;
+	if (k < 1000)
+		k = 1000;
+	uint64_t rto = ((uint64_t)c->srtt_us + k + 999) / 1000;
+	if (rto < cfg->tcp_rto_min_ms)
+		rto = cfg->tcp_rto_min_ms;
+	if (rto > cfg->tcp_rto_max_ms)
+		rto = cfg->tcp_rto_max_ms;
+	c->rto_ms = (uint32_t)rto;
+}
+
+/* ---- SACK scoreboard (RFC 2018 / RFC 6675 "SACKed" bytes) ---- */
+
+static void sb_insert(struct usn_tcp_conn *c, uint32_t l, uint32_t r)
+{
+	struct usn_tcp_sack_block *s = c->sacked;
+	unsigned n = c->n_sacked, i = 0;
+	/* find the first block ending at or after l */
+	while (i < n && SEQ_LT(s[i].right, l))
+		i++;
+	unsigned j = i;
+	while (j < n && SEQ_LEQ(s[j].left, r)) {
+		l = SEQ_MIN(l, s[j].left);
+		r = SEQ_MAX(r, s[j].right);
+		j++;
+	}
+	/* blocks i..j-1 merge into one */
+	unsigned removed = j - i;
+	if (removed == 0) {
+		if (n == USN_TCP_SACK_SB) {
+			if (i == n)
+				return; /* keep the lower holes' information */
+			n--;        /* drop the highest block */
+		}
+		for (unsigned k = n; k > i; k--)
+			s[k] = s[k - 1];
+		n++;
+	} else {
+		for (unsigned k = i + 1; k + removed - 1 < n; k++)
+			s[k] = s[k + removed - 1];
+		n -= removed - 1;
+	}
+	s[i].left = l;
+	s[i].right = r;
+	c->n_sacked = (uint8_t)n;
+}
+
+void usn_tcp_sack_update(struct usn_tcp_conn *c, const struct usn_tcp_repr *r)
+{
+	if (!(c->flags & USN_TF_SACK))
+		return;
+	for (unsigned i = 0; i < r->n_sack; i++) {
+		uint32_t l = r->sack[i].left, rr = r->sack[i].right;
+		/* ignore D-SACKs and anything outside what is outstanding */
+		if (!SEQ_LT(l, rr) || SEQ_LEQ(l, c->snd_una) || SEQ_GT(rr, c->snd_max))
+			continue;
+		sb_insert(c, l, rr);
+	}
+}
+
+void usn_tcp_sack_prune(struct usn_tcp_conn *c)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < c->n_sacked; i++) {
+		if (SEQ_LEQ(c->sacked[i].right, c->snd_una))
+			continue;
+		c->sacked[k] = c->sacked[i];
+		if (SEQ_LT(c->sacked[k].left, c->snd_una))
+			c->sacked[k].left = c->snd_una;
+		k++;
+	}
+	c->n_sacked = (uint8_t)k;
+}
+
+uint32_t usn_tcp_sack_next_hole(const struct usn_tcp_conn *c, uint32_t from, uint32_t *hole_end)
+{
+	uint32_t seq = from;
+	for (unsigned i = 0; i < c->n_sacked; i++) {
+		const struct usn_tcp_sack_block *b = &c->sacked[i];
+		if (SEQ_LEQ(b->right, seq))
+			continue;
+		if (SEQ_LEQ(b->left, seq)) {
+			seq = b->right;
+			continue;
+		}
+		*hole_end = b->left;
+		return seq;
+	}
+	*hole_end = c->snd_max;
+	return seq;
+}

@@ -1,0 +1,842 @@
+/* libusnet TCP input: parse and verify a segment, find its connection (or
+ * listener), then RFC 9293 3.10.7: LISTEN and SYN-SENT processing, and for
+ * the other states the acceptability check (3.10.7.4) followed by one switch
+ * on the state. RFC 5961 hardening, RFC 7323 PAWS, RFC 2018 SACK and the
+ * bounded out-of-order queue live here too. */
+#include <errno.h>
+#include <string.h>
+
+#include "net/net.h"
+#include "tcp/tcp_int.h"
+
+/* One received segment. */
+struct seg {
+	struct usn_tcp_repr r;
+	uint32_t lip, rip;
+	struct usn_cursor data; /* payload */
+	uint32_t len;           /* payload bytes */
+	struct usn_buf *frame;  /* NULL once the OOO queue keeps it */
+};
+
+static inline uint32_t seg_len(const struct seg *s)
+{
+	return s->len + ((s->r.flags & USN_TCP_SYN) ? 1 : 0) + ((s->r.flags & USN_TCP_FIN) ? 1 : 0);
+}
+
+/* ---- option negotiation ---- */
+
+static uint8_t rcv_wscale_for(const struct usn_stack_config *cfg)
+{
+	uint8_t s = 0;
+	while ((cfg->tcp_rcv_wnd >> s) > 65535u && s < USN_TCP_MAX_WSCALE)
+		s++;
+	return s;
+}
+
+static void set_smss(struct usn_tcp_conn *c, uint16_t peer_mss)
+{
+	uint16_t m = usn_tcp_tw(c->w)->mss_local;
+	if (peer_mss < m)
+		m = peer_mss;
+	if (m < 64)
+		m = 64; /* a tiny MSS would make every byte a frame */
+	c->smss = m;
+}
+
+/* Options from the peer's SYN, as far as our configuration agrees; in
+ * SYN-SENT the flags already say what we offered. */
+static void opts_from_syn(struct usn_tcp_conn *c, const struct usn_tcp_repr *r)
+{
+	const struct usn_stack_config *cfg = usn_tcp_tw(c->w)->cfg;
+	set_smss(c, r->has_mss ? r->mss : 536); /* RFC 9293 3.7.1 default */
+	if (r->has_ts && !cfg->tcp_no_timestamps && (c->flags & USN_TF_TS)) {
+		c->ts_recent = r->ts_val;
+		c->ts_recent_us = c->w->now_us;
+	} else {
+		c->flags &= (uint16_t)~USN_TF_TS;
+	}
+	if (!(r->sack_permitted && !cfg->tcp_no_sack))
+		c->flags &= (uint16_t)~USN_TF_SACK;
+	if (r->has_wscale && !cfg->tcp_no_wscale && (c->flags & USN_TF_WSCALE)) {
+		c->snd_wscale = r->wscale > USN_TCP_MAX_WSCALE ? USN_TCP_MAX_WSCALE : r->wscale;
+		c->rcv_wscale = rcv_wscale_for(cfg);
+	} else {
+		c->flags &= (uint16_t)~USN_TF_WSCALE;
+		c->snd_wscale = c->rcv_wscale = 0;
+	}
+}
+
+/* ---- out-of-order queue: frames sorted by seq through usn_buf.link;
+ * stack_u64 = seq << 32 | payload offset in the frame << 16 | fin << 15 | len ---- */
+
+#define OOO_SEQ(b) ((uint32_t)((b)->stack_u64 >> 32))
+#define OOO_OFF(b) ((uint32_t)(((b)->stack_u64 >> 16) & 0xffffu))
+#define OOO_LEN(b) ((uint32_t)((b)->stack_u64 & 0x7fffu))
+#define OOO_FIN(b) (((b)->stack_u64 & 0x8000u) != 0)
+
+static inline uint64_t ooo_meta(uint32_t seq, uint32_t off, uint32_t len, bool fin)
+{
+	return (uint64_t)seq << 32 | (uint64_t)off << 16 | (fin ? 0x8000u : 0u) | len;
+}
+
+/* Offset of the cursor's first byte from the start of its frame. */
+static uint32_t frame_offset(const struct usn_buf *frame, struct usn_cursor c)
+{
+	uint32_t off = 0;
+	for (const struct usn_buf *b = frame; b && b != c.buf; b = b->next)
+		off += b->len;
+	return off + c.off;
+}
+
+static void ooo_unlink_free(struct usn_tcp_conn *c, struct usn_buf **pp)
+{
+	struct usn_buf *q = *pp;
+	*pp = q->link;
+	q->link = NULL;
+	c->ooo_n--;
+	c->ooo_bytes -= OOO_LEN(q);
+	usn_worker_buf_free(c->w, q);
+}
+
+static void ooo_insert(struct usn_tcp_conn *c, struct seg *s, uint32_t seq, uint32_t len, bool fin, struct usn_cursor data)
+{
+	struct usn_worker *w = c->w;
+	uint32_t cap = usn_tcp_tw(w)->cfg->tcp_ooo_max_segs;
+	uint32_t off = frame_offset(s->frame, data);
+	if (len > 0x7fff || off > 0xffff)
+		return;
+	uint32_t e = seq + len;
+	struct usn_buf **pp = &c->ooo;
+	while (*pp && SEQ_LEQ(OOO_SEQ(*pp) + OOO_LEN(*pp), seq) && !(OOO_LEN(*pp) == 0 && OOO_SEQ(*pp) == seq))
+		pp = &(*pp)->link;
+	/* trim the front against a segment that starts at or before us */
+	if (*pp && SEQ_LEQ(OOO_SEQ(*pp), seq)) {
+		uint32_t qe = OOO_SEQ(*pp) + OOO_LEN(*pp);
+		if (SEQ_GEQ(qe, e) && (!fin || OOO_FIN(*pp)))
+			return; /* nothing new */
+		if (SEQ_GT(qe, seq)) {
+			uint32_t d = qe - seq;
+			if (d > len)
+				d = len;
+			seq += d;
+			off += d;
+			len -= d;
+		}
+		pp = &(*pp)->link;
+	}
+	/* drop queued segments we cover entirely */
+	while (*pp && SEQ_GEQ(OOO_SEQ(*pp), seq) && SEQ_LEQ(OOO_SEQ(*pp) + OOO_LEN(*pp), e) && !(OOO_FIN(*pp) && !fin))
+		ooo_unlink_free(c, pp);
+	/* trim the tail against the next one */
+	if (*pp && SEQ_LT(OOO_SEQ(*pp), e)) {
+		len = OOO_SEQ(*pp) - seq;
+		fin = false;
+	}
+	if (len == 0 && !fin)
+		return;
+	if (c->ooo_n >= cap) {
+		w->stats.drop_tcp_ooo_full++;
+		return;
+	}
+	struct usn_buf *f = s->frame;
+	s->frame = NULL;
+	f->stack_u64 = ooo_meta(seq, off, len, fin);
+	f->link = *pp;
+	*pp = f;
+	c->ooo_n++;
+	c->ooo_bytes += len;
+	c->ooo_last = seq;
+	w->stats.tcp_ooo_segs++;
+}
+
+void usn_tcp_ooo_free(struct usn_tcp_conn *c)
+{
+	while (c->ooo)
+		ooo_unlink_free(c, &c->ooo);
+	c->ooo_bytes = 0;
+	c->ooo_n = 0;
+}
+
+static void deliver(struct usn_tcp_conn *c, struct usn_cursor d, uint32_t len)
+{
+	c->rcv_nxt += len;
+	c->bytes_received += len;
+	c->w->stats.tcp_rx_bytes += len;
+	usn_tcp_ev_recv(c, d);
+}
+
+/* RFC 9293 3.10.7.4 seventh and eighth: text and FIN. Returns true when
+ * the FIN was reached in order. */
+static bool process_data(struct usn_tcp_conn *c, struct seg *s)
+{
+	uint32_t seq = s->r.seq, len = s->len;
+	bool fin = (s->r.flags & USN_TCP_FIN) != 0;
+	struct usn_cursor d = s->data;
+	if (len == 0 && !fin)
+		return false;
+	if (c->flags & USN_TF_FIN_RCVD) {
+		c->flags |= USN_TF_ACK_NOW; /* a retransmitted FIN: ACK it again */
+		return false;
+	}
+	if (SEQ_LT(seq, c->rcv_nxt)) {
+		uint32_t dup = c->rcv_nxt - seq;
+		if (dup > len) {
+			/* all old, FIN included (it was never accepted, so fin here
+			 * means the segment ended before rcv_nxt) */
+			c->flags |= USN_TF_ACK_NOW;
+			return false;
+		}
+		d = usn_cursor_drop(d, dup);
+		len -= dup;
+		seq = c->rcv_nxt;
+		if (len == 0 && !fin) {
+			c->flags |= USN_TF_ACK_NOW;
+			return false;
+		}
+	}
+	if (SEQ_GT(seq + len, c->rcv_adv)) {
+		len = SEQ_GT(c->rcv_adv, seq) ? c->rcv_adv - seq : 0;
+		d = usn_cursor_take(d, len);
+		fin = false;
+	}
+	if (seq != c->rcv_nxt) {
+		/* RFC 5681 4.2 / RFC 2018: out of order, ACK at once with SACK. */
+		ooo_insert(c, s, seq, len, fin, d);
+		c->flags |= USN_TF_ACK_NOW;
+		return false;
+	}
+	bool had_ooo = c->ooo != NULL;
+	if (len)
+		deliver(c, d, len);
+	if (!usn_tcp_alive(c))
+		return false;
+	while (!fin && c->ooo && SEQ_LEQ(OOO_SEQ(c->ooo), c->rcv_nxt)) {
+		struct usn_buf *q = c->ooo;
+		uint32_t qs = OOO_SEQ(q), ql = OOO_LEN(q);
+		bool qfin = OOO_FIN(q);
+		c->ooo = q->link;
+		q->link = NULL;
+		c->ooo_n--;
+		c->ooo_bytes -= ql;
+		if (SEQ_GT(qs + ql, c->rcv_nxt)) {
+			uint32_t skip = c->rcv_nxt - qs;
+			struct usn_cursor qd = usn_cursor_take(usn_cursor_drop(usn_cursor_of_frame(q), OOO_OFF(q) + skip), ql - skip);
+			deliver(c, qd, ql - skip);
+		}
+		if (qfin && qs + ql == c->rcv_nxt)
+			fin = true;
+		usn_worker_buf_free(c->w, q);
+		if (!usn_tcp_alive(c))
+			return false;
+	}
+	if (fin) {
+		c->rcv_nxt++;
+		c->flags |= USN_TF_FIN_RCVD;
+		usn_tcp_ooo_free(c);
+	}
+	/* RFC 5681 4.2 / RFC 9293 3.8.6.3: ACK at least every second full-size
+	 * segment, at once when a gap was filled or on FIN, else delay. */
+	uint32_t full = usn_tcp_tw(c->w)->mss_local - ((c->flags & USN_TF_TS) ? 12u : 0u);
+	if (had_ooo || fin || c->rcv_nxt - c->last_ack_sent >= 2 * full)
+		c->flags |= USN_TF_ACK_NOW;
+	else if (!usn_timer_armed(&c->delack))
+		usn_timer_arm(&c->w->wheel, &c->delack, c->w->now_us + (uint64_t)usn_tcp_tw(c->w)->cfg->tcp_delack_ms * 1000u);
+	return fin;
+}
+
+/* ---- ACK processing (RFC 9293 3.10.7.4 fifth; RFC 5961 5; RFC 5681) ---- */
+
+enum ack_result { ACK_DROP, ACK_OK };
+
+static void update_window(struct usn_tcp_conn *c, const struct seg *s)
+{
+	const struct usn_tcp_repr *r = &s->r;
+	/* RFC 9293 3.10.7.4: SND.WL1 < SEG.SEQ or (= and SND.WL2 =< SEG.ACK) */
+	if (SEQ_LT(c->snd_wl1, r->seq) || (c->snd_wl1 == r->seq && SEQ_LEQ(c->snd_wl2, r->ack))) {
+		uint32_t nw = (uint32_t)r->window << c->snd_wscale;
+		bool opened = c->snd_wnd == 0 && nw > 0;
+		c->snd_wnd = nw;
+		if (nw > c->max_snd_wnd)
+			c->max_snd_wnd = nw;
+		c->snd_wl1 = r->seq;
+		c->snd_wl2 = r->ack;
+		if (opened) {
+			c->rtx_count = 0;
+			if (c->tkind == USN_TK_PERSIST)
+				usn_tcp_timer_stop(c);
+			c->flags |= USN_TF_WND_ZERO; /* tells process_ack to announce it */
+		}
+	}
+}
+
+static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *fin_acked)
+{
+	const struct usn_tcp_repr *r = &s->r;
+	struct usn_worker *w = c->w;
+	*fin_acked = false;
+	/* RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT
+	 * (SND.MAX here: after a timeout snd_nxt went back). */
+	if (SEQ_GT(r->ack, c->snd_max)) {
+		w->stats.drop_tcp_not_acceptable++;
+		usn_tcp_challenge_ack(c);
+		return ACK_DROP;
+	}
+	if (SEQ_LT(r->ack, c->snd_una - c->max_snd_wnd)) {
+		w->stats.drop_tcp_not_acceptable++;
+		usn_tcp_challenge_ack(c);
+		return ACK_DROP;
+	}
+	uint32_t old_wnd = c->snd_wnd;
+	usn_tcp_sack_update(c, r);
+	if (SEQ_LEQ(r->ack, c->snd_una)) {
+		/* RFC 5681 2: a duplicate ACK carries no data, no SYN/FIN, the
+		 * same window, and arrives while data is outstanding. */
+		bool dup = r->ack == c->snd_una && s->len == 0 && !(r->flags & (USN_TCP_SYN | USN_TCP_FIN)) &&
+			   ((uint32_t)r->window << c->snd_wscale) == old_wnd && c->snd_max != c->snd_una;
+		update_window(c, s);
+		if (dup)
+			usn_tcp_cong_dupack(c);
+		else if (r->ack == c->snd_una && !(c->flags & USN_TF_RECOVERY))
+			c->dupacks = 0;
+		if (c->flags & USN_TF_WND_ZERO) {
+			c->flags &= (uint16_t)~USN_TF_WND_ZERO;
+			usn_tcp_ev_sent(c, 0);
+		}
+		return usn_tcp_alive(c) ? ACK_OK : ACK_DROP;
+	}
+	/* New data acknowledged. */
+	uint32_t acked = r->ack - c->snd_una;
+	uint32_t data_acked = acked < c->sq_bytes ? acked : c->sq_bytes;
+	bool fin_sent = (c->state == USN_TCP_FIN_WAIT_1 || c->state == USN_TCP_CLOSING || c->state == USN_TCP_LAST_ACK);
+	if (fin_sent && acked > c->sq_bytes)
+		*fin_acked = true;
+	/* RTT (RFC 7323 4.1 with timestamps, else the timed segment; Karn). */
+	if ((c->flags & USN_TF_TS) && r->has_ts && r->ts_ecr) {
+		uint32_t ms = usn_tcp_ts_now(c) - r->ts_ecr;
+		if (ms < 600000u)
+			usn_tcp_rtt_sample(c, ms * 1000u);
+	} else if ((c->flags & USN_TF_RTT_TIMING) && SEQ_GT(r->ack, c->rtt_seq)) {
+		c->flags &= (uint16_t)~USN_TF_RTT_TIMING;
+		usn_tcp_rtt_sample(c, (uint32_t)(w->now_us - c->rtt_start_us));
+	}
+	/* The send queue is addressed from snd_una: release in the same step. */
+	c->snd_una = r->ack;
+	if (data_acked)
+		usn_tcp_sq_release(c, data_acked);
+	if (SEQ_LT(c->snd_nxt, c->snd_una))
+		c->snd_nxt = c->snd_una;
+	c->rtx_count = 0;
+	usn_tcp_sack_prune(c);
+	if (c->flags & USN_TF_RECOVERY)
+		usn_tcp_cong_recovery_ack(c, acked);
+	else {
+		c->dupacks = 0;
+		usn_tcp_cong_ack(c, acked);
+	}
+	update_window(c, s);
+	c->flags &= (uint16_t)~USN_TF_WND_ZERO;
+	usn_tcp_timer_update(c, true);
+	if (data_acked) {
+		c->bytes_acked += data_acked;
+		usn_tcp_ev_sent(c, data_acked);
+		if (!usn_tcp_alive(c))
+			return ACK_DROP;
+	}
+	return ACK_OK;
+}
+
+/* ---- connection set-up ---- */
+
+static void establish(struct usn_tcp_conn *c)
+{
+	usn_tcp_cong_init(c);
+	usn_tcp_set_state(c, USN_TCP_ESTABLISHED);
+	c->flags |= USN_TF_ANNOUNCED;
+	usn_tcp_ev_connected(c);
+	if (usn_tcp_alive(c) && (c->flags & USN_TF_CLOSE_REQ)) {
+		c->flags &= (uint16_t)~USN_TF_CLOSE_REQ;
+		usn_tcp_close(c);
+	}
+}
+
+static struct usn_tcp_conn *new_passive(struct usn_worker *w, const struct usn_tcp_listener *l, const struct seg *s)
+{
+	struct usn_tcp_conn *c = usn_tcp_conn_alloc(w);
+	if (!c)
+		return NULL;
+	usn_tcp_conn_init(c, s->lip, s->r.dst_port, s->rip, s->r.src_port);
+	c->h = l->h;
+	c->user = l->user;
+	c->flags |= USN_TF_PASSIVE;
+	c->irs = s->r.seq;
+	c->rcv_nxt = s->r.seq + 1;
+	c->rcv_adv = c->rcv_nxt;
+	c->last_ack_sent = c->rcv_nxt;
+	c->snd_wl1 = s->r.seq;
+	usn_tcp_table_insert(usn_tcp_tw(w), c);
+	return c;
+}
+
+/* RFC 9293 3.10.7.2 LISTEN, with SYN cookies (RFC 4987) past the backlog. */
+static void input_listen(struct usn_worker *w, const struct usn_tcp_listener *l, struct seg *s)
+{
+	struct usn_tcp_worker *t = usn_tcp_tw(w);
+	const struct usn_tcp_repr *r = &s->r;
+	if (r->flags & USN_TCP_RST) {
+		w->stats.drop_tcp_no_conn++;
+		return;
+	}
+	if (r->flags & USN_TCP_ACK) {
+		uint16_t mss;
+		if (!(r->flags & USN_TCP_SYN) && t->cookie_last_us && w->now_us - t->cookie_last_us < 120000000u) {
+			if (usn_tcp_cookie_check(t, s->lip, r->dst_port, s->rip, r->src_port, r->seq - 1, r->ack - 1, &mss)) {
+				struct usn_tcp_conn *c = new_passive(w, l, s);
+				if (!c) {
+					w->stats.drop_tcp_listen_full++;
+					return;
+				}
+				w->stats.tcp_syncookies_ok++;
+				w->stats.tcp_passive_opens++;
+				const struct usn_stack_config *cfg = t->cfg;
+				c->irs = r->seq - 1;
+				c->rcv_nxt = c->rcv_adv = c->last_ack_sent = r->seq;
+				c->iss = r->ack - 1;
+				c->snd_una = c->snd_nxt = c->snd_max = r->ack;
+				c->recover = c->snd_una;
+				set_smss(c, mss);
+				c->flags &= (uint16_t)~(USN_TF_TS | USN_TF_SACK | USN_TF_WSCALE);
+				c->snd_wscale = c->rcv_wscale = 0;
+				if (r->has_ts && !cfg->tcp_no_timestamps) {
+					bool ws, sack;
+					uint8_t wsv;
+					usn_tcp_cookie_ts_opts(r->ts_ecr, &wsv, &ws, &sack);
+					c->flags |= USN_TF_TS;
+					c->ts_recent = r->ts_val;
+					c->ts_recent_us = w->now_us;
+					if (sack && !cfg->tcp_no_sack)
+						c->flags |= USN_TF_SACK;
+					if (ws && !cfg->tcp_no_wscale) {
+						c->flags |= USN_TF_WSCALE;
+						c->snd_wscale = wsv;
+						c->rcv_wscale = rcv_wscale_for(cfg);
+					}
+				}
+				c->rcv_adv = c->rcv_nxt + (cfg->tcp_rcv_wnd > 65535 ? 65535 : cfg->tcp_rcv_wnd);
+				c->snd_wnd = (uint32_t)r->window << c->snd_wscale;
+				c->max_snd_wnd = c->snd_wnd;
+				c->snd_wl1 = r->seq;
+				c->snd_wl2 = r->ack;
+				establish(c);
+				if (usn_tcp_alive(c) && (s->len || (r->flags & USN_TCP_FIN))) {
+					if (process_data(c, s) && usn_tcp_alive(c)) {
+						usn_tcp_set_state(c, USN_TCP_CLOSE_WAIT);
+						usn_tcp_ev_remote_closed(c);
+					}
+				}
+				if (usn_tcp_alive(c))
+					usn_tcp_pending(c);
+				return;
+			}
+			w->stats.tcp_syncookies_bad++;
+		}
+		w->stats.drop_tcp_no_conn++;
+		usn_tcp_send_rst_for(w, s->lip, s->rip, r, seg_len(s));
+		return;
+	}
+	if (!(r->flags & USN_TCP_SYN)) {
+		w->stats.drop_tcp_no_conn++;
+		return;
+	}
+	const struct usn_stack_config *cfg = t->cfg;
+	if (t->half_open >= cfg->tcp_syn_backlog) {
+		/* SYN cookie: no state until the ACK comes back. */
+		struct usn_tcp_repr o;
+		uint16_t mss;
+		memset(&o, 0, sizeof o);
+		o.src_port = r->dst_port;
+		o.dst_port = r->src_port;
+		o.seq = usn_tcp_cookie_make(t, s->lip, r->dst_port, s->rip, r->src_port, r->seq, r->has_mss ? r->mss : 536, &mss);
+		o.ack = r->seq + 1;
+		o.flags = USN_TCP_SYN | USN_TCP_ACK;
+		o.window = (uint16_t)(cfg->tcp_rcv_wnd > 65535 ? 65535 : cfg->tcp_rcv_wnd);
+		o.has_mss = true;
+		o.mss = t->mss_local;
+		if (r->has_ts && !cfg->tcp_no_timestamps) {
+			/* Without timestamps there is nowhere to keep wscale and
+			 * SACK-permitted, so they are not offered (as Linux). */
+			bool ws = r->has_wscale && !cfg->tcp_no_wscale;
+			bool sack = r->sack_permitted && !cfg->tcp_no_sack;
+			uint8_t pws = r->wscale > USN_TCP_MAX_WSCALE ? USN_TCP_MAX_WSCALE : r->wscale;
+			uint32_t now = (uint32_t)(w->now_us / 1000u) + usn_tcp_ts_offset(t, s->lip, r->dst_port, s->rip, r->src_port);
+			o.has_ts = true;
+			o.ts_val = usn_tcp_cookie_ts(now, ws ? pws : 15, sack);
+			o.ts_ecr = r->ts_val;
+			o.has_wscale = ws;
+			o.wscale = rcv_wscale_for(cfg);
+			o.sack_permitted = sack;
+		}
+		t->cookie_last_us = w->now_us ? w->now_us : 1;
+		w->stats.tcp_syncookies_sent++;
+		(void)usn_tcp_send_raw(w, s->lip, s->rip, &o);
+		return;
+	}
+	struct usn_tcp_conn *c = new_passive(w, l, s);
+	if (!c) {
+		w->stats.drop_tcp_listen_full++;
+		return;
+	}
+	c->flags |= USN_TF_TS | USN_TF_SACK | USN_TF_WSCALE;
+	opts_from_syn(c, r);
+	c->snd_wnd = r->window; /* RFC 7323 2.2: a SYN's window is not scaled */
+	c->max_snd_wnd = c->snd_wnd;
+	c->rcv_adv = c->rcv_nxt + (cfg->tcp_rcv_wnd > 65535 ? 65535 : cfg->tcp_rcv_wnd);
+	usn_tcp_set_state(c, USN_TCP_SYN_RECEIVED);
+	w->stats.tcp_passive_opens++;
+	usn_tcp_pending(c);
+}
+
+/* RFC 9293 3.10.7.3 SYN-SENT. */
+static void input_syn_sent(struct usn_tcp_conn *c, struct seg *s)
+{
+	const struct usn_tcp_repr *r = &s->r;
+	struct usn_worker *w = c->w;
+	bool ack_ok = false;
+	if (r->flags & USN_TCP_ACK) {
+		if (SEQ_LEQ(r->ack, c->iss) || SEQ_GT(r->ack, c->snd_max)) {
+			w->stats.drop_tcp_not_acceptable++;
+			usn_tcp_send_rst_for(w, s->lip, s->rip, r, seg_len(s));
+			return;
+		}
+		ack_ok = true;
+	}
+	if (r->flags & USN_TCP_RST) {
+		if (ack_ok) {
+			w->stats.tcp_rst_rx++;
+			usn_tcp_conn_close(c, USN_TCP_CLOSE_REFUSED);
+		} else {
+			w->stats.drop_tcp_not_acceptable++;
+		}
+		return;
+	}
+	if (!(r->flags & USN_TCP_SYN)) {
+		w->stats.drop_tcp_not_acceptable++;
+		return;
+	}
+	c->irs = r->seq;
+	c->rcv_nxt = r->seq + 1;
+	c->last_ack_sent = c->rcv_nxt;
+	opts_from_syn(c, r);
+	c->rcv_adv = c->rcv_nxt + usn_tcp_rcv_window(c);
+	c->snd_wnd = r->window;
+	c->max_snd_wnd = c->snd_wnd;
+	c->snd_wl1 = r->seq;
+	c->snd_wl2 = r->ack;
+	if (ack_ok) {
+		if ((c->flags & USN_TF_RTT_TIMING) && c->rtx_count == 0)
+			usn_tcp_rtt_sample(c, (uint32_t)(w->now_us - c->rtt_start_us));
+		else if ((c->flags & USN_TF_TS) && r->has_ts && r->ts_ecr && c->rtx_count == 0)
+			usn_tcp_rtt_sample(c, (usn_tcp_ts_now(c) - r->ts_ecr) * 1000u);
+		else if (c->rtx_count)
+			c->rto_ms = 3000; /* RFC 6298 5.7 */
+		c->flags &= (uint16_t)~USN_TF_RTT_TIMING;
+		c->snd_una = r->ack;
+		c->rtx_count = 0;
+		usn_tcp_timer_stop(c);
+		c->flags |= USN_TF_ACK_NOW;
+		establish(c);
+		if (usn_tcp_alive(c))
+			usn_tcp_output(c);
+		return;
+	}
+	/* Simultaneous open: SYN-RECEIVED, answer <SEQ=ISS><ACK=RCV.NXT><SYN,ACK>. */
+	usn_tcp_set_state(c, USN_TCP_SYN_RECEIVED);
+	c->snd_nxt = c->iss;
+	usn_tcp_output(c);
+}
+
+/* RFC 6191-style TIME-WAIT reuse (as Linux): a new SYN is welcome when its
+ * timestamp is newer, or without timestamps when its ISN is beyond rcv_nxt. */
+static bool timewait_reusable(const struct usn_tcp_conn *c, const struct seg *s)
+{
+	if ((c->flags & USN_TF_TS) && s->r.has_ts)
+		return SEQ_GT(s->r.ts_val, c->ts_recent);
+	return SEQ_GT(s->r.seq, c->rcv_nxt);
+}
+
+static void enter_timewait_or_close(struct usn_tcp_conn *c)
+{
+	usn_tcp_enter_timewait(c);
+}
+
+/* RFC 9293 3.10.7.4: every state past SYN-SENT. */
+static void input_sync(struct usn_tcp_conn *c, struct seg *s)
+{
+	struct usn_worker *w = c->w;
+	const struct usn_tcp_repr *r = &s->r;
+	uint32_t slen = seg_len(s);
+
+	/* RFC 7323 5.3 R1: PAWS. */
+	if ((c->flags & USN_TF_TS) && r->has_ts && !(r->flags & USN_TCP_RST) && SEQ_LT(r->ts_val, c->ts_recent)) {
+		if (w->now_us - c->ts_recent_us > (uint64_t)USN_TCP_PAWS_IDLE_MS * 1000u) {
+			c->ts_recent = r->ts_val; /* R3: idle more than 24 days */
+		} else {
+			w->stats.drop_tcp_paws++;
+			c->flags |= USN_TF_ACK_NOW;
+			return;
+		}
+	}
+	/* A retransmitted SYN in SYN-RECEIVED: send the SYN,ACK again. */
+	if (c->state == USN_TCP_SYN_RECEIVED && (r->flags & USN_TCP_SYN) && !(r->flags & (USN_TCP_ACK | USN_TCP_RST)) &&
+	    r->seq == c->irs) {
+		c->snd_nxt = c->iss;
+		usn_tcp_pending(c);
+		return;
+	}
+
+	/* First: sequence number acceptability (3.10.7.4 table). */
+	uint32_t wnd = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+	bool ok;
+	if (slen == 0)
+		ok = wnd == 0 ? r->seq == c->rcv_nxt : (SEQ_GEQ(r->seq, c->rcv_nxt) && SEQ_LT(r->seq, c->rcv_nxt + wnd));
+	else
+		ok = wnd != 0 && ((SEQ_GEQ(r->seq, c->rcv_nxt) && SEQ_LT(r->seq, c->rcv_nxt + wnd)) ||
+				  (SEQ_GEQ(r->seq + slen - 1, c->rcv_nxt) && SEQ_LT(r->seq + slen - 1, c->rcv_nxt + wnd)));
+	if (!ok) {
+		w->stats.drop_tcp_not_acceptable++;
+		if (r->flags & USN_TCP_RST)
+			return;
+		if (r->flags & USN_TCP_SYN) {
+			usn_tcp_challenge_ack(c); /* RFC 5961 4.2 */
+			return;
+		}
+		if (c->state == USN_TCP_TIME_WAIT && (r->flags & USN_TCP_FIN))
+			usn_tcp_timer_arm(c, USN_TK_TIMEWAIT, usn_tcp_tw(w)->cfg->tcp_timewait_ms);
+		c->flags |= USN_TF_ACK_NOW;
+		return;
+	}
+	/* Second: RST (RFC 5961 3.2): exactly RCV.NXT resets, else challenge. */
+	if (r->flags & USN_TCP_RST) {
+		if (r->seq != c->rcv_nxt) {
+			w->stats.drop_tcp_not_acceptable++;
+			usn_tcp_challenge_ack(c);
+			return;
+		}
+		w->stats.tcp_rst_rx++;
+		if (c->state == USN_TCP_SYN_RECEIVED && (c->flags & USN_TF_PASSIVE)) {
+			usn_tcp_conn_close(c, USN_TCP_CLOSE_RESET); /* back to LISTEN: never announced */
+		} else if (c->state == USN_TCP_SYN_RECEIVED) {
+			usn_tcp_conn_close(c, USN_TCP_CLOSE_REFUSED);
+		} else {
+			w->stats.tcp_resets++;
+			usn_tcp_conn_close(c, USN_TCP_CLOSE_RESET);
+		}
+		return;
+	}
+	/* Fourth: SYN in a synchronized state -> challenge ACK (RFC 5961 4.2). */
+	if (r->flags & USN_TCP_SYN) {
+		w->stats.drop_tcp_not_acceptable++;
+		usn_tcp_challenge_ack(c);
+		return;
+	}
+	/* Fifth: no ACK, drop. */
+	if (!(r->flags & USN_TCP_ACK)) {
+		w->stats.drop_tcp_not_acceptable++;
+		return;
+	}
+	/* RFC 7323 4.3: TS.Recent from a segment covering Last.ACK.sent. */
+	if ((c->flags & USN_TF_TS) && r->has_ts && SEQ_LEQ(r->seq, c->last_ack_sent) && SEQ_GEQ(r->ts_val, c->ts_recent)) {
+		c->ts_recent = r->ts_val;
+		c->ts_recent_us = w->now_us;
+	}
+
+	bool fin_acked = false;
+	switch ((enum usn_tcp_state)c->state) {
+	case USN_TCP_CLOSED:
+	case USN_TCP_LISTEN:
+	case USN_TCP_SYN_SENT:
+	case USN_TCP_N_STATES:
+		/* handled before the acceptability check */
+		return;
+	case USN_TCP_SYN_RECEIVED:
+		/* 3.10.7.4 fifth, SYN-RECEIVED: an acceptable ACK establishes,
+		 * anything else earns <SEQ=SEG.ACK><CTL=RST>. */
+		if (!(SEQ_GT(r->ack, c->snd_una) && SEQ_LEQ(r->ack, c->snd_max))) {
+			w->stats.drop_tcp_not_acceptable++;
+			usn_tcp_send_rst_for(w, s->lip, s->rip, r, slen);
+			return;
+		}
+		if (c->rtx_count == 0 && (c->flags & USN_TF_RTT_TIMING))
+			usn_tcp_rtt_sample(c, (uint32_t)(w->now_us - c->rtt_start_us));
+		c->flags &= (uint16_t)~USN_TF_RTT_TIMING;
+		c->snd_una = r->ack;
+		c->rtx_count = 0;
+		c->snd_wnd = (uint32_t)r->window << c->snd_wscale;
+		c->max_snd_wnd = c->snd_wnd;
+		c->snd_wl1 = r->seq;
+		c->snd_wl2 = r->ack;
+		usn_tcp_timer_stop(c);
+		establish(c);
+		if (!usn_tcp_alive(c))
+			return;
+		if (c->state != USN_TCP_ESTABLISHED) /* closed inside connected_fn */
+			goto fin_wait_data;
+		/* fall through: the rest of the segment as in ESTABLISHED */
+		/* FALLTHROUGH */
+	case USN_TCP_ESTABLISHED:
+	case USN_TCP_CLOSE_PENDING:
+		/* 3.10.7.4 fifth (ESTABLISHED), seventh, eighth */
+		if (process_ack(c, s, &fin_acked) == ACK_DROP)
+			return;
+		if (process_data(c, s) && usn_tcp_alive(c)) {
+			usn_tcp_set_state(c, c->state == USN_TCP_CLOSE_PENDING ? USN_TCP_CLOSE_PENDING_RCVD_FIN : USN_TCP_CLOSE_WAIT);
+			usn_tcp_ev_remote_closed(c);
+		}
+		return;
+	case USN_TCP_CLOSE_WAIT:
+	case USN_TCP_CLOSE_PENDING_RCVD_FIN:
+		/* The peer's FIN is in: data cannot arrive, a FIN repeat is ACKed. */
+		if (process_ack(c, s, &fin_acked) == ACK_DROP)
+			return;
+		if (slen)
+			c->flags |= USN_TF_ACK_NOW;
+		return;
+	case USN_TCP_FIN_WAIT_1:
+		/* fifth, FIN-WAIT-1: our FIN acked -> FIN-WAIT-2; eighth: their
+		 * FIN -> TIME-WAIT if ours is acked, else CLOSING. */
+		if (process_ack(c, s, &fin_acked) == ACK_DROP)
+			return;
+		if (fin_acked)
+			usn_tcp_set_state(c, USN_TCP_FIN_WAIT_2);
+	fin_wait_data:
+		if (process_data(c, s) && usn_tcp_alive(c)) {
+			usn_tcp_ev_remote_closed(c);
+			if (!usn_tcp_alive(c))
+				return;
+			if (c->state == USN_TCP_FIN_WAIT_2)
+				enter_timewait_or_close(c);
+			else if (c->state == USN_TCP_FIN_WAIT_1)
+				usn_tcp_set_state(c, USN_TCP_CLOSING);
+			else if (c->state == USN_TCP_CLOSE_PENDING)
+				usn_tcp_set_state(c, USN_TCP_CLOSE_PENDING_RCVD_FIN);
+		}
+		return;
+	case USN_TCP_FIN_WAIT_2:
+		/* fifth, FIN-WAIT-2; eighth: FIN -> TIME-WAIT */
+		if (process_ack(c, s, &fin_acked) == ACK_DROP)
+			return;
+		goto fin_wait_data;
+	case USN_TCP_CLOSING:
+		/* fifth, CLOSING: our FIN acked -> TIME-WAIT */
+		if (process_ack(c, s, &fin_acked) == ACK_DROP)
+			return;
+		if (slen)
+			c->flags |= USN_TF_ACK_NOW;
+		if (fin_acked)
+			enter_timewait_or_close(c);
+		return;
+	case USN_TCP_LAST_ACK:
+		/* fifth, LAST-ACK: our FIN acked -> CLOSED */
+		if (process_ack(c, s, &fin_acked) == ACK_DROP)
+			return;
+		if (fin_acked)
+			usn_tcp_conn_close(c, USN_TCP_CLOSE_NORMAL);
+		else if (slen)
+			c->flags |= USN_TF_ACK_NOW;
+		return;
+	case USN_TCP_TIME_WAIT:
+		/* fifth/eighth, TIME-WAIT: a retransmitted FIN is ACKed and the
+		 * 2 MSL timeout restarted. */
+		if (r->flags & USN_TCP_FIN) {
+			c->flags |= USN_TF_ACK_NOW;
+			usn_tcp_timer_arm(c, USN_TK_TIMEWAIT, usn_tcp_tw(w)->cfg->tcp_timewait_ms);
+		}
+		return;
+	}
+}
+
+static void input_segment(struct usn_worker *w, struct seg *s)
+{
+	struct usn_tcp_worker *t = usn_tcp_tw(w);
+	const struct usn_tcp_repr *r = &s->r;
+	struct usn_tcp_conn *c = usn_tcp_table_lookup(t, s->lip, r->dst_port, s->rip, r->src_port);
+	if (c && c->state == USN_TCP_TIME_WAIT && (r->flags & USN_TCP_SYN) && !(r->flags & (USN_TCP_ACK | USN_TCP_RST)) &&
+	    timewait_reusable(c, s) && usn_tcp_listener_find(w->stack, r->dst_port)) {
+		w->stats.tcp_timewait_reused++;
+		usn_tcp_conn_close(c, USN_TCP_CLOSE_NORMAL);
+		c = NULL;
+	}
+	if (!c) {
+		const struct usn_tcp_listener *l = usn_tcp_listener_find(w->stack, r->dst_port);
+		if (l) {
+			input_listen(w, l, s);
+			return;
+		}
+		/* RFC 9293 3.10.7.1: CLOSED. */
+		w->stats.drop_tcp_no_conn++;
+		usn_tcp_send_rst_for(w, s->lip, s->rip, r, seg_len(s));
+		return;
+	}
+	c->last_rx_us = w->now_us;
+	c->ka_probes = 0;
+	if (c->state == USN_TCP_SYN_SENT)
+		input_syn_sent(c, s);
+	else
+		input_sync(c, s);
+	if (!usn_tcp_alive(c))
+		return;
+	if (c->flags & USN_TF_ACK_NOW)
+		usn_tcp_output(c); /* ACK this segment now (dup ACKs must not merge) */
+	else
+		usn_tcp_pending(c);
+}
+
+void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip, struct usn_cursor l4)
+{
+	struct usn_tcp_worker *t = usn_tcp_tw(w);
+	struct seg s;
+	if (!t) {
+		usn_worker_buf_free(w, frame);
+		return;
+	}
+	enum usn_wire_err e = usn_tcp_parse(l4, &s.r);
+	if (e != USN_WIRE_OK) {
+		if (e == USN_WIRE_BADOPT)
+			w->stats.drop_tcp_opts++;
+		else
+			w->stats.drop_tcp_malformed++;
+		goto free;
+	}
+	if (frame->flags & USN_BUF_RX_CSUM_BAD) {
+		w->stats.drop_tcp_csum++;
+		goto free;
+	}
+	if (!(frame->flags & USN_BUF_RX_L4_CSUM_GOOD)) {
+		uint32_t sum = usn_csum_add(usn_cursor_csum(l4), usn_csum_pseudo(ip->src, ip->dst, USN_IPPROTO_TCP, (uint16_t)l4.len));
+		if (usn_csum_fold(sum) != 0xffff) {
+			w->stats.drop_tcp_csum++;
+			goto free;
+		}
+	}
+	/* Never from or to port 0, never from broadcast/multicast (RFC 9293
+	 * 3.10.7.2 / RFC 1122 4.2.3.10). */
+	if (s.r.src_port == 0 || s.r.dst_port == 0 || ip->src == 0xffffffffu || (ip->src >> 28) == 0xe ||
+	    (s.r.flags & USN_TCP_SYN && s.r.flags & USN_TCP_RST)) {
+		w->stats.drop_tcp_malformed++;
+		goto free;
+	}
+	w->stats.tcp_rx_segs++;
+	s.lip = ip->dst;
+	s.rip = ip->src;
+	s.data = usn_cursor_drop(l4, s.r.hdr_len);
+	s.len = usn_cursor_size(s.data);
+	s.frame = frame;
+	t->depth++;
+	input_segment(w, &s);
+	t->depth--;
+	if (s.frame)
+		usn_worker_buf_free(w, s.frame);
+	usn_tcp_reap(t);
+	return;
+free:
+	usn_worker_buf_free(w, frame);
+}

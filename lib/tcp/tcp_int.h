@@ -1,0 +1,314 @@
+/* libusnet TCP engine internals (private to lib/tcp): the TCB, the
+ * per-worker tables, sequence arithmetic and the seams between input,
+ * output, timers, congestion control, cookies and the connection table. */
+#ifndef USN_TCP_INT_H
+#define USN_TCP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/pool.h"
+#include "core/timer.h"
+#include "core/worker.h"
+#include "usnet/tcp.h"
+#include "wire/wire.h"
+
+/* BSD tcp_seq.h: every sequence comparison goes through these. */
+#define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
+#define SEQ_LEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
+#define SEQ_GT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) > 0)
+#define SEQ_GEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) >= 0)
+#define SEQ_MAX(a, b) (SEQ_GT(a, b) ? (a) : (b))
+#define SEQ_MIN(a, b) (SEQ_LT(a, b) ? (a) : (b))
+
+#define USN_TCP_NIL UINT32_MAX
+#define USN_TCP_SACK_SB 4     /* scoreboard blocks kept per connection */
+#define USN_TCP_MAX_WSCALE 14 /* RFC 7323 2.3 */
+#define USN_TCP_EPH_LO 49152  /* IANA dynamic ports (RFC 6335) */
+#define USN_TCP_EPH_HI 65535
+#define USN_TCP_CHALLENGE_PER_S 1000 /* RFC 5961 7: per-worker limit */
+#define USN_TCP_KEEPALIVE_PROBES 9
+#define USN_TCP_PAWS_IDLE_MS (24u * 24 * 3600 * 1000) /* RFC 7323 5.5 */
+
+/* A send descriptor: bytes by reference or by writer, kept until acked. */
+enum { USN_SD_REF = 1, USN_SD_WRITER = 2 };
+struct usn_tcp_sdesc {
+	uint32_t next; /* index in the worker's descriptor pool */
+	uint32_t len;
+	uint8_t kind;
+	union {
+		struct {
+			const uint8_t *data;
+			const struct usn_csum_table *csum;
+		} ref;
+		struct {
+			usn_tcp_write_fn fn;
+			void *arg;
+		} wr;
+	} u;
+};
+
+/* TCB flags. */
+enum {
+	USN_TF_ACK_NOW = 1u << 0,     /* send an ACK at the next flush */
+	USN_TF_PENDING = 1u << 1,     /* on the worker's pending-output list */
+	USN_TF_DEAD = 1u << 2,        /* closed; freed when nothing refers to it */
+	USN_TF_ANNOUNCED = 1u << 3,   /* closed_fn is owed */
+	USN_TF_TS = 1u << 4,          /* timestamps agreed */
+	USN_TF_SACK = 1u << 5,        /* SACK-permitted agreed */
+	USN_TF_WSCALE = 1u << 6,      /* window scaling agreed */
+	USN_TF_PASSIVE = 1u << 7,     /* created from a listener */
+	USN_TF_RECOVERY = 1u << 8,    /* in fast recovery (RFC 6582) */
+	USN_TF_RTT_TIMING = 1u << 9,  /* rtt_seq is being timed (Karn) */
+	USN_TF_CLOSE_REQ = 1u << 10,  /* close() before ESTABLISHED */
+	USN_TF_IN_TW_LIST = 1u << 11, /* linked in the TIME-WAIT FIFO */
+	USN_TF_ZOMBIE = 1u << 12,     /* on the zombie list */
+	USN_TF_HALF_OPEN = 1u << 13,  /* counted in half_open */
+	USN_TF_FIN_RCVD = 1u << 14,   /* the peer's FIN was accepted */
+	USN_TF_WND_ZERO = 1u << 15,   /* the peer's window was zero */
+};
+
+/* What the main timer means when it fires. */
+enum usn_tcp_tkind {
+	USN_TK_NONE = 0,
+	USN_TK_RTO,
+	USN_TK_PERSIST,
+	USN_TK_KEEPALIVE,
+	USN_TK_TIMEWAIT,
+	USN_TK_FINWAIT2,
+};
+
+/* The TCB: at most 512 bytes (static_assert in tcp_api.c). */
+struct usn_tcp_conn {
+	uint32_t hnext; /* hash chain, then zombie list */
+	uint32_t local_ip, remote_ip;
+	uint16_t local_port, remote_port;
+	uint8_t state;
+	uint8_t tkind;
+	uint8_t snd_wscale, rcv_wscale;
+	uint16_t flags;
+	uint16_t smss; /* send MSS: min(peer MSS, mtu - 40) */
+	uint8_t dupacks;
+	uint8_t rtx_count; /* consecutive expiries of the main timer */
+	uint8_t n_sacked;
+	uint8_t ka_probes;
+	uint16_t ooo_n;
+	struct usn_worker *w;
+	struct usn_tcp_handlers h;
+	void *user;
+
+	/* send sequence space (RFC 9293 3.3.1) */
+	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, max_snd_wnd;
+	uint32_t snd_wl1, snd_wl2;
+	uint32_t cwnd, ssthresh, recover, snd_rxt;
+	/* send queue: descriptors from the worker pool */
+	uint32_t sq_head, sq_tail;
+	uint32_t sq_head_off; /* bytes of the head descriptor already acked */
+	uint32_t sq_bytes;    /* queued bytes from snd_una's data on */
+	uint32_t sq_cache_idx, sq_cache_seq; /* a descriptor and its first byte's seq */
+	struct usn_tcp_sack_block sacked[USN_TCP_SACK_SB]; /* peer's SACK scoreboard */
+
+	/* receive sequence space */
+	uint32_t irs, rcv_nxt, rcv_adv, last_ack_sent;
+	uint32_t ts_recent, ts_offset;
+	uint64_t ts_recent_us;
+	struct usn_buf *ooo; /* sorted by seq, linked through usn_buf.link */
+	uint32_t ooo_bytes, ooo_last; /* last: seq of the latest OOO arrival */
+
+	/* RTT (RFC 6298), microseconds */
+	uint32_t srtt_us, rttvar_us, rto_ms;
+	uint32_t rtt_seq;
+	uint64_t rtt_start_us;
+
+	struct usn_timer timer;  /* RTO / persist / keepalive / TIME-WAIT */
+	struct usn_timer delack; /* delayed ACK */
+	uint32_t keepalive_ms;
+	uint64_t last_rx_us;
+
+	uint32_t pend_next; /* pending-output list */
+	uint32_t tw_prev, tw_next;
+
+	uint64_t bytes_sent, bytes_acked, bytes_received;
+	uint32_t retransmits;
+};
+
+struct usn_tcp_listener {
+	uint16_t port;
+	struct usn_tcp_handlers h;
+	void *user;
+};
+
+struct usn_tcp_shared {
+	uint32_t n, cap;
+	struct usn_tcp_listener l[];
+};
+
+struct usn_tcp_worker {
+	struct usn_worker *w;
+	const struct usn_stack_config *cfg;
+	struct usn_pool tcbs;
+	void *tcb_mem;
+	size_t tcb_mem_size;
+	uint32_t *bucket;
+	uint32_t bucket_mask;
+	struct usn_pool sds;
+	void *sd_mem;
+	size_t sd_mem_size;
+
+	uint32_t half_open;
+	uint32_t tw_n, tw_head, tw_tail; /* FIFO, oldest at head */
+	uint32_t pend_head, pend_tail;
+	uint32_t zombie_head;
+	uint32_t depth; /* nesting of engine entry points and handlers */
+	uint16_t port_cursor;
+	uint16_t mss_local; /* mtu - 40 */
+
+	uint64_t chal_window_us;
+	uint32_t chal_n;
+	uint64_t cookie_last_us; /* when a SYN cookie was last sent */
+	uint64_t key_cookie[2], key_isn[2];
+};
+
+/* ---- tcp_api.c ---- */
+static inline struct usn_tcp_worker *usn_tcp_tw(struct usn_worker *w)
+{
+	return w->tcp;
+}
+/* Every state change goes through here (traced with USN_TCP_TRACE). */
+void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s);
+struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w);
+/* Ends the connection: cancels timers, drops queues, leaves the table, calls
+ * closed_fn(why) if owed; the TCB is freed once no handler is running. */
+void usn_tcp_conn_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
+/* Moves to TIME-WAIT: closed_fn(NORMAL), then an anonymous TCB until 2MSL. */
+void usn_tcp_enter_timewait(struct usn_tcp_conn *c);
+/* Frees zombies when no engine frame is active. */
+void usn_tcp_reap(struct usn_tcp_worker *t);
+static inline bool usn_tcp_alive(const struct usn_tcp_conn *c)
+{
+	return !(c->flags & USN_TF_DEAD);
+}
+/* Queue for output at the next flush. */
+void usn_tcp_pending(struct usn_tcp_conn *c);
+/* Handler calls: track depth so frees are deferred. */
+void usn_tcp_ev_connected(struct usn_tcp_conn *c);
+void usn_tcp_ev_recv(struct usn_tcp_conn *c, struct usn_cursor data);
+void usn_tcp_ev_sent(struct usn_tcp_conn *c, uint32_t bytes);
+void usn_tcp_ev_remote_closed(struct usn_tcp_conn *c);
+/* Releases `bytes` acked bytes from the head of the send queue. */
+void usn_tcp_sq_release(struct usn_tcp_conn *c, uint32_t bytes);
+void usn_tcp_sq_free_all(struct usn_tcp_conn *c);
+void usn_tcp_ooo_free(struct usn_tcp_conn *c);
+const struct usn_tcp_listener *usn_tcp_listener_find(const struct usn_stack *s, uint16_t port);
+/* Initialises a fresh TCB's sequence state and options defaults. */
+void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+
+/* ---- tcp_table.c ---- */
+uint32_t usn_tcp_table_hash(const struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+struct usn_tcp_conn *usn_tcp_table_lookup(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+void usn_tcp_table_insert(struct usn_tcp_worker *t, struct usn_tcp_conn *c);
+void usn_tcp_table_remove(struct usn_tcp_worker *t, struct usn_tcp_conn *c);
+static inline uint32_t usn_tcp_idx(struct usn_tcp_worker *t, const struct usn_tcp_conn *c)
+{
+	return usn_pool_index(&t->tcbs, c);
+}
+static inline struct usn_tcp_conn *usn_tcp_at(struct usn_tcp_worker *t, uint32_t i)
+{
+	return (struct usn_tcp_conn *)usn_pool_at(&t->tcbs, i);
+}
+
+/* ---- tcp_cookie.c ---- */
+uint64_t usn_siphash24(const uint64_t key[2], const void *data, size_t len);
+/* RFC 6528 ISN: a keyed hash of the 4-tuple plus a 4 us clock. */
+uint32_t usn_tcp_isn(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+/* RFC 7323 7.1 style per-4-tuple timestamp offset (monotonic across reuse). */
+uint32_t usn_tcp_ts_offset(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+/* SYN cookie (RFC 4987). opt_bits: wscale (0..14, 15: none) | sack << 4,
+ * carried in the TSval low bits when the peer sent timestamps. */
+uint32_t usn_tcp_cookie_make(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+			     uint32_t peer_isn, uint16_t peer_mss, uint16_t *mss_out);
+/* Checks a cookie; true and the MSS it encoded. */
+bool usn_tcp_cookie_check(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+			  uint32_t peer_isn, uint32_t cookie, uint16_t *mss_out);
+/* The TSval a cookie SYN-ACK carries, and the options read back from TSecr. */
+uint32_t usn_tcp_cookie_ts(uint32_t ts_now, uint8_t wscale, bool sack);
+void usn_tcp_cookie_ts_opts(uint32_t tsecr, uint8_t *wscale, bool *has_ws, bool *sack);
+
+/* ---- tcp_cong.c (RFC 5681, 6582, 6928, 6298) ---- */
+void usn_tcp_cong_init(struct usn_tcp_conn *c);
+/* New data acked (outside or at the end of recovery). */
+void usn_tcp_cong_ack(struct usn_tcp_conn *c, uint32_t acked);
+/* A duplicate ACK arrived; may fast-retransmit. */
+void usn_tcp_cong_dupack(struct usn_tcp_conn *c);
+/* An ACK advanced snd_una while in recovery: partial or full (RFC 6582). */
+void usn_tcp_cong_recovery_ack(struct usn_tcp_conn *c, uint32_t acked);
+void usn_tcp_cong_timeout(struct usn_tcp_conn *c);
+void usn_tcp_rtt_sample(struct usn_tcp_conn *c, uint32_t rtt_us);
+uint32_t usn_tcp_flight(const struct usn_tcp_conn *c);
+/* The first byte >= from not covered by the scoreboard (a hole). */
+uint32_t usn_tcp_sack_next_hole(const struct usn_tcp_conn *c, uint32_t from, uint32_t *hole_end);
+void usn_tcp_sack_update(struct usn_tcp_conn *c, const struct usn_tcp_repr *r);
+void usn_tcp_sack_prune(struct usn_tcp_conn *c);
+
+/* ---- tcp_timer.c ---- */
+void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx);
+void usn_tcp_delack_fn(struct usn_timer *tm, void *ctx);
+/* Re-arms (or cancels) the main timer for what the connection needs now. */
+void usn_tcp_timer_update(struct usn_tcp_conn *c, bool restart_rto);
+void usn_tcp_timer_arm(struct usn_tcp_conn *c, enum usn_tcp_tkind k, uint32_t ms);
+void usn_tcp_timer_stop(struct usn_tcp_conn *c);
+
+/* ---- tcp_output.c ---- */
+/* Sends what the windows allow and any owed ACK. */
+void usn_tcp_output(struct usn_tcp_conn *c);
+/* One segment from the connection: seq, up to len bytes of queued data,
+ * flags. Returns the payload bytes sent, | USN_TCP_SENT_FIN if the FIN
+ * went with them (SACK blocks may shorten a segment), or -errno. */
+#define USN_TCP_SENT_FIN 0x1000000
+int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
+/* A pure ACK now (challenge ACK, duplicate, probe: seq given). */
+void usn_tcp_send_ack(struct usn_tcp_conn *c);
+/* A segment without a TCB (RST for a closed port, cookie SYN-ACK). */
+int usn_tcp_send_raw(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r);
+/* RST answering segment r that arrived from rip to lip (RFC 9293 3.10.7.1). */
+void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r, uint32_t seg_len);
+/* A challenge ACK (RFC 5961), rate-limited per worker. */
+void usn_tcp_challenge_ack(struct usn_tcp_conn *c);
+/* The window to advertise now, bytes (never shrinking the right edge). */
+uint32_t usn_tcp_rcv_window(struct usn_tcp_conn *c);
+/* Bytes of payload in a full-size segment with our usual options. */
+uint32_t usn_tcp_maxseg(const struct usn_tcp_conn *c);
+uint32_t usn_tcp_ts_now(const struct usn_tcp_conn *c);
+/* The send sequence number of the first byte after all queued data. */
+static inline uint32_t usn_tcp_data_end(const struct usn_tcp_conn *c)
+{
+	uint32_t base = c->snd_una;
+	if (c->state == USN_TCP_SYN_SENT || c->state == USN_TCP_SYN_RECEIVED)
+		base = c->iss + 1;
+	return base + c->sq_bytes;
+}
+static inline bool usn_tcp_fin_wanted(const struct usn_tcp_conn *c)
+{
+	switch ((enum usn_tcp_state)c->state) {
+	case USN_TCP_CLOSE_PENDING:
+	case USN_TCP_CLOSE_PENDING_RCVD_FIN:
+	case USN_TCP_FIN_WAIT_1:
+	case USN_TCP_CLOSING:
+	case USN_TCP_LAST_ACK:
+		return true;
+	case USN_TCP_CLOSED:
+	case USN_TCP_LISTEN:
+	case USN_TCP_SYN_SENT:
+	case USN_TCP_SYN_RECEIVED:
+	case USN_TCP_ESTABLISHED:
+	case USN_TCP_CLOSE_WAIT:
+	case USN_TCP_FIN_WAIT_2:
+	case USN_TCP_TIME_WAIT:
+	case USN_TCP_N_STATES:
+		break;
+	}
+	return false;
+}
+
+#endif

@@ -1,0 +1,433 @@
+/* libusnet TCP output: builds segments straight from the send descriptors
+ * (reference or writer) into frame buffers, chained when the payload
+ * exceeds a buffer, with the checksum from prefix tables, software or the
+ * port; decides what the send and congestion windows allow (RFC 9293 3.8,
+ * RFC 5681). No allocation here beyond frame buffers from the worker cache. */
+#include <errno.h>
+#include <string.h>
+
+#include "net/net.h"
+#include "tcp/tcp_int.h"
+
+uint32_t usn_tcp_ts_now(const struct usn_tcp_conn *c)
+{
+	return (uint32_t)(c->w->now_us / 1000u) + c->ts_offset;
+}
+
+uint32_t usn_tcp_maxseg(const struct usn_tcp_conn *c)
+{
+	uint32_t m = c->smss;
+	if (c->flags & USN_TF_TS)
+		m -= 12; /* RFC 6691: the MSS excludes options we always send */
+	return m;
+}
+
+uint32_t usn_tcp_rcv_window(struct usn_tcp_conn *c)
+{
+	const struct usn_stack_config *cfg = usn_tcp_tw(c->w)->cfg;
+	uint32_t W = cfg->tcp_rcv_wnd;
+	uint32_t maxw = (c->flags & USN_TF_WSCALE) ? (65535u << c->rcv_wscale) : 65535u;
+	if (W > maxw)
+		W = maxw;
+	/* The application consumes in recv_fn, so only OOO data occupies the
+	 * buffer; RFC 9293 3.8.6.2.2: the right edge never moves left. */
+	uint32_t wnd = W > c->ooo_bytes ? W - c->ooo_bytes : 0;
+	if (SEQ_LT(c->rcv_nxt + wnd, c->rcv_adv))
+		wnd = c->rcv_adv - c->rcv_nxt;
+	/* Round up to the scale unit so the advertised edge is what we accept. */
+	uint32_t unit = (1u << c->rcv_wscale) - 1;
+	wnd = (wnd + unit) & ~unit;
+	if (wnd > maxw)
+		wnd = maxw & ~unit;
+	return wnd;
+}
+
+/* Where queued data byte `seq` lives: descriptor index and offset in it. */
+static struct usn_tcp_sdesc *sq_find(struct usn_tcp_conn *c, uint32_t seq, uint32_t *doff)
+{
+	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+	uint32_t data_una = (c->state == USN_TCP_SYN_SENT || c->state == USN_TCP_SYN_RECEIVED) ? c->iss + 1 : c->snd_una;
+	uint32_t idx, dseq;
+	if (c->sq_cache_idx != USN_TCP_NIL && SEQ_LEQ(c->sq_cache_seq, seq)) {
+		idx = c->sq_cache_idx;
+		dseq = c->sq_cache_seq;
+	} else {
+		idx = c->sq_head;
+		dseq = data_una - c->sq_head_off;
+	}
+	while (idx != USN_TCP_NIL) {
+		struct usn_tcp_sdesc *d = usn_pool_at(&t->sds, idx);
+		if (SEQ_LT(seq, dseq + d->len)) {
+			c->sq_cache_idx = idx;
+			c->sq_cache_seq = dseq;
+			*doff = seq - dseq;
+			return d;
+		}
+		dseq += d->len;
+		idx = d->next;
+	}
+	return NULL;
+}
+
+/* Copies len queued bytes from seq into dst; returns their partial sum as
+ * if the first byte sat at an even offset (0 when not needed). */
+static uint32_t write_payload(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, struct usn_cursor dst, bool want_sum)
+{
+	uint32_t sum = 0, pos = 0;
+	while (pos < len) {
+		uint32_t doff;
+		struct usn_tcp_sdesc *d = sq_find(c, seq + pos, &doff);
+		if (!d)
+			break; /* cannot happen: callers stay within sq_bytes */
+		uint32_t n = d->len - doff;
+		if (n > len - pos)
+			n = len - pos;
+		struct usn_cursor piece = usn_cursor_take(usn_cursor_drop(dst, pos), n);
+		uint32_t s = 0;
+		if (d->kind == USN_SD_REF) {
+			usn_cursor_write(piece, d->u.ref.data + doff, n);
+			if (want_sum)
+				s = d->u.ref.csum ? usn_csum_table_range(d->u.ref.csum, doff, n)
+						  : usn_csum_partial(d->u.ref.data + doff, n, 0);
+		} else {
+			d->u.wr.fn(d->u.wr.arg, doff, n, piece);
+			if (want_sum)
+				s = usn_cursor_csum(piece);
+		}
+		if (want_sum)
+			sum = usn_csum_add(sum, (pos & 1) ? usn_csum_swap(s) : s);
+		pos += n;
+	}
+	return sum;
+}
+
+/* Our SACK blocks from the OOO queue (RFC 2018 4): the block holding the
+ * latest arrival first, then the others from the highest down. */
+static uint8_t sack_blocks(struct usn_tcp_conn *c, struct usn_tcp_sack_block *out, uint8_t max)
+{
+	struct usn_tcp_sack_block all[16];
+	uint8_t n = 0;
+	for (struct usn_buf *q = c->ooo; q; q = q->link) {
+		uint32_t s = (uint32_t)(q->stack_u64 >> 32);
+		uint32_t e = s + (uint32_t)(q->stack_u64 & 0x7fff);
+		if (n && all[n - 1].right == s) {
+			all[n - 1].right = e;
+		} else if (n < 16) {
+			all[n].left = s;
+			all[n].right = e;
+			n++;
+		}
+	}
+	uint8_t k = 0;
+	int first = -1;
+	for (int i = 0; i < n; i++)
+		if (SEQ_LEQ(all[i].left, c->ooo_last) && SEQ_LT(c->ooo_last, all[i].right))
+			first = i;
+	if (first >= 0 && all[first].left != all[first].right)
+		out[k++] = all[first];
+	for (int i = n - 1; i >= 0 && k < max; i--)
+		if (i != first && all[i].left != all[i].right)
+			out[k++] = all[i];
+	return k;
+}
+
+/* Builds a frame of USN_L4_OFF + hdr + len bytes (chained as needed),
+ * writes hdr, then returns the cursor for the payload in *pay. */
+static struct usn_buf *frame_build(struct usn_worker *w, const uint8_t *hdr, uint32_t hl, uint32_t len,
+				   struct usn_cursor *pay)
+{
+	struct usn_buf *head = usn_worker_buf_alloc(w);
+	if (!head)
+		return NULL;
+	uint32_t need = USN_L4_OFF + hl + len;
+	if (head->room < USN_L4_OFF + hl) {
+		usn_worker_buf_free(w, head);
+		return NULL;
+	}
+	head->len = (uint16_t)(need < head->room ? need : head->room);
+	head->next = NULL;
+	uint32_t have = head->len;
+	struct usn_buf *tail = head;
+	while (have < need) {
+		struct usn_buf *b = usn_worker_buf_alloc(w);
+		if (!b || b->room == 0) {
+			if (b)
+				usn_worker_buf_free(w, b);
+			head->frame_len = have;
+			usn_worker_buf_free(w, head);
+			return NULL;
+		}
+		b->len = (uint16_t)(need - have < b->room ? need - have : b->room);
+		b->next = NULL;
+		tail->next = b;
+		tail = b;
+		have += b->len;
+	}
+	head->frame_len = need;
+	struct usn_cursor f = usn_cursor_of_frame(head);
+	usn_cursor_write(usn_cursor_drop(f, USN_L4_OFF), hdr, hl);
+	*pay = usn_cursor_take(usn_cursor_drop(f, USN_L4_OFF + hl), len);
+	return head;
+}
+
+/* Writes the checksum into the frame's TCP header (or asks the port). */
+static void frame_csum(struct usn_worker *w, struct usn_buf *head, uint32_t src, uint32_t dst, uint8_t *hdr, uint32_t hl,
+		       uint32_t l4_len, uint32_t pay_sum)
+{
+	uint32_t ph = usn_csum_pseudo(src, dst, USN_IPPROTO_TCP, (uint16_t)l4_len);
+	uint16_t v;
+	head->l2_len = USN_ETH_HDR_LEN;
+	head->l3_len = USN_IPV4_HDR_LEN;
+	if (w->hal->offloads & USN_HAL_OFF_TX_TCP_CSUM) {
+		head->flags |= USN_BUF_TX_TCP_CSUM;
+		v = usn_csum_fold(ph);
+	} else {
+		v = usn_csum_finish(usn_csum_add(ph, usn_csum_add(usn_csum_partial(hdr, hl, 0), pay_sum)));
+	}
+	usn_store_be16(hdr + 16, v);
+	usn_cursor_write(usn_cursor_drop(usn_cursor_of_frame(head), USN_L4_OFF + 16), hdr + 16, 2);
+}
+
+int usn_tcp_send_raw(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r)
+{
+	uint8_t hdr[USN_TCP_MAX_HDR_LEN];
+	uint32_t hl = usn_tcp_emit(r, hdr);
+	struct usn_cursor pay;
+	struct usn_buf *f = frame_build(w, hdr, hl, 0, &pay);
+	if (!f)
+		return -ENOBUFS;
+	frame_csum(w, f, lip, rip, hdr, hl, hl, 0);
+	w->stats.tcp_tx_segs++;
+	if (r->flags & USN_TCP_RST)
+		w->stats.tcp_rst_tx++;
+	return usn_ipv4_output(w, f, rip, USN_IPPROTO_TCP, (uint16_t)hl);
+}
+
+void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *in, uint32_t seg_len)
+{
+	/* RFC 9293 3.10.7.1: never answer a RST; if the segment had an ACK,
+	 * <SEQ=SEG.ACK><CTL=RST>, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
+	if (in->flags & USN_TCP_RST)
+		return;
+	struct usn_tcp_repr r;
+	memset(&r, 0, sizeof r);
+	r.src_port = in->dst_port;
+	r.dst_port = in->src_port;
+	if (in->flags & USN_TCP_ACK) {
+		r.seq = in->ack;
+		r.flags = USN_TCP_RST;
+	} else {
+		r.ack = in->seq + seg_len;
+		r.flags = USN_TCP_RST | USN_TCP_ACK;
+	}
+	(void)usn_tcp_send_raw(w, lip, rip, &r);
+}
+
+int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
+{
+	struct usn_worker *w = c->w;
+	struct usn_tcp_worker *t = usn_tcp_tw(w);
+	const struct usn_stack_config *cfg = t->cfg;
+	struct usn_tcp_repr r;
+	memset(&r, 0, sizeof r);
+	r.src_port = c->local_port;
+	r.dst_port = c->remote_port;
+	r.seq = seq;
+	r.flags = flags;
+	if (flags & USN_TCP_ACK)
+		r.ack = c->rcv_nxt;
+	uint32_t wnd = 0;
+	if (flags & USN_TCP_SYN) {
+		/* RFC 7323 2.2: the window in a SYN is never scaled. */
+		wnd = cfg->tcp_rcv_wnd > 65535 ? 65535 : cfg->tcp_rcv_wnd;
+		r.has_mss = true;
+		r.mss = t->mss_local;
+		if (c->flags & USN_TF_WSCALE) {
+			r.has_wscale = true;
+			r.wscale = c->rcv_wscale;
+		}
+		r.sack_permitted = (c->flags & USN_TF_SACK) != 0;
+	} else if (!(flags & USN_TCP_RST)) {
+		wnd = usn_tcp_rcv_window(c);
+		r.window = (uint16_t)(wnd >> c->rcv_wscale > 65535 ? 65535 : wnd >> c->rcv_wscale);
+	}
+	if (flags & USN_TCP_SYN)
+		r.window = (uint16_t)wnd;
+	if ((c->flags & USN_TF_TS) && !(flags & USN_TCP_RST)) {
+		r.has_ts = true;
+		r.ts_val = usn_tcp_ts_now(c);
+		r.ts_ecr = (flags & USN_TCP_ACK) ? c->ts_recent : 0;
+	}
+	if ((c->flags & USN_TF_SACK) && c->ooo && (flags & USN_TCP_ACK) && !(flags & (USN_TCP_SYN | USN_TCP_RST)))
+		r.n_sack = sack_blocks(c, r.sack, (c->flags & USN_TF_TS) ? 3 : 4);
+	uint8_t hl = usn_tcp_hdr_len(&r);
+	/* Options beyond timestamps (SACK blocks) come out of the payload. */
+	uint32_t room = c->smss + 20 - hl;
+	if (len > room) {
+		len = room;
+		flags &= (uint8_t)~USN_TCP_FIN; /* the FIN follows the last byte */
+	}
+
+	uint8_t hdr[USN_TCP_MAX_HDR_LEN];
+	usn_tcp_emit(&r, hdr);
+	struct usn_cursor pay;
+	struct usn_buf *f = frame_build(w, hdr, hl, len, &pay);
+	if (!f)
+		return -ENOBUFS;
+	bool sw = !(w->hal->offloads & USN_HAL_OFF_TX_TCP_CSUM);
+	uint32_t psum = len ? write_payload(c, seq, len, pay, sw) : 0;
+	frame_csum(w, f, c->local_ip, c->remote_ip, hdr, hl, hl + len, psum);
+
+	uint32_t end = seq + len + ((flags & USN_TCP_SYN) ? 1 : 0) + ((flags & USN_TCP_FIN) ? 1 : 0);
+	w->stats.tcp_tx_segs++;
+	if (flags & USN_TCP_RST)
+		w->stats.tcp_rst_tx++;
+	if (end != seq) {
+		if (SEQ_LT(seq, c->snd_max)) {
+			c->retransmits++;
+			w->stats.tcp_retrans_segs++;
+			if (SEQ_LEQ(c->rtt_seq, end) && SEQ_GEQ(c->rtt_seq, seq))
+				c->flags &= (uint16_t)~USN_TF_RTT_TIMING; /* Karn */
+		} else if (!(c->flags & USN_TF_RTT_TIMING) && !(c->flags & USN_TF_TS)) {
+			c->flags |= USN_TF_RTT_TIMING;
+			c->rtt_seq = seq;
+			c->rtt_start_us = w->now_us;
+		}
+		if (SEQ_GT(end, c->snd_max)) {
+			uint32_t fresh = end - (SEQ_GT(seq, c->snd_max) ? seq : c->snd_max);
+			c->bytes_sent += fresh > len ? len : fresh;
+			w->stats.tcp_tx_bytes += fresh > len ? len : fresh;
+			c->snd_max = end;
+		}
+		if (c->tkind != USN_TK_RTO || !usn_timer_armed(&c->timer))
+			usn_tcp_timer_arm(c, USN_TK_RTO, c->rto_ms);
+	}
+	if (flags & USN_TCP_ACK) {
+		c->last_ack_sent = c->rcv_nxt;
+		if (!(flags & USN_TCP_SYN) && SEQ_GT(c->rcv_nxt + wnd, c->rcv_adv))
+			c->rcv_adv = c->rcv_nxt + wnd;
+		if (flags & USN_TCP_SYN)
+			c->rcv_adv = c->rcv_nxt + wnd;
+		c->flags &= (uint16_t)~USN_TF_ACK_NOW;
+		usn_timer_cancel(&w->wheel, &c->delack);
+	}
+	int rc = usn_ipv4_output(w, f, c->remote_ip, USN_IPPROTO_TCP, (uint16_t)(hl + len));
+	if (rc == -EHOSTUNREACH)
+		return rc;
+	return (int)(len | ((flags & USN_TCP_FIN) ? USN_TCP_SENT_FIN : 0));
+}
+
+void usn_tcp_send_ack(struct usn_tcp_conn *c)
+{
+	(void)usn_tcp_send_seg(c, c->snd_nxt, 0, USN_TCP_ACK);
+}
+
+void usn_tcp_challenge_ack(struct usn_tcp_conn *c)
+{
+	/* RFC 5961 7: a per-worker budget, so an attacker cannot use us as an
+	 * ACK amplifier. */
+	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+	uint64_t now = c->w->now_us;
+	if (now - t->chal_window_us >= 1000000u) {
+		t->chal_window_us = now;
+		t->chal_n = 0;
+	}
+	if (t->chal_n >= USN_TCP_CHALLENGE_PER_S)
+		return;
+	t->chal_n++;
+	c->w->stats.tcp_challenge_acks++;
+	usn_tcp_send_ack(c);
+}
+
+/* Data and FIN transmission in the synchronized states. */
+static int output_data(struct usn_tcp_conn *c)
+{
+	uint32_t maxseg = usn_tcp_maxseg(c);
+	int sent = 0;
+	for (int guard = 0; guard < 1024; guard++) {
+		uint32_t data_end = usn_tcp_data_end(c);
+		uint32_t unsent = SEQ_LT(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
+		uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+		uint32_t inflight = c->snd_nxt - c->snd_una;
+		uint32_t usable = wnd > inflight ? wnd - inflight : 0;
+		uint32_t len = unsent < usable ? unsent : usable;
+		if (len > maxseg)
+			len = maxseg;
+		/* RFC 9293 3.8.6.2.1 sender SWS avoidance: a short segment only if
+		 * it carries all that is left, or half the largest window seen. */
+		if (len && len < maxseg && len < unsent && len < c->max_snd_wnd / 2 && inflight)
+			len = 0;
+		bool fin = usn_tcp_fin_wanted(c) && c->snd_nxt + len == data_end && SEQ_LEQ(c->snd_nxt, data_end);
+		if (len == 0 && !fin)
+			break;
+		uint8_t flags = USN_TCP_ACK;
+		if (len && len == unsent)
+			flags |= USN_TCP_PSH;
+		if (fin)
+			flags |= USN_TCP_FIN;
+		int rc = usn_tcp_send_seg(c, c->snd_nxt, len, flags);
+		if (rc == -ENOBUFS)
+			break;
+		if (rc == -EHOSTUNREACH)
+			return rc;
+		len = (uint32_t)rc & ~USN_TCP_SENT_FIN;
+		fin = (rc & USN_TCP_SENT_FIN) != 0;
+		c->snd_nxt += len + (fin ? 1 : 0);
+		sent++;
+		if (fin) {
+			if (c->state == USN_TCP_CLOSE_PENDING)
+				usn_tcp_set_state(c, USN_TCP_FIN_WAIT_1);
+			else if (c->state == USN_TCP_CLOSE_PENDING_RCVD_FIN)
+				usn_tcp_set_state(c, USN_TCP_LAST_ACK);
+			break;
+		}
+	}
+	return sent;
+}
+
+void usn_tcp_output(struct usn_tcp_conn *c)
+{
+	if (!usn_tcp_alive(c))
+		return;
+	int rc = 0;
+	switch ((enum usn_tcp_state)c->state) {
+	case USN_TCP_SYN_SENT:
+		if (c->snd_nxt == c->iss) {
+			rc = usn_tcp_send_seg(c, c->iss, 0, USN_TCP_SYN);
+			if (rc >= 0)
+				c->snd_nxt = c->iss + 1;
+		}
+		break;
+	case USN_TCP_SYN_RECEIVED:
+		if (c->snd_nxt == c->iss) {
+			rc = usn_tcp_send_seg(c, c->iss, 0, USN_TCP_SYN | USN_TCP_ACK);
+			if (rc >= 0)
+				c->snd_nxt = c->iss + 1;
+		}
+		break;
+	case USN_TCP_ESTABLISHED:
+	case USN_TCP_CLOSE_WAIT:
+	case USN_TCP_CLOSE_PENDING:
+	case USN_TCP_CLOSE_PENDING_RCVD_FIN:
+	case USN_TCP_FIN_WAIT_1:
+	case USN_TCP_CLOSING:
+	case USN_TCP_LAST_ACK:
+		rc = output_data(c);
+		if (rc > 0)
+			rc = 0;
+		break;
+	case USN_TCP_FIN_WAIT_2:
+	case USN_TCP_TIME_WAIT:
+	case USN_TCP_CLOSED:
+	case USN_TCP_LISTEN:
+	case USN_TCP_N_STATES:
+		break;
+	}
+	if (rc == -EHOSTUNREACH) {
+		usn_tcp_conn_close(c, USN_TCP_CLOSE_UNREACHABLE);
+		return;
+	}
+	if ((c->flags & USN_TF_ACK_NOW) && c->state != USN_TCP_SYN_SENT && c->state != USN_TCP_CLOSED)
+		usn_tcp_send_ack(c);
+	usn_tcp_timer_update(c, false);
+}

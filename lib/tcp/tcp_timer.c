@@ -1,0 +1,160 @@
+/* libusnet TCP timers: one wheel node per TCB for retransmission (RFC 6298),
+ * persist (zero-window probes, RFC 9293 3.8.6.1), keepalive (RFC 1122
+ * 4.2.3.6), FIN-WAIT-2 and TIME-WAIT, and one for the delayed ACK. */
+#include <stddef.h>
+
+#include "tcp/tcp_int.h"
+
+#define CONN_OF(tm, field) ((struct usn_tcp_conn *)(void *)((char *)(tm)-offsetof(struct usn_tcp_conn, field)))
+
+void usn_tcp_timer_arm(struct usn_tcp_conn *c, enum usn_tcp_tkind k, uint32_t ms)
+{
+	c->tkind = (uint8_t)k;
+	usn_timer_arm(&c->w->wheel, &c->timer, c->w->now_us + (uint64_t)ms * 1000u);
+}
+
+void usn_tcp_timer_stop(struct usn_tcp_conn *c)
+{
+	c->tkind = USN_TK_NONE;
+	usn_timer_cancel(&c->w->wheel, &c->timer);
+}
+
+static uint32_t backoff_ms(const struct usn_tcp_conn *c, uint32_t base)
+{
+	const struct usn_stack_config *cfg = usn_tcp_tw(c->w)->cfg;
+	uint64_t v = (uint64_t)base << (c->rtx_count > 16 ? 16 : c->rtx_count);
+	if (v < cfg->tcp_rto_min_ms)
+		v = cfg->tcp_rto_min_ms;
+	return v > cfg->tcp_rto_max_ms ? cfg->tcp_rto_max_ms : (uint32_t)v;
+}
+
+void usn_tcp_timer_update(struct usn_tcp_conn *c, bool restart_rto)
+{
+	if (!usn_tcp_alive(c) || c->state == USN_TCP_TIME_WAIT)
+		return;
+	bool armed = usn_timer_armed(&c->timer);
+	if (c->snd_max != c->snd_una) {
+		/* RFC 6298 5.1 and 5.3 */
+		if (restart_rto || c->tkind != USN_TK_RTO || !armed)
+			usn_tcp_timer_arm(c, USN_TK_RTO, c->rto_ms);
+		return;
+	}
+	if (c->state >= USN_TCP_ESTABLISHED && c->snd_wnd == 0 && SEQ_LT(c->snd_nxt, usn_tcp_data_end(c) + (usn_tcp_fin_wanted(c) ? 1 : 0))) {
+		if (c->tkind != USN_TK_PERSIST || !armed)
+			usn_tcp_timer_arm(c, USN_TK_PERSIST, backoff_ms(c, c->rto_ms));
+		return;
+	}
+	if (c->state == USN_TCP_FIN_WAIT_2) {
+		if (c->tkind != USN_TK_FINWAIT2 || !armed)
+			usn_tcp_timer_arm(c, USN_TK_FINWAIT2, usn_tcp_tw(c->w)->cfg->tcp_timewait_ms);
+		return;
+	}
+	if (c->keepalive_ms && c->state >= USN_TCP_ESTABLISHED) {
+		if (c->tkind != USN_TK_KEEPALIVE || !armed) {
+			c->tkind = USN_TK_KEEPALIVE;
+			usn_timer_arm(&c->w->wheel, &c->timer, c->last_rx_us + (uint64_t)c->keepalive_ms * 1000u);
+		}
+		return;
+	}
+	if (armed)
+		usn_tcp_timer_stop(c);
+}
+
+static void on_rto(struct usn_tcp_conn *c)
+{
+	const struct usn_stack_config *cfg = usn_tcp_tw(c->w)->cfg;
+	bool syn = c->state == USN_TCP_SYN_SENT || c->state == USN_TCP_SYN_RECEIVED;
+	uint32_t limit = syn ? cfg->tcp_syn_retries : cfg->tcp_max_retries;
+	if (c->rtx_count >= limit) {
+		usn_tcp_conn_close(c, USN_TCP_CLOSE_TIMEOUT);
+		return;
+	}
+	c->rtx_count++;
+	c->w->stats.tcp_rto_fired++;
+	/* RFC 6298 5.5: back off. */
+	c->rto_ms = c->rto_ms * 2 > cfg->tcp_rto_max_ms ? cfg->tcp_rto_max_ms : c->rto_ms * 2;
+	usn_tcp_cong_timeout(c);
+	/* Go back N from the oldest unacknowledged byte (5.4). */
+	c->snd_nxt = syn ? c->iss : c->snd_una;
+	usn_tcp_timer_arm(c, USN_TK_RTO, c->rto_ms);
+	usn_tcp_output(c);
+}
+
+static void on_probe(struct usn_tcp_conn *c, bool keepalive)
+{
+	/* An old sequence number the peer must answer with an ACK carrying
+	 * its window (RFC 9293 3.8.6.1, RFC 1122 4.2.3.6). */
+	(void)usn_tcp_send_seg(c, c->snd_una - 1, 0, USN_TCP_ACK);
+	if (keepalive)
+		return;
+	c->w->stats.tcp_zero_window_probes++;
+	if (c->rtx_count < 16)
+		c->rtx_count++;
+	usn_tcp_timer_arm(c, USN_TK_PERSIST, backoff_ms(c, c->rto_ms));
+}
+
+static void on_keepalive(struct usn_tcp_conn *c)
+{
+	uint64_t idle_until = c->last_rx_us + (uint64_t)c->keepalive_ms * 1000u;
+	if (c->w->now_us < idle_until) {
+		c->ka_probes = 0;
+		c->tkind = USN_TK_KEEPALIVE;
+		usn_timer_arm(&c->w->wheel, &c->timer, idle_until);
+		return;
+	}
+	if (c->ka_probes >= USN_TCP_KEEPALIVE_PROBES) {
+		usn_tcp_conn_close(c, USN_TCP_CLOSE_TIMEOUT);
+		return;
+	}
+	c->ka_probes++;
+	on_probe(c, true);
+	uint32_t intvl = c->keepalive_ms < 75000 ? c->keepalive_ms : 75000;
+	usn_tcp_timer_arm(c, USN_TK_KEEPALIVE, intvl);
+}
+
+void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx)
+{
+	(void)ctx;
+	struct usn_tcp_conn *c = CONN_OF(tm, timer);
+	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+	if (!usn_tcp_alive(c))
+		return;
+	t->depth++;
+	enum usn_tcp_tkind k = (enum usn_tcp_tkind)c->tkind;
+	c->tkind = USN_TK_NONE;
+	switch (k) {
+	case USN_TK_RTO:
+		on_rto(c);
+		break;
+	case USN_TK_PERSIST:
+		on_probe(c, false);
+		break;
+	case USN_TK_KEEPALIVE:
+		on_keepalive(c);
+		break;
+	case USN_TK_TIMEWAIT:
+		usn_tcp_conn_close(c, USN_TCP_CLOSE_NORMAL);
+		break;
+	case USN_TK_FINWAIT2:
+		usn_tcp_conn_close(c, USN_TCP_CLOSE_TIMEOUT);
+		break;
+	case USN_TK_NONE:
+		break;
+	}
+	t->depth--;
+	usn_tcp_reap(t);
+}
+
+void usn_tcp_delack_fn(struct usn_timer *tm, void *ctx)
+{
+	(void)ctx;
+	struct usn_tcp_conn *c = CONN_OF(tm, delack);
+	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+	if (!usn_tcp_alive(c))
+		return;
+	t->depth++;
+	c->flags |= USN_TF_ACK_NOW;
+	usn_tcp_output(c);
+	t->depth--;
+	usn_tcp_reap(t);
+}

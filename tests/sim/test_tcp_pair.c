@@ -1,0 +1,366 @@
+/* Simulation test: two libusnet stacks over the simulated link, a source/
+ * sink application in both directions with seeded faults (loss, duplicates,
+ * reordering, corruption), every byte checked against a pattern; many short
+ * connections; every TCB back in its pool at the end. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "simnet.h"
+#include "usnet/tcp.h"
+
+#define PAT_LEN (1u << 20)
+#define CHUNK (64u * 1024u)
+#define PORT 5001
+
+static uint8_t pattern[PAT_LEN];
+
+static void pattern_init(void)
+{
+	uint32_t x = 0x12345678u;
+	for (uint32_t i = 0; i < PAT_LEN; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		pattern[i] = (uint8_t)x;
+	}
+}
+
+#define TAG_CONN 0x636f6e6eu
+#define TAG_APP 0x61707021u
+
+struct app_conn {
+	uint32_t tag; /* TAG_CONN (first in both structs) */
+	struct usn_tcp_conn *c;
+	uint64_t to_send; /* total this side sends */
+	uint64_t queued;  /* bytes handed to the stack */
+	uint64_t acked;
+	uint64_t rx;
+	uint64_t rx_bad;
+	int connected, remote_closed, closed;
+	enum usn_tcp_close_reason why;
+	bool close_when_done;
+	bool closing;
+	int use_writer;
+};
+
+struct app {
+	uint32_t tag; /* TAG_APP */
+	struct app_conn conns[64];
+	int n;
+	uint64_t server_send; /* what an accepted connection sends */
+	bool server_close_when_done;
+};
+
+static void pat_writer(void *arg, uint32_t off, uint32_t len, struct usn_cursor dst)
+{
+	const uint8_t *base = arg;
+	usn_cursor_write(dst, base + off, len);
+}
+
+static void app_pump(struct app_conn *a)
+{
+	while (a->queued < a->to_send && a->queued - a->acked < 4 * CHUNK) {
+		uint64_t pos = a->queued % PAT_LEN;
+		uint32_t n = CHUNK;
+		if (a->to_send - a->queued < n)
+			n = (uint32_t)(a->to_send - a->queued);
+		int rc;
+		if (a->use_writer && (a->queued / CHUNK) % 2)
+			rc = usn_tcp_send_writer(a->c, n, pat_writer, pattern + pos);
+		else
+			rc = usn_tcp_send_ref(a->c, pattern + pos, n, NULL);
+		if (rc != 0)
+			break;
+		a->queued += n;
+	}
+	if (a->close_when_done && !a->closing && a->queued == a->to_send) {
+		a->closing = true;
+		usn_tcp_close(a->c);
+	}
+}
+
+static void on_connected(struct usn_tcp_conn *c, void *user)
+{
+	struct app *app = user;
+	struct app_conn *a = user;
+	if (app->tag == TAG_APP) {
+		/* passive: a new slot */
+		a = &app->conns[app->n++ % 64];
+		memset(a, 0, sizeof *a);
+		a->tag = TAG_CONN;
+		a->c = c;
+		a->to_send = app->server_send;
+		a->close_when_done = app->server_close_when_done;
+		a->use_writer = 1;
+		usn_tcp_set_user(c, a);
+	}
+	a->connected++;
+	app_pump(a);
+}
+
+static void on_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor d)
+{
+	(void)c;
+	struct app_conn *a = user;
+	uint8_t buf[2048];
+	while (usn_cursor_size(d)) {
+		size_t n = usn_cursor_read(d, buf, sizeof buf);
+		for (size_t i = 0; i < n; i++)
+			if (buf[i] != pattern[(a->rx + i) % PAT_LEN]) {
+				a->rx_bad++;
+			}
+		a->rx += n;
+		d = usn_cursor_drop(d, (uint32_t)n);
+	}
+}
+
+static void on_sent(struct usn_tcp_conn *c, void *user, uint32_t bytes)
+{
+	(void)c;
+	struct app_conn *a = user;
+	a->acked += bytes;
+	app_pump(a);
+}
+
+static void on_remote_closed(struct usn_tcp_conn *c, void *user)
+{
+	(void)c;
+	struct app_conn *a = user;
+	a->remote_closed++;
+	if (!a->closing && a->queued == a->to_send) {
+		a->closing = true;
+		usn_tcp_close(a->c);
+	} else {
+		a->close_when_done = true;
+	}
+}
+
+static void on_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	(void)c;
+	struct app_conn *a = user;
+	a->closed++;
+	a->why = why;
+}
+
+static const struct usn_tcp_handlers handlers = {
+	.connected_fn = on_connected,
+	.recv_fn = on_recv,
+	.sent_fn = on_sent,
+	.remote_closed_fn = on_remote_closed,
+	.closed_fn = on_closed,
+};
+
+struct pair {
+	struct simnet net;
+	struct simnet_host *a, *b;
+	struct app srv;
+	struct app cli;
+};
+
+static void pair_init(struct pair *p, uint64_t seed, uint16_t buf_size)
+{
+	memset(p, 0, sizeof *p);
+	simnet_init(&p->net, seed);
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, 0, 15);
+	cfg.tcp_timewait_ms = 2000;
+	cfg.tcp_max_conns = 256;
+	struct usn_sim_port_config pc;
+	memset(&pc, 0, sizeof pc);
+	pc.buf_size = buf_size;
+	pc.n_bufs = buf_size < 1024 ? 16384 : 4096;
+	p->a = simnet_add_host(&p->net, SIMNET_IP(0, 1), &cfg, &pc);
+	p->b = simnet_add_host(&p->net, SIMNET_IP(0, 2), &cfg, &pc);
+	assert_non_null(p->a);
+	assert_non_null(p->b);
+	p->srv.tag = TAG_APP;
+	assert_int_equal(usn_tcp_listen(p->b->stack, PORT, &handlers, &p->srv), 0);
+}
+
+static void set_faults(struct pair *p, double loss, double dup, double reorder, double corrupt)
+{
+	struct usn_sim_faults f;
+	memset(&f, 0, sizeof f);
+	f.loss = loss;
+	f.duplicate = dup;
+	f.reorder = reorder;
+	f.corrupt = corrupt;
+	f.delay_us = 100;
+	usn_sim_port_set_faults(p->a->port, &f);
+	usn_sim_port_set_faults(p->b->port, &f);
+}
+
+struct done_arg {
+	struct app_conn *a;
+	int n;
+	struct app *srv;
+	int srv_n;
+};
+
+static bool all_closed(void *arg)
+{
+	struct done_arg *d = arg;
+	for (int i = 0; i < d->n; i++)
+		if (!d->a[i].closed)
+			return false;
+	if (d->srv->n < d->srv_n)
+		return false;
+	for (int i = 0; i < d->srv_n; i++)
+		if (!d->srv->conns[i].closed)
+			return false;
+	return true;
+}
+
+static void pair_finish(struct pair *p)
+{
+	/* TIME-WAIT ends, then every TCB is back. */
+	simnet_run_for(&p->net, 3000000);
+	assert_int_equal(usn_tcp_free_tcbs(usn_stack_worker(p->a->stack, 0)), 256);
+	assert_int_equal(usn_tcp_free_tcbs(usn_stack_worker(p->b->stack, 0)), 256);
+	simnet_destroy(&p->net);
+}
+
+static void bulk(uint64_t seed, uint64_t up, uint64_t down, double loss, double dup, double reorder, double corrupt,
+		 uint16_t buf_size)
+{
+	struct pair p;
+	pair_init(&p, seed, buf_size);
+	set_faults(&p, loss, dup, reorder, corrupt);
+	p.srv.server_send = down;
+	p.srv.server_close_when_done = false;
+	struct app_conn *a = &p.cli.conns[0];
+	memset(a, 0, sizeof *a);
+	a->tag = TAG_CONN;
+	a->to_send = up;
+	a->close_when_done = true;
+	a->use_writer = 1;
+	a->c = usn_tcp_connect(usn_stack_worker(p.a->stack, 0), p.b->ip, PORT, &handlers, a);
+	assert_non_null(a->c);
+	struct done_arg d = {a, 1, &p.srv, 1};
+	bool ok = simnet_run_until(&p.net, all_closed, &d, 600000000ull);
+	struct app_conn *s = &p.srv.conns[0];
+	if (!ok)
+		fprintf(stderr, "stuck: cli rx %llu acked %llu closed %d; srv rx %llu acked %llu closed %d\n",
+			(unsigned long long)a->rx, (unsigned long long)a->acked, a->closed, (unsigned long long)s->rx,
+			(unsigned long long)s->acked, s->closed);
+	assert_true(ok);
+	if (getenv("PAIR_DEBUG")) {
+		struct usn_stats sa, sb;
+		struct usn_sim_port_stats pa, pb;
+		usn_stack_stats(p.a->stack, &sa);
+		usn_stack_stats(p.b->stack, &sb);
+		usn_sim_port_stats(p.a->port, &pa);
+		usn_sim_port_stats(p.b->port, &pb);
+		fprintf(stderr, "a: csum drops %llu ip csum %llu corrupted sent %llu | b: csum %llu ip %llu corrupted %llu retrans a %llu b %llu\n",
+			(unsigned long long)sa.drop_tcp_csum, (unsigned long long)sa.drop_ip_csum, (unsigned long long)pa.corrupted,
+			(unsigned long long)sb.drop_tcp_csum, (unsigned long long)sb.drop_ip_csum, (unsigned long long)pb.corrupted,
+			(unsigned long long)sa.tcp_retrans_segs, (unsigned long long)sb.tcp_retrans_segs);
+	}
+	assert_int_equal(a->closed, 1);
+	assert_int_equal(s->closed, 1);
+	assert_int_equal(a->why, USN_TCP_CLOSE_NORMAL);
+	assert_int_equal(s->why, USN_TCP_CLOSE_NORMAL);
+	assert_int_equal(s->rx, up);
+	assert_int_equal(a->rx, down);
+	assert_int_equal(s->rx_bad, 0);
+	assert_int_equal(a->rx_bad, 0);
+	assert_int_equal(a->acked, up);
+	assert_int_equal(s->acked, down);
+	pair_finish(&p);
+}
+
+static void test_bulk_clean(void **st)
+{
+	(void)st;
+	bulk(1, 4u << 20, 1u << 20, 0, 0, 0, 0, 0);
+}
+
+static void test_bulk_faults(void **st)
+{
+	(void)st;
+	bulk(2, 2u << 20, 2u << 20, 0.02, 0.01, 0.02, 0.005, 0);
+}
+
+static void test_bulk_heavy_loss(void **st)
+{
+	(void)st;
+	bulk(3, 512u << 10, 256u << 10, 0.10, 0.02, 0.05, 0.01, 0);
+}
+
+static void test_bulk_small_bufs(void **st)
+{
+	(void)st;
+	bulk(4, 1u << 20, 1u << 20, 0.01, 0.01, 0.01, 0.002, 128);
+}
+
+static void test_small_bufs_clean(void **st)
+{
+	(void)st;
+	bulk(6, 256u << 10, 256u << 10, 0, 0, 0, 0, 128);
+}
+
+static void test_small_bufs_reorder(void **st)
+{
+	(void)st;
+	bulk(7, 256u << 10, 256u << 10, 0, 0, 0.05, 0, 128);
+}
+
+static void test_many_short(void **st)
+{
+	(void)st;
+	struct pair p;
+	pair_init(&p, 5, 0);
+	set_faults(&p, 0.01, 0.005, 0.01, 0.001);
+	p.srv.server_send = 3000;
+	p.srv.server_close_when_done = true;
+	int total = 0;
+	for (int round = 0; round < 8; round++) {
+		memset(&p.cli, 0, sizeof p.cli);
+		p.srv.n = 0;
+		for (int i = 0; i < 32; i++)
+			p.cli.conns[i].tag = TAG_CONN;
+		for (int i = 0; i < 32; i++) {
+			struct app_conn *a = &p.cli.conns[i];
+			a->to_send = 100 + (uint64_t)i * 37;
+			a->close_when_done = true;
+			a->c = usn_tcp_connect(usn_stack_worker(p.a->stack, 0), p.b->ip, PORT, &handlers, a);
+			assert_non_null(a->c);
+		}
+		struct done_arg d = {p.cli.conns, 32, &p.srv, 32};
+		assert_true(simnet_run_until(&p.net, all_closed, &d, 300000000ull));
+		for (int i = 0; i < 32; i++) {
+			assert_int_equal(p.cli.conns[i].closed, 1);
+			assert_int_equal(p.cli.conns[i].why, USN_TCP_CLOSE_NORMAL);
+			assert_int_equal(p.cli.conns[i].rx, 3000);
+			assert_int_equal(p.cli.conns[i].rx_bad, 0);
+			assert_int_equal(p.srv.conns[i].rx_bad, 0);
+			assert_int_equal(p.srv.conns[i].closed, 1);
+			total++;
+		}
+	}
+	assert_int_equal(total, 256);
+	pair_finish(&p);
+}
+
+int main(void)
+{
+	pattern_init();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bulk_clean),
+		cmocka_unit_test(test_bulk_faults),
+		cmocka_unit_test(test_bulk_heavy_loss),
+		cmocka_unit_test(test_small_bufs_clean),
+		cmocka_unit_test(test_small_bufs_reorder),
+		cmocka_unit_test(test_bulk_small_bufs),
+		cmocka_unit_test(test_many_short),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
