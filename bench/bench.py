@@ -575,21 +575,21 @@ class Progress:
             sys.stderr.flush()
 
 
-def run_wrk(rig, server, args, pages_txt, seed, progress, detail):
-    """One wrk run against a started server, with CPU and memory sampled."""
+def run_wrk(rig, server, args, pages_txt, seed, progress, detail, mem_before):
+    """One wrk run against a started server, with CPU and memory sampled;
+    mem_before: MemTotal - MemAvailable taken before the server started."""
     cores = rig.srv_cores
     wrk_argv = ["wrk", "-t", str(len(rig.cli_cores)), "-c", str(args.connections),
                 "-d", "%ds" % args.duration, "--timeout", "%ds" % args.timeout,
                 "-s", os.path.join(HERE, "wrk_random.lua"), "http://%s:%d/" % (SRV_IP, PORT),
                 "--", pages_txt, str(seed)]
-    mem_before = mem_used_kb()
     cpu0 = cpu_stat(cores)
     ccpu0 = cpu_stat(rig.cli_cores)
     pcpu0 = server.cpu_ticks()
     t0 = time.time()
     p = rig.procs.start(rig.exec_argv("c", wrk_argv, rig.cli_cores),
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    rss_max, mem_max = server.rss_kb(), mem_before
+    rss_max, mem_max = server.rss_kb(), mem_used_kb()
     limit = args.duration + args.timeout + 30
     while p.poll() is None:
         if time.time() - t0 > limit:
@@ -671,6 +671,10 @@ def summarize(runs):
     for k in ("user", "system", "softirq", "irq", "idle"):
         s["cpu_" + k] = get(lambda r, k=k: r["cpu_share"][k])
     s["client_cpu_busy"] = get(lambda r: r.get("client_cpu_busy"))
+    # The server's own processes (threads included), immune to other tenants'
+    # load on the same core; softirq work is not charged to them.
+    s["proc_user"] = get(lambda r: r["server_process_cpu_s"]["user"] / r["seconds"])
+    s["proc_system"] = get(lambda r: r["server_process_cpu_s"]["system"] / r["seconds"])
     errs = {}
     for k in ("connect", "read", "write", "timeout"):
         errs[k] = sum(r["errors"][k] for r in runs)
@@ -706,6 +710,7 @@ def measure_point(pt, args, ctx, procs, progress):
                 srv = Server(pt["server"], binary, rig, procs, ctx["www"], pt["workers"], pt["mtu"],
                              tmp, vdev)
                 try:
+                    mem_before = mem_used_kb()
                     srv.start(args.ready_timeout if not userspace else max(args.ready_timeout, 30))
                     if userspace and args.rps:
                         res["notes"] += napi_to_server_cores(rig)
@@ -719,7 +724,7 @@ def measure_point(pt, args, ctx, procs, progress):
                         if i:
                             time.sleep(1.0)
                         r = run_wrk(rig, srv, args, ctx["pages_txt"], args.seed + i, progress,
-                                    "run %d/%d" % (i + 1, args.runs))
+                                    "run %d/%d" % (i + 1, args.runs), mem_before)
                         res["runs"].append(r)
                         if not r["server_alive_after"]:
                             raise ServerError("%s died during the run: %s" % (srv.name, srv.log_tail()))
@@ -852,6 +857,7 @@ def table_rows(results, link):
             "%.0f/%.0f/%.0f" % (s["cpu_user"]["median"] * 100, s["cpu_system"]["median"] * 100,
                                 s["cpu_softirq"]["median"] * 100),
             fmt_num(s["cpu_us_per_req"]["median"] if s["cpu_us_per_req"] else None, "%.0f"),
+            "%.0f/%.0f" % (s["proc_user"]["median"] * 100, s["proc_system"]["median"] * 100),
             fmt_num(s["client_cpu_busy"]["median"] * 100 if s["client_cpu_busy"] else None, "%.0f"),
             "%.1f" % (s["server_rss_kb_max"]["median"] / 1024),
             "%.0f/%.0f" % (s["mem_used_kb_before"]["median"] / 1024, s["mem_used_kb_max"]["median"] / 1024),
@@ -860,7 +866,7 @@ def table_rows(results, link):
 
 
 HEADERS = ["server", "MTU", "wrk", "req/s median (min..max)", "Gbit/s", "of link", "lat p50/p99/max ms",
-           "err c/r/w/t", "non-2xx", "CPU usr/sys/sirq %", "CPU us/req", "wrk CPU %", "RSS MB",
+           "err c/r/w/t", "non-2xx", "CPU usr/sys/sirq %", "CPU us/req", "proc usr/sys %", "wrk CPU %", "RSS MB",
            "mem used MB before/during"]
 
 
@@ -904,7 +910,7 @@ def markdown(doc, rows):
         "with offloads on, the kernel carries 64 KB segments across veth and can exceed that ceiling.",
         "offl-on: veth offloads as the kernel sets them (%s); offl-off: tso, gso, gro, tx and rx "
         "checksum off on both ends. CPU: the server core(s)' /proc/stat split during the run; "
-        "CPU us/req: busy time of those cores per request; wrk CPU: busy share of wrk's core(s) (near 100%%: the client set the pace). Mem used: MemTotal - MemAvailable before the server started and at most during the runs. %s Errors: wrk's socket errors "
+        "CPU us/req: busy time of those cores per request (anything else running on them counts too); proc usr/sys: the server processes' own CPU time over the run (softirq work is not charged to them); wrk CPU: busy share of wrk's core(s) (near 100%%: the client set the pace). Mem used: MemTotal - MemAvailable before the server started and at most during the runs. %s Errors: wrk's socket errors "
         "(connect/read/write/timeout); non-2xx: wrk's count of status >= 400." % (
             doc.get("default_offloads") or "not run",
             "Receive processing was moved to the receiver's cores (RPS; threaded NAPI for AF_XDP)."
@@ -923,7 +929,7 @@ def write_csv(path, results, link):
     cols = ["server", "offloads", "mtu", "workers", "status", "vdev", "req_s_min", "req_s_median",
             "req_s_max", "gbit_s_median", "link_share", "p50_us", "p99_us", "max_us", "err_connect",
             "err_read", "err_write", "err_timeout", "non_2xx", "cpu_user", "cpu_system", "cpu_softirq",
-            "cpu_us_per_req", "client_cpu_busy", "rss_kb", "mem_used_kb_before", "mem_used_kb_max"]
+            "cpu_us_per_req", "proc_user", "proc_system", "client_cpu_busy", "rss_kb", "mem_used_kb_before", "mem_used_kb_max"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -944,6 +950,7 @@ def write_csv(path, results, link):
                         s["non_2xx_3xx_total"], "%.4f" % s["cpu_user"]["median"],
                         "%.4f" % s["cpu_system"]["median"], "%.4f" % s["cpu_softirq"]["median"],
                         "%.1f" % s["cpu_us_per_req"]["median"] if s["cpu_us_per_req"] else "",
+                        "%.4f" % s["proc_user"]["median"], "%.4f" % s["proc_system"]["median"],
                         "%.4f" % s["client_cpu_busy"]["median"] if s["client_cpu_busy"] else "",
                         s["server_rss_kb_max"]["median"], s["mem_used_kb_before"]["median"],
                         s["mem_used_kb_max"]["median"]])
