@@ -419,7 +419,8 @@ int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backen
 	consumed = dashdash < argc ? dashdash + 1 : argc;
 
 	b = calloc(1, sizeof(*b));
-	/* The EAL keeps pointers into its argv: the array lives until exit. */
+	/* The EAL keeps pointers into its argv: the array lives as long as
+	 * the EAL (freed after rte_eal_cleanup). */
 	eal = calloc((size_t)dashdash + 2, sizeof(*eal));
 	if (!b || !eal) {
 		free(b);
@@ -427,6 +428,7 @@ int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backen
 		return fail(msg, msg_len, -ENOMEM, "out of memory");
 	}
 	b->n_queues = n_queues;
+	b->eal_argv = eal;
 	rc = split_args(dashdash, argv, eal, &eal_n, &o, msg, msg_len);
 	if (rc != 0)
 		goto err_free;
@@ -467,8 +469,9 @@ err_close:
 	usn_backend_close(b);
 	return rc;
 err_free:
+	/* Without an EAL nothing refers to eal any more. */
+	free(eal);
 	free(b);
-	/* eal is kept: the EAL may hold pointers into it. */
 	return rc;
 }
 
@@ -558,5 +561,6 @@ void usn_backend_close(struct usn_backend *b)
 		rte_mempool_free(b->pool[q]);
 	if (b->eal_ready)
 		(void)rte_eal_cleanup();
+	free(b->eal_argv);
 	free(b);
 }

@@ -39,6 +39,7 @@ struct usn_backend {
 	bool port_picked;
 	bool port_started;
 	struct usn_stack *stack; /* usn_backend_attach */
+	char **eal_argv;	 /* the EAL's argv, kept while the EAL runs */
 	uint64_t tx_ol_ip;	 /* mbuf ol_flags for a TX IPv4 header sum, 0 if not offered */
 	uint64_t tx_ol_tcp;	 /* mbuf ol_flags for a TX TCP sum, 0 if not offered */
 	bool rx_csum;		 /* RX checksum results are reported in ol_flags */
