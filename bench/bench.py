@@ -1087,9 +1087,11 @@ def parse_args(argv):
     ap.add_argument("--ready-timeout", type=float, default=15.0)
     ap.add_argument("--strict", action="store_true",
                     help="also fail when a project server fails to start or serves wrong bytes")
-    ap.add_argument("--command", default=env_default("BENCH_COMMAND", "make bench"),
+    ap.add_argument("--command", default=env_default("BENCH_COMMAND", None),
                     help="how this run was invoked, for the report")
     a = ap.parse_args(argv)
+    if a.command is None:
+        a.command = " ".join(["bench/bench.py"] + list(argv))
     if a.smoke:
         a.duration, a.runs, a.blast_seconds = 2, 1, 1.0
     a.servers = [s.strip() for s in a.servers.split(",") if s.strip()]
@@ -1178,8 +1180,9 @@ def main(argv):
         ctx = {"www": os.path.join(args.corpus, "www"), "pages": pages, "pages_txt": pages_txt,
                "srv_cores": srv_cores, "cli_cores_for": cli_for}
         est = len(pts) * (args.runs * (args.duration + 2) + 4) + len(frames) * (args.blast_seconds + 2)
-        print("bench: %d points x %d run(s) x %d s, %d link blasts; about %.0f min" % (
-            len(pts), args.runs, args.duration, len(frames), est / 60.0))
+        print("bench: %d points x %d run(s) x %d s, %d link blasts; about %s" % (
+            len(pts), args.runs, args.duration, len(frames),
+            "%.0f s" % est if est < 120 else "%.0f min" % (est / 60.0)))
         progress = Progress(len(pts) + len(frames))
         try:
             link = measure_link(args, ctx, procs, progress, frames)
