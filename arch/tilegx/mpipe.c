@@ -438,6 +438,11 @@ struct usn_gx_port *usn_gx_port_create(const struct usn_gx_config *cfg, char *ms
 				       cfg->chain_buf_size),
 			       NULL;
 		kinds[n_kinds++] = (gxio_mpipe_buffer_size_enum_t)k;
+		/* The stack builds its headers in one buffer of at least 128
+		 * bytes: with 128-byte chains, TX buffers come from a 256-byte
+		 * stack that no classifier rule names. */
+		if (cfg->chain_buf_size - USN_GX_HEADROOM < 128)
+			kinds[n_kinds++] = GXIO_MPIPE_BUFFER_SIZE_256;
 	} else {
 		/* Every class up to the first that holds a whole frame. */
 		for (unsigned k = 0; k < sizeof(plain) / sizeof(plain[0]); k++) {
@@ -574,8 +579,8 @@ struct usn_gx_port *usn_gx_port_create(const struct usn_gx_config *cfg, char *ms
 			goto fail;
 		p->n_stacks++;
 	}
-	/* Frames the stack builds come from the largest stack: the one that
-	 * holds a whole frame, or the only one when chaining. */
+	/* Frames the stack builds come from the last stack: the one that
+	 * holds a whole frame, the chain stack, or the TX stack for 128 B chains. */
 	p->alloc_stack = p->stack[p->n_stacks - 1].idx;
 
 	/* The classifier rule: every packet of the link, hashed over the

@@ -26,7 +26,9 @@ struct usn_gx_config {
 	/* 0: no chains: buffer stacks of 128..1664 B (4096 B for jumbo MTUs) and
 	 * the classifier picks the smallest that holds the whole frame. 128, 256,
 	 * 512, 1024 or 1664: one stack of that class takes every frame, chained
-	 * across as many buffers as it needs; TX may chain too. */
+	 * across as many buffers as it needs; TX may chain too (TX buffers of
+	 * 128-byte chains come from a 256-byte stack: the stack's headers need
+	 * 128 bytes in the first buffer). */
 	uint16_t chain_buf_size;
 	uint32_t bufs_per_stack; /* [n_workers * 2048] */
 	uint32_t iqueue_entries; /* 128, 512, 2048 or 65536 [2048] */

@@ -63,9 +63,49 @@ TILEGX_TESTS := $(notdir $(basename $(wildcard tests/unit/test_tilegx*.c)))
 $(foreach t,$(TILEGX_TESTS),$(eval TEST_LDFLAGS_$(t) := $(TILEGX_EMU_LIB) $(LIBA) -pthread))
 $(foreach t,$(TILEGX_TESTS),$(eval $(B)/tests/unit/$(t): $(TILEGX_EMU_LIB)))
 
-.PHONY: tilegx-emu test-tilegx
+.PHONY: tilegx-emu test-tilegx test-tilegx-faults
 tilegx-emu: $(TILEGX_EMU_LIB)
 
--include $(TILEGX_EMU_OBJS:.o=.d)
+# The simulation suites again, with simnet hosts on this backend: each
+# tests/sim/test_x.c is linked with arch/tilegx/testing/simnet_tilegx.o,
+# whose strong simnet_host_hal() replaces simnet.c's weak default, into
+# $(B)/tilegx/tests/sim/test_x, then run in four modes (buffer chains off
+# and on, one and two workers hashed by the emulated load balancer;
+# tilegx hosts meet sim hosts in the "even" modes).
+TILEGX_HOOK_OBJ := $(B)/arch/tilegx/testing/simnet_tilegx.o
+TILEGX_TEST_COMMON_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard tests/common/*.c))
+TILEGX_SIM_BINS := $(patsubst tests/sim/%.c,$(B)/tilegx/tests/sim/%,$(wildcard tests/sim/test_*.c))
+TILEGX_MODES := 0:1:even 128:1:all 1664:1:even 0:2:all 256:2:all
 
+$(TILEGX_HOOK_OBJ): arch/tilegx/testing/simnet_tilegx.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Iarch/tilegx -Itests/common -c $< -o $@
+
+$(B)/tilegx/tests/sim/%: tests/sim/%.c $(TILEGX_TEST_COMMON_OBJS) $(TILEGX_HOOK_OBJ) $(TILEGX_EMU_LIB) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Itests/common $(TEST_EXTRA_SRCS_$*) $< $(TILEGX_TEST_COMMON_OBJS) $(TILEGX_HOOK_OBJ) $(TILEGX_EMU_LIB) \
+		$(LIBA) -lcmocka -lm $(LDFLAGS_COMMON) $(TEST_LDFLAGS_$*) -pthread -o $@
+
+test-tilegx: $(TILEGX_SIM_BINS)
+	@for m in $(TILEGX_MODES); do \
+		chain=$${m%%:*}; rest=$${m#*:}; workers=$${rest%%:*}; hosts=$${rest#*:}; \
+		echo "== tilegx backend: chain=$$chain workers=$$workers hosts=$$hosts"; \
+		USN_TEST_BACKEND=tilegx USN_TILEGX_CHAIN=$$chain USN_TILEGX_WORKERS=$$workers \
+		USN_TILEGX_HOSTS=$$hosts tests/run-suite.sh "$(B)/tilegx" $(TILEGX_SIM_BINS); \
+	done
+
+-include $(TILEGX_EMU_OBJS:.o=.d) $(TILEGX_HOOK_OBJ:.o=.d) $(TILEGX_SIM_BINS:=.d)
+
+endif
+
+ifneq ($(ARCH),tilegx)
+# The suites must notice a broken emulation: each fault makes the TCP pair
+# suite fail (the target fails if it does not).
+test-tilegx-faults: $(B)/tilegx/tests/sim/test_tcp_pair
+	@for fault in chain_order l2_offset; do \
+		if USN_TEST_BACKEND=tilegx USN_TILEGX_CHAIN=128 USN_TILEGX_HOSTS=all USN_TILEGX_FAULT=$$fault \
+			timeout 300 $< >/dev/null 2>&1; then \
+			echo "FAIL tilegx fault $$fault went unnoticed"; exit 1; \
+		else echo "ok   tilegx fault $$fault caught by test_tcp_pair"; fi; \
+	done
 endif

@@ -35,6 +35,10 @@ struct simnet_host *simnet_add_host(struct simnet *n, uint32_t ip, const struct 
 	if (!h->port)
 		return NULL;
 
+	struct usn_hal *hal = simnet_host_hal(n, h, &pc);
+	if (!hal)
+		return NULL;
+
 	struct usn_stack_config c;
 	if (cfg) {
 		c = *cfg;
@@ -46,11 +50,11 @@ struct simnet_host *simnet_add_host(struct simnet *n, uint32_t ip, const struct 
 	c.ip = ip;
 	memcpy(c.mac, mac, 6);
 	char msg[160];
-	if (usn_stack_config_check(&c, usn_sim_port_hal(h->port), msg, sizeof(msg)) != 0) {
+	if (usn_stack_config_check(&c, hal, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "simnet_add_host: %s\n", msg);
 		return NULL;
 	}
-	h->stack = usn_stack_create(usn_sim_port_hal(h->port), &c);
+	h->stack = usn_stack_create(hal, &c);
 	if (!h->stack)
 		return NULL;
 	h->ip = ip;
@@ -125,10 +129,26 @@ uint64_t simnet_now_us(const struct simnet *n)
 	return usn_sim_link_now_us(n->link);
 }
 
+/* The default backend: the stack runs on the simulated port itself. */
+__attribute__((weak)) struct usn_hal *simnet_host_hal(struct simnet *n, struct simnet_host *h,
+						      const struct usn_sim_port_config *pcfg)
+{
+	(void)n;
+	(void)pcfg;
+	return usn_sim_port_hal(h->port);
+}
+
+__attribute__((weak)) void simnet_host_release(struct simnet_host *h)
+{
+	(void)h;
+}
+
 void simnet_destroy(struct simnet *n)
 {
-	for (int i = 0; i < n->n; i++)
+	for (int i = 0; i < n->n; i++) {
 		usn_stack_destroy(n->host[i].stack);
+		simnet_host_release(&n->host[i]);
+	}
 	usn_sim_link_destroy(n->link);
 	memset(n, 0, sizeof(*n));
 }

@@ -19,6 +19,7 @@ struct simnet_host {
 	struct usn_sim_port *port;
 	struct usn_stack *stack;
 	uint32_t ip;
+	void *backend; /* a test backend's own state (simnet_host_hal), else NULL */
 };
 
 struct simnet {
@@ -28,6 +29,14 @@ struct simnet {
 };
 
 void simnet_init(struct simnet *n, uint64_t seed);
+/* The HAL a host's stack runs on. The default (weak, in simnet.c) is the
+ * host's simulated port itself. A test build may link a strong definition
+ * that puts the stack on another backend whose wire is still h->port
+ * (arch/tilegx/testing/simnet_tilegx.c, linked by `make test-tilegx`).
+ * NULL: the host cannot be created. simnet_host_release undoes it after
+ * the host's stack is destroyed. */
+struct usn_hal *simnet_host_hal(struct simnet *n, struct simnet_host *h, const struct usn_sim_port_config *pcfg);
+void simnet_host_release(struct simnet_host *h);
 /* Adds a host with address ip (prefix /15) and MAC 02:00:c6:12:xx:yy from
  * ip. cfg and pcfg NULL mean defaults; otherwise their ip/mac fields are
  * overridden. Starts its workers (usn_worker_start). */
