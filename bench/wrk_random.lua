@@ -48,9 +48,12 @@ end
 -- wrk 4.1's latency(i) and latency:percentile(p) each scan the whole value
 -- range, so iterating latency(i) over every distinct value costs seconds; a
 -- binary search over ranks needs a few hundred percentile calls instead.
--- The count used is the request count: wrk records no latency for a request
--- that completed after its timeout, so in such a run ranks are scaled a little
--- and the top bucket takes the rest.
+-- wrk does not expose its latency sample count, which can differ from the
+-- request count by a fraction of a percent (a request completed after its
+-- timeout has no sample; responses at the stop are counted unevenly). Ranks
+-- are therefore taken over the request count: the histogram is the latency
+-- distribution scaled to the requests, exact when the two counts agree (checked
+-- against a full latency(i) walk), and the top bucket takes any rest.
 local function value_at_rank(latency, r, count)
    -- wrk: rank = round(p / 100 * samples + 0.5); p for rank r, clear of ties.
    local v = latency:percentile((r - 0.25) / count * 100)
