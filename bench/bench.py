@@ -1077,6 +1077,8 @@ def parse_args(argv):
     ap.add_argument("--rps", action="store_true", default=env_default("BENCH_RPS", "0") == "1",
                     help="move each side's veth receive processing to its own cores (RPS, and threaded "
                          "NAPI for AF_XDP); default: the kernel's way, on the sending core (BENCH_RPS=1)")
+    ap.add_argument("--max-workers", type=int, default=int(env_default("BENCH_MAX_WORKERS", "0")),
+                    help="largest worker count swept (default cores - 1); wrk gets the cores above it")
     ap.add_argument("--smoke", action="store_true", help="CI smoke: 2 s per point, 1 run, 1 s blasts")
     ap.add_argument("--blast", default=os.path.join(ROOT, "build", "rel", "bench", "blast"))
     ap.add_argument("--blast-seconds", type=float, default=float(env_default("BENCH_BLAST_SECONDS", "3")))
@@ -1107,8 +1109,10 @@ def parse_args(argv):
 
 
 def plan(args, cores):
-    srv_cores = list(range(cores - 1)) if cores > 1 else [0]
-    max_workers = max(1, cores - 1)
+    # wrk keeps the same cores at every point, so a sweep changes only the
+    # server: the last cores - max_workers cores, the first ones for servers.
+    max_workers = max(1, min(args.max_workers or cores - 1, cores - 1))
+    srv_cores = list(range(max_workers)) if cores > 1 else [0]
     pts = []
 
     def add(server, offloads, mtu, workers):
@@ -1130,9 +1134,8 @@ def plan(args, cores):
             for s in args.servers:
                 add(s, "off" if s in LINUX_SERVERS else "n/a", mtu, 1)
     frames = [60, 1514] + ([526, 3014, 9014] if args.sweep else [])
-    cli_for = {}
-    for w in range(1, max_workers + 1):
-        cli_for[w] = list(range(w, cores)) if cores > 1 else [0]
+    cli = list(range(max_workers, cores)) if cores > 1 else [0]
+    cli_for = {w: cli for w in range(1, max_workers + 1)}
     return pts, frames, srv_cores, cli_for
 
 
