@@ -495,25 +495,28 @@ int usn_backend_run(struct usn_backend *b, int (*fn)(void *arg, uint16_t worker)
 		return -EPERM;
 	for (uint16_t i = 0; i < b->n_queues; i++)
 		b->launch[i] = (struct usn_dpdk_launch){.b = b, .fn = fn, .arg = arg, .worker = i};
+	for (uint16_t i = 1; i < b->n_queues; i++)
+		if (rte_eal_get_lcore_state(b->lcore[i]) != WAIT)
+			return -EBUSY;
+	b->running = true;
 	for (uint16_t i = 1; i < b->n_queues; i++) {
 		r = rte_eal_remote_launch(launch_one, &b->launch[i], b->lcore[i]);
-		if (r != 0) {
-			/* Workers already started still run until fn returns:
-			 * the caller's stop flag ends them. */
+		/* Not expected after the check above. The workers already
+		 * launched run until the caller's stop flag is set, so worker 0
+		 * still runs here (the program stops it the same way) and all
+		 * are joined below. */
+		if (r != 0 && rc == 0)
 			rc = r < 0 ? r : -EBUSY;
-			for (uint16_t j = 1; j < i; j++)
-				(void)rte_eal_wait_lcore(b->lcore[j]);
-			return rc;
-		}
 	}
 	r = launch_one(&b->launch[0]);
-	if (r != 0)
+	if (r != 0 && rc == 0)
 		rc = r < 0 ? r : -EIO;
 	for (uint16_t i = 1; i < b->n_queues; i++) {
 		r = rte_eal_wait_lcore(b->lcore[i]);
 		if (r != 0 && rc == 0)
 			rc = r < 0 ? r : -EIO;
 	}
+	b->running = false;
 	return rc;
 }
 
@@ -534,7 +537,13 @@ void usn_backend_print_stats(struct usn_backend *b, FILE *out)
 	for (uint16_t w = 0; w < usn_stack_workers(s); w++) {
 		struct usn_stats ws;
 
-		usn_worker_stats_snapshot(usn_stack_worker(s, w), &ws);
+		/* Once the workers have returned (joined by usn_backend_run)
+		 * their own counters are exact and safe to read; while they
+		 * run, only the published snapshot is. */
+		if (b->running)
+			usn_worker_stats_snapshot(usn_stack_worker(s, w), &ws);
+		else
+			ws = *usn_worker_stats(usn_stack_worker(s, w));
 		fprintf(out, "worker %u (lcore %u):", w, w < b->n_queues ? b->lcore[w] : 0u);
 		for (size_t i = 0; i < usn_stats_count(); i++) {
 			uint64_t v = usn_stats_value(&ws, i);

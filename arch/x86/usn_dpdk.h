@@ -38,6 +38,7 @@ struct usn_backend {
 	bool eal_ready;
 	bool port_picked;
 	bool port_started;
+	bool running;		 /* usn_backend_run has workers on lcores */
 	struct usn_stack *stack; /* usn_backend_attach */
 	char **eal_argv;	 /* the EAL's argv, kept while the EAL runs */
 	uint64_t tx_ol_ip;	 /* mbuf ol_flags for a TX IPv4 header sum, 0 if not offered */
