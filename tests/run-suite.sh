@@ -4,8 +4,10 @@
 # Usage: tests/run-suite.sh BUILD_DIR PROGRAM...
 set -u
 build=$1; shift
-results="$(dirname "$build")/results.txt"
-label=$(basename "$build")
+# USN_RESULTS and USN_SUITE_LABEL let a caller (make test-tilegx) run the
+# same programs again under another label into the same tally.
+results=${USN_RESULTS:-"$(dirname "$build")/results.txt"}
+label=${USN_SUITE_LABEL:-$(basename "$build")}
 tp=0; tf=0
 for t in "$@"; do
 	name="$label/${t#"$build"/tests/}"

@@ -41,6 +41,7 @@ test:
 	@rm -f $(O)/results.txt
 	$(MAKE) SAN=0 test-unit
 	$(MAKE) SAN=1 test-unit
+	$(MAKE) SAN=0 test-tilegx test-tilegx-faults
 	$(MAKE) SAN=0 test-rig
 	@tests/summary.sh $(O)/results.txt
 
@@ -51,3 +52,4 @@ test-rig: all
 		tests/run-script.sh "$(O)" "$$s" || true; done
 
 -include $(TEST_BINS:=.d) $(TEST_COMMON_OBJS:.o=.d)
+-include tests/fuzz/fuzz.mk

@@ -91,7 +91,8 @@ test-tilegx: $(TILEGX_SIM_BINS)
 		chain=$${m%%:*}; rest=$${m#*:}; workers=$${rest%%:*}; hosts=$${rest#*:}; \
 		echo "== tilegx backend: chain=$$chain workers=$$workers hosts=$$hosts"; \
 		USN_TEST_BACKEND=tilegx USN_TILEGX_CHAIN=$$chain USN_TILEGX_WORKERS=$$workers \
-		USN_TILEGX_HOSTS=$$hosts tests/run-suite.sh "$(B)/tilegx" $(TILEGX_SIM_BINS); \
+		USN_TILEGX_HOSTS=$$hosts USN_RESULTS=$(O)/results.txt USN_SUITE_LABEL=tilegx-$$chain-$$workers-$$hosts \
+		tests/run-suite.sh "$(B)/tilegx" $(TILEGX_SIM_BINS); \
 	done
 
 -include $(TILEGX_EMU_OBJS:.o=.d) $(TILEGX_HOOK_OBJ:.o=.d) $(TILEGX_SIM_BINS:=.d)
@@ -105,7 +106,7 @@ test-tilegx-faults: $(B)/tilegx/tests/sim/test_tcp_pair
 	@for fault in chain_order l2_offset; do \
 		if USN_TEST_BACKEND=tilegx USN_TILEGX_CHAIN=128 USN_TILEGX_HOSTS=all USN_TILEGX_FAULT=$$fault \
 			timeout 300 $< >/dev/null 2>&1; then \
-			echo "FAIL tilegx fault $$fault went unnoticed"; exit 1; \
-		else echo "ok   tilegx fault $$fault caught by test_tcp_pair"; fi; \
+			echo "FAIL tilegx fault $$fault went unnoticed"; echo "tilegx-fault/$$fault 0 1" >> $(O)/results.txt; \
+		else echo "ok   tilegx fault $$fault caught by test_tcp_pair"; echo "tilegx-fault/$$fault 1 0" >> $(O)/results.txt; fi; \
 	done
 endif
