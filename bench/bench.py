@@ -698,7 +698,7 @@ def measure_point(pt, args, ctx, procs, progress):
         return res
     userspace = pt["server"] == "minimal_ws"
     vdevs = ["af_xdp", "af_packet"] if userspace else [None]
-    last_err = None
+    last_err = first_err = None
     for vdev in vdevs:
         tmp = tempfile.mkdtemp(prefix="usnb-%s-" % pt["server"])
         try:
@@ -733,10 +733,16 @@ def measure_point(pt, args, ctx, procs, progress):
                     srv.stop()
         except ServerError as e:
             last_err = str(e)
+            if vdev == "af_xdp":
+                first_err = last_err
             if userspace and vdev == "af_xdp" and not res["runs"]:
                 continue  # try net_af_packet
             res["status"] = "error"
-            res["notes"].append(str(e))
+            if userspace and vdev == "af_packet":
+                res["notes"].append("net_af_xdp: %s" % first_err)
+                res["notes"].append("net_af_packet: %s" % e)
+            else:
+                res["notes"].append(str(e))
             return res
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
