@@ -1,0 +1,1212 @@
+/* Unit tests for the TCP engine (lib/tcp) in smoltcp's style: a stack on
+ * the simulated link and a raw "peer" port; each test feeds segments built
+ * from a template and asserts the stack's replies field by field, with
+ * timers checked exactly on the virtual clock. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tcpseg.h"
+#include "usnet/tcp.h"
+
+#define SRV 80
+#define PEER 40000
+#define PISS 1000u
+#define MS 1000u
+
+struct fx {
+	struct netfix nf;
+	struct usn_stack_config cfg;
+	struct usn_tcp_conn *c;
+	int connected, closed, remote_closed, sent_calls;
+	enum usn_tcp_close_reason why;
+	uint8_t rx[65536];
+	size_t rx_len;
+	uint64_t sent;
+	uint32_t siss;  /* the stack's ISS */
+	uint32_t pnxt;  /* the peer's next sequence number */
+	uint16_t pport; /* the peer's port */
+	bool ts, sack, ws;
+	uint32_t tsval, stack_ts;
+	bool close_in_recv, abort_in_recv, send_in_connected;
+};
+
+static void h_connected(struct usn_tcp_conn *c, void *user)
+{
+	struct fx *x = user;
+	x->c = c;
+	x->connected++;
+}
+static void h_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor d)
+{
+	struct fx *x = user;
+	x->rx_len += usn_cursor_read(d, x->rx + x->rx_len, sizeof x->rx - x->rx_len);
+	if (x->abort_in_recv)
+		usn_tcp_abort(c);
+	else if (x->close_in_recv)
+		usn_tcp_close(c);
+}
+static void h_sent(struct usn_tcp_conn *c, void *user, uint32_t n)
+{
+	(void)c;
+	struct fx *x = user;
+	x->sent += n;
+	x->sent_calls++;
+}
+static void h_remote_closed(struct usn_tcp_conn *c, void *user)
+{
+	(void)c;
+	struct fx *x = user;
+	x->remote_closed++;
+}
+static void h_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	(void)c;
+	struct fx *x = user;
+	x->closed++;
+	x->why = why;
+}
+static const struct usn_tcp_handlers H = {h_connected, h_recv, h_sent, h_remote_closed, h_closed};
+
+static uint8_t payload[65536];
+
+static struct fx *fx_new(void (*tweak)(struct usn_stack_config *))
+{
+	struct fx *x = calloc(1, sizeof *x);
+	assert_non_null(x);
+	usn_stack_config_init(&x->cfg, NETFIX_STACK_IP, 15);
+	x->cfg.tcp_timewait_ms = 1000;
+	if (tweak)
+		tweak(&x->cfg);
+	netfix_setup(&x->nf, &x->cfg, NULL);
+	netfix_drain(&x->nf);
+	tseg_seed_arp(&x->nf);
+	assert_int_equal(usn_tcp_listen(x->nf.host->stack, SRV, &H, x), 0);
+	x->pport = PEER;
+	for (size_t i = 0; i < sizeof payload; i++)
+		payload[i] = (uint8_t)(i * 31 + (i >> 8));
+	return x;
+}
+
+static void fx_free(struct fx *x)
+{
+	netfix_teardown(&x->nf);
+	free(x);
+}
+
+static const struct usn_stats *st(struct fx *x)
+{
+	return usn_worker_stats(x->nf.w);
+}
+
+/* A segment from the peer with its usual options. */
+static struct tseg seg(struct fx *x, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct tseg s;
+	memset(&s, 0, sizeof s);
+	s.src_port = x->pport;
+	s.dst_port = SRV;
+	s.flags = flags;
+	s.seq = seq;
+	s.ack = ack;
+	s.window = 65535;
+	if (x->ts) {
+		s.has_ts = true;
+		s.tsval = ++x->tsval;
+		s.tsecr = x->stack_ts;
+	}
+	return s;
+}
+
+static void send_seg(struct fx *x, struct tseg *s)
+{
+	tseg_send(&x->nf, s);
+}
+
+static struct tseg *recv_seg(struct fx *x)
+{
+	static struct tseg o;
+	assert_true(tseg_recv(&x->nf, &o));
+	assert_true(o.csum_ok);
+	assert_int_equal(o.src_ip, NETFIX_STACK_IP);
+	assert_int_equal(o.dst_ip, NETFIX_RAW_IP);
+	if (o.has_ts)
+		x->stack_ts = o.tsval;
+	return &o;
+}
+
+static struct tseg *expect_seg(struct fx *x, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct tseg *o = recv_seg(x);
+	assert_int_equal(o->flags, flags);
+	assert_int_equal(o->seq, seq);
+	if (flags & TSEG_ACK)
+		assert_int_equal(o->ack, ack);
+	return o;
+}
+
+static void expect_none(struct fx *x)
+{
+	struct tseg o;
+	assert_false(tseg_recv(&x->nf, &o));
+}
+
+static enum usn_tcp_state state_of(struct fx *x)
+{
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	return i.state;
+}
+
+/* ---- fixtures ---- */
+
+static void fx_syn_received(struct fx *x)
+{
+	struct tseg s = seg(x, TSEG_SYN, PISS, 0);
+	s.has_mss = true;
+	s.mss = 1460;
+	s.sack_perm = x->sack;
+	s.has_ws = x->ws;
+	s.ws = 2;
+	send_seg(x, &s);
+	struct tseg *o = recv_seg(x);
+	assert_int_equal(o->flags, TSEG_SYN | TSEG_ACK);
+	assert_int_equal(o->ack, PISS + 1);
+	assert_true(o->has_mss);
+	assert_int_equal(o->mss, 1460);
+	assert_int_equal(o->window, 65535);
+	assert_int_equal(o->sack_perm, x->sack);
+	assert_int_equal(o->has_ws, x->ws);
+	assert_int_equal(o->has_ts, x->ts);
+	x->siss = o->seq;
+	x->pnxt = PISS + 1;
+}
+
+static void fx_established(struct fx *x)
+{
+	fx_syn_received(x);
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	send_seg(x, &s);
+	assert_int_equal(x->connected, 1);
+	assert_non_null(x->c);
+	assert_int_equal(state_of(x), USN_TCP_ESTABLISHED);
+	expect_none(x);
+}
+
+/* Peer sends n bytes of payload at its next sequence number. */
+static void peer_data(struct fx *x, uint32_t n, uint8_t extra)
+{
+	struct tseg s = seg(x, TSEG_ACK | TSEG_PSH | extra, x->pnxt, x->siss + 1);
+	s.payload = payload + (x->pnxt - PISS - 1);
+	s.len = n;
+	send_seg(x, &s);
+	x->pnxt += n + ((extra & TSEG_FIN) ? 1 : 0);
+}
+
+/* ---- passive open ---- */
+
+static void test_listen_syn_ack(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_syn_received(x);
+	assert_int_equal(st(x)->tcp_passive_opens, 1);
+	/* a retransmitted SYN gets the same SYN,ACK */
+	struct tseg s = seg(x, TSEG_SYN, PISS, 0);
+	s.has_mss = true;
+	s.mss = 1460;
+	send_seg(x, &s);
+	expect_seg(x, TSEG_SYN | TSEG_ACK, x->siss, PISS + 1);
+	fx_free(x);
+}
+
+static void test_syn_ack_retransmit_then_give_up(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	uint32_t free0 = usn_tcp_free_tcbs(x->nf.w);
+	fx_syn_received(x);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0 - 1);
+	/* RFC 6298: 1 s, then 2, 4, 8, 16 s; after 5 retries the TCB goes */
+	uint64_t rto = 1000 * MS;
+	for (int i = 0; i < 5; i++) {
+		tseg_advance(&x->nf, rto - MS);
+		expect_none(x);
+		tseg_advance(&x->nf, MS);
+		expect_seg(x, TSEG_SYN | TSEG_ACK, x->siss, PISS + 1);
+		rto *= 2;
+	}
+	tseg_advance(&x->nf, rto);
+	expect_none(x);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0);
+	assert_int_equal(x->connected, 0);
+	assert_int_equal(x->closed, 0);
+	fx_free(x);
+}
+
+static void test_handshake(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.snd_una, x->siss + 1);
+	assert_int_equal(i.rcv_nxt, PISS + 1);
+	assert_int_equal(i.mss, 1460);
+	assert_int_equal(i.local_port, SRV);
+	assert_int_equal(i.remote_port, PEER);
+	assert_false(i.ts_ok);
+	assert_false(i.sack_ok);
+	fx_free(x);
+}
+
+static void test_syn_received_bad_ack_rst(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_syn_received(x);
+	/* RFC 9293 3.10.7.4 fifth, SYN-RECEIVED: unacceptable ACK -> RST */
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 100);
+	send_seg(x, &s);
+	expect_seg(x, TSEG_RST, x->siss + 100, 0);
+	assert_int_equal(x->connected, 0);
+	fx_free(x);
+}
+
+static void test_syn_received_rst(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	uint32_t free0 = usn_tcp_free_tcbs(x->nf.w);
+	fx_syn_received(x);
+	struct tseg s = seg(x, TSEG_RST, x->pnxt, 0);
+	send_seg(x, &s);
+	expect_none(x);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0); /* back to LISTEN */
+	assert_int_equal(x->closed, 0);
+	fx_free(x);
+}
+
+/* ---- closed ports (RFC 9293 3.10.7.1) ---- */
+
+static void test_closed_port_rst(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	struct tseg s = seg(x, TSEG_SYN, 5000, 0);
+	s.dst_port = 81;
+	send_seg(x, &s);
+	struct tseg *o = expect_seg(x, TSEG_RST | TSEG_ACK, 0, 5001);
+	assert_int_equal(o->src_port, 81);
+	assert_int_equal(o->dst_port, PEER);
+	s = seg(x, TSEG_ACK, 5000, 777);
+	s.dst_port = 81;
+	send_seg(x, &s);
+	expect_seg(x, TSEG_RST, 777, 0);
+	/* never a RST for a RST */
+	s = seg(x, TSEG_RST, 5000, 0);
+	s.dst_port = 81;
+	send_seg(x, &s);
+	expect_none(x);
+	/* an ACK to a listener without a connection: RST too */
+	s = seg(x, TSEG_ACK, 5000, 4242);
+	send_seg(x, &s);
+	expect_seg(x, TSEG_RST, 4242, 0);
+	assert_true(st(x)->drop_tcp_no_conn >= 3);
+	fx_free(x);
+}
+
+static void test_bad_checksum_dropped(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	struct tseg s = seg(x, TSEG_SYN, PISS, 0);
+	s.bad_csum = true;
+	send_seg(x, &s);
+	expect_none(x);
+	assert_int_equal(st(x)->drop_tcp_csum, 1);
+	fx_free(x);
+}
+
+/* ---- data in ---- */
+
+static void test_recv_delayed_ack(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	peer_data(x, 100, 0);
+	assert_int_equal(x->rx_len, 100);
+	assert_memory_equal(x->rx, payload, 100);
+	expect_none(x);
+	tseg_advance(&x->nf, 40 * MS - 1);
+	expect_none(x);
+	tseg_advance(&x->nf, 1);
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, PISS + 101);
+	assert_int_equal(o->len, 0);
+	fx_free(x);
+}
+
+static void test_ack_every_second_segment(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	peer_data(x, 1460, 0);
+	expect_none(x);
+	peer_data(x, 1460, 0);
+	expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt);
+	assert_int_equal(x->rx_len, 2920);
+	assert_memory_equal(x->rx, payload, 2920);
+	fx_free(x);
+}
+
+static void sack_on(struct usn_stack_config *c)
+{
+	(void)c;
+}
+
+static void test_ooo_sack_and_reassembly(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(sack_on);
+	x->sack = true;
+	fx_established(x);
+	uint32_t base = x->pnxt;
+	/* segment 2 first: immediate duplicate ACK with a SACK block */
+	x->pnxt = base + 500;
+	peer_data(x, 500, 0);
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, base);
+	assert_int_equal(o->n_sack, 1);
+	assert_int_equal(o->sack[0][0], base + 500);
+	assert_int_equal(o->sack[0][1], base + 1000);
+	assert_int_equal(x->rx_len, 0);
+	/* segment 4 (another hole): the newest block first (RFC 2018 4) */
+	x->pnxt = base + 1500;
+	peer_data(x, 500, 0);
+	o = expect_seg(x, TSEG_ACK, x->siss + 1, base);
+	assert_int_equal(o->n_sack, 2);
+	assert_int_equal(o->sack[0][0], base + 1500);
+	assert_int_equal(o->sack[0][1], base + 2000);
+	assert_int_equal(o->sack[1][0], base + 500);
+	assert_int_equal(o->sack[1][1], base + 1000);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.rcv_nxt, base);
+	/* overlapping retransmission of 1..3 fills both holes partly */
+	x->pnxt = base;
+	peer_data(x, 1200, 0);
+	o = expect_seg(x, TSEG_ACK, x->siss + 1, base + 1200);
+	assert_int_equal(o->n_sack, 1);
+	x->pnxt = base + 1200;
+	peer_data(x, 300, 0);
+	o = expect_seg(x, TSEG_ACK, x->siss + 1, base + 2000);
+	assert_int_equal(o->n_sack, 0);
+	assert_int_equal(x->rx_len, 2000);
+	assert_memory_equal(x->rx, payload, 2000);
+	assert_int_equal(st(x)->tcp_ooo_segs, 2);
+	fx_free(x);
+}
+
+static void small_ooo(struct usn_stack_config *c)
+{
+	c->tcp_ooo_max_segs = 2;
+}
+
+static void test_ooo_bounded(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(small_ooo);
+	fx_established(x);
+	uint32_t base = x->pnxt;
+	for (int k = 1; k <= 3; k++) {
+		x->pnxt = base + (uint32_t)k * 200;
+		peer_data(x, 100, 0);
+		expect_seg(x, TSEG_ACK, x->siss + 1, base);
+	}
+	assert_int_equal(st(x)->drop_tcp_ooo_full, 1);
+	x->pnxt = base;
+	peer_data(x, 200, 0);
+	expect_seg(x, TSEG_ACK, x->siss + 1, base + 300);
+	assert_int_equal(x->rx_len, 300);
+	fx_free(x);
+}
+
+/* ---- data out ---- */
+
+static void test_send_rto_backoff(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 100, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = expect_seg(x, TSEG_ACK | TSEG_PSH, x->siss + 1, PISS + 1);
+	assert_int_equal(o->len, 100);
+	assert_memory_equal(o->data, payload, 100);
+	/* the handshake RTT was 0: RTO = rto_min (200 ms), then doubling */
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.rto_ms, 200);
+	uint64_t rto = 200 * MS;
+	for (int k = 0; k < 4; k++) {
+		tseg_advance(&x->nf, rto - 1);
+		expect_none(x);
+		tseg_advance(&x->nf, 1);
+		o = expect_seg(x, TSEG_ACK | TSEG_PSH, x->siss + 1, PISS + 1);
+		assert_int_equal(o->len, 100);
+		assert_memory_equal(o->data, payload, 100);
+		rto *= 2;
+	}
+	assert_int_equal(st(x)->tcp_rto_fired, 4);
+	/* the ACK stops it; sent_fn reports the bytes */
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 101);
+	send_seg(x, &s);
+	assert_int_equal(x->sent, 100);
+	tseg_advance(&x->nf, 10000 * MS);
+	expect_none(x);
+	fx_free(x);
+}
+
+static void test_retries_exhausted(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	usn_tcp_send_ref(x->c, payload, 10, NULL);
+	tseg_advance(&x->nf, 0);
+	recv_seg(x);
+	/* 200 ms doubling to the 60 s ceiling: 12 retransmissions, then the
+	 * 13th expiry gives up (342.2 s) */
+	tseg_advance(&x->nf, 342199 * MS);
+	assert_int_equal(x->closed, 0);
+	tseg_advance(&x->nf, 1 * MS);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_TIMEOUT);
+	assert_int_equal(st(x)->tcp_rto_fired, 12);
+	fx_free(x);
+}
+
+/* Sends n full segments (1460) from the stack and returns them checked. */
+static void send_segments(struct fx *x, int n)
+{
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, (uint32_t)n * 1460, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	for (int k = 0; k < n; k++) {
+		struct tseg *o = recv_seg(x);
+		assert_int_equal(o->seq, x->siss + 1 + (uint32_t)k * 1460);
+		assert_int_equal(o->len, 1460);
+	}
+	expect_none(x);
+}
+
+static void test_initial_window_10(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 20 * 1460, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	for (int k = 0; k < 10; k++)
+		assert_int_equal(recv_seg(x)->seq, x->siss + 1 + (uint32_t)k * 1460);
+	expect_none(x); /* RFC 6928: IW = min(10 MSS, max(2 MSS, 14600)) */
+	fx_free(x);
+}
+
+static void test_fast_retransmit(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	send_segments(x, 5);
+	uint32_t s0 = x->siss + 1;
+	for (int k = 0; k < 2; k++) {
+		struct tseg s = seg(x, TSEG_ACK, x->pnxt, s0 + 1460);
+		send_seg(x, &s);
+	}
+	struct tseg a = seg(x, TSEG_ACK, x->pnxt, s0 + 1460);
+	send_seg(x, &a);
+	expect_none(x);
+	send_seg(x, &a);
+	send_seg(x, &a);
+	/* third duplicate: retransmit the first unacknowledged segment */
+	struct tseg *o = expect_seg(x, TSEG_ACK, s0 + 1460, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	assert_memory_equal(o->data, payload + 1460, 1460);
+	assert_int_equal(st(x)->tcp_fast_retrans, 1);
+	fx_free(x);
+}
+
+static void test_sack_skips_sacked(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->sack = true;
+	fx_established(x);
+	send_segments(x, 6);
+	uint32_t s0 = x->siss + 1;
+	/* segment 0 and 4 lost: the peer SACKs 1..3 and 5 */
+	struct tseg a = seg(x, TSEG_ACK, x->pnxt, s0);
+	a.n_sack = 2;
+	a.sack[0][0] = s0 + 5 * 1460;
+	a.sack[0][1] = s0 + 6 * 1460;
+	a.sack[1][0] = s0 + 1460;
+	a.sack[1][1] = s0 + 4 * 1460;
+	for (int k = 0; k < 3; k++)
+		send_seg(x, &a);
+	struct tseg *o = expect_seg(x, TSEG_ACK, s0, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	expect_none(x);
+	/* partial ACK of segment 0: the next hole is segment 4, not 1 */
+	a.ack = s0 + 1460;
+	send_seg(x, &a);
+	o = expect_seg(x, TSEG_ACK, s0 + 4 * 1460, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	assert_memory_equal(o->data, payload + 4 * 1460, 1460);
+	expect_none(x);
+	fx_free(x);
+}
+
+static void test_zero_window_probe(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	s.window = 0;
+	send_seg(x, &s);
+	usn_tcp_send_ref(x->c, payload, 3000, NULL);
+	tseg_advance(&x->nf, 0);
+	expect_none(x);
+	/* persist: RTO (200 ms) then doubling; probes carry an old sequence */
+	uint64_t t = 200 * MS;
+	for (int k = 0; k < 3; k++) {
+		tseg_advance(&x->nf, t - 1);
+		expect_none(x);
+		tseg_advance(&x->nf, 1);
+		struct tseg *o = expect_seg(x, TSEG_ACK, x->siss, PISS + 1);
+		assert_int_equal(o->len, 0);
+		t *= 2;
+	}
+	assert_int_equal(st(x)->tcp_zero_window_probes, 3);
+	/* the window opens: data flows */
+	s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	s.window = 2000;
+	send_seg(x, &s);
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	expect_none(x); /* 540 would fit; SWS avoidance waits for the ACK */
+	s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1461);
+	s.window = 4000;
+	send_seg(x, &s);
+	o = expect_seg(x, TSEG_ACK, x->siss + 1461, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	o = expect_seg(x, TSEG_ACK | TSEG_PSH, x->siss + 2921, PISS + 1);
+	assert_int_equal(o->len, 80);
+	fx_free(x);
+}
+
+static void test_window_scale(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ws = true;
+	fx_syn_received(x);
+	/* our SYN,ACK: ws 3 (262144 >> 3 fits 16 bits), window unscaled */
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	s.window = 1000; /* << 2 = 4000 */
+	send_seg(x, &s);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.snd_wscale, 2);
+	assert_int_equal(i.rcv_wscale, 3);
+	assert_int_equal(i.snd_wnd, 4000);
+	/* sending honours the scaled peer window */
+	usn_tcp_send_ref(x->c, payload, 10000, NULL);
+	tseg_advance(&x->nf, 0);
+	assert_int_equal(recv_seg(x)->len, 1460);
+	assert_int_equal(recv_seg(x)->len, 1460);
+	expect_none(x); /* 1080 more would fit: sender SWS avoidance waits */
+	/* our window goes out scaled by 3 */
+	s = seg(x, TSEG_ACK | TSEG_PSH, x->pnxt, x->siss + 1);
+	s.window = 1000;
+	s.payload = payload;
+	s.len = 1460;
+	send_seg(x, &s);
+	s.seq += 1460;
+	send_seg(x, &s);
+	x->pnxt += 2920;
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1 + 2920, x->pnxt);
+	assert_int_equal(o->window, 262144 >> 3);
+	fx_free(x);
+}
+
+static void test_timestamps_paws(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 5000;
+	fx_established(x);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_true(i.ts_ok);
+	assert_int_equal(i.mss, 1460);
+	peer_data(x, 100, TSEG_FIN); /* FIN: ACKed at once */
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt);
+	assert_true(o->has_ts);
+	assert_int_equal(o->tsecr, x->tsval);
+	/* an old timestamp: PAWS drops it, with an ACK */
+	struct tseg s = seg(x, TSEG_ACK | TSEG_PSH, x->pnxt, x->siss + 1);
+	s.tsval = 4000;
+	s.payload = payload;
+	s.len = 10;
+	send_seg(x, &s);
+	o = expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt);
+	assert_int_equal(o->tsecr, x->tsval - 1); /* still TS.Recent */
+	assert_int_equal(st(x)->drop_tcp_paws, 1);
+	assert_int_equal(x->rx_len, 100);
+	fx_free(x);
+}
+
+/* ---- SYN cookies ---- */
+
+static void backlog1(struct usn_stack_config *c)
+{
+	c->tcp_syn_backlog = 1;
+}
+
+static void test_syn_cookies(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(backlog1);
+	fx_syn_received(x); /* fills the half-open table */
+	uint32_t free1 = usn_tcp_free_tcbs(x->nf.w);
+	x->pport = PEER + 1;
+	x->ts = true;
+	x->tsval = 100;
+	struct tseg s = seg(x, TSEG_SYN, 7000, 0);
+	s.has_mss = true;
+	s.mss = 1400;
+	s.has_ws = true;
+	s.ws = 5;
+	s.sack_perm = true;
+	send_seg(x, &s);
+	struct tseg *o = recv_seg(x);
+	assert_int_equal(o->flags, TSEG_SYN | TSEG_ACK);
+	assert_int_equal(o->ack, 7001);
+	uint32_t cookie = o->seq;
+	assert_true(o->has_ts);
+	assert_true(o->has_ws);
+	assert_true(o->sack_perm);
+	assert_int_equal(o->tsecr, x->tsval);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free1); /* no state */
+	assert_int_equal(st(x)->tcp_syncookies_sent, 1);
+	/* a forged ACK fails */
+	struct tseg a = seg(x, TSEG_ACK, 7001, cookie + 2);
+	send_seg(x, &a);
+	expect_seg(x, TSEG_RST, cookie + 2, 0);
+	assert_int_equal(st(x)->tcp_syncookies_bad, 1);
+	/* the real one establishes with the options recovered */
+	a = seg(x, TSEG_ACK, 7001, cookie + 1);
+	send_seg(x, &a);
+	assert_int_equal(x->connected, 1);
+	assert_int_equal(st(x)->tcp_syncookies_ok, 1);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.state, USN_TCP_ESTABLISHED);
+	assert_int_equal(i.mss, 1400);
+	assert_true(i.ts_ok);
+	assert_true(i.sack_ok);
+	assert_int_equal(i.snd_wscale, 5);
+	assert_int_equal(i.snd_una, cookie + 1);
+	fx_free(x);
+}
+
+/* ---- RFC 5961 ---- */
+
+static void test_rfc5961(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	uint32_t s1 = x->siss + 1;
+	/* RST in window, not exact: challenge ACK */
+	struct tseg s = seg(x, TSEG_RST, x->pnxt + 10, 0);
+	send_seg(x, &s);
+	expect_seg(x, TSEG_ACK, s1, x->pnxt);
+	assert_int_equal(x->closed, 0);
+	/* SYN on a synchronized connection: challenge ACK */
+	s = seg(x, TSEG_SYN, x->pnxt + 5000, 0);
+	send_seg(x, &s);
+	expect_seg(x, TSEG_ACK, s1, x->pnxt);
+	assert_int_equal(state_of(x), USN_TCP_ESTABLISHED);
+	/* ACK of data never sent: ACK and drop */
+	s = seg(x, TSEG_ACK | TSEG_PSH, x->pnxt, s1 + 5000);
+	s.payload = payload;
+	s.len = 10;
+	send_seg(x, &s);
+	expect_seg(x, TSEG_ACK, s1, x->pnxt);
+	assert_int_equal(x->rx_len, 0);
+	assert_int_equal(st(x)->tcp_challenge_acks, 3);
+	/* RST outside the window: silently dropped */
+	s = seg(x, TSEG_RST, x->pnxt + 1000000, 0);
+	send_seg(x, &s);
+	expect_none(x);
+	/* RST exactly at RCV.NXT resets */
+	s = seg(x, TSEG_RST, x->pnxt, 0);
+	send_seg(x, &s);
+	expect_none(x);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_RESET);
+	fx_free(x);
+}
+
+/* ---- closing ---- */
+
+static void test_active_close_time_wait(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	uint32_t free0 = usn_tcp_free_tcbs(x->nf.w);
+	fx_established(x);
+	uint32_t s1 = x->siss + 1;
+	assert_int_equal(usn_tcp_close(x->c), 0);
+	assert_int_equal(state_of(x), USN_TCP_FIN_WAIT_1);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, s1, PISS + 1);
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, s1 + 1);
+	send_seg(x, &s);
+	assert_int_equal(state_of(x), USN_TCP_FIN_WAIT_2);
+	/* half-close: data still arrives in FIN-WAIT-2 */
+	peer_data(x, 50, TSEG_FIN);
+	assert_int_equal(x->rx_len, 50);
+	assert_int_equal(x->remote_closed, 1);
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	assert_int_equal(x->closed, 1); /* announced on entering TIME-WAIT */
+	assert_int_equal(x->why, USN_TCP_CLOSE_NORMAL);
+	/* a retransmitted FIN in TIME-WAIT is ACKed */
+	x->pnxt--;
+	peer_data(x, 0, TSEG_FIN);
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	tseg_advance(&x->nf, 1000 * MS);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0);
+	assert_int_equal(x->closed, 1);
+	fx_free(x);
+}
+
+static void test_passive_close(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	uint32_t free0 = usn_tcp_free_tcbs(x->nf.w);
+	fx_established(x);
+	uint32_t s1 = x->siss + 1;
+	peer_data(x, 0, TSEG_FIN);
+	expect_seg(x, TSEG_ACK, s1, x->pnxt);
+	assert_int_equal(x->remote_closed, 1);
+	assert_int_equal(state_of(x), USN_TCP_CLOSE_WAIT);
+	usn_tcp_send_ref(x->c, payload, 10, NULL);
+	usn_tcp_close(x->c);
+	assert_int_equal(state_of(x), USN_TCP_CLOSE_PENDING_RCVD_FIN);
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = expect_seg(x, TSEG_ACK | TSEG_PSH | TSEG_FIN, s1, x->pnxt);
+	assert_int_equal(o->len, 10);
+	assert_int_equal(state_of(x), USN_TCP_LAST_ACK);
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, s1 + 11);
+	send_seg(x, &s);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_NORMAL);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0);
+	fx_free(x);
+}
+
+static void test_simultaneous_close(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	uint32_t s1 = x->siss + 1;
+	usn_tcp_close(x->c);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, s1, PISS + 1);
+	/* the peer's FIN crosses ours (does not ACK it): CLOSING */
+	struct tseg s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt, s1);
+	send_seg(x, &s);
+	x->pnxt++;
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	assert_int_equal(state_of(x), USN_TCP_CLOSING);
+	s = seg(x, TSEG_ACK, x->pnxt, s1 + 1);
+	send_seg(x, &s);
+	assert_int_equal(x->closed, 1); /* TIME-WAIT */
+	assert_int_equal(st(x)->tcp_closed, 0);
+	tseg_advance(&x->nf, 1000 * MS);
+	assert_int_equal(st(x)->tcp_closed, 1);
+	fx_free(x);
+}
+
+static void test_close_pending(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	uint32_t s1 = x->siss + 1;
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, s1);
+	s.window = 0;
+	send_seg(x, &s);
+	usn_tcp_send_ref(x->c, payload, 100, NULL);
+	assert_int_equal(usn_tcp_close(x->c), 0);
+	assert_int_equal(state_of(x), USN_TCP_CLOSE_PENDING);
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 1, NULL), -EPIPE);
+	tseg_advance(&x->nf, 0);
+	expect_none(x); /* no FIN before the data */
+	/* the peer's FIN: CLOSE_PENDING_RCVD_FIN */
+	s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt, s1);
+	s.window = 0;
+	send_seg(x, &s);
+	x->pnxt++;
+	expect_seg(x, TSEG_ACK, s1, x->pnxt);
+	assert_int_equal(state_of(x), USN_TCP_CLOSE_PENDING_RCVD_FIN);
+	/* the window opens: data + FIN, LAST_ACK */
+	s = seg(x, TSEG_ACK, x->pnxt, s1);
+	send_seg(x, &s);
+	struct tseg *o = expect_seg(x, TSEG_ACK | TSEG_PSH | TSEG_FIN, s1, x->pnxt);
+	assert_int_equal(o->len, 100);
+	assert_int_equal(state_of(x), USN_TCP_LAST_ACK);
+	s = seg(x, TSEG_ACK, x->pnxt, s1 + 101);
+	send_seg(x, &s);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->sent, 100);
+	fx_free(x);
+}
+
+static void test_close_pending_to_fin_wait(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	uint32_t s1 = x->siss + 1;
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, s1);
+	s.window = 1000;
+	send_seg(x, &s);
+	usn_tcp_send_ref(x->c, payload, 1500, NULL);
+	usn_tcp_close(x->c);
+	assert_int_equal(state_of(x), USN_TCP_CLOSE_PENDING);
+	tseg_advance(&x->nf, 0);
+	assert_int_equal(expect_seg(x, TSEG_ACK, s1, PISS + 1)->len, 1000);
+	expect_none(x);
+	assert_int_equal(state_of(x), USN_TCP_CLOSE_PENDING);
+	s = seg(x, TSEG_ACK, x->pnxt, s1 + 1000);
+	send_seg(x, &s);
+	assert_int_equal(expect_seg(x, TSEG_ACK | TSEG_PSH | TSEG_FIN, s1 + 1000, PISS + 1)->len, 500);
+	assert_int_equal(state_of(x), USN_TCP_FIN_WAIT_1);
+	fx_free(x);
+}
+
+static void test_close_and_abort_in_handler(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	x->abort_in_recv = true;
+	peer_data(x, 10, 0);
+	expect_seg(x, TSEG_RST | TSEG_ACK, x->siss + 1, x->pnxt);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_ABORTED);
+	fx_free(x);
+	x = fx_new(NULL);
+	fx_established(x);
+	x->close_in_recv = true;
+	peer_data(x, 10, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, x->siss + 1, x->pnxt);
+	assert_int_equal(state_of(x), USN_TCP_FIN_WAIT_1);
+	fx_free(x);
+}
+
+/* ---- TIME-WAIT reuse ---- */
+
+static void test_time_wait_reuse(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_established(x);
+	uint32_t s1 = x->siss + 1;
+	usn_tcp_close(x->c);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, s1, PISS + 1);
+	struct tseg s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt, s1 + 1);
+	send_seg(x, &s);
+	x->pnxt++;
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	assert_int_equal(x->closed, 1);
+	/* an old timestamp: the TIME-WAIT stays (challenge ACK) */
+	s = seg(x, TSEG_SYN, x->pnxt + 100000, 0);
+	s.tsval = 50;
+	send_seg(x, &s);
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	assert_int_equal(st(x)->tcp_timewait_reused, 0);
+	/* a newer one opens a new connection */
+	s = seg(x, TSEG_SYN, x->pnxt + 100000, 0);
+	s.has_mss = true;
+	s.mss = 1460;
+	send_seg(x, &s);
+	struct tseg *o = recv_seg(x);
+	assert_int_equal(o->flags, TSEG_SYN | TSEG_ACK);
+	assert_int_equal(o->ack, x->pnxt + 100001);
+	assert_int_equal(st(x)->tcp_timewait_reused, 1);
+	fx_free(x);
+}
+
+static void tw_small(struct usn_stack_config *c)
+{
+	c->tcp_max_timewait = 1;
+}
+
+static void test_time_wait_bounded(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(tw_small);
+	uint32_t free0 = usn_tcp_free_tcbs(x->nf.w);
+	for (int k = 0; k < 2; k++) {
+		x->pport = (uint16_t)(PEER + k);
+		x->c = NULL;
+		x->connected = 0;
+		fx_established(x);
+		uint32_t s1 = x->siss + 1;
+		usn_tcp_close(x->c);
+		tseg_advance(&x->nf, 0);
+		expect_seg(x, TSEG_ACK | TSEG_FIN, s1, PISS + 1);
+		struct tseg s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt, s1 + 1);
+		send_seg(x, &s);
+		expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt + 1);
+	}
+	assert_int_equal(st(x)->tcp_timewait_overflow, 1);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0 - 1);
+	fx_free(x);
+}
+
+/* ---- active open ---- */
+
+static struct usn_tcp_conn *fx_connect(struct fx *x, struct tseg **syn)
+{
+	struct usn_tcp_conn *c = usn_tcp_connect(x->nf.w, NETFIX_RAW_IP, 8080, &H, x);
+	assert_non_null(c);
+	x->c = c;
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = recv_seg(x);
+	assert_int_equal(o->flags, TSEG_SYN);
+	assert_int_equal(o->dst_port, 8080);
+	assert_true(o->has_mss && o->has_ws && o->sack_perm && o->has_ts);
+	assert_int_equal(o->mss, 1460);
+	assert_int_equal(o->ws, 3);
+	assert_int_equal(state_of(x), USN_TCP_SYN_SENT);
+	x->siss = o->seq;
+	x->pport = 8080;
+	*syn = o;
+	return c;
+}
+
+static struct tseg seg_to(struct fx *x, struct tseg *syn, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct tseg s = seg(x, flags, seq, ack);
+	s.src_port = 8080;
+	s.dst_port = syn->src_port;
+	return s;
+}
+
+static void test_active_open(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	struct tseg *syn;
+	fx_connect(x, &syn);
+	struct tseg keep = *syn;
+	struct tseg s = seg_to(x, &keep, TSEG_SYN | TSEG_ACK, 9000, x->siss + 1);
+	s.has_mss = true;
+	s.mss = 1000;
+	send_seg(x, &s);
+	expect_seg(x, TSEG_ACK, x->siss + 1, 9001);
+	assert_int_equal(x->connected, 1);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.state, USN_TCP_ESTABLISHED);
+	assert_int_equal(i.mss, 1000);
+	assert_false(i.ts_ok); /* the peer did not answer with them */
+	assert_int_equal(i.rcv_wscale, 0);
+	assert_int_equal(st(x)->tcp_active_opens, 1);
+	fx_free(x);
+}
+
+static void test_active_open_refused(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	struct tseg *syn;
+	fx_connect(x, &syn);
+	struct tseg keep = *syn;
+	/* a bad ACK gets a RST, the connection stays */
+	struct tseg s = seg_to(x, &keep, TSEG_ACK, 5, x->siss + 10);
+	send_seg(x, &s);
+	expect_seg(x, TSEG_RST, x->siss + 10, 0);
+	assert_int_equal(x->closed, 0);
+	s = seg_to(x, &keep, TSEG_RST | TSEG_ACK, 0, x->siss + 1);
+	send_seg(x, &s);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_REFUSED);
+	fx_free(x);
+}
+
+static void test_syn_sent_timeout(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	struct tseg *syn;
+	fx_connect(x, &syn);
+	uint64_t rto = 1000 * MS;
+	for (int k = 0; k < 5; k++) {
+		tseg_advance(&x->nf, rto - 1);
+		expect_none(x);
+		tseg_advance(&x->nf, 1);
+		expect_seg(x, TSEG_SYN, x->siss, 0);
+		rto *= 2;
+	}
+	tseg_advance(&x->nf, rto);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_TIMEOUT);
+	fx_free(x);
+}
+
+static void test_simultaneous_open(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	struct tseg *syn;
+	fx_connect(x, &syn);
+	struct tseg keep = *syn;
+	struct tseg s = seg_to(x, &keep, TSEG_SYN, 9000, 0);
+	s.has_mss = true;
+	s.mss = 1460;
+	send_seg(x, &s);
+	expect_seg(x, TSEG_SYN | TSEG_ACK, x->siss, 9001);
+	assert_int_equal(state_of(x), USN_TCP_SYN_RECEIVED);
+	s = seg_to(x, &keep, TSEG_ACK, 9001, x->siss + 1);
+	send_seg(x, &s);
+	assert_int_equal(x->connected, 1);
+	assert_int_equal(state_of(x), USN_TCP_ESTABLISHED);
+	fx_free(x);
+}
+
+/* ---- send forms ---- */
+
+static void offload_none(struct usn_stack_config *c)
+{
+	(void)c;
+}
+
+static void test_send_ref_csum_table(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(offload_none);
+	fx_established(x);
+	struct usn_csum_table t;
+	assert_int_equal(usn_csum_table_build(&t, payload + 1, 3001), 0);
+	/* one odd byte first, so the table's range lands at an odd offset */
+	usn_tcp_send_ref(x->c, payload, 1, NULL);
+	usn_tcp_send_ref(x->c, payload + 1, 3001, &t);
+	tseg_advance(&x->nf, 0);
+	struct tseg a = *recv_seg(x), b = *recv_seg(x), c = *recv_seg(x);
+	assert_int_equal(a.len + b.len + c.len, 3002);
+	assert_memory_equal(a.data, payload, a.len);
+	assert_memory_equal(b.data, payload + a.len, b.len);
+	assert_memory_equal(c.data, payload + a.len + b.len, c.len);
+	/* the retransmission is byte for byte the same segment */
+	tseg_advance(&x->nf, 200 * MS);
+	struct tseg *r = recv_seg(x);
+	assert_int_equal(r->seq, a.seq);
+	assert_int_equal(r->len, a.len);
+	assert_memory_equal(r->data, a.data, a.len);
+	usn_csum_table_free(&t);
+	fx_free(x);
+}
+
+static void pat_writer(void *arg, uint32_t off, uint32_t len, struct usn_cursor dst)
+{
+	usn_cursor_write(dst, (const uint8_t *)arg + off, len);
+}
+
+static void test_send_writer(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	assert_int_equal(usn_tcp_send_writer(x->c, 2000, pat_writer, payload + 7), 0);
+	tseg_advance(&x->nf, 0);
+	struct tseg a = *recv_seg(x), b = *recv_seg(x);
+	assert_int_equal(a.len, 1460);
+	assert_int_equal(b.len, 540);
+	assert_memory_equal(a.data, payload + 7, 1460);
+	assert_memory_equal(b.data, payload + 7 + 1460, 540);
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1461);
+	send_seg(x, &s);
+	assert_int_equal(x->sent, 1460);
+	fx_free(x);
+}
+
+static void test_tcb_size(void **state)
+{
+	(void)state;
+	assert_true(usn_tcp_tcb_size() <= 512);
+	assert_string_equal(usn_tcp_state_name(USN_TCP_CLOSE_PENDING_RCVD_FIN), "CLOSE_PENDING_RCVD_FIN");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tcb_size),
+		cmocka_unit_test(test_listen_syn_ack),
+		cmocka_unit_test(test_syn_ack_retransmit_then_give_up),
+		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_syn_received_bad_ack_rst),
+		cmocka_unit_test(test_syn_received_rst),
+		cmocka_unit_test(test_closed_port_rst),
+		cmocka_unit_test(test_bad_checksum_dropped),
+		cmocka_unit_test(test_recv_delayed_ack),
+		cmocka_unit_test(test_ack_every_second_segment),
+		cmocka_unit_test(test_ooo_sack_and_reassembly),
+		cmocka_unit_test(test_ooo_bounded),
+		cmocka_unit_test(test_send_rto_backoff),
+		cmocka_unit_test(test_retries_exhausted),
+		cmocka_unit_test(test_initial_window_10),
+		cmocka_unit_test(test_fast_retransmit),
+		cmocka_unit_test(test_sack_skips_sacked),
+		cmocka_unit_test(test_zero_window_probe),
+		cmocka_unit_test(test_window_scale),
+		cmocka_unit_test(test_timestamps_paws),
+		cmocka_unit_test(test_syn_cookies),
+		cmocka_unit_test(test_rfc5961),
+		cmocka_unit_test(test_active_close_time_wait),
+		cmocka_unit_test(test_passive_close),
+		cmocka_unit_test(test_simultaneous_close),
+		cmocka_unit_test(test_close_pending),
+		cmocka_unit_test(test_close_pending_to_fin_wait),
+		cmocka_unit_test(test_close_and_abort_in_handler),
+		cmocka_unit_test(test_time_wait_reuse),
+		cmocka_unit_test(test_time_wait_bounded),
+		cmocka_unit_test(test_active_open),
+		cmocka_unit_test(test_active_open_refused),
+		cmocka_unit_test(test_syn_sent_timeout),
+		cmocka_unit_test(test_simultaneous_open),
+		cmocka_unit_test(test_send_ref_csum_table),
+		cmocka_unit_test(test_send_writer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
