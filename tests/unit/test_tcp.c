@@ -1161,6 +1161,209 @@ static void test_send_writer(void **state)
 	fx_free(x);
 }
 
+
+/* ---- more transitions, offloads, keepalive, limits ---- */
+
+static void test_fin_wait_1_to_time_wait(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	uint32_t s1 = x->siss + 1;
+	usn_tcp_close(x->c);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, s1, PISS + 1);
+	/* FIN and the ACK of ours in one segment: straight to TIME-WAIT */
+	struct tseg s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt, s1 + 1);
+	send_seg(x, &s);
+	x->pnxt++;
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_NORMAL);
+	assert_int_equal(x->remote_closed, 1);
+	/* 2 MSL exactly (tcp_timewait_ms = 1000) */
+	uint32_t f = usn_tcp_free_tcbs(x->nf.w);
+	tseg_advance(&x->nf, 1000 * MS - 1);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), f);
+	tseg_advance(&x->nf, 1);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), f + 1);
+	fx_free(x);
+}
+
+static void test_syn_sent_close(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	uint32_t f = usn_tcp_free_tcbs(x->nf.w);
+	struct tseg *syn;
+	fx_connect(x, &syn);
+	assert_int_equal(usn_tcp_close(x->c), 0);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_ABORTED);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), f);
+	tseg_advance(&x->nf, 5000 * MS);
+	expect_none(x);
+	fx_free(x);
+}
+
+static void test_time_wait_reuse_by_isn(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	uint32_t s1 = x->siss + 1;
+	usn_tcp_close(x->c);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, s1, PISS + 1);
+	struct tseg s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt, s1 + 1);
+	send_seg(x, &s);
+	x->pnxt++;
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	/* without timestamps: an ISN at or below rcv_nxt keeps the TIME-WAIT */
+	s = seg(x, TSEG_SYN, x->pnxt - 10, 0);
+	send_seg(x, &s);
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	s = seg(x, TSEG_SYN, x->pnxt + 5, 0);
+	send_seg(x, &s);
+	struct tseg *o = recv_seg(x);
+	assert_int_equal(o->flags, TSEG_SYN | TSEG_ACK);
+	assert_int_equal(o->ack, x->pnxt + 6);
+	assert_int_equal(st(x)->tcp_timewait_reused, 1);
+	fx_free(x);
+}
+
+static void test_challenge_ack_rate_limit(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	for (int k = 0; k < 1010; k++) {
+		struct tseg s = seg(x, TSEG_RST, x->pnxt + 1, 0);
+		send_seg(x, &s);
+	}
+	int n = 0;
+	struct tseg o;
+	while (tseg_recv(&x->nf, &o))
+		n++;
+	assert_int_equal(n, 1000); /* RFC 5961 7 */
+	assert_int_equal(st(x)->tcp_challenge_acks, 1000);
+	tseg_advance(&x->nf, 1000 * MS);
+	struct tseg s = seg(x, TSEG_RST, x->pnxt + 1, 0);
+	send_seg(x, &s);
+	expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt);
+	assert_int_equal(x->closed, 0);
+	fx_free(x);
+}
+
+static void test_keepalive(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	usn_tcp_set_keepalive(x->c, 5000);
+	tseg_advance(&x->nf, 5000 * MS - 1);
+	expect_none(x);
+	tseg_advance(&x->nf, 1);
+	expect_seg(x, TSEG_ACK, x->siss, PISS + 1);
+	/* an answer resets the idle clock */
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	send_seg(x, &s);
+	expect_none(x);
+	tseg_advance(&x->nf, 5000 * MS);
+	expect_seg(x, TSEG_ACK, x->siss, PISS + 1);
+	/* silence: 9 probes, then the connection times out */
+	for (int k = 1; k < 9; k++) {
+		tseg_advance(&x->nf, 5000 * MS);
+		expect_seg(x, TSEG_ACK, x->siss, PISS + 1);
+	}
+	assert_int_equal(x->closed, 0);
+	tseg_advance(&x->nf, 5000 * MS);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_TIMEOUT);
+	fx_free(x);
+}
+
+static struct fx *fx_new_port(const struct usn_sim_port_config *pc)
+{
+	struct fx *x = calloc(1, sizeof *x);
+	assert_non_null(x);
+	usn_stack_config_init(&x->cfg, NETFIX_STACK_IP, 15);
+	x->cfg.tcp_timewait_ms = 1000;
+	netfix_setup(&x->nf, &x->cfg, pc);
+	netfix_drain(&x->nf);
+	tseg_seed_arp(&x->nf);
+	assert_int_equal(usn_tcp_listen(x->nf.host->stack, SRV, &H, x), 0);
+	x->pport = PEER;
+	return x;
+}
+
+static void test_offloads(void **state)
+{
+	(void)state;
+	struct usn_sim_port_config pc;
+	memset(&pc, 0, sizeof pc);
+	pc.offloads = USN_HAL_OFF_TX_TCP_CSUM | USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_RX_CSUM;
+	struct fx *x = fx_new_port(&pc);
+	fx_established(x); /* replies checked: the port completed our sums */
+	struct usn_csum_table t;
+	assert_int_equal(usn_csum_table_build(&t, payload, 3000), 0);
+	usn_tcp_send_ref(x->c, payload, 3000, &t);
+	tseg_advance(&x->nf, 0);
+	assert_int_equal(recv_seg(x)->len, 1460);
+	assert_int_equal(recv_seg(x)->len, 1460);
+	assert_int_equal(recv_seg(x)->len, 80);
+	/* a bad sum flagged by the port is dropped */
+	struct tseg s = seg(x, TSEG_ACK | TSEG_PSH, x->pnxt, x->siss + 1);
+	s.payload = payload;
+	s.len = 10;
+	s.bad_csum = true;
+	send_seg(x, &s);
+	assert_int_equal(st(x)->drop_tcp_csum, 1);
+	assert_int_equal(x->rx_len, 0);
+	usn_csum_table_free(&t);
+	fx_free(x);
+}
+
+static void test_connect_port_lands_on_worker(void **state)
+{
+	(void)state;
+	struct usn_sim_port_config pc;
+	memset(&pc, 0, sizeof pc);
+	pc.n_queues = 4;
+	pc.offloads = USN_HAL_OFF_RSS;
+	struct fx *x = fx_new_port(&pc);
+	assert_int_equal(usn_stack_workers(x->nf.host->stack), 4);
+	for (uint16_t wid = 0; wid < 4; wid++) {
+		struct usn_worker *w = usn_stack_worker(x->nf.host->stack, wid);
+		for (int k = 0; k < 3; k++) {
+			struct usn_tcp_conn *c = usn_tcp_connect(w, NETFIX_RAW_IP, 8080, &H, x);
+			assert_non_null(c);
+			struct usn_tcp_info i;
+			usn_tcp_info(c, &i);
+			assert_int_equal(usn_rss_queue(usn_rss_hash(NETFIX_STACK_IP, NETFIX_RAW_IP, i.local_port, 8080), 4), wid);
+			assert_true(usn_tcp_worker(c) == w);
+		}
+	}
+	/* a handshake on worker 3 completes there */
+	struct usn_worker *w3 = usn_stack_worker(x->nf.host->stack, 3);
+	tseg_advance(&x->nf, 0);
+	netfix_drain(&x->nf);
+	x->closed = 0;
+	struct usn_tcp_conn *c = usn_tcp_connect(w3, NETFIX_RAW_IP, 9090, &H, x);
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = recv_seg(x);
+	while (o->dst_port != 9090)
+		o = recv_seg(x);
+	struct tseg s = seg(x, TSEG_SYN | TSEG_ACK, 555, o->seq + 1);
+	s.src_port = 9090;
+	s.dst_port = o->src_port;
+	send_seg(x, &s);
+	struct usn_tcp_info i;
+	usn_tcp_info(c, &i);
+	assert_int_equal(i.state, USN_TCP_ESTABLISHED);
+	fx_free(x);
+}
+
 static void test_tcb_size(void **state)
 {
 	(void)state;
@@ -1207,6 +1410,13 @@ int main(void)
 		cmocka_unit_test(test_simultaneous_open),
 		cmocka_unit_test(test_send_ref_csum_table),
 		cmocka_unit_test(test_send_writer),
+		cmocka_unit_test(test_fin_wait_1_to_time_wait),
+		cmocka_unit_test(test_syn_sent_close),
+		cmocka_unit_test(test_time_wait_reuse_by_isn),
+		cmocka_unit_test(test_challenge_ack_rate_limit),
+		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_offloads),
+		cmocka_unit_test(test_connect_port_lands_on_worker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
