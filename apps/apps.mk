@@ -35,11 +35,29 @@ $(MINIMAL_WS): $(MINIMAL_WS_OBJS) $(DPDK_LIB) $(LIBA)
 	$(CC) $(MINIMAL_WS_OBJS) $(DPDK_LIB) $(LIBA) $(DPDK_LIBS) -lm -pthread $(LDFLAGS_COMMON) -o $@
 
 APPS += $(MINIMAL_WS)
+
+# usn_load: the HTTP/1.0 load generator on libusnet (load.c is also linked
+# in-process by bench/floor).
+USN_LOAD := $(B)/apps/usn_load
+USN_LOAD_OBJS := $(APPS_OBJ)/apps/usn_load/main.o $(APPS_OBJ)/apps/usn_load/load.o
+
+$(USN_LOAD): $(USN_LOAD_OBJS) $(DPDK_LIB) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(USN_LOAD_OBJS) $(DPDK_LIB) $(LIBA) $(DPDK_LIBS) -lm -pthread $(LDFLAGS_COMMON) -o $@
+
+APPS += $(USN_LOAD)
+.PHONY: usn_load
+usn_load: $(USN_LOAD)
 endif
 endif
+
+# bench/floor: client (usn_load) and server (minimal_ws) stacks in one
+# process over the simulated link; needs no DPDK.
+-include bench/floor/floor.mk
 
 .PHONY: apps
 apps: $(APPS)
 all: $(APPS)
 
--include $(BSD_WS_OBJS:.o=.d) $(APPS_OBJ)/apps/minimal_ws/main.d $(APPS_OBJ)/apps/minimal_ws/mws.d
+-include $(BSD_WS_OBJS:.o=.d) $(APPS_OBJ)/apps/minimal_ws/main.d $(APPS_OBJ)/apps/minimal_ws/mws.d \
+	$(APPS_OBJ)/apps/usn_load/main.d $(APPS_OBJ)/apps/usn_load/load.d

@@ -1,0 +1,1029 @@
+/* usn_load client logic: per-worker connection slots driving libusnet active
+ * opens (one HTTP/1.0 request each, sent by reference), a response checker
+ * fed straight from the receive cursor, and the latency histograms. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "load.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "usnet/tcp.h"
+
+/* ------------------------------------------------------------ the hash */
+
+#define H_P1 0x9E3779B185EBCA87ull
+#define H_P2 0xC2B2AE3D27D4EB4Full
+#define H_P3 0x165667B19E3779F9ull
+#define H_P4 0x85EBCA77C2B2AE63ull
+
+static inline uint64_t rotl64(uint64_t x, unsigned r)
+{
+	return (x << r) | (x >> (64u - r));
+}
+
+static inline uint64_t h_round(uint64_t acc, uint64_t w)
+{
+	acc += w * H_P2;
+	acc = rotl64(acc, 31);
+	return acc * H_P1;
+}
+
+static inline uint64_t ld64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+void load_hash_init(struct load_hash *h)
+{
+	h->lane[0] = H_P1 + H_P2;
+	h->lane[1] = H_P2;
+	h->lane[2] = 0;
+	h->lane[3] = 0 - H_P1;
+	h->len = 0;
+	h->tail_n = 0;
+}
+
+static inline void h_block(uint64_t lane[4], const uint8_t *p)
+{
+	lane[0] = h_round(lane[0], ld64(p));
+	lane[1] = h_round(lane[1], ld64(p + 8));
+	lane[2] = h_round(lane[2], ld64(p + 16));
+	lane[3] = h_round(lane[3], ld64(p + 24));
+}
+
+void load_hash_update(struct load_hash *h, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	h->len += n;
+	if (h->tail_n) {
+		size_t k = 32u - h->tail_n;
+		if (k > n)
+			k = n;
+		memcpy(h->tail + h->tail_n, p, k);
+		h->tail_n += (uint32_t)k;
+		p += k;
+		n -= k;
+		if (h->tail_n < 32)
+			return;
+		h_block(h->lane, h->tail);
+		h->tail_n = 0;
+	}
+	uint64_t l0 = h->lane[0], l1 = h->lane[1], l2 = h->lane[2], l3 = h->lane[3];
+	while (n >= 32) {
+		l0 = h_round(l0, ld64(p));
+		l1 = h_round(l1, ld64(p + 8));
+		l2 = h_round(l2, ld64(p + 16));
+		l3 = h_round(l3, ld64(p + 24));
+		p += 32;
+		n -= 32;
+	}
+	h->lane[0] = l0;
+	h->lane[1] = l1;
+	h->lane[2] = l2;
+	h->lane[3] = l3;
+	if (n) {
+		memcpy(h->tail, p, n);
+		h->tail_n = (uint32_t)n;
+	}
+}
+
+uint64_t load_hash_final(const struct load_hash *h)
+{
+	uint64_t a =
+	    rotl64(h->lane[0], 1) + rotl64(h->lane[1], 7) + rotl64(h->lane[2], 12) + rotl64(h->lane[3], 18);
+	a ^= h->len * H_P3;
+	for (uint32_t i = 0; i < h->tail_n; i++)
+		a = rotl64(a ^ (h->tail[i] * H_P4), 11) * H_P1;
+	a ^= a >> 33;
+	a *= H_P2;
+	a ^= a >> 29;
+	a *= H_P3;
+	a ^= a >> 32;
+	return a;
+}
+
+uint64_t load_hash_of(const void *p, size_t n)
+{
+	struct load_hash h;
+	load_hash_init(&h);
+	load_hash_update(&h, p, n);
+	return load_hash_final(&h);
+}
+
+/* ---------------------------------------------------------- the corpus */
+
+struct corpus_build {
+	struct load_corpus *c;
+	uint32_t cap;
+	char *msg;
+	size_t msg_len;
+};
+
+static int corpus_add(struct corpus_build *b, const char *url, uint64_t len, const void *body, bool have)
+{
+	struct load_corpus *c = b->c;
+	if (c->n == b->cap) {
+		uint32_t cap = b->cap ? b->cap * 2 : 64;
+		struct load_page *p = realloc(c->pages, sizeof(*p) * cap);
+		if (!p)
+			return -ENOMEM;
+		c->pages = p;
+		b->cap = cap;
+	}
+	struct load_page *pg = &c->pages[c->n];
+	memset(pg, 0, sizeof(*pg));
+	size_t ul = strlen(url);
+	pg->path = malloc(ul + 1);
+	pg->req = malloc(ul + 32);
+	if (!pg->path || !pg->req) {
+		free(pg->path);
+		free(pg->req);
+		return -ENOMEM;
+	}
+	memcpy(pg->path, url, ul + 1);
+	int n = snprintf(pg->req, ul + 32, "GET %s HTTP/1.0\r\n\r\n", url);
+	pg->req_len = (uint32_t)n;
+	pg->body_len = len;
+	pg->have_hash = have;
+	if (have)
+		pg->body_hash = load_hash_of(body, (size_t)len);
+	c->n++;
+	c->total_bytes += len;
+	return 0;
+}
+
+/* Reads a whole file; *out NULL for an empty one. */
+static int read_file(const char *path, uint8_t **out, uint64_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return -EINVAL;
+	}
+	uint8_t *buf = NULL;
+	if (st.st_size > 0) {
+		buf = malloc((size_t)st.st_size);
+		if (!buf) {
+			fclose(f);
+			return -ENOMEM;
+		}
+		if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+			free(buf);
+			fclose(f);
+			return -EIO;
+		}
+	}
+	fclose(f);
+	*out = buf;
+	*len = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int walk_dir(struct corpus_build *b, const char *root, const char *rel, int depth)
+{
+	char dpath[PATH_MAX];
+	if (snprintf(dpath, sizeof(dpath), "%s%s", root, rel) >= (int)sizeof(dpath))
+		return -ENAMETOOLONG;
+	DIR *d = opendir(dpath);
+	if (!d)
+		return -errno;
+	int rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char r2[PATH_MAX], full[PATH_MAX];
+		if (snprintf(r2, sizeof(r2), "%s/%s", rel, e->d_name) >= (int)sizeof(r2) ||
+		    snprintf(full, sizeof(full), "%s%s", root, r2) >= (int)sizeof(full)) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
+		struct stat st;
+		if (lstat(full, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (depth < 16)
+				rc = walk_dir(b, root, r2, depth + 1);
+		} else if (S_ISREG(st.st_mode)) {
+			uint8_t *body = NULL;
+			uint64_t len = 0;
+			rc = read_file(full, &body, &len);
+			if (rc == 0)
+				rc = corpus_add(b, r2, len, body, true);
+			free(body);
+			if (rc != 0)
+				snprintf(b->msg, b->msg_len, "%s: %s", full, strerror(-rc));
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int page_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct load_page *)a)->path, ((const struct load_page *)b)->path);
+}
+
+static int read_list(struct corpus_build *b, const char *list)
+{
+	FILE *f = fopen(list, "r");
+	if (!f) {
+		snprintf(b->msg, b->msg_len, "%s: %s", list, strerror(errno));
+		return -errno;
+	}
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", list);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	char line[PATH_MAX + 64];
+	int rc = 0;
+	unsigned lineno = 0;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		lineno++;
+		char url[PATH_MAX];
+		unsigned long long listed = 0;
+		int k = sscanf(line, "%4095s %llu", url, &listed);
+		if (k < 1 || url[0] == '#')
+			continue;
+		if (url[0] != '/') {
+			snprintf(b->msg, b->msg_len, "%s:%u: path must start with /", list, lineno);
+			rc = -EINVAL;
+			break;
+		}
+		char full[PATH_MAX * 2 + 8];
+		uint8_t *body = NULL;
+		uint64_t len = 0;
+		int r = -ENAMETOOLONG;
+		if (strlen(dir) + strlen(url) + 5 < sizeof(full)) {
+			snprintf(full, sizeof(full), "%s/www%s", dir, url);
+			r = read_file(full, &body, &len);
+			if (r != 0) {
+				snprintf(full, sizeof(full), "%s%s", dir, url);
+				r = read_file(full, &body, &len);
+			}
+		}
+		if (r == 0) {
+			if (k == 2 && listed != len) {
+				snprintf(b->msg, b->msg_len,
+					 "%s:%u: %s has %" PRIu64 " bytes, the list says %llu", list, lineno,
+					 full, len, listed);
+				free(body);
+				rc = -EINVAL;
+				break;
+			}
+			rc = corpus_add(b, url, len, body, true);
+		} else if (k == 2) {
+			rc = corpus_add(b, url, listed, NULL, false);
+		} else {
+			snprintf(b->msg, b->msg_len, "%s:%u: no length and %s unreadable", list, lineno, url);
+			rc = -EINVAL;
+		}
+		free(body);
+	}
+	fclose(f);
+	return rc;
+}
+
+struct load_corpus *load_corpus_open(const char *path, char *msg, size_t msg_len)
+{
+	struct corpus_build b = {.c = calloc(1, sizeof(struct load_corpus)), .msg = msg, .msg_len = msg_len};
+	if (!b.c) {
+		snprintf(msg, msg_len, "out of memory");
+		return NULL;
+	}
+	if (msg_len)
+		msg[0] = '\0';
+	struct stat st;
+	int rc;
+	if (stat(path, &st) != 0) {
+		snprintf(msg, msg_len, "%s: %s", path, strerror(errno));
+		rc = -ENOENT;
+	} else if (S_ISDIR(st.st_mode)) {
+		char www[PATH_MAX], list[PATH_MAX];
+		struct stat s2;
+		snprintf(www, sizeof(www), "%s/www", path);
+		snprintf(list, sizeof(list), "%s/pages.txt", path);
+		const char *root = path;
+		if (stat(www, &s2) == 0 && S_ISDIR(s2.st_mode) && stat(list, &s2) == 0)
+			root = www;
+		rc = walk_dir(&b, root, "", 0);
+		if (rc != 0 && msg_len && !msg[0])
+			snprintf(msg, msg_len, "%s: %s", root, strerror(-rc));
+		if (rc == 0)
+			qsort(b.c->pages, b.c->n, sizeof(*b.c->pages), page_cmp);
+	} else {
+		rc = read_list(&b, path);
+	}
+	if (rc == 0 && b.c->n == 0) {
+		snprintf(msg, msg_len, "%s: no pages", path);
+		rc = -ENOENT;
+	}
+	if (rc != 0) {
+		load_corpus_close(b.c);
+		return NULL;
+	}
+	return b.c;
+}
+
+struct load_corpus *load_corpus_of(const char *const *paths, const void *const *bodies, const uint64_t *lens,
+				   uint32_t n)
+{
+	char msg[8];
+	struct corpus_build b = {
+	    .c = calloc(1, sizeof(struct load_corpus)), .msg = msg, .msg_len = sizeof(msg)};
+	if (!b.c)
+		return NULL;
+	for (uint32_t i = 0; i < n; i++)
+		if (corpus_add(&b, paths[i], lens[i], bodies[i], true) != 0) {
+			load_corpus_close(b.c);
+			return NULL;
+		}
+	return b.c;
+}
+
+void load_corpus_close(struct load_corpus *c)
+{
+	if (!c)
+		return;
+	for (uint32_t i = 0; i < c->n; i++) {
+		free(c->pages[i].path);
+		free(c->pages[i].req);
+	}
+	free(c->pages);
+	free(c);
+}
+
+/* ------------------------------------------------------------- the run */
+
+#define LOAD_HDR_MAX 1024
+#define LOAD_SCAN_NS 1000000ull /* timeouts are checked once per ms */
+
+/* One connection slot. A slot is free, or owns exactly one usn_tcp_conn
+ * from usn_tcp_connect until its closed_fn. */
+struct load_slot {
+	struct load_worker *lw;
+	struct load_slot *next_free;
+	struct usn_tcp_conn *tcp;
+	const struct load_page *page;
+	uint64_t t_start_ns; /* intended send time (fixed rate) or connect time */
+	uint64_t clen;
+	uint64_t body_got;
+	struct load_hash h;
+	bool connected, hdr_done, done; /* done: counted (complete or error) */
+	uint16_t hdr_n;
+	char hdr[LOAD_HDR_MAX];
+};
+
+struct load_worker {
+	struct load *l;
+	struct usn_worker *w;
+	uint16_t id;
+	struct load_slot *slots;
+	struct load_slot *free_list;
+	uint32_t n_slots, active;
+	uint64_t quota;	       /* attempts this worker may start; UINT64_MAX: no limit */
+	uint64_t interval_ns;  /* fixed rate: between intended send times; 0: closed loop */
+	uint64_t next_send_ns; /* fixed rate: the next intended send time */
+	uint64_t end_ns;       /* stop starting at this time; UINT64_MAX: no limit */
+	uint64_t stop_ns;      /* when the stop began; 0: running */
+	uint64_t next_scan_ns;
+	uint64_t rng;
+	bool begun, warm, over;
+	struct load_stats st;
+};
+
+struct load {
+	struct usn_stack *stack;
+	const struct load_corpus *corpus;
+	struct load_opts o;
+	uint16_t n_workers;
+	volatile int stop_req;
+	struct load_worker *w;
+};
+
+const char *load_err_name(enum load_err e)
+{
+	switch (e) {
+	case LOAD_ERR_CONNECT:
+		return "connect";
+	case LOAD_ERR_RESET:
+		return "reset";
+	case LOAD_ERR_TIMEOUT:
+		return "timeout";
+	case LOAD_ERR_STATUS:
+		return "status";
+	case LOAD_ERR_LENGTH:
+		return "length";
+	case LOAD_ERR_BODY:
+		return "body";
+	case LOAD_ERR_N:
+		break;
+	}
+	return "?";
+}
+
+static uint64_t lw_now(const struct load_worker *lw)
+{
+	const struct load *l = lw->l;
+	if (l->o.clock_ns)
+		return l->o.clock_ns(l->o.clock_arg);
+	return usn_worker_now_us(lw->w) * 1000u;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	/* splitmix64: one state word, good enough to pick pages */
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static unsigned hist_index(uint64_t v)
+{
+	if (v < 32)
+		return (unsigned)v;
+	unsigned e = 63u - (unsigned)__builtin_clzll(v); /* >= 5 */
+	unsigned sub = (unsigned)(v >> (e - 5u)) & 31u;
+	return (e - 4u) * 32u + sub;
+}
+
+/* The smallest value of bucket i. */
+static uint64_t hist_low(unsigned i)
+{
+	if (i < 32)
+		return i;
+	unsigned e = i / 32u + 4u, sub = i % 32u;
+	return (uint64_t)(32u + sub) << (e - 5u);
+}
+
+static void record_latency(struct load_stats *st, uint64_t ns)
+{
+	unsigned i = hist_index(ns);
+	if (i >= LOAD_HIST_BUCKETS)
+		i = LOAD_HIST_BUCKETS - 1;
+	st->hist[i]++;
+	uint64_t us = ns / 1000u;
+	unsigned k = us ? 64u - (unsigned)__builtin_clzll(us) : 0u;
+	if (k >= LOAD_LOG2_BUCKETS)
+		k = LOAD_LOG2_BUCKETS - 1;
+	st->log2_us[k]++;
+	st->lat_sum_ns += ns;
+	if (ns > st->lat_max_ns)
+		st->lat_max_ns = ns;
+}
+
+/* Counts slot k's outcome once. */
+static void slot_fail(struct load_slot *k, enum load_err e)
+{
+	if (k->done)
+		return;
+	k->done = true;
+	k->lw->st.errors[e]++;
+}
+
+/* Counts an error and resets the connection; k must not be used after. */
+static void slot_abort(struct load_slot *k, enum load_err e)
+{
+	slot_fail(k, e);
+	if (k->tcp)
+		usn_tcp_abort(k->tcp); /* closed_fn frees k before this returns */
+}
+
+static void on_connected(struct usn_tcp_conn *c, void *user)
+{
+	struct load_slot *k = user;
+	k->connected = true;
+	k->lw->warm = true;
+	/* The request is immutable corpus memory: by reference, no copy. */
+	if (usn_tcp_send_ref(c, k->page->req, k->page->req_len, NULL) != 0)
+		slot_abort(k, LOAD_ERR_CONNECT);
+}
+
+static bool ieq_prefix(const char *s, const char *end, const char *lit)
+{
+	for (; *lit; s++, lit++)
+		if (s >= end || (*s | 0x20) != (*lit | 0x20))
+			return false;
+	return true;
+}
+
+/* Checks a complete header (hdr[0..n), ending in CRLF CRLF). */
+static bool header_check(struct load_slot *k, size_t n)
+{
+	const char *h = k->hdr, *end = k->hdr + n;
+	/* "HTTP/1.x 200 " */
+	if (n < 12 || memcmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ' || memcmp(h + 9, "200", 3) != 0 ||
+	    (n > 12 && h[12] != ' ' && h[12] != '\r')) {
+		slot_abort(k, LOAD_ERR_STATUS);
+		return false;
+	}
+	bool have = false;
+	uint64_t len = 0;
+	for (const char *p = h; p + 2 < end; p++) {
+		if (p[0] != '\r' || p[1] != '\n' || !ieq_prefix(p + 2, end, "content-length:"))
+			continue;
+		const char *q = p + 2 + 15;
+		while (q < end && (*q == ' ' || *q == '\t'))
+			q++;
+		if (q >= end || *q < '0' || *q > '9')
+			break;
+		while (q < end && *q >= '0' && *q <= '9' && len < (UINT64_MAX / 16))
+			len = len * 10u + (uint64_t)(*q++ - '0');
+		have = q < end && (*q == '\r' || *q == ' ' || *q == '\t');
+		break;
+	}
+	if (!have || len != k->page->body_len) {
+		slot_abort(k, LOAD_ERR_LENGTH);
+		return false;
+	}
+	k->clen = len;
+	return true;
+}
+
+static void slot_complete(struct load_slot *k)
+{
+	struct load_worker *lw = k->lw;
+	if (k->page->have_hash && load_hash_final(&k->h) != k->page->body_hash) {
+		slot_abort(k, LOAD_ERR_BODY);
+		return;
+	}
+	k->done = true;
+	uint64_t now = lw_now(lw);
+	record_latency(&lw->st, now > k->t_start_ns ? now - k->t_start_ns : 0);
+	lw->st.completed++;
+	lw->st.body_bytes += k->clen;
+	/* The server closes (HTTP/1.0): our close follows its FIN in
+	 * remote_closed_fn, so the server, not the client, holds TIME-WAIT. */
+}
+
+/* Body bytes: hashed in place, never copied. false if k is gone. */
+static bool body_bytes(struct load_slot *k, const uint8_t *p, size_t n)
+{
+	if (k->body_got + n > k->clen) {
+		slot_abort(k, LOAD_ERR_LENGTH);
+		return false;
+	}
+	load_hash_update(&k->h, p, n);
+	k->body_got += n;
+	if (k->body_got == k->clen)
+		slot_complete(k);
+	return true;
+}
+
+/* Header bytes: copied into the slot until the empty line; the rest of the
+ * piece is body. false if k is gone. */
+static bool header_bytes(struct load_slot *k, const uint8_t *p, size_t n)
+{
+	size_t old = k->hdr_n, room = LOAD_HDR_MAX - old, take = n < room ? n : room;
+	memcpy(k->hdr + old, p, take);
+	k->hdr_n = (uint16_t)(old + take);
+	size_t from = old > 3 ? old - 3 : 0;
+	for (size_t i = from; i + 4 <= k->hdr_n; i++) {
+		if (k->hdr[i] != '\r' || memcmp(k->hdr + i, "\r\n\r\n", 4) != 0)
+			continue;
+		size_t hlen = i + 4;
+		k->hdr_done = true;
+		if (!header_check(k, hlen))
+			return false;
+		size_t used = hlen - old; /* bytes of this piece that were header */
+		if (used < n)
+			return body_bytes(k, p + used, n - used);
+		if (k->clen == 0)
+			slot_complete(k);
+		return true;
+	}
+	if (k->hdr_n == LOAD_HDR_MAX) {
+		slot_abort(k, LOAD_ERR_STATUS);
+		return false;
+	}
+	return true;
+}
+
+static void on_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor data)
+{
+	struct load_slot *k = user;
+	k->lw->st.rx_bytes += usn_cursor_size(data);
+	if (k->done) {
+		/* Bytes after a complete response: the length was wrong after
+		 * all (the response already counted as correct stays so). */
+		k->lw->st.errors[LOAD_ERR_LENGTH]++;
+		usn_tcp_abort(c);
+		return;
+	}
+	/* Walk the chain buffer by buffer: no copy of the body. */
+	while (usn_cursor_size(data) > 0) {
+		uint32_t n = data.buf->len - data.off;
+		if (n > data.len)
+			n = data.len;
+		const uint8_t *p = data.buf->data + data.off;
+		bool alive = k->hdr_done ? body_bytes(k, p, n) : header_bytes(k, p, n);
+		if (!alive)
+			return;
+		data = usn_cursor_drop(data, n);
+	}
+}
+
+static void on_remote_closed(struct usn_tcp_conn *c, void *user)
+{
+	struct load_slot *k = user;
+	if (!k->done)
+		slot_fail(k, LOAD_ERR_LENGTH); /* closed before the whole response */
+	usn_tcp_close(c);
+}
+
+static void on_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	(void)c;
+	struct load_slot *k = user;
+	struct load_worker *lw = k->lw;
+	if (!k->done) {
+		switch (why) {
+		case USN_TCP_CLOSE_RESET:
+			slot_fail(k, k->connected ? LOAD_ERR_RESET : LOAD_ERR_CONNECT);
+			break;
+		case USN_TCP_CLOSE_TIMEOUT:
+			slot_fail(k, k->connected ? LOAD_ERR_TIMEOUT : LOAD_ERR_CONNECT);
+			break;
+		case USN_TCP_CLOSE_REFUSED:
+		case USN_TCP_CLOSE_UNREACHABLE:
+			slot_fail(k, LOAD_ERR_CONNECT);
+			break;
+		case USN_TCP_CLOSE_NORMAL:
+		case USN_TCP_CLOSE_ABORTED:
+			slot_fail(k, LOAD_ERR_LENGTH);
+			break;
+		}
+	}
+	k->tcp = NULL;
+	k->next_free = lw->free_list;
+	lw->free_list = k;
+	lw->active--;
+	lw->st.t_end_ns = lw_now(lw);
+}
+
+static const struct usn_tcp_handlers load_handlers = {
+    .connected_fn = on_connected,
+    .recv_fn = on_recv,
+    .sent_fn = NULL,
+    .remote_closed_fn = on_remote_closed,
+    .closed_fn = on_closed,
+};
+
+/* Starts one request whose clock starts at t0. false if no connection
+ * could be opened (counted). */
+static bool slot_start(struct load_worker *lw, uint64_t t0)
+{
+	const struct load *l = lw->l;
+	struct load_slot *k = lw->free_list;
+	lw->free_list = k->next_free;
+	k->next_free = NULL;
+	k->page = &l->corpus->pages[l->corpus->n == 1 ? 0 : rng_next(&lw->rng) % l->corpus->n];
+	k->t_start_ns = t0;
+	k->clen = 0;
+	k->body_got = 0;
+	k->connected = k->hdr_done = k->done = false;
+	k->hdr_n = 0;
+	load_hash_init(&k->h);
+	lw->st.started++;
+	lw->active++;
+	k->tcp = usn_tcp_connect(lw->w, l->o.server_ip, l->o.port, &load_handlers, k);
+	if (!k->tcp) {
+		lw->st.errors[LOAD_ERR_CONNECT]++;
+		k->next_free = lw->free_list;
+		lw->free_list = k;
+		lw->active--;
+		return false;
+	}
+	return true;
+}
+
+static void scan_timeouts(struct load_worker *lw, uint64_t now, uint64_t limit_ns)
+{
+	for (uint32_t i = 0; i < lw->n_slots; i++) {
+		struct load_slot *k = &lw->slots[i];
+		if (k->tcp && now - k->t_start_ns > limit_ns && now > k->t_start_ns)
+			slot_abort(k, LOAD_ERR_TIMEOUT);
+	}
+}
+
+bool load_worker_step(struct load *l, uint16_t w)
+{
+	struct load_worker *lw = &l->w[w];
+	if (lw->over)
+		return false;
+	uint64_t now = lw_now(lw);
+	if (!lw->begun) {
+		lw->begun = true;
+		lw->st.t_begin_ns = lw->st.t_end_ns = now;
+		lw->end_ns = l->o.duration_ns ? now + l->o.duration_ns : UINT64_MAX;
+		lw->next_send_ns = now;
+		lw->next_scan_ns = now + LOAD_SCAN_NS;
+	}
+	if (!lw->stop_ns && (now >= lw->end_ns || lw->st.started >= lw->quota || l->stop_req))
+		lw->stop_ns = now ? now : 1;
+
+	if (!lw->stop_ns) {
+		/* Until the first handshake completes (ARP resolved), one
+		 * connection at a time: a thousand SYNs would overflow the ARP
+		 * queue and wait for a retransmission. */
+		uint32_t cap = lw->warm ? lw->n_slots : 1u;
+		if (!lw->interval_ns) {
+			while (lw->free_list && lw->active < cap && lw->st.started < lw->quota)
+				if (!slot_start(lw, now))
+					break;
+		} else {
+			while (lw->next_send_ns <= now && lw->st.started < lw->quota &&
+			       lw->next_send_ns < lw->end_ns) {
+				if (!lw->free_list || lw->active >= cap)
+					break; /* late: it goes when a slot frees, timed from now */
+				uint64_t t0 = lw->next_send_ns;
+				lw->next_send_ns += lw->interval_ns;
+				if (now - t0 > 1000000u)
+					lw->st.late++;
+				if (!slot_start(lw, t0))
+					break;
+			}
+		}
+	}
+
+	if (now >= lw->next_scan_ns) {
+		lw->next_scan_ns = now + LOAD_SCAN_NS;
+		scan_timeouts(lw, now, l->o.timeout_ns);
+	}
+	if (lw->stop_ns && lw->active) {
+		if (now - lw->stop_ns > l->o.drain_ns)
+			scan_timeouts(lw, now, 0);
+	}
+	if (lw->stop_ns && !lw->active) {
+		lw->over = true;
+		return false;
+	}
+	return true;
+}
+
+void load_stop(struct load *l)
+{
+	l->stop_req = 1;
+}
+
+int load_worker_run(struct load *l, uint16_t w, const volatile int *stop)
+{
+	struct usn_worker *uw = l->w[w].w;
+	for (;;) {
+		usn_worker_poll(uw);
+		if (stop && *stop)
+			l->stop_req = 1;
+		if (!load_worker_step(l, w))
+			break;
+	}
+	/* Let the last FINs and ACKs go out. */
+	for (int i = 0; i < 64; i++)
+		usn_worker_poll(uw);
+	return 0;
+}
+
+struct load *load_create(struct usn_stack *s, const struct load_corpus *c, const struct load_opts *o,
+			 int *err)
+{
+	int rc = -EINVAL;
+	struct load *l = calloc(1, sizeof(*l));
+	if (!l) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	l->stack = s;
+	l->corpus = c;
+	l->o = *o;
+	if (!c || !c->n || !o->server_ip || (!o->requests && !o->duration_ns) || o->rate < 0)
+		goto fail;
+	if (!l->o.port)
+		l->o.port = 80;
+	if (!l->o.connections)
+		l->o.connections = 100;
+	if (!l->o.timeout_ns)
+		l->o.timeout_ns = 5000000000ull;
+	if (!l->o.drain_ns)
+		l->o.drain_ns = l->o.timeout_ns;
+	if (!l->o.seed)
+		l->o.seed = 1;
+	l->n_workers = usn_stack_workers(s);
+	if (l->o.connections < l->n_workers)
+		l->o.connections = l->n_workers;
+	uint32_t max_conns = usn_stack_config(s)->tcp_max_conns;
+	if (!max_conns)
+		max_conns = 4096;
+	l->w = calloc(l->n_workers, sizeof(*l->w));
+	if (!l->w) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (uint16_t i = 0; i < l->n_workers; i++) {
+		struct load_worker *lw = &l->w[i];
+		lw->l = l;
+		lw->id = i;
+		lw->w = usn_stack_worker(s, i);
+		lw->n_slots =
+		    l->o.connections / l->n_workers + (i < l->o.connections % l->n_workers ? 1u : 0u);
+		if (lw->n_slots > max_conns) {
+			rc = -E2BIG;
+			goto fail;
+		}
+		if (l->o.requests)
+			lw->quota =
+			    l->o.requests / l->n_workers + (i < l->o.requests % l->n_workers ? 1u : 0u);
+		else
+			lw->quota = UINT64_MAX;
+		if (l->o.rate > 0) {
+			double per = l->o.rate / l->n_workers;
+			double iv = 1e9 / per;
+			lw->interval_ns = iv < 1 ? 1 : (uint64_t)iv;
+		}
+		lw->rng = l->o.seed * 0x100000001B3ull + i;
+		lw->slots = calloc(lw->n_slots, sizeof(*lw->slots));
+		if (!lw->slots) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		for (uint32_t j = lw->n_slots; j-- > 0;) {
+			lw->slots[j].lw = lw;
+			lw->slots[j].next_free = lw->free_list;
+			lw->free_list = &lw->slots[j];
+		}
+		if (lw->quota == 0)
+			lw->over = true;
+	}
+	return l;
+fail:
+	if (err)
+		*err = rc;
+	load_destroy(l);
+	return NULL;
+}
+
+void load_destroy(struct load *l)
+{
+	if (!l)
+		return;
+	if (l->w)
+		for (uint16_t i = 0; i < l->n_workers; i++)
+			free(l->w[i].slots);
+	free(l->w);
+	free(l);
+}
+
+const struct load_stats *load_worker_stats(const struct load *l, uint16_t w)
+{
+	return &l->w[w].st;
+}
+
+void load_stats_sum(const struct load *l, struct load_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	bool first = true;
+	for (uint16_t i = 0; i < l->n_workers; i++) {
+		const struct load_stats *s = &l->w[i].st;
+		if (!l->w[i].begun)
+			continue;
+		out->started += s->started;
+		out->completed += s->completed;
+		for (int e = 0; e < LOAD_ERR_N; e++)
+			out->errors[e] += s->errors[e];
+		out->rx_bytes += s->rx_bytes;
+		out->body_bytes += s->body_bytes;
+		out->late += s->late;
+		out->lat_sum_ns += s->lat_sum_ns;
+		if (s->lat_max_ns > out->lat_max_ns)
+			out->lat_max_ns = s->lat_max_ns;
+		if (first || s->t_begin_ns < out->t_begin_ns)
+			out->t_begin_ns = s->t_begin_ns;
+		if (first || s->t_end_ns > out->t_end_ns)
+			out->t_end_ns = s->t_end_ns;
+		first = false;
+		for (unsigned b = 0; b < LOAD_HIST_BUCKETS; b++)
+			out->hist[b] += s->hist[b];
+		for (unsigned b = 0; b < LOAD_LOG2_BUCKETS; b++)
+			out->log2_us[b] += s->log2_us[b];
+	}
+}
+
+/* ---------------------------------------------------------- reporting */
+
+uint64_t load_percentile_ns(const struct load_stats *st, double q)
+{
+	uint64_t n = 0;
+	for (unsigned b = 0; b < LOAD_HIST_BUCKETS; b++)
+		n += st->hist[b];
+	if (!n)
+		return 0;
+	uint64_t want = (uint64_t)(q * (double)n);
+	if (want >= n)
+		want = n - 1;
+	uint64_t seen = 0;
+	for (unsigned b = 0; b < LOAD_HIST_BUCKETS; b++) {
+		seen += st->hist[b];
+		if (seen > want) {
+			/* the bucket's middle, never above the maximum seen */
+			uint64_t lo = hist_low(b), hi = b + 1 < LOAD_HIST_BUCKETS ? hist_low(b + 1) : lo;
+			uint64_t mid = lo + (hi - lo) / 2;
+			return mid > st->lat_max_ns ? st->lat_max_ns : mid;
+		}
+	}
+	return st->lat_max_ns;
+}
+
+void load_summarize(const struct load_stats *st, struct load_summary *out)
+{
+	memset(out, 0, sizeof(*out));
+	uint64_t span = st->t_end_ns > st->t_begin_ns ? st->t_end_ns - st->t_begin_ns : 0;
+	out->seconds = (double)span / 1e9;
+	if (span) {
+		out->req_s = (double)st->completed / out->seconds;
+		out->gbit_s = (double)st->rx_bytes * 8.0 / (double)span;
+	}
+	for (int e = 0; e < LOAD_ERR_N; e++)
+		out->errors += st->errors[e];
+	out->p50_ns = load_percentile_ns(st, 0.50);
+	out->p90_ns = load_percentile_ns(st, 0.90);
+	out->p99_ns = load_percentile_ns(st, 0.99);
+	out->p999_ns = load_percentile_ns(st, 0.999);
+	out->max_ns = st->lat_max_ns;
+	out->mean_ns = st->completed ? (double)st->lat_sum_ns / (double)st->completed : 0;
+}
+
+void load_print(FILE *f, const struct load_stats *st)
+{
+	struct load_summary s;
+	load_summarize(st, &s);
+	fprintf(f, "requests: %" PRIu64 " started, %" PRIu64 " correct, %" PRIu64 " errors in %.3f s\n",
+		st->started, st->completed, s.errors, s.seconds);
+	fprintf(f, "throughput: %.0f requests/s, %.3f Gbit/s (%" PRIu64 " bytes received)\n", s.req_s,
+		s.gbit_s, st->rx_bytes);
+	fprintf(f, "errors:");
+	for (int e = 0; e < LOAD_ERR_N; e++)
+		fprintf(f, " %s=%" PRIu64, load_err_name((enum load_err)e), st->errors[e]);
+	if (st->late)
+		fprintf(f, " (late sends: %" PRIu64 ")", st->late);
+	fputc('\n', f);
+	fprintf(f, "latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f\n",
+		s.p50_ns / 1e3, s.p90_ns / 1e3, s.p99_ns / 1e3, s.p999_ns / 1e3, s.max_ns / 1e3,
+		s.mean_ns / 1e3);
+	uint64_t peak = 0;
+	for (unsigned k = 0; k < LOAD_LOG2_BUCKETS; k++)
+		if (st->log2_us[k] > peak)
+			peak = st->log2_us[k];
+	for (unsigned k = 0; k < LOAD_LOG2_BUCKETS; k++) {
+		if (!st->log2_us[k])
+			continue;
+		uint64_t lo = k ? 1ull << (k - 1) : 0, hi = 1ull << k;
+		int bar = (int)(peak ? st->log2_us[k] * 50 / peak : 0);
+		fprintf(f, "  [%8" PRIu64 ", %8" PRIu64 ") us %10" PRIu64 " %.*s\n", lo, hi, st->log2_us[k],
+			bar, "##################################################");
+	}
+}
+
+void load_json(FILE *f, const struct load_stats *st, const char *extra)
+{
+	struct load_summary s;
+	load_summarize(st, &s);
+	fprintf(f, "{");
+	if (extra && *extra)
+		fprintf(f, "%s, ", extra);
+	fprintf(f,
+		"\"started\": %" PRIu64 ", \"requests\": %" PRIu64 ", \"seconds\": %.6f, \"req_s\": %.1f, "
+		"\"gbit_s\": %.4f, \"rx_bytes\": %" PRIu64 ", \"body_bytes\": %" PRIu64
+		", \"errors_total\": %" PRIu64 ", \"late\": %" PRIu64 ", \"errors\": {",
+		st->started, st->completed, s.seconds, s.req_s, s.gbit_s, st->rx_bytes, st->body_bytes,
+		s.errors, st->late);
+	for (int e = 0; e < LOAD_ERR_N; e++)
+		fprintf(f, "%s\"%s\": %" PRIu64, e ? ", " : "", load_err_name((enum load_err)e),
+			st->errors[e]);
+	fprintf(
+	    f,
+	    "}, \"latency_us\": {\"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"max\": %.1f, "
+	    "\"mean\": %.1f}, \"hist_log2_us\": [",
+	    s.p50_ns / 1e3, s.p90_ns / 1e3, s.p99_ns / 1e3, s.p999_ns / 1e3, s.max_ns / 1e3, s.mean_ns / 1e3);
+	bool first = true;
+	for (unsigned k = 0; k < LOAD_LOG2_BUCKETS; k++) {
+		if (!st->log2_us[k])
+			continue;
+		fprintf(f, "%s[%" PRIu64 ", %" PRIu64 "]", first ? "" : ", ",
+			k ? (uint64_t)1 << (k - 1) : (uint64_t)0, st->log2_us[k]);
+		first = false;
+	}
+	fprintf(f, "]}");
+}

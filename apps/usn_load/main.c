@@ -1,0 +1,366 @@
+/* usn_load: an HTTP/1.0 load generator on libusnet (issue 9). Opens the
+ * hardware backend (DPDK on x86), one stack with a worker per core, and runs
+ * load.c's client on every worker until its limits; prints and writes JSON. */
+#define _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "load.h"
+#include "usnet/backend.h"
+#include "usnet/stack.h"
+
+/* The one process-wide flag a signal handler can reach. */
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+struct args {
+	const char *pages, *json, *label;
+	uint32_t ip, gw, server; /* host order */
+	uint8_t prefix;
+	uint16_t port, workers, mtu;
+	uint32_t connections;
+	uint64_t requests;
+	double duration_s, rate, timeout_s;
+	uint64_t seed;
+	bool quiet;
+};
+
+static void usage_exit(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "usn_load: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nusage: usn_load [EAL options] -- --ip ADDR/PREFIX [--gw ADDR] --server ADDR[:PORT]"
+			" --pages LIST_OR_DIR [--connections N] [--duration S] [--requests N] [--rate R]"
+			" [--workers N] [--seed N] [--timeout S] [--mtu N] [--json FILE] [--label TEXT]\n");
+	exit(2);
+}
+
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	if (!s || !*s || *s == '-' || *s == '+')
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_pos_double(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 1e12)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_ip(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return false;
+	*out = ntohl(a.s_addr);
+	return true;
+}
+
+static const char *need(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		usage_exit("option %s needs a value", argv[*i]);
+	return argv[++*i];
+}
+
+/* ADDR/PREFIX or ADDR:PORT into addr and the number after sep. */
+static bool split_addr(const char *s, char sep, uint32_t *ip, uint64_t max, uint64_t *num, bool num_required)
+{
+	char buf[64];
+	const char *p = strchr(s, sep);
+	size_t n = p ? (size_t)(p - s) : strlen(s);
+	if (n >= sizeof(buf) || (!p && num_required))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (!parse_ip(buf, ip))
+		return false;
+	return !p || (parse_u64(p + 1, max, num) && *num > 0);
+}
+
+static void parse_args(int argc, char **argv, int first, struct args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->port = 80;
+	a->workers = 1;
+	a->connections = 100;
+	a->seed = 1;
+	a->timeout_s = 5;
+	uint64_t v;
+	bool have_ip = false, have_server = false;
+	for (int i = first; i < argc; i++) {
+		const char *o = argv[i];
+		if (strcmp(o, "--ip") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!split_addr(s, '/', &a->ip, 32, &v, true))
+				usage_exit("bad --ip %s (ADDR/PREFIX)", s);
+			a->prefix = (uint8_t)v;
+			have_ip = true;
+		} else if (strcmp(o, "--gw") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_ip(s, &a->gw))
+				usage_exit("bad --gw %s", s);
+		} else if (strcmp(o, "--server") == 0) {
+			const char *s = need(argc, argv, &i);
+			v = 80;
+			if (!split_addr(s, ':', &a->server, 65535, &v, false))
+				usage_exit("bad --server %s (ADDR[:PORT])", s);
+			a->port = (uint16_t)v;
+			have_server = true;
+		} else if (strcmp(o, "--pages") == 0) {
+			a->pages = need(argc, argv, &i);
+		} else if (strcmp(o, "--connections") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_u64(s, 1000000, &v) || v == 0)
+				usage_exit("bad --connections %s", s);
+			a->connections = (uint32_t)v;
+		} else if (strcmp(o, "--duration") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_pos_double(s, &a->duration_s))
+				usage_exit("bad --duration %s (seconds)", s);
+		} else if (strcmp(o, "--requests") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_u64(s, UINT64_MAX / 2, &a->requests) || a->requests == 0)
+				usage_exit("bad --requests %s", s);
+		} else if (strcmp(o, "--rate") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_pos_double(s, &a->rate))
+				usage_exit("bad --rate %s (requests/s)", s);
+		} else if (strcmp(o, "--workers") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_u64(s, 1024, &v) || v == 0)
+				usage_exit("bad --workers %s", s);
+			a->workers = (uint16_t)v;
+		} else if (strcmp(o, "--seed") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_u64(s, UINT64_MAX, &a->seed))
+				usage_exit("bad --seed %s", s);
+		} else if (strcmp(o, "--timeout") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_pos_double(s, &a->timeout_s))
+				usage_exit("bad --timeout %s (seconds)", s);
+		} else if (strcmp(o, "--mtu") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_u64(s, 65535, &v) || v < 68)
+				usage_exit("bad --mtu %s", s);
+			a->mtu = (uint16_t)v;
+		} else if (strcmp(o, "--json") == 0) {
+			a->json = need(argc, argv, &i);
+		} else if (strcmp(o, "--label") == 0) {
+			a->label = need(argc, argv, &i);
+		} else if (strcmp(o, "--quiet") == 0) {
+			a->quiet = true;
+		} else {
+			usage_exit("unknown option %s", o);
+		}
+	}
+	if (!have_ip)
+		usage_exit("%s", "--ip is required");
+	if (!have_server)
+		usage_exit("%s", "--server is required");
+	if (!a->pages)
+		usage_exit("%s", "--pages is required");
+	if (!a->duration_s && !a->requests)
+		a->duration_s = 10; /* always stops by itself */
+}
+
+static uint64_t mono_ns(void *arg)
+{
+	(void)arg;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct run_ctx {
+	struct usn_stack *stack;
+	struct load *load;
+};
+
+static int worker_fn(void *arg, uint16_t i)
+{
+	struct run_ctx *ctx = arg;
+	usn_worker_start(usn_stack_worker(ctx->stack, i));
+	return load_worker_run(ctx->load, i, &stop_flag);
+}
+
+/* s as a JSON string (quotes included) into out. */
+static void json_str(char *out, size_t cap, const char *s)
+{
+	size_t n = 0;
+	if (cap < 3)
+		return;
+	out[n++] = '"';
+	for (; *s && n + 8 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			out[n++] = '\\';
+		if (ch < 0x20)
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
+		else
+			out[n++] = (char)ch;
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+}
+
+int main(int argc, char **argv)
+{
+	int dashdash = -1;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			dashdash = i;
+			break;
+		}
+	int eal_argc = dashdash < 0 ? 1 : dashdash + 1;
+	struct args a;
+	parse_args(argc, argv, dashdash < 0 ? 1 : dashdash + 1, &a);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	char msg[512];
+	struct load_corpus *corpus = load_corpus_open(a.pages, msg, sizeof(msg));
+	if (!corpus) {
+		fprintf(stderr, "usn_load: %s\n", msg);
+		return 2;
+	}
+	printf("corpus: %" PRIu32 " pages, %" PRIu64 " bytes\n", corpus->n, corpus->total_bytes);
+
+	struct usn_backend *b = NULL;
+	int rc = usn_backend_open(eal_argc, argv, a.workers, &b, msg, sizeof(msg));
+	if (rc < 0) {
+		fprintf(stderr, "usn_load: %s\n", msg);
+		load_corpus_close(corpus);
+		return 1;
+	}
+	struct usn_hal *hal = usn_backend_hal(b);
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, a.ip, a.prefix);
+	cfg.gateway = a.gw;
+	cfg.n_workers = a.workers;
+	cfg.mtu = a.mtu;
+	/* One TCB per slot, and room for the ones still closing. */
+	uint32_t per = a.connections / a.workers + 1;
+	cfg.tcp_max_conns = per * 2 < 4096 ? 4096 : per * 2;
+	if (usn_stack_config_check(&cfg, hal, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "usn_load: %s\n", msg);
+		usn_backend_close(b);
+		load_corpus_close(corpus);
+		return 2;
+	}
+	struct usn_stack *s = usn_stack_create(hal, &cfg);
+	if (!s) {
+		fprintf(stderr, "usn_load: cannot create the stack (memory?)\n");
+		usn_backend_close(b);
+		load_corpus_close(corpus);
+		return 1;
+	}
+	struct load_opts lo = {
+	    .server_ip = a.server,
+	    .port = a.port,
+	    .connections = a.connections,
+	    .requests = a.requests,
+	    .duration_ns = (uint64_t)(a.duration_s * 1e9),
+	    .rate = a.rate,
+	    .timeout_ns = (uint64_t)(a.timeout_s * 1e9),
+	    .seed = a.seed,
+	    .clock_ns = mono_ns,
+	};
+	int err = 0;
+	struct load *l = load_create(s, corpus, &lo, &err);
+	if (!l) {
+		fprintf(stderr, "usn_load: cannot set up the load: %s\n", strerror(-err));
+		usn_stack_destroy(s);
+		usn_backend_close(b);
+		load_corpus_close(corpus);
+		return 1;
+	}
+	usn_backend_attach(b, s);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	printf("usn_load: %u connections on %u worker%s, %s", a.connections, a.workers,
+	       a.workers == 1 ? "" : "s", a.rate > 0 ? "fixed rate" : "closed loop");
+	if (a.rate > 0)
+		printf(" %.0f/s", a.rate);
+	if (a.duration_s)
+		printf(", %.1f s", a.duration_s);
+	if (a.requests)
+		printf(", %" PRIu64 " requests", a.requests);
+	printf("\n");
+
+	struct run_ctx ctx = {.stack = s, .load = l};
+	rc = usn_backend_run(b, worker_fn, &ctx);
+	if (rc != 0)
+		fprintf(stderr, "usn_load: backend run: %s\n", strerror(-rc));
+
+	struct load_stats *st = malloc(sizeof(*st));
+	if (!st) {
+		fprintf(stderr, "usn_load: out of memory\n");
+		return 1;
+	}
+	load_stats_sum(l, st);
+	load_print(stdout, st);
+	if (!a.quiet)
+		usn_backend_print_stats(b, stdout);
+	int status = rc ? 1 : 0;
+	if (a.json) {
+		FILE *f = strcmp(a.json, "-") == 0 ? stdout : fopen(a.json, "w");
+		if (!f) {
+			fprintf(stderr, "usn_load: %s: %s\n", a.json, strerror(errno));
+			status = 1;
+		} else {
+			char ip[INET_ADDRSTRLEN];
+			struct in_addr ia = {.s_addr = htonl(a.server)};
+			inet_ntop(AF_INET, &ia, ip, sizeof(ip));
+			char label[256], extra[768];
+			json_str(label, sizeof(label), a.label ? a.label : "usn_load");
+			snprintf(extra, sizeof(extra),
+				 "\"label\": %s, \"tool\": \"usn_load\", \"server\": \"%s:%u\", "
+				 "\"connections\": %u, \"workers\": %u, "
+				 "\"mode\": \"%s\", \"rate\": %.1f, \"pages\": %" PRIu32,
+				 label, ip, a.port, a.connections, a.workers,
+				 a.rate > 0 ? "fixed-rate" : "closed-loop", a.rate, corpus->n);
+			load_json(f, st, extra);
+			fprintf(f, "\n");
+			if (f != stdout)
+				fclose(f);
+		}
+	}
+	free(st);
+	load_destroy(l);
+	usn_stack_destroy(s);
+	usn_backend_close(b);
+	load_corpus_close(corpus);
+	return status;
+}

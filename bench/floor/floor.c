@@ -1,0 +1,498 @@
+/* bench/floor: the stack's own floor (issue 9). Client (apps/usn_load) and
+ * server (apps/minimal_ws) libusnet stacks in ONE process over the simulated
+ * link, no DPDK, no kernel: requests/s and cycles per HTTP/1.0 exchange
+ * (both sides together) for a 1 KiB page and for the bench corpus. */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+#include "../../apps/http/page_store.h"
+#include "../../apps/minimal_ws/mws.h"
+#include "../../apps/usn_load/load.h"
+#include "usn_sim.h"
+#include "usnet/csum.h"
+#include "usnet/stack.h"
+
+#define SRV_IP ((198u << 24) | (18u << 16) | 1u) /* 198.18.0.1, RFC 2544 */
+#define CLI_IP ((198u << 24) | (18u << 16) | 2u)
+#define PORT 80
+#define MAX_RUNS 15
+
+struct opts {
+	const char *corpus; /* bench corpus dir (bench/corpus) */
+	const char *json;
+	const char *cases; /* "1k", "corpus" or "1k,corpus" */
+	uint64_t req_1k, req_corpus;
+	uint32_t conns;
+	unsigned runs;
+	bool offload, quiet;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cycles(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return __rdtsc();
+#else
+	return now_ns();
+#endif
+}
+
+/* ---- one in-process rig: link, two ports, two stacks, mws, the pages ---- */
+
+struct rig {
+	struct usn_sim_link *link;
+	struct usn_sim_port *sp, *cp;
+	struct usn_stack *ss, *cs;
+	struct mws *mws;
+	struct usn_worker *sw, *cw;
+};
+
+static struct usn_stack *rig_stack(struct usn_sim_link *link, struct usn_sim_port **port, uint32_t ip,
+				   bool offload)
+{
+	struct usn_sim_port_config pc;
+	memset(&pc, 0, sizeof(pc));
+	uint8_t mac[6] = {0x02, 0x00, 0xc6, 0x12, (uint8_t)(ip >> 8), (uint8_t)ip};
+	memcpy(pc.mac, mac, 6);
+	pc.n_bufs = 16384;
+	pc.rx_ring = 4096;
+	if (offload)
+		pc.offloads = USN_HAL_OFF_RX_CSUM | USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM;
+	*port = usn_sim_port_create(link, &pc);
+	if (!*port)
+		return NULL;
+	struct usn_hal *hal = usn_sim_port_hal(*port);
+	struct usn_stack_config c;
+	usn_stack_config_init(&c, ip, 24);
+	memcpy(c.mac, mac, 6);
+	c.bufs_per_worker = 1024;
+	char msg[160];
+	if (usn_stack_config_check(&c, hal, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "floor: %s\n", msg);
+		return NULL;
+	}
+	return usn_stack_create(hal, &c);
+}
+
+static int rig_open(struct rig *r, const struct http_store *store, bool offload)
+{
+	memset(r, 0, sizeof(*r));
+	r->link = usn_sim_link_create(42);
+	if (!r->link)
+		return -ENOMEM;
+	r->ss = rig_stack(r->link, &r->sp, SRV_IP, offload);
+	r->cs = rig_stack(r->link, &r->cp, CLI_IP, offload);
+	if (!r->ss || !r->cs)
+		return -ENOMEM;
+	struct mws_opts mo = {.port = PORT, .keepalive = false};
+	int err = 0;
+	r->mws = mws_init(r->ss, store, &mo, &err);
+	if (!r->mws)
+		return err ? err : -ENOMEM;
+	r->sw = usn_stack_worker(r->ss, 0);
+	r->cw = usn_stack_worker(r->cs, 0);
+	usn_worker_start(r->sw);
+	usn_worker_start(r->cw);
+	return 0;
+}
+
+static void rig_close(struct rig *r)
+{
+	mws_destroy(r->mws);
+	if (r->ss)
+		usn_stack_destroy(r->ss);
+	if (r->cs)
+		usn_stack_destroy(r->cs);
+	if (r->link)
+		usn_sim_link_destroy(r->link);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Moves virtual time to the next delivery or timer (nothing moved now). */
+static void rig_idle(struct rig *r)
+{
+	uint64_t now = usn_sim_link_now_us(r->link);
+	uint64_t next = usn_sim_link_next_delivery_us(r->link);
+	uint64_t d = usn_worker_next_deadline_us(r->sw);
+	if (d < next)
+		next = d;
+	d = usn_worker_next_deadline_us(r->cw);
+	if (d < next)
+		next = d;
+	if (next <= now)
+		next = now + 1;
+	if (next - now > 1000000u)
+		next = now + 1000000u;
+	usn_sim_link_advance(r->link, next - now);
+}
+
+/* The measured loop, kept out of line so that callgrind can collect only
+ * inside it (--toggle-collect=floor_drive). */
+__attribute__((noinline)) void floor_drive(struct rig *r, struct load *l);
+__attribute__((noinline)) void floor_drive(struct rig *r, struct load *l)
+{
+	for (;;) {
+		uint64_t before = load_worker_stats(l, 0)->started;
+		unsigned moved = usn_worker_poll(r->sw);
+		moved += usn_worker_poll(r->cw);
+		if (!load_worker_step(l, 0))
+			break;
+		if (!moved && load_worker_stats(l, 0)->started == before)
+			rig_idle(r);
+	}
+	/* the last ACKs and FINs */
+	for (int i = 0; i < 8; i++) {
+		usn_worker_poll(r->sw);
+		usn_worker_poll(r->cw);
+	}
+}
+
+struct run_result {
+	uint64_t requests, errors, frames;
+	uint64_t wall_ns, cpu_ns, tsc;
+	uint64_t virt_us;
+};
+
+static int run_once(struct rig *r, const struct load_corpus *lc, uint32_t conns, uint64_t requests,
+		    struct run_result *out, struct load_stats *st_out)
+{
+	struct load_opts lo = {
+	    .server_ip = SRV_IP, .port = PORT, .connections = conns, .requests = requests, .seed = 7};
+	int err = 0;
+	struct load *l = load_create(r->cs, lc, &lo, &err);
+	if (!l)
+		return err;
+	struct usn_sim_port_stats a, b;
+	usn_sim_port_stats(r->cp, &a);
+	uint64_t v0 = usn_sim_link_now_us(r->link);
+	uint64_t w0 = now_ns(), c0 = cpu_ns(), t0 = cycles();
+	floor_drive(r, l);
+	uint64_t t1 = cycles(), c1 = cpu_ns(), w1 = now_ns();
+	usn_sim_port_stats(r->cp, &b);
+	load_stats_sum(l, st_out);
+	out->requests = st_out->completed;
+	out->errors = 0;
+	for (int e = 0; e < LOAD_ERR_N; e++)
+		out->errors += st_out->errors[e];
+	out->frames = (b.tx_frames - a.tx_frames) + (b.rx_frames - a.rx_frames);
+	out->wall_ns = w1 - w0;
+	out->cpu_ns = c1 - c0;
+	out->tsc = t1 - t0;
+	out->virt_us = usn_sim_link_now_us(r->link) - v0;
+	load_destroy(l);
+	return 0;
+}
+
+/* ---- the two cases ---- */
+
+/* A 1 KiB page of HTML-ish text, deterministic. */
+static void make_page(uint8_t *p, size_t n)
+{
+	static const char words[] = "<p class=\"news\">the quick brown fox jumps over the lazy dog</p>\n";
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)words[i % (sizeof(words) - 1)];
+}
+
+/* The store mws serves from: one page written to a temp dir, preloaded,
+ * and the dir removed again. */
+static struct http_store *store_1k(const uint8_t *page, size_t n)
+{
+	char dir[] = "/tmp/usn_floor.XXXXXX";
+	if (!mkdtemp(dir))
+		return NULL;
+	char path[64];
+	snprintf(path, sizeof(path), "%s/p1k.html", dir);
+	FILE *f = fopen(path, "wb");
+	struct http_store *s = NULL;
+	if (f) {
+		bool ok = fwrite(page, 1, n, f) == n;
+		fclose(f);
+		if (ok) {
+			struct http_store_opts so = {.csum_build = usn_csum_table_build,
+						     .csum_free = usn_csum_table_free};
+			char msg[256];
+			s = http_store_open(dir, &so, msg, sizeof(msg));
+			if (!s)
+				fprintf(stderr, "floor: %s\n", msg);
+		}
+		unlink(path);
+	}
+	rmdir(dir);
+	return s;
+}
+
+struct case_result {
+	const char *name;
+	uint32_t conns;
+	uint64_t requests_per_run;
+	unsigned runs;
+	struct run_result r[MAX_RUNS];
+	double tsc_hz;
+	uint64_t errors;
+	uint32_t pages;
+	double mean_page_bytes;
+};
+
+static double median_of(double *v, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			double t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void case_figures(const struct case_result *c, double *tsc_per, double *cpu_cyc_per, double *req_s,
+			 double *frames_per, double *min_tsc_per)
+{
+	double t[MAX_RUNS], cc[MAX_RUNS], rs[MAX_RUNS], fr[MAX_RUNS];
+	*min_tsc_per = 0;
+	for (unsigned i = 0; i < c->runs; i++) {
+		const struct run_result *r = &c->r[i];
+		double n = r->requests ? (double)r->requests : 1;
+		t[i] = (double)r->tsc / n;
+		cc[i] = (double)r->cpu_ns * c->tsc_hz / 1e9 / n;
+		rs[i] = (double)r->requests / ((double)r->wall_ns / 1e9);
+		fr[i] = (double)r->frames / n;
+		if (i == 0 || t[i] < *min_tsc_per)
+			*min_tsc_per = t[i];
+	}
+	*tsc_per = median_of(t, c->runs);
+	*cpu_cyc_per = median_of(cc, c->runs);
+	*req_s = median_of(rs, c->runs);
+	*frames_per = median_of(fr, c->runs);
+}
+
+static int run_case(const char *name, const struct http_store *store, const struct load_corpus *lc,
+		    const struct opts *o, uint64_t requests, struct case_result *cr)
+{
+	struct rig r;
+	int rc = rig_open(&r, store, o->offload);
+	if (rc != 0) {
+		fprintf(stderr, "floor: cannot build the rig: %s\n", strerror(-rc));
+		rig_close(&r);
+		return rc;
+	}
+	memset(cr, 0, sizeof(*cr));
+	cr->name = name;
+	cr->conns = o->conns;
+	cr->requests_per_run = requests;
+	cr->runs = o->runs;
+	cr->pages = lc->n;
+	cr->mean_page_bytes = (double)lc->total_bytes / lc->n;
+	struct load_stats *st = malloc(sizeof(*st));
+	if (!st) {
+		rig_close(&r);
+		return -ENOMEM;
+	}
+	/* Warm-up: ARP, pools and caches; TIME-WAIT tables filling. */
+	struct run_result warm;
+	uint64_t wreq = requests / 5 < 200 ? 200 : requests / 5;
+	rc = run_once(&r, lc, o->conns, wreq, &warm, st);
+	uint64_t tsc_sum = 0, ns_sum = 0;
+	for (unsigned i = 0; rc == 0 && i < o->runs; i++) {
+		rc = run_once(&r, lc, o->conns, requests, &cr->r[i], st);
+		cr->errors += cr->r[i].errors;
+		tsc_sum += cr->r[i].tsc;
+		ns_sum += cr->r[i].wall_ns;
+		if (!o->quiet && i == o->runs - 1 && cr->r[i].errors) {
+			fprintf(stderr, "floor: %s: errors in the last run:\n", name);
+			load_print(stderr, st);
+		}
+	}
+	cr->tsc_hz = ns_sum ? (double)tsc_sum * 1e9 / (double)ns_sum : 1e9;
+	free(st);
+	rig_close(&r);
+	return rc;
+}
+
+static void print_case(const struct case_result *c)
+{
+	double tp, cp, rs, fp, mn;
+	case_figures(c, &tp, &cp, &rs, &fp, &mn);
+	printf("%-7s %5u conns %8" PRIu64
+	       " req x%u  %10.0f req/s  %9.0f cycles/req (min %.0f, cpu-time %.0f)  "
+	       "%6.1f frames/req  errors %" PRIu64 "\n",
+	       c->name, c->conns, c->requests_per_run, c->runs, rs, tp, mn, cp, fp, c->errors);
+}
+
+static void json_case(FILE *f, const struct case_result *c, const struct opts *o)
+{
+	double tp, cp, rs, fp, mn;
+	case_figures(c, &tp, &cp, &rs, &fp, &mn);
+	fprintf(f,
+		"  {\"case\": \"%s\", \"pages\": %" PRIu32
+		", \"mean_page_bytes\": %.0f, \"connections\": %u, "
+		"\"requests_per_run\": %" PRIu64 ", \"runs\": %u, \"offload\": %s, \"req_s_median\": %.0f, "
+		"\"cycles_per_req_median\": %.0f, \"cycles_per_req_min\": %.0f, "
+		"\"cpu_cycles_per_req_median\": %.0f, "
+		"\"frames_per_req\": %.2f, \"tsc_hz\": %.0f, \"errors\": %" PRIu64 ", \"per_run\": [",
+		c->name, c->pages, c->mean_page_bytes, c->conns, c->requests_per_run, c->runs,
+		o->offload ? "true" : "false", rs, tp, mn, cp, fp, c->tsc_hz, c->errors);
+	for (unsigned i = 0; i < c->runs; i++) {
+		const struct run_result *r = &c->r[i];
+		fprintf(f,
+			"%s{\"requests\": %" PRIu64 ", \"wall_ns\": %" PRIu64 ", \"cpu_ns\": %" PRIu64
+			", \"tsc\": %" PRIu64 ", \"frames\": %" PRIu64 ", \"virtual_us\": %" PRIu64 "}",
+			i ? ", " : "", r->requests, r->wall_ns, r->cpu_ns, r->tsc, r->frames, r->virt_us);
+	}
+	fprintf(f, "]}");
+}
+
+static void usage_exit(const char *what)
+{
+	fprintf(stderr,
+		"floor: %s\nusage: floor [--cases 1k,corpus] [--corpus DIR] [--requests N (1 KiB case)]"
+		" [--corpus-requests N] [--connections N] [--runs N] [--offload] [--json FILE] [--quiet]\n",
+		what);
+	exit(2);
+}
+
+static uint64_t arg_u64(const char *s, const char *name)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || v == 0)
+		usage_exit(name);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.corpus = "bench/corpus",
+			 .cases = "1k,corpus",
+			 .req_1k = 20000,
+			 .req_corpus = 1000,
+			 .conns = 16,
+			 .runs = 3};
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--offload") == 0) {
+			o.offload = true;
+			continue;
+		}
+		if (strcmp(a, "--quiet") == 0) {
+			o.quiet = true;
+			continue;
+		}
+		if (!v)
+			usage_exit("an option needs a value");
+		i++;
+		if (strcmp(a, "--corpus") == 0)
+			o.corpus = v;
+		else if (strcmp(a, "--cases") == 0)
+			o.cases = v;
+		else if (strcmp(a, "--json") == 0)
+			o.json = v;
+		else if (strcmp(a, "--requests") == 0)
+			o.req_1k = arg_u64(v, "bad --requests");
+		else if (strcmp(a, "--corpus-requests") == 0)
+			o.req_corpus = arg_u64(v, "bad --corpus-requests");
+		else if (strcmp(a, "--connections") == 0)
+			o.conns = (uint32_t)arg_u64(v, "bad --connections");
+		else if (strcmp(a, "--runs") == 0) {
+			o.runs = (unsigned)arg_u64(v, "bad --runs");
+			if (o.runs > MAX_RUNS)
+				usage_exit("--runs: at most 15");
+		} else
+			usage_exit("unknown option");
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	struct case_result res[2];
+	unsigned n_res = 0;
+	int status = 0;
+
+	if (strstr(o.cases, "1k")) {
+		uint8_t page[1024];
+		make_page(page, sizeof(page));
+		const char *path = "/p1k.html";
+		const void *body = page;
+		uint64_t len = sizeof(page);
+		struct http_store *store = store_1k(page, sizeof(page));
+		struct load_corpus *lc = load_corpus_of(&path, &body, &len, 1);
+		if (!store || !lc) {
+			fprintf(stderr, "floor: cannot build the 1 KiB page\n");
+			status = 1;
+		} else if (run_case("1k", store, lc, &o, o.req_1k, &res[n_res]) == 0) {
+			print_case(&res[n_res]);
+			n_res++;
+		} else {
+			status = 1;
+		}
+		load_corpus_close(lc);
+		if (store)
+			http_store_close(store);
+	}
+	if (strstr(o.cases, "corpus")) {
+		char msg[512], www[4096];
+		snprintf(www, sizeof(www), "%s/www", o.corpus);
+		struct http_store_opts so = {.csum_build = usn_csum_table_build,
+					     .csum_free = usn_csum_table_free};
+		struct http_store *store = http_store_open(www, &so, msg, sizeof(msg));
+		if (!store)
+			fprintf(stderr, "floor: corpus: %s (make bench-corpus writes bench/corpus)\n", msg);
+		struct load_corpus *lc = store ? load_corpus_open(o.corpus, msg, sizeof(msg)) : NULL;
+		if (store && !lc)
+			fprintf(stderr, "floor: corpus: %s\n", msg);
+		if (!store || !lc) {
+			status = 1;
+		} else if (run_case("corpus", store, lc, &o, o.req_corpus, &res[n_res]) == 0) {
+			print_case(&res[n_res]);
+			n_res++;
+		} else {
+			status = 1;
+		}
+		load_corpus_close(lc);
+		if (store)
+			http_store_close(store);
+	}
+	for (unsigned i = 0; i < n_res; i++)
+		if (res[i].errors)
+			status = 1;
+	if (o.json) {
+		FILE *f = fopen(o.json, "w");
+		if (!f) {
+			fprintf(stderr, "floor: %s: %s\n", o.json, strerror(errno));
+			return 1;
+		}
+		fprintf(f, "{\"tool\": \"floor\", \"link\": \"sim\", \"target_cycles_per_1k_exchange\": "
+			   "10000, \"cases\": [\n");
+		for (unsigned i = 0; i < n_res; i++) {
+			json_case(f, &res[i], &o);
+			fprintf(f, i + 1 < n_res ? ",\n" : "\n");
+		}
+		fprintf(f, "]}\n");
+		fclose(f);
+	}
+	return status;
+}
