@@ -526,6 +526,7 @@ static void input_syn_sent(struct usn_tcp_conn *c, struct seg *s)
 	c->rcv_nxt = r->seq + 1;
 	c->last_ack_sent = c->rcv_nxt;
 	opts_from_syn(c, r);
+	c->rcv_adv = c->rcv_nxt;
 	c->rcv_adv = c->rcv_nxt + usn_tcp_rcv_window(c);
 	c->snd_wnd = r->window;
 	c->max_snd_wnd = c->snd_wnd;
@@ -540,6 +541,8 @@ static void input_syn_sent(struct usn_tcp_conn *c, struct seg *s)
 			c->rto_ms = 3000; /* RFC 6298 5.7 */
 		c->flags &= (uint16_t)~USN_TF_RTT_TIMING;
 		c->snd_una = r->ack;
+		if (SEQ_LT(c->snd_nxt, c->snd_una))
+			c->snd_nxt = c->snd_una;
 		c->rtx_count = 0;
 		usn_tcp_timer_stop(c);
 		c->flags |= USN_TF_ACK_NOW;
@@ -667,8 +670,12 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 		}
 		if (c->rtx_count == 0 && (c->flags & USN_TF_RTT_TIMING))
 			usn_tcp_rtt_sample(c, (uint32_t)(w->now_us - c->rtt_start_us));
+		else if (c->rtx_count == 0 && (c->flags & USN_TF_TS) && r->has_ts && r->ts_ecr)
+			usn_tcp_rtt_sample(c, (usn_tcp_ts_now(c) - r->ts_ecr) * 1000u);
 		c->flags &= (uint16_t)~USN_TF_RTT_TIMING;
 		c->snd_una = r->ack;
+		if (SEQ_LT(c->snd_nxt, c->snd_una))
+			c->snd_nxt = c->snd_una; /* a SYN,ACK repeat was still due */
 		c->rtx_count = 0;
 		c->snd_wnd = (uint32_t)r->window << c->snd_wscale;
 		c->max_snd_wnd = c->snd_wnd;

@@ -306,7 +306,7 @@ int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
 		c->last_ack_sent = c->rcv_nxt;
 		if (!(flags & USN_TCP_SYN) && SEQ_GT(c->rcv_nxt + wnd, c->rcv_adv))
 			c->rcv_adv = c->rcv_nxt + wnd;
-		if (flags & USN_TCP_SYN)
+		if ((flags & USN_TCP_SYN) && c->state == USN_TCP_SYN_RECEIVED)
 			c->rcv_adv = c->rcv_nxt + wnd;
 		c->flags &= (uint16_t)~USN_TF_ACK_NOW;
 		usn_timer_cancel(&w->wheel, &c->delack);

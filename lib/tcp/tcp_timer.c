@@ -19,6 +19,14 @@ void usn_tcp_timer_stop(struct usn_tcp_conn *c)
 	usn_timer_cancel(&c->w->wheel, &c->timer);
 }
 
+uint32_t usn_tcp_finwait2_ms(const struct usn_tcp_conn *c)
+{
+	/* At least the back-off ceiling: a peer retransmitting its data may
+	 * stay silent that long without being gone. */
+	const struct usn_stack_config *cfg = usn_tcp_tw(c->w)->cfg;
+	return cfg->tcp_timewait_ms > cfg->tcp_rto_max_ms ? cfg->tcp_timewait_ms : cfg->tcp_rto_max_ms;
+}
+
 static uint32_t backoff_ms(const struct usn_tcp_conn *c, uint32_t base)
 {
 	const struct usn_stack_config *cfg = usn_tcp_tw(c->w)->cfg;
@@ -46,7 +54,7 @@ void usn_tcp_timer_update(struct usn_tcp_conn *c, bool restart_rto)
 	}
 	if (c->state == USN_TCP_FIN_WAIT_2) {
 		if (c->tkind != USN_TK_FINWAIT2 || !armed)
-			usn_tcp_timer_arm(c, USN_TK_FINWAIT2, usn_tcp_tw(c->w)->cfg->tcp_timewait_ms);
+			usn_tcp_timer_arm(c, USN_TK_FINWAIT2, usn_tcp_finwait2_ms(c));
 		return;
 	}
 	if (c->keepalive_ms && c->state >= USN_TCP_ESTABLISHED) {
@@ -135,9 +143,18 @@ void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx)
 	case USN_TK_TIMEWAIT:
 		usn_tcp_conn_close(c, USN_TCP_CLOSE_NORMAL);
 		break;
-	case USN_TK_FINWAIT2:
-		usn_tcp_conn_close(c, USN_TCP_CLOSE_TIMEOUT);
+	case USN_TK_FINWAIT2: {
+		/* An idle limit, not a deadline: the peer may still be sending
+		 * (our close is a half-close). */
+		uint64_t until = c->last_rx_us + (uint64_t)usn_tcp_finwait2_ms(c) * 1000u;
+		if (c->w->now_us < until) {
+			c->tkind = USN_TK_FINWAIT2;
+			usn_timer_arm(&c->w->wheel, &c->timer, until);
+		} else {
+			usn_tcp_conn_close(c, USN_TCP_CLOSE_TIMEOUT);
+		}
 		break;
+	}
 	case USN_TK_NONE:
 		break;
 	}

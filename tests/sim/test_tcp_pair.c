@@ -144,10 +144,16 @@ static void on_remote_closed(struct usn_tcp_conn *c, void *user)
 
 static void on_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
 {
-	(void)c;
 	struct app_conn *a = user;
 	a->closed++;
 	a->why = why;
+	if (why != USN_TCP_CLOSE_NORMAL && getenv("PAIR_DEBUG")) {
+		struct usn_tcp_info i;
+		usn_tcp_info(c, &i);
+		fprintf(stderr, "why %d: port %u->%u una %u nxt %u q %u rcv %u sent %llu rx %llu retrans %u to_send %llu queued %llu\n",
+			why, i.local_port, i.remote_port, i.snd_una, i.snd_nxt, i.bytes_queued, i.rcv_nxt, (unsigned long long)i.bytes_sent,
+			(unsigned long long)a->rx, i.retransmits, (unsigned long long)a->to_send, (unsigned long long)a->queued);
+	}
 }
 
 static const struct usn_tcp_handlers handlers = {
@@ -313,16 +319,17 @@ static void test_small_bufs_reorder(void **st)
 	bulk(7, 256u << 10, 256u << 10, 0, 0, 0.05, 0, 128);
 }
 
-static void test_many_short(void **st)
+static void short_conns(uint64_t seed, int rounds)
 {
-	(void)st;
 	struct pair p;
-	pair_init(&p, 5, 0);
+	pair_init(&p, seed, 0);
+	if (getenv("PAIR_PCAP"))
+		usn_sim_link_pcap_open(p.net.link, getenv("PAIR_PCAP"));
 	set_faults(&p, 0.01, 0.005, 0.01, 0.001);
 	p.srv.server_send = 3000;
 	p.srv.server_close_when_done = true;
 	int total = 0;
-	for (int round = 0; round < 8; round++) {
+	for (int round = 0; round < rounds; round++) {
 		memset(&p.cli, 0, sizeof p.cli);
 		p.srv.n = 0;
 		for (int i = 0; i < 32; i++)
@@ -335,7 +342,36 @@ static void test_many_short(void **st)
 			assert_non_null(a->c);
 		}
 		struct done_arg d = {p.cli.conns, 32, &p.srv, 32};
-		assert_true(simnet_run_until(&p.net, all_closed, &d, 300000000ull));
+		bool ok = simnet_run_until(&p.net, all_closed, &d, 300000000ull);
+		if (!ok) {
+			fprintf(stderr, "round %d stuck: srv.n %d\n", round, p.srv.n);
+			for (int i = 0; i < 32; i++) {
+				struct app_conn *q = &p.cli.conns[i];
+				if (!q->closed) {
+					struct usn_tcp_info inf;
+					usn_tcp_info(q->c, &inf);
+					fprintf(stderr, " cli %d port %u state %s rx %llu acked %llu\n", i, inf.local_port,
+						usn_tcp_state_name(inf.state), (unsigned long long)q->rx, (unsigned long long)q->acked);
+				}
+				q = &p.srv.conns[i];
+				if (i < p.srv.n && !q->closed) {
+					struct usn_tcp_info inf;
+					usn_tcp_info(q->c, &inf);
+					fprintf(stderr, " srv %d port %u state %s rx %llu acked %llu una %u nxt %u wnd %u cwnd %u q %u sent %llu\n", i, inf.remote_port,
+						usn_tcp_state_name(inf.state), (unsigned long long)q->rx, (unsigned long long)q->acked,
+						inf.snd_una, inf.snd_nxt, inf.snd_wnd, inf.cwnd, inf.bytes_queued, (unsigned long long)inf.bytes_sent);
+				}
+			}
+		}
+		assert_true(ok);
+		uint64_t want = 0, got = 0;
+		for (int i = 0; i < 32; i++) {
+			want += 100 + (uint64_t)i * 37;
+			got += p.srv.conns[i].rx; /* accept order differs from connect order */
+		}
+		if (got != want)
+			fprintf(stderr, "round %d got %llu want %llu srv.n %d\n", round, (unsigned long long)got, (unsigned long long)want, p.srv.n);
+		assert_int_equal(got, want);
 		for (int i = 0; i < 32; i++) {
 			assert_int_equal(p.cli.conns[i].closed, 1);
 			assert_int_equal(p.cli.conns[i].why, USN_TCP_CLOSE_NORMAL);
@@ -346,8 +382,32 @@ static void test_many_short(void **st)
 			total++;
 		}
 	}
-	assert_int_equal(total, 256);
+	assert_int_equal(total, rounds * 32);
 	pair_finish(&p);
+}
+
+static void test_many_short(void **st)
+{
+	(void)st;
+	short_conns(5, 8);
+}
+
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+	const char *v = getenv(name);
+	return v && *v ? strtoull(v, NULL, 0) : def;
+}
+
+/* The large runs: USN_TCP_BIG_MIB (default 8) MiB each way with faults,
+ * USN_TCP_BIG_CONNS (default 1024) short connections. 256 MiB and 100000
+ * connections are the full-size settings. */
+static void test_big_env(void **st)
+{
+	(void)st;
+	uint64_t mib = env_u64("USN_TCP_BIG_MIB", 8);
+	uint64_t conns = env_u64("USN_TCP_BIG_CONNS", 1024);
+	bulk(21, mib << 20, mib << 20, 0.005, 0.002, 0.005, 0.001, 0);
+	short_conns(22, (int)((conns + 31) / 32));
 }
 
 int main(void)
@@ -361,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_small_bufs_reorder),
 		cmocka_unit_test(test_bulk_small_bufs),
 		cmocka_unit_test(test_many_short),
+		cmocka_unit_test(test_big_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,7 @@ struct fx {
 	uint16_t pport; /* the peer's port */
 	bool ts, sack, ws;
 	uint32_t tsval, stack_ts;
-	bool close_in_recv, abort_in_recv, send_in_connected;
+	bool close_in_recv, abort_in_recv;
 };
 
 static void h_connected(struct usn_tcp_conn *c, void *user)
@@ -1364,6 +1364,72 @@ static void test_connect_port_lands_on_worker(void **state)
 	fx_free(x);
 }
 
+static void test_syn_retransmitted_then_data(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	struct tseg *syn;
+	fx_connect(x, &syn);
+	struct tseg keep = *syn;
+	tseg_advance(&x->nf, 1000 * MS);
+	expect_seg(x, TSEG_SYN, x->siss, 0);
+	x->ts = true;
+	x->tsval = 9999;
+	x->stack_ts = keep.tsval;
+	struct tseg s = seg_to(x, &keep, TSEG_SYN | TSEG_ACK, 9000, x->siss + 1);
+	s.has_mss = true;
+	s.mss = 1460;
+	s.has_ws = true;
+	s.ws = 3;
+	s.sack_perm = true;
+	send_seg(x, &s);
+	expect_seg(x, TSEG_ACK, x->siss + 1, 9001);
+	assert_int_equal(x->connected, 1);
+	usn_tcp_send_ref(x->c, payload, 766, NULL);
+	usn_tcp_close(x->c);
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = expect_seg(x, TSEG_ACK | TSEG_PSH | TSEG_FIN, x->siss + 1, 9001);
+	assert_int_equal(o->len, 766);
+	s = seg_to(x, &keep, TSEG_ACK, 9001, x->siss + 768);
+	send_seg(x, &s);
+	expect_none(x);
+	assert_int_equal(state_of(x), USN_TCP_FIN_WAIT_2);
+	fx_free(x);
+}
+
+/* Regression: a repeated SYN and the completing ACK (with data and FIN) in
+ * one burst left snd_nxt behind snd_una, and nothing was ever sent. */
+static void test_dup_syn_and_ack_in_one_burst(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_syn_received(x);
+	uint8_t f1[200], f2[400];
+	struct tseg a = seg(x, TSEG_SYN, PISS, 0);
+	a.has_mss = true;
+	a.mss = 1460;
+	size_t n1 = tseg_build(f1, &a, NETFIX_RAW_IP, NETFIX_STACK_IP);
+	struct tseg b = seg(x, TSEG_ACK | TSEG_PSH | TSEG_FIN, x->pnxt, x->siss + 1);
+	b.payload = payload;
+	b.len = 100;
+	size_t n2 = tseg_build(f2, &b, NETFIX_RAW_IP, NETFIX_STACK_IP);
+	assert_int_equal(usn_sim_port_send_raw(x->nf.raw, f1, n1), 0);
+	assert_int_equal(usn_sim_port_send_raw(x->nf.raw, f2, n2), 0);
+	tseg_advance(&x->nf, 0);
+	x->pnxt += 101;
+	assert_int_equal(x->connected, 1);
+	assert_int_equal(x->remote_closed, 1);
+	usn_tcp_send_ref(x->c, payload, 10, NULL);
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = recv_seg(x);
+	while (o->len == 0)
+		o = recv_seg(x);
+	assert_int_equal(o->seq, x->siss + 1);
+	assert_int_equal(o->ack, x->pnxt);
+	assert_int_equal(o->len, 10);
+	fx_free(x);
+}
+
 static void test_tcb_size(void **state)
 {
 	(void)state;
@@ -1417,6 +1483,8 @@ int main(void)
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_offloads),
 		cmocka_unit_test(test_connect_port_lands_on_worker),
+		cmocka_unit_test(test_syn_retransmitted_then_data),
+		cmocka_unit_test(test_dup_syn_and_ack_in_one_burst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
