@@ -566,11 +566,6 @@ static bool timewait_reusable(const struct usn_tcp_conn *c, const struct seg *s)
 	return SEQ_GT(s->r.seq, c->rcv_nxt);
 }
 
-static void enter_timewait_or_close(struct usn_tcp_conn *c)
-{
-	usn_tcp_enter_timewait(c);
-}
-
 /* RFC 9293 3.10.7.4: every state past SYN-SENT. */
 static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 {
@@ -720,7 +715,7 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 			if (!usn_tcp_alive(c))
 				return;
 			if (c->state == USN_TCP_FIN_WAIT_2)
-				enter_timewait_or_close(c);
+				usn_tcp_enter_timewait(c);
 			else if (c->state == USN_TCP_FIN_WAIT_1)
 				usn_tcp_set_state(c, USN_TCP_CLOSING);
 			else if (c->state == USN_TCP_CLOSE_PENDING)
@@ -739,7 +734,7 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 		if (slen)
 			c->flags |= USN_TF_ACK_NOW;
 		if (fin_acked)
-			enter_timewait_or_close(c);
+			usn_tcp_enter_timewait(c);
 		return;
 	case USN_TCP_LAST_ACK:
 		/* fifth, LAST-ACK: our FIN acked -> CLOSED */

@@ -1430,6 +1430,67 @@ static void test_dup_syn_and_ack_in_one_burst(void **state)
 	fx_free(x);
 }
 
+/* Malformed and random segments: counted and dropped, never a crash; the
+ * connection and the listener still work afterwards. */
+static void test_random_segments(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->sack = true;
+	fx_established(x);
+	uint32_t rng = 12345;
+	for (int k = 0; k < 3000; k++) {
+		rng = rng * 1103515245u + 12345u;
+		uint32_t r2 = rng * 2654435761u;
+		struct tseg s = seg(x, (uint8_t)(rng >> 8), x->pnxt + ((rng >> 16) % 3 == 0 ? 0 : r2 % 200000 - 100000),
+				    x->siss + 1 + (r2 >> 20) % 5000 - 2500);
+		s.src_port = (k % 7 == 0) ? (uint16_t)(r2 >> 3) : x->pport;
+		s.window = (uint16_t)r2;
+		s.has_ts = (r2 & 1) != 0;
+		s.tsval = r2;
+		s.n_sack = (uint8_t)((r2 >> 5) % 4);
+		for (int j = 0; j < s.n_sack; j++) {
+			s.sack[j][0] = x->siss + (r2 >> (j + 3)) % 9000;
+			s.sack[j][1] = s.sack[j][0] + (rng >> 20) % 3000;
+		}
+		s.payload = payload;
+		s.len = (rng >> 24) % 3 == 0 ? (r2 >> 7) % 1400 : 0;
+		s.bad_csum = (k % 11) == 0;
+		send_seg(x, &s);
+		struct tseg o;
+		while (tseg_recv(&x->nf, &o))
+			assert_true(o.csum_ok);
+		if (x->closed)
+			break;
+	}
+	tseg_advance(&x->nf, 120000 * MS);
+	netfix_drain(&x->nf);
+	/* a new connection still completes */
+	x->pport = 1234;
+	x->sack = false;
+	x->c = NULL;
+	x->connected = 0;
+	fx_established(x);
+	fx_free(x);
+}
+
+static void test_connect_unreachable(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	uint32_t f = usn_tcp_free_tcbs(x->nf.w);
+	/* off-link, no gateway: the first output finds no route */
+	struct usn_tcp_conn *c = usn_tcp_connect(x->nf.w, (10u << 24) | 1u, 80, &H, x);
+	assert_non_null(c);
+	tseg_advance(&x->nf, 0);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_UNREACHABLE);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), f);
+	/* and port 0 is refused outright */
+	assert_null(usn_tcp_connect(x->nf.w, NETFIX_RAW_IP, 0, &H, x));
+	fx_free(x);
+}
+
 static void test_tcb_size(void **state)
 {
 	(void)state;
@@ -1485,6 +1546,8 @@ int main(void)
 		cmocka_unit_test(test_connect_port_lands_on_worker),
 		cmocka_unit_test(test_syn_retransmitted_then_data),
 		cmocka_unit_test(test_dup_syn_and_ack_in_one_burst),
+		cmocka_unit_test(test_random_segments),
+		cmocka_unit_test(test_connect_unreachable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
