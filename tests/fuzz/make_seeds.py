@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""libusnet fuzz seeds (tests/fuzz): writes the seed corpora under
+tests/fuzz/corpus/<target>/ in each target's input format (see the comment
+at the top of tests/fuzz/fuzz_<target>.c). Deterministic; rerun after a
+format change:  python3 tests/fuzz/make_seeds.py [corpus_dir]"""
+import os
+import struct
+import sys
+
+STACK_MAC = bytes([0x02, 0x00, 0xC6, 0x12, 0x00, 0x01])
+PEER_MAC = bytes([0x02, 0x00, 0xC6, 0x12, 0x00, 0x02])
+BCAST = b"\xff" * 6
+STACK_IP = bytes([198, 18, 0, 1])
+PEER_IP = bytes([198, 18, 0, 2])
+
+FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 1, 2, 4, 8, 16, 32, 64, 128
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def eth(typ, dst=STACK_MAC, src=PEER_MAC, vlan=None):
+    if vlan is not None:
+        return dst + src + struct.pack("!HHH", 0x8100, vlan, typ)
+    return dst + src + struct.pack("!H", typ)
+
+
+def arp(op, tpa=STACK_IP, spa=PEER_IP, sha=PEER_MAC, tha=b"\0" * 6):
+    return struct.pack("!HHBBH", 1, 0x0800, 6, 4, op) + sha + spa + tha + tpa
+
+
+def ipv4(proto, payload, src=PEER_IP, dst=STACK_IP, opts=b"", frag=0x4000, ident=1, ttl=64,
+         ihl=None, total=None, good=True):
+    hl = 20 + len(opts)
+    h = struct.pack("!BBHHHBBH4s4s", 0x40 | (ihl if ihl is not None else hl // 4), 0,
+                    total if total is not None else hl + len(payload), ident, frag, ttl, proto, 0, src, dst) + opts
+    c = csum(h) if good else 0x1234
+    return h[:10] + struct.pack("!H", c) + h[12:] + payload
+
+
+def icmp_echo(ident, seq, data, typ=8):
+    h = struct.pack("!BBHHH", typ, 0, 0, ident, seq) + data
+    return h[:2] + struct.pack("!H", csum(h)) + h[4:]
+
+
+def tcp(sport, dport, seq, ack, flags, wnd=65535, opts=b"", payload=b"", urg=0, doff=None,
+        src=PEER_IP, dst=STACK_IP, good=True):
+    opts = opts + b"\0" * (-len(opts) % 4)
+    d = doff if doff is not None else (20 + len(opts)) // 4
+    h = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, d << 4, flags, wnd, 0,
+                    urg) + opts + payload
+    ph = src + dst + struct.pack("!BBH", 0, 6, len(h))
+    c = csum(ph + h) if good else 0xBEEF
+    return h[:16] + struct.pack("!H", c) + h[18:]
+
+
+def frame_tcp(*a, **k):
+    return eth(0x0800) + ipv4(6, tcp(*a, **k))
+
+
+MSS = lambda v: struct.pack("!BBH", 2, 4, v)
+WS = lambda v: bytes([1, 3, 3, v])
+SACKOK = bytes([1, 1, 4, 2])
+TS = lambda a, b: bytes([1, 1, 8, 10]) + struct.pack("!II", a, b)
+
+
+def SACK(*blocks):
+    return bytes([1, 1, 5, 2 + 8 * len(blocks)]) + b"".join(struct.pack("!II", l & 0xFFFFFFFF, r & 0xFFFFFFFF)
+                                                            for l, r in blocks)
+
+
+ALLOPTS = MSS(1460) + SACKOK + TS(100, 0) + WS(7)
+
+
+def write(d, name, data):
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# ---- fuzz_wire: [max_buf-1][pre][seed:4] bytes ----
+def wire_seeds(d):
+    frames = {
+        "arp_request": eth(0x0806, BCAST) + arp(1),
+        "arp_reply_vlan": eth(0x0806, vlan=5) + arp(2, tha=STACK_MAC),
+        "ping": eth(0x0800) + ipv4(1, icmp_echo(7, 1, bytes(range(56)))),
+        "ping_odd_zero": eth(0x0800) + ipv4(1, icmp_echo(0, 0, b"\0" * 33)),
+        "ipv4_options": eth(0x0800) + ipv4(1, icmp_echo(1, 2, b"x" * 9), opts=bytes([7, 11, 4]) + b"\0" * 9),
+        "ipv4_frag_first": eth(0x0800) + ipv4(1, icmp_echo(1, 3, b"y" * 24), frag=0x2000, ident=77),
+        "ipv4_frag_next": eth(0x0800) + ipv4(1, b"z" * 16, frag=0x0004, ident=77),
+        "ipv4_ihl_lie": eth(0x0800) + ipv4(6, b"\0" * 8, ihl=15),
+        "ipv4_total_lie": eth(0x0800) + ipv4(6, b"\0" * 8, total=400),
+        "tcp_syn_all": frame_tcp(50000, 80, 1000, 0, SYN, opts=ALLOPTS),
+        "tcp_sack4": frame_tcp(50000, 80, 1, 2, ACK, opts=SACK((10, 20), (30, 40), (50, 60), (70, 80))),
+        "tcp_sack3_ts": frame_tcp(50000, 80, 1, 2, ACK, opts=TS(5, 6) + SACK((10, 20), (30, 40), (50, 60))),
+        "tcp_unknown_eol": frame_tcp(1, 2, 3, 4, ACK, opts=bytes([30, 4, 0, 0, 1, 0, 2, 4])),
+        "tcp_doff_lie": frame_tcp(1, 2, 3, 4, ACK, doff=15),
+        "tcp_bare": tcp(1, 80, 5, 6, SYN | ACK, opts=MSS(0) + WS(15)),
+        "icmp_bare": icmp_echo(9, 9, b"abc"),
+    }
+    for i, (name, fr) in enumerate(sorted(frames.items())):
+        ctl = bytes([[0, 0, 6, 13, 47][i % 5], i % 3, 0, 0, 0, 1 + i])
+        write(d, name, ctl + fr)
+
+
+# ---- fuzz_frame: [variant] then [ctl][dt][len:2][frame] ----
+def rec(ctl, dt, fr):
+    return bytes([ctl, dt]) + struct.pack("!H", len(fr)) + fr
+
+
+FIX, MACS, AIM, ADDRS = 1, 2, 4, 8
+
+
+def aim(k):
+    return FIX | MACS | AIM | ADDRS | (k << 4)
+
+
+def frame_seeds(d):
+    s = {}
+    ping = eth(0x0800) + ipv4(1, icmp_echo(7, 1, b"ping" * 8))
+    s["arp_ping"] = bytes([0]) + rec(0, 0, eth(0x0806, BCAST) + arp(1)) + rec(0, 5, ping)
+    s["ping_chained"] = bytes([1]) + rec(0, 0, ping) + rec(0, 200, ping)
+    s["ping_ipopts_frags"] = bytes([4]) + rec(0, 0, eth(0x0800) + ipv4(1, icmp_echo(1, 2, b"q" * 20),
+                                                                   opts=bytes([7, 7, 4, 0, 0, 0, 0, 0]))) + \
+        rec(0, 0, eth(0x0800) + ipv4(1, icmp_echo(1, 3, b"r" * 24), frag=0x2000, ident=9)) + \
+        rec(0, 0, eth(0x0800) + ipv4(1, b"s" * 8, frag=0x0004, ident=9))
+    # A handshake the input opens: SYN, then ACK/data/FIN aimed at the newest flow.
+    hs = rec(FIX | MACS | ADDRS, 0, frame_tcp(50000, 80, 7000, 0, SYN, opts=ALLOPTS)) + \
+        rec(aim(15), 1, frame_tcp(0, 0, 0, 0, ACK, opts=TS(101, 0))) + \
+        rec(aim(15), 1, frame_tcp(0, 0, 0, 0, ACK | PSH, opts=TS(102, 0), payload=b"GET / HTTP/1.0\r\n\r\n")) + \
+        rec(aim(15), 130, frame_tcp(0, 0, 0, 0, ACK, opts=TS(103, 0))) + \
+        rec(aim(15), 131, frame_tcp(0, 0, 0, 0, ACK | FIN, opts=TS(104, 0)))
+    for v in (0, 1, 8, 16):
+        s["handshake_v%d" % v] = bytes([v]) + hs
+    # Every fixture flow: data, an in-window RST, an in-window SYN, a FIN.
+    for k in range(15):
+        s["flow%02d" % k] = bytes([2]) + \
+            rec(aim(k), 0, frame_tcp(0, 0, 0, 0, ACK | PSH, payload=b"hello")) + \
+            rec(aim(k), 140, frame_tcp(0, 0, 0, 0, ACK | FIN)) + \
+            rec(aim(k), 0, frame_tcp(0, 0, 10, 0, SYN)) + \
+            rec(aim(k), 250, frame_tcp(0, 0, 0, 0, RST))
+    s["tcp_lies"] = bytes([0]) + rec(FIX | MACS | ADDRS, 0, frame_tcp(50001, 80, 1, 0, SYN, doff=15)) + \
+        rec(FIX, 0, eth(0x0800) + ipv4(6, tcp(50002, 80, 1, 0, SYN), ihl=15)) + \
+        rec(0, 0, eth(0x0800) + ipv4(6, tcp(50003, 80, 1, 0, SYN), total=1000))
+    for name, data in s.items():
+        write(d, name, data)
+
+
+# ---- fuzz_tcp_opts: [variant] then records (see fuzz_tcp_opts.c) ----
+SEQ_REL, SEQ_K, SEQ_ABS, SEQ_ISS = 0, 1, 2, 3
+BADSUM, RELOPT, BIGPAY = 16, 32, 64
+
+
+def seg(flow, flags, seqd=0, ackd=0, wnd=65535, urg=0, mode=RELOPT, doff=0, opts=b"", plen=0, dt=0):
+    return struct.pack("!BBhhHHBBB", flow, flags, seqd, ackd, wnd, urg, mode, doff, len(opts)) + opts + \
+        bytes([plen, dt])
+
+
+def tcp_opts_seeds(d):
+    s = {}
+    ts = bytes([1, 1, 8, 10]) + b"\0" * 8  # relative TS: the flow's own values
+    for k in range(15):
+        s["flow%02d" % k] = bytes([0]) + seg(k, ACK | PSH, plen=10) + \
+            seg(k, ACK, opts=SACK((-3000, -2000), (-1000, -500))) + \
+            seg(k, ACK | URG, urg=3, plen=5, dt=10) + \
+            seg(k, ACK | FIN, dt=140) + seg(k, SYN, seqd=5) + seg(k, RST, seqd=1, dt=250)
+    # The fuzzer's own connection: odd SYN options, then data and FIN.
+    s["new_syn_odd"] = bytes([0]) + \
+        seg(0x80, SYN, mode=RELOPT | SEQ_ISS, opts=MSS(0) + WS(15) + SACKOK + ts) + \
+        seg(0x80, ACK, opts=ts) + seg(0x80, ACK | PSH, plen=20) + seg(0x80, ACK, dt=130) + seg(0x80, ACK | FIN)
+    s["new_syn_bare"] = bytes([16]) + seg(0x81, SYN, mode=SEQ_ISS) + seg(0x81, ACK, mode=0) + \
+        seg(0x81, ACK | PSH, mode=BIGPAY, plen=40) + seg(0x81, FIN | ACK, mode=0, dt=200)
+    bad = [bytes([2, 0]), bytes([2, 3, 0]), bytes([3, 1]), bytes([8, 11]) + b"\0" * 9, bytes([5, 3, 0]),
+           bytes([5, 10]) + b"\0" * 8, bytes([4, 3, 0]), bytes([1, 1, 1, 9, 40]), bytes([254, 1])]
+    s["bad_lengths"] = bytes([0]) + b"".join(seg(0x82 + i % 2, SYN if i % 2 else ACK, opts=o)
+                                           for i, o in enumerate(bad))
+    s["doff_lies"] = bytes([1]) + seg(1, ACK, doff=15, plen=8) + seg(1, ACK, doff=4, plen=8) + \
+        seg(2, ACK, doff=1, opts=ALLOPTS)
+    s["flags_all"] = bytes([8]) + b"".join(seg(f % 15, f) for f in (0, 0xFF, SYN | FIN, SYN | RST, RST | ACK,
+                                                                    URG | ECE | CWR, FIN, PSH))
+    s["window_zero_persist"] = bytes([0]) + seg(2, ACK, wnd=0, dt=200) + seg(2, ACK, wnd=0, dt=245) + \
+        seg(2, ACK, wnd=1000)
+    s["sack_outside"] = bytes([0]) + seg(2, ACK, opts=SACK((5000, 9000), (-90000, -80000), (100, 50))) + \
+        seg(2, ACK, ackd=-500, opts=SACK((-4000, 4000))) + seg(2, ACK, mode=RELOPT | (SEQ_K << 2), ackd=3)
+    s["bad_csum"] = bytes([4]) + seg(1, ACK | PSH, mode=BADSUM, plen=10) + seg(1, ACK | PSH, plen=10)
+    for name, data in s.items():
+        write(d, name, data)
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+    wire_seeds(os.path.join(root, "fuzz_wire"))
+    frame_seeds(os.path.join(root, "fuzz_frame"))
+    tcp_opts_seeds(os.path.join(root, "fuzz_tcp_opts"))
+
+
+if __name__ == "__main__":
+    main()
