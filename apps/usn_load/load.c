@@ -567,6 +567,8 @@ static void slot_complete(struct load_slot *k)
 	record_latency(&lw->st, now > k->t_start_ns ? now - k->t_start_ns : 0);
 	lw->st.completed++;
 	lw->st.body_bytes += k->clen;
+	if (!lw->stop_ns)
+		lw->st.win_completed++;
 	/* The server closes (HTTP/1.0): our close follows its FIN in
 	 * remote_closed_fn, so the server, not the client, holds TIME-WAIT. */
 }
@@ -618,6 +620,8 @@ static void on_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor data)
 {
 	struct load_slot *k = user;
 	k->lw->st.rx_bytes += usn_cursor_size(data);
+	if (!k->lw->stop_ns)
+		k->lw->st.win_rx_bytes += usn_cursor_size(data);
 	if (k->done) {
 		/* Bytes after a complete response: the length was wrong after
 		 * all (the response already counted as correct stays so). */
@@ -734,8 +738,11 @@ bool load_worker_step(struct load *l, uint16_t w)
 		lw->next_send_ns = now;
 		lw->next_scan_ns = now + LOAD_SCAN_NS;
 	}
-	if (!lw->stop_ns && (now >= lw->end_ns || lw->st.started >= lw->quota || l->stop_req))
+	if (!lw->stop_ns && (now >= lw->end_ns || lw->st.started >= lw->quota || l->stop_req)) {
 		lw->stop_ns = now ? now : 1;
+		lw->st.t_stop_ns = now;
+		lw->st.by_duration = now >= lw->end_ns;
+	}
 
 	if (!lw->stop_ns) {
 		/* Until the first handshake completes (ARP resolved), one
@@ -906,6 +913,11 @@ void load_stats_sum(const struct load *l, struct load_stats *out)
 		out->rx_bytes += s->rx_bytes;
 		out->body_bytes += s->body_bytes;
 		out->late += s->late;
+		out->win_completed += s->win_completed;
+		out->win_rx_bytes += s->win_rx_bytes;
+		out->by_duration |= s->by_duration;
+		if (s->t_stop_ns > out->t_stop_ns)
+			out->t_stop_ns = s->t_stop_ns;
 		out->lat_sum_ns += s->lat_sum_ns;
 		if (s->lat_max_ns > out->lat_max_ns)
 			out->lat_max_ns = s->lat_max_ns;
@@ -949,11 +961,14 @@ uint64_t load_percentile_ns(const struct load_stats *st, double q)
 void load_summarize(const struct load_stats *st, struct load_summary *out)
 {
 	memset(out, 0, sizeof(*out));
-	uint64_t span = st->t_end_ns > st->t_begin_ns ? st->t_end_ns - st->t_begin_ns : 0;
+	uint64_t end = st->by_duration ? st->t_stop_ns : st->t_end_ns;
+	uint64_t span = end > st->t_begin_ns ? end - st->t_begin_ns : 0;
+	uint64_t bytes = st->by_duration ? st->win_rx_bytes : st->rx_bytes;
+	out->requests = st->by_duration ? st->win_completed : st->completed;
 	out->seconds = (double)span / 1e9;
 	if (span) {
-		out->req_s = (double)st->completed / out->seconds;
-		out->gbit_s = (double)st->rx_bytes * 8.0 / (double)span;
+		out->req_s = (double)out->requests / out->seconds;
+		out->gbit_s = (double)bytes * 8.0 / (double)span;
 	}
 	for (int e = 0; e < LOAD_ERR_N; e++)
 		out->errors += st->errors[e];
@@ -969,8 +984,11 @@ void load_print(FILE *f, const struct load_stats *st)
 {
 	struct load_summary s;
 	load_summarize(st, &s);
-	fprintf(f, "requests: %" PRIu64 " started, %" PRIu64 " correct, %" PRIu64 " errors in %.3f s\n",
-		st->started, st->completed, s.errors, s.seconds);
+	fprintf(f,
+		"requests: %" PRIu64 " started, %" PRIu64 " correct, %" PRIu64 " errors; %" PRIu64
+		" correct in %.3f s%s\n",
+		st->started, st->completed, s.errors, s.requests, s.seconds,
+		st->by_duration ? " (to the stop; the drain after it not counted)" : "");
 	fprintf(f, "throughput: %.0f requests/s, %.3f Gbit/s (%" PRIu64 " bytes received)\n", s.req_s,
 		s.gbit_s, st->rx_bytes);
 	fprintf(f, "errors:");
@@ -1004,11 +1022,12 @@ void load_json(FILE *f, const struct load_stats *st, const char *extra)
 	if (extra && *extra)
 		fprintf(f, "%s, ", extra);
 	fprintf(f,
-		"\"started\": %" PRIu64 ", \"requests\": %" PRIu64 ", \"seconds\": %.6f, \"req_s\": %.1f, "
+		"\"started\": %" PRIu64 ", \"completed\": %" PRIu64 ", \"requests\": %" PRIu64
+		", \"seconds\": %.6f, \"req_s\": %.1f, "
 		"\"gbit_s\": %.4f, \"rx_bytes\": %" PRIu64 ", \"body_bytes\": %" PRIu64
 		", \"errors_total\": %" PRIu64 ", \"late\": %" PRIu64 ", \"errors\": {",
-		st->started, st->completed, s.seconds, s.req_s, s.gbit_s, st->rx_bytes, st->body_bytes,
-		s.errors, st->late);
+		st->started, st->completed, s.requests, s.seconds, s.req_s, s.gbit_s, st->rx_bytes,
+		st->body_bytes, s.errors, st->late);
 	for (int e = 0; e < LOAD_ERR_N; e++)
 		fprintf(f, "%s\"%s\": %" PRIu64, e ? ", " : "", load_err_name((enum load_err)e),
 			st->errors[e]);

@@ -84,6 +84,12 @@ struct load_stats {
 	uint64_t late;	     /* fixed rate: requests sent > 1 ms after their intended time */
 	uint64_t lat_max_ns, lat_sum_ns;
 	uint64_t t_begin_ns, t_end_ns; /* first start, last close */
+	/* A run bounded by its duration is measured as wrk does: what
+	 * completed between the first start and the stop (t_stop_ns), not
+	 * the drain of the requests still in flight after it. */
+	uint64_t t_stop_ns;
+	uint64_t win_completed, win_rx_bytes;
+	bool by_duration;
 	uint64_t hist[LOAD_HIST_BUCKETS];
 	uint64_t log2_us[LOAD_LOG2_BUCKETS]; /* bucket k: [2^(k-1), 2^k) us; 0: < 1 us */
 };
@@ -132,7 +138,9 @@ void load_stats_sum(const struct load *l, struct load_stats *out);
 
 /* Figures from merged counters. */
 struct load_summary {
-	double seconds; /* last close minus first start, over all workers */
+	double seconds;	   /* the measured window: first start to the stop (duration-bound
+			    * runs) or to the last close (request-count-bound runs) */
+	uint64_t requests; /* correct responses in that window */
 	double req_s, gbit_s;
 	uint64_t errors;
 	uint64_t p50_ns, p90_ns, p99_ns, p999_ns, max_ns;

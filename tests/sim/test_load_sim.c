@@ -1,0 +1,363 @@
+/* Simulation test: usn_load's client (apps/usn_load/load.c) against
+ * minimal_ws's server logic on two simulated hosts: every response checked
+ * (also over a lossy link), each error kind detected and counted exactly,
+ * fixed-rate pacing in virtual time, the incremental body hash. */
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw */
+
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "../../apps/http/page_store.h"
+#include "../../apps/minimal_ws/mws.h"
+#include "../../apps/usn_load/load.h"
+#include "simnet.h"
+#include "usnet/csum.h"
+#include "usnet/tcp.h"
+
+#define SERVER_IP SIMNET_IP(0, 1)
+#define CLIENT_IP SIMNET_IP(0, 2)
+#define MAX_VIRTUAL_US (300ull * 1000000u)
+
+struct file {
+	const char *url;
+	size_t len;
+	uint8_t *data;
+};
+
+static struct file files[] = {
+    {"/a.html", 1024, NULL},	{"/b.css", 3000, NULL},	 {"/d/c.html", 70001, NULL},
+    {"/big.bin", 400000, NULL}, {"/empty.txt", 0, NULL},
+};
+#define N_FILES (sizeof(files) / sizeof(files[0]))
+
+struct fixture {
+	char root[64];
+	struct http_store *store;
+	struct load_corpus *corpus; /* the same files, as the client knows them */
+	struct simnet net;
+	struct simnet_host *server, *client;
+	struct mws *mws;
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup_faults(void **state, const struct usn_sim_faults *faults)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	strcpy(f->root, "/tmp/test_load_sim.XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/d", f->root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	uint32_t x = 99;
+	for (size_t i = 0; i < N_FILES; i++) {
+		files[i].data = malloc(files[i].len + 1);
+		assert_non_null(files[i].data);
+		for (size_t k = 0; k < files[i].len; k++) {
+			x = x * 1103515245u + 12345u;
+			files[i].data[k] = (uint8_t)(x >> 16);
+		}
+		snprintf(path, sizeof(path), "%s%s", f->root, files[i].url);
+		FILE *fp = fopen(path, "wb");
+		assert_non_null(fp);
+		assert_int_equal(fwrite(files[i].data, 1, files[i].len, fp), files[i].len);
+		fclose(fp);
+	}
+	struct http_store_opts so = {.csum_build = usn_csum_table_build, .csum_free = usn_csum_table_free};
+	char msg[256];
+	f->store = http_store_open(f->root, &so, msg, sizeof(msg));
+	if (!f->store)
+		fail_msg("store: %s", msg);
+	f->corpus = load_corpus_open(f->root, msg, sizeof(msg));
+	if (!f->corpus)
+		fail_msg("corpus: %s", msg);
+	simnet_init(&f->net, 11);
+	f->server = simnet_add_host(&f->net, SERVER_IP, NULL, NULL);
+	f->client = simnet_add_host(&f->net, CLIENT_IP, NULL, NULL);
+	assert_non_null(f->server);
+	assert_non_null(f->client);
+	if (faults) {
+		usn_sim_port_set_faults(f->server->port, faults);
+		usn_sim_port_set_faults(f->client->port, faults);
+	}
+	struct mws_opts mo = {.port = 80};
+	int err = 0;
+	f->mws = mws_init(f->server->stack, f->store, &mo, &err);
+	if (!f->mws)
+		fail_msg("mws_init: %d", err);
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_faults(state, NULL);
+}
+
+static int setup_lossy(void **state)
+{
+	struct usn_sim_faults fl = {
+	    .loss = 0.01, .duplicate = 0.01, .reorder = 0.02, .delay_us = 100, .jitter_us = 50};
+	return setup_faults(state, &fl);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	mws_destroy(f->mws);
+	simnet_destroy(&f->net);
+	http_store_close(f->store);
+	load_corpus_close(f->corpus);
+	nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	for (size_t i = 0; i < N_FILES; i++) {
+		free(files[i].data);
+		files[i].data = NULL;
+	}
+	free(f);
+	return 0;
+}
+
+/* Polls both hosts and steps the client after every round; moves the
+ * virtual clock when nothing moved. Fails if the run does not end. */
+static void drive(struct fixture *f, struct load *l)
+{
+	uint64_t end = simnet_now_us(&f->net) + MAX_VIRTUAL_US;
+	for (;;) {
+		uint64_t before = load_worker_stats(l, 0)->started;
+		unsigned moved = simnet_poll(&f->net);
+		if (!load_worker_step(l, 0))
+			break;
+		if (moved || load_worker_stats(l, 0)->started != before)
+			continue;
+		uint64_t now = simnet_now_us(&f->net);
+		assert_true(now < end);
+		uint64_t next = usn_sim_link_next_delivery_us(f->net.link);
+		for (int h = 0; h < f->net.n; h++) {
+			uint64_t d = usn_worker_next_deadline_us(usn_stack_worker(f->net.host[h].stack, 0));
+			if (d < next)
+				next = d;
+		}
+		/* the client's own pacing and timeouts: at most 100 us ahead */
+		if (next > now + 100)
+			next = now + 100;
+		if (next <= now)
+			next = now + 1;
+		usn_sim_link_advance(f->net.link, next - now);
+	}
+	simnet_run_for(&f->net, 1000);
+}
+
+static struct load *run(struct fixture *f, const struct load_corpus *c, struct load_opts *o,
+			struct load_stats *st)
+{
+	if (!o->server_ip)
+		o->server_ip = SERVER_IP;
+	int err = 0;
+	struct load *l = load_create(f->client->stack, c, o, &err);
+	assert_non_null(l);
+	drive(f, l);
+	load_stats_sum(l, st);
+	return l;
+}
+
+static uint64_t n_errors(const struct load_stats *st)
+{
+	uint64_t n = 0;
+	for (int e = 0; e < LOAD_ERR_N; e++)
+		n += st->errors[e];
+	return n;
+}
+
+/* Every response of a closed-loop run is correct; no TCB left behind. */
+static void check_clean_run(struct fixture *f, uint32_t conns, uint64_t requests)
+{
+	struct load_stats st;
+	struct load_opts o = {.connections = conns, .requests = requests, .seed = 3};
+	struct load *l = run(f, f->corpus, &o, &st);
+	for (int e = 0; e < LOAD_ERR_N; e++)
+		if (st.errors[e])
+			fail_msg("%s errors: %llu", load_err_name((enum load_err)e),
+				 (unsigned long long)st.errors[e]);
+	assert_int_equal(st.started, requests);
+	assert_int_equal(st.completed, requests);
+	uint64_t hist = 0;
+	for (unsigned b = 0; b < LOAD_HIST_BUCKETS; b++)
+		hist += st.hist[b];
+	assert_int_equal(hist, requests);
+	struct mws_worker_stats ms;
+	mws_worker_stats(f->mws, 0, &ms);
+	assert_int_equal(ms.st200, requests);
+	load_destroy(l);
+	simnet_run_for(&f->net, 2000000);
+	assert_int_equal(usn_tcp_free_tcbs(usn_stack_worker(f->client->stack, 0)),
+			 usn_stack_config(f->client->stack)->tcp_max_conns
+			     ? usn_stack_config(f->client->stack)->tcp_max_conns
+			     : 4096u);
+}
+
+static void test_closed_loop_all_correct(void **state)
+{
+	check_clean_run(*state, 8, 300);
+}
+
+static void test_lossy_link_all_correct(void **state)
+{
+	check_clean_run(*state, 8, 200);
+}
+
+/* One page whose client-side bytes differ from the server's. */
+static struct load_corpus *one_page(const char *url, const void *body, uint64_t len)
+{
+	const char *p = url;
+	const void *b = body;
+	struct load_corpus *c = load_corpus_of(&p, &b, &len, 1);
+	assert_non_null(c);
+	return c;
+}
+
+static void test_bad_body_detected(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *other = malloc(files[2].len);
+	assert_non_null(other);
+	memcpy(other, files[2].data, files[2].len);
+	other[files[2].len / 2] ^= 1; /* one bit, mid-page */
+	struct load_corpus *c = one_page(files[2].url, other, files[2].len);
+	struct load_stats st;
+	struct load_opts o = {.connections = 4, .requests = 20};
+	load_destroy(run(f, c, &o, &st));
+	assert_int_equal(st.completed, 0);
+	assert_int_equal(st.errors[LOAD_ERR_BODY], 20);
+	assert_int_equal(n_errors(&st), 20);
+	load_corpus_close(c);
+	free(other);
+}
+
+static void test_bad_length_detected(void **state)
+{
+	struct fixture *f = *state;
+	struct load_corpus *c = one_page(files[1].url, files[1].data, files[1].len);
+	c->pages[0].body_len++; /* the client expects one byte more */
+	struct load_stats st;
+	struct load_opts o = {.connections = 4, .requests = 20};
+	load_destroy(run(f, c, &o, &st));
+	assert_int_equal(st.completed, 0);
+	assert_int_equal(st.errors[LOAD_ERR_LENGTH], 20);
+	assert_int_equal(n_errors(&st), 20);
+	load_corpus_close(c);
+}
+
+static void test_bad_status_detected(void **state)
+{
+	struct fixture *f = *state;
+	struct load_corpus *c = one_page("/nowhere.html", "x", 1);
+	struct load_stats st;
+	struct load_opts o = {.connections = 2, .requests = 10};
+	load_destroy(run(f, c, &o, &st));
+	assert_int_equal(st.completed, 0);
+	assert_int_equal(st.errors[LOAD_ERR_STATUS], 10);
+	assert_int_equal(n_errors(&st), 10);
+	load_corpus_close(c);
+}
+
+static void test_refused_is_connect_error(void **state)
+{
+	struct fixture *f = *state;
+	struct load_stats st;
+	struct load_opts o = {.connections = 2, .requests = 10, .port = 81};
+	load_destroy(run(f, f->corpus, &o, &st));
+	assert_int_equal(st.completed, 0);
+	assert_int_equal(st.errors[LOAD_ERR_CONNECT], 10);
+	assert_int_equal(n_errors(&st), 10);
+}
+
+/* Nobody answers: every request times out after its timeout, and the run
+ * still ends by itself. */
+static void test_timeout_ends_run(void **state)
+{
+	struct fixture *f = *state;
+	struct load_stats st;
+	struct load_opts o = {
+	    .connections = 2, .requests = 4, .server_ip = SIMNET_IP(0, 9), .timeout_ns = 300000000ull};
+	load_destroy(run(f, f->corpus, &o, &st));
+	assert_int_equal(st.completed, 0);
+	assert_int_equal(n_errors(&st), 4);
+	assert_int_equal(st.errors[LOAD_ERR_CONNECT] + st.errors[LOAD_ERR_TIMEOUT], 4);
+}
+
+/* Fixed rate in virtual time: 2000/s for 0.5 s is 1000 requests sent on
+ * schedule, latency counted from the intended send time. */
+static void test_fixed_rate(void **state)
+{
+	struct fixture *f = *state;
+	struct load_corpus *c = one_page(files[0].url, files[0].data, files[0].len);
+	struct load_stats st;
+	struct load_opts o = {.connections = 64, .rate = 2000, .duration_ns = 500000000ull};
+	load_destroy(run(f, c, &o, &st));
+	assert_int_equal(n_errors(&st), 0);
+	assert_true(st.started >= 999 && st.started <= 1001);
+	assert_int_equal(st.completed, st.started);
+	assert_int_equal(st.late, 0);
+	assert_true(st.by_duration);
+	struct load_summary s;
+	load_summarize(&st, &s);
+	assert_true(s.req_s > 1900 && s.req_s < 2100);
+	load_corpus_close(c);
+}
+
+static void test_hash_incremental(void **state)
+{
+	(void)state;
+	uint8_t buf[1000];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	for (size_t n = 0; n <= sizeof(buf); n += 37) {
+		uint64_t whole = load_hash_of(buf, n);
+		for (size_t step = 1; step < 70; step += 13) {
+			struct load_hash h;
+			load_hash_init(&h);
+			for (size_t off = 0; off < n; off += step)
+				load_hash_update(&h, buf + off, n - off < step ? n - off : step);
+			assert_true(load_hash_final(&h) == whole);
+		}
+	}
+	/* one bit anywhere, or a byte more, changes it */
+	uint64_t base = load_hash_of(buf, 999);
+	buf[500] ^= 0x10;
+	assert_true(load_hash_of(buf, 999) != base);
+	buf[500] ^= 0x10;
+	assert_true(load_hash_of(buf, 1000) != base);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_hash_incremental),
+	    cmocka_unit_test_setup_teardown(test_closed_loop_all_correct, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lossy_link_all_correct, setup_lossy, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_body_detected, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_length_detected, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_status_detected, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_is_connect_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timeout_ends_run, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fixed_rate, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
