@@ -242,6 +242,7 @@ static void fz_on_connected(struct usn_tcp_conn *c, void *user)
 	struct fz_flow *fl = user;
 	struct fz *f = fl->f;
 	if (fl == &f->anon) {
+		f->opened++;
 		/* A passive open: the peer's port names the fixture flow. */
 		struct usn_tcp_info in;
 		usn_tcp_info(c, &in);
@@ -297,6 +298,7 @@ static void fz_on_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_
 	if (fl->conn == c)
 		fl->conn = NULL;
 	fl->closed++;
+	fl->f->closed++;
 }
 
 static const struct usn_tcp_handlers fz_handlers = {
@@ -322,6 +324,50 @@ static void fz_answer_arp(struct fz *f, const struct usn_arp_repr *r)
 	memcpy(rep.tha, r->sha, 6);
 	usn_arp_emit(&rep, fr + USN_ETH_HDR_LEN);
 	FUZZ_CHECK(usn_sim_port_send_raw(f->peer, fr, sizeof(fr)) == 0);
+}
+
+/* Remembers what a TCP segment the peer is about to send may occupy, as
+ * generously as any reading of its lengths allows. */
+static void fz_note_sent(struct fz *f, const uint8_t *p, size_t len)
+{
+	size_t l2 = USN_ETH_HDR_LEN;
+	if (len < l2 + USN_IPV4_HDR_LEN + USN_TCP_HDR_LEN)
+		return;
+	uint16_t type = usn_load_be16(p + 12);
+	if (type == USN_ETHERTYPE_VLAN) {
+		l2 += 4;
+		type = usn_load_be16(p + 16);
+	}
+	const uint8_t *ip = p + l2;
+	size_t ihl = (size_t)(ip[0] & 15) * 4;
+	if (type != USN_ETHERTYPE_IPV4 || ip[9] != USN_IPPROTO_TCP || ihl < USN_IPV4_HDR_LEN ||
+	    len < l2 + ihl + USN_TCP_HDR_LEN)
+		return;
+	const uint8_t *t = ip + ihl;
+	if (f->n_sent == FZ_MAX_SENT) {
+		f->sent_overflow = true;
+		return;
+	}
+	struct fz_sent *e = &f->sent[f->n_sent++];
+	e->ip = usn_load_be32(ip + 12);
+	e->peer_port = usn_load_be16(t);
+	e->stack_port = usn_load_be16(t + 2);
+	e->lo = usn_load_be32(t + 4);
+	e->hi = e->lo + (uint32_t)(len - l2 - ihl - USN_TCP_HDR_LEN) + 2; /* + SYN + FIN */
+}
+
+/* The stack acknowledges only sequence numbers the peer has sent. */
+static bool fz_ack_plausible(const struct fz *f, uint32_t ip, const struct usn_tcp_repr *t)
+{
+	if (f->sent_overflow)
+		return true;
+	for (unsigned i = 0; i < f->n_sent; i++) {
+		const struct fz_sent *e = &f->sent[i];
+		if (e->ip == ip && e->peer_port == t->dst_port && e->stack_port == t->src_port &&
+		    t->ack - e->lo <= e->hi - e->lo)
+			return true;
+	}
+	return false;
 }
 
 static void fz_track_tcp(struct fz *f, const struct usn_tcp_repr *t, uint32_t plen)
@@ -404,6 +450,9 @@ static void fz_check_out(struct fz *f, uint8_t *p, size_t len)
 		   USN_WIRE_OK);
 	/* The stack never sends a scale over 14 or a SACK it was not allowed. */
 	FUZZ_CHECK(!t.has_wscale || t.wscale <= 14);
+	FUZZ_CHECK((t.flags & (USN_TCP_SYN | USN_TCP_FIN)) != (USN_TCP_SYN | USN_TCP_FIN));
+	FUZZ_CHECK((t.flags & (USN_TCP_SYN | USN_TCP_RST)) != (USN_TCP_SYN | USN_TCP_RST));
+	FUZZ_CHECK(!(t.flags & USN_TCP_ACK) || fz_ack_plausible(f, ip.dst, &t));
 	fz_track_tcp(f, &t, (uint32_t)(l4_len - t.hdr_len));
 }
 
@@ -479,6 +528,7 @@ uint64_t fz_time_of_byte(uint8_t b)
 
 void fz_send_raw(struct fz *f, const uint8_t *frame, size_t len)
 {
+	fz_note_sent(f, frame, len);
 	/* The link refuses runts and frames over the MTU; nothing to test. */
 	if (usn_sim_port_send_raw(f->peer, frame, len) == 0)
 		fz_settle(f);
@@ -544,6 +594,8 @@ static void fz_connect(struct fz *f, uint16_t port, bool answer, enum usn_tcp_st
 	fl->want = want;
 	fl->stack_port = 0;
 	fl->conn = usn_tcp_connect(usn_stack_worker(f->stack, 0), FZ_PEER_IP, port, &fz_handlers, fl);
+	if (fl->conn)
+		f->opened++;
 	fz_settle(f);
 	if (!answer || !fl->syn_seen)
 		return;
@@ -718,6 +770,15 @@ void fz_teardown(struct fz *f)
 	/* Every timer the input left armed fires (retransmissions give up,
 	 * TIME-WAIT ends, persist probes go out). */
 	fz_advance(f, 200000000);
+	/* By then only connections the application still owns hold a TCB
+	 * (TIME-WAIT, half-open and orphaned ones have timed out). */
+	uint32_t in_use = 0;
+	for (uint16_t i = 0; i < usn_stack_workers(f->stack); i++)
+		in_use += usn_stack_config(f->stack)->tcp_max_conns - usn_tcp_free_tcbs(usn_stack_worker(f->stack, i));
+	if (getenv("FUZZ_VERBOSE"))
+		fprintf(stderr, "fz: after 200 s: %u TCBs in use, %u opened, %u closed\n", in_use, f->opened, f->closed);
+	FUZZ_CHECK(f->closed <= f->opened);
+	FUZZ_CHECK(in_use == f->opened - f->closed);
 	usn_stack_destroy(f->stack);
 	struct usn_sim_port_stats st;
 	usn_sim_port_stats(f->port, &st);

@@ -19,6 +19,7 @@
 #define FZ_HTTP_PORT 80
 #define FZ_MAX_FLOWS 32
 #define FZ_FRAME_MAX 1600
+#define FZ_MAX_SENT 512
 
 extern const uint8_t fz_stack_mac[6];
 extern const uint8_t fz_peer_mac[6];
@@ -69,6 +70,18 @@ struct fz {
 	unsigned n_fixture_flows; /* those set up before fuzzing */
 	uint32_t peer_ts;         /* the peer's TSval clock */
 	uint32_t frames_out;      /* frames the stack sent (checked, parsed) */
+	/* Connections the application owns: passive connected_fn calls plus
+	 * usn_tcp_connect successes, and closed_fn calls. */
+	uint32_t opened, closed;
+	/* Sequence ranges the peer has sent, per remote address and ports: the
+	 * stack may only acknowledge a number inside one of them. */
+	struct fz_sent {
+		uint32_t ip;
+		uint16_t peer_port, stack_port;
+		uint32_t lo, hi;
+	} sent[FZ_MAX_SENT];
+	unsigned n_sent;
+	bool sent_overflow;
 	uint16_t mtu;
 	uint8_t buf[FZ_FRAME_MAX];
 	uint8_t cap[FZ_FRAME_MAX + 64];
