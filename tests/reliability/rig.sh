@@ -1,0 +1,239 @@
+# Reliability rig helpers, sourced by run_reliability.sh: network namespaces
+# (unique names, 198.18.0.0/15 only, removed by a trap), minimal_ws on
+# DPDK net_af_packet, its counters (printed at exit, or live through DPDK
+# telemetry) and its resident memory. Functions print nothing unless asked.
+# shellcheck shell=bash
+
+rel_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+rel_top=$(cd "$rel_here/../.." && pwd)
+REL_BIN=${REL_BIN:-$rel_top/${O:-build}/rel/apps/minimal_ws}
+# Scapy is Debian's python3-scapy: the system interpreter, not a pyenv one.
+REL_PY=${REL_PY:-/usr/bin/python3}
+rel_id=$$
+NS_S=usnrs$rel_id # server (direct link)
+NS_C=usnrc$rel_id # clients and attacker
+NS_F=usnrf$rel_id # fault injector (userspace bridge, when netem is absent)
+NS_FS=usnrt$rel_id # server behind the faulty link
+IF_S=vrs$rel_id; IF_C=vrc$rel_id
+IF_FS=vrt$rel_id; IF_FB1=vrb$rel_id; IF_FB2=vrd$rel_id; IF_FC=vre$rel_id
+SRV_IP=198.18.0.1; CLI_IP=198.18.0.2; ATK_IP=198.18.0.3 # ATK_IP: raw (Scapy/hping3) source
+FSRV_IP=198.18.1.1; FCLI_IP=198.18.1.2
+PORT=80
+rel_work=$(mktemp -d /tmp/usn_rel.XXXXXX)
+ROOT=$rel_work/root
+fails=0
+srv_pid=""; srv_log=""; srv_prefix=""
+bridge_pid=""
+rel_bg_pids=""
+
+pass() { echo "PASS reliability: $1"; }
+fail() { echo "FAIL reliability: $1${2:+: $2}"; fails=$((fails + 1)); }
+note() { echo "# $*"; }
+
+rel_cleanup() {
+	local p
+	for p in $rel_bg_pids $bridge_pid; do
+		kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null
+	done
+	rel_server_stop quiet
+	for p in $rel_bg_pids $bridge_pid; do
+		kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+	done
+	ip netns del "$NS_S" 2>/dev/null
+	ip netns del "$NS_C" 2>/dev/null
+	ip netns del "$NS_F" 2>/dev/null
+	ip netns del "$NS_FS" 2>/dev/null
+	rm -rf "$rel_work"
+}
+
+# A small corpus: an index, pages from 20 B to 1.3 MB, a nested directory.
+rel_corpus() {
+	mkdir -p "$ROOT/dir/sub"
+	printf '<!doctype html><title>home</title><p>index</p>\n' >"$ROOT/index.html"
+	printf '<p>dir index</p>\n' >"$ROOT/dir/index.html"
+	head -c 70000 /dev/urandom | base64 >"$ROOT/dir/page1.html"
+	printf 'body { color: black; }\n' >"$ROOT/style.css"
+	head -c 9000 /dev/urandom | base64 >"$ROOT/dir/page2.html"
+	head -c 300000 /dev/urandom >"$ROOT/mid.bin"
+	head -c 1300000 /dev/urandom >"$ROOT/big.bin"
+	head -c 3500 /dev/urandom >"$ROOT/dir/sub/small.png"
+}
+
+# Direct link: client namespace <-> server namespace. The client owns
+# CLI_IP (normal sockets) and ATK_IP (raw frames). The kernel would answer
+# the server's SYN-ACKs to ATK_IP with RSTs and tear down every Scapy or
+# hping3 handshake, so an nftables rule drops RSTs from ATK_IP only
+# (nothing else is filtered); it goes away with the namespace.
+rel_topology() {
+	ip netns add "$NS_S" && ip netns add "$NS_C" || return 1
+	ip link add "$IF_S" netns "$NS_S" type veth peer name "$IF_C" netns "$NS_C" || return 1
+	ip -n "$NS_S" link set lo up && ip -n "$NS_C" link set lo up
+	ip -n "$NS_S" link set "$IF_S" up && ip -n "$NS_C" link set "$IF_C" up
+	ip -n "$NS_C" addr add "$CLI_IP/24" dev "$IF_C"
+	ip -n "$NS_C" addr add "$ATK_IP/24" dev "$IF_C"
+	# frames leave with full checksums (the stack checks them)
+	ip netns exec "$NS_C" ethtool -K "$IF_C" tx off >/dev/null 2>&1
+	ip netns exec "$NS_S" ethtool -K "$IF_S" tx off >/dev/null 2>&1
+	ip netns exec "$NS_S" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	ip netns exec "$NS_C" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	ip netns exec "$NS_C" sysctl -qw net.ipv4.ip_local_port_range="10000 65000"
+	ip netns exec "$NS_C" sysctl -qw net.ipv4.tcp_tw_reuse=1
+	ip netns exec "$NS_C" nft -f - <<EOF || return 1
+table inet usnrel {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		ip saddr $ATK_IP tcp flags & rst == rst drop
+	}
+}
+EOF
+}
+
+# Faulty link: client namespace (FCLI_IP) <-> FSRV_IP's server namespace.
+# With sch_netem: a plain veth and netem on both ends' egress. Without it
+# (the kernel of this machine has none): a userspace netem, netem_bridge.py,
+# in a namespace between two veth pairs. Sets rel_fault_kind.
+# Usage: rel_fault_topology "NETEM ARGS" SEED
+rel_fault_topology() {
+	local nargs=$1 seed=$2
+	ip netns add "$NS_FS" || return 1
+	ip -n "$NS_FS" link set lo up
+	ip netns exec "$NS_FS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	if [ -z "${REL_NO_NETEM:-}" ] && rel_have_netem; then
+		ip link add "$IF_FS" netns "$NS_FS" type veth peer name "$IF_FC" netns "$NS_C" || return 1
+		# shellcheck disable=SC2086
+		ip netns exec "$NS_C" tc qdisc add dev "$IF_FC" root netem $nargs || return 1
+		# shellcheck disable=SC2086
+		ip netns exec "$NS_FS" tc qdisc add dev "$IF_FS" root netem $nargs || return 1
+		rel_fault_kind="tc netem ($nargs) on both ends"
+	else
+		ip netns add "$NS_F" || return 1
+		ip link add "$IF_FS" netns "$NS_FS" type veth peer name "$IF_FB1" netns "$NS_F" || return 1
+		ip link add "$IF_FB2" netns "$NS_F" type veth peer name "$IF_FC" netns "$NS_C" || return 1
+		local i
+		for i in "$IF_FB1" "$IF_FB2"; do
+			ip -n "$NS_F" link set "$i" up
+			# one frame per read: no GRO super-frames reach the bridge
+			ip netns exec "$NS_F" ethtool -K "$i" gro off gso off tso off tx off rx off >/dev/null 2>&1
+		done
+		ip netns exec "$NS_F" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+		# shellcheck disable=SC2086
+		ip netns exec "$NS_F" timeout 900 "$REL_PY" "$rel_here/netem_bridge.py" --a "$IF_FB1" --b "$IF_FB2" \
+			--seed "$seed" $nargs >"$rel_work/bridge.log" 2>&1 &
+		bridge_pid=$!
+		rel_fault_kind="userspace netem (netem_bridge.py $nargs, seed $seed) on both directions: this kernel has no sch_netem"
+	fi
+	ip -n "$NS_FS" link set "$IF_FS" up
+	ip -n "$NS_C" link set "$IF_FC" up
+	ip -n "$NS_C" addr add "$FCLI_IP/24" dev "$IF_FC"
+	ip netns exec "$NS_C" ethtool -K "$IF_FC" tx off gso off tso off >/dev/null 2>&1
+	ip netns exec "$NS_FS" ethtool -K "$IF_FS" tx off >/dev/null 2>&1
+}
+
+rel_have_netem() {
+	local n=usnrn$rel_id ok=1
+	ip netns add "$n" 2>/dev/null || return 1
+	ip -n "$n" link add a type veth peer name b 2>/dev/null &&
+		ip netns exec "$n" tc qdisc add dev a root netem delay 1ms 2>/dev/null && ok=0
+	ip netns del "$n" 2>/dev/null
+	return $ok
+}
+
+# rel_server_start NS IFACE CIDR TAG [minimal_ws options...]: starts
+# minimal_ws (one worker, lcore 0, no hugepages) and waits until a client in
+# NS_C connects (ARP included). Sets srv_pid, srv_log, srv_prefix (the EAL
+# file prefix, for telemetry).
+rel_server_start() {
+	local ns=$1 ifc=$2 cidr=$3 tag=$4 i
+	shift 4
+	srv_log=$rel_work/server_$tag.log
+	srv_prefix=usnrel${rel_id}$tag
+	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+	ip netns exec "$ns" "$REL_BIN" --no-huge -m 512 --no-pci --file-prefix "$srv_prefix" \
+		--vdev="net_af_packet0,iface=$ifc" -l 0 -- --root "$ROOT" --ip "$cidr" --port "$PORT" \
+		--workers 1 --idle-backoff-us 100 "$@" >"$srv_log" 2>&1 &
+	srv_pid=$!
+	for i in $(seq 300); do
+		grep -q '^listening on' "$srv_log" 2>/dev/null && break
+		kill -0 "$srv_pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	grep -q '^listening on' "$srv_log" || return 1
+	ip netns exec "$NS_C" "$REL_PY" - "${cidr%/*}" "$PORT" <<'EOF'
+import socket, sys, time
+for _ in range(100):
+    try:
+        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=0.5).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+EOF
+}
+
+# rel_server_stop [quiet]: SIGINT, wait up to 10 s, then SIGKILL. Returns 0
+# on a clean exit with status 0. Leaves srv_log for rel_stats.
+rel_server_stop() {
+	local i rc
+	[ -n "$srv_pid" ] || return 0
+	kill -INT "$srv_pid" 2>/dev/null
+	for i in $(seq 100); do kill -0 "$srv_pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$srv_pid" 2>/dev/null; then
+		kill -KILL "$srv_pid" 2>/dev/null
+		wait "$srv_pid" 2>/dev/null
+		srv_pid=""
+		[ "${1:-}" = quiet ] || fail "server stops on SIGINT" "still running after 10 s"
+		return 1
+	fi
+	wait "$srv_pid"; rc=$?
+	srv_pid=""
+	[ "$rc" = 0 ]
+}
+
+# rel_stats LOG: the counters minimal_ws printed at exit, one "name value"
+# per line: the stack's (summed over workers; only non-zero ones are
+# printed, so absent means 0) and mws's per-worker line as mws_requests,
+# mws_conns, mws_closed_ok, mws_closed_bad.
+rel_stats() {
+	awk '
+	/^worker [0-9]+ \(lcore/ { for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[2] != "") s[kv[1]] += kv[2] } }
+	/^worker [0-9]+: [0-9]+ requests/ {
+		line = $0; gsub(/[(),:]/, " ", line); n = split(line, t, " ")
+		for (i = 2; i <= n; i++) {
+			if (t[i] == "requests") s["mws_requests"] += t[i - 1]
+			if (t[i] == "connections") s["mws_conns"] += t[i - 1]
+			if (t[i] == "closed") s["mws_closed_ok"] += t[i - 1]
+			if (t[i] == "reset/timed") s["mws_closed_bad"] += t[i - 1]
+		}
+	}
+	END { for (k in s) print k, s[k] }' "$1"
+}
+
+# rel_stat FILE NAME: one counter from rel_stats or rel_tel output (0 if absent).
+rel_stat() {
+	awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }' "$1"
+}
+
+# rel_tel: the live counters (DPDK telemetry /usnet/stats), "name value"
+# per line, on stdout. Empty on failure.
+rel_tel() {
+	echo /usnet/stats | timeout 20 dpdk-telemetry.py -f "$srv_prefix" 2>/dev/null |
+		"$REL_PY" -c '
+import json, sys
+for l in sys.stdin:
+    l = l.strip()
+    if l.startswith("{") and "/usnet/stats" in l:
+        for k, v in json.loads(l)["/usnet/stats"].items():
+            print(k, v)'
+}
+
+# rel_rss [PID]: resident set of the server, kB.
+rel_rss() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/${1:-$srv_pid}/status" 2>/dev/null
+}
+
+# rel_bg CMD...: runs CMD in the background, remembered for cleanup.
+rel_bg() {
+	"$@" &
+	rel_bg_pids="$rel_bg_pids $!"
+	rel_last_bg=$!
+}

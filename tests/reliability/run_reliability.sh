@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# Reliability rig suite against minimal_ws (DPDK net_af_packet on a veth, a
+# namespace of its own): adversarial frames (Scapy), faults (netem: loss,
+# reordering, duplication, corruption, delay), a SYN flood (hping3), a
+# slowloris, a churn soak. Short sizes by default (the `make test` rig
+# suite, a few minutes); `make reliability` sets REL_FULL=1 for the full
+# ones. Sizes: SOAK_CONNS, SLOW_CONNS, FLOOD_SYNS, ADV_FLOOD; REL_STAGES
+# picks stages (adv faults flood slow soak). Prints "PASS name" /
+# "FAIL name: why" and "# " notes with the figures; exit 1 on any failure.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/reliability/rig.sh
+. "$here/rig.sh"
+trap rel_cleanup EXIT
+trap 'exit 1' INT TERM
+
+full=${REL_FULL:-0}
+if [ "$full" = 1 ]; then
+	: "${SOAK_CONNS:=1000000}" "${SLOW_CONNS:=3000}" "${SLOW_HOLD_S:=60}" "${FLOOD_SYNS:=100000}"
+	: "${ADV_FLOOD:=5000}" "${FAULT_ROUNDS:=5}" "${FAULT_WRK_S:=10}" "${FLOOD_S:=20}"
+else
+	: "${SOAK_CONNS:=20000}" "${SLOW_CONNS:=2000}" "${SLOW_HOLD_S:=15}" "${FLOOD_SYNS:=20000}"
+	: "${ADV_FLOOD:=1000}" "${FAULT_ROUNDS:=1}" "${FAULT_WRK_S:=4}" "${FLOOD_S:=8}"
+fi
+stages=${REL_STAGES:-adv faults flood slow soak}
+# The idle timeout the slowloris stage asks minimal_ws for, when it has one.
+SLOW_IDLE_MS=${SLOW_IDLE_MS:-5000}
+TIMEWAIT_MAX=1024 # minimal_ws's default tcp_max_timewait (tcp_max_conns 4096 / 4)
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP reliability: needs root (network namespaces, raw sockets)"
+	exit 0
+fi
+if [ ! -x "$REL_BIN" ]; then
+	echo "SKIP reliability: $REL_BIN not built (needs DPDK and lib/tcp)"
+	exit 0
+fi
+missing=""
+for t in hping3 nft wrk dpdk-telemetry.py; do command -v "$t" >/dev/null || missing="$missing $t"; done
+"$REL_PY" -c 'import scapy' 2>/dev/null || missing="$missing python3-scapy"
+if [ -n "$missing" ]; then
+	fail "dependencies" "missing:$missing (tests/deps.sh test installs them)"
+	exit 1
+fi
+note "sizes: SOAK_CONNS=$SOAK_CONNS SLOW_CONNS=$SLOW_CONNS FLOOD_SYNS=$FLOOD_SYNS ADV_FLOOD=$ADV_FLOOD (full=$full)"
+rel_corpus
+rel_topology || { fail "setup" "namespaces"; exit 1; }
+
+cexec() { ip netns exec "$NS_C" "$@"; }
+json() { "$REL_PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))" "$@"; }
+
+# check_balance TAG STATS: what minimal_ws printed at exit adds up.
+# The stack: every TCB opened passively was closed, or is still open; the
+# ones still open at exit may be only TIME-WAITs (at most TIMEWAIT_MAX) and
+# half-open ones (at most tcp_syn_backlog 1024). The application: every
+# connection it was told about was closed (normally or not).
+check_balance() {
+	local tag=$1 st=$2 po cl open mc mok mbad
+	po=$(rel_stat "$st" tcp_passive_opens); cl=$(rel_stat "$st" tcp_closed)
+	open=$((po - cl))
+	mc=$(rel_stat "$st" mws_conns); mok=$(rel_stat "$st" mws_closed_ok); mbad=$(rel_stat "$st" mws_closed_bad)
+	note "$tag counters: tcp_passive_opens=$po tcp_closed=$cl open=$open; mws connections=$mc closed=$mok reset/timed-out=$mbad"
+	if [ "$po" -gt 0 ] && [ "$open" -ge 0 ] && [ "$open" -le $((TIMEWAIT_MAX + 1024)) ]; then
+		pass "$tag: counters balance: tcp_passive_opens $po = tcp_closed $cl + open $open (TIME-WAIT/half-open only)"
+	else
+		fail "$tag: counters balance" "tcp_passive_opens $po, tcp_closed $cl, open $open"
+	fi
+	if [ "$mc" = $((mok + mbad)) ]; then
+		pass "$tag: every application connection ended ($mc = $mok closed + $mbad reset/timed out)"
+	else
+		fail "$tag: application connections" "$mc announced, $mok closed, $mbad reset/timed out: $((mc - mok - mbad)) never ended"
+	fi
+}
+
+# settle MAX_S: waits until the server has received no TCP segment for
+# 3 s (closing handshakes still crossing a slow link), at most MAX_S.
+settle() {
+	local i last=-1 now quiet=0
+	for ((i = 0; i < $1; i++)); do
+		now=$(rel_tel | awk '$1 == "tcp_rx_segs" {print $2}')
+		if [ "$now" = "$last" ]; then quiet=$((quiet + 1)); else quiet=0; fi
+		[ "$quiet" -ge 3 ] && return 0
+		last=$now
+		sleep 1
+	done
+	note "still receiving segments after $1 s"
+}
+
+# stop_and_stats TAG: stops the server and leaves its counters in
+# $rel_work/TAG.stats.
+stop_and_stats() {
+	local tag=$1
+	if rel_server_stop; then
+		pass "$tag: server exits cleanly on SIGINT"
+	else
+		fail "$tag: server exit" "$(tail -2 "$srv_log" | tr '\n' ' ')"
+	fi
+	rel_stats "$srv_log" >"$rel_work/$tag.stats"
+}
+
+# start_or_fail TAG NS IFACE CIDR [minimal_ws options...]
+start_or_fail() {
+	local tag=$1 ns=$2 ifc=$3 cidr=$4
+	shift 4
+	if rel_server_start "$ns" "$ifc" "$cidr" "$tag" "$@"; then
+		return 0
+	fi
+	fail "$tag: server starts" "$(tail -3 "$srv_log" | tr '\n' ' ')"
+	rel_server_stop quiet
+	return 1
+}
+
+# ---------------------------------------------------------------- adversarial
+stage_adv() {
+	start_or_fail adv "$NS_S" "$IF_S" "$SRV_IP/24" || return
+	cexec "$REL_PY" -c "import socket; socket.create_connection(('$SRV_IP', $PORT), timeout=2, source_address=('$ATK_IP', 0)).close()" 2>/dev/null
+	local mac
+	mac=$(ip -n "$NS_C" neigh show "$SRV_IP" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')
+	if [ -z "$mac" ]; then fail "adversarial: server MAC" "no neighbour entry"; rel_server_stop quiet; return; fi
+	local rss0 rss1
+	rss0=$(rel_rss)
+	cexec timeout 900 "$REL_PY" "$here/adversarial.py" --iface "$IF_C" --srv "$SRV_IP" --srv-mac "$mac" \
+		--atk "$ATK_IP" --cli "$CLI_IP" --port "$PORT" --root "$ROOT" --flood "$ADV_FLOOD" \
+		${ADV_ONLY:+--only "$ADV_ONLY"} >"$rel_work/adv.out" 2>&1
+	local rc=$?
+	cat "$rel_work/adv.out"
+	fails=$((fails + $(grep -c '^FAIL' "$rel_work/adv.out")))
+	if [ "$rc" != 0 ] && ! grep -q '^FAIL' "$rel_work/adv.out"; then fail "adversarial.py" "exit $rc"; fi
+	rss1=$(rel_rss)
+	note "adversarial: server VmRSS ${rss0} kB before, ${rss1} kB after"
+	rel_tel >"$rel_work/adv.tel"
+	note "adversarial: drops: $(grep -E '^drop_|challenge|rst_' "$rel_work/adv.tel" | awk '$2 > 0 {printf "%s=%s ", $1, $2}')"
+	stop_and_stats adv
+	check_balance adv "$rel_work/adv.stats"
+}
+
+# --------------------------------------------------------------------- faults
+stage_faults() {
+	local nargs="delay 50ms 10ms loss 5% reorder 5% duplicate 2% corrupt 1%"
+	rel_fault_topology "$nargs" 7 || { fail "faults: set-up" "fault link"; return; }
+	note "faults: $rel_fault_kind"
+	start_or_fail faults "$NS_FS" "$IF_FS" "$FSRV_IP/24" || return
+	cexec timeout 600 "$REL_PY" "$here/fetch.py" corpus --host "$FSRV_IP" --port "$PORT" --root "$ROOT" \
+		--rounds "$FAULT_ROUNDS" --conc 4 --timeout 30 --deadline 120 >"$rel_work/faults.json" 2>&1
+	if [ -s "$rel_work/faults.json" ] && [ "$(json "$rel_work/faults.json" 'ok == fetches and fetches > 0')" = True ]; then
+		pass "faults: python fetches every page of the corpus x$FAULT_ROUNDS: $(json "$rel_work/faults.json" '"%d fetches byte-identical (sha256), %d bytes, slowest %.1f s" % (fetches, bytes, max_fetch_s)')"
+	else
+		fail "faults: python corpus" "$(tail -c 600 "$rel_work/faults.json")"
+	fi
+	# curl: every page, compared byte for byte, each bounded by --max-time
+	local f bad=0 n=0 why=""
+	while IFS= read -r f; do
+		n=$((n + 1))
+		if ! cexec curl -sS --max-time 60 -o "$rel_work/curl.out" "http://$FSRV_IP:$PORT/$f" 2>"$rel_work/curl.err" ||
+			! cmp -s "$rel_work/curl.out" "$ROOT/$f"; then
+			bad=$((bad + 1)); why="$why $f($(head -c 80 "$rel_work/curl.err"))"
+		fi
+	done < <(cd "$ROOT" && find . -type f | sed 's|^\./||' | sort)
+	if [ "$bad" = 0 ]; then pass "faults: curl fetches all $n pages byte-identical"; else fail "faults: curl" "$bad of $n:$why"; fi
+	# wrk: a few seconds, Connection: close; every reply 200, no socket error
+	cexec bash -c "ulimit -n 65536; timeout 60 wrk -t 1 -c 8 -d ${FAULT_WRK_S}s --timeout 20s -H 'Connection: close' \
+		http://$FSRV_IP:$PORT/dir/page2.html" >"$rel_work/wrk_faults.out" 2>&1
+	local reqs
+	reqs=$(awk '/requests in/ {print $1}' "$rel_work/wrk_faults.out")
+	if [ -n "$reqs" ] && [ "$reqs" -gt 0 ] && ! grep -qE 'Socket errors|Non-2xx' "$rel_work/wrk_faults.out"; then
+		pass "faults: wrk ${FAULT_WRK_S}s -c 8: $reqs requests, all 200, no socket error or timeout"
+	else
+		fail "faults: wrk" "$(grep -E 'requests in|Socket errors|Non-2xx' "$rel_work/wrk_faults.out" | tr '\n' ' ')"
+	fi
+	settle 60
+	rel_tel >"$rel_work/faults.tel"
+	note "faults: $(grep -E '^(tcp_retrans_segs|tcp_fast_retrans|tcp_rto_fired|tcp_ooo_segs|tcp_dup_acks|drop_tcp_csum|drop_ip_csum|drop_tcp_not_acceptable) ' "$rel_work/faults.tel" | tr '\n' ' ')"
+	stop_and_stats faults
+	check_balance faults "$rel_work/faults.stats"
+	if [ -n "$bridge_pid" ]; then
+		kill -TERM "$bridge_pid" 2>/dev/null; wait "$bridge_pid" 2>/dev/null; bridge_pid=""
+		note "faults: $(tail -1 "$rel_work/bridge.log")"
+	fi
+}
+
+# ------------------------------------------------------------------ SYN flood
+stage_flood() {
+	start_or_fail flood "$NS_S" "$IF_S" "$SRV_IP/24" || return
+	local rss0 rss1 us
+	rss0=$(rel_rss)
+	# spread FLOOD_SYNS over FLOOD_S seconds, from ATK_IP (its RSTs dropped)
+	us=$((FLOOD_S * 1000000 / FLOOD_SYNS))
+	[ "$us" -ge 1 ] || us=1
+	rel_bg cexec timeout $((FLOOD_S + 30)) hping3 -q -S -p "$PORT" -a "$ATK_IP" -i "u$us" -c "$FLOOD_SYNS" "$SRV_IP"
+	local hp=$rel_last_bg
+	sleep 1
+	cexec timeout $((FLOOD_S + 60)) "$REL_PY" "$here/fetch.py" corpus --host "$SRV_IP" --port "$PORT" --root "$ROOT" \
+		--duration $((FLOOD_S / 2)) --conc 4 --timeout 10 --deadline 30 >"$rel_work/flood.json" 2>&1
+	cexec bash -c "ulimit -n 65536; timeout 60 wrk -t 1 -c 16 -d $((FLOOD_S / 2 - 1))s --timeout 5s -H 'Connection: close' \
+		http://$SRV_IP:$PORT/dir/page1.html" >"$rel_work/wrk_flood.out" 2>&1
+	rss1=$(rel_rss)
+	wait "$hp" 2>/dev/null
+	rel_tel >"$rel_work/flood.tel"
+	local cs cok
+	cs=$(rel_stat "$rel_work/flood.tel" tcp_syncookies_sent); cok=$(rel_stat "$rel_work/flood.tel" tcp_syncookies_ok)
+	if [ "$cs" -gt 0 ]; then
+		pass "SYN flood: SYN cookies engage ($FLOOD_SYNS SYNs over ${FLOOD_S}s: tcp_syncookies_sent=$cs, tcp_syncookies_ok=$cok)"
+	else
+		fail "SYN flood: SYN cookies" "tcp_syncookies_sent=0 after $FLOOD_SYNS SYNs"
+	fi
+	if [ -s "$rel_work/flood.json" ] && [ "$(json "$rel_work/flood.json" 'ok == fetches and fetches > 0')" = True ]; then
+		pass "SYN flood: legitimate fetches during the flood: $(json "$rel_work/flood.json" '"%d of %d byte-identical (%.1f%%), %.1f req/s, slowest %.2f s" % (ok, fetches, success_pct, req_per_s, max_fetch_s)')"
+	else
+		fail "SYN flood: legitimate fetches" "$(tail -c 600 "$rel_work/flood.json")"
+	fi
+	local reqs rps
+	reqs=$(awk '/requests in/ {print $1}' "$rel_work/wrk_flood.out"); rps=$(awk '/^Requests\/sec/ {print $2}' "$rel_work/wrk_flood.out")
+	if [ -n "$reqs" ] && [ "$reqs" -gt 0 ] && ! grep -qE 'Non-2xx' "$rel_work/wrk_flood.out"; then
+		pass "SYN flood: wrk during the flood: $reqs requests, $rps req/s, $(grep -E 'Socket errors' "$rel_work/wrk_flood.out" || echo 'no socket errors')"
+	else
+		fail "SYN flood: wrk" "$(grep -E 'requests in|Socket errors|Non-2xx' "$rel_work/wrk_flood.out" | tr '\n' ' ')"
+	fi
+	if [ -n "$rss0" ] && [ -n "$rss1" ] && [ $((rss1 - rss0)) -le 8192 ]; then
+		pass "SYN flood: server memory bounded (VmRSS $rss0 kB before, $rss1 kB during)"
+	else
+		fail "SYN flood: memory" "VmRSS $rss0 kB before, $rss1 kB during"
+	fi
+	stop_and_stats flood
+	check_balance flood "$rel_work/flood.stats"
+}
+
+# ------------------------------------------------------------------ slowloris
+stage_slow() {
+	local extra=() idle=""
+	if "$REL_BIN" --no-such-flag 2>&1 | grep -q -- '--idle-timeout-ms'; then
+		extra=(--idle-timeout-ms "$SLOW_IDLE_MS")
+		idle=$SLOW_IDLE_MS
+	fi
+	start_or_fail slow "$NS_S" "$IF_S" "$SRV_IP/24" "${extra[@]}" || return
+	local rss0 rss1 hold
+	rss0=$(rel_rss)
+	hold=$SLOW_HOLD_S
+	[ -n "$idle" ] && [ "$hold" -lt $((idle / 1000 + 10)) ] && hold=$((idle / 1000 + 10))
+	cexec bash -c "ulimit -n 65536; timeout $((hold + 180)) '$REL_PY' '$here/fetch.py' slowloris --host '$SRV_IP' --port '$PORT' \
+		--root '$ROOT' --n '$SLOW_CONNS' --open-s 60 --hold '$hold' --conc 2 --timeout 10 --deadline 30" >"$rel_work/slow.json" 2>&1
+	rss1=$(rel_rss)
+	if [ ! -s "$rel_work/slow.json" ] || ! json "$rel_work/slow.json" 'opened' >/dev/null 2>&1; then
+		fail "slowloris: client" "$(tail -c 600 "$rel_work/slow.json")"
+		stop_and_stats slow
+		return
+	fi
+	note "slowloris: $(cat "$rel_work/slow.json")"
+	local opened
+	opened=$(json "$rel_work/slow.json" 'opened')
+	if [ "$opened" -ge $((SLOW_CONNS * 9 / 10)) ]; then
+		pass "slowloris: $opened of $SLOW_CONNS stalled connections (partial request) held open"
+	else
+		fail "slowloris: opening" "only $opened of $SLOW_CONNS connected"
+	fi
+	if [ "$(json "$rel_work/slow.json" 'new_clients["ok"] == new_clients["fetches"] and new_clients["fetches"] > 0')" = True ]; then
+		pass "slowloris: new clients served meanwhile: $(json "$rel_work/slow.json" '"%d of %d fetches byte-identical, %.1f req/s" % (new_clients["ok"], new_clients["fetches"], new_clients["req_per_s"])')"
+	else
+		fail "slowloris: new clients" "$(json "$rel_work/slow.json" 'new_clients')"
+	fi
+	local closed still
+	closed=$(json "$rel_work/slow.json" 'closed_by_server'); still=$(json "$rel_work/slow.json" 'still_open')
+	if [ -z "$idle" ]; then
+		fail "slowloris: idle timeout frees stalled connections" "minimal_ws has no idle timeout (no --idle-timeout-ms option): $still of $opened stalled connections still open after ${hold}s, each holding a TCB (pool 4096) forever"
+	elif [ "$still" = 0 ]; then
+		pass "slowloris: idle timeout (${idle} ms) freed all $closed stalled connections (last after $(json "$rel_work/slow.json" 'last_close_s') s)"
+	else
+		fail "slowloris: idle timeout" "--idle-timeout-ms $idle: $still of $opened stalled connections still open after ${hold}s"
+	fi
+	note "slowloris: server VmRSS $rss0 kB before, $rss1 kB with $opened stalled connections"
+	stop_and_stats slow
+	check_balance slow "$rel_work/slow.stats"
+}
+
+# ----------------------------------------------------------------------- soak
+stage_soak() {
+	start_or_fail soak "$NS_S" "$IF_S" "$SRV_IP/24" || return
+	local done_c=0 chunk=0 reqs errs=0 rss samples="" t0 t_end
+	t0=$(date +%s)
+	# bounded: SOAK_CONNS connections or 4 h (full) / 4 min (short), whichever first
+	t_end=$((t0 + (full == 1 ? 14400 : 240)))
+	samples="$(rel_rss)"
+	while [ "$done_c" -lt "$SOAK_CONNS" ] && [ "$(date +%s)" -lt "$t_end" ] && [ "$chunk" -lt 100000 ]; do
+		chunk=$((chunk + 1))
+		cexec bash -c "ulimit -n 65536; timeout 60 wrk -t 1 -c 32 -d 5s --timeout 5s -H 'Connection: close' \
+			http://$SRV_IP:$PORT/style.css" >"$rel_work/wrk_soak.out" 2>&1
+		reqs=$(awk '/requests in/ {print $1}' "$rel_work/wrk_soak.out")
+		if [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
+			fail "soak: wrk chunk $chunk" "$(tail -3 "$rel_work/wrk_soak.out" | tr '\n' ' ')"
+			break
+		fi
+		grep -qE 'Socket errors|Non-2xx' "$rel_work/wrk_soak.out" && errs=$((errs + 1)) &&
+			note "soak chunk $chunk: $(grep -E 'Socket errors|Non-2xx' "$rel_work/wrk_soak.out" | tr '\n' ' ')"
+		done_c=$((done_c + reqs))
+		samples="$samples $(rel_rss)"
+	done
+	local secs=$(($(date +%s) - t0))
+	note "soak: $done_c connections in ${secs}s over $chunk wrk runs; VmRSS samples (kB): $samples"
+	if [ "$done_c" -ge "$SOAK_CONNS" ]; then
+		pass "soak: $done_c connections churned (one request each) in ${secs}s"
+	else
+		fail "soak: churn" "$done_c of $SOAK_CONNS connections before the time bound"
+	fi
+	[ "$errs" = 0 ] && pass "soak: every wrk run all 200, no socket error" || fail "soak: errors" "$errs wrk runs had errors"
+	# flat after warm-up: the sample after the first 10% of runs vs the last
+	local arr warm last
+	read -ra arr <<<"$samples"
+	warm=${arr[$(((${#arr[@]} - 1) / 10 + 1))]:-${arr[-1]}}
+	last=${arr[-1]}
+	if [ $((last - warm)) -le $((warm / 100 + 1024)) ]; then
+		pass "soak: VmRSS flat after warm-up ($warm kB -> $last kB, start ${arr[0]} kB)"
+	else
+		fail "soak: memory growth" "VmRSS $warm kB after warm-up -> $last kB at the end"
+	fi
+	rel_tel >"$rel_work/soak.tel"
+	local po cl tw two ovf pe lf
+	po=$(rel_stat "$rel_work/soak.tel" tcp_passive_opens); cl=$(rel_stat "$rel_work/soak.tel" tcp_closed)
+	ovf=$(rel_stat "$rel_work/soak.tel" tcp_timewait_overflow); two=$(rel_stat "$rel_work/soak.tel" tcp_timewait_reused)
+	pe=$(rel_stat "$rel_work/soak.tel" tcp_pool_empty); lf=$(rel_stat "$rel_work/soak.tel" drop_tcp_listen_full)
+	note "soak counters: tcp_passive_opens=$po tcp_closed=$cl tcp_timewait_overflow=$ovf tcp_timewait_reused=$two tcp_pool_empty=$pe drop_tcp_listen_full=$lf"
+	if [ "$pe" = 0 ] && [ "$lf" = 0 ] && [ "$ovf" -le $((po > TIMEWAIT_MAX ? po - TIMEWAIT_MAX : 0)) ]; then
+		pass "soak: no TCB exhaustion (tcp_pool_empty 0, drop_tcp_listen_full 0); TIME-WAIT overflow $ovf <= opens - $TIMEWAIT_MAX (oldest TIME-WAIT recycled as designed)"
+	else
+		fail "soak: TIME-WAIT / pool" "tcp_pool_empty=$pe drop_tcp_listen_full=$lf tcp_timewait_overflow=$ovf opens=$po"
+	fi
+	# TCB pool back to full: every TCB closed once TIME-WAIT (60 s) ends.
+	local i open=$((po - cl))
+	for i in $(seq 40); do
+		[ "$open" = 0 ] && break
+		sleep 2
+		rel_tel >"$rel_work/soak.tel"
+		open=$(($(rel_stat "$rel_work/soak.tel" tcp_passive_opens) - $(rel_stat "$rel_work/soak.tel" tcp_closed)))
+	done
+	if [ "$open" = 0 ]; then
+		pass "soak: TCB pool back to full after TIME-WAIT (tcp_passive_opens = tcp_closed = $(rel_stat "$rel_work/soak.tel" tcp_closed))"
+	else
+		fail "soak: TCB pool" "$open TCBs still in use 80 s after the last connection"
+	fi
+	stop_and_stats soak
+	check_balance soak "$rel_work/soak.stats"
+}
+
+for st in $stages; do
+	case $st in
+	adv | faults | flood | slow | soak) note "---- stage $st ($(date +%T))"; "stage_$st" ;;
+	*) fail "stage $st" "unknown (adv faults flood slow soak)" ;;
+	esac
+done
+note "done $(date +%T): $fails failed"
+[ "$fails" = 0 ]
