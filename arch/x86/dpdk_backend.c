@@ -390,6 +390,29 @@ static int port_setup(struct usn_backend *b, const struct backend_opts *o, char 
 	return 0;
 }
 
+/* What to try for the rte_errno values rte_eal_init documents. */
+static const char *eal_hint(int e)
+{
+	switch (e) {
+	case EACCES:
+		return "permission denied (run as root)";
+	case EAGAIN:
+	case ENOMEM:
+	case ENODEV:
+		return "memory set-up failed (no hugepages? try --no-huge -m 512; another primary with the "
+		       "same "
+		       "--file-prefix?)";
+	case EPROTO:
+		return "bus probe failed (add --no-pci, or check the -a/--allow devices)";
+	case EALREADY:
+		return "the EAL is already initialised in this process";
+	case 0:
+		return "another process with the same --file-prefix? (give each its own)";
+	default:
+		return "check the EAL options";
+	}
+}
+
 int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backend **out, char *msg,
 		     size_t msg_len)
 {
@@ -435,8 +458,10 @@ int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backen
 
 	rc = rte_eal_init(eal_n, eal);
 	if (rc < 0) {
-		rc = fail(msg, msg_len, rte_errno ? -rte_errno : -EINVAL,
-			  "EAL initialisation failed (%s): check the EAL options%s", rte_strerror(rte_errno),
+		int e = rte_errno;
+
+		rc = fail(msg, msg_len, e ? -e : -EINVAL, "EAL initialisation failed (%s): %s%s",
+			  e ? rte_strerror(e) : "see the EAL's message above", eal_hint(e),
 			  dashdash < argc ? "" : "; program options go after \"--\"");
 		goto err_free;
 	}

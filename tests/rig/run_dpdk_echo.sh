@@ -49,7 +49,8 @@ cleanup() {
 	stop_server
 	ip netns del "$NS_S" 2>/dev/null
 	ip netns del "$NS_C" 2>/dev/null
-	rm -rf "$tmp"
+	# The EAL leaves its runtime directory (config, telemetry socket) behind.
+	rm -rf "$tmp" /var/run/dpdk/usn"$id"*
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -20,7 +20,8 @@ fail() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
 
 cleanup() {
 	ip netns del "$NS" 2>/dev/null
-	rm -rf "$tmp"
+	# The EAL leaves its runtime directory behind.
+	rm -rf "$tmp" "/var/run/dpdk/usnf$id"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -106,6 +107,19 @@ if [ "$(id -u)" = 0 ]; then
 	expect "too few queues" 1 "has at most 1 RX / 1 TX queues, 2 workers" $EAL -l 0-1 --vdev=net_af_packet0,iface=lo -- --ip 198.18.0.2/24 --workers 2
 	expect "network address" 1 "ip: the network or broadcast address" $EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.0/24
 	expect "gateway off-link" 1 "gateway: not on the interface's /24" $EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.2/24 --gw 198.19.0.1
+
+	# A second primary process on the same --file-prefix: the first, on
+	# net_null, idles (backing off) until it is stopped, by pid.
+	ip netns exec "$NS" "$BIN" $EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.2/24 --idle-backoff-us 10000 \
+		>"$tmp/first.log" 2>&1 </dev/null &
+	first=$!
+	for _ in $(seq 50); do grep -q 'listening on' "$tmp/first.log" && break; sleep 0.2; done
+	expect "same --file-prefix as a running process" 1 "EAL initialisation failed .*same --file-prefix" \
+		$EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.2/24
+	kill -INT "$first" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$first" 2>/dev/null || break; sleep 0.2; done
+	kill -KILL "$first" 2>/dev/null
+	wait "$first" 2>/dev/null
 else
 	echo "SKIP EAL cases: need root"
 fi

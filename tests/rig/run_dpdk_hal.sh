@@ -15,3 +15,7 @@ if [ ! -x "$BIN" ]; then
 	exit 1
 fi
 timeout 120 "$BIN" --no-huge --no-pci -m 256 -l 0-1 --file-prefix="usnh$$" --vdev=net_ring0 --usn-mbufs=2047 --
+rc=$?
+# The EAL leaves its runtime directory behind.
+rm -rf "/var/run/dpdk/usnh$$"
+exit $rc
