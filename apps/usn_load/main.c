@@ -320,7 +320,15 @@ int main(int argc, char **argv)
 	printf("\n");
 
 	struct run_ctx ctx = {.stack = s, .load = l};
+	struct timespec cpu0, cpu1;
+	uint64_t wall0 = mono_ns(NULL);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
 	rc = usn_backend_run(b, worker_fn, &ctx);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu1);
+	/* The run's own CPU and wall time (EAL start-up excluded): a bench
+	 * divides them for the cores this client kept busy. */
+	double cpu_s = (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
+	double wall_s = (double)(mono_ns(NULL) - wall0) / 1e9;
 	if (rc != 0)
 		fprintf(stderr, "usn_load: backend run: %s\n", strerror(-rc));
 
@@ -348,9 +356,10 @@ int main(int argc, char **argv)
 			snprintf(extra, sizeof(extra),
 				 "\"label\": %s, \"tool\": \"usn_load\", \"server\": \"%s:%u\", "
 				 "\"connections\": %u, \"workers\": %u, "
-				 "\"mode\": \"%s\", \"rate\": %.1f, \"pages\": %" PRIu32,
+				 "\"mode\": \"%s\", \"rate\": %.1f, \"pages\": %" PRIu32
+				 ", \"cpu_s\": %.4f, \"wall_s\": %.4f",
 				 label, ip, a.port, a.connections, a.workers,
-				 a.rate > 0 ? "fixed-rate" : "closed-loop", a.rate, corpus->n);
+				 a.rate > 0 ? "fixed-rate" : "closed-loop", a.rate, corpus->n, cpu_s, wall_s);
 			load_json(f, st, extra);
 			fprintf(f, "\n");
 			if (f != stdout)
