@@ -118,6 +118,12 @@ static int setup_lossy(void **state)
 	return setup_faults(state, &fl);
 }
 
+static int setup_heavy_loss(void **state)
+{
+	struct usn_sim_faults fl = {.loss = 0.05, .delay_us = 50};
+	return setup_faults(state, &fl);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -322,6 +328,29 @@ static void test_fixed_rate(void **state)
 	load_corpus_close(c);
 }
 
+/* KNOWN ISSUE (lib/tcp loss recovery), reported to the TCP owner; skipped
+ * unless USN_LOAD_KNOWN_ISSUES=1. 5% loss each way, 100 us RTT, 32
+ * connections, 200 requests (pages up to 400 KB): every response arrives
+ * correct, but loss recovery leans on the RTO (the server fires more RTOs than
+ * fast retransmits), so the slowest requests take seconds of virtual time
+ * where SACK recovery would need milliseconds. Asserted: p99 under 1 s. */
+static void test_known_issue_heavy_loss_latency(void **state)
+{
+	if (!getenv("USN_LOAD_KNOWN_ISSUES"))
+		skip();
+	struct fixture *f = *state;
+	struct load_stats st;
+	struct load_opts o = {.connections = 32, .requests = 200, .seed = 3, .timeout_ns = 120000000000ull};
+	load_destroy(run(f, f->corpus, &o, &st));
+	assert_int_equal(n_errors(&st), 0);
+	assert_int_equal(st.completed, 200);
+	const struct usn_stats *ss = usn_worker_stats(usn_stack_worker(f->server->stack, 0));
+	print_message("server: %llu RTOs, %llu fast retransmits; p99 %.3f s, max %.3f s (virtual)\n",
+		      (unsigned long long)ss->tcp_rto_fired, (unsigned long long)ss->tcp_fast_retrans,
+		      load_percentile_ns(&st, 0.99) / 1e9, st.lat_max_ns / 1e9);
+	assert_true(load_percentile_ns(&st, 0.99) < 1000000000ull);
+}
+
 static void test_hash_incremental(void **state)
 {
 	(void)state;
@@ -358,6 +387,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refused_is_connect_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout_ends_run, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fixed_rate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_known_issue_heavy_loss_latency, setup_heavy_loss, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
