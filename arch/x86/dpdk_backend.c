@@ -277,15 +277,18 @@ static int port_setup(struct usn_backend *b, const struct backend_opts *o, char 
 			    b->port, b->driver, info.max_rx_queues, info.max_tx_queues, b->n_queues,
 			    b->n_queues);
 
-	/* net_af_packet's sockets form one fanout group whether or not their
-	 * queue is configured: a queue nobody polls would swallow its share
-	 * of the flows. */
-	if (strcmp(b->driver, "net_af_packet") == 0 && info.max_rx_queues != b->n_queues)
+	/* net_af_packet's sockets form one fanout group, and net_af_xdp's
+	 * interface queues all carry traffic, whether or not the DPDK queue
+	 * is configured: a queue nobody polls would swallow its share of the
+	 * flows. */
+	if ((strcmp(b->driver, "net_af_packet") == 0 || strcmp(b->driver, "net_af_xdp") == 0) &&
+	    info.max_rx_queues != b->n_queues)
 		return fail(
 		    msg, msg_len, -EINVAL,
-		    "port %u (net_af_packet) was opened with qpairs=%u for %u worker%s: every queue receives "
-		    "(fanout), so give qpairs=%u",
-		    b->port, info.max_rx_queues, b->n_queues, b->n_queues == 1 ? "" : "s", b->n_queues);
+		    "port %u (%s) was opened with %u queues for %u worker%s: every queue receives, so give "
+		    "%s=%u",
+		    b->port, b->driver, info.max_rx_queues, b->n_queues, b->n_queues == 1 ? "" : "s",
+		    strcmp(b->driver, "net_af_xdp") == 0 ? "queue_count" : "qpairs", b->n_queues);
 
 	memset(&conf, 0, sizeof(conf));
 	memset(key, 0, sizeof(key));

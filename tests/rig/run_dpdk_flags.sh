@@ -105,7 +105,7 @@ if [ "$(id -u)" = 0 ]; then
 	expect "--usn-port out of range" 1 "--usn-port=7: no such port" $EAL -l 0 --vdev=net_null0 --usn-port=7 -- --ip 198.18.0.2/24
 	expect "too few lcores" 1 "2 workers need 2 EAL lcores .*pass -l 0-1" $EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.2/24 --workers 2
 	expect "too few queues" 1 "has at most 1 RX / 1 TX queues, 2 workers" $EAL -l 0-1 --vdev=net_af_packet0,iface=lo -- --ip 198.18.0.2/24 --workers 2
-	expect "af_packet queues unpolled" 1 "opened with qpairs=2 for 1 worker: .*give qpairs=1" $EAL -l 0 --vdev=net_af_packet0,iface=lo,qpairs=2 -- --ip 198.18.0.2/24
+	expect "af_packet queues unpolled" 1 "opened with 2 queues for 1 worker: .*give qpairs=1" $EAL -l 0 --vdev=net_af_packet0,iface=lo,qpairs=2 -- --ip 198.18.0.2/24
 	expect "network address" 1 "ip: the network or broadcast address" $EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.0/24
 	expect "gateway off-link" 1 "gateway: not on the interface's /24" $EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.2/24 --gw 198.19.0.1
 
