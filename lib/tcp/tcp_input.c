@@ -495,6 +495,21 @@ static void input_listen(struct usn_worker *w, const struct usn_tcp_listener *l,
 	usn_tcp_pending(c);
 }
 
+/* The RTT from the ACK of our SYN or SYN,ACK. An echoed timestamp names
+ * the transmission it answers, so it counts after a retransmission too
+ * (RFC 7323 4.1; Karn's rule is for the timed segment); without any
+ * sample after a retransmission, RFC 6298 5.7: 3 s. */
+static void handshake_rtt(struct usn_tcp_conn *c, const struct usn_tcp_repr *r)
+{
+	if ((c->flags & USN_TF_RTT_TIMING) && c->rtx_count == 0)
+		usn_tcp_rtt_sample(c, (uint32_t)(c->w->now_us - c->rtt_start_us));
+	else if ((c->flags & USN_TF_TS) && r->has_ts && r->ts_ecr && usn_tcp_ts_now(c) - r->ts_ecr < 600000u)
+		usn_tcp_rtt_sample(c, (usn_tcp_ts_now(c) - r->ts_ecr) * 1000u);
+	else if (c->rtx_count)
+		c->rto_ms = 3000;
+	c->flags &= (uint16_t)~USN_TF_RTT_TIMING;
+}
+
 /* RFC 9293 3.10.7.3 SYN-SENT. */
 static void input_syn_sent(struct usn_tcp_conn *c, struct seg *s)
 {
@@ -533,13 +548,7 @@ static void input_syn_sent(struct usn_tcp_conn *c, struct seg *s)
 	c->snd_wl1 = r->seq;
 	c->snd_wl2 = r->ack;
 	if (ack_ok) {
-		if ((c->flags & USN_TF_RTT_TIMING) && c->rtx_count == 0)
-			usn_tcp_rtt_sample(c, (uint32_t)(w->now_us - c->rtt_start_us));
-		else if ((c->flags & USN_TF_TS) && r->has_ts && r->ts_ecr && c->rtx_count == 0)
-			usn_tcp_rtt_sample(c, (usn_tcp_ts_now(c) - r->ts_ecr) * 1000u);
-		else if (c->rtx_count)
-			c->rto_ms = 3000; /* RFC 6298 5.7 */
-		c->flags &= (uint16_t)~USN_TF_RTT_TIMING;
+		handshake_rtt(c, r);
 		c->snd_una = r->ack;
 		if (SEQ_LT(c->snd_nxt, c->snd_una))
 			c->snd_nxt = c->snd_una;
@@ -586,6 +595,12 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 	/* A retransmitted SYN in SYN-RECEIVED: send the SYN,ACK again. */
 	if (c->state == USN_TCP_SYN_RECEIVED && (r->flags & USN_TCP_SYN) && !(r->flags & (USN_TCP_ACK | USN_TCP_RST)) &&
 	    r->seq == c->irs) {
+		/* RFC 7323 4.3 (SEG.SEQ =< Last.ACK.sent, PAWS passed): echo the
+		 * repeat's timestamp, so the peer's RTT sample is not a timeout. */
+		if ((c->flags & USN_TF_TS) && r->has_ts) {
+			c->ts_recent = r->ts_val;
+			c->ts_recent_us = w->now_us;
+		}
 		c->snd_nxt = c->iss;
 		usn_tcp_pending(c);
 		return;
@@ -663,11 +678,7 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 			usn_tcp_send_rst_for(w, s->lip, s->rip, r, slen);
 			return;
 		}
-		if (c->rtx_count == 0 && (c->flags & USN_TF_RTT_TIMING))
-			usn_tcp_rtt_sample(c, (uint32_t)(w->now_us - c->rtt_start_us));
-		else if (c->rtx_count == 0 && (c->flags & USN_TF_TS) && r->has_ts && r->ts_ecr)
-			usn_tcp_rtt_sample(c, (usn_tcp_ts_now(c) - r->ts_ecr) * 1000u);
-		c->flags &= (uint16_t)~USN_TF_RTT_TIMING;
+		handshake_rtt(c, r);
 		c->snd_una = r->ack;
 		if (SEQ_LT(c->snd_nxt, c->snd_una))
 			c->snd_nxt = c->snd_una; /* a SYN,ACK repeat was still due */

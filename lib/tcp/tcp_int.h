@@ -269,7 +269,7 @@ void usn_tcp_output(struct usn_tcp_conn *c);
  * went with them (SACK blocks may shorten a segment), or -errno. */
 #define USN_TCP_SENT_FIN 0x1000000
 int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
-/* A pure ACK now (challenge ACK, duplicate, probe: seq given). */
+/* A pure ACK now (challenge ACK, duplicate), at SND.MAX. */
 void usn_tcp_send_ack(struct usn_tcp_conn *c);
 /* A segment without a TCB (RST for a closed port, cookie SYN-ACK). */
 int usn_tcp_send_raw(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r);

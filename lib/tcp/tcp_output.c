@@ -319,7 +319,11 @@ int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
 
 void usn_tcp_send_ack(struct usn_tcp_conn *c)
 {
-	(void)usn_tcp_send_seg(c, c->snd_nxt, 0, USN_TCP_ACK);
+	/* SND.MAX, not SND.NXT (BSD tcp_output does the same): after an RTO
+	 * has rewound SND.NXT, the peer may hold everything up to SND.MAX and
+	 * would find an older sequence number unacceptable (RFC 9293
+	 * 3.10.7.4), dropping the acknowledgment with it. */
+	(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_ACK);
 }
 
 void usn_tcp_challenge_ack(struct usn_tcp_conn *c)

@@ -226,6 +226,28 @@ static void test_listen_syn_ack(void **state)
 	fx_free(x);
 }
 
+/* A repeated SYN (its SYN,ACK lost) is answered with its own timestamp
+ * echoed (RFC 7323 4.3): echoing the first would hand the peer a sample as
+ * long as its SYN timeout. */
+static void test_syn_repeat_echoes_its_timestamp(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_syn_received(x); /* TSval 101 */
+	tseg_advance(&x->nf, 900 * MS);
+	struct tseg s = seg(x, TSEG_SYN, PISS, 0); /* TSval 102 */
+	s.has_mss = true;
+	s.mss = 1460;
+	send_seg(x, &s);
+	struct tseg *o = expect_seg(x, TSEG_SYN | TSEG_ACK, x->siss, PISS + 1);
+	assert_true(o->has_ts);
+	assert_int_equal(o->tsecr, 102);
+	expect_none(x);
+	fx_free(x);
+}
+
 static void test_syn_ack_retransmit_then_give_up(void **state)
 {
 	(void)state;
@@ -247,6 +269,38 @@ static void test_syn_ack_retransmit_then_give_up(void **state)
 	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0);
 	assert_int_equal(x->connected, 0);
 	assert_int_equal(x->closed, 0);
+	fx_free(x);
+}
+
+/* RFC 7323 4.1 / RFC 6298 3: the echoed timestamp names the transmission
+ * an ACK answers, so the ACK completing a handshake whose SYN,ACK was
+ * retransmitted still gives an RTT sample (Karn's rule is for the timed
+ * segment). Without one the backed-off 2 s RTO stayed, a lost ACK of the
+ * data then waited past the peer's TIME-WAIT and ended in a RST. */
+static void test_rtt_from_timestamp_after_syn_ack_retransmit(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_syn_received(x);
+	tseg_advance(&x->nf, 1000 * MS);
+	struct tseg *o = expect_seg(x, TSEG_SYN | TSEG_ACK, x->siss, PISS + 1);
+	assert_true(o->has_ts);
+	tseg_advance(&x->nf, 1 * MS);
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1); /* echoes the repeat */
+	send_seg(x, &s);
+	assert_int_equal(state_of(x), USN_TCP_ESTABLISHED);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.srtt_us, 1000);
+	assert_int_equal(i.rto_ms, 200);
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 100, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_PSH, x->siss + 1, PISS + 1);
+	tseg_advance(&x->nf, 200 * MS);
+	o = expect_seg(x, TSEG_ACK | TSEG_PSH, x->siss + 1, PISS + 1);
+	assert_int_equal(o->len, 100);
 	fx_free(x);
 }
 
@@ -505,6 +559,46 @@ static void send_segments(struct fx *x, int n)
 		assert_int_equal(o->len, 1460);
 	}
 	expect_none(x);
+}
+
+/* After an RTO has rewound SND.NXT to SND.UNA, the stack's pure ACKs still
+ * carry SND.MAX (as BSD's tcp_output). The peer already holds everything up
+ * to there, so an ACK with an older sequence number is unacceptable to it
+ * (RFC 9293 3.10.7.4) and dropped with its acknowledgment: when both ends
+ * of a lossy bulk transfer were in that state, neither ACK was ever
+ * processed and both gave up after their retries (issue 3). */
+static void test_ack_after_rto_carries_snd_max(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	peer_data(x, 100, 0);
+	tseg_advance(&x->nf, 40 * MS);
+	expect_seg(x, TSEG_ACK, x->siss + 1, PISS + 101);
+	send_segments(x, 3);
+	uint32_t s0 = x->siss + 1;
+	/* the peer got all three, but its ACK is lost: the RTO resends one */
+	tseg_advance(&x->nf, 200 * MS);
+	struct tseg *o = expect_seg(x, TSEG_ACK, s0, PISS + 101);
+	assert_int_equal(o->len, 1460);
+	expect_none(x);
+	/* the peer's own retransmission of the 100 bytes (its ACK lost too) */
+	struct tseg s = seg(x, TSEG_ACK | TSEG_PSH, PISS + 1, s0);
+	s.payload = payload;
+	s.len = 100;
+	send_seg(x, &s);
+	o = expect_seg(x, TSEG_ACK, s0 + 3 * 1460, PISS + 101);
+	assert_int_equal(o->len, 0);
+	expect_none(x);
+	assert_int_equal(x->rx_len, 100);
+	/* which the peer accepts, and answers with nothing; its ACK of the
+	 * three segments ends the retransmissions */
+	s = seg(x, TSEG_ACK, PISS + 101, s0 + 3 * 1460);
+	send_seg(x, &s);
+	assert_int_equal(x->sent, 3 * 1460);
+	tseg_advance(&x->nf, 10000 * MS);
+	expect_none(x);
+	fx_free(x);
 }
 
 static void test_initial_window_10(void **state)
@@ -1504,7 +1598,9 @@ int main(void)
 		cmocka_unit_test(test_tcb_size),
 		cmocka_unit_test(test_listen_syn_ack),
 		cmocka_unit_test(test_syn_ack_retransmit_then_give_up),
+		cmocka_unit_test(test_syn_repeat_echoes_its_timestamp),
 		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_rtt_from_timestamp_after_syn_ack_retransmit),
 		cmocka_unit_test(test_syn_received_bad_ack_rst),
 		cmocka_unit_test(test_syn_received_rst),
 		cmocka_unit_test(test_closed_port_rst),
@@ -1516,6 +1612,7 @@ int main(void)
 		cmocka_unit_test(test_send_rto_backoff),
 		cmocka_unit_test(test_retries_exhausted),
 		cmocka_unit_test(test_initial_window_10),
+		cmocka_unit_test(test_ack_after_rto_carries_snd_max),
 		cmocka_unit_test(test_fast_retransmit),
 		cmocka_unit_test(test_sack_skips_sacked),
 		cmocka_unit_test(test_zero_window_probe),
