@@ -138,7 +138,9 @@ PY
 run_case() {
 	local name=$1 lcores=$2 workers=$3 vdev=$4 skippable=${5:-} cns=${6:-$NS_C}
 	if ! start_server "$name" "$lcores" "$workers" "$vdev"; then
-		if [ -n "$skippable" ]; then
+		if [ -n "$skippable" ] && [ "$workers" -gt 1 ] && grep -q 'af_xdp.*Failed to init internals' "$log"; then
+			skip "$name" "net_af_xdp cannot bind $workers queues here (DPDK 22.11 counts combined channels, veth reports none)"
+		elif [ -n "$skippable" ]; then
 			skip "$name" "server did not start: $(grep -m1 -E 'usn_echo:|xdp|XDP' "$log" || tail -1 "$log")"
 		else
 			fail "$name start" "$(tail -3 "$log" | tr '\n' ' ')"
