@@ -55,6 +55,6 @@ ifneq ($(shell grep -ls '^int usn_tcp_send_ref' lib/tcp/*.c 2>/dev/null),)
 all: $(ECHO_BIN)
 endif
 
--include $(DPDK_OBJS:.o=.d) $(ECHO_OBJS:.o=.d)
+-include $(DPDK_OBJS:.o=.d) $(ECHO_OBJS:.o=.d) $(DPDK_HAL_TEST).d
 
 endif
