@@ -68,8 +68,17 @@ static void usn_worker_free_flush(struct usn_worker *w)
 
 void usn_worker_tx(struct usn_worker *w, struct usn_buf *frame)
 {
-	if (w->tx_n == USN_TX_BATCH)
+	if (w->tx_n == USN_TX_BATCH) {
 		usn_worker_flush(w);
+		if (w->tx_n == USN_TX_BATCH) {
+			/* The port refused the whole batch again: this frame is
+			 * the one lost (TCP retransmits it). Senders that check
+			 * usn_worker_tx_room() never get here. */
+			w->stats.tx_full++;
+			usn_worker_buf_free(w, frame);
+			return;
+		}
+	}
 	w->tx[w->tx_n++] = frame;
 }
 
@@ -88,13 +97,18 @@ void usn_worker_flush(struct usn_worker *w)
 	for (uint16_t i = 0; i < sent; i++)
 		w->stats.tx_bytes += lens[i];
 	w->stats.tx_frames += sent;
-	/* The port's ring is full: drop the rest now rather than hold them
-	 * (TCP retransmits; nothing else here needs reliability). */
-	for (uint16_t i = sent; i < n; i++) {
-		w->stats.tx_full++;
-		usn_worker_buf_free(w, w->tx[i]);
-	}
-	w->tx_n = 0;
+	/* The port's ring is full: keep the rest, in order, for the next
+	 * round. Dropping them turned every full ring into losses and
+	 * retransmission timeouts for the initial windows of many new
+	 * connections at once (memif, AF_XDP on veth). */
+	if (sent < n)
+		memmove(&w->tx[0], &w->tx[sent], (size_t)(n - sent) * sizeof(w->tx[0]));
+	w->tx_n = (uint16_t)(n - sent);
+}
+
+uint16_t usn_worker_tx_room(const struct usn_worker *w)
+{
+	return (uint16_t)(USN_TX_BATCH - w->tx_n);
 }
 
 /* ---- inter-worker messages ---- */

@@ -73,10 +73,16 @@ struct usn_buf *usn_worker_buf_alloc(struct usn_worker *w);
 /* Releases a whole chain; returned to the HAL in bulk. */
 void usn_worker_buf_free(struct usn_worker *w, struct usn_buf *frame);
 /* Queues a complete frame (frame_len set) for transmission; the batch goes
- * out when full and at the end of the poll round. Takes ownership. */
+ * out when full and at the end of the poll round. Takes ownership. If the
+ * batch is full and the port still refuses it, the frame is dropped and
+ * counted (tx_full). */
 void usn_worker_tx(struct usn_worker *w, struct usn_buf *frame);
-/* Sends the TX batch now (what the port refuses is counted and freed). */
+/* Sends the TX batch now; frames the port refuses (its ring is full) stay
+ * in the batch, in order, for the next round. */
 void usn_worker_flush(struct usn_worker *w);
+/* Frames usn_worker_tx can still take without a drop: a sender that can
+ * wait (TCP data) stops when this reaches 0 and goes on next round. */
+uint16_t usn_worker_tx_room(const struct usn_worker *w);
 
 /* ---- inter-worker messages ---- */
 enum usn_msg_type {

@@ -275,9 +275,35 @@ static void test_tx_partial_burst(void **state)
 	const struct usn_stats *st = usn_worker_stats(w);
 	assert_int_equal(st->tx_frames, 3);
 	assert_int_equal(st->tx_bytes, 240);
-	assert_int_equal(st->tx_full, 2);
+	/* The refused two are held, not dropped, and go out next time. */
+	assert_int_equal(st->tx_full, 0);
+	assert_int_equal(usn_worker_tx_room(w), USN_TX_BATCH - 2);
+	f->tx_accept = 1000;
+	usn_worker_flush(w);
+	assert_int_equal(st->tx_frames, 5);
+	assert_int_equal(st->tx_bytes, 400);
+	assert_int_equal(usn_worker_tx_room(w), USN_TX_BATCH);
 	usn_stack_destroy(s);
-	assert_int_equal(f->n_free, FAKE_BUFS); /* the refused two were freed */
+	assert_int_equal(f->n_free, FAKE_BUFS);
+	test_free(f);
+}
+
+static void test_tx_ring_full_holds_then_drops(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(1);
+	struct usn_stack *s = stack_on(f, 16);
+	struct usn_worker *w = usn_stack_worker(s, 0);
+	f->tx_accept = 0;
+	for (int i = 0; i < USN_TX_BATCH; i++)
+		usn_worker_tx(w, frame_of(w, 80));
+	assert_int_equal(usn_worker_tx_room(w), 0);
+	usn_worker_tx(w, frame_of(w, 80)); /* batch full, port still refuses: dropped */
+	const struct usn_stats *st = usn_worker_stats(w);
+	assert_int_equal(st->tx_full, 1);
+	assert_int_equal(st->tx_frames, 0);
+	usn_stack_destroy(s); /* frees the held batch */
+	assert_int_equal(f->n_free, FAKE_BUFS);
 	test_free(f);
 }
 
@@ -543,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_pool_dry_counts_drop_no_buf),
 		cmocka_unit_test(test_tx_batch),
 		cmocka_unit_test(test_tx_partial_burst),
+		cmocka_unit_test(test_tx_ring_full_holds_then_drops),
 		cmocka_unit_test(test_stats_snapshot),
 		cmocka_unit_test(test_stats_names),
 		cmocka_unit_test(test_run_idle_backoff_and_stop),
