@@ -392,6 +392,7 @@ static void fz_track_tcp(struct fz *f, const struct usn_tcp_repr *t, uint32_t pl
 		fl->syn_seen = true;
 		fl->stack_iss = t->seq;
 		fl->stack_nxt = t->seq + len;
+		fl->peer_ack = t->seq;
 		fl->ts_ok = t->has_ts;
 	} else if (FZ_SEQ_GT(t->seq + len, fl->stack_nxt)) {
 		fl->stack_nxt = t->seq + len;
@@ -539,6 +540,8 @@ void fz_send_seg(struct fz *f, struct fz_flow *fl, const struct fz_seg *s)
 	size_t n = fz_build_tcp(f->buf, f->mtu + USN_ETH_HDR_LEN, s);
 	f->peer_ts++;
 	if (fl) {
+		if (s->flags & USN_TCP_ACK)
+			fl->peer_ack = s->ack;
 		uint32_t len = s->plen + !!(s->flags & USN_TCP_SYN) + !!(s->flags & USN_TCP_FIN);
 		if (s->seq == fl->peer_nxt)
 			fl->peer_nxt += len; /* our SND.NXT until the stack's ACK says otherwise */
@@ -751,8 +754,11 @@ static void fz_report(const struct fz *f)
 {
 	struct usn_stats st;
 	usn_stack_stats(f->stack, &st);
-	fprintf(stderr, "fz: %u frames out, %u flows, tcp established %llu closed %llu\n", f->frames_out, f->n_flows,
-		(unsigned long long)st.tcp_established, (unsigned long long)st.tcp_closed);
+	fprintf(stderr, "fz: %u frames out, %u flows, stats:", f->frames_out, f->n_flows);
+	for (unsigned i = 0; i < usn_stats_count(); i++)
+		if (usn_stats_value(&st, i))
+			fprintf(stderr, " %s=%llu", usn_stats_name(i), (unsigned long long)usn_stats_value(&st, i));
+	fprintf(stderr, "\n");
 	for (unsigned i = 0; i < f->n_flows; i++) {
 		const struct fz_flow *fl = &f->flow[i];
 		int s = fz_state_of(f, i);

@@ -17,7 +17,7 @@
 #define FZ_STACK_IP ((198u << 24) | (18u << 16) | 1u) /* 198.18.0.1 */
 #define FZ_PEER_IP ((198u << 24) | (18u << 16) | 2u)  /* 198.18.0.2 */
 #define FZ_HTTP_PORT 80
-#define FZ_MAX_FLOWS 32
+#define FZ_MAX_FLOWS 64
 #define FZ_FRAME_MAX 1600
 #define FZ_MAX_SENT 512
 
@@ -42,6 +42,7 @@ struct fz_flow {
 	enum fz_mode mode;
 	uint32_t peer_iss, stack_iss;
 	uint32_t peer_nxt, stack_nxt, stack_wnd;
+	uint32_t peer_ack; /* the last ACK the peer sent (the stack's SND.UNA, as far as we know) */
 	uint32_t stack_tsval; /* the stack's latest TSval (our TSecr) */
 	bool syn_seen, rst_seen, fin_seen;
 	bool ts_ok; /* the stack's SYN carried timestamps: every segment must */

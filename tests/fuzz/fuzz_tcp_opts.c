@@ -10,8 +10,9 @@
  *   [olen % 41 bytes of options][plen][dt]
  * flow: fixture flow (mod count), or with bit 7 a new flow from port
  * 50000 + (flow & 127). seq/ack are signed offsets (mode bits 0-1 / 2-3):
- * 0 from what the flow expects, 1 the same times 1024, 2 the offset << 16
- * absolute, 3 from the initial sequence number. mode bit 4: bad checksum;
+ * 0 from what the flow expects (seq: the stack's RCV.NXT; ack: its SND.MAX),
+ * 1 the same times 1024, 2 the offset << 16 absolute, 3 seq: from the
+ * peer's ISN, ack: from the peer's last ACK (so 0 is a duplicate ACK). mode bit 4: bad checksum;
  * bit 5: options relative (TS values and SACK edges offset from the flow's,
  * TS appended when the flow uses it); bit 6: payload plen * 16 bytes.
  * doff: 0 honest, else the data offset field as sent. */
@@ -110,7 +111,7 @@ int fuzz_tcp_opts_one(const uint8_t *data, size_t size)
 		fz_seg_for_flow(f, fl, &s);
 		s.flags = p[1];
 		s.seq = opts_base(mode, (int16_t)usn_load_be16(p + 2), fl->peer_nxt, fl->peer_iss);
-		s.ack = opts_base((uint8_t)(mode >> 2), (int16_t)usn_load_be16(p + 4), fl->stack_nxt, fl->stack_iss);
+		s.ack = opts_base((uint8_t)(mode >> 2), (int16_t)usn_load_be16(p + 4), fl->stack_nxt, fl->peer_ack);
 		s.window = usn_load_be16(p + 6);
 		s.urgent = usn_load_be16(p + 8);
 		s.bad_csum = (mode & 16) != 0;

@@ -188,6 +188,17 @@ def tcp_opts_seeds(d):
         seg(2, ACK, wnd=1000)
     s["sack_outside"] = bytes([0]) + seg(2, ACK, opts=SACK((5000, 9000), (-90000, -80000), (100, 50))) + \
         seg(2, ACK, ackd=-500, opts=SACK((-4000, 4000))) + seg(2, ACK, mode=RELOPT | (SEQ_K << 2), ackd=3)
+    # Duplicate ACKs with SACK blocks inside the flight: fast retransmit,
+    # recovery, partial and full ACKs (flow 2 has data in flight).
+    dup = seg(2, ACK, mode=RELOPT | (SEQ_ISS << 2), opts=SACK((-200, -100)))
+    s["dupack_sack_recovery"] = bytes([0]) + dup * 3 + \
+        seg(2, ACK, mode=RELOPT | (SEQ_ISS << 2), opts=SACK((-200, -50)), dt=5) + \
+        seg(2, ACK, mode=RELOPT | (SEQ_ISS << 2), ackd=52, opts=SACK((-200, -50))) + seg(2, ACK, dt=100)
+    s["dupack_nosack"] = bytes([16]) + seg(2, ACK, mode=SEQ_ISS << 2) * 4 + seg(2, ACK, mode=SEQ_ISS << 2, ackd=30)
+    # More half-open connections than the backlog (16): SYN cookies, then a
+    # cookie completed by the last one's ACK.
+    s["syn_cookies"] = bytes([0]) + b"".join(seg(0x80 + i, SYN, mode=RELOPT | SEQ_ISS, opts=ALLOPTS)
+                                           for i in range(20)) + seg(0x80 + 19, ACK) + seg(0x80 + 19, ACK | PSH, plen=9)
     s["bad_csum"] = bytes([4]) + seg(1, ACK | PSH, mode=BADSUM, plen=10) + seg(1, ACK | PSH, plen=10)
     for name, data in s.items():
         write(d, name, data)
