@@ -114,6 +114,8 @@ def run_corpus(a, files, stop=None):
             if kind == "ok" and why != digest:
                 kind, why = "bad", "%s: sha256 differs" % path
             t.add(kind, why, nb, time.monotonic() - ts)
+            if a.pause:
+                time.sleep(a.pause)
 
     with ThreadPoolExecutor(a.conc) as ex:
         for f in [ex.submit(worker) for _ in range(a.conc)]:
@@ -145,6 +147,7 @@ def run_slowloris(a, files):
     open_s = time.monotonic() - t0
     stop = threading.Event()
     res = {}
+    a.duration = a.hold + 5  # new clients keep coming until the hold ends (stop)
     checker = threading.Thread(target=lambda: res.update(run_corpus(a, files, stop)))
     checker.start()
     by_fd = {s.fileno(): s for s in socks}
@@ -189,6 +192,7 @@ def main():
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--open-s", type=float, default=60, help="longest time to open the slow connections")
     ap.add_argument("--hold", type=float, default=20)
+    ap.add_argument("--pause", type=float, default=0, help="seconds each thread waits between fetches")
     a = ap.parse_args()
     files = corpus_of(a.root)
     if a.mode == "corpus":

@@ -17,10 +17,10 @@ trap 'exit 1' INT TERM
 full=${REL_FULL:-0}
 if [ "$full" = 1 ]; then
 	: "${SOAK_CONNS:=1000000}" "${SLOW_CONNS:=3000}" "${SLOW_HOLD_S:=60}" "${FLOOD_SYNS:=100000}"
-	: "${ADV_FLOOD:=5000}" "${FAULT_ROUNDS:=5}" "${FAULT_WRK_S:=10}" "${FLOOD_S:=20}"
+	: "${ADV_FLOOD:=5000}" "${FAULT_ROUNDS:=5}" "${FAULT_WRK_S:=10}" "${FLOOD_S:=20}" "${SOAK_CHUNK_S:=5}"
 else
-	: "${SOAK_CONNS:=20000}" "${SLOW_CONNS:=2000}" "${SLOW_HOLD_S:=15}" "${FLOOD_SYNS:=20000}"
-	: "${ADV_FLOOD:=1000}" "${FAULT_ROUNDS:=1}" "${FAULT_WRK_S:=4}" "${FLOOD_S:=8}"
+	: "${SOAK_CONNS:=100000}" "${SLOW_CONNS:=2000}" "${SLOW_HOLD_S:=15}" "${FLOOD_SYNS:=20000}"
+	: "${ADV_FLOOD:=1000}" "${FAULT_ROUNDS:=1}" "${FAULT_WRK_S:=4}" "${FLOOD_S:=8}" "${SOAK_CHUNK_S:=1}"
 fi
 stages=${REL_STAGES:-adv faults flood slow soak}
 # The idle timeout the slowloris stage asks minimal_ws for, when it has one.
@@ -90,6 +90,7 @@ settle() {
 # $rel_work/TAG.stats.
 stop_and_stats() {
 	local tag=$1
+	settle 30
 	if rel_server_stop; then
 		pass "$tag: server exits cleanly on SIGINT"
 	else
@@ -140,14 +141,10 @@ stage_faults() {
 	rel_fault_topology "$nargs" 7 || { fail "faults: set-up" "fault link"; return; }
 	note "faults: $rel_fault_kind"
 	start_or_fail faults "$NS_FS" "$IF_FS" "$FSRV_IP/24" || return
-	cexec timeout 600 "$REL_PY" "$here/fetch.py" corpus --host "$FSRV_IP" --port "$PORT" --root "$ROOT" \
+	# curl (below) runs beside the Python client: the lossy 100 ms round trip, not the CPU, sets the pace
+	rel_bg cexec timeout 600 "$REL_PY" "$here/fetch.py" corpus --host "$FSRV_IP" --port "$PORT" --root "$ROOT" \
 		--rounds "$FAULT_ROUNDS" --conc 4 --timeout 30 --deadline 120 >"$rel_work/faults.json" 2>&1
-	if [ -s "$rel_work/faults.json" ] && [ "$(json "$rel_work/faults.json" 'ok == fetches and fetches > 0')" = True ]; then
-		pass "faults: python fetches every page of the corpus x$FAULT_ROUNDS: $(json "$rel_work/faults.json" '"%d fetches byte-identical (sha256), %d bytes, slowest %.1f s" % (fetches, bytes, max_fetch_s)')"
-	else
-		fail "faults: python corpus" "$(tail -c 600 "$rel_work/faults.json")"
-	fi
-	# curl: every page, compared byte for byte, each bounded by --max-time
+	local pyc=$rel_last_bg
 	local f bad=0 n=0 why=""
 	while IFS= read -r f; do
 		n=$((n + 1))
@@ -157,8 +154,14 @@ stage_faults() {
 		fi
 	done < <(cd "$ROOT" && find . -type f | sed 's|^\./||' | sort)
 	if [ "$bad" = 0 ]; then pass "faults: curl fetches all $n pages byte-identical"; else fail "faults: curl" "$bad of $n:$why"; fi
+	wait "$pyc"
+	if [ -s "$rel_work/faults.json" ] && [ "$(json "$rel_work/faults.json" 'ok == fetches and fetches > 0')" = True ]; then
+		pass "faults: python fetches every page of the corpus x$FAULT_ROUNDS: $(json "$rel_work/faults.json" '"%d fetches byte-identical (sha256), %d bytes, slowest %.1f s" % (fetches, bytes, max_fetch_s)')"
+	else
+		fail "faults: python corpus" "$(tail -c 600 "$rel_work/faults.json")"
+	fi
 	# wrk: a few seconds, Connection: close; every reply 200, no socket error
-	cexec bash -c "ulimit -n 65536; timeout 60 wrk -t 1 -c 8 -d ${FAULT_WRK_S}s --timeout 20s -H 'Connection: close' \
+	cexec bash -c "ulimit -n 65536 2>/dev/null || ulimit -n \$(ulimit -Hn); timeout 60 wrk -t 1 -c 8 -d ${FAULT_WRK_S}s --timeout 20s -H 'Connection: close' \
 		http://$FSRV_IP:$PORT/dir/page2.html" >"$rel_work/wrk_faults.out" 2>&1
 	local reqs
 	reqs=$(awk '/requests in/ {print $1}' "$rel_work/wrk_faults.out")
@@ -191,7 +194,7 @@ stage_flood() {
 	sleep 1
 	cexec timeout $((FLOOD_S + 60)) "$REL_PY" "$here/fetch.py" corpus --host "$SRV_IP" --port "$PORT" --root "$ROOT" \
 		--duration $((FLOOD_S / 2)) --conc 4 --timeout 10 --deadline 30 >"$rel_work/flood.json" 2>&1
-	cexec bash -c "ulimit -n 65536; timeout 60 wrk -t 1 -c 16 -d $((FLOOD_S / 2 - 1))s --timeout 5s -H 'Connection: close' \
+	cexec bash -c "ulimit -n 65536 2>/dev/null || ulimit -n \$(ulimit -Hn); timeout 60 wrk -t 1 -c 16 -d $((FLOOD_S / 2 - 1))s --timeout 5s -H 'Connection: close' \
 		http://$SRV_IP:$PORT/dir/page1.html" >"$rel_work/wrk_flood.out" 2>&1
 	rss1=$(rel_rss)
 	wait "$hp" 2>/dev/null
@@ -236,8 +239,9 @@ stage_slow() {
 	rss0=$(rel_rss)
 	hold=$SLOW_HOLD_S
 	[ -n "$idle" ] && [ "$hold" -lt $((idle / 1000 + 10)) ] && hold=$((idle / 1000 + 10))
-	cexec bash -c "ulimit -n 65536; timeout $((hold + 180)) '$REL_PY' '$here/fetch.py' slowloris --host '$SRV_IP' --port '$PORT' \
-		--root '$ROOT' --n '$SLOW_CONNS' --open-s 60 --hold '$hold' --conc 2 --timeout 10 --deadline 30" >"$rel_work/slow.json" 2>&1
+	rel_bg bash -c "sleep $((hold / 2 + 5)); echo /usnet/stats | timeout 20 dpdk-telemetry.py -f '$srv_prefix' >'$rel_work/slow_mid.tel' 2>&1"
+	cexec bash -c "ulimit -n 65536 2>/dev/null || ulimit -n \$(ulimit -Hn); timeout $((hold + 180)) '$REL_PY' '$here/fetch.py' slowloris --host '$SRV_IP' --port '$PORT' \
+		--root '$ROOT' --n '$SLOW_CONNS' --open-s 60 --hold '$hold' --conc 2 --pause 0.05 --timeout 10 --deadline 30" >"$rel_work/slow.json" 2>&1
 	rss1=$(rel_rss)
 	if [ ! -s "$rel_work/slow.json" ] || ! json "$rel_work/slow.json" 'opened' >/dev/null 2>&1; then
 		fail "slowloris: client" "$(tail -c 600 "$rel_work/slow.json")"
@@ -245,6 +249,12 @@ stage_slow() {
 		return
 	fi
 	note "slowloris: $(cat "$rel_work/slow.json")"
+	local mid
+	mid=$("$REL_PY" -c 'import json,sys
+for l in open(sys.argv[1]):
+    if l.startswith("{"):
+        d = json.loads(l)["/usnet/stats"]; print(d["tcp_passive_opens"] - d["tcp_closed"])' "$rel_work/slow_mid.tel" 2>/dev/null)
+	note "slowloris: TCBs in use mid-hold (tcp_passive_opens - tcp_closed, TIME-WAITs included): ${mid:-?} of 4096"
 	local opened
 	opened=$(json "$rel_work/slow.json" 'opened')
 	if [ "$opened" -ge $((SLOW_CONNS * 9 / 10)) ]; then
@@ -281,7 +291,7 @@ stage_soak() {
 	samples="$(rel_rss)"
 	while [ "$done_c" -lt "$SOAK_CONNS" ] && [ "$(date +%s)" -lt "$t_end" ] && [ "$chunk" -lt 100000 ]; do
 		chunk=$((chunk + 1))
-		cexec bash -c "ulimit -n 65536; timeout 60 wrk -t 1 -c 32 -d 5s --timeout 5s -H 'Connection: close' \
+		cexec bash -c "ulimit -n 65536 2>/dev/null || ulimit -n \$(ulimit -Hn); timeout 60 wrk -t 1 -c 32 -d ${SOAK_CHUNK_S}s --timeout 5s -H 'Connection: close' \
 			http://$SRV_IP:$PORT/style.css" >"$rel_work/wrk_soak.out" 2>&1
 		reqs=$(awk '/requests in/ {print $1}' "$rel_work/wrk_soak.out")
 		if [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
