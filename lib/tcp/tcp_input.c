@@ -497,13 +497,18 @@ static void input_listen(struct usn_worker *w, const struct usn_tcp_listener *l,
 
 /* The RTT from the ACK of our SYN or SYN,ACK. An echoed timestamp names
  * the transmission it answers, so it counts after a retransmission too
- * (RFC 7323 4.1; Karn's rule is for the timed segment); without any
+ * (RFC 7323 4.1; Karn's rule is for the timed segment), if it echoes the
+ * latest one (rtt_start_us): an echo of an earlier one, from a peer whose
+ * TS.Recent a repeat did not update, would be a timeout, not an RTT, and
+ * would hold the RTO up for the whole of a short connection. Without a
  * sample after a retransmission, RFC 6298 5.7: 3 s. */
 static void handshake_rtt(struct usn_tcp_conn *c, const struct usn_tcp_repr *r)
 {
+	uint32_t last_tsval = (uint32_t)(c->rtt_start_us / 1000u) + c->ts_offset;
 	if ((c->flags & USN_TF_RTT_TIMING) && c->rtx_count == 0)
 		usn_tcp_rtt_sample(c, (uint32_t)(c->w->now_us - c->rtt_start_us));
-	else if ((c->flags & USN_TF_TS) && r->has_ts && r->ts_ecr && usn_tcp_ts_now(c) - r->ts_ecr < 600000u)
+	else if ((c->flags & USN_TF_TS) && r->has_ts && r->ts_ecr && SEQ_GEQ(r->ts_ecr, last_tsval) &&
+		 usn_tcp_ts_now(c) - r->ts_ecr < 600000u)
 		usn_tcp_rtt_sample(c, (usn_tcp_ts_now(c) - r->ts_ecr) * 1000u);
 	else if (c->rtx_count)
 		c->rto_ms = 3000;

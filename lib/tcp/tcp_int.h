@@ -258,7 +258,7 @@ void usn_tcp_delack_fn(struct usn_timer *tm, void *ctx);
 void usn_tcp_timer_update(struct usn_tcp_conn *c, bool restart_rto);
 void usn_tcp_timer_arm(struct usn_tcp_conn *c, enum usn_tcp_tkind k, uint32_t ms);
 void usn_tcp_timer_stop(struct usn_tcp_conn *c);
-/* FIN-WAIT-2 idle limit: max(tcp_timewait_ms, tcp_rto_max_ms). */
+/* FIN-WAIT-2 idle limit: max(tcp_timewait_ms, 2 * tcp_rto_max_ms). */
 uint32_t usn_tcp_finwait2_ms(const struct usn_tcp_conn *c);
 
 /* ---- tcp_output.c ---- */

@@ -293,6 +293,8 @@ int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
 			c->rtt_seq = seq;
 			c->rtt_start_us = w->now_us;
 		}
+		if (flags & USN_TCP_SYN)
+			c->rtt_start_us = w->now_us; /* the latest SYN's TSval (handshake_rtt) */
 		if (SEQ_GT(end, c->snd_max)) {
 			uint32_t fresh = end - (SEQ_GT(seq, c->snd_max) ? seq : c->snd_max);
 			c->bytes_sent += fresh > len ? len : fresh;

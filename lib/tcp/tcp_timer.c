@@ -21,10 +21,13 @@ void usn_tcp_timer_stop(struct usn_tcp_conn *c)
 
 uint32_t usn_tcp_finwait2_ms(const struct usn_tcp_conn *c)
 {
-	/* At least the back-off ceiling: a peer retransmitting its data may
-	 * stay silent that long without being gone. */
+	/* Twice the back-off ceiling: a peer retransmitting its data at the
+	 * ceiling is silent that long, plus a round trip, without being gone
+	 * (exactly the ceiling lost that race at 10% loss), and Linux's
+	 * ceiling (120 s) is twice our default. */
 	const struct usn_stack_config *cfg = usn_tcp_tw(c->w)->cfg;
-	return cfg->tcp_timewait_ms > cfg->tcp_rto_max_ms ? cfg->tcp_timewait_ms : cfg->tcp_rto_max_ms;
+	uint32_t rto2 = cfg->tcp_rto_max_ms > UINT32_MAX / 2 ? UINT32_MAX : 2 * cfg->tcp_rto_max_ms;
+	return cfg->tcp_timewait_ms > rto2 ? cfg->tcp_timewait_ms : rto2;
 }
 
 static uint32_t backoff_ms(const struct usn_tcp_conn *c, uint32_t base)

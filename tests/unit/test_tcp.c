@@ -304,6 +304,41 @@ static void test_rtt_from_timestamp_after_syn_ack_retransmit(void **state)
 	fx_free(x);
 }
 
+/* ...but an ACK echoing the first SYN,ACK (the peer's TS.Recent was not
+ * updated by the repeat) measures the timeout, not the path: no sample,
+ * RFC 6298 5.7's 3 s, and the first data ACK sets the RTO. A 2 s sample
+ * here held the RTO at seconds for the whole of a short connection. */
+static void test_no_rtt_from_stale_echo_after_syn_ack_retransmit(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_syn_received(x);
+	uint32_t first = x->stack_ts;
+	tseg_advance(&x->nf, 1000 * MS);
+	expect_seg(x, TSEG_SYN | TSEG_ACK, x->siss, PISS + 1);
+	tseg_advance(&x->nf, 1 * MS);
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	s.tsecr = first;
+	send_seg(x, &s);
+	assert_int_equal(state_of(x), USN_TCP_ESTABLISHED);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.srtt_us, 0);
+	assert_int_equal(i.rto_ms, 3000);
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 100, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_PSH, x->siss + 1, PISS + 1);
+	tseg_advance(&x->nf, 2 * MS);
+	s = seg(x, TSEG_ACK, x->pnxt, x->siss + 101);
+	send_seg(x, &s);
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.srtt_us, 2000);
+	assert_int_equal(i.rto_ms, 200);
+	fx_free(x);
+}
+
 static void test_handshake(void **state)
 {
 	(void)state;
@@ -893,6 +928,37 @@ static void test_active_close_time_wait(void **state)
 	tseg_advance(&x->nf, 1000 * MS);
 	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0);
 	assert_int_equal(x->closed, 1);
+	fx_free(x);
+}
+
+/* FIN-WAIT-2 is an idle limit of twice the back-off ceiling: a peer whose
+ * RTO has reached the ceiling (60 s) retransmits its last data a little
+ * after 60 s of silence, and must still find the connection there. */
+static void test_fin_wait_2_outlasts_peer_backoff(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	uint32_t s1 = x->siss + 1;
+	assert_int_equal(usn_tcp_close(x->c), 0);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, s1, PISS + 1);
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, s1 + 1);
+	send_seg(x, &s);
+	assert_int_equal(state_of(x), USN_TCP_FIN_WAIT_2);
+	tseg_advance(&x->nf, 60001 * MS);
+	assert_int_equal(x->closed, 0);
+	peer_data(x, 50, 0);
+	assert_int_equal(x->rx_len, 50);
+	tseg_advance(&x->nf, 40 * MS);
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	/* then 120 s of silence ends it */
+	tseg_advance(&x->nf, 119959 * MS);
+	assert_int_equal(x->closed, 0);
+	tseg_advance(&x->nf, 1 * MS);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_TIMEOUT);
+	expect_none(x);
 	fx_free(x);
 }
 
@@ -1601,6 +1667,7 @@ int main(void)
 		cmocka_unit_test(test_syn_repeat_echoes_its_timestamp),
 		cmocka_unit_test(test_handshake),
 		cmocka_unit_test(test_rtt_from_timestamp_after_syn_ack_retransmit),
+		cmocka_unit_test(test_no_rtt_from_stale_echo_after_syn_ack_retransmit),
 		cmocka_unit_test(test_syn_received_bad_ack_rst),
 		cmocka_unit_test(test_syn_received_rst),
 		cmocka_unit_test(test_closed_port_rst),
@@ -1621,6 +1688,7 @@ int main(void)
 		cmocka_unit_test(test_syn_cookies),
 		cmocka_unit_test(test_rfc5961),
 		cmocka_unit_test(test_active_close_time_wait),
+		cmocka_unit_test(test_fin_wait_2_outlasts_peer_backoff),
 		cmocka_unit_test(test_passive_close),
 		cmocka_unit_test(test_simultaneous_close),
 		cmocka_unit_test(test_close_pending),
