@@ -45,7 +45,7 @@ enum usn_tcp_close_reason {
 	USN_TCP_CLOSE_NORMAL = 0, /* both FINs exchanged and acknowledged */
 	USN_TCP_CLOSE_RESET,      /* the peer sent an acceptable RST */
 	USN_TCP_CLOSE_ABORTED,    /* the application called usn_tcp_abort */
-	USN_TCP_CLOSE_TIMEOUT,    /* retransmissions or keepalives exhausted */
+	USN_TCP_CLOSE_TIMEOUT,    /* retransmissions or keepalives exhausted, or idle timeout */
 	USN_TCP_CLOSE_REFUSED,    /* active open answered by RST */
 	USN_TCP_CLOSE_UNREACHABLE,/* ARP could not resolve the next hop */
 };
@@ -103,6 +103,13 @@ void *usn_tcp_user(const struct usn_tcp_conn *c);
 struct usn_worker *usn_tcp_worker(const struct usn_tcp_conn *c);
 /* Keepalive probes after idle_ms of silence (0: off, the default). */
 void usn_tcp_set_keepalive(struct usn_tcp_conn *c, uint32_t idle_ms);
+/* Idle timeout, the slowloris defence (0: off, the default). If for `ms`
+ * no segment with data or FIN arrives, and the peer acknowledges no new
+ * data of ours, while the connection is ESTABLISHED or CLOSE_WAIT (not
+ * closing from our side), the stack aborts it (RST) and calls closed_fn
+ * with USN_TCP_CLOSE_TIMEOUT. The clock starts at the call. While data of
+ * ours is unacknowledged the retransmission limits govern instead. */
+void usn_tcp_set_idle_timeout(struct usn_tcp_conn *c, uint32_t ms);
 
 /* A connection's state and counters. */
 struct usn_tcp_info {

@@ -415,6 +415,8 @@ void usn_tcp_ev_recv(struct usn_tcp_conn *c, struct usn_cursor data)
 
 void usn_tcp_ev_sent(struct usn_tcp_conn *c, uint32_t bytes)
 {
+	if (bytes)
+		c->last_data_us = c->w->now_us; /* progress: not idle (idle timeout) */
 	if (!c->h.sent_fn)
 		return;
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
@@ -642,6 +644,17 @@ void usn_tcp_set_keepalive(struct usn_tcp_conn *c, uint32_t idle_ms)
 		return;
 	c->keepalive_ms = idle_ms;
 	c->ka_probes = 0;
+	if (c->tkind == USN_TK_KEEPALIVE)
+		usn_tcp_timer_stop(c);
+	usn_tcp_timer_update(c, false);
+}
+
+void usn_tcp_set_idle_timeout(struct usn_tcp_conn *c, uint32_t ms)
+{
+	if (!c || !usn_tcp_alive(c))
+		return;
+	c->idle_ms = ms;
+	c->last_data_us = c->w->now_us; /* the idle clock starts now */
 	if (c->tkind == USN_TK_KEEPALIVE)
 		usn_tcp_timer_stop(c);
 	usn_tcp_timer_update(c, false);

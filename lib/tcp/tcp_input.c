@@ -795,6 +795,8 @@ static void input_segment(struct usn_worker *w, struct seg *s)
 		return;
 	}
 	c->last_rx_us = w->now_us;
+	if (s->len || (r->flags & USN_TCP_FIN))
+		c->last_data_us = w->now_us; /* idle timeout (usn_tcp_set_idle_timeout) */
 	c->ka_probes = 0;
 	if (c->state == USN_TCP_SYN_SENT)
 		input_syn_sent(c, s);

@@ -124,7 +124,9 @@ struct usn_tcp_conn {
 	struct usn_timer timer;  /* RTO / persist / keepalive / TIME-WAIT */
 	struct usn_timer delack; /* delayed ACK */
 	uint32_t keepalive_ms;
+	uint32_t idle_ms;      /* usn_tcp_set_idle_timeout; 0: off */
 	uint64_t last_rx_us;
+	uint64_t last_data_us; /* data or FIN in, or new data of ours acked (idle timeout) */
 
 	uint32_t pend_next; /* pending-output list */
 	uint32_t tw_prev, tw_next;

@@ -39,6 +39,25 @@ static uint32_t backoff_ms(const struct usn_tcp_conn *c, uint32_t base)
 	return v > cfg->tcp_rto_max_ms ? cfg->tcp_rto_max_ms : (uint32_t)v;
 }
 
+/* The idle timeout (usn_tcp_set_idle_timeout) shares the keepalive slot of
+ * the main timer: it applies in ESTABLISHED and CLOSE_WAIT (nothing closing
+ * from our side), when the RTO and persist timers are not running (their
+ * own limits govern while data of ours is outstanding). UINT64_MAX: none. */
+static uint64_t idle_deadline(const struct usn_tcp_conn *c)
+{
+	if (!c->idle_ms || (c->state != USN_TCP_ESTABLISHED && c->state != USN_TCP_CLOSE_WAIT))
+		return UINT64_MAX;
+	return c->last_data_us + (uint64_t)c->idle_ms * 1000u;
+}
+
+/* Arms the keepalive slot at `at` or at the idle deadline, the earlier. */
+static void keepalive_arm(struct usn_tcp_conn *c, uint64_t at)
+{
+	uint64_t idle = idle_deadline(c);
+	c->tkind = USN_TK_KEEPALIVE;
+	usn_timer_arm(&c->w->wheel, &c->timer, idle < at ? idle : at);
+}
+
 void usn_tcp_timer_update(struct usn_tcp_conn *c, bool restart_rto)
 {
 	if (!usn_tcp_alive(c) || c->state == USN_TCP_TIME_WAIT)
@@ -60,11 +79,9 @@ void usn_tcp_timer_update(struct usn_tcp_conn *c, bool restart_rto)
 			usn_tcp_timer_arm(c, USN_TK_FINWAIT2, usn_tcp_finwait2_ms(c));
 		return;
 	}
-	if (c->keepalive_ms && c->state >= USN_TCP_ESTABLISHED) {
-		if (c->tkind != USN_TK_KEEPALIVE || !armed) {
-			c->tkind = USN_TK_KEEPALIVE;
-			usn_timer_arm(&c->w->wheel, &c->timer, c->last_rx_us + (uint64_t)c->keepalive_ms * 1000u);
-		}
+	if ((c->keepalive_ms && c->state >= USN_TCP_ESTABLISHED) || idle_deadline(c) != UINT64_MAX) {
+		if (c->tkind != USN_TK_KEEPALIVE || !armed)
+			keepalive_arm(c, c->keepalive_ms ? c->last_rx_us + (uint64_t)c->keepalive_ms * 1000u : UINT64_MAX);
 		return;
 	}
 	if (armed)
@@ -106,11 +123,21 @@ static void on_probe(struct usn_tcp_conn *c, bool keepalive)
 
 static void on_keepalive(struct usn_tcp_conn *c)
 {
+	if (c->w->now_us >= idle_deadline(c)) {
+		/* Idle timeout (slowloris): RST, as usn_tcp_abort, then TIMEOUT. */
+		c->w->stats.tcp_idle_timeouts++;
+		(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_RST | USN_TCP_ACK);
+		usn_tcp_conn_close(c, USN_TCP_CLOSE_TIMEOUT);
+		return;
+	}
+	if (!c->keepalive_ms) {
+		usn_tcp_timer_update(c, false); /* early: data came in meanwhile */
+		return;
+	}
 	uint64_t idle_until = c->last_rx_us + (uint64_t)c->keepalive_ms * 1000u;
 	if (c->w->now_us < idle_until) {
 		c->ka_probes = 0;
-		c->tkind = USN_TK_KEEPALIVE;
-		usn_timer_arm(&c->w->wheel, &c->timer, idle_until);
+		keepalive_arm(c, idle_until);
 		return;
 	}
 	if (c->ka_probes >= USN_TCP_KEEPALIVE_PROBES) {
@@ -120,7 +147,7 @@ static void on_keepalive(struct usn_tcp_conn *c)
 	c->ka_probes++;
 	on_probe(c, true);
 	uint32_t intvl = c->keepalive_ms < 75000 ? c->keepalive_ms : 75000;
-	usn_tcp_timer_arm(c, USN_TK_KEEPALIVE, intvl);
+	keepalive_arm(c, c->w->now_us + (uint64_t)intvl * 1000u);
 }
 
 void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx)
