@@ -37,16 +37,31 @@ struct args {
 	uint16_t port, workers, mtu;
 	uint8_t mac[6];
 	bool have_mac, keepalive;
-	uint32_t idle_backoff_us;
+	uint32_t idle_backoff_us, idle_timeout_ms;
 };
+
+/* One line per flag; apps/minimal_ws/README.md carries the same table. */
+static const char usage[] =
+    "usage: minimal_ws [EAL options] -- --root DIR --ip ADDR/PREFIX [options]\n"
+    "EAL options: see DPDK's EAL parameters; typically --no-huge -m 512 -l 0 --vdev=net_af_xdp0,iface=IF\n"
+    "  --root DIR           directory of pages, all preloaded at start (required)\n"
+    "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
+    "  --gw ADDR            next hop for off-link clients (default: none)\n"
+    "  --port N             TCP port to serve (default 80)\n"
+    "  --workers N          workers, one per queue and lcore (default 1; EAL -l must list N lcores)\n"
+    "  --mac MAC            the stack's Ethernet address, aa:bb:cc:dd:ee:ff (default: the port's)\n"
+    "  --mtu N              IPv4 MTU, 68 up to the port's (default: the port's)\n"
+    "  --idle-backoff-us N  sleep up to N us when idle instead of spinning (default 0: spin)\n"
+    "  --idle-timeout-ms N  reset a connection silent for N ms while its request is awaited (slowloris); 0: never (default 10000)\n"
+    "  --keepalive          several requests per connection (default: one, Connection: close)\n"
+    "  -h, --help           print this help and exit\n";
 
 static void usage_exit(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "minimal_ws: ");
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr,
-		" (usage: minimal_ws [EAL options] -- --root DIR --ip ADDR/PREFIX [--gw ADDR] [--port 80]"
-		" [--workers N] [--mac MAC] [--mtu N] [--idle-backoff-us N] [--keepalive])\n");
+	fputs("\n", stderr);
+	fputs(usage, stderr);
 	exit(2);
 }
 
@@ -97,6 +112,7 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 	memset(a, 0, sizeof(*a));
 	a->port = 80;
 	a->workers = 1;
+	a->idle_timeout_ms = 10000;
 	unsigned long v;
 	bool have_ip = false;
 	for (int i = first; i < argc; i++) {
@@ -144,6 +160,11 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 			if (!parse_uint(s, UINT32_MAX, &v))
 				usage_exit("bad --idle-backoff-us %s", s);
 			a->idle_backoff_us = (uint32_t)v;
+		} else if (strcmp(o, "--idle-timeout-ms") == 0) {
+			const char *s = need(argc, argv, &i);
+			if (!parse_uint(s, UINT32_MAX, &v))
+				usage_exit("bad --idle-timeout-ms %s", s);
+			a->idle_timeout_ms = (uint32_t)v;
 		} else if (strcmp(o, "--keepalive") == 0) {
 			a->keepalive = true;
 		} else {
@@ -171,6 +192,13 @@ static int worker_fn(void *arg, uint16_t i)
 
 int main(int argc, char **argv)
 {
+	/* --help anywhere, with or without "--", before the EAL starts (it
+	 * would print its own usage for --help and exit). */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
 	/* EAL options come before "--", ours after it. */
 	int dashdash = -1;
 	for (int i = 1; i < argc; i++)
@@ -224,7 +252,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int err = 0;
-	struct mws_opts mo = {.port = a.port, .keepalive = a.keepalive};
+	struct mws_opts mo = {.port = a.port, .keepalive = a.keepalive, .idle_timeout_ms = a.idle_timeout_ms};
 	struct mws *m = mws_init(s, store, &mo, &err);
 	if (!m) {
 		fprintf(stderr, "minimal_ws: cannot listen on port %u: %s\n", a.port, strerror(-err));
@@ -258,9 +286,10 @@ int main(int argc, char **argv)
 		struct mws_worker_stats st;
 		mws_worker_stats(m, i, &st);
 		printf("worker %u: %" PRIu64 " requests (200: %" PRIu64 ", 404: %" PRIu64 ", other: %" PRIu64
-		       "), %" PRIu64 " connections (%" PRIu64 " closed, %" PRIu64 " reset/timed out)\n",
+		       "), %" PRIu64 " connections (%" PRIu64 " closed, %" PRIu64 " reset/timed out, %" PRIu64
+		       " timed out)\n",
 		       i, st.requests, st.st200, st.st404, st.st_other, st.conns, st.closed_ok,
-		       st.closed_bad);
+		       st.closed_bad, st.timed_out);
 		total += st.requests;
 	}
 	usn_backend_print_stats(b, stdout);

@@ -65,6 +65,8 @@ static void on_connected(struct usn_tcp_conn *c, void *user)
 	k->closing = false;
 	http_parser_init(&k->p);
 	usn_tcp_set_user(c, k);
+	if (mw->m->o.idle_timeout_ms)
+		usn_tcp_set_idle_timeout(c, mw->m->o.idle_timeout_ms);
 	mw->st.conns++;
 }
 
@@ -148,6 +150,8 @@ static void on_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_rea
 		mw->st.closed_ok++;
 	else
 		mw->st.closed_bad++;
+	if (why == USN_TCP_CLOSE_TIMEOUT)
+		mw->st.timed_out++;
 	if (!k)
 		return;
 	k->tcp = NULL;

@@ -15,6 +15,9 @@ struct mws;
 struct mws_opts {
 	uint16_t port;	/* [80] when 0 */
 	bool keepalive; /* off: one request per connection, Connection: close */
+	/* Abort (RST) a connection that sends nothing for this long while we
+	 * wait for its request (usn_tcp_set_idle_timeout); 0: never. */
+	uint32_t idle_timeout_ms;
 };
 
 /* Per-worker counters (read them after the worker stopped, or accept a
@@ -25,6 +28,7 @@ struct mws_worker_stats {
 	uint64_t conns;	      /* connections announced by connected_fn */
 	uint64_t closed_ok;   /* closed normally */
 	uint64_t closed_bad;  /* reset, timed out, aborted */
+	uint64_t timed_out;   /* of closed_bad: idle timeout or retransmissions exhausted */
 	uint64_t no_state;    /* refused: no per-connection state free */
 	uint64_t send_failed; /* send_ref refused (no send descriptor): aborted */
 };

@@ -89,7 +89,7 @@ static void make_corpus(struct fixture *f)
 	}
 }
 
-static int setup_mode(void **state, bool keepalive, const struct usn_sim_faults *faults)
+static int setup_mode(void **state, bool keepalive, const struct usn_sim_faults *faults, uint32_t idle_ms)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
@@ -108,7 +108,7 @@ static int setup_mode(void **state, bool keepalive, const struct usn_sim_faults 
 		usn_sim_port_set_faults(f->server->port, faults);
 		usn_sim_port_set_faults(f->client->port, faults);
 	}
-	struct mws_opts mo = {.port = PORT, .keepalive = keepalive};
+	struct mws_opts mo = {.port = PORT, .keepalive = keepalive, .idle_timeout_ms = idle_ms};
 	int err = 0;
 	f->mws = mws_init(f->server->stack, f->store, &mo, &err);
 	if (!f->mws)
@@ -119,19 +119,26 @@ static int setup_mode(void **state, bool keepalive, const struct usn_sim_faults 
 
 static int setup_close(void **state)
 {
-	return setup_mode(state, false, NULL);
+	return setup_mode(state, false, NULL, 0);
 }
 
 static int setup_keepalive(void **state)
 {
-	return setup_mode(state, true, NULL);
+	return setup_mode(state, true, NULL, 0);
 }
 
 static int setup_lossy(void **state)
 {
 	struct usn_sim_faults fl = {
 	    .loss = 0.02, .duplicate = 0.01, .reorder = 0.02, .delay_us = 200, .jitter_us = 100};
-	return setup_mode(state, false, &fl);
+	return setup_mode(state, false, &fl, 0);
+}
+
+#define IDLE_MS 2000u
+
+static int setup_idle(void **state)
+{
+	return setup_mode(state, false, NULL, IDLE_MS);
 }
 
 static int teardown(void **state)
@@ -454,6 +461,81 @@ static void test_no_leak_after_timewait(void **state)
 	assert_int_equal(st.closed_bad, 0);
 }
 
+/* Slowloris: a client that sends part of a request and stalls is reset
+ * exactly IDLE_MS after its last byte arrived, while other clients are
+ * served before and after; its per-connection state returns. */
+struct staller {
+	struct simnet *net;
+	bool closed;
+	enum usn_tcp_close_reason why;
+	uint64_t closed_us;
+};
+
+static void st_connected(struct usn_tcp_conn *c, void *user)
+{
+	(void)user;
+	assert_int_equal(usn_tcp_send_ref(c, "GET /index.ht", 13, NULL), 0);
+}
+
+static void st_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	(void)c;
+	struct staller *s = user;
+	s->closed = true;
+	s->why = why;
+	s->closed_us = simnet_now_us(s->net);
+}
+
+static const struct usn_tcp_handlers staller_handlers = {.connected_fn = st_connected, .closed_fn = st_closed};
+
+static bool staller_done(void *arg)
+{
+	return ((struct staller *)arg)->closed;
+}
+
+static void test_idle_timeout_frees_stalled(void **state)
+{
+	struct fixture *f = *state;
+	struct staller sl = {.net = &f->net};
+	struct usn_worker *cw = usn_stack_worker(f->client->stack, 0);
+	uint64_t t0 = simnet_now_us(&f->net);
+	struct usn_tcp_conn *c = usn_tcp_connect(cw, SERVER_IP, PORT, &staller_handlers, &sl);
+	assert_non_null(c);
+	/* the partial request is in (acknowledged) well before the timeout */
+	simnet_run_for(&f->net, 100000);
+	struct usn_tcp_info ti;
+	usn_tcp_info(c, &ti);
+	assert_int_equal(ti.state, USN_TCP_ESTABLISHED);
+	assert_int_equal(ti.snd_una, ti.snd_nxt);
+	struct mws_worker_stats st;
+	mws_worker_stats(f->mws, 0, &st);
+	assert_int_equal(st.conns, 1);
+	assert_int_equal(st.requests, 0);
+	/* others are served meanwhile */
+	struct client cl;
+	exchange_str(f, &cl, "GET /style.css HTTP/1.1\r\n\r\n");
+	expect_page(&cl, "style.css", "text/css", false);
+	free(cl.resp);
+	assert_false(sl.closed);
+	/* the staller is reset at the timeout, not before */
+	uint64_t t_before = simnet_now_us(&f->net);
+	assert_true(simnet_run_until(&f->net, staller_done, &sl, 10u * IDLE_MS * 1000u));
+	assert_int_equal(sl.why, USN_TCP_CLOSE_RESET);
+	assert_true(sl.closed_us >= t0 + IDLE_MS * 1000u);
+	assert_true(sl.closed_us <= t0 + IDLE_MS * 1000u + 10000u); /* handshake and request: < 10 ms */
+	assert_true(sl.closed_us > t_before);
+	mws_worker_stats(f->mws, 0, &st);
+	assert_int_equal(st.conns, 2);
+	assert_int_equal(st.timed_out, 1);
+	assert_int_equal(st.closed_bad, 1);
+	assert_int_equal(st.closed_ok, 1);
+	assert_int_equal(usn_worker_stats(usn_stack_worker(f->server->stack, 0))->tcp_idle_timeouts, 1);
+	/* and the server goes on serving */
+	exchange_str(f, &cl, "GET /index.html HTTP/1.1\r\n\r\n");
+	expect_page(&cl, "index.html", "text/html", false);
+	free(cl.resp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +547,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lossy_link, setup_lossy, teardown),
 	    cmocka_unit_test_setup_teardown(test_keepalive_pipelined, setup_keepalive, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_leak_after_timewait, setup_close, teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_timeout_frees_stalled, setup_idle, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
