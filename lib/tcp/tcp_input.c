@@ -310,10 +310,17 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 	bool fin_sent = (c->state == USN_TCP_FIN_WAIT_1 || c->state == USN_TCP_CLOSING || c->state == USN_TCP_LAST_ACK);
 	if (fin_sent && acked > c->sq_bytes)
 		*fin_acked = true;
-	/* RTT (RFC 7323 4.1 with timestamps, else the timed segment; Karn). */
+	/* RTT (RFC 7323 4.1 with timestamps, else the timed segment; Karn).
+	 * An echo older than our latest retransmission (rtt_start_us) is not
+	 * taken: a peer that already held the data answers the repeat with
+	 * the TS.Recent of the original (RFC 7323 4.3), and the "RTT" would be
+	 * the whole outage (an 18 s sample after lost ACKs kept the RTO at the
+	 * 60 s ceiling); Karn's rule, applied to the echo. */
 	if ((c->flags & USN_TF_TS) && r->has_ts && r->ts_ecr) {
 		uint32_t ms = usn_tcp_ts_now(c) - r->ts_ecr;
-		if (ms < 600000u)
+		uint32_t rtx_tsval = (uint32_t)(c->rtt_start_us / 1000u) + c->ts_offset;
+		bool stale = w->now_us - c->rtt_start_us < 600000000u && SEQ_LT(r->ts_ecr, rtx_tsval);
+		if (ms < 600000u && !stale)
 			usn_tcp_rtt_sample(c, ms * 1000u);
 	} else if ((c->flags & USN_TF_RTT_TIMING) && SEQ_GT(r->ack, c->rtt_seq)) {
 		c->flags &= (uint16_t)~USN_TF_RTT_TIMING;

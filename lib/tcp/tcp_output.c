@@ -286,6 +286,8 @@ int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
 		if (SEQ_LT(seq, c->snd_max)) {
 			c->retransmits++;
 			w->stats.tcp_retrans_segs++;
+			if (c->flags & USN_TF_TS)
+				c->rtt_start_us = w->now_us; /* echoes older than this are stale */
 			if (SEQ_LEQ(c->rtt_seq, end) && SEQ_GEQ(c->rtt_seq, seq))
 				c->flags &= (uint16_t)~USN_TF_RTT_TIMING; /* Karn */
 		} else if (!(c->flags & USN_TF_RTT_TIMING) && !(c->flags & USN_TF_TS)) {

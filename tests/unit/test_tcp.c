@@ -583,6 +583,47 @@ static void test_retries_exhausted(void **state)
 	fx_free(x);
 }
 
+/* Karn's rule for timestamps: an ACK echoing a TSval older than the latest
+ * retransmission (a peer that held the data answers the repeat with the
+ * original's TS.Recent, RFC 7323 4.3) gives no RTT sample; the next fresh
+ * echo does. Taking it made the outage the "RTT" and held the RTO at the
+ * 60 s ceiling for the rest of a lossy transfer. */
+static void test_no_rtt_from_echo_older_than_retransmit(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_established(x);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	uint32_t srtt0 = i.srtt_us;
+	assert_int_equal(i.rto_ms, 200);
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 200, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = expect_seg(x, TSEG_ACK | TSEG_PSH, x->siss + 1, PISS + 1);
+	uint32_t t_orig = o->tsval;
+	tseg_advance(&x->nf, 200 * MS);
+	o = expect_seg(x, TSEG_ACK | TSEG_PSH, x->siss + 1, PISS + 1);
+	assert_int_equal(o->tsval, t_orig + 200);
+	tseg_advance(&x->nf, 50 * MS);
+	/* the first 100 bytes acked, echoing the original transmission */
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 101);
+	s.tsecr = t_orig;
+	send_seg(x, &s);
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.srtt_us, srtt0);
+	assert_int_equal(i.rto_ms, 400); /* still backed off */
+	/* the rest, echoing the retransmission: 50 ms */
+	s = seg(x, TSEG_ACK, x->pnxt, x->siss + 201);
+	s.tsecr = t_orig + 200;
+	send_seg(x, &s);
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.srtt_us, srtt0 - srtt0 / 8 + 50000 / 8);
+	assert_int_equal(x->sent, 200);
+	fx_free(x);
+}
+
 /* Sends n full segments (1460) from the stack and returns them checked. */
 static void send_segments(struct fx *x, int n)
 {
@@ -1678,6 +1719,7 @@ int main(void)
 		cmocka_unit_test(test_ooo_bounded),
 		cmocka_unit_test(test_send_rto_backoff),
 		cmocka_unit_test(test_retries_exhausted),
+		cmocka_unit_test(test_no_rtt_from_echo_older_than_retransmit),
 		cmocka_unit_test(test_initial_window_10),
 		cmocka_unit_test(test_ack_after_rto_carries_snd_max),
 		cmocka_unit_test(test_fast_retransmit),
