@@ -5,7 +5,7 @@
 set -eu
 want_test="build-essential pkg-config libcmocka-dev dpdk-dev libdpdk-dev libnuma-dev
 	clang libclang-rt-14-dev python3 python3-scapy curl wrk iproute2 ethtool tcpdump procps
-	libbpf-dev libxdp-dev"
+	libbpf-dev libxdp-dev hping3 nftables"
 want_bench="$want_test nginx-light lighttpd python3-matplotlib valgrind"
 case "${1:-test}" in
 test) want=$want_test ;;

@@ -56,8 +56,9 @@ test:
 # Rig suites (root, network namespaces); each script under tests/rig/ and
 # tests/http/ named run_*.sh is one suite.
 test-rig: all
-	@for s in $(sort $(wildcard tests/rig/run_*.sh tests/http/run_*.sh)); do \
+	@for s in $(sort $(wildcard tests/rig/run_*.sh tests/http/run_*.sh tests/reliability/run_*.sh)); do \
 		tests/run-script.sh "$(O)" "$$s" || true; done
 
 -include $(TEST_BINS:=.d) $(TEST_COMMON_OBJS:.o=.d)
 -include tests/fuzz/fuzz.mk
+-include tests/reliability/reliability.mk
