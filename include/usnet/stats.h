@@ -44,4 +44,19 @@ uint64_t usn_stats_value(const struct usn_stats *s, size_t i);
 /* dst += src, field by field. */
 void usn_stats_add(struct usn_stats *dst, const struct usn_stats *src);
 
+/* Cost centres (a build with USN_PROFILE=1, e.g. `make O=build-prof
+ * USN_PROFILE=1`): every cycle of a worker's poll loop (usn_worker_run, or
+ * each usn_worker_poll) charged to exactly one category, exclusive of the
+ * categories nested in it: driver, net, tcp_in, tcp_out, csum, copy, app,
+ * timers, idle, other. Cycles are the TSC on x86, else the HAL clock. */
+struct usn_worker;
+/* Number of categories and the name of category i (NULL past the end). */
+size_t usn_prof_count(void);
+const char *usn_prof_name(size_t i);
+/* Writes the first min(n, usn_prof_count()) categories' cycles of worker w
+ * (complete poll rounds) into cycles and returns how many it wrote, or
+ * -ENOTSUP without USN_PROFILE. Exact once the worker stopped; while it
+ * runs, read it only on the worker's thread. */
+int usn_worker_prof(const struct usn_worker *w, uint64_t *cycles, size_t n);
+
 #endif

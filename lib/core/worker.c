@@ -26,8 +26,11 @@ struct usn_buf *usn_worker_buf_alloc(struct usn_worker *w)
 		uint32_t want = w->cache_cap / 2 ? w->cache_cap / 2 : w->cache_cap;
 		if (want > UINT16_MAX)
 			want = UINT16_MAX;
-		if (want)
+		if (want) {
+			usn_prof_enter(w, USN_PROF_DRIVER);
 			w->cache_n = w->hal->ops->alloc_bulk(w->hal, w->id, w->cache, (uint16_t)want);
+			usn_prof_leave(w);
+		}
 		if (w->cache_n == 0) {
 			w->stats.drop_no_buf++;
 			return NULL;
@@ -50,7 +53,9 @@ void usn_worker_buf_free(struct usn_worker *w, struct usn_buf *frame)
 	if (!frame)
 		return;
 	if (w->to_free_n == USN_FREE_BATCH) {
+		usn_prof_enter(w, USN_PROF_DRIVER);
 		w->hal->ops->free_bulk(w->hal, w->id, w->to_free, w->to_free_n);
+		usn_prof_leave(w);
 		w->to_free_n = 0;
 	}
 	w->to_free[w->to_free_n++] = frame;
@@ -59,7 +64,9 @@ void usn_worker_buf_free(struct usn_worker *w, struct usn_buf *frame)
 static void usn_worker_free_flush(struct usn_worker *w)
 {
 	if (w->to_free_n) {
+		usn_prof_enter(w, USN_PROF_DRIVER);
 		w->hal->ops->free_bulk(w->hal, w->id, w->to_free, w->to_free_n);
+		usn_prof_leave(w);
 		w->to_free_n = 0;
 	}
 }
@@ -91,7 +98,9 @@ void usn_worker_flush(struct usn_worker *w)
 	uint32_t lens[USN_TX_BATCH];
 	for (uint16_t i = 0; i < n; i++)
 		lens[i] = w->tx[i]->frame_len;
+	usn_prof_enter(w, USN_PROF_DRIVER);
 	uint16_t sent = w->hal->ops->tx_burst(w->hal, w->id, w->tx, n);
+	usn_prof_leave(w);
 	if (sent > n)
 		sent = n;
 	for (uint16_t i = 0; i < sent; i++)
@@ -137,7 +146,9 @@ static unsigned usn_worker_drain_inbox(struct usn_worker *w)
 			switch ((enum usn_msg_type)m.type) {
 			case USN_MSG_FRAME:
 				w->stats.steer_rx++;
+				usn_prof_enter(w, USN_PROF_NET);
 				usn_eth_input(w, m.ptr);
+				usn_prof_leave(w);
 				break;
 			case USN_MSG_ARP:
 				usn_arp_learn_msg(w, m.ip, m.mac);
@@ -276,8 +287,13 @@ unsigned usn_worker_poll(struct usn_worker *w)
 {
 	struct usn_buf *rx[USN_RX_BURST];
 
+#ifdef USN_PROFILE
+	usn_prof_round_begin(&w->prof, w->hal);
+#endif
 	usn_worker_read_clock(w);
+	usn_prof_enter(w, USN_PROF_DRIVER);
 	uint16_t n = w->hal->ops->rx_burst(w->hal, w->id, rx, USN_RX_BURST);
+	usn_prof_leave(w);
 	if (n > USN_RX_BURST)
 		n = USN_RX_BURST;
 	if (n) {
@@ -303,11 +319,18 @@ unsigned usn_worker_poll(struct usn_worker *w)
 				continue;
 			}
 		}
+		usn_prof_enter(w, USN_PROF_NET);
 		usn_eth_input(w, b);
+		usn_prof_leave(w);
 	}
 	unsigned msgs = usn_worker_drain_inbox(w);
-	w->stats.timers_fired += usn_wheel_advance(&w->wheel, w->now_us, w);
+	usn_prof_enter(w, USN_PROF_TIMERS);
+	unsigned fired = usn_wheel_advance(&w->wheel, w->now_us, w);
+	usn_prof_leave(w);
+	w->stats.timers_fired += fired;
+	usn_prof_enter(w, USN_PROF_TCP_OUT);
 	usn_tcp_worker_flush(w);
+	usn_prof_leave(w);
 	usn_worker_flush(w);
 	usn_worker_free_flush(w);
 
@@ -316,6 +339,10 @@ unsigned usn_worker_poll(struct usn_worker *w)
 		w->stats.idle_polls++;
 	if (idle || w->now_us - w->pub_last_us >= USN_PUB_INTERVAL_US)
 		usn_worker_publish(w);
+#ifdef USN_PROFILE
+	/* Idle for the profile: no work at all, timers included. */
+	usn_prof_round_end(&w->prof, w->hal, idle && fired == 0);
+#endif
 	return n + msgs;
 }
 
@@ -323,6 +350,9 @@ void usn_worker_run(struct usn_worker *w, const volatile int *stop)
 {
 	uint32_t max_us = w->stack->cfg.idle_backoff_us;
 	uint32_t backoff_us = 0;
+#ifdef USN_PROFILE
+	w->prof.in_run = true;
+#endif
 	while (!*stop) {
 		if (usn_worker_poll(w) != 0 || max_us == 0) {
 			backoff_us = 0;
@@ -345,4 +375,7 @@ void usn_worker_run(struct usn_worker *w, const volatile int *stop)
 				      .tv_nsec = (long)(sleep_us % 1000000u) * 1000L};
 		nanosleep(&ts, NULL);
 	}
+#ifdef USN_PROFILE
+	w->prof.in_run = false;
+#endif
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/prof.h"
 #include "core/ring.h"
 #include "core/timer.h"
 #include "usnet/hal.h"
@@ -54,6 +55,9 @@ struct usn_worker {
 	uint64_t pub_last_us;
 
 	void *user;
+#ifdef USN_PROFILE
+	struct usn_prof prof; /* cost centres (core/prof.h) */
+#endif
 };
 
 struct usn_stack {
@@ -65,6 +69,30 @@ struct usn_stack {
 	struct usn_worker **workers;
 	struct usn_tcp_shared *tcp;
 };
+
+/* ---- cost centres (USN_PROFILE builds; nothing otherwise) ---- */
+
+/* Charges the time from here to the matching leave to category c (minus
+ * what nested enters take). Pairs nest; outside a poll round they do
+ * nothing. */
+static inline void usn_prof_enter(struct usn_worker *w, enum usn_prof_cat c)
+{
+#ifdef USN_PROFILE
+	usn_prof_push(&w->prof, w->hal, c);
+#else
+	(void)w;
+	(void)c;
+#endif
+}
+
+static inline void usn_prof_leave(struct usn_worker *w)
+{
+#ifdef USN_PROFILE
+	usn_prof_pop(&w->prof, w->hal);
+#else
+	(void)w;
+#endif
+}
 
 /* ---- buffers and transmission (the worker's thread only) ---- */
 

@@ -56,7 +56,9 @@ void usn_ipv4_input(struct usn_worker *w, struct usn_buf *frame, struct usn_curs
 		usn_icmp_input(w, frame, &ip, l4);
 		return;
 	case USN_IPPROTO_TCP:
+		usn_prof_enter(w, USN_PROF_TCP_IN);
 		usn_tcp_input(w, frame, &ip, l4);
+		usn_prof_leave(w);
 		return;
 	default:
 		w->stats.drop_ip_proto++;
@@ -84,6 +86,7 @@ int usn_ipv4_output(struct usn_worker *w, struct usn_buf *frame, uint32_t dst_ip
 		usn_worker_buf_free(w, frame);
 		return -EHOSTUNREACH;
 	}
+	usn_prof_enter(w, USN_PROF_NET);
 	bool hw_csum = (w->hal->offloads & USN_HAL_OFF_TX_IP_CSUM) != 0;
 	struct usn_ipv4_repr ip = {
 		.src = w->stack->cfg.ip,
@@ -103,5 +106,6 @@ int usn_ipv4_output(struct usn_worker *w, struct usn_buf *frame, uint32_t dst_ip
 	if (hw_csum)
 		frame->flags |= USN_BUF_TX_IP_CSUM;
 	usn_arp_send(w, frame, next_hop);
+	usn_prof_leave(w);
 	return 0;
 }

@@ -312,7 +312,9 @@ void usn_tcp_conn_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why)
 		c->flags &= (uint16_t)~USN_TF_ANNOUNCED;
 		if (c->h.closed_fn) {
 			t->depth++;
+			usn_prof_enter(c->w, USN_PROF_APP);
 			c->h.closed_fn(c, c->user, why);
+			usn_prof_leave(c->w);
 			t->depth--;
 		}
 	}
@@ -345,7 +347,9 @@ void usn_tcp_enter_timewait(struct usn_tcp_conn *c)
 		c->flags &= (uint16_t)~USN_TF_ANNOUNCED;
 		if (c->h.closed_fn) {
 			t->depth++;
+			usn_prof_enter(c->w, USN_PROF_APP);
 			c->h.closed_fn(c, c->user, USN_TCP_CLOSE_NORMAL);
+			usn_prof_leave(c->w);
 			t->depth--;
 		}
 	}
@@ -399,7 +403,9 @@ void usn_tcp_ev_connected(struct usn_tcp_conn *c)
 		return;
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
 	t->depth++;
+	usn_prof_enter(c->w, USN_PROF_APP);
 	c->h.connected_fn(c, c->user);
+	usn_prof_leave(c->w);
 	t->depth--;
 }
 
@@ -409,7 +415,9 @@ void usn_tcp_ev_recv(struct usn_tcp_conn *c, struct usn_cursor data)
 		return;
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
 	t->depth++;
+	usn_prof_enter(c->w, USN_PROF_APP);
 	c->h.recv_fn(c, c->user, data);
+	usn_prof_leave(c->w);
 	t->depth--;
 }
 
@@ -421,7 +429,9 @@ void usn_tcp_ev_sent(struct usn_tcp_conn *c, uint32_t bytes)
 		return;
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
 	t->depth++;
+	usn_prof_enter(c->w, USN_PROF_APP);
 	c->h.sent_fn(c, c->user, bytes);
+	usn_prof_leave(c->w);
 	t->depth--;
 }
 
@@ -431,7 +441,9 @@ void usn_tcp_ev_remote_closed(struct usn_tcp_conn *c)
 		return;
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
 	t->depth++;
+	usn_prof_enter(c->w, USN_PROF_APP);
 	c->h.remote_closed_fn(c, c->user);
+	usn_prof_leave(c->w);
 	t->depth--;
 }
 

@@ -838,7 +838,9 @@ void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn
 		goto free;
 	}
 	if (!(frame->flags & USN_BUF_RX_L4_CSUM_GOOD)) {
+		usn_prof_enter(w, USN_PROF_CSUM);
 		uint32_t sum = usn_csum_add(usn_cursor_csum(l4), usn_csum_pseudo(ip->src, ip->dst, USN_IPPROTO_TCP, (uint16_t)l4.len));
+		usn_prof_leave(w);
 		if (usn_csum_fold(sum) != 0xffff) {
 			w->stats.drop_tcp_csum++;
 			goto free;

@@ -84,16 +84,19 @@ static uint32_t write_payload(struct usn_tcp_conn *c, uint32_t seq, uint32_t len
 			n = len - pos;
 		struct usn_cursor piece = usn_cursor_take(usn_cursor_drop(dst, pos), n);
 		uint32_t s = 0;
-		if (d->kind == USN_SD_REF) {
+		usn_prof_enter(c->w, USN_PROF_COPY);
+		if (d->kind == USN_SD_REF)
 			usn_cursor_write(piece, d->u.ref.data + doff, n);
-			if (want_sum)
-				s = d->u.ref.csum ? usn_csum_table_range(d->u.ref.csum, doff, n)
-						  : usn_csum_partial(d->u.ref.data + doff, n, 0);
-		} else {
+		else
 			d->u.wr.fn(d->u.wr.arg, doff, n, piece);
-			if (want_sum)
-				s = usn_cursor_csum(piece);
-		}
+		usn_prof_leave(c->w);
+		usn_prof_enter(c->w, USN_PROF_CSUM);
+		if (want_sum && d->kind == USN_SD_REF)
+			s = d->u.ref.csum ? usn_csum_table_range(d->u.ref.csum, doff, n)
+					  : usn_csum_partial(d->u.ref.data + doff, n, 0);
+		else if (want_sum)
+			s = usn_cursor_csum(piece);
+		usn_prof_leave(c->w);
 		if (want_sum)
 			sum = usn_csum_add(sum, (pos & 1) ? usn_csum_swap(s) : s);
 		pos += n;
@@ -174,6 +177,7 @@ static struct usn_buf *frame_build(struct usn_worker *w, const uint8_t *hdr, uin
 static void frame_csum(struct usn_worker *w, struct usn_buf *head, uint32_t src, uint32_t dst, uint8_t *hdr, uint32_t hl,
 		       uint32_t l4_len, uint32_t pay_sum)
 {
+	usn_prof_enter(w, USN_PROF_CSUM);
 	uint32_t ph = usn_csum_pseudo(src, dst, USN_IPPROTO_TCP, (uint16_t)l4_len);
 	uint16_t v;
 	head->l2_len = USN_ETH_HDR_LEN;
@@ -186,21 +190,27 @@ static void frame_csum(struct usn_worker *w, struct usn_buf *head, uint32_t src,
 	}
 	usn_store_be16(hdr + 16, v);
 	usn_cursor_write(usn_cursor_drop(usn_cursor_of_frame(head), USN_L4_OFF + 16), hdr + 16, 2);
+	usn_prof_leave(w);
 }
 
 int usn_tcp_send_raw(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r)
 {
 	uint8_t hdr[USN_TCP_MAX_HDR_LEN];
+	usn_prof_enter(w, USN_PROF_TCP_OUT);
 	uint32_t hl = usn_tcp_emit(r, hdr);
 	struct usn_cursor pay;
 	struct usn_buf *f = frame_build(w, hdr, hl, 0, &pay);
-	if (!f)
+	if (!f) {
+		usn_prof_leave(w);
 		return -ENOBUFS;
+	}
 	frame_csum(w, f, lip, rip, hdr, hl, hl, 0);
 	w->stats.tcp_tx_segs++;
 	if (r->flags & USN_TCP_RST)
 		w->stats.tcp_rst_tx++;
-	return usn_ipv4_output(w, f, rip, USN_IPPROTO_TCP, (uint16_t)hl);
+	int rc = usn_ipv4_output(w, f, rip, USN_IPPROTO_TCP, (uint16_t)hl);
+	usn_prof_leave(w);
+	return rc;
 }
 
 void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *in, uint32_t seg_len)
@@ -223,7 +233,18 @@ void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, cons
 	(void)usn_tcp_send_raw(w, lip, rip, &r);
 }
 
+/* The cost centre tcp_out (core/prof.h) wraps the whole of it. */
+static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
+
 int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
+{
+	usn_prof_enter(c->w, USN_PROF_TCP_OUT);
+	int rc = send_seg(c, seq, len, flags);
+	usn_prof_leave(c->w);
+	return rc;
+}
+
+static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 {
 	struct usn_worker *w = c->w;
 	struct usn_tcp_worker *t = usn_tcp_tw(w);
