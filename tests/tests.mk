@@ -50,6 +50,7 @@ test:
 	$(MAKE) SAN=0 test-unit
 	$(MAKE) SAN=1 test-unit
 	$(MAKE) SAN=0 test-tilegx test-tilegx-faults
+	$(MAKE) SAN=0 test-prof
 	$(MAKE) SAN=0 test-rig
 	@tests/summary.sh $(O)/results.txt
 
@@ -59,6 +60,25 @@ test-rig: all
 	@for s in $(sort $(wildcard tests/rig/run_*.sh tests/http/run_*.sh tests/reliability/run_*.sh)); do \
 		tests/run-script.sh "$(O)" "$$s" || true; done
 
--include $(TEST_BINS:=.d) $(TEST_COMMON_OBJS:.o=.d)
+# Cost centres (issue 6): tests/prof/test_*.c need USN_PROFILE=1, so they
+# are built in a tree of their own, $(O)-prof, by `make test-prof` only;
+# the normal and sanitizer builds never see the flag.
+PROF_TEST_SRCS := $(wildcard tests/prof/test_*.c)
+PROF_TEST_BINS := $(PROF_TEST_SRCS:%.c=$(B)/%)
+TEST_EXTRA_SRCS_test_prof := $(wildcard apps/http/*.c) apps/minimal_ws/mws.c
+$(B)/tests/prof/test_prof: $(TEST_EXTRA_SRCS_test_prof)
+$(B)/tests/prof/%: CFLAGS_TEST = $(CFLAGS_COMMON) -Itests/common
+$(B)/tests/prof/%: tests/prof/%.c $(TEST_COMMON_OBJS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) $(TEST_EXTRA_SRCS_$(notdir $@)) $< $(TEST_COMMON_OBJS) $(LIBA) -lcmocka -lm $(LDFLAGS_COMMON) $(TEST_LDFLAGS_$(notdir $@)) -o $@
+
+.PHONY: test-prof prof-tests-build
+prof-tests-build: $(PROF_TEST_BINS)
+test-prof:
+	$(MAKE) O=$(O)-prof USN_PROFILE=1 SAN=0 prof-tests-build
+	@USN_RESULTS=$(O)/results.txt USN_SUITE_LABEL=prof tests/run-suite.sh "$(O)-prof/rel" \
+		$(PROF_TEST_SRCS:%.c=$(O)-prof/rel/%)
+
+-include $(TEST_BINS:=.d) $(TEST_COMMON_OBJS:.o=.d) $(PROF_TEST_BINS:=.d)
 -include tests/fuzz/fuzz.mk
 -include tests/reliability/reliability.mk
