@@ -19,6 +19,7 @@
 #include "usnet/backend.h"
 #include "usnet/csum.h"
 #include "usnet/stack.h"
+#include "usnet/stats.h"
 
 /* The one piece of process-wide state: a signal handler can reach nothing
  * else. usn_worker_run polls it. */
@@ -177,6 +178,32 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 		usage_exit("%s", "--ip is required");
 }
 
+/* The cost centres of a USN_PROFILE build (nothing otherwise), summed over
+ * the workers: cycles, share of the loop, cycles per request. bench.py
+ * reads these lines. */
+static void print_profile(struct usn_stack *s, uint64_t requests)
+{
+	enum { MAXC = 32 };
+	uint64_t sum[MAXC] = {0}, c[MAXC], total = 0;
+	size_t n = usn_prof_count() < MAXC ? usn_prof_count() : MAXC;
+	for (uint16_t i = 0; i < usn_stack_workers(s); i++) {
+		if (usn_worker_prof(usn_stack_worker(s, i), c, n) < 0)
+			return;
+		for (size_t k = 0; k < n; k++)
+			sum[k] += c[k];
+	}
+	for (size_t k = 0; k < n; k++)
+		total += sum[k];
+	printf("cost centres: %u worker%s, %" PRIu64 " requests\n", usn_stack_workers(s),
+	       usn_stack_workers(s) == 1 ? "" : "s", requests);
+	printf("  %-8s %16s %8s %14s\n", "category", "cycles", "share", "cycles/req");
+	for (size_t k = 0; k <= n; k++) {
+		uint64_t v = k < n ? sum[k] : total;
+		printf("  %-8s %16" PRIu64 " %7.2f%% %14.0f\n", k < n ? usn_prof_name(k) : "total", v,
+		       total ? 100.0 * (double)v / (double)total : 0.0, requests ? (double)v / (double)requests : 0.0);
+	}
+}
+
 struct run_ctx {
 	struct usn_stack *stack;
 };
@@ -293,6 +320,7 @@ int main(int argc, char **argv)
 		total += st.requests;
 	}
 	usn_backend_print_stats(b, stdout);
+	print_profile(s, total);
 	printf("stopped: %" PRIu64 " requests\n", total);
 	mws_destroy(m);
 	usn_stack_destroy(s);
