@@ -205,11 +205,34 @@ void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s)
 	c->state = (uint8_t)s;
 }
 
+/* The oldest TIME-WAIT TCB, closed and off the zombie list, for reuse now:
+ * with the pool empty, a new connection is worth more than 2 MSL of
+ * protection for an old one (tcp_max_timewait may allow TIME-WAIT the whole
+ * pool; SYNs were dropped). One on the pending-output list is skipped. */
+static struct usn_tcp_conn *timewait_take(struct usn_tcp_worker *t)
+{
+	uint32_t i = t->tw_head;
+	for (int n = 0; i != USN_TCP_NIL && n < 16; n++) {
+		struct usn_tcp_conn *c = usn_tcp_at(t, i);
+		if (!(c->flags & USN_TF_PENDING)) {
+			usn_tcp_conn_close(c, USN_TCP_CLOSE_NORMAL); /* anonymous: no handler */
+			t->zombie_head = c->hnext;                    /* it was pushed first */
+			c->flags = 0;
+			usn_pool_put(&t->tcbs, c);
+			return usn_pool_get(&t->tcbs);
+		}
+		i = c->tw_next;
+	}
+	return NULL;
+}
+
 struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(w);
 	usn_tcp_reap(t);
 	struct usn_tcp_conn *c = usn_pool_get(&t->tcbs);
+	if (!c && (c = timewait_take(t)) != NULL)
+		w->stats.tcp_timewait_overflow++;
 	if (!c) {
 		w->stats.tcp_pool_empty++;
 		return NULL;

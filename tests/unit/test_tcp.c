@@ -1195,6 +1195,56 @@ static void test_time_wait_bounded(void **state)
 	fx_free(x);
 }
 
+static void tw_fills_pool(struct usn_stack_config *c)
+{
+	c->tcp_max_conns = 2;
+	c->tcp_max_timewait = 2;
+}
+
+/* tcp_max_timewait may let TIME-WAIT hold the whole pool: a new SYN then
+ * takes the oldest TIME-WAIT's TCB instead of being dropped (it was, and
+ * the client waited for its SYN timeout). */
+static void test_syn_takes_time_wait_tcb_when_pool_full(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(tw_fills_pool);
+	uint32_t s1[2];
+	for (int k = 0; k < 2; k++) {
+		x->pport = (uint16_t)(PEER + k);
+		x->c = NULL;
+		x->connected = 0;
+		fx_established(x);
+		s1[k] = x->siss + 1;
+		usn_tcp_close(x->c);
+		tseg_advance(&x->nf, 0);
+		expect_seg(x, TSEG_ACK | TSEG_FIN, s1[k], PISS + 1);
+		struct tseg s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt, s1[k] + 1);
+		send_seg(x, &s);
+		expect_seg(x, TSEG_ACK, s1[k] + 1, x->pnxt + 1);
+	}
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), 0);
+	/* a third peer: SYN,ACK at once */
+	x->pport = PEER + 2;
+	x->c = NULL;
+	x->connected = 0;
+	fx_established(x);
+	assert_int_equal(st(x)->tcp_timewait_overflow, 1);
+	assert_int_equal(st(x)->tcp_pool_empty, 0);
+	assert_int_equal(st(x)->drop_tcp_listen_full, 0);
+	/* the newer TIME-WAIT is still there: a repeated FIN is ACKed; the
+	 * older one is gone: RST */
+	x->pport = PEER + 1;
+	struct tseg s = seg(x, TSEG_ACK | TSEG_FIN, PISS + 1, s1[1] + 1);
+	send_seg(x, &s);
+	expect_seg(x, TSEG_ACK, s1[1] + 1, PISS + 2);
+	x->pport = PEER;
+	s = seg(x, TSEG_ACK | TSEG_FIN, PISS + 1, s1[0] + 1);
+	send_seg(x, &s);
+	expect_seg(x, TSEG_RST, s1[0] + 1, 0);
+	expect_none(x);
+	fx_free(x);
+}
+
 /* ---- active open ---- */
 
 static struct usn_tcp_conn *fx_connect(struct fx *x, struct tseg **syn)
@@ -1738,6 +1788,7 @@ int main(void)
 		cmocka_unit_test(test_close_and_abort_in_handler),
 		cmocka_unit_test(test_time_wait_reuse),
 		cmocka_unit_test(test_time_wait_bounded),
+		cmocka_unit_test(test_syn_takes_time_wait_tcb_when_pool_full),
 		cmocka_unit_test(test_active_open),
 		cmocka_unit_test(test_active_open_refused),
 		cmocka_unit_test(test_syn_sent_timeout),
