@@ -379,12 +379,24 @@ static int listen_socket(const struct opts *o, char *msg, size_t len)
 	return fd;
 }
 
+/* One line per flag; apps/bsd_ws/README.md carries the same table. */
+static const char usage[] =
+    "usage: bsd_ws --root DIR --addr ADDR [options]\n"
+    "  --root DIR           directory of pages, all preloaded at start (required)\n"
+    "  --addr ADDR          IPv4 address to listen on (required)\n"
+    "  --port N             TCP port to serve (default 80)\n"
+    "  --workers N          threads, each with its own SO_REUSEPORT socket and epoll, 1..256 (default 1)\n"
+    "  --cpus LIST          CPUs the workers are pinned to in turn, e.g. 0,2-3 (default: those we may run on)\n"
+    "  --keepalive          several requests per connection (default: one, Connection: close)\n"
+    "  --idle-timeout-ms N  close a connection with no activity for N ms; 0: never (default 10000)\n"
+    "  -h, --help           print this help and exit\n";
+
 static void usage_exit(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "bsd_ws: ");
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (usage: bsd_ws --root DIR --addr ADDR [--port 80] [--workers N] [--cpus LIST]"
-			" [--keepalive] [--idle-timeout-ms N])\n");
+	fputs("\n", stderr);
+	fputs(usage, stderr);
 	exit(2);
 }
 
@@ -453,7 +465,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	opterr = 0;
 	int ch;
 	unsigned long v;
-	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
 			o->root = optarg;
@@ -484,8 +496,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->idle_ms = (uint32_t)v;
 			break;
 		case 'h':
-			usage_exit("%s", "help");
-			break;
+			fputs(usage, stdout);
+			exit(0);
 		case ':':
 			usage_exit("option %s needs a value", argv[optind - 1]);
 			break;

@@ -22,14 +22,16 @@
 #define ECHO_RCV_WND (ECHO_RING / 2u)
 #define ECHO_CONNS_PER_WORKER 2048u
 
+/* One line per flag; apps/echo/README.md carries the same table. */
 static const char usage[] =
-    "usage: usn_echo [backend/EAL options] -- --ip ADDR/PREFIX [--gw ADDR] [--port 7] [--workers N]\n"
-    "                [--idle-backoff-us N]\n"
+    "usage: usn_echo [EAL options] -- --ip ADDR/PREFIX [options]\n"
+    "EAL options: see DPDK's EAL parameters; typically --no-huge -m 512 -l 0 --vdev=net_af_xdp0,iface=IF\n"
     "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
     "  --gw ADDR            next hop for off-link peers (default: none)\n"
-    "  --port N             TCP port to echo on (default 7)\n"
-    "  --workers N          workers, one per queue and lcore (default 1; EAL -l must list N lcores)\n"
-    "  --idle-backoff-us N  sleep up to N us when idle instead of spinning (default 0)\n"
+    "  --port N             TCP port to echo on, 1..65535 (default 7)\n"
+    "  --workers N          workers, one per queue and lcore, 1..64 (default 1; EAL -l must list N lcores)\n"
+    "  --idle-backoff-us N  sleep up to N us when idle instead of spinning, 0..1000000 (default 0: spin)\n"
+    "  -h, --help           print this help and exit\n"
     "example: usn_echo --no-huge -m 512 -l 0 --vdev=net_af_packet0,iface=veth0 -- --ip 198.18.0.2/24\n";
 
 struct echo_opts {
@@ -375,9 +377,13 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		fputs(usage, stdout);
-		return 0;
+	/* --help anywhere, with or without "--", before the EAL starts (it
+	 * would print its own usage for --help and exit). */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
 	}
 	rc = parse_opts(dashdash < argc ? argc - dashdash - 1 : 0, argv + dashdash + 1, &o, msg, sizeof(msg));
 	if (rc > 0) {

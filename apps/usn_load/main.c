@@ -39,13 +39,33 @@ struct args {
 	bool quiet;
 };
 
+/* One line per flag; apps/usn_load/README.md carries the same table. */
+static const char usage[] =
+    "usage: usn_load [EAL options] -- --ip ADDR/PREFIX --server ADDR[:PORT] --pages LIST_OR_DIR [options]\n"
+    "EAL options: see DPDK's EAL parameters; typically --no-huge -m 512 -l 0 --vdev=net_af_xdp0,iface=IF\n"
+    "  --ip ADDR/PREFIX      the client's address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
+    "  --gw ADDR             next hop for an off-link server (default: none)\n"
+    "  --server ADDR[:PORT]  the HTTP server (required; port default 80)\n"
+    "  --pages LIST_OR_DIR   pages to request: a \"/path [bytes]\" list file or a directory (required)\n"
+    "  --connections N       concurrent connections over all workers; with --rate, the cap (default 100)\n"
+    "  --duration S          stop after S seconds (default 10 when --requests is not given)\n"
+    "  --requests N          stop after N requests (default: no limit)\n"
+    "  --rate R              fixed rate, R requests/s over all workers (default: closed loop)\n"
+    "  --workers N           workers, one per queue and lcore (default 1; EAL -l must list N lcores)\n"
+    "  --seed N              seed of the page choice (default 1)\n"
+    "  --timeout S           per-request timeout in seconds (default 5)\n"
+    "  --mtu N               IPv4 MTU, 68 up to the port's (default: the port's)\n"
+    "  --json FILE           also write the results as JSON to FILE (- for stdout) (default: none)\n"
+    "  --label TEXT          label of the run in the JSON (default usn_load)\n"
+    "  --quiet               do not print the port's and workers' counters (default: print them)\n"
+    "  -h, --help            print this help and exit\n";
+
 static void usage_exit(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "usn_load: ");
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nusage: usn_load [EAL options] -- --ip ADDR/PREFIX [--gw ADDR] --server ADDR[:PORT]"
-			" --pages LIST_OR_DIR [--connections N] [--duration S] [--requests N] [--rate R]"
-			" [--workers N] [--seed N] [--timeout S] [--mtu N] [--json FILE] [--label TEXT]\n");
+	fputs("\n", stderr);
+	fputs(usage, stderr);
 	exit(2);
 }
 
@@ -232,6 +252,12 @@ static void json_str(char *out, size_t cap, const char *s)
 
 int main(int argc, char **argv)
 {
+	/* --help anywhere, with or without "--", before the EAL starts. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
 	int dashdash = -1;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Rig suite: usn_echo's start-up errors. Each bad, missing or malformed flag,
+# Rig suite: usn_echo's start-up errors (and --help of usn_echo, minimal_ws
+# and usn_load, through tests/rig/help_check.sh). Each bad, missing or malformed flag,
 # each unusable EAL set-up (no port, too few lcores or queues, not root)
 # must end with exactly one clear "usn_echo: ..." line on stderr and a
 # non-zero exit; nothing here starts a server. Prints PASS/FAIL lines.
@@ -83,6 +84,17 @@ if "$BIN" --help 2>/dev/null | grep -q '^usage: usn_echo' && "$BIN" -- --help | 
 else
 	fail "--help" "no usage on stdout or non-zero exit"
 fi
+# --help of every DPDK program: exit 0 before the EAL, with or without
+# "--", one line per flag it parses, the same rows in its README.md.
+help_check() {
+	local out
+	out=$(tests/rig/help_check.sh "$@" 2>&1)
+	printf '%s\n' "$out"
+	fails=$((fails + $(grep -c '^FAIL ' <<<"$out")))
+}
+help_check usn_echo "$BIN" apps/echo/echo.c apps/echo/README.md dpdk
+help_check minimal_ws "${MINIMAL_WS:-$(dirname "$BIN")/minimal_ws}" apps/minimal_ws/main.c apps/minimal_ws/README.md dpdk
+help_check usn_load "${USN_LOAD:-$(dirname "$BIN")/usn_load}" apps/usn_load/main.c apps/usn_load/README.md dpdk
 
 # Back-end and EAL set-up errors.
 if [ "$(id -u)" = 0 ]; then
