@@ -578,12 +578,19 @@ static void input_syn_sent(struct usn_tcp_conn *c, struct seg *s)
 	usn_tcp_output(c);
 }
 
-/* RFC 6191-style TIME-WAIT reuse (as Linux): a new SYN is welcome when its
- * timestamp is newer, or without timestamps when its ISN is beyond rcv_nxt. */
+/* RFC 6191-style TIME-WAIT reuse (as Linux's tcp_timewait_state_process):
+ * a new SYN is welcome when its timestamp is newer, or, its timestamp not
+ * older (PAWS) or absent, when its ISN is beyond rcv_nxt. A SYN with the
+ * same 1 ms timestamp was refused: a challenge ACK, the client's RST, and
+ * its SYN again a second later. */
 static bool timewait_reusable(const struct usn_tcp_conn *c, const struct seg *s)
 {
-	if ((c->flags & USN_TF_TS) && s->r.has_ts)
-		return SEQ_GT(s->r.ts_val, c->ts_recent);
+	if ((c->flags & USN_TF_TS) && s->r.has_ts) {
+		if (SEQ_GT(s->r.ts_val, c->ts_recent))
+			return true;
+		if (SEQ_LT(s->r.ts_val, c->ts_recent))
+			return false;
+	}
 	return SEQ_GT(s->r.seq, c->rcv_nxt);
 }
 

@@ -1167,6 +1167,43 @@ static void test_time_wait_reuse(void **state)
 	fx_free(x);
 }
 
+/* The same timestamp (the same millisecond at the client): the ISN decides,
+ * as in Linux; refused, the client waited a second for its next SYN. */
+static void test_time_wait_reuse_same_timestamp(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_established(x);
+	uint32_t s1 = x->siss + 1;
+	usn_tcp_close(x->c);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, s1, PISS + 1);
+	struct tseg s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt, s1 + 1);
+	send_seg(x, &s);
+	uint32_t ts_fin = s.tsval;
+	x->pnxt++;
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	/* same TSval, an ISN not beyond rcv_nxt: the TIME-WAIT stays */
+	s = seg(x, TSEG_SYN, x->pnxt - 10, 0);
+	s.tsval = ts_fin;
+	send_seg(x, &s);
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	assert_int_equal(st(x)->tcp_timewait_reused, 0);
+	/* same TSval, a newer ISN: a new connection */
+	s = seg(x, TSEG_SYN, x->pnxt + 100000, 0);
+	s.tsval = ts_fin;
+	s.has_mss = true;
+	s.mss = 1460;
+	send_seg(x, &s);
+	struct tseg *o = recv_seg(x);
+	assert_int_equal(o->flags, TSEG_SYN | TSEG_ACK);
+	assert_int_equal(o->ack, x->pnxt + 100001);
+	assert_int_equal(st(x)->tcp_timewait_reused, 1);
+	fx_free(x);
+}
+
 static void tw_small(struct usn_stack_config *c)
 {
 	c->tcp_max_timewait = 1;
@@ -1787,6 +1824,7 @@ int main(void)
 		cmocka_unit_test(test_close_pending_to_fin_wait),
 		cmocka_unit_test(test_close_and_abort_in_handler),
 		cmocka_unit_test(test_time_wait_reuse),
+		cmocka_unit_test(test_time_wait_reuse_same_timestamp),
 		cmocka_unit_test(test_time_wait_bounded),
 		cmocka_unit_test(test_syn_takes_time_wait_tcb_when_pool_full),
 		cmocka_unit_test(test_active_open),
