@@ -2,7 +2,8 @@
 # bsd_ws, nginx and lighttpd in network namespaces) and `make bench-smoke` (CI).
 # Knobs (environment or make variables): BENCH_DURATION (s per run, default 10;
 # the thesis used 50), BENCH_RUNS (3), BENCH_SWEEP=1 (workers and MTU sweeps),
-# BENCH_SERVERS (comma list), BENCH_ARGS (extra bench.py flags).
+# BENCH_SERVERS (comma list), BENCH_PROFILE=1 (minimal_ws's cost centres from a
+# USN_PROFILE=1 build in build-prof/), BENCH_ARGS (extra bench.py flags).
 
 # Debian's python3 carries python3-matplotlib; a python3 earlier on PATH may not.
 BENCH_PY ?= /usr/bin/python3

@@ -690,7 +690,7 @@ def measure_point(pt, args, ctx, procs, progress):
     """Build a rig, start one server, run wrk BENCH_RUNS times, tear down."""
     res = dict(pt)
     res.update({"status": "ok", "runs": [], "notes": []})
-    binary = server_binary(pt["server"], args.build_dir)
+    binary = pt.get("binary") or server_binary(pt["server"], args.build_dir)
     if binary is None:
         res["status"] = "not built"
         res["notes"].append("no %s binary" % (os.path.join(args.build_dir, "apps", pt["server"])
@@ -731,6 +731,8 @@ def measure_point(pt, args, ctx, procs, progress):
                     return res
                 finally:
                     srv.stop()
+                    if pt.get("profile"):
+                        res["cost_centres"] = parse_profile(srv.log)
         except ServerError as e:
             last_err = str(e)
             if vdev == "af_xdp":
@@ -749,6 +751,127 @@ def measure_point(pt, args, ctx, procs, progress):
     res["status"] = "error"
     res["notes"].append(str(last_err))
     return res
+
+
+# ---------------------------------------------------------------- cost centres
+
+PROF_BUILD = "build-prof"  # make O=build-prof USN_PROFILE=1: binaries in build-prof/rel
+
+
+def build_profile():
+    """The profiling minimal_ws (USN_PROFILE=1) in its own tree; its path or
+    None with the reason."""
+    binary = os.path.join(ROOT, PROF_BUILD, "rel", "apps", "minimal_ws")
+    r = run(["make", "-C", ROOT, "-j2", "O=" + PROF_BUILD, "USN_PROFILE=1",
+             os.path.relpath(binary, ROOT)], check=False, timeout=900)
+    if r.returncode != 0 or not os.access(binary, os.X_OK):
+        return None, "profiling build failed: %s" % (r.stderr or r.stdout).strip()[-300:]
+    return binary, None
+
+
+def parse_profile(log):
+    """The cost-centre table minimal_ws prints at exit (apps/minimal_ws/main.c):
+    {"requests": N, "categories": [{"name", "cycles", "share", "cycles_per_req"}...]}."""
+    try:
+        with open(log, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return None
+    m = None
+    for m in re.finditer(r"^cost centres: (\d+) workers?, (\d+) requests$", text, re.M):
+        pass
+    if not m:
+        return None
+    cats = []
+    for line in text[m.end():].splitlines()[2:]:
+        f = re.match(r"^\s+(\w+)\s+(\d+)\s+([\d.]+)%\s+([\d.]+)$", line)
+        if not f or f.group(1) == "total":
+            break
+        cats.append({"name": f.group(1), "cycles": int(f.group(2)), "share": float(f.group(3)) / 100,
+                     "cycles_per_req": float(f.group(4))})
+    return {"workers": int(m.group(1)), "requests": int(m.group(2)), "categories": cats} if cats else None
+
+
+def measure_profile(args, ctx, procs, progress):
+    """One run of the profiling minimal_ws on the same rig as the main points."""
+    pt = {"server": "minimal_ws", "offloads": "n/a", "mtu": 1500, "workers": 1, "profile": True}
+    binary, err = build_profile()
+    if not binary:
+        return dict(pt, status="not built", runs=[], notes=[err])
+    pt["binary"] = binary
+    pargs = argparse.Namespace(**vars(args))
+    pargs.runs = 1
+    res = measure_point(pt, pargs, ctx, procs, progress)
+    res.pop("binary", None)
+    if res["runs"]:
+        res["summary"] = summarize(res["runs"])
+    if res["status"] == "ok" and not res.get("cost_centres"):
+        res["notes"].append("minimal_ws printed no cost-centre table (not a USN_PROFILE build?)")
+    return res
+
+
+def profile_rows(prof, results):
+    """The cost-centre table: category, cycles/request, share, and us/request
+    estimated as share x the profiling run's CPU us/request; then bsd_ws's
+    user/system/softirq split for comparison."""
+    rows, cmp_rows = [], []
+    cc = prof.get("cost_centres") if prof else None
+    s = prof.get("summary") if prof else None
+    us_req = s["cpu_us_per_req"]["median"] if s and s.get("cpu_us_per_req") else None
+    if cc:
+        for c in cc["categories"] + [{"name": "total", "share": 1.0,
+                                      "cycles_per_req": sum(x["cycles_per_req"] for x in cc["categories"])}]:
+            rows.append([c["name"], "%.0f" % c["cycles_per_req"], "%.1f%%" % (c["share"] * 100),
+                         fmt_num(us_req * c["share"] if us_req is not None else None, "%.1f")])
+    for r in results:
+        if r["server"] != "bsd_ws" or r["workers"] != 1 or r["mtu"] != 1500 or not r.get("summary"):
+            continue
+        rs = r["summary"]
+        u = rs["cpu_us_per_req"]["median"] if rs.get("cpu_us_per_req") else None
+        parts = [rs["cpu_user"]["median"], rs["cpu_system"]["median"], rs["cpu_softirq"]["median"]]
+        busy = sum(parts) + rs["cpu_irq"]["median"]
+        cmp_rows.append([row_label(r)] + ["%.1f%%" % (v * 100) for v in parts] +
+                        [fmt_num(u, "%.1f")] +
+                        [fmt_num(u * v / busy if u is not None and busy else None, "%.1f") for v in parts])
+    if s:
+        cmp_rows.append(["minimal_ws (profiling build)"] +
+                        ["%.1f%%" % (s[k]["median"] * 100) for k in ("cpu_user", "cpu_system", "cpu_softirq")] +
+                        [fmt_num(us_req, "%.1f"), "", "", ""])
+    return rows, cmp_rows
+
+
+PROF_HEADERS = ["category", "cycles/req", "share", "us/req (est.)"]
+PROF_CMP_HEADERS = ["server", "user", "system", "softirq", "CPU us/req", "user us/req", "system us/req",
+                    "softirq us/req"]
+
+
+def print_simple(headers, rows, out=sys.stdout):
+    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) for i in range(len(headers))]
+    fmt = "  ".join("%%-%ds" % w for w in widths)
+    print(fmt % tuple(headers), file=out)
+    for r in rows:
+        print(fmt % tuple(r), file=out)
+
+
+def profile_markdown(prof, results):
+    rows, cmp_rows = profile_rows(prof, results)
+    if not prof:
+        return ""
+    lines = ["", "Cost centres of minimal_ws (a USN_PROFILE=1 build, one %d s run, 1 worker): every cycle of "
+             "the worker's loop charged to one category (exclusive time); us/req estimated as share x the "
+             "run's CPU us/req. Status: %s." % (prof.get("flags_duration", 0), prof["status"]), ""]
+    if rows:
+        lines += ["| " + " | ".join(PROF_HEADERS) + " |", "|" + "|".join("---" for _ in PROF_HEADERS) + "|"]
+        lines += ["| " + " | ".join(c if c else " " for c in r) + " |" for r in rows]
+        lines.append("")
+    if cmp_rows:
+        lines += ["Beside it, the Linux twin's split of the server core (/proc/stat during the run):", "",
+                  "| " + " | ".join(PROF_CMP_HEADERS) + " |", "|" + "|".join("---" for _ in PROF_CMP_HEADERS) + "|"]
+        lines += ["| " + " | ".join(c if c else " " for c in r) + " |" for r in cmp_rows]
+        lines.append("")
+    for n in prof.get("notes", []):
+        lines.append("- cost centres: %s" % n)
+    return "\n".join(lines) + "\n"
 
 
 def napi_to_server_cores(rig):
@@ -1092,6 +1215,9 @@ def parse_args(argv):
     ap.add_argument("--seed", type=int, default=int(env_default("BENCH_SEED", "1")))
     ap.add_argument("--corpus", default=os.path.join(HERE, "corpus"))
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
+    ap.add_argument("--profile", action="store_true", default=env_default("BENCH_PROFILE", "0") == "1",
+                    help="also build minimal_ws with USN_PROFILE=1 (in %s) and run it once for its cost "
+                         "centres (BENCH_PROFILE=1)" % PROF_BUILD)
     ap.add_argument("--ready-timeout", type=float, default=15.0)
     ap.add_argument("--strict", action="store_true",
                     help="also fail when a project server fails to start or serves wrong bytes")
@@ -1174,6 +1300,7 @@ def main(argv):
         signal.signal(sig, on_signal)
 
     rig_errors = []
+    prof = None
     t_start = time.time()
     try:
         stale_cleanup()
@@ -1192,7 +1319,7 @@ def main(argv):
         print("bench: %d points x %d run(s) x %d s, %d link blasts; about %s" % (
             len(pts), args.runs, args.duration, len(frames),
             "%.0f s" % est if est < 120 else "%.0f min" % (est / 60.0)))
-        progress = Progress(len(pts) + len(frames))
+        progress = Progress(len(pts) + len(frames) + (1 if args.profile else 0))
         try:
             link = measure_link(args, ctx, procs, progress, frames)
         except RigError as e:
@@ -1217,6 +1344,15 @@ def main(argv):
             if pt["offloads"] == "on" and res.get("veth_features") and default_offloads is None:
                 default_offloads = ", ".join("%s %s" % kv for kv in sorted(res["veth_features"]["server"].items()))
             results.append(res)
+        prof = None
+        if args.profile:
+            progress.step("minimal_ws cost centres (USN_PROFILE=1 build)")
+            try:
+                prof = measure_profile(args, ctx, procs, progress)
+            except RigError as e:
+                prof = {"server": "minimal_ws", "status": "rig error", "runs": [], "notes": [str(e)]}
+                rig_errors.append("cost centres: %s" % e)
+            prof["flags_duration"] = args.duration
         progress.clear()
     except Interrupted as e:
         procs.stop_all()
@@ -1243,6 +1379,7 @@ def main(argv):
         "default_offloads": default_offloads,
         "link": link,
         "results": results,
+        "profile": prof,
         "rig_errors": rig_errors,
         "elapsed_s": round(time.time() - t_start, 1),
     }
@@ -1256,6 +1393,8 @@ def main(argv):
     write_csv(os.path.join(outdir, "results.csv"), results, link)
     with open(os.path.join(outdir, "table.md"), "w") as f:
         f.write(markdown(doc, rows))
+        if prof:
+            f.write(profile_markdown(prof, results))
     made = plots(outdir, doc)
     latest = os.path.join(args.results, "latest")
     tmp_link = latest + ".new%d" % os.getpid()
@@ -1270,6 +1409,16 @@ def main(argv):
     for r in results:
         for n in r["notes"]:
             print("  %s: %s" % (row_label(r), n))
+    if prof:
+        prows, pcmp = profile_rows(prof, results)
+        print("\ncost centres of minimal_ws (USN_PROFILE=1 build, 1 run): %s" % prof["status"])
+        if prows:
+            print_simple(PROF_HEADERS, prows)
+        if pcmp:
+            print()
+            print_simple(PROF_CMP_HEADERS, pcmp)
+        for n in prof.get("notes", []):
+            print("  cost centres: %s" % n)
     print("results: %s (json, csv, table.md%s); %.0f s" % (
         os.path.relpath(outdir, ROOT), (", " + ", ".join(made)) if made else "", doc["elapsed_s"]))
     if rig_errors:
