@@ -192,7 +192,7 @@ rel_server_stop() {
 # rel_stats LOG: the counters minimal_ws printed at exit, one "name value"
 # per line: the stack's (summed over workers; only non-zero ones are
 # printed, so absent means 0) and mws's per-worker line as mws_requests,
-# mws_conns, mws_closed_ok, mws_closed_bad.
+# mws_conns, mws_closed_ok, mws_closed_bad (and mws_timed_out when printed).
 rel_stats() {
 	awk '
 	/^worker [0-9]+ \(lcore/ { for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[2] != "") s[kv[1]] += kv[2] } }
@@ -203,6 +203,7 @@ rel_stats() {
 			if (t[i] == "connections") s["mws_conns"] += t[i - 1]
 			if (t[i] == "closed") s["mws_closed_ok"] += t[i - 1]
 			if (t[i] == "reset/timed") s["mws_closed_bad"] += t[i - 1]
+			if (t[i] == "timed" && t[i - 1] ~ /^[0-9]+$/) s["mws_timed_out"] += t[i - 1]
 		}
 	}
 	END { for (k in s) print k, s[k] }' "$1"

@@ -55,7 +55,7 @@ json() { "$REL_PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(ev
 # half-open ones (at most tcp_syn_backlog 1024). The application: every
 # connection it was told about was closed (normally or not).
 check_balance() {
-	local tag=$1 st=$2 po cl open mc mok mbad
+	local tag=$1 st=$2 po=0 cl=0 open=0 mc=0 mok=0 mbad=0
 	po=$(rel_stat "$st" tcp_passive_opens); cl=$(rel_stat "$st" tcp_closed)
 	open=$((po - cl))
 	mc=$(rel_stat "$st" mws_conns); mok=$(rel_stat "$st" mws_closed_ok); mbad=$(rel_stat "$st" mws_closed_bad)
@@ -239,7 +239,7 @@ stage_slow() {
 	rss0=$(rel_rss)
 	hold=$SLOW_HOLD_S
 	[ -n "$idle" ] && [ "$hold" -lt $((idle / 1000 + 10)) ] && hold=$((idle / 1000 + 10))
-	rel_bg bash -c "sleep $((hold / 2 + 5)); echo /usnet/stats | timeout 20 dpdk-telemetry.py -f '$srv_prefix' >'$rel_work/slow_mid.tel' 2>&1"
+	rel_bg bash -c "sleep 3; echo /usnet/stats | timeout 20 dpdk-telemetry.py -f '$srv_prefix' >'$rel_work/slow_mid.tel' 2>&1"
 	cexec bash -c "ulimit -n 65536 2>/dev/null || ulimit -n \$(ulimit -Hn); timeout $((hold + 180)) '$REL_PY' '$here/fetch.py' slowloris --host '$SRV_IP' --port '$PORT' \
 		--root '$ROOT' --n '$SLOW_CONNS' --open-s 60 --hold '$hold' --conc 2 --pause 0.05 --timeout 10 --deadline 30" >"$rel_work/slow.json" 2>&1
 	rss1=$(rel_rss)
@@ -254,7 +254,7 @@ stage_slow() {
 for l in open(sys.argv[1]):
     if l.startswith("{"):
         d = json.loads(l)["/usnet/stats"]; print(d["tcp_passive_opens"] - d["tcp_closed"])' "$rel_work/slow_mid.tel" 2>/dev/null)
-	note "slowloris: TCBs in use mid-hold (tcp_passive_opens - tcp_closed, TIME-WAITs included): ${mid:-?} of 4096"
+	note "slowloris: TCBs in use 3 s into the hold (tcp_passive_opens - tcp_closed, TIME-WAITs included): ${mid:-?} of 4096"
 	local opened
 	opened=$(json "$rel_work/slow.json" 'opened')
 	if [ "$opened" -ge $((SLOW_CONNS * 9 / 10)) ]; then
@@ -279,6 +279,15 @@ for l in open(sys.argv[1]):
 	note "slowloris: server VmRSS $rss0 kB before, $rss1 kB with $opened stalled connections"
 	stop_and_stats slow
 	check_balance slow "$rel_work/slow.stats"
+	if [ -n "$idle" ]; then
+		local mto
+		mto=$(rel_stat "$rel_work/slow.stats" mws_timed_out)
+		if [ "$mto" -ge "$opened" ]; then
+			pass "slowloris: minimal_ws counts $mto connections timed out (>= $opened stalled)"
+		else
+			fail "slowloris: timed-out counter" "minimal_ws counts $mto timed out, $opened stalled connections"
+		fi
+	fi
 }
 
 # ----------------------------------------------------------------------- soak
@@ -333,17 +342,17 @@ stage_soak() {
 		fail "soak: TIME-WAIT / pool" "tcp_pool_empty=$pe drop_tcp_listen_full=$lf tcp_timewait_overflow=$ovf opens=$po"
 	fi
 	# TCB pool back to full: every TCB closed once TIME-WAIT (60 s) ends.
-	local i open=$((po - cl))
+	local i inuse=$((po - cl))
 	for i in $(seq 40); do
-		[ "$open" = 0 ] && break
+		[ "$inuse" = 0 ] && break
 		sleep 2
 		rel_tel >"$rel_work/soak.tel"
-		open=$(($(rel_stat "$rel_work/soak.tel" tcp_passive_opens) - $(rel_stat "$rel_work/soak.tel" tcp_closed)))
+		inuse=$(($(rel_stat "$rel_work/soak.tel" tcp_passive_opens) - $(rel_stat "$rel_work/soak.tel" tcp_closed)))
 	done
-	if [ "$open" = 0 ]; then
+	if [ "$inuse" = 0 ]; then
 		pass "soak: TCB pool back to full after TIME-WAIT (tcp_passive_opens = tcp_closed = $(rel_stat "$rel_work/soak.tel" tcp_closed))"
 	else
-		fail "soak: TCB pool" "$open TCBs still in use 80 s after the last connection"
+		fail "soak: TCB pool" "$inuse TCBs still in use 80 s after the last connection"
 	fi
 	stop_and_stats soak
 	check_balance soak "$rel_work/soak.stats"
