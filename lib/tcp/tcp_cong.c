@@ -195,10 +195,19 @@ static void sb_insert(struct usn_tcp_conn *c, uint32_t l, uint32_t r)
 	c->n_sacked = (uint8_t)n;
 }
 
-void usn_tcp_sack_update(struct usn_tcp_conn *c, const struct usn_tcp_repr *r)
+static uint32_t sb_bytes(const struct usn_tcp_conn *c)
 {
-	if (!(c->flags & USN_TF_SACK))
-		return;
+	uint32_t n = 0;
+	for (unsigned i = 0; i < c->n_sacked; i++)
+		n += c->sacked[i].right - c->sacked[i].left;
+	return n;
+}
+
+bool usn_tcp_sack_update(struct usn_tcp_conn *c, const struct usn_tcp_repr *r)
+{
+	if (!(c->flags & USN_TF_SACK) || r->n_sack == 0)
+		return false;
+	uint32_t before = sb_bytes(c);
 	for (unsigned i = 0; i < r->n_sack; i++) {
 		uint32_t l = r->sack[i].left, rr = r->sack[i].right;
 		/* ignore D-SACKs and anything outside what is outstanding */
@@ -206,6 +215,7 @@ void usn_tcp_sack_update(struct usn_tcp_conn *c, const struct usn_tcp_repr *r)
 			continue;
 		sb_insert(c, l, rr);
 	}
+	return sb_bytes(c) > before;
 }
 
 void usn_tcp_sack_prune(struct usn_tcp_conn *c)

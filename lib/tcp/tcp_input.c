@@ -287,12 +287,17 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 		return ACK_DROP;
 	}
 	uint32_t old_wnd = c->snd_wnd;
-	usn_tcp_sack_update(c, r);
+	bool sacked_more = usn_tcp_sack_update(c, r);
 	if (SEQ_LEQ(r->ack, c->snd_una)) {
 		/* RFC 5681 2: a duplicate ACK carries no data, no SYN/FIN, the
-		 * same window, and arrives while data is outstanding. */
-		bool dup = r->ack == c->snd_una && s->len == 0 && !(r->flags & (USN_TCP_SYN | USN_TCP_FIN)) &&
-			   ((uint32_t)r->window << c->snd_wscale) == old_wnd && c->snd_max != c->snd_una;
+		 * same window, and arrives while data is outstanding; RFC 6675 2:
+		 * with SACK, so does one that SACKs new bytes, data or not (the
+		 * peer's ACKs ride on its data when both ends send, and none
+		 * counted: every loss waited for the RTO). */
+		bool dup = r->ack == c->snd_una && c->snd_max != c->snd_una &&
+			   ((s->len == 0 && !(r->flags & (USN_TCP_SYN | USN_TCP_FIN)) &&
+			     ((uint32_t)r->window << c->snd_wscale) == old_wnd) ||
+			    sacked_more);
 		update_window(c, s);
 		if (dup)
 			usn_tcp_cong_dupack(c);

@@ -714,6 +714,42 @@ static void test_fast_retransmit(void **state)
 	fx_free(x);
 }
 
+/* RFC 6675 2: with SACK, an ACK that SACKs new bytes is a duplicate even
+ * when it carries data. When both ends send, the peer's ACKs ride on its
+ * data; none counted, and every loss waited for the RTO. */
+static void test_sack_dupack_on_data(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->sack = true;
+	fx_established(x);
+	send_segments(x, 5);
+	uint32_t s0 = x->siss + 1;
+	/* segment 0 lost; the peer's data segments SACK 1, 1..2, 1..3 */
+	for (int k = 1; k <= 3; k++) {
+		struct tseg a = seg(x, TSEG_ACK | TSEG_PSH, x->pnxt, s0);
+		a.payload = payload;
+		a.len = 100;
+		a.n_sack = 1;
+		a.sack[0][0] = s0 + 1460;
+		a.sack[0][1] = s0 + (uint32_t)(k + 1) * 1460;
+		send_seg(x, &a);
+		x->pnxt += 100;
+		if (k < 3)
+			expect_none(x); /* its data: a delayed ACK */
+	}
+	/* the ACK is processed before the data it rides with */
+	struct tseg *o = expect_seg(x, TSEG_ACK, s0, x->pnxt - 100);
+	assert_int_equal(o->len, 1460);
+	assert_memory_equal(o->data, payload, 1460);
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_fast_retrans, 1);
+	assert_int_equal(x->rx_len, 300);
+	tseg_advance(&x->nf, 40 * MS);
+	expect_seg(x, TSEG_ACK, s0 + 5 * 1460, x->pnxt);
+	fx_free(x);
+}
+
 static void test_sack_skips_sacked(void **state)
 {
 	(void)state;
@@ -1811,6 +1847,7 @@ int main(void)
 		cmocka_unit_test(test_ack_after_rto_carries_snd_max),
 		cmocka_unit_test(test_fast_retransmit),
 		cmocka_unit_test(test_sack_skips_sacked),
+		cmocka_unit_test(test_sack_dupack_on_data),
 		cmocka_unit_test(test_zero_window_probe),
 		cmocka_unit_test(test_window_scale),
 		cmocka_unit_test(test_timestamps_paws),
