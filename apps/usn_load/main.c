@@ -64,8 +64,8 @@ static void usage_exit(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "usn_load: ");
 	fprintf(stderr, fmt, arg);
-	fputs("\n", stderr);
-	fputs(usage, stderr);
+	/* One line naming the problem; the full usage is --help's. */
+	fputs(" (see --help)\n", stderr);
 	exit(2);
 }
 

@@ -230,7 +230,7 @@ stage_flood() {
 # ------------------------------------------------------------------ slowloris
 stage_slow() {
 	local extra=() idle=""
-	if "$REL_BIN" --no-such-flag 2>&1 | grep -q -- '--idle-timeout-ms'; then
+	if "$REL_BIN" --help 2>&1 | grep -q -- '--idle-timeout-ms'; then
 		extra=(--idle-timeout-ms "$SLOW_IDLE_MS")
 		idle=$SLOW_IDLE_MS
 	fi

@@ -140,26 +140,41 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Polls both hosts and steps the client after every round; moves the
- * virtual clock when nothing moved. Fails if the run does not end. */
+/* Requests the client has started, over all its workers. */
+static uint64_t started_all(struct fixture *f, struct load *l)
+{
+	uint64_t n = 0;
+	for (uint16_t w = 0; w < usn_stack_workers(f->client->stack); w++)
+		n += load_worker_stats(l, w)->started;
+	return n;
+}
+
+/* Polls both hosts and steps every client worker after every round; moves
+ * the virtual clock when nothing moved. Fails if the run does not end.
+ * Hosts may have several workers (the tilegx backend's two-worker mode). */
 static void drive(struct fixture *f, struct load *l)
 {
 	uint64_t end = simnet_now_us(&f->net) + MAX_VIRTUAL_US;
+	uint16_t nw = usn_stack_workers(f->client->stack);
 	for (;;) {
-		uint64_t before = load_worker_stats(l, 0)->started;
+		uint64_t before = started_all(f, l);
 		unsigned moved = simnet_poll(&f->net);
-		if (!load_worker_step(l, 0))
+		bool more = false;
+		for (uint16_t w = 0; w < nw; w++)
+			more |= load_worker_step(l, w);
+		if (!more)
 			break;
-		if (moved || load_worker_stats(l, 0)->started != before)
+		if (moved || started_all(f, l) != before)
 			continue;
 		uint64_t now = simnet_now_us(&f->net);
 		assert_true(now < end);
 		uint64_t next = usn_sim_link_next_delivery_us(f->net.link);
-		for (int h = 0; h < f->net.n; h++) {
-			uint64_t d = usn_worker_next_deadline_us(usn_stack_worker(f->net.host[h].stack, 0));
-			if (d < next)
-				next = d;
-		}
+		for (int h = 0; h < f->net.n; h++)
+			for (uint16_t w = 0; w < usn_stack_workers(f->net.host[h].stack); w++) {
+				uint64_t d = usn_worker_next_deadline_us(usn_stack_worker(f->net.host[h].stack, w));
+				if (d < next)
+					next = d;
+			}
 		/* the client's own pacing and timeouts: at most 100 us ahead */
 		if (next > now + 100)
 			next = now + 100;
@@ -207,15 +222,18 @@ static void check_clean_run(struct fixture *f, uint32_t conns, uint64_t requests
 	for (unsigned b = 0; b < LOAD_HIST_BUCKETS; b++)
 		hist += st.hist[b];
 	assert_int_equal(hist, requests);
-	struct mws_worker_stats ms;
-	mws_worker_stats(f->mws, 0, &ms);
-	assert_int_equal(ms.st200, requests);
+	uint64_t st200 = 0;
+	for (uint16_t w = 0; w < usn_stack_workers(f->server->stack); w++) {
+		struct mws_worker_stats ms;
+		mws_worker_stats(f->mws, w, &ms);
+		st200 += ms.st200;
+	}
+	assert_int_equal(st200, requests);
 	load_destroy(l);
 	simnet_run_for(&f->net, 2000000);
-	assert_int_equal(usn_tcp_free_tcbs(usn_stack_worker(f->client->stack, 0)),
-			 usn_stack_config(f->client->stack)->tcp_max_conns
-			     ? usn_stack_config(f->client->stack)->tcp_max_conns
-			     : 4096u);
+	uint32_t max = usn_stack_config(f->client->stack)->tcp_max_conns;
+	for (uint16_t w = 0; w < usn_stack_workers(f->client->stack); w++)
+		assert_int_equal(usn_tcp_free_tcbs(usn_stack_worker(f->client->stack, w)), max ? max : 4096u);
 }
 
 static void test_closed_loop_all_correct(void **state)
