@@ -77,13 +77,20 @@ void usn_tcp_cong_dupack(struct usn_tcp_conn *c)
 			c->snd_rxt = retransmit_hole(c, SEQ_MAX(c->snd_rxt, c->snd_una));
 		return;
 	}
-	if (++c->dupacks < 3)
+	/* RFC 5827 early retransmit: with fewer than four segments out and
+	 * nothing new to send, fewer than three duplicates can ever come; the
+	 * threshold is one less than the segments out (else the RTO). */
+	uint32_t thresh = 3, flight = usn_tcp_flight(c);
+	if (flight < 4 * mss && !SEQ_LT(c->snd_max, usn_tcp_data_end(c))) {
+		uint32_t oseg = (flight + mss - 1) / mss;
+		thresh = oseg > 2 ? oseg - 1 : 1;
+	}
+	if (++c->dupacks < thresh)
 		return;
 	/* RFC 6582 3.2 step 2: only if the ACK covers more than recover
 	 * (avoids a second reduction for one window of losses). */
 	if (SEQ_LT(c->snd_una, c->recover))
 		return;
-	uint32_t flight = usn_tcp_flight(c);
 	c->ssthresh = flight / 2 > 2 * mss ? flight / 2 : 2 * mss; /* RFC 5681 eq. 4 */
 	c->recover = c->snd_max;
 	c->flags |= USN_TF_RECOVERY;
@@ -120,7 +127,8 @@ void usn_tcp_cong_recovery_ack(struct usn_tcp_conn *c, uint32_t acked)
 void usn_tcp_cong_timeout(struct usn_tcp_conn *c)
 {
 	/* RFC 5681 3.1 eq. 4 and the loss window; RFC 6582 4: recover = highest
-	 * sent; RFC 2018 8: forget SACK state after a timeout. */
+	 * sent; RFC 2018 8: forget SACK state after a timeout (the next ACKs
+	 * bring it back, and going back then skips what they SACK). */
 	uint32_t mss = usn_tcp_maxseg(c);
 	uint32_t flight = usn_tcp_flight(c);
 	if (c->rtx_count <= 1)
@@ -130,6 +138,20 @@ void usn_tcp_cong_timeout(struct usn_tcp_conn *c)
 	c->flags &= (uint16_t)~(USN_TF_RECOVERY | USN_TF_RTT_TIMING);
 	c->dupacks = 0;
 	c->n_sacked = 0;
+}
+
+uint32_t usn_tcp_sack_skip(const struct usn_tcp_conn *c, uint32_t seq, uint32_t *sacked_below)
+{
+	uint32_t below = 0;
+	for (unsigned i = 0; i < c->n_sacked; i++) {
+		const struct usn_tcp_sack_block *b = &c->sacked[i];
+		if (SEQ_LEQ(b->left, seq) && SEQ_LT(seq, b->right))
+			seq = b->right;
+		if (SEQ_LEQ(b->right, seq))
+			below += b->right - SEQ_MAX(b->left, c->snd_una);
+	}
+	*sacked_below = below;
+	return seq;
 }
 
 void usn_tcp_rtt_sample(struct usn_tcp_conn *c, uint32_t r)

@@ -250,6 +250,9 @@ void usn_tcp_rtt_sample(struct usn_tcp_conn *c, uint32_t rtt_us);
 uint32_t usn_tcp_flight(const struct usn_tcp_conn *c);
 /* The first byte >= from not covered by the scoreboard (a hole). */
 uint32_t usn_tcp_sack_next_hole(const struct usn_tcp_conn *c, uint32_t from, uint32_t *hole_end);
+/* Going back after an RTO: seq moved past any SACKed block it falls in,
+ * and the SACKed bytes below the result (not in flight). */
+uint32_t usn_tcp_sack_skip(const struct usn_tcp_conn *c, uint32_t seq, uint32_t *sacked_below);
 /* Adds r's SACK blocks to the scoreboard; true if they SACK new bytes. */
 bool usn_tcp_sack_update(struct usn_tcp_conn *c, const struct usn_tcp_repr *r);
 void usn_tcp_sack_prune(struct usn_tcp_conn *c);

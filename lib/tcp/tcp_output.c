@@ -375,9 +375,22 @@ static int output_data(struct usn_tcp_conn *c)
 	int sent = 0;
 	for (int guard = 0; guard < 1024; guard++) {
 		uint32_t data_end = usn_tcp_data_end(c);
+		uint32_t sacked = 0;
+		if (c->n_sacked && SEQ_LT(c->snd_nxt, c->snd_max)) {
+			/* Going back after an RTO: not what the peer SACKed, and
+			 * that is not in flight either (RFC 6675 5.1, "pipe"). */
+			uint32_t nxt = usn_tcp_sack_skip(c, c->snd_nxt, &sacked);
+			if (SEQ_LEQ(nxt, data_end))
+				c->snd_nxt = nxt;
+		}
 		uint32_t unsent = SEQ_LT(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
-		uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
-		uint32_t inflight = c->snd_nxt - c->snd_una;
+		/* RFC 3042 limited transmit: a new segment for each of the first
+		 * two duplicate ACKs, so a small window still gets to three. */
+		uint32_t cw = c->cwnd;
+		if (c->dupacks && c->dupacks < 3 && !(c->flags & USN_TF_RECOVERY) && c->snd_nxt == c->snd_max)
+			cw += c->dupacks * maxseg;
+		uint32_t wnd = c->snd_wnd < cw ? c->snd_wnd : cw;
+		uint32_t inflight = c->snd_nxt - c->snd_una - sacked;
 		uint32_t usable = wnd > inflight ? wnd - inflight : 0;
 		uint32_t len = unsent < usable ? unsent : usable;
 		if (len > maxseg)

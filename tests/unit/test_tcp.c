@@ -750,6 +750,100 @@ static void test_sack_dupack_on_data(void **state)
 	fx_free(x);
 }
 
+/* A duplicate ACK from the peer, SACKing [s0 + from * 1460, s0 + to * 1460). */
+static void dupack_sack(struct fx *x, uint32_t s0, uint32_t from, uint32_t to)
+{
+	struct tseg a = seg(x, TSEG_ACK, x->pnxt, s0);
+	a.n_sack = 1;
+	a.sack[0][0] = s0 + from * 1460;
+	a.sack[0][1] = s0 + to * 1460;
+	send_seg(x, &a);
+}
+
+/* RFC 3042 limited transmit: each of the first two duplicates lets one new
+ * segment out past cwnd, so a small window still gets its third. */
+static void test_limited_transmit(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->sack = true;
+	fx_established(x);
+	uint32_t s0 = x->siss + 1;
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 20 * 1460, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	for (int k = 0; k < 10; k++)
+		recv_seg(x);
+	expect_none(x); /* the initial window */
+	dupack_sack(x, s0, 1, 2);
+	struct tseg *o = expect_seg(x, TSEG_ACK, s0 + 10 * 1460, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	expect_none(x);
+	dupack_sack(x, s0, 1, 3);
+	o = expect_seg(x, TSEG_ACK, s0 + 11 * 1460, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	expect_none(x);
+	dupack_sack(x, s0, 1, 4);
+	o = expect_seg(x, TSEG_ACK, s0, PISS + 1); /* the third: fast retransmit */
+	assert_int_equal(o->len, 1460);
+	assert_int_equal(st(x)->tcp_fast_retrans, 1);
+	fx_free(x);
+}
+
+/* RFC 5827 early retransmit: three segments out, nothing more to send,
+ * the first lost: two duplicates are all there can be. */
+static void test_early_retransmit(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->sack = true;
+	fx_established(x);
+	send_segments(x, 3);
+	uint32_t s0 = x->siss + 1;
+	dupack_sack(x, s0, 1, 2);
+	expect_none(x);
+	dupack_sack(x, s0, 1, 3);
+	struct tseg *o = expect_seg(x, TSEG_ACK, s0, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	assert_memory_equal(o->data, payload, 1460);
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_fast_retrans, 1);
+	assert_int_equal(st(x)->tcp_rto_fired, 0);
+	fx_free(x);
+}
+
+/* Going back after an RTO resends the holes only, not what the peer's ACKs
+ * SACK (RFC 6675 5.1), nor counts that as in flight: half a lossy window
+ * was sent twice. */
+static void test_rto_skips_sacked(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->sack = true;
+	fx_established(x);
+	send_segments(x, 6);
+	uint32_t s0 = x->siss + 1;
+	/* 0 and 1 lost, 2..4 SACKed, 5 lost: one duplicate, then silence */
+	dupack_sack(x, s0, 2, 5);
+	expect_none(x);
+	tseg_advance(&x->nf, 200 * MS);
+	struct tseg *o = expect_seg(x, TSEG_ACK, s0, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	expect_none(x); /* cwnd 1 */
+	struct tseg a = seg(x, TSEG_ACK, x->pnxt, s0 + 1460);
+	a.n_sack = 1;
+	a.sack[0][0] = s0 + 2 * 1460;
+	a.sack[0][1] = s0 + 5 * 1460;
+	send_seg(x, &a);
+	/* segment 1, then 5: 2..4 are skipped (and not counted in flight) */
+	o = expect_seg(x, TSEG_ACK, s0 + 1460, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	o = expect_seg(x, TSEG_ACK | TSEG_PSH, s0 + 5 * 1460, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	assert_memory_equal(o->data, payload + 5 * 1460, 1460);
+	expect_none(x);
+	fx_free(x);
+}
+
 static void test_sack_skips_sacked(void **state)
 {
 	(void)state;
@@ -1848,6 +1942,9 @@ int main(void)
 		cmocka_unit_test(test_fast_retransmit),
 		cmocka_unit_test(test_sack_skips_sacked),
 		cmocka_unit_test(test_sack_dupack_on_data),
+		cmocka_unit_test(test_limited_transmit),
+		cmocka_unit_test(test_early_retransmit),
+		cmocka_unit_test(test_rto_skips_sacked),
 		cmocka_unit_test(test_zero_window_probe),
 		cmocka_unit_test(test_window_scale),
 		cmocka_unit_test(test_timestamps_paws),
