@@ -599,6 +599,21 @@ static bool timewait_reusable(const struct usn_tcp_conn *c, const struct seg *s)
 	return SEQ_GT(s->r.seq, c->rcv_nxt);
 }
 
+/* Whether to answer a segment dropped as out of the window or by PAWS. A
+ * bare one (no data, SYN or FIN) is answered at most once per 500 ms, as
+ * Linux's tcp_invalid_ratelimit: two ends that disagree about the sequence
+ * space would otherwise trade ACKs at line rate. */
+static bool oow_ack_allowed(struct usn_tcp_conn *c, uint32_t slen)
+{
+	if (slen)
+		return true;
+	uint32_t now_ms = (uint32_t)(c->w->now_us / 1000u);
+	if (now_ms - c->oow_ack_ms < USN_TCP_OOW_ACK_MS)
+		return false;
+	c->oow_ack_ms = now_ms;
+	return true;
+}
+
 /* RFC 9293 3.10.7.4: every state past SYN-SENT. */
 static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 {
@@ -612,7 +627,8 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 			c->ts_recent = r->ts_val; /* R3: idle more than 24 days */
 		} else {
 			w->stats.drop_tcp_paws++;
-			c->flags |= USN_TF_ACK_NOW;
+			if (oow_ack_allowed(c, slen))
+				c->flags |= USN_TF_ACK_NOW;
 			return;
 		}
 	}
@@ -648,7 +664,8 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 		}
 		if (c->state == USN_TCP_TIME_WAIT && (r->flags & USN_TCP_FIN))
 			usn_tcp_timer_arm(c, USN_TK_TIMEWAIT, usn_tcp_tw(w)->cfg->tcp_timewait_ms);
-		c->flags |= USN_TF_ACK_NOW;
+		if (oow_ack_allowed(c, slen))
+			c->flags |= USN_TF_ACK_NOW;
 		return;
 	}
 	/* Second: RST (RFC 5961 3.2): exactly RCV.NXT resets, else challenge. */

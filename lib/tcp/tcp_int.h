@@ -30,6 +30,7 @@
 #define USN_TCP_CHALLENGE_PER_S 1000 /* RFC 5961 7: per-worker limit */
 #define USN_TCP_KEEPALIVE_PROBES 9
 #define USN_TCP_PAWS_IDLE_MS (24u * 24 * 3600 * 1000) /* RFC 7323 5.5 */
+#define USN_TCP_OOW_ACK_MS 500 /* one answer per this to bare out-of-window ACKs (Linux) */
 
 /* A send descriptor: bytes by reference or by writer, kept until acked. */
 enum { USN_SD_REF = 1, USN_SD_WRITER = 2 };
@@ -124,6 +125,7 @@ struct usn_tcp_conn {
 	struct usn_timer timer;  /* RTO / persist / keepalive / TIME-WAIT */
 	struct usn_timer delack; /* delayed ACK */
 	uint32_t keepalive_ms;
+	uint32_t oow_ack_ms; /* when an unacceptable bare ACK was last answered */
 	uint32_t idle_ms;      /* usn_tcp_set_idle_timeout; 0: off */
 	uint64_t last_rx_us;
 	uint64_t last_data_us; /* data or FIN in, or new data of ours acked (idle timeout) */

@@ -1650,6 +1650,38 @@ static void test_time_wait_reuse_by_isn(void **state)
 	fx_free(x);
 }
 
+/* A bare ACK out of the window is answered once per 500 ms (Linux's
+ * tcp_invalid_ratelimit); data always is. Unlimited, two ends that
+ * disagreed about the sequence space (as an RTO-rewound SND.NXT once made
+ * them) traded ACKs for as long as the connection lived. */
+static void test_out_of_window_ack_rate_limit(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt + 300000, x->siss + 1);
+	send_seg(x, &s);
+	expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt);
+	send_seg(x, &s);
+	send_seg(x, &s);
+	expect_none(x);
+	assert_int_equal(st(x)->drop_tcp_not_acceptable, 3);
+	/* old data is answered regardless */
+	struct tseg d = seg(x, TSEG_ACK | TSEG_PSH, x->pnxt - 10, x->siss + 1);
+	d.payload = payload;
+	d.len = 5;
+	send_seg(x, &d);
+	expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt);
+	tseg_advance(&x->nf, 499 * MS);
+	send_seg(x, &s);
+	expect_none(x);
+	tseg_advance(&x->nf, 1 * MS);
+	send_seg(x, &s);
+	expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt);
+	assert_int_equal(x->closed, 0);
+	fx_free(x);
+}
+
 static void test_challenge_ack_rate_limit(void **state)
 {
 	(void)state;
@@ -1971,6 +2003,7 @@ int main(void)
 		cmocka_unit_test(test_syn_sent_close),
 		cmocka_unit_test(test_time_wait_reuse_by_isn),
 		cmocka_unit_test(test_challenge_ack_rate_limit),
+		cmocka_unit_test(test_out_of_window_ack_rate_limit),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_offloads),
 		cmocka_unit_test(test_connect_port_lands_on_worker),
