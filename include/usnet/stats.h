@@ -20,7 +20,7 @@
 	X(drop_tcp_opts) X(drop_tcp_listen_full) X(drop_tcp_ooo_full) X(drop_tcp_paws)                 \
 	X(drop_no_buf) X(drop_arp_queue_full) X(drop_arp_unresolved) X(drop_steer_full)              \
 	X(arp_requests_rx) X(arp_replies_rx) X(arp_requests_tx) X(arp_replies_tx)                     \
-	X(arp_gratuitous_tx) X(arp_learned) X(arp_expired) X(arp_failed)                              \
+	X(arp_gratuitous_tx) X(arp_learned) X(arp_expired) X(arp_failed) X(arp_sender_refused)        \
 	X(icmp_echo_rx) X(icmp_echo_tx)                                                               \
 	X(tcp_rx_segs) X(tcp_tx_segs) X(tcp_rx_bytes) X(tcp_tx_bytes) X(tcp_retrans_segs)             \
 	X(tcp_fast_retrans) X(tcp_rto_fired) X(tcp_rst_tx) X(tcp_rst_rx) X(tcp_challenge_acks)        \

@@ -23,7 +23,7 @@ void usn_eth_input(struct usn_worker *w, struct usn_buf *frame)
 	struct usn_cursor l3 = usn_cursor_drop(c, eth.hdr_len);
 	switch (eth.ethertype) {
 	case USN_ETHERTYPE_ARP:
-		usn_arp_input(w, frame, l3);
+		usn_arp_input(w, frame, &eth, l3);
 		return;
 	case USN_ETHERTYPE_IPV4:
 		usn_ipv4_input(w, frame, l3);

@@ -27,13 +27,15 @@ int usn_ipv4_output(struct usn_worker *w, struct usn_buf *frame, uint32_t dst_ip
 uint32_t usn_ipv4_next_hop(const struct usn_worker *w, uint32_t dst_ip);
 
 /* Input handlers, called by the layer below; each consumes frame. `l3` and
- * `l4` are cursors over the frame's IPv4 packet and its payload. */
-void usn_arp_input(struct usn_worker *w, struct usn_buf *frame, struct usn_cursor l3);
+ * `l4` are cursors over the frame's ARP or IPv4 packet and its payload;
+ * `eth` is the frame's Ethernet header (ARP checks its source). */
+void usn_arp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_eth_repr *eth, struct usn_cursor l3);
 void usn_ipv4_input(struct usn_worker *w, struct usn_buf *frame, struct usn_cursor l3);
 void usn_icmp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip, struct usn_cursor l4);
 void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip, struct usn_cursor l4);
 
-/* ARP cache lookup: true and the MAC if ip is resolved and fresh. */
+/* ARP cache lookup: true and the MAC if ip has a usable entry (reachable,
+ * stale or being probed; unlike usn_arp_send, a lookup starts no probe). */
 bool usn_arp_lookup(struct usn_worker *w, uint32_t ip, uint8_t mac[6]);
 /* Sends frame (Ethernet header not yet written) to next_hop, resolving it
  * first if needed (see usn_ipv4_output). Takes ownership. */
