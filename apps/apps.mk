@@ -12,8 +12,12 @@ $(APPS_OBJ)/apps/%.o: apps/%.c
 HTTP_SRCS := $(wildcard apps/http/*.c)
 HTTP_OBJS := $(HTTP_SRCS:%.c=$(APPS_OBJ)/%.o)
 
+# apps/common/cli.c: the command-line helpers every program links (also
+# usn_echo, from arch/x86/x86.mk, and minimal_ws_tilegx, by this path).
+CLI_OBJ := $(APPS_OBJ)/apps/common/cli.o
+
 BSD_WS := $(B)/apps/bsd_ws
-BSD_WS_OBJS := $(APPS_OBJ)/apps/bsd_ws/bsd_ws.o $(HTTP_OBJS)
+BSD_WS_OBJS := $(APPS_OBJ)/apps/bsd_ws/bsd_ws.o $(CLI_OBJ) $(HTTP_OBJS)
 
 # bsd_ws uses nothing from libusnet (its page store builds no checksum
 # tables), so it links only the HTTP core.
@@ -28,7 +32,8 @@ APPS := $(BSD_WS)
 ifneq ($(DPDK_LIB),)
 ifneq ($(shell grep -ls '^int usn_tcp_send_ref' lib/tcp/*.c 2>/dev/null),)
 MINIMAL_WS := $(B)/apps/minimal_ws
-MINIMAL_WS_OBJS := $(APPS_OBJ)/apps/minimal_ws/main.o $(APPS_OBJ)/apps/minimal_ws/mws.o $(HTTP_OBJS)
+MINIMAL_WS_OBJS := $(APPS_OBJ)/apps/minimal_ws/main.o $(APPS_OBJ)/apps/minimal_ws/mws.o $(CLI_OBJ) \
+	$(HTTP_OBJS)
 
 $(MINIMAL_WS): $(MINIMAL_WS_OBJS) $(DPDK_LIB) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -39,7 +44,7 @@ APPS += $(MINIMAL_WS)
 # usn_load: the HTTP/1.0 load generator on libusnet (load.c is also linked
 # in-process by bench/floor).
 USN_LOAD := $(B)/apps/usn_load
-USN_LOAD_OBJS := $(APPS_OBJ)/apps/usn_load/main.o $(APPS_OBJ)/apps/usn_load/load.o
+USN_LOAD_OBJS := $(APPS_OBJ)/apps/usn_load/main.o $(APPS_OBJ)/apps/usn_load/load.o $(CLI_OBJ)
 
 $(USN_LOAD): $(USN_LOAD_OBJS) $(DPDK_LIB) $(LIBA)
 	@mkdir -p $(dir $@)

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/cli.h"
 #include "../http/http_parse.h"
 #include "../http/page_store.h"
 
@@ -391,27 +392,7 @@ static const char usage[] =
     "  --idle-timeout-ms N  close a connection with no activity for N ms; 0: never (default 10000)\n"
     "  -h, --help           print this help and exit\n";
 
-static void usage_exit(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "bsd_ws: ");
-	fprintf(stderr, fmt, arg);
-	/* One line naming the problem; the full usage is --help's. */
-	fputs(" (see --help)\n", stderr);
-	exit(2);
-}
-
-static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	if (!s || !*s || *s == '-' || *s == '+')
-		return false;
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
-}
+static const char prog[] = "bsd_ws";
 
 /* "0,2,4-7" */
 static bool parse_cpus(const char *s, struct opts *o)
@@ -464,7 +445,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->idle_ms = 10000;
 	opterr = 0;
 	int ch;
-	unsigned long v;
+	uint64_t v;
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
@@ -474,43 +455,43 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->addr = optarg;
 			break;
 		case 'p':
-			if (!parse_uint(optarg, 65535, &v) || v == 0)
-				usage_exit("bad --port %s", optarg);
+			if (!cli_parse_u64(optarg, 65535, &v) || v == 0)
+				cli_fail(prog, "bad --port %s", optarg);
 			o->port = (uint16_t)v;
 			break;
 		case 'w':
-			if (!parse_uint(optarg, MAX_WORKERS, &v) || v == 0)
-				usage_exit("bad --workers %s (1..256)", optarg);
+			if (!cli_parse_u64(optarg, MAX_WORKERS, &v) || v == 0)
+				cli_fail(prog, "bad --workers %s (1..256)", optarg);
 			o->workers = (unsigned)v;
 			break;
 		case 'c':
 			if (!parse_cpus(optarg, o))
-				usage_exit("bad --cpus %s (a list like 0,2-3)", optarg);
+				cli_fail(prog, "bad --cpus %s (a list like 0,2-3)", optarg);
 			break;
 		case 'k':
 			o->keepalive = true;
 			break;
 		case 'i':
-			if (!parse_uint(optarg, INT_MAX, &v))
-				usage_exit("bad --idle-timeout-ms %s", optarg);
+			if (!cli_parse_u64(optarg, INT_MAX, &v))
+				cli_fail(prog, "bad --idle-timeout-ms %s", optarg);
 			o->idle_ms = (uint32_t)v;
 			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
 		case ':':
-			usage_exit("option %s needs a value", argv[optind - 1]);
+			cli_fail(prog, "option %s needs a value", argv[optind - 1]);
 			break;
 		default:
-			usage_exit("unknown option %s", argv[optind - 1]);
+			cli_fail(prog, "unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		usage_exit("unexpected argument %s", argv[optind]);
+		cli_fail(prog, "unexpected argument %s", argv[optind]);
 	if (!o->root)
-		usage_exit("%s", "--root is required");
+		cli_fail(prog, "%s", "--root is required");
 	if (!o->addr)
-		usage_exit("%s", "--addr is required");
+		cli_fail(prog, "%s", "--addr is required");
 	if (o->n_cpus == 0) {
 		/* default: the CPUs we may run on, in order */
 		cpu_set_t set;

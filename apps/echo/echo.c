@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/cli.h"
 #include "usnet/backend.h"
 #include "usnet/stack.h"
 #include "usnet/tcp.h"
@@ -205,28 +206,14 @@ static int echo_worker_main(void *arg, uint16_t id)
 
 /* ---- set-up ---- */
 
+/* A number in lo..hi (cli_parse_u64's syntax). */
 static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
+	if (!cli_parse_u64(s, hi, &v) || v < lo)
 		return -1;
 	*out = (uint32_t)v;
-	return 0;
-}
-
-static int parse_ip(const char *s, uint32_t *out)
-{
-	struct in_addr a;
-
-	if (inet_pton(AF_INET, s, &a) != 1)
-		return -1;
-	*out = ntohl(a.s_addr);
 	return 0;
 }
 
@@ -242,8 +229,6 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 		char buf[64];
 		uint32_t v;
 
-		if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
-			return 1;
 		if (strncmp(name, "--", 2) != 0) {
 			snprintf(msg, msg_len,
 				 "unexpected argument \"%s\" (options start with --; see --help)", name);
@@ -276,7 +261,7 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 				return -1;
 			}
 			snprintf(addr, sizeof(addr), "%.*s", (int)(slash - val), val);
-			if (parse_ip(addr, &o->ip) != 0) {
+			if (!cli_parse_ip(addr, &o->ip)) {
 				snprintf(msg, msg_len, "--ip %s: \"%s\" is not an IPv4 address", val, addr);
 				return -1;
 			}
@@ -288,7 +273,7 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 			o->prefix = (uint8_t)v;
 			have_ip = true;
 		} else if (strcmp(name, "--gw") == 0) {
-			if (parse_ip(val, &o->gw) != 0) {
+			if (!cli_parse_ip(val, &o->gw)) {
 				snprintf(msg, msg_len, "--gw %s: not an IPv4 address", val);
 				return -1;
 			}
@@ -365,31 +350,19 @@ int main(int argc, char **argv)
 	struct usn_hal *hal;
 	struct sigaction sa;
 	char msg[256] = "";
-	int dashdash = argc, rc, status = 1;
+	int dashdash, rc, status = 1;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* The program's options come after "--" (the backend takes what is
 	 * before it); check them before the backend starts, so a typo costs
 	 * no EAL start-up and needs no privileges. */
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0) {
-			dashdash = i;
-			break;
-		}
-	}
+	dashdash = cli_dashdash(argc, argv);
+	if (dashdash < 0)
+		dashdash = argc;
 	/* --help anywhere, with or without "--", before the EAL starts (it
 	 * would print its own usage for --help and exit). */
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-	}
+	cli_help_exit(argc, argv, usage);
 	rc = parse_opts(dashdash < argc ? argc - dashdash - 1 : 0, argv + dashdash + 1, &o, msg, sizeof(msg));
-	if (rc > 0) {
-		fputs(usage, stdout);
-		return 0;
-	}
 	if (rc < 0) {
 		fprintf(stderr, "usn_echo: %s\n", msg);
 		return 2;

@@ -4,9 +4,7 @@
 #define _GNU_SOURCE
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/cli.h"
 #include "../http/page_store.h"
 #include "mws.h"
 #include "usnet/backend.h"
@@ -57,54 +56,7 @@ static const char usage[] =
     "  --keepalive          several requests per connection (default: one, Connection: close)\n"
     "  -h, --help           print this help and exit\n";
 
-static void usage_exit(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "minimal_ws: ");
-	fprintf(stderr, fmt, arg);
-	/* One line naming the problem; the full usage is --help's. */
-	fputs(" (see --help)\n", stderr);
-	exit(2);
-}
-
-static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	if (!s || !*s || *s == '-' || *s == '+')
-		return false;
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool parse_ip(const char *s, uint32_t *out)
-{
-	struct in_addr a;
-	if (inet_pton(AF_INET, s, &a) != 1)
-		return false;
-	*out = ntohl(a.s_addr);
-	return true;
-}
-
-static bool parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	char tail;
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-		return false;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
-	return true;
-}
-
-static const char *need(int argc, char **argv, int *i)
-{
-	if (*i + 1 >= argc)
-		usage_exit("option %s needs a value", argv[*i]);
-	return argv[++*i];
-}
+static const char prog[] = "minimal_ws";
 
 /* Program options: argv[first..argc). Written by hand, not getopt: the
  * EAL uses getopt on the same argv. */
@@ -114,68 +66,62 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 	a->port = 80;
 	a->workers = 1;
 	a->idle_timeout_ms = 10000;
-	unsigned long v;
+	uint64_t v;
 	bool have_ip = false;
 	for (int i = first; i < argc; i++) {
 		const char *o = argv[i];
 		if (strcmp(o, "--root") == 0) {
-			a->root = need(argc, argv, &i);
+			a->root = cli_need(prog, argc, argv, &i);
 		} else if (strcmp(o, "--ip") == 0) {
-			const char *s = need(argc, argv, &i);
-			char buf[64];
-			const char *slash = strchr(s, '/');
-			if (!slash || (size_t)(slash - s) >= sizeof(buf))
-				usage_exit("bad --ip %s (ADDR/PREFIX)", s);
-			memcpy(buf, s, (size_t)(slash - s));
-			buf[slash - s] = '\0';
-			if (!parse_ip(buf, &a->ip) || !parse_uint(slash + 1, 32, &v) || v == 0)
-				usage_exit("bad --ip %s (ADDR/PREFIX)", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_addr_num(s, '/', &a->ip, 32, &v, true))
+				cli_fail(prog, "bad --ip %s (ADDR/PREFIX)", s);
 			a->prefix = (uint8_t)v;
 			have_ip = true;
 		} else if (strcmp(o, "--gw") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_ip(s, &a->gw))
-				usage_exit("bad --gw %s", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_ip(s, &a->gw))
+				cli_fail(prog, "bad --gw %s", s);
 		} else if (strcmp(o, "--port") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_uint(s, 65535, &v) || v == 0)
-				usage_exit("bad --port %s", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, 65535, &v) || v == 0)
+				cli_fail(prog, "bad --port %s", s);
 			a->port = (uint16_t)v;
 		} else if (strcmp(o, "--workers") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_uint(s, 1024, &v) || v == 0)
-				usage_exit("bad --workers %s", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, 1024, &v) || v == 0)
+				cli_fail(prog, "bad --workers %s", s);
 			a->workers = (uint16_t)v;
 		} else if (strcmp(o, "--mac") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_mac(s, a->mac))
-				usage_exit("bad --mac %s (aa:bb:cc:dd:ee:ff)", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_mac(s, a->mac))
+				cli_fail(prog, "bad --mac %s (aa:bb:cc:dd:ee:ff)", s);
 			a->have_mac = true;
 		} else if (strcmp(o, "--mtu") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_uint(s, 65535, &v) || v < 68)
-				usage_exit("bad --mtu %s", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, 65535, &v) || v < 68)
+				cli_fail(prog, "bad --mtu %s", s);
 			a->mtu = (uint16_t)v;
 		} else if (strcmp(o, "--idle-backoff-us") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_uint(s, UINT32_MAX, &v))
-				usage_exit("bad --idle-backoff-us %s", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, UINT32_MAX, &v))
+				cli_fail(prog, "bad --idle-backoff-us %s", s);
 			a->idle_backoff_us = (uint32_t)v;
 		} else if (strcmp(o, "--idle-timeout-ms") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_uint(s, UINT32_MAX, &v))
-				usage_exit("bad --idle-timeout-ms %s", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, UINT32_MAX, &v))
+				cli_fail(prog, "bad --idle-timeout-ms %s", s);
 			a->idle_timeout_ms = (uint32_t)v;
 		} else if (strcmp(o, "--keepalive") == 0) {
 			a->keepalive = true;
 		} else {
-			usage_exit("unknown option %s", o);
+			cli_fail(prog, "unknown option %s", o);
 		}
 	}
 	if (!a->root)
-		usage_exit("%s", "--root is required");
+		cli_fail(prog, "%s", "--root is required");
 	if (!have_ip)
-		usage_exit("%s", "--ip is required");
+		cli_fail(prog, "%s", "--ip is required");
 }
 
 /* The cost centres of a USN_PROFILE build (nothing otherwise), summed over
@@ -219,20 +165,10 @@ static int worker_fn(void *arg, uint16_t i)
 
 int main(int argc, char **argv)
 {
-	/* --help anywhere, with or without "--", before the EAL starts (it
-	 * would print its own usage for --help and exit). */
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
+	/* --help anywhere, before the EAL starts. */
+	cli_help_exit(argc, argv, usage);
 	/* EAL options come before "--", ours after it. */
-	int dashdash = -1;
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0) {
-			dashdash = i;
-			break;
-		}
+	int dashdash = cli_dashdash(argc, argv);
 	int eal_argc = dashdash < 0 ? 1 : dashdash + 1;
 	struct args a;
 	parse_args(argc, argv, dashdash < 0 ? 1 : dashdash + 1, &a);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/cli.h"
 #include "load.h"
 #include "usnet/backend.h"
 #include "usnet/stack.h"
@@ -60,27 +61,7 @@ static const char usage[] =
     "  --quiet               do not print the port's and workers' counters (default: print them)\n"
     "  -h, --help            print this help and exit\n";
 
-static void usage_exit(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "usn_load: ");
-	fprintf(stderr, fmt, arg);
-	/* One line naming the problem; the full usage is --help's. */
-	fputs(" (see --help)\n", stderr);
-	exit(2);
-}
-
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	if (!s || !*s || *s == '-' || *s == '+')
-		return false;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
-}
+static const char prog[] = "usn_load";
 
 static bool parse_pos_double(const char *s, double *out)
 {
@@ -91,37 +72,6 @@ static bool parse_pos_double(const char *s, double *out)
 		return false;
 	*out = v;
 	return true;
-}
-
-static bool parse_ip(const char *s, uint32_t *out)
-{
-	struct in_addr a;
-	if (inet_pton(AF_INET, s, &a) != 1)
-		return false;
-	*out = ntohl(a.s_addr);
-	return true;
-}
-
-static const char *need(int argc, char **argv, int *i)
-{
-	if (*i + 1 >= argc)
-		usage_exit("option %s needs a value", argv[*i]);
-	return argv[++*i];
-}
-
-/* ADDR/PREFIX or ADDR:PORT into addr and the number after sep. */
-static bool split_addr(const char *s, char sep, uint32_t *ip, uint64_t max, uint64_t *num, bool num_required)
-{
-	char buf[64];
-	const char *p = strchr(s, sep);
-	size_t n = p ? (size_t)(p - s) : strlen(s);
-	if (n >= sizeof(buf) || (!p && num_required))
-		return false;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (!parse_ip(buf, ip))
-		return false;
-	return !p || (parse_u64(p + 1, max, num) && *num > 0);
 }
 
 static void parse_args(int argc, char **argv, int first, struct args *a)
@@ -137,75 +87,75 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 	for (int i = first; i < argc; i++) {
 		const char *o = argv[i];
 		if (strcmp(o, "--ip") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!split_addr(s, '/', &a->ip, 32, &v, true))
-				usage_exit("bad --ip %s (ADDR/PREFIX)", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_addr_num(s, '/', &a->ip, 32, &v, true))
+				cli_fail(prog, "bad --ip %s (ADDR/PREFIX)", s);
 			a->prefix = (uint8_t)v;
 			have_ip = true;
 		} else if (strcmp(o, "--gw") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_ip(s, &a->gw))
-				usage_exit("bad --gw %s", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_ip(s, &a->gw))
+				cli_fail(prog, "bad --gw %s", s);
 		} else if (strcmp(o, "--server") == 0) {
-			const char *s = need(argc, argv, &i);
+			const char *s = cli_need(prog, argc, argv, &i);
 			v = 80;
-			if (!split_addr(s, ':', &a->server, 65535, &v, false))
-				usage_exit("bad --server %s (ADDR[:PORT])", s);
+			if (!cli_parse_addr_num(s, ':', &a->server, 65535, &v, false))
+				cli_fail(prog, "bad --server %s (ADDR[:PORT])", s);
 			a->port = (uint16_t)v;
 			have_server = true;
 		} else if (strcmp(o, "--pages") == 0) {
-			a->pages = need(argc, argv, &i);
+			a->pages = cli_need(prog, argc, argv, &i);
 		} else if (strcmp(o, "--connections") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_u64(s, 1000000, &v) || v == 0)
-				usage_exit("bad --connections %s", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, 1000000, &v) || v == 0)
+				cli_fail(prog, "bad --connections %s", s);
 			a->connections = (uint32_t)v;
 		} else if (strcmp(o, "--duration") == 0) {
-			const char *s = need(argc, argv, &i);
+			const char *s = cli_need(prog, argc, argv, &i);
 			if (!parse_pos_double(s, &a->duration_s))
-				usage_exit("bad --duration %s (seconds)", s);
+				cli_fail(prog, "bad --duration %s (seconds)", s);
 		} else if (strcmp(o, "--requests") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_u64(s, UINT64_MAX / 2, &a->requests) || a->requests == 0)
-				usage_exit("bad --requests %s", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, UINT64_MAX / 2, &a->requests) || a->requests == 0)
+				cli_fail(prog, "bad --requests %s", s);
 		} else if (strcmp(o, "--rate") == 0) {
-			const char *s = need(argc, argv, &i);
+			const char *s = cli_need(prog, argc, argv, &i);
 			if (!parse_pos_double(s, &a->rate))
-				usage_exit("bad --rate %s (requests/s)", s);
+				cli_fail(prog, "bad --rate %s (requests/s)", s);
 		} else if (strcmp(o, "--workers") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_u64(s, 1024, &v) || v == 0)
-				usage_exit("bad --workers %s", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, 1024, &v) || v == 0)
+				cli_fail(prog, "bad --workers %s", s);
 			a->workers = (uint16_t)v;
 		} else if (strcmp(o, "--seed") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_u64(s, UINT64_MAX, &a->seed))
-				usage_exit("bad --seed %s", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, UINT64_MAX, &a->seed))
+				cli_fail(prog, "bad --seed %s", s);
 		} else if (strcmp(o, "--timeout") == 0) {
-			const char *s = need(argc, argv, &i);
+			const char *s = cli_need(prog, argc, argv, &i);
 			if (!parse_pos_double(s, &a->timeout_s))
-				usage_exit("bad --timeout %s (seconds)", s);
+				cli_fail(prog, "bad --timeout %s (seconds)", s);
 		} else if (strcmp(o, "--mtu") == 0) {
-			const char *s = need(argc, argv, &i);
-			if (!parse_u64(s, 65535, &v) || v < 68)
-				usage_exit("bad --mtu %s", s);
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, 65535, &v) || v < 68)
+				cli_fail(prog, "bad --mtu %s", s);
 			a->mtu = (uint16_t)v;
 		} else if (strcmp(o, "--json") == 0) {
-			a->json = need(argc, argv, &i);
+			a->json = cli_need(prog, argc, argv, &i);
 		} else if (strcmp(o, "--label") == 0) {
-			a->label = need(argc, argv, &i);
+			a->label = cli_need(prog, argc, argv, &i);
 		} else if (strcmp(o, "--quiet") == 0) {
 			a->quiet = true;
 		} else {
-			usage_exit("unknown option %s", o);
+			cli_fail(prog, "unknown option %s", o);
 		}
 	}
 	if (!have_ip)
-		usage_exit("%s", "--ip is required");
+		cli_fail(prog, "%s", "--ip is required");
 	if (!have_server)
-		usage_exit("%s", "--server is required");
+		cli_fail(prog, "%s", "--server is required");
 	if (!a->pages)
-		usage_exit("%s", "--pages is required");
+		cli_fail(prog, "%s", "--pages is required");
 	if (!a->duration_s && !a->requests)
 		a->duration_s = 10; /* always stops by itself */
 }
@@ -253,17 +203,8 @@ static void json_str(char *out, size_t cap, const char *s)
 int main(int argc, char **argv)
 {
 	/* --help anywhere, with or without "--", before the EAL starts. */
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-	int dashdash = -1;
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0) {
-			dashdash = i;
-			break;
-		}
+	cli_help_exit(argc, argv, usage);
+	int dashdash = cli_dashdash(argc, argv);
 	int eal_argc = dashdash < 0 ? 1 : dashdash + 1;
 	struct args a;
 	parse_args(argc, argv, dashdash < 0 ? 1 : dashdash + 1, &a);

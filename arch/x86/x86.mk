@@ -30,14 +30,16 @@ $(DPDK_LIB): $(DPDK_OBJS)
 # missing symbol never breaks `make all` for everyone.
 ECHO_BIN := $(B)/apps/usn_echo
 ECHO_OBJS := $(B)/obj/apps/echo/echo.o
+# apps/common/cli.c, compiled by apps/apps.mk's rule (included after this).
+ECHO_LINK_OBJS := $(ECHO_OBJS) $(B)/obj/apps/common/cli.o
 
 $(ECHO_OBJS): $(B)/obj/apps/echo/%.o: apps/echo/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -c $< -o $@
 
-$(ECHO_BIN): $(ECHO_OBJS) $(DPDK_LIB) $(LIBA)
+$(ECHO_BIN): $(ECHO_LINK_OBJS) $(DPDK_LIB) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ECHO_OBJS) $(DPDK_LIB) $(LIBA) $(DPDK_LIBS) -lm $(LDFLAGS_COMMON) -o $@
+	$(CC) $(ECHO_LINK_OBJS) $(DPDK_LIB) $(LIBA) $(DPDK_LIBS) -lm $(LDFLAGS_COMMON) -o $@
 
 # tests/rig/dpdk_hal_test: the HAL on net_ring (run by tests/rig/run_dpdk_hal.sh).
 DPDK_HAL_TEST := $(B)/tests/rig/dpdk_hal_test

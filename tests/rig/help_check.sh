@@ -3,7 +3,8 @@
 # a program's --help. --help and -h, with and without "--", before any EAL
 # start-up (no root, no port): exit 0, usage on stdout, nothing on stderr,
 # one line per flag the source parses (string literals "--flag", getopt_long
-# {"flag", ...} entries), each also a row of the program's README.md table.
+# {"flag", ...} entries; also those of apps/common/cli.c, --help, when the
+# source includes its cli.h), each also a row of the program's README.md table.
 # Usage: tests/rig/help_check.sh NAME BIN SOURCE README [dpdk]. Prints
 # PASS/FAIL; "dpdk": also with EAL options and "--" around the flag.
 set -u
@@ -17,9 +18,12 @@ trap 'rm -rf "$tmp"' EXIT
 fails=0
 fail() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
 
+srcs=("$src")
+cli=$(dirname "$src")/../common/cli.c
+grep -q '#include "../common/cli.h"' "$src" && srcs+=("$cli")
 flags=$({
-	grep -oE '"--[a-z][a-z-]*"' "$src"
-	grep -oE '\{"[a-z][a-z-]*", *(required|no|optional)_argument' "$src" | sed -E 's/^\{"([^"]*)".*/"--\1"/'
+	grep -ohE '"--[a-z][a-z-]*"' "${srcs[@]}"
+	grep -ohE '\{"[a-z][a-z-]*", *(required|no|optional)_argument' "${srcs[@]}" | sed -E 's/^\{"([^"]*)".*/"--\1"/'
 } | tr -d '"' | sort -u)
 [ -n "$flags" ] || fail "$name --help" "no flags found in $src"
 
