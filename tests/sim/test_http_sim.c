@@ -1,10 +1,8 @@
 /* Simulation test: minimal_ws's server logic (apps/minimal_ws/mws.c) on one
  * simulated host, a small libusnet HTTP client on another; pages must arrive
  * byte-identical (also over a lossy link), and HEAD and errors as specified. */
-#define _XOPEN_SOURCE 700 /* mkdtemp, nftw */
 
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "../../apps/http/page_store.h"
 #include "../../apps/minimal_ws/mws.h"
+#include "pagetree.h"
 #include "simnet.h"
 #include "usnet/csum.h"
 #include "usnet/tcp.h"
@@ -29,13 +27,7 @@
 
 /* ---- the corpus ---- */
 
-struct file {
-	const char *rel;
-	size_t len;
-	uint8_t *data;
-};
-
-static struct file files[] = {
+static struct pagetree_file files[] = {
     {"index.html", 60, NULL},	    {"style.css", 777, NULL},	{"dir/index.html", 1, NULL},
     {"dir/page.html", 70001, NULL}, {"big.bin", 1200000, NULL}, {"empty.txt", 0, NULL},
 };
@@ -49,51 +41,20 @@ struct fixture {
 	struct mws *mws;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static const struct file *file_named(const char *rel)
+static const struct pagetree_file *file_named(const char *rel)
 {
 	for (size_t i = 0; i < N_FILES; i++)
-		if (strcmp(files[i].rel, rel) == 0)
+		if (strcmp(files[i].path, rel) == 0)
 			return &files[i];
 	fail_msg("no file %s", rel);
 	return NULL;
-}
-
-static void make_corpus(struct fixture *f)
-{
-	strcpy(f->root, "/tmp/test_http_sim.XXXXXX");
-	assert_non_null(mkdtemp(f->root));
-	char path[256];
-	snprintf(path, sizeof(path), "%s/dir", f->root);
-	assert_int_equal(mkdir(path, 0755), 0);
-	uint32_t x = 12345;
-	for (size_t i = 0; i < N_FILES; i++) {
-		files[i].data = malloc(files[i].len + 1);
-		assert_non_null(files[i].data);
-		for (size_t k = 0; k < files[i].len; k++) {
-			x = x * 1103515245u + 12345u;
-			files[i].data[k] = (uint8_t)(x >> 16);
-		}
-		snprintf(path, sizeof(path), "%s/%s", f->root, files[i].rel);
-		FILE *fp = fopen(path, "wb");
-		assert_non_null(fp);
-		assert_int_equal(fwrite(files[i].data, 1, files[i].len, fp), files[i].len);
-		fclose(fp);
-	}
 }
 
 static int setup_mode(void **state, bool keepalive, const struct usn_sim_faults *faults, uint32_t idle_ms)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	make_corpus(f);
+	pagetree_create(f->root, sizeof(f->root), "test_http_sim", files, N_FILES, 12345);
 	struct http_store_opts so = {.csum_build = usn_csum_table_build, .csum_free = usn_csum_table_free};
 	char msg[256];
 	f->store = http_store_open(f->root, &so, msg, sizeof(msg));
@@ -147,11 +108,7 @@ static int teardown(void **state)
 	mws_destroy(f->mws);
 	simnet_destroy(&f->net);
 	http_store_close(f->store);
-	nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	for (size_t i = 0; i < N_FILES; i++) {
-		free(files[i].data);
-		files[i].data = NULL;
-	}
+	pagetree_remove(f->root, files, N_FILES);
 	free(f);
 	return 0;
 }
@@ -247,7 +204,7 @@ static void exchange_str(struct fixture *f, struct client *cl, const char *req)
 }
 
 /* The exact bytes the server must send for a page. */
-static size_t expected(const struct file *fl, const char *type, bool head, bool ka, uint8_t **out)
+static size_t expected(const struct pagetree_file *fl, const char *type, bool head, bool ka, uint8_t **out)
 {
 	char hdr[256];
 	int hl =

@@ -2,10 +2,8 @@
  * minimal_ws's server logic on two simulated hosts: every response checked
  * (also over a lossy link), each error kind detected and counted exactly,
  * fixed-rate pacing in virtual time, the incremental body hash. */
-#define _XOPEN_SOURCE 700 /* mkdtemp, nftw */
 
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "../../apps/http/page_store.h"
 #include "../../apps/minimal_ws/mws.h"
 #include "../../apps/usn_load/load.h"
+#include "pagetree.h"
 #include "simnet.h"
 #include "usnet/csum.h"
 #include "usnet/tcp.h"
@@ -28,13 +26,7 @@
 #define CLIENT_IP SIMNET_IP(0, 2)
 #define MAX_VIRTUAL_US (300ull * 1000000u)
 
-struct file {
-	const char *url;
-	size_t len;
-	uint8_t *data;
-};
-
-static struct file files[] = {
+static struct pagetree_file files[] = {
     {"/a.html", 1024, NULL},	{"/b.css", 3000, NULL},	 {"/d/c.html", 70001, NULL},
     {"/big.bin", 400000, NULL}, {"/empty.txt", 0, NULL},
 };
@@ -49,37 +41,11 @@ struct fixture {
 	struct mws *mws;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup_faults(void **state, const struct usn_sim_faults *faults)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	strcpy(f->root, "/tmp/test_load_sim.XXXXXX");
-	assert_non_null(mkdtemp(f->root));
-	char path[256];
-	snprintf(path, sizeof(path), "%s/d", f->root);
-	assert_int_equal(mkdir(path, 0755), 0);
-	uint32_t x = 99;
-	for (size_t i = 0; i < N_FILES; i++) {
-		files[i].data = malloc(files[i].len + 1);
-		assert_non_null(files[i].data);
-		for (size_t k = 0; k < files[i].len; k++) {
-			x = x * 1103515245u + 12345u;
-			files[i].data[k] = (uint8_t)(x >> 16);
-		}
-		snprintf(path, sizeof(path), "%s%s", f->root, files[i].url);
-		FILE *fp = fopen(path, "wb");
-		assert_non_null(fp);
-		assert_int_equal(fwrite(files[i].data, 1, files[i].len, fp), files[i].len);
-		fclose(fp);
-	}
+	pagetree_create(f->root, sizeof(f->root), "test_load_sim", files, N_FILES, 99);
 	struct http_store_opts so = {.csum_build = usn_csum_table_build, .csum_free = usn_csum_table_free};
 	char msg[256];
 	f->store = http_store_open(f->root, &so, msg, sizeof(msg));
@@ -131,11 +97,7 @@ static int teardown(void **state)
 	simnet_destroy(&f->net);
 	http_store_close(f->store);
 	load_corpus_close(f->corpus);
-	nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	for (size_t i = 0; i < N_FILES; i++) {
-		free(files[i].data);
-		files[i].data = NULL;
-	}
+	pagetree_remove(f->root, files, N_FILES);
 	free(f);
 	return 0;
 }
@@ -263,7 +225,7 @@ static void test_bad_body_detected(void **state)
 	assert_non_null(other);
 	memcpy(other, files[2].data, files[2].len);
 	other[files[2].len / 2] ^= 1; /* one bit, mid-page */
-	struct load_corpus *c = one_page(files[2].url, other, files[2].len);
+	struct load_corpus *c = one_page(files[2].path, other, files[2].len);
 	struct load_stats st;
 	struct load_opts o = {.connections = 4, .requests = 20};
 	load_destroy(run(f, c, &o, &st));
@@ -277,7 +239,7 @@ static void test_bad_body_detected(void **state)
 static void test_bad_length_detected(void **state)
 {
 	struct fixture *f = *state;
-	struct load_corpus *c = one_page(files[1].url, files[1].data, files[1].len);
+	struct load_corpus *c = one_page(files[1].path, files[1].data, files[1].len);
 	c->pages[0].body_len++; /* the client expects one byte more */
 	struct load_stats st;
 	struct load_opts o = {.connections = 4, .requests = 20};
@@ -331,7 +293,7 @@ static void test_timeout_ends_run(void **state)
 static void test_fixed_rate(void **state)
 {
 	struct fixture *f = *state;
-	struct load_corpus *c = one_page(files[0].url, files[0].data, files[0].len);
+	struct load_corpus *c = one_page(files[0].path, files[0].data, files[0].len);
 	struct load_stats st;
 	struct load_opts o = {.connections = 64, .rate = 2000, .duration_ns = 500000000ull};
 	load_destroy(run(f, c, &o, &st));
