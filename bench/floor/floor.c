@@ -390,6 +390,24 @@ static void usage_exit(const char *what)
 	exit(2);
 }
 
+/* One case of main: runs it on store and lc (either NULL if it could not
+ * be built: a failure) into res[*n_res], printed and counted when it
+ * succeeds; closes both. 0, or -1 if the case failed. */
+static int run_case_close(const char *name, struct http_store *store, struct load_corpus *lc,
+			  const struct opts *o, uint64_t requests, struct case_result *res, unsigned *n_res)
+{
+	int rc = -1;
+	if (store && lc && run_case(name, store, lc, o, requests, &res[*n_res]) == 0) {
+		print_case(&res[*n_res]);
+		(*n_res)++;
+		rc = 0;
+	}
+	load_corpus_close(lc);
+	if (store)
+		http_store_close(store);
+	return rc;
+}
+
 static uint64_t arg_u64(const char *s, const char *name)
 {
 	char *end;
@@ -454,18 +472,10 @@ int main(int argc, char **argv)
 		uint64_t len = sizeof(page);
 		struct http_store *store = store_1k(page, sizeof(page));
 		struct load_corpus *lc = load_corpus_of(&path, &body, &len, 1);
-		if (!store || !lc) {
+		if (!store || !lc)
 			fprintf(stderr, "floor: cannot build the 1 KiB page\n");
+		if (run_case_close("1k", store, lc, &o, o.req_1k, res, &n_res) != 0)
 			status = 1;
-		} else if (run_case("1k", store, lc, &o, o.req_1k, &res[n_res]) == 0) {
-			print_case(&res[n_res]);
-			n_res++;
-		} else {
-			status = 1;
-		}
-		load_corpus_close(lc);
-		if (store)
-			http_store_close(store);
 	}
 	if (strstr(o.cases, "corpus")) {
 		char msg[512], www[4096];
@@ -478,17 +488,8 @@ int main(int argc, char **argv)
 		struct load_corpus *lc = store ? load_corpus_open(o.corpus, msg, sizeof(msg)) : NULL;
 		if (store && !lc)
 			fprintf(stderr, "floor: corpus: %s\n", msg);
-		if (!store || !lc) {
+		if (run_case_close("corpus", store, lc, &o, o.req_corpus, res, &n_res) != 0)
 			status = 1;
-		} else if (run_case("corpus", store, lc, &o, o.req_corpus, &res[n_res]) == 0) {
-			print_case(&res[n_res]);
-			n_res++;
-		} else {
-			status = 1;
-		}
-		load_corpus_close(lc);
-		if (store)
-			http_store_close(store);
 	}
 	for (unsigned i = 0; i < n_res; i++)
 		if (res[i].errors)
