@@ -402,6 +402,16 @@ static int output_data(struct usn_tcp_conn *c)
 		bool fin = usn_tcp_fin_wanted(c) && c->snd_nxt + len == data_end && SEQ_LEQ(c->snd_nxt, data_end);
 		if (len == 0 && !fin)
 			break;
+		if (!usn_worker_tx_room(c->w)) {
+			usn_worker_flush(c->w);
+			if (!usn_worker_tx_room(c->w)) {
+				/* The port's ring is full: go on next round rather
+				 * than build frames it would drop (each one a
+				 * retransmission later). */
+				usn_tcp_pending(c);
+				break;
+			}
+		}
 		uint8_t flags = USN_TCP_ACK;
 		if (len && len == unsent)
 			flags |= USN_TCP_PSH;
