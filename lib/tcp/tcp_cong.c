@@ -8,14 +8,17 @@ uint32_t usn_tcp_flight(const struct usn_tcp_conn *c)
 	return c->snd_max - c->snd_una;
 }
 
-void usn_tcp_cong_init(struct usn_tcp_conn *c)
+/* RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)). */
+static uint32_t initial_window(const struct usn_tcp_conn *c)
 {
-	/* RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)). */
 	uint32_t mss = usn_tcp_maxseg(c);
 	uint32_t iw = 2 * mss > 14600 ? 2 * mss : 14600;
-	if (iw > 10 * mss)
-		iw = 10 * mss;
-	c->cwnd = iw;
+	return iw > 10 * mss ? 10 * mss : iw;
+}
+
+void usn_tcp_cong_init(struct usn_tcp_conn *c)
+{
+	c->cwnd = initial_window(c);
 	c->ssthresh = UINT32_MAX / 2;
 	c->dupacks = 0;
 	c->recover = c->snd_una;
@@ -140,6 +143,40 @@ void usn_tcp_cong_timeout(struct usn_tcp_conn *c)
 	c->n_sacked = 0;
 }
 
+void usn_tcp_undo_save(struct usn_tcp_conn *c)
+{
+	/* RFC 4015 3.1 step (0): pipe_prev = max(FlightSize, ssthresh),
+	 * SRTT_prev = SRTT + 2G (G, the 1 ms clock), RTTVAR_prev = RTTVAR. */
+	uint32_t flight = usn_tcp_flight(c);
+	c->undo_pipe = flight > c->ssthresh ? flight : c->ssthresh;
+	c->undo_srtt_us = c->srtt_us ? c->srtt_us + 2000u : 0;
+	c->undo_rttvar_us = c->rttvar_us;
+}
+
+void usn_tcp_undo_rto(struct usn_tcp_conn *c, uint32_t acked)
+{
+	/* RFC 4015 3.1 steps (3) and (4): resume with unsent data (what the
+	 * ACKs have not covered yet arrived, they are only late: nothing is
+	 * sent again), and restore the congestion state without a burst:
+	 * cwnd = FlightSize + min(bytes_acked, IW), ssthresh = pipe_prev, so
+	 * slow start brings cwnd back to where it was within a round trip.
+	 * At least 1 MSS: a short flight would leave a window no segment fits. */
+	uint32_t mss = usn_tcp_maxseg(c), iw = initial_window(c);
+	uint32_t cw = usn_tcp_flight(c) + (acked < iw ? acked : iw);
+	c->cwnd = cw > mss ? cw : mss;
+	c->ssthresh = c->undo_pipe;
+	c->snd_nxt = c->snd_max;
+	/* The reduction is undone, so RFC 6582's guard against a second one
+	 * for the same window is not due: a real loss fast-retransmits. */
+	c->recover = c->snd_una;
+	c->dupacks = 0;
+	/* Step (5): the estimator restarts from the next sample of a segment
+	 * sent from here on (TSval at least this). */
+	c->undo = USN_UNDO_RTT;
+	c->undo_ts = usn_tcp_ts_now(c);
+	c->w->stats.tcp_spurious_rto++;
+}
+
 uint32_t usn_tcp_sack_skip(const struct usn_tcp_conn *c, uint32_t seq, uint32_t *sacked_below)
 {
 	uint32_t below = 0;
@@ -154,9 +191,23 @@ uint32_t usn_tcp_sack_skip(const struct usn_tcp_conn *c, uint32_t seq, uint32_t 
 	return seq;
 }
 
-void usn_tcp_rtt_sample(struct usn_tcp_conn *c, uint32_t r)
+/* RTO = SRTT + max(G, 4 * RTTVAR) (RFC 6298 2.3); G is the 1 ms clock. */
+static void rto_update(struct usn_tcp_conn *c)
 {
 	const struct usn_stack_config *cfg = usn_tcp_tw(c->w)->cfg;
+	uint32_t k = 4 * c->rttvar_us;
+	if (k < 1000)
+		k = 1000;
+	uint64_t rto = ((uint64_t)c->srtt_us + k + 999) / 1000;
+	if (rto < cfg->tcp_rto_min_ms)
+		rto = cfg->tcp_rto_min_ms;
+	if (rto > cfg->tcp_rto_max_ms)
+		rto = cfg->tcp_rto_max_ms;
+	c->rto_ms = (uint32_t)rto;
+}
+
+void usn_tcp_rtt_sample(struct usn_tcp_conn *c, uint32_t r)
+{
 	if (r == 0)
 		r = 1;
 	if (c->srtt_us == 0) {
@@ -169,16 +220,21 @@ void usn_tcp_rtt_sample(struct usn_tcp_conn *c, uint32_t r)
 		c->rttvar_us = c->rttvar_us - c->rttvar_us / 4 + d / 4;
 		c->srtt_us = c->srtt_us - c->srtt_us / 8 + r / 8;
 	}
-	/* RTO = SRTT + max(G, 4 * RTTVAR); G is the 1 ms clock. */
-	uint32_t k = 4 * c->rttvar_us;
-	if (k < 1000)
-		k = 1000;
-	uint64_t rto = ((uint64_t)c->srtt_us + k + 999) / 1000;
-	if (rto < cfg->tcp_rto_min_ms)
-		rto = cfg->tcp_rto_min_ms;
-	if (rto > cfg->tcp_rto_max_ms)
-		rto = cfg->tcp_rto_max_ms;
-	c->rto_ms = (uint32_t)rto;
+	rto_update(c);
+}
+
+void usn_tcp_rtt_reinit(struct usn_tcp_conn *c, uint32_t r)
+{
+	c->undo = USN_UNDO_NONE;
+	if (c->undo_srtt_us == 0) {
+		usn_tcp_rtt_sample(c, r); /* no estimate before the timeout */
+		return;
+	}
+	/* RFC 4015 3.1 step (5): a late peer is now the norm, and waiting for
+	 * the 1/8 steps of RFC 6298 to learn it would time out again. */
+	c->srtt_us = r > c->undo_srtt_us ? r : c->undo_srtt_us;
+	c->rttvar_us = r / 2 > c->undo_rttvar_us ? r / 2 : c->undo_rttvar_us;
+	rto_update(c);
 }
 
 /* ---- SACK scoreboard (RFC 2018 / RFC 6675 "SACKed" bytes) ---- */

@@ -248,6 +248,76 @@ static bool process_data(struct usn_tcp_conn *c, struct seg *s)
 
 enum ack_result { ACK_DROP, ACK_OK };
 
+/* An RTT sample; `fresh`: it times a segment sent after a spurious RTO was
+ * undone, and re-initialises the estimator (RFC 4015 step (5)). */
+static void rtt_take(struct usn_tcp_conn *c, uint32_t rtt_us, bool fresh)
+{
+	if (c->undo == USN_UNDO_RTT && fresh)
+		usn_tcp_rtt_reinit(c, rtt_us);
+	else
+		usn_tcp_rtt_sample(c, rtt_us);
+}
+
+/* Whether this ACK of new data proves the last RTO spurious: Eifel (RFC
+ * 3522 step (4)): it echoes a TSval older than the first retransmission's,
+ * so the original transmission got through and only its ACK was late;
+ * F-RTO (RFC 5682 2.1): the second ACK after the retransmission advances
+ * the window past what was retransmitted. The first F-RTO ACK (step 2)
+ * returns false and leaves USN_UNDO_FRTO1 for frto_step2; anything else
+ * ends the episode as a genuine loss (today's recovery goes on). */
+static bool rto_spurious(struct usn_tcp_conn *c, const struct usn_tcp_repr *r)
+{
+	switch ((enum usn_tcp_undo)c->undo) {
+	case USN_UNDO_EIFEL:
+		if (r->has_ts && r->ts_ecr && SEQ_LT(r->ts_ecr, c->undo_ts))
+			return true;
+		c->undo = USN_UNDO_NONE;
+		return false;
+	case USN_UNDO_FRTO1:
+		/* 2a: short of the retransmission's end, or all of the flight
+		 * (ambiguous: the retransmission may have filled the only hole) */
+		if (SEQ_LT(r->ack, c->undo_end) || SEQ_GEQ(r->ack, c->recover))
+			c->undo = USN_UNDO_NONE;
+		return false;
+	case USN_UNDO_FRTO2:
+		return true; /* 3b */
+	case USN_UNDO_NONE:
+	case USN_UNDO_RTT:
+		break;
+	}
+	return false;
+}
+
+/* F-RTO step 2b (RFC 5682 2.1): the first ACK after the RTO retransmission
+ * acknowledged it and more, but not all: two new segments instead of going
+ * back, whose ACK (or duplicate) decides. Without new data to send, or
+ * window for it, the conventional recovery goes on. */
+static void frto_step2(struct usn_tcp_conn *c)
+{
+	uint32_t flight = usn_tcp_flight(c);
+	if (SEQ_LT(c->snd_max, usn_tcp_data_end(c)) && c->snd_wnd > flight) {
+		c->snd_nxt = c->snd_max;
+		c->cwnd = flight + 2 * usn_tcp_maxseg(c);
+		c->undo = USN_UNDO_FRTO2;
+	} else {
+		c->undo = USN_UNDO_NONE;
+	}
+}
+
+/* F-RTO and a duplicate ACK (RFC 5682 2.1 steps 2a and 3a): the timeout
+ * was genuine. After step 2 the two new segments stand in for the ACK
+ * clock: go back from SND.UNA with 1 MSS (the RFC allows up to 3, two of
+ * which they hold). */
+static void frto_dupack(struct usn_tcp_conn *c)
+{
+	if (c->undo == USN_UNDO_FRTO2) {
+		c->snd_nxt = c->snd_una;
+		c->cwnd = usn_tcp_maxseg(c);
+	}
+	if (c->undo == USN_UNDO_FRTO1 || c->undo == USN_UNDO_FRTO2)
+		c->undo = USN_UNDO_NONE;
+}
+
 static void update_window(struct usn_tcp_conn *c, const struct seg *s)
 {
 	const struct usn_tcp_repr *r = &s->r;
@@ -299,8 +369,10 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 			     ((uint32_t)r->window << c->snd_wscale) == old_wnd) ||
 			    sacked_more);
 		update_window(c, s);
-		if (dup)
+		if (dup) {
+			frto_dupack(c);
 			usn_tcp_cong_dupack(c);
+		}
 		else if (r->ack == c->snd_una && !(c->flags & USN_TF_RECOVERY))
 			c->dupacks = 0;
 		if (c->flags & USN_TF_WND_ZERO) {
@@ -315,6 +387,7 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 	bool fin_sent = (c->state == USN_TCP_FIN_WAIT_1 || c->state == USN_TCP_CLOSING || c->state == USN_TCP_LAST_ACK);
 	if (fin_sent && acked > c->sq_bytes)
 		*fin_acked = true;
+	bool spurious = rto_spurious(c, r);
 	/* RTT (RFC 7323 4.1 with timestamps, else the timed segment; Karn).
 	 * An echo older than our latest retransmission (rtt_start_us) is not
 	 * taken: a peer that already held the data answers the repeat with
@@ -326,10 +399,10 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 		uint32_t rtx_tsval = (uint32_t)(c->rtt_start_us / 1000u) + c->ts_offset;
 		bool stale = w->now_us - c->rtt_start_us < 600000000u && SEQ_LT(r->ts_ecr, rtx_tsval);
 		if (ms < 600000u && !stale)
-			usn_tcp_rtt_sample(c, ms * 1000u);
+			rtt_take(c, ms * 1000u, SEQ_GEQ(r->ts_ecr, c->undo_ts));
 	} else if ((c->flags & USN_TF_RTT_TIMING) && SEQ_GT(r->ack, c->rtt_seq)) {
 		c->flags &= (uint16_t)~USN_TF_RTT_TIMING;
-		usn_tcp_rtt_sample(c, (uint32_t)(w->now_us - c->rtt_start_us));
+		rtt_take(c, (uint32_t)(w->now_us - c->rtt_start_us), true);
 	}
 	/* The send queue is addressed from snd_una: release in the same step. */
 	c->snd_una = r->ack;
@@ -339,13 +412,17 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 		c->snd_nxt = c->snd_una;
 	c->rtx_count = 0;
 	usn_tcp_sack_prune(c);
-	if (c->flags & USN_TF_RECOVERY)
+	if (spurious)
+		usn_tcp_undo_rto(c, acked); /* RFC 4015 */
+	else if (c->flags & USN_TF_RECOVERY)
 		usn_tcp_cong_recovery_ack(c, acked);
 	else {
 		c->dupacks = 0;
 		usn_tcp_cong_ack(c, acked);
 	}
 	update_window(c, s);
+	if (c->undo == USN_UNDO_FRTO1)
+		frto_step2(c);
 	c->flags &= (uint16_t)~USN_TF_WND_ZERO;
 	usn_tcp_timer_update(c, true);
 	if (data_acked) {

@@ -70,6 +70,16 @@ enum {
 	USN_TF_WND_ZERO = 1u << 15,   /* the peer's window was zero */
 };
 
+/* Spurious retransmission timeouts (RFC 3522 Eifel detection with
+ * timestamps, RFC 5682 F-RTO without; the response of RFC 4015). */
+enum usn_tcp_undo {
+	USN_UNDO_NONE = 0,
+	USN_UNDO_EIFEL, /* RTO with timestamps: undo_ts is the retransmission's TSval */
+	USN_UNDO_FRTO1, /* F-RTO step 2: the first ACK after the RTO retransmission */
+	USN_UNDO_FRTO2, /* F-RTO step 3: two new segments out, the second ACK */
+	USN_UNDO_RTT,   /* undone: the next RTT sample re-initialises the estimator */
+};
+
 /* What the main timer means when it fires. */
 enum usn_tcp_tkind {
 	USN_TK_NONE = 0,
@@ -95,6 +105,7 @@ struct usn_tcp_conn {
 	uint8_t n_sacked;
 	uint8_t ka_probes;
 	uint16_t ooo_n;
+	uint8_t undo; /* enum usn_tcp_undo */
 	struct usn_worker *w;
 	struct usn_tcp_handlers h;
 	void *user;
@@ -121,6 +132,11 @@ struct usn_tcp_conn {
 	uint32_t srtt_us, rttvar_us, rto_ms;
 	uint32_t rtt_seq;
 	uint64_t rtt_start_us;
+	/* Undoing a spurious RTO: the TSval of the first retransmission (then
+	 * of the detection), the end of the F-RTO retransmission, and RFC 4015
+	 * step (0)'s pipe_prev, SRTT_prev and RTTVAR_prev. */
+	uint32_t undo_ts, undo_end, undo_pipe;
+	uint32_t undo_srtt_us, undo_rttvar_us;
 
 	struct usn_timer timer;  /* RTO / persist / keepalive / TIME-WAIT */
 	struct usn_timer delack; /* delayed ACK */
@@ -248,7 +264,17 @@ void usn_tcp_cong_dupack(struct usn_tcp_conn *c);
 /* An ACK advanced snd_una while in recovery: partial or full (RFC 6582). */
 void usn_tcp_cong_recovery_ack(struct usn_tcp_conn *c, uint32_t acked);
 void usn_tcp_cong_timeout(struct usn_tcp_conn *c);
+/* RFC 4015 step (0) at the first timeout of an episode, before
+ * usn_tcp_cong_timeout: what a spurious timeout's response restores. */
+void usn_tcp_undo_save(struct usn_tcp_conn *c);
+/* RFC 4015 response to a spurious timeout, after snd_una advanced by
+ * `acked`: cwnd = FlightSize + min(acked, IW), ssthresh = pipe_prev,
+ * SND.NXT = SND.MAX; the next RTT sample re-initialises the estimator. */
+void usn_tcp_undo_rto(struct usn_tcp_conn *c, uint32_t acked);
 void usn_tcp_rtt_sample(struct usn_tcp_conn *c, uint32_t rtt_us);
+/* RFC 4015 (RTO re-initialisation): SRTT = max(SRTT_prev, r), RTTVAR =
+ * max(RTTVAR_prev, r / 2), for the first sample after an undo. */
+void usn_tcp_rtt_reinit(struct usn_tcp_conn *c, uint32_t rtt_us);
 uint32_t usn_tcp_flight(const struct usn_tcp_conn *c);
 /* The first byte >= from not covered by the scoreboard (a hole). */
 uint32_t usn_tcp_sack_next_hole(const struct usn_tcp_conn *c, uint32_t from, uint32_t *hole_end);

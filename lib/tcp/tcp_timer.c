@@ -99,13 +99,34 @@ static void on_rto(struct usn_tcp_conn *c)
 	}
 	c->rtx_count++;
 	c->w->stats.tcp_rto_fired++;
+	/* The first timeout of an episode may prove spurious (a late ACK, not
+	 * a loss): keep what undoing it restores (RFC 4015 step (0)). A later
+	 * one keeps Eifel's RetransmitTS, the first retransmission's (RFC
+	 * 3522), and ends F-RTO (RFC 5682 2.1: conventional recovery). */
+	bool first = c->rtx_count == 1 && !syn;
+	if (first)
+		usn_tcp_undo_save(c);
+	else if (c->undo != USN_UNDO_EIFEL)
+		c->undo = USN_UNDO_NONE;
 	/* RFC 6298 5.5: back off. */
 	c->rto_ms = c->rto_ms * 2 > cfg->tcp_rto_max_ms ? cfg->tcp_rto_max_ms : c->rto_ms * 2;
 	usn_tcp_cong_timeout(c);
 	/* Go back N from the oldest unacknowledged byte (5.4). */
 	c->snd_nxt = syn ? c->iss : c->snd_una;
 	usn_tcp_timer_arm(c, USN_TK_RTO, c->rto_ms);
+	uint32_t rtx_tsval = usn_tcp_ts_now(c);
 	usn_tcp_output(c);
+	if (!first || !usn_tcp_alive(c))
+		return;
+	if (c->flags & USN_TF_TS) {
+		c->undo = USN_UNDO_EIFEL; /* RFC 3522 step (1): RetransmitTS */
+		c->undo_ts = rtx_tsval;
+	} else if (SEQ_GT(c->snd_nxt, c->snd_una)) {
+		c->undo = USN_UNDO_FRTO1; /* RFC 5682 2.1 step 1 */
+		c->undo_end = c->snd_nxt;
+	} else {
+		c->undo = USN_UNDO_NONE;
+	}
 }
 
 static void on_probe(struct usn_tcp_conn *c, bool keepalive)

@@ -677,6 +677,211 @@ static void test_ack_after_rto_carries_snd_max(void **state)
 	fx_free(x);
 }
 
+/* ---- spurious retransmission timeouts (RFC 3522, RFC 5682, RFC 4015) ---- */
+
+/* Sends n bytes and receives the first k full segments of maxseg bytes. */
+static uint32_t flight_out(struct fx *x, uint32_t n, int k, uint32_t maxseg)
+{
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, n, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	uint32_t ts0 = 0;
+	for (int j = 0; j < k; j++) {
+		struct tseg *o = recv_seg(x);
+		assert_int_equal(o->seq, x->siss + 1 + (uint32_t)j * maxseg);
+		assert_int_equal(o->len, maxseg);
+		if (j == 0)
+			ts0 = o->tsval;
+	}
+	expect_none(x);
+	return ts0;
+}
+
+/* The RTO (200 ms after the flight) resends the first segment only. */
+static struct tseg *rto_fires(struct fx *x, uint32_t maxseg)
+{
+	tseg_advance(&x->nf, 200 * MS - 1);
+	expect_none(x);
+	tseg_advance(&x->nf, 1);
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, PISS + 1);
+	assert_int_equal(o->len, maxseg);
+	assert_memory_equal(o->data, payload, maxseg);
+	expect_none(x); /* cwnd 1 MSS */
+	assert_int_equal(st(x)->tcp_rto_fired, 1);
+	return o;
+}
+
+/* Eifel detection (RFC 3522): the ACKs were late, not lost. The first ACK
+ * of new data after the RTO echoes the original flight's TSval, older than
+ * the retransmission's: the timeout was spurious. RFC 4015: cwnd and
+ * ssthresh as before, nothing more resent (SND.NXT = SND.MAX), and the RTT
+ * estimator restarts from the next sample (300 ms: RTO 900 ms, where the
+ * 1/8 step of RFC 6298 would give 37.5 ms and the next late ACK a timeout
+ * again). Each spurious RTO sent the flight twice and started the
+ * connection over in slow start (the rig: 7475 RTOs, all spurious). */
+static void test_spurious_rto_timestamps(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_established(x);
+	struct usn_tcp_info i0, i;
+	usn_tcp_info(x->c, &i0);
+	assert_int_equal(i0.cwnd, 10 * 1448);
+	uint32_t s0 = x->siss + 1;
+	uint32_t t0 = flight_out(x, 20 * 1448, 10, 1448);
+	struct tseg *o = rto_fires(x, 1448);
+	assert_int_equal(o->tsval, t0 + 200);
+	/* 100 ms later the ACK of the whole original flight */
+	tseg_advance(&x->nf, 100 * MS);
+	struct tseg a = seg(x, TSEG_ACK, x->pnxt, s0 + 10 * 1448);
+	a.tsecr = t0;
+	send_seg(x, &a);
+	assert_int_equal(st(x)->tcp_spurious_rto, 1);
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.cwnd, i0.cwnd);
+	assert_int_equal(i.ssthresh, i0.ssthresh);
+	assert_int_equal(i.srtt_us, i0.srtt_us); /* no sample from the old echo */
+	assert_int_equal(i.rto_ms, 400);          /* still backed off */
+	/* new data from SND.MAX, a full window of it; nothing resent */
+	for (uint32_t k = 10; k < 20; k++) {
+		o = expect_seg(x, k == 19 ? TSEG_ACK | TSEG_PSH : TSEG_ACK, s0 + k * 1448, PISS + 1);
+		assert_int_equal(o->len, 1448);
+		assert_memory_equal(o->data, payload + k * 1448, 1448);
+		assert_int_equal(o->tsval, t0 + 300);
+	}
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_retrans_segs, 1);
+	assert_int_equal(x->sent, 10 * 1448);
+	/* the next sample (300 ms) re-initialises the estimator (RFC 4015):
+	 * SRTT = max(SRTT_prev + 2G, 300 ms), RTTVAR = max(RTTVAR_prev, 150 ms) */
+	tseg_advance(&x->nf, 300 * MS);
+	a = seg(x, TSEG_ACK, x->pnxt, s0 + 20 * 1448);
+	send_seg(x, &a);
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.srtt_us, 300000);
+	assert_int_equal(i.rttvar_us, 150000);
+	assert_int_equal(i.rto_ms, 900);
+	assert_int_equal(x->sent, 20 * 1448);
+	tseg_advance(&x->nf, 10000 * MS);
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_rto_fired, 1);
+	assert_int_equal(st(x)->tcp_spurious_rto, 1);
+	fx_free(x);
+}
+
+/* A genuine loss: the ACK echoes the retransmission's TSval. Nothing is
+ * undone: ssthresh half the flight, slow start from 1 MSS, and going back
+ * N resends the rest of the flight. */
+static void test_rto_genuine_loss_timestamps(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_established(x);
+	uint32_t s0 = x->siss + 1;
+	uint32_t t0 = flight_out(x, 20 * 1448, 10, 1448);
+	rto_fires(x, 1448);
+	tseg_advance(&x->nf, 50 * MS);
+	struct tseg a = seg(x, TSEG_ACK, x->pnxt, s0 + 1448);
+	assert_int_equal(a.tsecr, t0 + 200);
+	send_seg(x, &a);
+	assert_int_equal(st(x)->tcp_spurious_rto, 0);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.cwnd, 2 * 1448);
+	assert_int_equal(i.ssthresh, 5 * 1448);
+	assert_int_equal(i.srtt_us, 1 + 50000 / 8); /* RFC 6298 2.3, not re-initialised */
+	struct tseg *o = expect_seg(x, TSEG_ACK, s0 + 1448, PISS + 1);
+	assert_int_equal(o->len, 1448);
+	o = expect_seg(x, TSEG_ACK, s0 + 2 * 1448, PISS + 1);
+	assert_int_equal(o->len, 1448);
+	assert_memory_equal(o->data, payload + 2 * 1448, 1448);
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_retrans_segs, 3);
+	fx_free(x);
+}
+
+/* F-RTO (RFC 5682 2.1) without timestamps: the first ACK after the RTO
+ * retransmission acknowledges more than it, so two new segments go out
+ * instead of going back; the second ACK acknowledges data that was never
+ * retransmitted: spurious, and the response of RFC 4015 follows (cwnd =
+ * FlightSize + min(bytes acked, IW), ssthresh as before, from SND.MAX). */
+static void test_spurious_rto_frto(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	struct usn_tcp_info i0, i;
+	usn_tcp_info(x->c, &i0);
+	uint32_t s0 = x->siss + 1;
+	flight_out(x, 30 * 1460, 10, 1460);
+	rto_fires(x, 1460);
+	tseg_advance(&x->nf, 100 * MS);
+	struct tseg a = seg(x, TSEG_ACK, x->pnxt, s0 + 5 * 1460);
+	send_seg(x, &a);
+	struct tseg *o = expect_seg(x, TSEG_ACK, s0 + 10 * 1460, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	assert_memory_equal(o->data, payload + 10 * 1460, 1460);
+	o = expect_seg(x, TSEG_ACK, s0 + 11 * 1460, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_spurious_rto, 0);
+	a = seg(x, TSEG_ACK, x->pnxt, s0 + 10 * 1460);
+	send_seg(x, &a);
+	assert_int_equal(st(x)->tcp_spurious_rto, 1);
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.cwnd, 2 * 1460 + 5 * 1460);
+	assert_int_equal(i.ssthresh, i0.ssthresh);
+	for (uint32_t k = 12; k < 17; k++) {
+		o = expect_seg(x, TSEG_ACK, s0 + k * 1460, PISS + 1);
+		assert_int_equal(o->len, 1460);
+		assert_memory_equal(o->data, payload + k * 1460, 1460);
+	}
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_retrans_segs, 1);
+	assert_int_equal(x->sent, 10 * 1460);
+	fx_free(x);
+}
+
+/* F-RTO with a genuine loss: the first ACK covers the retransmission only,
+ * two new segments go out, and the duplicate ACK they raise sends the
+ * connection back to the conventional recovery (RFC 5682 2.1 step 3a):
+ * the next hole is resent, nothing is undone. */
+static void test_rto_genuine_loss_frto(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	uint32_t s0 = x->siss + 1;
+	flight_out(x, 30 * 1460, 10, 1460);
+	rto_fires(x, 1460);
+	tseg_advance(&x->nf, 1 * MS);
+	struct tseg a = seg(x, TSEG_ACK, x->pnxt, s0 + 1460);
+	send_seg(x, &a);
+	expect_seg(x, TSEG_ACK, s0 + 10 * 1460, PISS + 1);
+	expect_seg(x, TSEG_ACK, s0 + 11 * 1460, PISS + 1);
+	expect_none(x);
+	send_seg(x, &a); /* duplicate */
+	struct tseg *o = expect_seg(x, TSEG_ACK, s0 + 1460, PISS + 1);
+	assert_int_equal(o->len, 1460);
+	assert_memory_equal(o->data, payload + 1460, 1460);
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_spurious_rto, 0);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.ssthresh, 5 * 1460);
+	/* the hole filled: slow start goes on going back */
+	a = seg(x, TSEG_ACK, x->pnxt, s0 + 2 * 1460);
+	send_seg(x, &a);
+	expect_seg(x, TSEG_ACK, s0 + 2 * 1460, PISS + 1);
+	expect_seg(x, TSEG_ACK, s0 + 3 * 1460, PISS + 1);
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_spurious_rto, 0);
+	fx_free(x);
+}
+
 static void test_initial_window_10(void **state)
 {
 	(void)state;
@@ -1970,6 +2175,10 @@ int main(void)
 		cmocka_unit_test(test_retries_exhausted),
 		cmocka_unit_test(test_no_rtt_from_echo_older_than_retransmit),
 		cmocka_unit_test(test_initial_window_10),
+		cmocka_unit_test(test_spurious_rto_timestamps),
+		cmocka_unit_test(test_rto_genuine_loss_timestamps),
+		cmocka_unit_test(test_spurious_rto_frto),
+		cmocka_unit_test(test_rto_genuine_loss_frto),
 		cmocka_unit_test(test_ack_after_rto_carries_snd_max),
 		cmocka_unit_test(test_fast_retransmit),
 		cmocka_unit_test(test_sack_skips_sacked),
