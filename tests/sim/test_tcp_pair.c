@@ -374,6 +374,67 @@ static void test_heavy_faults_small_bufs(void **st)
 	bulk(31, 2u << 20, 2u << 20, 0.10, 0.05, 0.05, 0.01, 128);
 }
 
+/* The receiver's ACKs late, as from the rig's saturated client: data goes
+ * at 50 Mbit/s with 0.1 ms latency, while the ACK direction alternates
+ * every 500 ms between 0.1 ms and 300 ms one way. Each slow phase starts
+ * with an RTT far above an RTO estimated in the fast one: the timeout is
+ * spurious (every byte arrived), Eifel detection (RFC 3522) sees the echo
+ * of the original flight, and the response (RFC 4015) keeps cwnd and goes
+ * on from SND.MAX instead of sending the flight again in slow start. */
+static void test_late_acks_spurious_rto(void **st)
+{
+	(void)st;
+	const uint64_t down = 4u << 20;
+	struct pair p;
+	pair_init(&p, 41, 0);
+	struct usn_sim_faults fd, fa;
+	memset(&fd, 0, sizeof fd);
+	fd.delay_us = 100;
+	fd.rate_bps = 10000000;
+	usn_sim_port_set_faults(p.b->port, &fd);
+	fa = fd;
+	fa.rate_bps = 0;
+	p.srv.server_send = down;
+	struct app_conn *a = &p.cli.conns[0];
+	memset(a, 0, sizeof *a);
+	a->tag = TAG_CONN;
+	a->to_send = 1000;
+	a->close_when_done = true;
+	a->c = usn_tcp_connect(usn_stack_worker(p.a->stack, 0), p.b->ip, PORT, &handlers, a);
+	assert_non_null(a->c);
+	struct done_arg d = {a, 1, &p.srv, 1};
+	bool ok = false;
+	for (int phase = 0; !ok && phase < 120; phase++) {
+		fa.delay_us = (phase % 2) ? 300000 : 100;
+		usn_sim_port_set_faults(p.a->port, &fa);
+		ok = simnet_run_until(&p.net, all_closed, &d, 500000);
+	}
+	assert_true(ok);
+	struct app_conn *s = &p.srv.conns[0];
+	assert_int_equal(a->why, USN_TCP_CLOSE_NORMAL);
+	assert_int_equal(s->why, USN_TCP_CLOSE_NORMAL);
+	assert_int_equal(a->rx, down);
+	assert_int_equal(a->rx_bad, 0);
+	assert_int_equal(s->rx, 1000);
+	assert_int_equal(s->rx_bad, 0);
+	assert_int_equal(s->acked, down);
+	struct usn_stats sb;
+	usn_stack_stats(p.b->stack, &sb);
+	/* every retransmission is at most one MSS (1448 with timestamps) */
+	uint64_t rtx_bytes_max = sb.tcp_retrans_segs * 1448u;
+	if (getenv("PAIR_DEBUG")) {
+		fprintf(stderr, "late acks: %.3f s virtual, rto %llu spurious %llu retrans segs %llu (<= %llu bytes of %llu)\n",
+			(double)simnet_now_us(&p.net) / 1e6, (unsigned long long)sb.tcp_rto_fired,
+			(unsigned long long)sb.tcp_spurious_rto, (unsigned long long)sb.tcp_retrans_segs,
+			(unsigned long long)rtx_bytes_max, (unsigned long long)down);
+		stats_dump("b", p.b->stack);
+	}
+	assert_true(sb.tcp_rto_fired > 0);
+	assert_int_equal(sb.tcp_spurious_rto, sb.tcp_rto_fired);
+	assert_true(rtx_bytes_max * 100 <= down); /* under 1% sent twice */
+	pair_finish(&p);
+}
+
 static void short_conns_faults(uint64_t seed, int rounds, double loss, double dup, double reorder, double corrupt);
 static void short_conns(uint64_t seed, int rounds)
 {
@@ -519,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_bulk_small_bufs),
 		cmocka_unit_test(test_many_short),
 		cmocka_unit_test(test_heavy_faults_small_bufs),
+		cmocka_unit_test(test_late_acks_spurious_rto),
 		cmocka_unit_test(test_heavy_faults_short),
 		cmocka_unit_test(test_big_env),
 	};
