@@ -1,13 +1,18 @@
 /* Simulation test: after the stacks are created and started, the workers
  * never allocate. malloc and friends are wrapped at link time (tests.mk:
  * -Wl,--wrap=...) and counted while ping traffic, ARP expiry and
- * re-resolution, retries, software steering and timers run. */
+ * re-resolution, retries, software steering and timers run, and while TCP
+ * does everything issue 3 asks of it: bulk both ways through faults (RTO,
+ * out-of-order queue), send_ref with a checksum table and send_writer,
+ * 2016 short exchanges with SYN cookies and TIME-WAIT recycling, keepalive,
+ * the idle timeout, and zero-window probes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +20,9 @@
 #include "net/net.h"
 #include "netfix.h"
 #include "simnet.h"
+#include "tcpseg.h"
+#include "usnet/csum.h"
+#include "usnet/tcp.h"
 
 /* The wrappers: only the counting flag is global, as a test harness must. */
 /* volatile: the compiler assumes malloc touches no user globals, and would
@@ -133,10 +141,539 @@ static void test_workers_never_allocate(void **state)
 	simnet_destroy(&n);
 }
 
+/* ---- TCP ---- */
+
+#define PAT_LEN (256u << 10)
+#define PORT_DATA 5001
+#define PORT_IDLE 5002
+#define BULK_BYTES (2u << 20)
+#define SHORT_ROUNDS 63 /* x 32 connections: 2016 */
+#define SHORT_PAR 32
+#define SHORT_REQ 100u
+#define SHORT_RESP 300u
+#define MAX_CONNS 256u
+
+static uint8_t pattern[PAT_LEN];
+
+static void pattern_init(void)
+{
+	uint32_t x = 0x2545f491u;
+	for (uint32_t i = 0; i < PAT_LEN; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		pattern[i] = (uint8_t)x;
+	}
+}
+
+enum conn_kind { K_BULK = 1, K_SHORT, K_IDLE };
+
+/* One end of a connection; the server's ends live in struct tapp. */
+struct tconn {
+	struct usn_tcp_conn *c;
+	const struct usn_csum_table *tab; /* over the whole pattern */
+	enum conn_kind kind;
+	uint64_t to_send, queued, acked, rx, rx_bad;
+	int connected, closed;
+	enum usn_tcp_close_reason why;
+	bool close_when_done, closing;
+	struct tapp *srv; /* a server end: its app */
+};
+
+/* A listener's application: the first member is the tag that tells it
+ * from a connection (both arrive as the `user` pointer). */
+struct tapp {
+	struct tconn *self_tag; /* NULL: an app, not a connection */
+	enum conn_kind kind;
+	const struct usn_csum_table *tab;
+	struct tconn conns[SHORT_PAR + 8];
+	int n;
+	uint64_t server_send;
+};
+
+static void pat_writer(void *arg, uint32_t off, uint32_t len, struct usn_cursor dst)
+{
+	const uint8_t *base = arg;
+	usn_cursor_write(dst, base + off, len);
+}
+
+/* Queues the pattern whole, alternately by reference (with the checksum
+ * table) and by writer, at most two patterns ahead of the ACKs. */
+static void tconn_pump(struct tconn *t)
+{
+	while (t->queued < t->to_send && t->queued - t->acked < 2 * (uint64_t)PAT_LEN) {
+		uint32_t n = PAT_LEN;
+		if (t->to_send - t->queued < n)
+			n = (uint32_t)(t->to_send - t->queued);
+		int rc;
+		if ((t->queued / PAT_LEN) % 2)
+			rc = usn_tcp_send_writer(t->c, n, pat_writer, pattern);
+		else
+			rc = usn_tcp_send_ref(t->c, pattern, n, n == PAT_LEN ? t->tab : NULL);
+		if (rc != 0)
+			break;
+		t->queued += n;
+	}
+	if (t->close_when_done && !t->closing && t->queued == t->to_send) {
+		t->closing = true;
+		usn_tcp_close(t->c);
+	}
+}
+
+static void t_connected(struct usn_tcp_conn *c, void *user)
+{
+	struct tconn *t = user;
+	struct tapp *app = user;
+	if (app->self_tag == NULL && app->kind) {
+		/* passive open: a slot of the listener's app */
+		t = &app->conns[app->n++ % (int)(sizeof app->conns / sizeof app->conns[0])];
+		memset(t, 0, sizeof *t);
+		t->c = c;
+		t->kind = app->kind;
+		t->tab = app->tab;
+		t->srv = app;
+		t->to_send = app->server_send;
+		usn_tcp_set_user(c, t);
+		if (t->kind == K_IDLE)
+			usn_tcp_set_idle_timeout(c, 3000);
+	}
+	t->connected++;
+	if (t->kind == K_BULK || (t->kind == K_SHORT && !t->srv))
+		tconn_pump(t);
+}
+
+static void t_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor d)
+{
+	(void)c;
+	struct tconn *t = user;
+	uint8_t buf[2048];
+	while (usn_cursor_size(d)) {
+		size_t n = usn_cursor_read(d, buf, sizeof buf);
+		for (size_t i = 0; i < n; i++)
+			t->rx_bad += buf[i] != pattern[(t->rx + i) % PAT_LEN];
+		t->rx += n;
+		d = usn_cursor_drop(d, (uint32_t)n);
+	}
+	/* The short exchange: the server answers the whole request, then
+	 * closes first (its end goes to TIME-WAIT). */
+	if (t->kind == K_SHORT && t->srv && t->rx == SHORT_REQ && !t->closing) {
+		t->close_when_done = true;
+		tconn_pump(t);
+	}
+}
+
+static void t_sent(struct usn_tcp_conn *c, void *user, uint32_t bytes)
+{
+	(void)c;
+	struct tconn *t = user;
+	t->acked += bytes;
+	if (t->kind == K_BULK)
+		tconn_pump(t);
+}
+
+static void t_remote_closed(struct usn_tcp_conn *c, void *user)
+{
+	(void)c;
+	struct tconn *t = user;
+	t->close_when_done = true;
+	if (!t->closing && t->queued == t->to_send) {
+		t->closing = true;
+		usn_tcp_close(t->c);
+	}
+}
+
+static void t_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	(void)c;
+	struct tconn *t = user;
+	t->closed++;
+	t->why = why;
+}
+
+static const struct usn_tcp_handlers t_handlers = {
+	.connected_fn = t_connected,
+	.recv_fn = t_recv,
+	.sent_fn = t_sent,
+	.remote_closed_fn = t_remote_closed,
+	.closed_fn = t_closed,
+};
+
+struct closed_arg {
+	struct tconn *cli;
+	int n_cli;
+	struct tapp *srv;
+	int n_srv;
+};
+
+static bool t_all_closed(void *arg)
+{
+	struct closed_arg *d = arg;
+	for (int i = 0; i < d->n_cli; i++)
+		if (!d->cli[i].closed)
+			return false;
+	if (d->srv->n < d->n_srv)
+		return false;
+	for (int i = 0; i < d->n_srv; i++)
+		if (!d->srv->conns[i].closed)
+			return false;
+	return true;
+}
+
+static uint32_t free_tcbs(struct usn_stack *s)
+{
+	uint32_t n = 0;
+	for (uint16_t i = 0; i < usn_stack_workers(s); i++)
+		n += usn_tcp_free_tcbs(usn_stack_worker(s, i));
+	return n;
+}
+
+/* What the counted run found, checked once counting is off. */
+struct tcp_run {
+	bool bulk_ok, short_ok, idle_ok;
+	struct tconn bulk_cli, bulk_srv, idle_cli, idle_srv;
+	int short_bad_close, short_connect_fail;
+	uint64_t short_cli_rx, short_srv_rx, short_bad_bytes;
+	uint64_t ka_segs; /* segments the keepalive end sent while idle */
+	struct usn_stats sa, sb;
+	uint32_t free_a, free_b, total_a, total_b;
+};
+
+static void tcp_faults(struct simnet_host *h, double loss, double dup, double reorder, double corrupt)
+{
+	struct usn_sim_faults f;
+	memset(&f, 0, sizeof f);
+	f.loss = loss;
+	f.duplicate = dup;
+	f.reorder = reorder;
+	f.corrupt = corrupt;
+	f.delay_us = 100;
+	usn_sim_port_set_faults(h->port, &f);
+}
+
+/* No cmocka call in here: it runs while allocations are counted. */
+static void tcp_counted_run(struct simnet *n, struct simnet_host *a, struct simnet_host *b, struct tapp *srv,
+			    struct tapp *idle, const struct usn_csum_table *tab, struct tcp_run *r)
+{
+	struct usn_worker *wa = usn_stack_worker(a->stack, 0);
+
+	/* 1. Bulk, both directions, through loss, duplication, reordering and
+	 * corruption: RTOs fire, out-of-order segments queue. */
+	tcp_faults(a, 0.03, 0.01, 0.03, 0.005);
+	tcp_faults(b, 0.03, 0.01, 0.03, 0.005);
+	srv->kind = K_BULK;
+	srv->server_send = BULK_BYTES;
+	srv->n = 0;
+	struct tconn *bc = &r->bulk_cli;
+	bc->kind = K_BULK;
+	bc->tab = tab;
+	bc->to_send = BULK_BYTES;
+	bc->close_when_done = true;
+	bc->c = usn_tcp_connect(wa, b->ip, PORT_DATA, &t_handlers, bc);
+	struct closed_arg d = {bc, 1, srv, 1};
+	r->bulk_ok = bc->c && simnet_run_until(n, t_all_closed, &d, 600000000ull);
+	r->bulk_srv = srv->conns[0];
+
+	/* 2. Short exchanges on a clean link, 32 at a time against a SYN
+	 * backlog of 2 (SYN cookies), the server closing first (TIME-WAIT
+	 * fills past tcp_max_timewait and is recycled). */
+	tcp_faults(a, 0, 0, 0, 0);
+	tcp_faults(b, 0, 0, 0, 0);
+	srv->kind = K_SHORT;
+	srv->server_send = SHORT_RESP;
+	static struct tconn cli[SHORT_PAR];
+	r->short_ok = true;
+	for (int round = 0; round < SHORT_ROUNDS && r->short_ok; round++) {
+		memset(cli, 0, sizeof cli);
+		srv->n = 0;
+		for (int i = 0; i < SHORT_PAR; i++) {
+			cli[i].kind = K_SHORT;
+			cli[i].to_send = SHORT_REQ;
+			cli[i].c = usn_tcp_connect(wa, b->ip, PORT_DATA, &t_handlers, &cli[i]);
+			if (!cli[i].c) {
+				r->short_connect_fail++;
+				cli[i].closed = 1;
+			}
+		}
+		struct closed_arg sd = {cli, SHORT_PAR, srv, SHORT_PAR - r->short_connect_fail};
+		r->short_ok = r->short_connect_fail == 0 && simnet_run_until(n, t_all_closed, &sd, 60000000ull);
+		for (int i = 0; i < SHORT_PAR; i++) {
+			r->short_cli_rx += cli[i].rx;
+			r->short_bad_bytes += cli[i].rx_bad + srv->conns[i].rx_bad;
+			r->short_srv_rx += srv->conns[i].rx;
+			r->short_bad_close += cli[i].why != USN_TCP_CLOSE_NORMAL;
+			r->short_bad_close += srv->conns[i].why != USN_TCP_CLOSE_NORMAL;
+		}
+	}
+
+	/* 3. An idle connection: keepalive probes from the client every
+	 * 500 ms, answered, until the server's 3 s idle timeout resets it. */
+	struct usn_stats s0;
+	usn_stack_stats(a->stack, &s0);
+	struct tconn *ic = &r->idle_cli;
+	ic->kind = K_IDLE;
+	ic->c = usn_tcp_connect(wa, b->ip, PORT_IDLE, &t_handlers, ic);
+	if (ic->c)
+		usn_tcp_set_keepalive(ic->c, 500);
+	struct closed_arg id = {ic, 1, idle, 1};
+	r->idle_ok = ic->c && simnet_run_until(n, t_all_closed, &id, 20000000ull);
+	r->idle_srv = idle->conns[0];
+	struct usn_stats s1;
+	usn_stack_stats(a->stack, &s1);
+	r->ka_segs = s1.tcp_tx_segs - s0.tcp_tx_segs;
+
+	/* 4. TIME-WAIT runs out: every TCB back. */
+	simnet_run_for(n, 70000000ull);
+	usn_stack_stats(a->stack, &r->sa);
+	usn_stack_stats(b->stack, &r->sb);
+	r->free_a = free_tcbs(a->stack);
+	r->free_b = free_tcbs(b->stack);
+	r->total_a = MAX_CONNS * usn_stack_workers(a->stack);
+	r->total_b = MAX_CONNS * usn_stack_workers(b->stack);
+}
+
+static void test_tcp_never_allocates(void **state)
+{
+	(void)state;
+	pattern_init();
+	struct usn_csum_table tab;
+	assert_int_equal(usn_csum_table_build(&tab, pattern, PAT_LEN), 0);
+
+	struct simnet n;
+	simnet_init(&n, 23);
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, 0, 15);
+	cfg.tcp_max_conns = MAX_CONNS;
+	cfg.tcp_syn_backlog = 2; /* SYN cookies beyond two half-open */
+	cfg.tcp_cookie_secret[0] = 23;
+	/* ARP carries no checksum (see test_tcp_pair): resolved once. */
+	cfg.arp_timeout_ms = 24u * 3600 * 1000;
+	struct simnet_host *a = simnet_add_host(&n, SIMNET_IP(0, 1), &cfg, NULL);
+	cfg.tcp_cookie_secret[1] = 0xb;
+	struct simnet_host *b = simnet_add_host(&n, SIMNET_IP(0, 2), &cfg, NULL);
+	assert_non_null(a);
+	assert_non_null(b);
+	/* Listening may allocate: before counting. */
+	static struct tapp srv, idle;
+	memset(&srv, 0, sizeof srv);
+	memset(&idle, 0, sizeof idle);
+	srv.tab = &tab;
+	idle.kind = K_IDLE;
+	assert_int_equal(usn_tcp_listen(b->stack, PORT_DATA, &t_handlers, &srv), 0);
+	assert_int_equal(usn_tcp_listen(b->stack, PORT_IDLE, &t_handlers, &idle), 0);
+	srv.kind = K_BULK;
+
+	static struct tcp_run r;
+	memset(&r, 0, sizeof r);
+	n_allocs = 0;
+	counting = 1;
+	tcp_counted_run(&n, a, b, &srv, &idle, &tab, &r);
+	counting = 0;
+
+	if (getenv("NOMALLOC_DEBUG"))
+		fprintf(stderr,
+			"tcp: %lu allocs; rto a %llu b %llu, retrans %llu, ooo %llu, cookies sent %llu ok %llu, "
+			"tw reused %llu overflow %llu, passive %llu, keepalive segs %llu, tcbs free %u/%u %u/%u\n",
+			(unsigned long)n_allocs, (unsigned long long)r.sa.tcp_rto_fired, (unsigned long long)r.sb.tcp_rto_fired,
+			(unsigned long long)(r.sa.tcp_retrans_segs + r.sb.tcp_retrans_segs),
+			(unsigned long long)(r.sa.tcp_ooo_segs + r.sb.tcp_ooo_segs), (unsigned long long)r.sb.tcp_syncookies_sent,
+			(unsigned long long)r.sb.tcp_syncookies_ok, (unsigned long long)r.sb.tcp_timewait_reused,
+			(unsigned long long)r.sb.tcp_timewait_overflow, (unsigned long long)r.sb.tcp_passive_opens,
+			(unsigned long long)r.ka_segs, r.free_a, r.total_a, r.free_b, r.total_b);
+	assert_int_equal(n_allocs, 0);
+	/* bulk: every byte, both ways, closed cleanly */
+	assert_true(r.bulk_ok);
+	assert_int_equal(r.bulk_cli.why, USN_TCP_CLOSE_NORMAL);
+	assert_int_equal(r.bulk_srv.why, USN_TCP_CLOSE_NORMAL);
+	assert_int_equal(r.bulk_srv.rx, BULK_BYTES);
+	assert_int_equal(r.bulk_cli.rx, BULK_BYTES);
+	assert_int_equal(r.bulk_srv.rx_bad, 0);
+	assert_int_equal(r.bulk_cli.rx_bad, 0);
+	assert_int_equal(r.bulk_cli.acked, BULK_BYTES);
+	assert_int_equal(r.bulk_srv.acked, BULK_BYTES);
+	/* short exchanges */
+	assert_int_equal(r.short_connect_fail, 0);
+	assert_true(r.short_ok);
+	assert_int_equal(r.short_bad_close, 0);
+	assert_int_equal(r.short_bad_bytes, 0);
+	assert_int_equal(r.short_cli_rx, (uint64_t)SHORT_ROUNDS * SHORT_PAR * SHORT_RESP);
+	assert_int_equal(r.short_srv_rx, (uint64_t)SHORT_ROUNDS * SHORT_PAR * SHORT_REQ);
+	/* idle: keepalives answered, then the idle timeout */
+	assert_true(r.idle_ok);
+	assert_int_equal(r.idle_srv.why, USN_TCP_CLOSE_TIMEOUT);
+	assert_int_equal(r.idle_cli.why, USN_TCP_CLOSE_RESET);
+	/* SYN and ACK, then probes at 0.5, 1, 1.5, 2 and 2.5 s */
+	assert_true(r.ka_segs >= 6);
+	assert_int_equal(r.sb.tcp_idle_timeouts, 1);
+	/* the run did what it claims */
+	assert_true(r.sa.tcp_rto_fired + r.sb.tcp_rto_fired > 0);
+	assert_true(r.sa.tcp_retrans_segs + r.sb.tcp_retrans_segs > 0);
+	assert_true(r.sb.tcp_syncookies_sent > 0);
+	assert_true(r.sb.tcp_syncookies_ok > 0);
+	/* past tcp_max_timewait (64 here), the oldest TIME-WAIT TCB is reused */
+	assert_true(r.sb.tcp_timewait_overflow > 0);
+	assert_true(r.sa.tcp_ooo_segs + r.sb.tcp_ooo_segs > 0);
+	assert_true(r.sb.tcp_passive_opens >= SHORT_ROUNDS * SHORT_PAR);
+	assert_int_equal(r.free_a, r.total_a);
+	assert_int_equal(r.free_b, r.total_b);
+	simnet_destroy(&n);
+	usn_csum_table_free(&tab);
+}
+
+/* ---- TCP persist: a raw peer that advertises a zero window ---- */
+
+#define P_SRV 80
+#define P_PEER 40000
+#define P_ISS 1000u
+#define P_LEN 3000u
+
+struct pfx {
+	struct usn_tcp_conn *c;
+	const struct usn_csum_table *tab;
+	int connected, closed, send_rc;
+	enum usn_tcp_close_reason why;
+	uint64_t acked;
+};
+
+static void p_connected(struct usn_tcp_conn *c, void *user)
+{
+	struct pfx *x = user;
+	x->c = c;
+	x->connected++;
+	x->send_rc = usn_tcp_send_ref(c, pattern, P_LEN, x->tab);
+}
+static void p_sent(struct usn_tcp_conn *c, void *user, uint32_t bytes)
+{
+	(void)c;
+	struct pfx *x = user;
+	x->acked += bytes;
+}
+static void p_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	(void)c;
+	struct pfx *x = user;
+	x->closed++;
+	x->why = why;
+}
+static const struct usn_tcp_handlers p_handlers = {
+	.connected_fn = p_connected,
+	.sent_fn = p_sent,
+	.closed_fn = p_closed,
+};
+
+struct persist_run {
+	int synack, probes, data_segs, data_bad, other;
+	uint32_t siss, data_bytes;
+	struct usn_stats st;
+	uint32_t free_tcbs, total_tcbs;
+};
+
+static void p_seg(struct tseg *s, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t window)
+{
+	memset(s, 0, offsetof(struct tseg, data));
+	s->src_port = P_PEER;
+	s->dst_port = P_SRV;
+	s->flags = flags;
+	s->seq = seq;
+	s->ack = ack;
+	s->window = window;
+}
+
+/* No cmocka call in here: it runs while allocations are counted. */
+static void persist_counted_run(struct netfix *nf, struct persist_run *r)
+{
+	static struct tseg s, o;
+	p_seg(&s, TSEG_SYN, P_ISS, 0, 65535);
+	s.has_mss = true;
+	s.mss = 1460;
+	tseg_send(nf, &s);
+	if (tseg_recv(nf, &o) && o.flags == (TSEG_SYN | TSEG_ACK) && o.ack == P_ISS + 1) {
+		r->synack++;
+		r->siss = o.seq;
+	}
+	/* The handshake's ACK closes the window; the application's send
+	 * (in connected_fn) waits behind it. */
+	p_seg(&s, TSEG_ACK, P_ISS + 1, r->siss + 1, 0);
+	tseg_send(nf, &s);
+	tseg_advance(nf, 2000000); /* persist: 200, 600, 1400 ms */
+	while (tseg_recv(nf, &o)) {
+		if (o.flags == TSEG_ACK && o.len == 0 && o.seq == r->siss)
+			r->probes++;
+		else
+			r->other++;
+	}
+	/* The window opens: the data flows. */
+	p_seg(&s, TSEG_ACK, P_ISS + 1, r->siss + 1, 65535);
+	tseg_send(nf, &s);
+	tseg_advance(nf, 1000);
+	while (tseg_recv(nf, &o)) {
+		if (o.len && o.seq == r->siss + 1 + r->data_bytes && o.csum_ok) {
+			r->data_segs++;
+			r->data_bad += memcmp(o.data, pattern + r->data_bytes, o.len) != 0;
+			r->data_bytes += o.len;
+		} else {
+			r->other++;
+		}
+	}
+	p_seg(&s, TSEG_ACK, P_ISS + 1, r->siss + 1 + r->data_bytes, 65535);
+	tseg_send(nf, &s);
+	/* The peer resets: closed_fn(RESET), the TCB back. */
+	p_seg(&s, TSEG_RST, P_ISS + 1, 0, 0);
+	tseg_send(nf, &s);
+	tseg_advance(nf, 1000);
+	usn_stack_stats(nf->host->stack, &r->st); /* the flow may hash to any worker */
+	r->free_tcbs = free_tcbs(nf->host->stack);
+	r->total_tcbs = MAX_CONNS * usn_stack_workers(nf->host->stack);
+}
+
+static void test_tcp_persist_never_allocates(void **state)
+{
+	(void)state;
+	pattern_init();
+	struct usn_csum_table tab;
+	assert_int_equal(usn_csum_table_build(&tab, pattern, P_LEN), 0);
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 15);
+	cfg.tcp_max_conns = MAX_CONNS;
+	static struct netfix nf;
+	netfix_setup(&nf, &cfg, NULL);
+	netfix_drain(&nf);
+	tseg_seed_arp(&nf);
+	static struct pfx x;
+	memset(&x, 0, sizeof x);
+	x.tab = &tab;
+	assert_int_equal(usn_tcp_listen(nf.host->stack, P_SRV, &p_handlers, &x), 0);
+
+	static struct persist_run r;
+	memset(&r, 0, sizeof r);
+	n_allocs = 0;
+	counting = 1;
+	persist_counted_run(&nf, &r);
+	counting = 0;
+
+	assert_int_equal(n_allocs, 0);
+	assert_int_equal(r.synack, 1);
+	assert_int_equal(x.connected, 1);
+	assert_int_equal(x.send_rc, 0);
+	assert_int_equal(r.probes, 3);
+	assert_int_equal(r.st.tcp_zero_window_probes, 3);
+	assert_int_equal(r.other, 0);
+	assert_int_equal(r.data_bytes, P_LEN);
+	assert_int_equal(r.data_segs, 3); /* 1460 + 1460 + 80 */
+	assert_int_equal(r.data_bad, 0);
+	assert_int_equal(x.acked, P_LEN);
+	assert_int_equal(x.closed, 1);
+	assert_int_equal(x.why, USN_TCP_CLOSE_RESET);
+	assert_int_equal(r.free_tcbs, r.total_tcbs);
+	netfix_teardown(&nf);
+	usn_csum_table_free(&tab);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workers_never_allocate),
+		cmocka_unit_test(test_tcp_never_allocates),
+		cmocka_unit_test(test_tcp_persist_never_allocates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
