@@ -1,7 +1,9 @@
-/* bench/floor: the stack's own floor (issue 9). Client (apps/usn_load) and
- * server (apps/minimal_ws) libusnet stacks in ONE process over the simulated
- * link, no DPDK, no kernel: requests/s and cycles per HTTP/1.0 exchange
- * (both sides together) for a 1 KiB page and for the bench corpus. */
+/* bench/floor: the stack's own floor (issues 9 and 3). Client (apps/usn_load)
+ * and server (apps/minimal_ws) libusnet stacks in ONE process over the
+ * simulated link, no DPDK, no kernel: requests/s and cycles per HTTP/1.0
+ * exchange (both sides together) for a 1 KiB page and for the bench corpus;
+ * and bulk: one connection moving --bulk-mib MiB one way (send_ref of a
+ * 1 MiB buffer with its checksum table), Gbit/s and cycles per byte. */
 #define _GNU_SOURCE
 
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include "usn_sim.h"
 #include "usnet/csum.h"
 #include "usnet/stack.h"
+#include "usnet/tcp.h"
 
 #define SRV_IP ((198u << 24) | (18u << 16) | 1u) /* 198.18.0.1, RFC 2544 */
 #define CLI_IP ((198u << 24) | (18u << 16) | 2u)
@@ -33,8 +36,9 @@
 struct opts {
 	const char *corpus; /* bench corpus dir (bench/corpus) */
 	const char *json;
-	const char *cases; /* "1k", "corpus" or "1k,corpus" */
+	const char *cases; /* any of "1k", "corpus", "bulk", comma-separated */
 	uint64_t req_1k, req_corpus;
+	uint64_t bulk_mib; /* bulk: MiB per run */
 	uint32_t conns;
 	unsigned runs;
 	bool offload, quiet;
@@ -381,11 +385,298 @@ static void json_case(FILE *f, const struct case_result *c, const struct opts *o
 	fprintf(f, "]}");
 }
 
+/* ---- the bulk case: one connection, one direction ---- */
+
+#define BULK_PORT 5001
+#define BULK_BUF (1u << 20) /* sent by reference, again and again */
+#define BULK_SEG 1448u      /* MSS with timestamps on a 1500-byte MTU */
+
+/* The sender: the same immutable buffer queued by reference, with its
+ * checksum table, at most two copies ahead of the ACKs. */
+struct bulk_tx {
+	struct usn_tcp_conn *c;
+	const uint8_t *buf;
+	const struct usn_csum_table *tab;
+	uint64_t total, queued, acked;
+	int closed;
+	enum usn_tcp_close_reason why;
+	int send_err;
+	bool closing;
+};
+
+/* The receiver: counts bytes (the stack has checked every checksum). */
+struct bulk_rx {
+	uint64_t rx;
+	int closed;
+	enum usn_tcp_close_reason why;
+};
+
+static void bulk_pump(struct bulk_tx *b)
+{
+	while (b->queued < b->total && b->queued - b->acked < 2u * BULK_BUF) {
+		uint32_t n = BULK_BUF;
+		if (b->total - b->queued < n)
+			n = (uint32_t)(b->total - b->queued);
+		int rc = usn_tcp_send_ref(b->c, b->buf, n, n == BULK_BUF ? b->tab : NULL);
+		if (rc != 0) {
+			if (rc != -ENOBUFS)
+				b->send_err = rc;
+			break;
+		}
+		b->queued += n;
+	}
+	if (!b->closing && b->queued == b->total && b->queued == b->acked) {
+		b->closing = true;
+		usn_tcp_close(b->c);
+	}
+}
+
+static void btx_connected(struct usn_tcp_conn *c, void *user)
+{
+	struct bulk_tx *b = user;
+	b->c = c;
+	bulk_pump(b);
+}
+
+static void btx_sent(struct usn_tcp_conn *c, void *user, uint32_t n)
+{
+	(void)c;
+	struct bulk_tx *b = user;
+	b->acked += n;
+	bulk_pump(b);
+}
+
+static void btx_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	(void)c;
+	struct bulk_tx *b = user;
+	b->closed = 1;
+	b->why = why;
+}
+
+static void brx_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor d)
+{
+	(void)c;
+	struct bulk_rx *r = user;
+	r->rx += usn_cursor_size(d);
+}
+
+static void brx_remote_closed(struct usn_tcp_conn *c, void *user)
+{
+	(void)user;
+	usn_tcp_close(c);
+}
+
+static void brx_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	(void)c;
+	struct bulk_rx *r = user;
+	r->closed++;
+	r->why = why;
+}
+
+static const struct usn_tcp_handlers bulk_tx_h = {
+    .connected_fn = btx_connected, .sent_fn = btx_sent, .closed_fn = btx_closed};
+static const struct usn_tcp_handlers bulk_rx_h = {
+    .recv_fn = brx_recv, .remote_closed_fn = brx_remote_closed, .closed_fn = brx_closed};
+
+static inline __attribute__((always_inline)) void bulk_drive(struct rig *r, struct bulk_tx *b,
+							      const struct bulk_rx *x, uint64_t rx0)
+{
+	while (!b->closed && !b->send_err && (x->rx - rx0 < b->total || b->acked < b->total)) {
+		unsigned moved = usn_worker_poll(r->cw);
+		moved += usn_worker_poll(r->sw);
+		if (!moved)
+			rig_idle(r);
+	}
+}
+
+__attribute__((noinline)) void floor_bulk_drive(struct rig *r, struct bulk_tx *b, const struct bulk_rx *x,
+						uint64_t rx0);
+__attribute__((noinline)) void floor_bulk_drive(struct rig *r, struct bulk_tx *b, const struct bulk_rx *x,
+						uint64_t rx0)
+{
+	bulk_drive(r, b, x, rx0);
+}
+
+struct bulk_result {
+	uint64_t bytes_per_run;
+	unsigned runs;
+	struct run_result r[MAX_RUNS];
+	uint64_t rexmits[MAX_RUNS];
+	/* The senders, kept until the stacks are gone: a connection in
+	 * TIME-WAIT still points at its own. [MAX_RUNS] is the warm-up's. */
+	struct bulk_tx tx[MAX_RUNS + 1];
+	double tsc_hz;
+	uint64_t errors;
+};
+
+/* One transfer of `bytes` on a new connection (client -> server); the
+ * clock runs from connect to the last byte received and acknowledged. */
+static int bulk_once(struct rig *r, struct bulk_rx *x, struct bulk_tx *bp, const uint8_t *buf,
+		     const struct usn_csum_table *tab, uint64_t bytes, bool warmup, struct run_result *out,
+		     uint64_t *rexmits)
+{
+	struct bulk_tx *b = bp;
+	memset(b, 0, sizeof(*b));
+	b->buf = buf;
+	b->tab = tab;
+	b->total = bytes;
+	struct usn_sim_port_stats a0, a1;
+	struct usn_stats s0, s1;
+	usn_sim_port_stats(r->cp, &a0);
+	usn_stack_stats(r->cs, &s0);
+	uint64_t rx0 = x->rx;
+	uint64_t v0 = usn_sim_link_now_us(r->link);
+	uint64_t w0 = now_ns(), c0 = cpu_ns(), t0 = cycles();
+	if (!usn_tcp_connect(r->cw, SRV_IP, BULK_PORT, &bulk_tx_h, b))
+		return -ENOSPC;
+	if (warmup)
+		bulk_drive(r, b, x, rx0);
+	else
+		floor_bulk_drive(r, b, x, rx0);
+	uint64_t t1 = cycles(), c1 = cpu_ns(), w1 = now_ns();
+	usn_sim_port_stats(r->cp, &a1);
+	usn_stack_stats(r->cs, &s1);
+	bool ok = !b->send_err && x->rx - rx0 == bytes && b->acked == bytes;
+	/* the FINs, before the next run (the client's end then waits in
+	 * TIME-WAIT) */
+	for (int i = 0; i < 64; i++) {
+		unsigned moved = usn_worker_poll(r->cw);
+		moved += usn_worker_poll(r->sw);
+		if (!moved)
+			break;
+	}
+	memset(out, 0, sizeof(*out));
+	out->requests = x->rx - rx0; /* bytes */
+	out->errors = ok ? 0 : 1;
+	out->frames = (a1.tx_frames - a0.tx_frames) + (a1.rx_frames - a0.rx_frames);
+	out->wall_ns = w1 - w0;
+	out->cpu_ns = c1 - c0;
+	out->tsc = t1 - t0;
+	out->virt_us = usn_sim_link_now_us(r->link) - v0;
+	*rexmits = s1.tcp_retrans_segs - s0.tcp_retrans_segs;
+	if (!ok)
+		fprintf(stderr, "floor: bulk: %" PRIu64 " of %" PRIu64 " bytes received, %" PRIu64 " acked (%s)\n",
+			x->rx - rx0, bytes, b->acked, b->send_err ? strerror(-b->send_err) : "stopped");
+	return 0;
+}
+
+static int run_bulk(const struct opts *o, struct bulk_result *br)
+{
+	memset(br, 0, sizeof(*br));
+	br->bytes_per_run = o->bulk_mib << 20;
+	br->runs = o->runs;
+	uint8_t *buf = malloc(BULK_BUF);
+	if (!buf)
+		return -ENOMEM;
+	uint32_t x = 0x9e3779b9u;
+	for (uint32_t i = 0; i < BULK_BUF; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = (uint8_t)x;
+	}
+	struct usn_csum_table tab;
+	if (usn_csum_table_build(&tab, buf, BULK_BUF) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	struct rig r;
+	memset(&r, 0, sizeof(r));
+	int rc = -ENOMEM;
+	r.link = usn_sim_link_create(42);
+	if (r.link) {
+		r.ss = rig_stack(r.link, &r.sp, SRV_IP, o->offload);
+		r.cs = rig_stack(r.link, &r.cp, CLI_IP, o->offload);
+	}
+	struct bulk_rx rx = {0};
+	if (r.ss && r.cs) {
+		r.sw = usn_stack_worker(r.ss, 0);
+		r.cw = usn_stack_worker(r.cs, 0);
+		rc = usn_tcp_listen(r.ss, BULK_PORT, &bulk_rx_h, &rx);
+	}
+	if (rc == 0) {
+		usn_worker_start(r.sw);
+		usn_worker_start(r.cw);
+		struct run_result warm;
+		uint64_t wre;
+		uint64_t wbytes = br->bytes_per_run / 8 < (8u << 20) ? (8u << 20) : br->bytes_per_run / 8;
+		rc = bulk_once(&r, &rx, &br->tx[MAX_RUNS], buf, &tab, wbytes, true, &warm, &wre);
+		br->errors += warm.errors;
+	}
+	uint64_t tsc_sum = 0, ns_sum = 0;
+	for (unsigned i = 0; rc == 0 && i < br->runs; i++) {
+		rc = bulk_once(&r, &rx, &br->tx[i], buf, &tab, br->bytes_per_run, false, &br->r[i], &br->rexmits[i]);
+		br->errors += br->r[i].errors;
+		tsc_sum += br->r[i].tsc;
+		ns_sum += br->r[i].wall_ns;
+	}
+	br->tsc_hz = ns_sum ? (double)tsc_sum * 1e9 / (double)ns_sum : 1e9;
+	if (rc != 0)
+		fprintf(stderr, "floor: bulk: cannot run: %s\n", strerror(-rc));
+	rig_close(&r);
+	usn_csum_table_free(&tab);
+	free(buf);
+	return rc;
+}
+
+static void bulk_figures(const struct bulk_result *b, double *gbit_s, double *cyc_byte, double *cyc_seg,
+			 double *cpu_cyc_byte, double *frames_per_seg)
+{
+	double g[MAX_RUNS], cb[MAX_RUNS], cc[MAX_RUNS], fs[MAX_RUNS];
+	for (unsigned i = 0; i < b->runs; i++) {
+		const struct run_result *r = &b->r[i];
+		double n = r->requests ? (double)r->requests : 1;
+		g[i] = n * 8 / (double)r->wall_ns; /* bits per ns = Gbit/s */
+		cb[i] = (double)r->tsc / n;
+		cc[i] = (double)r->cpu_ns * b->tsc_hz / 1e9 / n;
+		fs[i] = (double)r->frames / (n / BULK_SEG);
+	}
+	*gbit_s = median_of(g, b->runs);
+	*cyc_byte = median_of(cb, b->runs);
+	*cyc_seg = *cyc_byte * BULK_SEG;
+	*cpu_cyc_byte = median_of(cc, b->runs);
+	*frames_per_seg = median_of(fs, b->runs);
+}
+
+static void print_bulk(const struct bulk_result *b)
+{
+	double g, cb, cs, cc, fs;
+	bulk_figures(b, &g, &cb, &cs, &cc, &fs);
+	printf("bulk    1 conn  %5" PRIu64 " MiB x%u  %7.2f Gbit/s  %6.3f cycles/byte  %6.0f cycles/%u-byte segment "
+	       "(cpu-time %.3f/byte)  %4.2f frames/segment  errors %" PRIu64 "\n",
+	       b->bytes_per_run >> 20, b->runs, g, cb, cs, BULK_SEG, cc, fs, b->errors);
+}
+
+static void json_bulk(FILE *f, const struct bulk_result *b, const struct opts *o)
+{
+	double g, cb, cs, cc, fs;
+	bulk_figures(b, &g, &cb, &cs, &cc, &fs);
+	fprintf(f,
+		"{\"case\": \"bulk\", \"connections\": 1, \"direction\": \"one way\", \"send\": \"send_ref + csum table\", "
+		"\"bytes_per_run\": %" PRIu64 ", \"runs\": %u, \"offload\": %s, \"gbit_s_median\": %.3f, "
+		"\"cycles_per_byte_median\": %.4f, \"cycles_per_segment_median\": %.0f, \"segment_bytes\": %u, "
+		"\"cpu_cycles_per_byte_median\": %.4f, \"frames_per_segment\": %.3f, \"tsc_hz\": %.0f, "
+		"\"errors\": %" PRIu64 ", \"per_run\": [",
+		b->bytes_per_run, b->runs, o->offload ? "true" : "false", g, cb, cs, BULK_SEG, cc, fs, b->tsc_hz,
+		b->errors);
+	for (unsigned i = 0; i < b->runs; i++) {
+		const struct run_result *r = &b->r[i];
+		fprintf(f,
+			"%s{\"bytes\": %" PRIu64 ", \"wall_ns\": %" PRIu64 ", \"cpu_ns\": %" PRIu64 ", \"tsc\": %" PRIu64
+			", \"frames\": %" PRIu64 ", \"retransmits\": %" PRIu64 ", \"virtual_us\": %" PRIu64 "}",
+			i ? ", " : "", r->requests, r->wall_ns, r->cpu_ns, r->tsc, r->frames, b->rexmits[i], r->virt_us);
+	}
+	fprintf(f, "]}");
+}
+
 static void usage_exit(const char *what)
 {
 	fprintf(stderr,
-		"floor: %s\nusage: floor [--cases 1k,corpus] [--corpus DIR] [--requests N (1 KiB case)]"
-		" [--corpus-requests N] [--connections N] [--runs N] [--offload] [--json FILE] [--quiet]\n",
+		"floor: %s\nusage: floor [--cases 1k,corpus,bulk] [--corpus DIR] [--requests N (1 KiB case)]"
+		" [--corpus-requests N] [--bulk-mib N] [--connections N] [--runs N] [--offload] [--json FILE]"
+		" [--quiet]\n",
 		what);
 	exit(2);
 }
@@ -421,8 +712,9 @@ static uint64_t arg_u64(const char *s, const char *name)
 int main(int argc, char **argv)
 {
 	struct opts o = {.corpus = "bench/corpus",
-			 .cases = "1k,corpus",
+			 .cases = "1k,corpus,bulk",
 			 .req_1k = 20000,
+			 .bulk_mib = 256,
 			 .req_corpus = 1000,
 			 .conns = 16,
 			 .runs = 3};
@@ -450,6 +742,8 @@ int main(int argc, char **argv)
 			o.req_1k = arg_u64(v, "bad --requests");
 		else if (strcmp(a, "--corpus-requests") == 0)
 			o.req_corpus = arg_u64(v, "bad --corpus-requests");
+		else if (strcmp(a, "--bulk-mib") == 0)
+			o.bulk_mib = arg_u64(v, "bad --bulk-mib");
 		else if (strcmp(a, "--connections") == 0)
 			o.conns = (uint32_t)arg_u64(v, "bad --connections");
 		else if (strcmp(a, "--runs") == 0) {
@@ -491,6 +785,18 @@ int main(int argc, char **argv)
 		if (run_case_close("corpus", store, lc, &o, o.req_corpus, res, &n_res) != 0)
 			status = 1;
 	}
+	static struct bulk_result bulk;
+	bool have_bulk = false;
+	if (strstr(o.cases, "bulk")) {
+		if (run_bulk(&o, &bulk) == 0) {
+			print_bulk(&bulk);
+			have_bulk = true;
+			if (bulk.errors)
+				status = 1;
+		} else {
+			status = 1;
+		}
+	}
 	for (unsigned i = 0; i < n_res; i++)
 		if (res[i].errors)
 			status = 1;
@@ -506,7 +812,12 @@ int main(int argc, char **argv)
 			json_case(f, &res[i], &o);
 			fprintf(f, i + 1 < n_res ? ",\n" : "\n");
 		}
-		fprintf(f, "]}\n");
+		fprintf(f, "], \"bulk\": ");
+		if (have_bulk)
+			json_bulk(f, &bulk, &o);
+		else
+			fprintf(f, "null");
+		fprintf(f, "}\n");
 		fclose(f);
 	}
 	return status;

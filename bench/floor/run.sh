@@ -1,10 +1,12 @@
 #!/bin/sh
 # bench/floor/run.sh: the stack's floor (issue 9): floor's figures (cycles and
 # requests/s per 1 KiB exchange and per corpus page, client + server stacks in
-# one process over the simulated link), then callgrind instructions per request
-# with the top cost centres. Usage: bench/floor/run.sh [FLOOR_BINARY]
+# one process over the simulated link; bulk throughput of one connection, in
+# Gbit/s and cycles per byte), then callgrind instructions per request with
+# the top cost centres. Usage: bench/floor/run.sh [FLOOR_BINARY]
 # Knobs: FLOOR_REQUESTS (1 KiB, per run) FLOOR_CORPUS_REQUESTS FLOOR_RUNS
-# FLOOR_CONNS FLOOR_CG_REQUESTS (under callgrind) FLOOR_CG=0 (skip callgrind)
+# FLOOR_CONNS FLOOR_BULK_MIB (bulk, per run) FLOOR_CG_REQUESTS (under
+# callgrind) FLOOR_CG=0 (skip callgrind)
 # FLOOR_OUT (results dir; default bench/results/latest if it exists, else
 # build/floor).
 set -eu
@@ -14,6 +16,7 @@ REQ=${FLOOR_REQUESTS:-20000}
 CREQ=${FLOOR_CORPUS_REQUESTS:-1000}
 RUNS=${FLOOR_RUNS:-3}
 CONNS=${FLOOR_CONNS:-16}
+BULK=${FLOOR_BULK_MIB:-256}
 CGREQ=${FLOOR_CG_REQUESTS:-3000}
 CG=${FLOOR_CG:-1}
 if [ -z "${FLOOR_OUT:-}" ]; then
@@ -39,6 +42,7 @@ timeout 300 "$BIN" --cases "$CASES" --requests "$REQ" --corpus-requests "$CREQ" 
 timeout 300 "$BIN" --cases 1k --requests "$REQ" --runs "$RUNS" --connections 1 --json "$TMP/floor_c1.json"
 timeout 300 "$BIN" --cases 1k --requests "$REQ" --runs "$RUNS" --connections "$CONNS" --offload \
 	--json "$TMP/floor_offload.json"
+timeout 300 "$BIN" --cases bulk --bulk-mib "$BULK" --runs "$RUNS" --json "$TMP/floor_bulk.json"
 
 CGJSON=null
 if [ "$CG" != 0 ] && command -v valgrind >/dev/null 2>&1; then
@@ -101,9 +105,10 @@ for t in top[:20]:
 EOF
 fi
 
-python3 - "$TMP/floor.json" "$TMP/floor_c1.json" "$TMP/floor_offload.json" "$CGJSON" "$FLOOR_OUT/floor.json" <<'EOF'
+python3 - "$TMP/floor.json" "$TMP/floor_c1.json" "$TMP/floor_offload.json" "$CGJSON" "$FLOOR_OUT/floor.json" \
+	"$TMP/floor_bulk.json" <<'EOF'
 import json, platform, subprocess, sys, datetime
-main, c1, off, cg, out = sys.argv[1:6]
+main, c1, off, cg, out, bulk = sys.argv[1:7]
 def load(p):
     return json.load(open(p)) if p != "null" else None
 doc = load(main)
@@ -112,6 +117,7 @@ for extra, tag in ((load(c1), "1 connection"), (load(off), "checksum offloads (s
         c["variant"] = tag
         doc["cases"].append(c)
 doc["callgrind"] = load(cg)
+doc["bulk"] = load(bulk)["bulk"]
 try:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 except OSError:
@@ -131,6 +137,12 @@ for c in doc["cases"]:
     print("  %-7s %-26s %4d conns  %9.0f req/s  %8.0f cycles/req  %6.1f frames/req  errors %d" % (
         c["case"], c.get("variant", "no offloads"), c["connections"], c["req_s_median"],
         c["cycles_per_req_median"], c["frames_per_req"], c["errors"]))
+b = doc["bulk"]
+if b:
+    print("  bulk    1 connection, %d MiB one way, send_ref + csum table: %.2f Gbit/s  %.3f cycles/byte  "
+          "%.0f cycles/%d-byte segment  (cpu-time %.3f cycles/byte)  errors %d" % (
+        b["bytes_per_run"] >> 20, b["gbit_s_median"], b["cycles_per_byte_median"], b["cycles_per_segment_median"],
+        b["segment_bytes"], b["cpu_cycles_per_byte_median"], b["errors"]))
 if doc["callgrind"]:
     print("  callgrind: %.0f instructions per 1 KiB exchange" % doc["callgrind"]["ir_per_req"])
 print("target: <= 10000 cycles per 1 KiB HTTP/1.0 exchange (client + server)")
