@@ -104,6 +104,14 @@ def main():
             lines.append("| %s | %s | %s | %s | %s | %.1f |" % (
                 c.get("case"), c.get("connections"), c.get("variant") or ("checksum offloads" if c.get("offload") else "-"),
                 fmt_int(c.get("req_s_median")), fmt_int(c.get("cycles_per_req_median")), c.get("frames_per_req", 0)))
+        bulk = floor.get("bulk")
+        if bulk:
+            lines.append("")
+            lines.append("Bulk, one connection one way (%s, %s MiB per run): %.2f Gbit/s, %.2f TSC cycles per byte, "
+                         "%s cycles per %s-byte segment (both stacks and the simulated link)." % (
+                             bulk.get("send"), (bulk.get("bytes_per_run") or 0) >> 20, bulk.get("gbit_s_median") or 0,
+                             bulk.get("cycles_per_byte_median") or 0, fmt_int(bulk.get("cycles_per_segment_median")),
+                             bulk.get("segment_bytes")))
         cg = floor.get("callgrind") or {}
         ir = cg.get("ir_per_req")
         if ir:
