@@ -455,6 +455,9 @@ class Server:
                  "--no-telemetry", "--file-prefix", dpdk_prefix(), "--", "--root", self.www,
                  "--ip", "%s/%d" % (SRV_IP, PREFIX), "--port", str(PORT), "--workers", str(self.workers)]
             if self.mtu != 1500:
+                # The port's MTU is the backend's (before "--"); the stack's
+                # may not exceed it.
+                a.insert(a.index("--"), "--usn-mtu=%d" % self.mtu)
                 a += ["--mtu", str(self.mtu)]
             return a
         raise ValueError(self.name)
