@@ -104,6 +104,9 @@ def main():
             lines.append("| %s | %s | %s | %s | %s | %.1f |" % (
                 c.get("case"), c.get("connections"), c.get("variant") or ("checksum offloads" if c.get("offload") else "-"),
                 fmt_int(c.get("req_s_median")), fmt_int(c.get("cycles_per_req_median")), c.get("frames_per_req", 0)))
+        if floor.get("tcb_bytes"):
+            lines.append("")
+            lines.append("Per-connection memory (TCB without data): %d bytes." % floor["tcb_bytes"])
         bulk = floor.get("bulk")
         if bulk:
             lines.append("")

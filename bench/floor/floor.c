@@ -754,6 +754,8 @@ int main(int argc, char **argv)
 			usage_exit("unknown option");
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Per-connection memory without data (issue 3: at most 512 bytes). */
+	printf("TCB: %zu bytes per connection (without data)\n", usn_tcp_tcb_size());
 	struct case_result res[2];
 	unsigned n_res = 0;
 	int status = 0;
@@ -806,8 +808,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "floor: %s: %s\n", o.json, strerror(errno));
 			return 1;
 		}
-		fprintf(f, "{\"tool\": \"floor\", \"link\": \"sim\", \"target_cycles_per_1k_exchange\": "
-			   "10000, \"cases\": [\n");
+		fprintf(f, "{\"tool\": \"floor\", \"link\": \"sim\", \"tcb_bytes\": %zu, "
+			   "\"target_cycles_per_1k_exchange\": 10000, \"cases\": [\n",
+			usn_tcp_tcb_size());
 		for (unsigned i = 0; i < n_res; i++) {
 			json_case(f, &res[i], &o);
 			fprintf(f, i + 1 < n_res ? ",\n" : "\n");
