@@ -17,7 +17,8 @@ FUZZ_TARGETS ?= $(foreach t,$(FUZZ_ALL),$(if $(wildcard tests/fuzz/$(t).c),$(t))
 # Shared by every target: the replay/finding helpers and the stack fixture.
 FUZZ_SUPPORT_SRCS := tests/fuzz/fuzz_replay.c $(wildcard tests/fuzz/fuzz_fixture.c)
 # Without lib/tcp the weak stand-ins of tests/common fill the TCP hooks.
-FUZZ_COMMON_SRCS := $(if $(wildcard lib/tcp/*.c),$(filter-out tests/common/tcp_weak.c,$(TEST_COMMON_SRCS)),$(TEST_COMMON_SRCS))
+# tests/common/pagetree.c asserts with cmocka, which the fuzz binaries do not link.
+FUZZ_COMMON_SRCS := $(filter-out tests/common/pagetree.c,$(if $(wildcard lib/tcp/*.c),$(filter-out tests/common/tcp_weak.c,$(TEST_COMMON_SRCS)),$(TEST_COMMON_SRCS)))
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_B)/obj/%.o) $(FUZZ_COMMON_SRCS:%.c=$(FUZZ_B)/obj/%.o) \
 	$(FUZZ_SUPPORT_SRCS:%.c=$(FUZZ_B)/obj/%.o)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
