@@ -45,7 +45,9 @@ cleanup() {
 	fi
 	ip netns del "$ns_s" 2>/dev/null
 	ip netns del "$ns_c" 2>/dev/null
-	rm -rf "$work"
+	# The DPDK runtime directory of a server started with --file-prefix
+	# usnhttp<our pid> (run_http_minimal.sh execs this script).
+	rm -rf "$work" "/var/run/dpdk/usnhttp$$"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
