@@ -43,6 +43,8 @@ rel_cleanup() {
 	ip netns del "$NS_C" 2>/dev/null
 	ip netns del "$NS_F" 2>/dev/null
 	ip netns del "$NS_FS" 2>/dev/null
+	# DPDK runtime directories of the servers this run started.
+	[ -n "${rel_id:-}" ] && rm -rf /var/run/dpdk/usnrel"$rel_id"*
 	rm -rf "$rel_work"
 }
 
