@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,4 +94,27 @@ int cli_dashdash(int argc, char **argv)
 		if (strcmp(argv[i], "--") == 0)
 			return i;
 	return -1;
+}
+
+static volatile int cli_stop; /* int is glibc's sig_atomic_t */
+
+static void cli_on_stop(int sig)
+{
+	(void)sig;
+	cli_stop = 1;
+}
+
+void cli_stop_on_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli_on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+const volatile int *cli_stop_flag(void)
+{
+	return &cli_stop;
 }

@@ -45,4 +45,9 @@ void cli_help_exit(int argc, char **argv, const char *usage);
  * the program's after), or -1 if there is none. */
 int cli_dashdash(int argc, char **argv);
 
+/* SIGINT and SIGTERM set the process's stop flag (the one global a signal
+ * handler leaves no way around); usn_worker_run and friends poll it. */
+void cli_stop_on_signals(void);
+const volatile int *cli_stop_flag(void);
+
 #endif

@@ -73,14 +73,6 @@ struct echo_app {
 
 /* Set by SIGINT/SIGTERM, read by every worker's poll loop: the one global
  * a signal handler leaves no way around (int is glibc's sig_atomic_t). */
-static volatile int echo_stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	echo_stop = 1;
-}
-
 /* ---- connection handlers (run on the worker that owns the connection) ---- */
 
 static void echo_flush(struct echo_conn *ec)
@@ -200,7 +192,7 @@ static int echo_worker_main(void *arg, uint16_t id)
 	struct usn_worker *w = usn_stack_worker(app->stack, id);
 
 	usn_worker_start(w);
-	usn_worker_run(w, &echo_stop);
+	usn_worker_run(w, cli_stop_flag());
 	return 0;
 }
 
@@ -348,7 +340,6 @@ int main(int argc, char **argv)
 	struct usn_stack_config cfg;
 	struct usn_backend *b = NULL;
 	struct usn_hal *hal;
-	struct sigaction sa;
 	char msg[256] = "";
 	int dashdash, rc, status = 1;
 
@@ -403,11 +394,7 @@ int main(int argc, char **argv)
 	}
 	usn_backend_attach(b, app.stack);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_stop_on_signals();
 
 	{
 		struct in_addr a = {.s_addr = htonl(o.ip)};

@@ -20,16 +20,6 @@
 #include "usnet/stack.h"
 #include "usnet/stats.h"
 
-/* The one piece of process-wide state: a signal handler can reach nothing
- * else. usn_worker_run polls it. */
-static volatile int stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 struct args {
 	const char *root;
 	uint32_t ip, gw; /* host order */
@@ -159,7 +149,7 @@ static int worker_fn(void *arg, uint16_t i)
 	struct run_ctx *ctx = arg;
 	struct usn_worker *w = usn_stack_worker(ctx->stack, i);
 	usn_worker_start(w);
-	usn_worker_run(w, &stop_flag);
+	usn_worker_run(w, cli_stop_flag());
 	return 0;
 }
 
@@ -226,12 +216,7 @@ int main(int argc, char **argv)
 	}
 	usn_backend_attach(b, s);
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_stop_on_signals();
 
 	char ipbuf[INET_ADDRSTRLEN];
 	struct in_addr ia = {.s_addr = htonl(a.ip)};

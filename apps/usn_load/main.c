@@ -19,15 +19,6 @@
 #include "usnet/backend.h"
 #include "usnet/stack.h"
 
-/* The one process-wide flag a signal handler can reach. */
-static volatile int stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 struct args {
 	const char *pages, *json, *label;
 	uint32_t ip, gw, server; /* host order */
@@ -177,7 +168,7 @@ static int worker_fn(void *arg, uint16_t i)
 {
 	struct run_ctx *ctx = arg;
 	usn_worker_start(usn_stack_worker(ctx->stack, i));
-	return load_worker_run(ctx->load, i, &stop_flag);
+	return load_worker_run(ctx->load, i, cli_stop_flag());
 }
 
 /* s as a JSON string (quotes included) into out. */
@@ -269,12 +260,7 @@ int main(int argc, char **argv)
 	}
 	usn_backend_attach(b, s);
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_stop_on_signals();
 
 	printf("usn_load: %u connections on %u worker%s, %s", a.connections, a.workers,
 	       a.workers == 1 ? "" : "s", a.rate > 0 ? "fixed rate" : "closed loop");
