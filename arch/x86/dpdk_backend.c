@@ -26,6 +26,8 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
+#include <rte_memzone.h>
 #include <rte_mempool.h>
 
 #include "usn_dpdk.h"
@@ -34,7 +36,8 @@
 #define USN_DPDK_DEF_MBUFS 16383u
 #define USN_DPDK_DEF_DESC 1024u
 #define USN_DPDK_POOL_CACHE 256u
-/* The data room of one mbuf: 2048 bytes after the default headroom. */
+/* The data room of one mbuf with hugepages: 2048 bytes after the default
+ * headroom (without them, the rest of a 4 KiB page: pool_create_paged). */
 #define USN_DPDK_DATA_ROOM RTE_MBUF_DEFAULT_BUF_SIZE
 #define USN_DPDK_RETA_SPAN 128u /* usn_rss_queue's table size */
 #define USN_DPDK_LINK_WAIT_MS 5000
@@ -217,6 +220,92 @@ static int reta_program(struct usn_backend *b, uint16_t size)
 	return rte_eth_dev_rss_reta_update(b->port, reta, size);
 }
 
+/* One page per mbuf when the EAL runs without hugepages. Its memory is then
+ * 4 KiB pages, and a mempool keeps each object inside one page (it cannot
+ * promise IOVA contiguity across pages), so a 2.4 KB mbuf occupied a whole
+ * page anyway, at a 4 KiB stride. net_af_xdp registers the pool as its UMEM
+ * assuming objects packed at rte_mempool_calc_obj_size() intervals: with the
+ * real stride, the upper 40% of the mbufs lay outside the UMEM. The kernel
+ * refused them as invalid TX descriptors (the frames were lost) and, since
+ * it skips only one invalid descriptor per send(), the frames behind each
+ * waited in the TX ring, for seconds when the stack sent little: issue 9's
+ * stall. An object of exactly one page (no spreading pad) makes the stride
+ * and the computed size agree, costs no memory, and gives the data room the
+ * rest of the page. */
+static uint16_t pool_data_room(void)
+{
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const size_t fixed = RTE_ALIGN_CEIL(sizeof(struct rte_mempool_objhdr), RTE_MEMPOOL_ALIGN) +
+			     sizeof(struct rte_mbuf) + USN_DPDK_PRIV_SIZE;
+
+	if (rte_eal_has_hugepages() || page > UINT16_MAX || page < fixed + USN_DPDK_DATA_ROOM)
+		return USN_DPDK_DATA_ROOM;
+	return (uint16_t)(page - fixed);
+}
+
+static void pool_zone_free(struct rte_mempool_memhdr *h, void *zone)
+{
+	(void)h;
+	rte_memzone_free(zone);
+}
+
+/* rte_pktmbuf_pool_create with RTE_MEMPOOL_F_NO_SPREAD, populated from one
+ * page-aligned zone (rte_mempool_populate_default's may start mid-page,
+ * which pushes every object to the next page and the last one outside the
+ * span). Returns NULL with rte_errno set. */
+static struct rte_mempool *pool_create_paged(const char *name, unsigned n, unsigned cache, int socket,
+					     uint16_t room)
+{
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const unsigned elt = (unsigned)(sizeof(struct rte_mbuf) + USN_DPDK_PRIV_SIZE + room);
+	char zname[RTE_MEMZONE_NAMESIZE];
+	const struct rte_memzone *mz = NULL;
+	struct rte_pktmbuf_pool_private pp;
+	struct rte_mempool *mp;
+	int err, got;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.mbuf_priv_size = (uint16_t)USN_DPDK_PRIV_SIZE;
+	pp.mbuf_data_room_size = room;
+	mp = rte_mempool_create_empty(name, n, elt, cache, sizeof(pp), socket, RTE_MEMPOOL_F_NO_SPREAD);
+	if (!mp)
+		return NULL;
+	err = EINVAL; /* a debug trailer would break the tiling */
+	if (rte_mempool_calc_obj_size(elt, mp->flags, NULL) != page)
+		goto fail;
+	err = -rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL);
+	if (err)
+		goto fail;
+	rte_pktmbuf_pool_init(mp, &pp);
+	snprintf(zname, sizeof(zname), "%s_mem", name);
+	mz = rte_memzone_reserve_aligned(zname, (size_t)n * page, socket, 0, page);
+	if (!mz) {
+		err = rte_errno;
+		goto fail;
+	}
+	got = rte_mempool_populate_virt(mp, mz->addr, (size_t)n * page, page, pool_zone_free, (void *)(uintptr_t)mz);
+	if (got < 0 || (unsigned)got != n) {
+		err = got < 0 ? -got : ENOMEM;
+		if (got <= 0)
+			rte_memzone_free(mz); /* not handed to the pool */
+		goto fail;
+	}
+	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+	return mp;
+fail:
+	rte_mempool_free(mp);
+	rte_errno = err;
+	return NULL;
+}
+
+static struct rte_mempool *pool_create(struct usn_backend *b, const char *name, unsigned n, unsigned cache,
+				       int socket)
+{
+	if (b->data_room != USN_DPDK_DATA_ROOM)
+		return pool_create_paged(name, n, cache, socket, b->data_room);
+	return rte_pktmbuf_pool_create(name, n, cache, (uint16_t)USN_DPDK_PRIV_SIZE, USN_DPDK_DATA_ROOM, socket);
+}
+
 static int pools_create(struct usn_backend *b, const struct backend_opts *o, char *msg, size_t msg_len)
 {
 	for (uint16_t q = 0; q < b->n_queues; q++) {
@@ -225,11 +314,9 @@ static int pools_create(struct usn_backend *b, const struct backend_opts *o, cha
 		unsigned cache = RTE_MIN(USN_DPDK_POOL_CACHE, n / 2);
 
 		snprintf(name, sizeof(name), "usn_p%u_q%u", b->port, q);
-		b->pool[q] = rte_pktmbuf_pool_create(name, n, cache, (uint16_t)USN_DPDK_PRIV_SIZE,
-						     USN_DPDK_DATA_ROOM, b->socket[q]);
+		b->pool[q] = pool_create(b, name, n, cache, b->socket[q]);
 		if (!b->pool[q] && b->socket[q] != SOCKET_ID_ANY)
-			b->pool[q] = rte_pktmbuf_pool_create(name, n, cache, (uint16_t)USN_DPDK_PRIV_SIZE,
-							     USN_DPDK_DATA_ROOM, SOCKET_ID_ANY);
+			b->pool[q] = pool_create(b, name, n, cache, SOCKET_ID_ANY);
 		if (!b->pool[q])
 			return fail(msg, msg_len, -ENOMEM,
 				    "cannot create mbuf pool %s (%u mbufs): %s; give the EAL more memory "
@@ -265,6 +352,7 @@ static int port_setup(struct usn_backend *b, const struct backend_opts *o, char 
 	bool rss = false;
 	int rc;
 
+	b->data_room = pool_data_room();
 	rc = rte_eth_dev_info_get(b->port, &info);
 	if (rc != 0)
 		return fail(msg, msg_len, rc, "port %u: cannot read device info: %s", b->port,
@@ -329,13 +417,13 @@ static int port_setup(struct usn_backend *b, const struct backend_opts *o, char 
 		rss = true;
 	}
 	if (o->mtu > 0 && (long)(o->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN) >
-			      USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM) {
+			      b->data_room - RTE_PKTMBUF_HEADROOM) {
 		if (!(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER))
 			return fail(msg, msg_len, -EINVAL,
 				    "--usn-mtu=%ld needs RX scatter, which port %u (%s) lacks (largest "
 				    "single-buffer MTU %d)",
 				    o->mtu, b->port, b->driver,
-				    USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN -
+				    b->data_room - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN -
 					RTE_ETHER_CRC_LEN);
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
 	}
@@ -494,10 +582,10 @@ int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backen
 	b->hal.ops = &usn_dpdk_hal_ops;
 	b->hal.cycles_per_sec = rte_get_tsc_hz();
 	b->hal.n_queues = n_queues;
-	b->hal.buf_size = USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM;
 	rc = port_setup(b, &o, msg, msg_len);
 	if (rc != 0)
 		goto err_close;
+	b->hal.buf_size = (uint16_t)(b->data_room - RTE_PKTMBUF_HEADROOM);
 	/* Telemetry is optional: a program runs the same without it. */
 	(void)usn_dpdk_telemetry_register();
 	*out = b;

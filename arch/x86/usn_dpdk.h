@@ -54,6 +54,7 @@ struct usn_backend {
 	unsigned lcore[USN_DPDK_MAX_QUEUES]; /* worker i runs on lcore[i] */
 	int socket[USN_DPDK_MAX_QUEUES];     /* and allocates on this NUMA socket */
 	struct rte_mempool *pool[USN_DPDK_MAX_QUEUES];
+	uint16_t data_room; /* of every mbuf in pool[], headroom included */
 	char driver[64];
 	/* usn_backend_run hands these to each lcore. */
 	struct usn_dpdk_launch {

@@ -5,6 +5,7 @@
  * exhaustion and accounting. Prints "PASS name" / "FAIL name: why". */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -194,8 +195,48 @@ static void test_misc(struct usn_hal *hal)
 	hal->ops->mem_free(hal, 0, p, 4096);
 	CHECK("clock: TSC, rate known", t1 >= t0 && hal->cycles_per_sec > 1000000, "t0=%llu t1=%llu hz=%llu",
 	      (unsigned long long)t0, (unsigned long long)t1, (unsigned long long)hal->cycles_per_sec);
-	CHECK("hal: mtu and buffer size", hal->mtu >= 1500 && hal->buf_size == 2048, "mtu=%u buf_size=%u",
+	CHECK("hal: mtu and buffer size", hal->mtu >= 1500 && hal->buf_size >= 2048, "mtu=%u buf_size=%u",
 	      hal->mtu, hal->buf_size);
+}
+
+struct span {
+	uintptr_t base, end;
+	unsigned outside;
+};
+
+static void obj_in_span(struct rte_mempool *mp, void *arg, void *obj, unsigned idx)
+{
+	struct span *s = arg;
+	uintptr_t start = (uintptr_t)obj - mp->header_size;
+
+	(void)idx;
+	if (start < s->base || start + rte_mempool_calc_obj_size(mp->elt_size, mp->flags, NULL) > s->end)
+		s->outside++;
+}
+
+/* net_af_xdp (DPDK 22.11) registers a pool as its UMEM from the page of the
+ * first memory chunk, populated_size objects of rte_mempool_calc_obj_size()
+ * each: every mbuf must lie in that span, or the kernel refuses it as an
+ * invalid descriptor. Without hugepages the pool used to put each 2.4 KB
+ * object on a page of its own, and 40% of the mbufs fell outside. */
+static void test_umem_span(struct usn_backend *be)
+{
+	for (uint16_t q = 0; q < 2; q++) {
+		struct rte_mempool *mp = be->pool[q];
+		struct rte_mempool_memhdr *h = STAILQ_FIRST(&mp->mem_list);
+		uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+		struct span s = {.base = (uintptr_t)h->addr & ~(page - 1)};
+
+		s.end = (uintptr_t)h->addr + (uintptr_t)mp->populated_size *
+						 rte_mempool_calc_obj_size(mp->elt_size, mp->flags, NULL);
+		rte_mempool_obj_iter(mp, obj_in_span, &s);
+		CHECK(q ? "pool: every mbuf inside the UMEM span (queue 1)" : "pool: every mbuf inside the UMEM span",
+		      s.outside == 0 && mp->populated_size > 0, "%u of %u objects outside (%u chunks)", s.outside,
+		      mp->populated_size, mp->nb_mem_chunks);
+	}
+	CHECK("pool: data room fills the page without hugepages",
+	      rte_eal_has_hugepages() || rte_pktmbuf_data_room_size(be->pool[0]) > RTE_MBUF_DEFAULT_BUF_SIZE,
+	      "data room %u", rte_pktmbuf_data_room_size(be->pool[0]));
 }
 
 int main(int argc, char **argv)
@@ -219,6 +260,7 @@ int main(int argc, char **argv)
 	test_drain_all(be, hal);
 	test_exhaust(be, hal);
 	test_misc(hal);
+	test_umem_span(be);
 	usn_backend_close(be);
 	return fails ? 1 : 0;
 }
