@@ -11,6 +11,7 @@
 
 #include "bufchain.h"
 #include "usnet/csum.h"
+#include "wire/csum_fixed.h"
 
 /* RFC 1071 reference: big-endian byte pairs, odd tail padded, folded. */
 static uint16_t ref_sum(const uint8_t *p, size_t len)
@@ -108,6 +109,72 @@ static void test_known_ipv4_header(void **state)
 	h[11] = 0x61;
 	assert_int_equal(usn_csum_fold(usn_csum_partial(h, 20, 0)), 0xffff);
 	assert_int_equal(usn_csum_finish(usn_csum_partial(h, 20, 0)), 0);
+}
+
+/* The 20-byte fast path against the general loop: equal folded sums. */
+static void check_hdr20(const uint8_t *h)
+{
+	assert_int_equal(usn_csum_ipv4_hdr20(h), usn_csum_fold(usn_csum_partial(h, 20, 0)));
+	assert_int_equal(usn_csum_ipv4_hdr20(h), ref_sum(h, 20));
+}
+
+static void test_ipv4_hdr20_matches_partial(void **state)
+{
+	(void)state;
+	uint8_t buf[20 + 8];
+	uint8_t h[20] = {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
+			 0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
+	assert_int_equal((uint16_t)~usn_csum_ipv4_hdr20(h), 0xb861);
+	h[10] = 0xb8;
+	h[11] = 0x61;
+	assert_int_equal(usn_csum_ipv4_hdr20(h), 0xffff);
+
+	/* All zero (the only input summing to 0), all ones (0xffff, the -0). */
+	memset(h, 0, sizeof(h));
+	check_hdr20(h);
+	assert_int_equal(usn_csum_ipv4_hdr20(h), 0);
+	memset(h, 0xff, sizeof(h));
+	check_hdr20(h);
+	assert_int_equal(usn_csum_ipv4_hdr20(h), 0xffff);
+
+	/* Every mix of all-zero and all-ones 16-bit words (2^10), and each
+	 * single word set to 0x0001, 0x8000, 0xfffe over zeros and over ones:
+	 * the carry cases of every fold step. */
+	for (uint32_t mask = 0; mask < (1u << 10); mask++) {
+		for (int i = 0; i < 10; i++)
+			h[2 * i] = h[2 * i + 1] = (mask >> i) & 1 ? 0xff : 0x00;
+		check_hdr20(h);
+	}
+	static const uint16_t odd[] = {0x0001, 0x0100, 0x8000, 0x00ff, 0xff00, 0xfffe, 0x7fff, 0x8001};
+	for (int base = 0; base < 2; base++)
+		for (int i = 0; i < 10; i++)
+			for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+				memset(h, base ? 0xff : 0x00, sizeof(h));
+				h[2 * i] = (uint8_t)(odd[k] >> 8);
+				h[2 * i + 1] = (uint8_t)odd[k];
+				check_hdr20(h);
+			}
+
+	/* Random headers at every alignment, and random ones made valid by
+	 * the complement in the checksum field (parse's 0xffff case). */
+	uint32_t seed = 2024;
+	for (int n = 0; n < 200000; n++) {
+		size_t off = (size_t)n % 8;
+		uint8_t *p = buf + off;
+		for (size_t i = 0; i < 20; i++)
+			p[i] = (uint8_t)bufchain_rand(&seed);
+		if (n % 5 == 1) /* sparse: mostly 0x00 and 0xff bytes */
+			for (size_t i = 0; i < 20; i++)
+				p[i] = p[i] & 1 ? 0xff : (p[i] & 2 ? p[i] : 0x00);
+		check_hdr20(p);
+		p[10] = p[11] = 0;
+		uint16_t c = (uint16_t)~usn_csum_ipv4_hdr20(p);
+		assert_int_equal(c, usn_csum_finish(usn_csum_partial(p, 20, 0)));
+		p[10] = (uint8_t)(c >> 8);
+		p[11] = (uint8_t)c;
+		check_hdr20(p);
+		assert_int_equal(usn_csum_ipv4_hdr20(p), 0xffff);
+	}
 }
 
 static void test_add_fold_swap(void **state)
@@ -249,6 +316,7 @@ int main(void)
 	    cmocka_unit_test(test_zero_data_sums_to_zero),
 	    cmocka_unit_test(test_rfc1071_example),
 	    cmocka_unit_test(test_known_ipv4_header),
+	    cmocka_unit_test(test_ipv4_hdr20_matches_partial),
 	    cmocka_unit_test(test_add_fold_swap),
 	    cmocka_unit_test(test_update16_equals_recompute),
 	    cmocka_unit_test(test_pseudo_header),
