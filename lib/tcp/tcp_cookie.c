@@ -28,11 +28,19 @@ static inline uint64_t rotl64(uint64_t x, unsigned b)
 		v2 = rotl64(v2, 32);                                                               \
 	} while (0)
 
-static uint64_t load_le64(const uint8_t *p)
+/* SipHash reads its message as little-endian 64-bit words: on a
+ * little-endian host one (possibly unaligned) load through memcpy; the
+ * byte-at-a-time loop, kept for other hosts, cost 40 instructions a word. */
+static inline uint64_t load_le64(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v;
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(&v, p, 8);
+#else
+	v = 0;
 	for (int i = 7; i >= 0; i--)
 		v = (v << 8) | p[i];
+#endif
 	return v;
 }
 
@@ -51,9 +59,10 @@ uint64_t usn_siphash24(const uint64_t key[2], const void *data, size_t len)
 		SIPROUND;
 		v0 ^= m;
 	}
-	uint64_t b = (uint64_t)len << 56;
-	for (size_t i = 0; i < len % 8; i++)
-		b |= (uint64_t)in[end + i] << (8 * i);
+	/* The last 0-7 bytes, zero-padded, with len mod 256 in the top byte. */
+	uint8_t tail[8] = {0};
+	memcpy(tail, in + end, len % 8);
+	uint64_t b = load_le64(tail) | (uint64_t)len << 56;
 	v3 ^= b;
 	SIPROUND;
 	SIPROUND;
