@@ -253,10 +253,9 @@ void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uin
 	c->local_port = lport;
 	c->remote_ip = rip;
 	c->remote_port = rport;
-	c->iss = usn_tcp_isn(t, lip, lport, rip, rport);
+	c->iss = usn_tcp_isn_ts(t, lip, lport, rip, rport, &c->ts_offset);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->recover = c->iss;
-	c->ts_offset = usn_tcp_ts_offset(t, lip, lport, rip, rport);
 	c->rto_ms = t->cfg->tcp_rto_init_ms;
 	c->smss = t->mss_local;
 	c->last_rx_us = c->w->now_us;

@@ -88,17 +88,38 @@ static uint64_t hash_tuple(const uint64_t key[2], uint32_t lip, uint16_t lport, 
 	return usn_siphash24(key, b, sizeof b);
 }
 
-uint32_t usn_tcp_isn(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
+/* The per-connection secret F(4-tuple, key) of RFC 6528 3, 64 bits: the low
+ * half offsets the ISN, the high half is the timestamp offset. One SipHash
+ * per connection instead of one for each; the halves of a PRF output are as
+ * unrelated as two outputs, and each is still a keyed function of the
+ * 4-tuple alone. Only the 4-tuple is hashed (12 bytes, one block fewer than
+ * the cookie's input); key_isn is not the cookie key. */
+static uint64_t conn_secret(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip,
+			    uint16_t rport)
+{
+	uint8_t b[12];
+	usn_store_be32(b, lip);
+	usn_store_be32(b + 4, rip);
+	usn_store_be16(b + 8, lport);
+	usn_store_be16(b + 10, rport);
+	return usn_siphash24(t->key_isn, b, sizeof b);
+}
+
+uint32_t usn_tcp_isn_ts(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+			uint32_t *ts_offset)
 {
 	/* RFC 6528 3: ISN = M + F(localip, localport, remoteip, remoteport, key),
 	 * M a 4-microsecond timer. */
-	uint32_t m = (uint32_t)(t->w->now_us / 4);
-	return m + (uint32_t)hash_tuple(t->key_isn, lip, lport, rip, rport, 0, 0);
+	uint64_t f = conn_secret(t, lip, lport, rip, rport);
+	*ts_offset = (uint32_t)(f >> 32);
+	return (uint32_t)(t->w->now_us / 4) + (uint32_t)f;
 }
 
 uint32_t usn_tcp_ts_offset(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
 {
-	return (uint32_t)(hash_tuple(t->key_isn, lip, lport, rip, rport, 1, 0) >> 32);
+	/* The same value usn_tcp_isn_ts gives the connection, so a SYN cookie's
+	 * TSval and the connection made from its ACK share one clock. */
+	return (uint32_t)(conn_secret(t, lip, lport, rip, rport) >> 32);
 }
 
 /* MSS values a cookie can carry (3 bits), as Linux's msstab. */

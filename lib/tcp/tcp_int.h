@@ -240,9 +240,13 @@ static inline struct usn_tcp_conn *usn_tcp_at(struct usn_tcp_worker *t, uint32_t
 
 /* ---- tcp_cookie.c ---- */
 uint64_t usn_siphash24(const uint64_t key[2], const void *data, size_t len);
-/* RFC 6528 ISN: a keyed hash of the 4-tuple plus a 4 us clock. */
-uint32_t usn_tcp_isn(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
-/* RFC 7323 7.1 style per-4-tuple timestamp offset (monotonic across reuse). */
+/* RFC 6528 ISN (a keyed hash of the 4-tuple plus a 4 us clock) and, from the
+ * same hash, the RFC 7323 7.1 style per-4-tuple timestamp offset in
+ * *ts_offset: one SipHash per connection. */
+uint32_t usn_tcp_isn_ts(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+			uint32_t *ts_offset);
+/* The timestamp offset alone (monotonic across reuse), equal to the one
+ * usn_tcp_isn_ts gives; for SYN cookies, which keep no connection. */
 uint32_t usn_tcp_ts_offset(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
 /* SYN cookie (RFC 4987). opt_bits: wscale (0..14, 15: none) | sack << 4,
  * carried in the TSval low bits when the peer sent timestamps. */

@@ -1209,6 +1209,7 @@ static void test_syn_cookies(void **state)
 	assert_int_equal(o->ack, 7001);
 	uint32_t cookie = o->seq;
 	assert_true(o->has_ts);
+	uint32_t cookie_tsval = o->tsval;
 	assert_true(o->has_ws);
 	assert_true(o->sack_perm);
 	assert_int_equal(o->tsecr, x->tsval);
@@ -1232,6 +1233,14 @@ static void test_syn_cookies(void **state)
 	assert_true(i.sack_ok);
 	assert_int_equal(i.snd_wscale, 5);
 	assert_int_equal(i.snd_una, cookie + 1);
+	/* The connection's timestamp clock is the one the cookie's TSval came
+	 * from (same per-4-tuple offset): at the same virtual time its TSval is
+	 * the cookie's with the 5 option bits restored, never behind it. */
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 100, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	o = expect_seg(x, TSEG_ACK | TSEG_PSH, cookie + 1, 7001);
+	assert_true(o->has_ts);
+	assert_true(o->tsval - cookie_tsval < 0x20u);
 	fx_free(x);
 }
 
