@@ -167,15 +167,17 @@ static struct usn_buf *frame_build(struct usn_worker *w, const uint8_t *hdr, uin
 		have += b->len;
 	}
 	head->frame_len = need;
+	/* The room check above keeps the whole TCP header in head: a plain
+	 * copy, not a cursor walk (frame_csum relies on it too). */
+	memcpy(head->data + USN_L4_OFF, hdr, hl);
 	struct usn_cursor f = usn_cursor_of_frame(head);
-	usn_cursor_write(usn_cursor_drop(f, USN_L4_OFF), hdr, hl);
 	*pay = usn_cursor_take(usn_cursor_drop(f, USN_L4_OFF + hl), len);
 	return head;
 }
 
 /* Writes the checksum into the frame's TCP header (or asks the port). */
-static void frame_csum(struct usn_worker *w, struct usn_buf *head, uint32_t src, uint32_t dst, uint8_t *hdr, uint32_t hl,
-		       uint32_t l4_len, uint32_t pay_sum)
+static void frame_csum(struct usn_worker *w, struct usn_buf *head, uint32_t src, uint32_t dst,
+		       const uint8_t *hdr, uint32_t hl, uint32_t l4_len, uint32_t pay_sum)
 {
 	usn_prof_enter(w, USN_PROF_CSUM);
 	uint32_t ph = usn_csum_pseudo(src, dst, USN_IPPROTO_TCP, (uint16_t)l4_len);
@@ -188,8 +190,8 @@ static void frame_csum(struct usn_worker *w, struct usn_buf *head, uint32_t src,
 	} else {
 		v = usn_csum_finish(usn_csum_add(ph, usn_csum_add(usn_csum_partial(hdr, hl, 0), pay_sum)));
 	}
-	usn_store_be16(hdr + 16, v);
-	usn_cursor_write(usn_cursor_drop(usn_cursor_of_frame(head), USN_L4_OFF + 16), hdr + 16, 2);
+	/* frame_build put the whole header in head. */
+	usn_store_be16(head->data + USN_L4_OFF + 16, v);
 	usn_prof_leave(w);
 }
 
