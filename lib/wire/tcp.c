@@ -104,6 +104,15 @@ enum usn_wire_err usn_tcp_parse(struct usn_cursor c, struct usn_tcp_repr *r)
 	r->flags = p[13];
 	r->window = usn_load_be16(p + 14);
 	r->urgent = usn_load_be16(p + 18);
+	/* Nearly every segment after the handshake carries timestamps alone in
+	 * the layout RFC 7323 Appendix A recommends (NOP, NOP, TS): read them
+	 * without the option loop, which would find exactly this. */
+	if (hdr_len == USN_TCP_HDR_LEN + 12 && usn_load_be32(p + 20) == 0x0101080au) {
+		r->has_ts = true;
+		r->ts_val = usn_load_be32(p + 24);
+		r->ts_ecr = usn_load_be32(p + 28);
+		return USN_WIRE_OK;
+	}
 	return parse_options(p, hdr_len, r);
 }
 

@@ -557,6 +557,16 @@ static void test_tcp_options_lenient(void **state)
 	assert_true(got.has_ts);
 	assert_int_equal(got.ts_val, 1);
 	assert_int_equal(got.ts_ecr, 2);
+	/* the same NOP NOP TS (parse's fast path at 32 bytes) with an option
+	 * after it: the longer header still reads every option */
+	const uint8_t y[] = {1, 1, 8, 10, 0, 0, 0, 3, 0, 0, 0, 4, 2, 4, 0x05, 0xb4};
+	assert_int_equal(tcp_opts_parse(y, sizeof(y), &got), USN_WIRE_OK);
+	assert_int_equal(got.hdr_len, 36);
+	assert_true(got.has_ts);
+	assert_int_equal(got.ts_val, 3);
+	assert_int_equal(got.ts_ecr, 4);
+	assert_true(got.has_mss);
+	assert_int_equal(got.mss, 1460);
 }
 
 static void test_tcp_bad_options(void **state)
