@@ -700,7 +700,7 @@ def measure_point(pt, args, ctx, procs, progress):
                                                if pt["server"] in PROJECT_SERVERS else pt["server"]))
         return res
     userspace = pt["server"] == "minimal_ws"
-    vdevs = ["af_xdp", "af_packet"] if userspace else [None]
+    vdevs = (["af_xdp", "af_packet"] if args.vdev == "af_xdp" else ["af_packet"]) if userspace else [None]
     last_err = first_err = None
     for vdev in vdevs:
         tmp = tempfile.mkdtemp(prefix="usnb-%s-" % pt["server"])
@@ -1206,6 +1206,9 @@ def parse_args(argv):
                     help="comma-separated subset of %s (BENCH_SERVERS)" % ",".join(ALL_SERVERS))
     ap.add_argument("--offloads", default=env_default("BENCH_OFFLOADS", "on,off"),
                     help="veth offload modes for the Linux servers (BENCH_OFFLOADS)")
+    ap.add_argument("--vdev", choices=["af_xdp", "af_packet"], default=env_default("BENCH_VDEV", "af_xdp"),
+                    help="minimal_ws's virtual device on the veth: net_af_xdp (falls back to "
+                         "net_af_packet when it cannot start) or net_af_packet (BENCH_VDEV)")
     ap.add_argument("--rps", action="store_true", default=env_default("BENCH_RPS", "0") == "1",
                     help="move each side's veth receive processing to its own cores (RPS, and threaded "
                          "NAPI for AF_XDP); default: the kernel's way, on the sending core (BENCH_RPS=1)")

@@ -15,6 +15,8 @@
 # or "1k" for one 1 KiB page] COMPARE_POINTS [memif,loopback,veth-mws,veth-bsd]
 # COMPARE_OUT [build/usn_load_compare.json] B [build/rel] COMPARE_KEEP=1 (keep
 # the logs) COMPARE_CLIENT_ARGS (more usn_load options, e.g. "--timeout 2")
+# COMPARE_RPS [1]: steer the Linux server's veth receive to its core (0: the
+# kernel's default, on the sending core; see rig_up)
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -232,6 +234,17 @@ rig_up() { # rig_up KERNEL_IP(0/1)
 	# checksums and fit the MTU (no CHECKSUM_PARTIAL, no TSO super-frames).
 	ip netns exec "$NS_S" ethtool -K "$IF_S" tx off tso off gso off gro off >/dev/null 2>&1
 	ip netns exec "$NS_C" ethtool -K "$IF_C" tx off tso off gso off gro off >/dev/null 2>&1
+	# A veth receives in the sender's context: without this, the Linux
+	# server's whole receive path (IP, TCP, and the transmissions its ACK
+	# processing triggers) ran in softirq on the client's core, which then
+	# saturated and overflowed its AF_XDP RX ring, and Linux waited out
+	# RTOs (bsd_ws about 7% busy). RPS puts that work on the server's core,
+	# where a NIC's queue would. (XDP runs before RPS: with minimal_ws the
+	# copy into its UMEM stays on the sender's core.)
+	if [ "$1" = 1 ] && [ "${COMPARE_RPS:-1}" = 1 ]; then
+		ip netns exec "$NS_S" sh -c "echo 1 > /sys/class/net/$IF_S/queues/rx-0/rps_cpus" ||
+			log "RPS not available on $IF_S: the server's receive runs on the client's core"
+	fi
 	ip -n "$NS_C" link set "$IF_C" up
 	ip -n "$NS_S" link set "$IF_S" up
 	for i in $(seq 1 50); do
