@@ -485,7 +485,7 @@ static int port_setup(struct usn_backend *b, const struct backend_opts *o, char 
 		mtu = RTE_ETHER_MTU;
 	/* Without RX scatter a frame must fit one buffer. */
 	if (!(conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER))
-		mtu = (uint16_t)RTE_MIN(mtu, USN_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN -
+		mtu = (uint16_t)RTE_MIN(mtu, b->data_room - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN -
 						 RTE_ETHER_CRC_LEN);
 	b->hal.mtu = mtu;
 	return 0;
