@@ -288,7 +288,11 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 	uint32_t room = c->smss + 20 - hl;
 	if (len > room) {
 		len = room;
-		flags &= (uint8_t)~USN_TCP_FIN; /* the FIN follows the last byte */
+		/* The FIN follows the last byte: off the header too, or the peer
+		 * takes it here and loses the bytes after (rx 4 bytes short in a
+		 * lossy pair test, the connection then reset). */
+		flags &= (uint8_t)~USN_TCP_FIN;
+		r.flags = flags;
 	}
 
 	uint8_t hdr[USN_TCP_MAX_HDR_LEN];

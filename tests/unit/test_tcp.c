@@ -1079,6 +1079,37 @@ static void test_sack_skips_sacked(void **state)
 	fx_free(x);
 }
 
+/* SACK blocks come out of a segment's payload (RFC 2018 3): the last data
+ * and the FIN, short of a full segment without them, no longer fit. The
+ * FIN goes with the remainder; the header of the shortened segment carried
+ * it, the peer accepted it 4 bytes early and lost those bytes (a lossy
+ * pair test, then a reset). */
+static void test_fin_not_on_sack_shortened_segment(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->sack = true;
+	fx_established(x);
+	uint32_t base = x->pnxt;
+	/* a hole in the peer's data: our segments carry one SACK block */
+	x->pnxt = base + 100;
+	peer_data(x, 100, 0);
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, base);
+	assert_int_equal(o->n_sack, 1);
+	/* 1452 bytes and the FIN fit 1460; with the block (12 bytes), 1448 */
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 1452, NULL), 0);
+	assert_int_equal(usn_tcp_close(x->c), 0);
+	tseg_advance(&x->nf, 0);
+	o = expect_seg(x, TSEG_ACK | TSEG_PSH, x->siss + 1, base);
+	assert_int_equal(o->len, 1448);
+	assert_int_equal(o->n_sack, 1);
+	o = expect_seg(x, TSEG_ACK | TSEG_PSH | TSEG_FIN, x->siss + 1 + 1448, base);
+	assert_int_equal(o->len, 4);
+	assert_memory_equal(o->data, payload + 1448, 4);
+	expect_none(x);
+	fx_free(x);
+}
+
 static void test_zero_window_probe(void **state)
 {
 	(void)state;
@@ -2191,6 +2222,7 @@ int main(void)
 		cmocka_unit_test(test_ack_after_rto_carries_snd_max),
 		cmocka_unit_test(test_fast_retransmit),
 		cmocka_unit_test(test_sack_skips_sacked),
+		cmocka_unit_test(test_fin_not_on_sack_shortened_segment),
 		cmocka_unit_test(test_sack_dupack_on_data),
 		cmocka_unit_test(test_limited_transmit),
 		cmocka_unit_test(test_early_retransmit),
