@@ -54,3 +54,10 @@ bench-smoke:
 	$(MAKE) bench-rig
 	$(BENCH_PY) bench/bench.py --smoke --blast $(BENCH_BLAST) --build-dir $(B) --command "make bench-smoke" $(BENCH_ARGS)
 	$(call BENCH_EXTRA,1,FLOOR_REQUESTS=2000 FLOOR_CORPUS_REQUESTS=100 FLOOR_RUNS=1 FLOOR_CG_REQUESTS=300)
+
+# `make csum-bench`: bench/csum_bench.c, usn_csum_partial against its previous loop (figures only).
+.PHONY: csum-bench
+csum-bench: $(B)/bench/csum_bench
+$(B)/bench/csum_bench: bench/csum_bench.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $< $(LIBA) $(LDFLAGS_COMMON) -o $@

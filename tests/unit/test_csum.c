@@ -39,8 +39,10 @@ static void test_partial_every_length_and_alignment(void **state)
 	fill_random(buf, MAX + PAD, 12345);
 	for (size_t off = 0; off < 8; off++) {
 		for (size_t len = 0; len <= MAX; len++) {
+			/* The unfolded return itself: with sum 0 it is the
+			 * folded 16 bits, 0 only over all-zero bytes. */
 			uint16_t want = ref_sum(buf + off, len);
-			assert_int_equal(usn_csum_fold(usn_csum_partial(buf + off, len, 0)), want);
+			assert_int_equal(usn_csum_partial(buf + off, len, 0), want);
 		}
 	}
 	free(buf);
@@ -54,10 +56,72 @@ static void test_partial_all_ones_carries(void **state)
 	uint8_t *buf = malloc(MAX + 8);
 	assert_non_null(buf);
 	memset(buf, 0xff, MAX + 8);
-	for (size_t off = 0; off < 2; off++)
+	for (size_t off = 0; off < 8; off++)
 		for (size_t len = 0; len <= MAX; len++)
-			assert_int_equal(usn_csum_fold(usn_csum_partial(buf + off, len, 0)),
-					 ref_sum(buf, len));
+			assert_int_equal(usn_csum_partial(buf + off, len, 0), ref_sum(buf, len));
+	free(buf);
+}
+
+/* The +0/-0 corner at every length and alignment: all-zero bytes sum to 0,
+ * non-zero bytes whose sum is 0 mod 0xffff to 0xffff, never to 0. */
+static void test_partial_zero_and_negative_zero(void **state)
+{
+	(void)state;
+	enum { MAX = 2048 };
+	uint8_t *buf = calloc(1, MAX + 8);
+	assert_non_null(buf);
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 0; len <= MAX; len++)
+			assert_int_equal(usn_csum_partial(buf + off, len, 0), 0);
+	/* Random words, the last even-aligned pair set so the total is
+	 * 0xffff: a sum that is zero in ones' complement but not all zero. */
+	uint32_t seed = 31337;
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 2; len <= MAX; len += 2 + (len > 300 ? 38 : 0)) {
+			uint8_t *p = buf + off;
+			fill_random(p, len, seed++);
+			p[len - 2] = p[len - 1] = 0;
+			uint16_t fix = (uint16_t)~ref_sum(p, len);
+			p[len - 2] = (uint8_t)(fix >> 8);
+			p[len - 1] = (uint8_t)fix;
+			assert_int_equal(ref_sum(p, len), 0xffff);
+			assert_int_equal(usn_csum_partial(p, len, 0), 0xffff);
+		}
+	free(buf);
+}
+
+/* Long ranges (many rounds of the bulk loop, up to 1 MiB) of random, all-ones
+ * and sparse bytes, at odd and even addresses and lengths, against the
+ * byte-pair reference; and the initial sum added on top of a long range. */
+static void test_partial_long_ranges(void **state)
+{
+	(void)state;
+	enum { MAX = 1 << 20 };
+	static const size_t lens[] = {191,  192,  193,	223,   255,   1447,  1448,
+				      1449, 1500, 4095, 65535, 65536, 65537, MAX - 1};
+	uint8_t *buf = malloc(MAX + 8);
+	assert_non_null(buf);
+	for (int kind = 0; kind < 3; kind++) {
+		if (kind == 0)
+			fill_random(buf, MAX + 8, 99);
+		else if (kind == 1)
+			memset(buf, 0xff, MAX + 8);
+		else
+			for (size_t i = 0; i < MAX + 8; i++)
+				buf[i] = i % 97 == 3 ? 0xff : (i % 1031 == 5 ? 0x80 : 0);
+		for (size_t off = 0; off < 8; off += 3)
+			for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++)
+				assert_int_equal(usn_csum_partial(buf + off, lens[k], 0),
+						 ref_sum(buf + off, lens[k]));
+	}
+	fill_random(buf, MAX + 8, 4);
+	uint32_t seed = 8;
+	for (int i = 0; i < 200; i++) {
+		uint32_t init = bufchain_rand(&seed) * 2654435761u;
+		size_t off = bufchain_rand(&seed) % 8, len = bufchain_rand(&seed) % 3000;
+		assert_int_equal(usn_csum_partial(buf + off, len, init),
+				 usn_csum_add(init, ref_sum(buf + off, len)));
+	}
 	free(buf);
 }
 
@@ -312,6 +376,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_partial_every_length_and_alignment),
 	    cmocka_unit_test(test_partial_all_ones_carries),
+	    cmocka_unit_test(test_partial_zero_and_negative_zero),
+	    cmocka_unit_test(test_partial_long_ranges),
 	    cmocka_unit_test(test_partial_adds_initial_sum),
 	    cmocka_unit_test(test_zero_data_sums_to_zero),
 	    cmocka_unit_test(test_rfc1071_example),
