@@ -20,20 +20,40 @@ void usn_tcp_cong_init(struct usn_tcp_conn *c)
 {
 	c->cwnd = initial_window(c);
 	c->ssthresh = UINT32_MAX / 2;
+	c->ca_acked = 0;
 	c->dupacks = 0;
 	c->recover = c->snd_una;
 }
 
+/* Appropriate byte counting (RFC 3465) without its per-ACK limit L, as
+ * Linux's tcp_slow_start and tcp_cong_avoid_ai: what counts is the bytes
+ * acknowledged, not the ACKs. Receivers that ACK once per aggregated batch
+ * (GRO/LRO, and ours once per RX burst, process_data) send stretch ACKs;
+ * counting at most 1 SMSS per ACK (RFC 5681 eq. 2) or mss*mss/cwnd per ACK
+ * (eq. 3) would slow both phases by the stretch factor. */
 void usn_tcp_cong_ack(struct usn_tcp_conn *c, uint32_t acked)
 {
 	uint32_t mss = usn_tcp_maxseg(c);
 	if (c->cwnd < c->ssthresh) {
-		/* RFC 5681 3.1 eq. 2 (appropriate byte counting, L = 1 SMSS) */
-		c->cwnd += acked < mss ? acked : mss;
-	} else {
-		/* eq. 3: about one SMSS per RTT */
-		uint32_t inc = (uint32_t)((uint64_t)mss * mss / (c->cwnd ? c->cwnd : 1));
-		c->cwnd += inc ? inc : 1;
+		/* Slow start (RFC 3465 2.2): cwnd += bytes acked, up to ssthresh;
+		 * the rest of this ACK counts toward congestion avoidance. */
+		uint32_t room = c->ssthresh - c->cwnd;
+		uint32_t inc = acked < room ? acked : room;
+		c->cwnd += inc;
+		acked -= inc;
+		c->ca_acked = 0;
+	}
+	if (acked) {
+		/* Congestion avoidance (RFC 3465 2.1): one SMSS each time the
+		 * bytes acked reach cwnd, about one per RTT however many ACKs
+		 * carry them. */
+		uint32_t w = c->cwnd ? c->cwnd : 1;
+		c->ca_acked += acked;
+		if (c->ca_acked >= w) {
+			uint32_t n = c->ca_acked / w;
+			c->ca_acked -= n * w;
+			c->cwnd += n * mss;
+		}
 	}
 	if (c->cwnd > (1u << 30))
 		c->cwnd = 1u << 30;
@@ -100,6 +120,7 @@ void usn_tcp_cong_dupack(struct usn_tcp_conn *c)
 	c->w->stats.tcp_fast_retrans++;
 	c->snd_rxt = retransmit_hole(c, c->snd_una);
 	c->cwnd = c->ssthresh + 3 * mss;
+	c->ca_acked = 0; /* bytes acked before the loss do not count after it */
 }
 
 void usn_tcp_cong_recovery_ack(struct usn_tcp_conn *c, uint32_t acked)
@@ -109,6 +130,7 @@ void usn_tcp_cong_recovery_ack(struct usn_tcp_conn *c, uint32_t acked)
 		/* RFC 6582 3.2 step 3, full ACK: deflate (option 1). */
 		uint32_t flight = usn_tcp_flight(c);
 		c->cwnd = c->ssthresh < flight + mss ? c->ssthresh : flight + mss;
+		c->ca_acked = 0;
 		c->flags &= (uint16_t)~USN_TF_RECOVERY;
 		c->dupacks = 0;
 		return;
@@ -137,6 +159,7 @@ void usn_tcp_cong_timeout(struct usn_tcp_conn *c)
 	if (c->rtx_count <= 1)
 		c->ssthresh = flight / 2 > 2 * mss ? flight / 2 : 2 * mss;
 	c->cwnd = mss;
+	c->ca_acked = 0;
 	c->recover = c->snd_max;
 	c->flags &= (uint16_t)~(USN_TF_RECOVERY | USN_TF_RTT_TIMING);
 	c->dupacks = 0;
@@ -164,6 +187,7 @@ void usn_tcp_undo_rto(struct usn_tcp_conn *c, uint32_t acked)
 	uint32_t mss = usn_tcp_maxseg(c), iw = initial_window(c);
 	uint32_t cw = usn_tcp_flight(c) + (acked < iw ? acked : iw);
 	c->cwnd = cw > mss ? cw : mss;
+	c->ca_acked = 0;
 	c->ssthresh = c->undo_pipe;
 	c->snd_nxt = c->snd_max;
 	/* The reduction is undone, so RFC 6582's guard against a second one

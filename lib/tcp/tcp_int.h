@@ -137,6 +137,10 @@ struct usn_tcp_conn {
 	 * step (0)'s pipe_prev, SRTT_prev and RTTVAR_prev. */
 	uint32_t undo_ts, undo_end, undo_pipe;
 	uint32_t undo_srtt_us, undo_rttvar_us;
+	/* Congestion avoidance by bytes (RFC 3465 2.1): bytes acked since
+	 * cwnd last grew; one SMSS more each time they reach cwnd. (Here, not
+	 * beside cwnd, to fill what was padding: the TCB stays 432 bytes.) */
+	uint32_t ca_acked;
 
 	struct usn_timer timer;  /* RTO / persist / keepalive / TIME-WAIT */
 	struct usn_timer delack; /* delayed ACK */

@@ -895,6 +895,99 @@ static void test_initial_window_10(void **state)
 	fx_free(x);
 }
 
+/* The peer ACKs up to ack; returns how many segments the stack sent in
+ * answer, each checked to be the next one (maxseg bytes) from *nxt. */
+static int ack_and_count(struct fx *x, uint32_t ack, uint32_t *nxt, uint32_t maxseg)
+{
+	struct tseg a = seg(x, TSEG_ACK, x->pnxt, ack);
+	send_seg(x, &a);
+	int n = 0;
+	struct tseg o;
+	while (tseg_recv(&x->nf, &o)) {
+		assert_true(o.csum_ok);
+		if (o.has_ts)
+			x->stack_ts = o.tsval;
+		assert_int_equal(o.seq, *nxt);
+		assert_int_equal(o.len, maxseg);
+		*nxt += maxseg;
+		n++;
+	}
+	return n;
+}
+
+static uint32_t cwnd_of(struct fx *x)
+{
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	return i.cwnd;
+}
+
+/* Slow start counts the bytes a stretch ACK covers (RFC 3465 2.2, as
+ * Linux), not one SMSS per ACK: one ACK for the initial window of 10
+ * segments doubles cwnd, as ten ACKs would. */
+static void test_slow_start_stretch_ack(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	uint32_t s0 = x->siss + 1;
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 40 * 1460, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	for (int k = 0; k < 10; k++)
+		recv_seg(x);
+	expect_none(x);
+	assert_int_equal(cwnd_of(x), 10 * 1460);
+	uint32_t nxt = s0 + 10 * 1460;
+	assert_int_equal(ack_and_count(x, s0 + 10 * 1460, &nxt, 1460), 20);
+	assert_int_equal(cwnd_of(x), 20 * 1460);
+	fx_free(x);
+}
+
+/* Slow start stops at ssthresh within one stretch ACK; the rest of its
+ * bytes count toward congestion avoidance, which then grows cwnd by one
+ * SMSS per cwnd of bytes acked (RFC 3465 2.1), whether one ACK covers
+ * them or one ACK per segment. */
+static void test_cwnd_byte_counting_ssthresh_and_ca(void **state)
+{
+	(void)state;
+	const uint32_t m = 1448; /* with timestamps */
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_established(x);
+	uint32_t s0 = x->siss + 1;
+	flight_out(x, 40 * m, 10, m);
+	rto_fires(x, m); /* ssthresh 5 segments, cwnd 1 */
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.ssthresh, 5 * m);
+	assert_int_equal(i.cwnd, m);
+	/* segments 0..8 acked at once (the retransmission's echo: genuine):
+	 * slow start 1 -> 5 (4 of them), the other 5 reach cwnd: 6 */
+	uint32_t nxt = s0 + 9 * m;
+	assert_int_equal(ack_and_count(x, s0 + 9 * m, &nxt, m), 6); /* 9 again, 10..14 */
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.ssthresh, 5 * m);
+	assert_int_equal(i.cwnd, 6 * m);
+	/* one stretch ACK of the whole window (6 segments): one SMSS more */
+	assert_int_equal(ack_and_count(x, s0 + 15 * m, &nxt, m), 7);
+	assert_int_equal(cwnd_of(x), 7 * m);
+	/* the next window, one ACK per segment: six leave cwnd alone, the
+	 * seventh completes 7 segments' worth and adds one */
+	uint32_t una = s0 + 15 * m;
+	for (int k = 1; k <= 6; k++) {
+		una += m;
+		assert_int_equal(ack_and_count(x, una, &nxt, m), 1);
+		assert_int_equal(cwnd_of(x), 7 * m);
+	}
+	una += m;
+	assert_int_equal(ack_and_count(x, una, &nxt, m), 2);
+	assert_int_equal(cwnd_of(x), 8 * m);
+	assert_int_equal(st(x)->tcp_spurious_rto, 0);
+	assert_int_equal(st(x)->tcp_fast_retrans, 0);
+	fx_free(x);
+}
+
 static void test_fast_retransmit(void **state)
 {
 	(void)state;
@@ -2220,6 +2313,8 @@ int main(void)
 		cmocka_unit_test(test_spurious_rto_frto),
 		cmocka_unit_test(test_rto_genuine_loss_frto),
 		cmocka_unit_test(test_ack_after_rto_carries_snd_max),
+		cmocka_unit_test(test_slow_start_stretch_ack),
+		cmocka_unit_test(test_cwnd_byte_counting_ssthresh_and_ca),
 		cmocka_unit_test(test_fast_retransmit),
 		cmocka_unit_test(test_sack_skips_sacked),
 		cmocka_unit_test(test_fin_not_on_sack_shortened_segment),
