@@ -418,6 +418,10 @@ void usn_tcp_worker_flush(struct usn_worker *w)
 		if (t->pend_head == USN_TCP_NIL)
 			t->pend_tail = USN_TCP_NIL;
 		c->flags &= (uint16_t)~USN_TF_PENDING;
+		/* The ACK process_data deferred to the end of the RX burst is
+		 * due now: on the data that goes out, else a pure ACK. */
+		if (c->ack_soon)
+			c->flags |= USN_TF_ACK_NOW;
 		usn_tcp_output(c);
 	}
 	t->depth--;

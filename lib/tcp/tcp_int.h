@@ -106,6 +106,11 @@ struct usn_tcp_conn {
 	uint8_t ka_probes;
 	uint16_t ooo_n;
 	uint8_t undo; /* enum usn_tcp_undo */
+	/* An ACK is due at this poll round's flush (usn_tcp_worker_flush):
+	 * in-order data reached two full segments (process_data). Kept out of
+	 * `flags`, whose 16 bits are all taken, in what was padding; cleared
+	 * with USN_TF_ACK_NOW by any segment that carries the ACK. */
+	bool ack_soon;
 	struct usn_worker *w;
 	struct usn_tcp_handlers h;
 	void *user;

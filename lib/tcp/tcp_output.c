@@ -340,6 +340,7 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 		if ((flags & USN_TCP_SYN) && c->state == USN_TCP_SYN_RECEIVED)
 			c->rcv_adv = c->rcv_nxt + wnd;
 		c->flags &= (uint16_t)~USN_TF_ACK_NOW;
+		c->ack_soon = false; /* this segment carries the ACK that was due */
 		usn_timer_cancel(&w->wheel, &c->delack);
 	}
 	int rc = usn_ipv4_output(w, f, c->remote_ip, USN_IPPROTO_TCP, (uint16_t)(hl + len));

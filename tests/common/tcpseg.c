@@ -181,6 +181,15 @@ void tseg_send(struct netfix *f, const struct tseg *s)
 	netfix_inject(f, frame, n);
 }
 
+void tseg_queue(struct netfix *f, const struct tseg *s)
+{
+	uint8_t frame[9100];
+	size_t n = tseg_build(frame, s, NETFIX_RAW_IP, NETFIX_STACK_IP);
+	int rc = usn_sim_port_send_raw(f->raw, frame, n);
+	assert(rc == 0);
+	(void)rc;
+}
+
 bool tseg_recv(struct netfix *f, struct tseg *out)
 {
 	while (netfix_capture(f) > 0) {

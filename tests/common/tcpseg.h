@@ -47,6 +47,10 @@ bool tseg_parse(const uint8_t *frame, size_t len, struct tseg *out);
 /* Sends s from the raw port (NETFIX_RAW_IP -> NETFIX_STACK_IP) and lets
  * the stack process it (no virtual time passes). */
 void tseg_send(struct netfix *f, const struct tseg *s);
+/* Puts s on the link from the raw port without letting the stack run:
+ * segments queued back to back reach it in one RX burst (up to
+ * USN_RX_BURST of them) at the next tseg_advance. */
+void tseg_queue(struct netfix *f, const struct tseg *s);
 /* The next TCP frame the stack sent to the raw port (ARP requests for the
  * raw port's address are answered on the way); false if none is waiting. */
 bool tseg_recv(struct netfix *f, struct tseg *out);

@@ -457,6 +457,110 @@ static void test_ack_every_second_segment(void **state)
 	fx_free(x);
 }
 
+/* Queues the peer's next n bytes (without letting the stack run). */
+static void peer_data_queue(struct fx *x, uint32_t n)
+{
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	s.payload = payload + (x->pnxt - PISS - 1);
+	s.len = n;
+	tseg_queue(&x->nf, &s);
+	x->pnxt += n;
+}
+
+/* GRO-style ACK coalescing: in-order full-size segments that arrive in one
+ * RX burst are acknowledged once, at the end of the poll round (a stretch
+ * ACK), not every second segment as they are processed. */
+static void test_ack_once_per_burst(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	uint32_t base = x->pnxt;
+	for (int k = 0; k < 8; k++)
+		peer_data_queue(x, 1460);
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, base + 8 * 1460);
+	assert_int_equal(o->len, 0);
+	expect_none(x);
+	assert_int_equal(x->rx_len, 8 * 1460);
+	assert_memory_equal(x->rx, payload, 8 * 1460);
+	/* nothing left for the delayed-ACK timer */
+	tseg_advance(&x->nf, 100 * MS);
+	expect_none(x);
+	/* the next burst: its own single ACK */
+	for (int k = 0; k < 3; k++)
+		peer_data_queue(x, 1460);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK, x->siss + 1, base + 11 * 1460);
+	expect_none(x);
+	fx_free(x);
+}
+
+/* A burst that starts in order and goes on out of order: the segments past
+ * the hole each get their duplicate ACK with SACK at once (RFC 5681 4.2,
+ * RFC 2018; dup ACKs must not merge, the sender counts them), and the one
+ * for the first carries the in-order part, so no ACK is left for the end of
+ * the round. The segment that fills the hole is ACKed at once too. */
+static void test_ack_burst_ooo_dupacks_stay(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->sack = true;
+	fx_established(x);
+	uint32_t base = x->pnxt;
+	peer_data_queue(x, 1460);
+	peer_data_queue(x, 1460);
+	x->pnxt = base + 3 * 1460; /* segment 2 lost */
+	peer_data_queue(x, 1460);
+	peer_data_queue(x, 1460);
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, base + 2 * 1460);
+	assert_int_equal(o->n_sack, 1);
+	assert_int_equal(o->sack[0][0], base + 3 * 1460);
+	assert_int_equal(o->sack[0][1], base + 4 * 1460);
+	o = expect_seg(x, TSEG_ACK, x->siss + 1, base + 2 * 1460);
+	assert_int_equal(o->n_sack, 1);
+	assert_int_equal(o->sack[0][0], base + 3 * 1460);
+	assert_int_equal(o->sack[0][1], base + 5 * 1460);
+	expect_none(x);
+	assert_int_equal(x->rx_len, 2 * 1460);
+	/* the retransmission of segment 2 fills the hole: ACK at once */
+	x->pnxt = base + 2 * 1460;
+	peer_data(x, 1460, 0);
+	o = expect_seg(x, TSEG_ACK, x->siss + 1, base + 5 * 1460);
+	assert_int_equal(o->n_sack, 0);
+	expect_none(x);
+	assert_int_equal(x->rx_len, 5 * 1460);
+	assert_memory_equal(x->rx, payload, 5 * 1460);
+	fx_free(x);
+}
+
+/* An odd burst is ACKed whole at its end (not two, then the third by the
+ * timer); a single full-size segment after it still waits for the delayed
+ * ACK (RFC 5681 4.2, 40 ms here). */
+static void test_ack_odd_burst_then_delayed(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	uint32_t base = x->pnxt;
+	for (int k = 0; k < 3; k++)
+		peer_data_queue(x, 1460);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK, x->siss + 1, base + 3 * 1460);
+	expect_none(x);
+	peer_data_queue(x, 1460);
+	tseg_advance(&x->nf, 0);
+	expect_none(x);
+	tseg_advance(&x->nf, 40 * MS - 1);
+	expect_none(x);
+	tseg_advance(&x->nf, 1);
+	expect_seg(x, TSEG_ACK, x->siss + 1, base + 4 * 1460);
+	expect_none(x);
+	assert_int_equal(x->rx_len, 4 * 1460);
+	fx_free(x);
+}
+
 static void sack_on(struct usn_stack_config *c)
 {
 	(void)c;
@@ -2302,6 +2406,9 @@ int main(void)
 		cmocka_unit_test(test_bad_checksum_dropped),
 		cmocka_unit_test(test_recv_delayed_ack),
 		cmocka_unit_test(test_ack_every_second_segment),
+		cmocka_unit_test(test_ack_once_per_burst),
+		cmocka_unit_test(test_ack_burst_ooo_dupacks_stay),
+		cmocka_unit_test(test_ack_odd_burst_then_delayed),
 		cmocka_unit_test(test_ooo_sack_and_reassembly),
 		cmocka_unit_test(test_ooo_bounded),
 		cmocka_unit_test(test_send_rto_backoff),
