@@ -351,6 +351,18 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 
 void usn_tcp_send_ack(struct usn_tcp_conn *c)
 {
+	/* Backpressure, as for data: with the TX batch full and the port
+	 * refusing it, the ACK stays due for the next round instead of being
+	 * built and dropped (tx_full), which left the peer to retransmit on its
+	 * timer. Duplicate ACKs that wait this way merge into one. */
+	if (!usn_worker_tx_room(c->w)) {
+		usn_worker_flush(c->w);
+		if (!usn_worker_tx_room(c->w)) {
+			c->flags |= USN_TF_ACK_NOW;
+			usn_tcp_pending(c);
+			return;
+		}
+	}
 	/* SND.MAX, not SND.NXT (BSD tcp_output does the same): after an RTO
 	 * has rewound SND.NXT, the peer may hold everything up to SND.MAX and
 	 * would find an older sequence number unacceptable (RFC 9293

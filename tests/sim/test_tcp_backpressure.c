@@ -223,14 +223,14 @@ static bool probe_done(void *arg)
 	return *(int *)arg != 0;
 }
 
-/* Host A (the sender) behind a K-frame ring, host B behind an unlimited
- * one (the receiver's ACKs are not what is tested); 100 us each way. */
-static void rig_init(struct rig *g, uint64_t seed)
+/* Host A behind a ring of k_a frames per round, host B behind k_b (0: no
+ * limit); 100 us each way. */
+static void rig_init_k(struct rig *g, uint64_t seed, uint16_t k_a, uint16_t k_b)
 {
 	memset(g, 0, sizeof *g);
 	simnet_init(&g->net, seed);
-	rig_add_host(g, 0, SIMNET_IP(0, 1), RING_K);
-	rig_add_host(g, 1, SIMNET_IP(0, 2), 0);
+	rig_add_host(g, 0, SIMNET_IP(0, 1), k_a);
+	rig_add_host(g, 1, SIMNET_IP(0, 2), k_b);
 	struct usn_sim_faults f;
 	memset(&f, 0, sizeof f);
 	f.delay_us = 100;
@@ -249,6 +249,13 @@ static void rig_init(struct rig *g, uint64_t seed)
 					&probe, &why));
 	assert_true(simnet_run_until(&g->net, probe_done, &why, 1000000));
 	assert_int_equal(why, USN_TCP_CLOSE_REFUSED + 1);
+}
+
+/* Host A (the sender) behind a K-frame ring, host B behind an unlimited
+ * one (the receiver's ACKs are not what is tested). */
+static void rig_init(struct rig *g, uint64_t seed)
+{
+	rig_init_k(g, seed, RING_K, 0);
 }
 
 /* ---- the application: A sends, B receives and checks every byte ---- */
@@ -539,6 +546,46 @@ static void test_many_initial_windows_through_small_ring(void **st)
 	free(g);
 }
 
+/* The receiver's side: host B opens 200 connections and A answers each
+ * with a full initial window at once, so B owes about 1,000 pure ACKs
+ * while its own port takes 2 frames a round. An ACK that finds no room
+ * waits for the next round (still due) instead of being built and dropped
+ * (tx_full), which would leave A to retransmit on its timer. */
+static void test_pure_acks_wait_for_room(void **st)
+{
+	(void)st;
+	struct rig *g = calloc(1, sizeof *g);
+	struct side *srv = calloc(1, sizeof *srv);
+	struct conn *cli = calloc(N_SHORT, sizeof *cli);
+	assert_non_null(g);
+	assert_non_null(srv);
+	assert_non_null(cli);
+	rig_init_k(g, 3, 0, 2);
+	assert_int_equal(usn_tcp_listen(g->net.host[0].stack, PORT, &srv_handlers, srv), 0);
+	clients_open(g, cli, N_SHORT, srv);
+	uint64_t got = 0;
+	for (int i = 0; i < N_SHORT; i++) {
+		assert_int_equal(cli[i].rx, 14480);
+		assert_int_equal(cli[i].rx_bad, 0);
+		assert_int_equal(cli[i].why, USN_TCP_CLOSE_NORMAL);
+		got += cli[i].rx;
+	}
+	assert_int_equal(got, (uint64_t)N_SHORT * 14480u);
+	const struct usn_stats *sa = usn_worker_stats(usn_stack_worker(g->net.host[0].stack, 0));
+	const struct usn_stats *sb = usn_worker_stats(usn_stack_worker(g->net.host[1].stack, 0));
+	const struct ring_hal *r = &g->ring[1];
+	assert_true(r->refused > 0); /* B's ring did push back */
+	assert_int_equal(r->order_errors, 0);
+	assert_int_equal(r->content_errors, 0);
+	assert_int_equal(sb->tx_full, 0);
+	assert_int_equal(sa->tcp_rto_fired, 0);
+	assert_int_equal(sa->tcp_retrans_segs, 0);
+	simnet_destroy(&g->net);
+	free(cli);
+	free(srv);
+	free(g);
+}
+
 int main(void)
 {
 	/* A hang guard, not a speed check (the run takes well under a second
@@ -549,6 +596,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bulk_through_small_ring),
 		cmocka_unit_test(test_many_initial_windows_through_small_ring),
+		cmocka_unit_test(test_pure_acks_wait_for_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
