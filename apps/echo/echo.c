@@ -17,8 +17,10 @@
 #include "usnet/tcp.h"
 
 /* Per-connection ring: what arrived and is not yet acknowledged by the
- * peer. The receive window is half of it, so a peer that reads its echo
- * never fills it; one that stops reading is aborted when it would. */
+ * peer. The receive window is half of it, less what the ring holds
+ * (usn_tcp_recv_hold until the echo is acknowledged): a peer can never have
+ * more than the window unacknowledged, and one that stops reading meets a
+ * zero window. The abort on overflow is a guard that cannot fire. */
 #define ECHO_RING 65536u
 #define ECHO_RCV_WND (ECHO_RING / 2u)
 #define ECHO_CONNS_PER_WORKER 2048u
@@ -134,6 +136,9 @@ static void echo_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor data
 	usn_cursor_read(usn_cursor_drop(data, first), ec->ring, n - first);
 	ec->filled += n;
 	ec->ew->bytes += n;
+	/* Held until the peer acknowledges its echo: the window then never
+	 * lets a reading peer have more than ECHO_RCV_WND unacknowledged. */
+	usn_tcp_recv_hold(c, n);
 	echo_flush(ec);
 }
 
@@ -141,12 +146,12 @@ static void echo_sent(struct usn_tcp_conn *c, void *user, uint32_t bytes)
 {
 	struct echo_conn *ec = user;
 
-	(void)c;
 	if (!ec)
 		return;
 	ec->acked += bytes;
 	if (ec->acked > ec->queued)
 		ec->acked = ec->queued;
+	usn_tcp_recv_done(c, bytes);
 	echo_flush(ec);
 }
 

@@ -101,6 +101,16 @@ void usn_tcp_abort(struct usn_tcp_conn *c);
 void usn_tcp_set_user(struct usn_tcp_conn *c, void *user);
 void *usn_tcp_user(const struct usn_tcp_conn *c);
 struct usn_worker *usn_tcp_worker(const struct usn_tcp_conn *c);
+/* Receive flow control. By default the application consumes what recv_fn
+ * gives it and the advertised window stays the configured one. An
+ * application that keeps delivered bytes (an echo or a proxy waiting to
+ * forward them) says so with usn_tcp_recv_hold: the window shrinks by that
+ * much, so a peer can never send more than the window beyond what the
+ * application has released; usn_tcp_recv_done returns bytes, and the
+ * reopened window is announced once it has grown by min(half the window,
+ * one MSS) (RFC 9293 3.8.6.2.2, receiver SWS avoidance). */
+void usn_tcp_recv_hold(struct usn_tcp_conn *c, uint32_t bytes);
+void usn_tcp_recv_done(struct usn_tcp_conn *c, uint32_t bytes);
 /* Keepalive probes after idle_ms of silence (0: off, the default). */
 void usn_tcp_set_keepalive(struct usn_tcp_conn *c, uint32_t idle_ms);
 /* Idle timeout, the slowloris defence (0: off, the default). If for `ms`

@@ -683,6 +683,34 @@ struct usn_worker *usn_tcp_worker(const struct usn_tcp_conn *c)
 	return c->w;
 }
 
+void usn_tcp_recv_hold(struct usn_tcp_conn *c, uint32_t bytes)
+{
+	if (!c || !usn_tcp_alive(c))
+		return;
+	c->rcv_held = bytes > UINT32_MAX - c->rcv_held ? UINT32_MAX : c->rcv_held + bytes;
+}
+
+void usn_tcp_recv_done(struct usn_tcp_conn *c, uint32_t bytes)
+{
+	if (!c || !usn_tcp_alive(c))
+		return;
+	uint32_t before = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+	c->rcv_held = bytes > c->rcv_held ? 0 : c->rcv_held - bytes;
+	/* Nothing more will arrive after the peer's FIN, and before the
+	 * handshake completes the window has not been announced. */
+	if ((c->flags & USN_TF_FIN_RCVD) || c->state == USN_TCP_SYN_SENT || c->state == USN_TCP_SYN_RECEIVED)
+		return;
+	/* RFC 9293 3.8.6.2.2: announce the reopened window once it has grown
+	 * by min(half the configured window, one MSS). */
+	uint32_t half = usn_tcp_tw(c->w)->cfg->tcp_rcv_wnd / 2;
+	uint32_t mss = usn_tcp_tw(c->w)->mss_local;
+	uint32_t step = half < mss ? half : mss;
+	if (usn_tcp_rcv_window(c) >= before + step) {
+		c->flags |= USN_TF_ACK_NOW;
+		usn_tcp_pending(c);
+	}
+}
+
 void usn_tcp_set_keepalive(struct usn_tcp_conn *c, uint32_t idle_ms)
 {
 	if (!c || !usn_tcp_alive(c))

@@ -132,6 +132,7 @@ struct usn_tcp_conn {
 	uint64_t ts_recent_us;
 	struct usn_buf *ooo; /* sorted by seq, linked through usn_buf.link */
 	uint32_t ooo_bytes, ooo_last; /* last: seq of the latest OOO arrival */
+	uint32_t rcv_held; /* delivered bytes the application still holds (usn_tcp_recv_hold) */
 
 	/* RTT (RFC 6298), microseconds */
 	uint32_t srtt_us, rttvar_us, rto_ms;

@@ -29,9 +29,11 @@ uint32_t usn_tcp_rcv_window(struct usn_tcp_conn *c)
 	uint32_t maxw = (c->flags & USN_TF_WSCALE) ? (65535u << c->rcv_wscale) : 65535u;
 	if (W > maxw)
 		W = maxw;
-	/* The application consumes in recv_fn, so only OOO data occupies the
-	 * buffer; RFC 9293 3.8.6.2.2: the right edge never moves left. */
-	uint32_t wnd = W > c->ooo_bytes ? W - c->ooo_bytes : 0;
+	/* What occupies the buffer: out-of-order data, and what the
+	 * application said it holds (usn_tcp_recv_hold; by default it consumes
+	 * in recv_fn). RFC 9293 3.8.6.2.2: the right edge never moves left. */
+	uint32_t used = c->ooo_bytes + c->rcv_held;
+	uint32_t wnd = W > used ? W - used : 0;
 	if (SEQ_LT(c->rcv_nxt + wnd, c->rcv_adv))
 		wnd = c->rcv_adv - c->rcv_nxt;
 	/* Round up to the scale unit so the advertised edge is what we accept. */

@@ -457,6 +457,39 @@ static void test_ack_every_second_segment(void **state)
 	fx_free(x);
 }
 
+/* Receive flow control (usn_tcp_recv_hold/done): what the application
+ * holds comes off the advertised window; released bytes reopen it, and the
+ * reopened window is announced by itself once it has grown by an MSS (RFC
+ * 9293 3.8.6.2.2), not for less. */
+static void test_recv_hold_and_done(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL); /* no window scaling: 65535 */
+	fx_established(x);
+	peer_data(x, 1460, 0);
+	peer_data(x, 1460, 0);
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt);
+	assert_int_equal(o->window, 65535);
+	usn_tcp_recv_hold(x->c, 2920); /* the application keeps both segments */
+	tseg_advance(&x->nf, 0);
+	expect_none(x); /* holding announces nothing */
+	peer_data(x, 1460, 0);
+	peer_data(x, 1460, 0);
+	o = expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt);
+	assert_int_equal(o->window, 65535 - 2920); /* the right edge did not move */
+	usn_tcp_recv_done(x->c, 1000);
+	tseg_advance(&x->nf, 0);
+	expect_none(x); /* 1000 bytes more: less than an MSS, no update */
+	usn_tcp_recv_done(x->c, 1920);
+	tseg_advance(&x->nf, 0);
+	o = expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt);
+	assert_int_equal(o->len, 0);
+	assert_int_equal(o->window, 65535); /* the window update */
+	expect_none(x);
+	assert_int_equal(x->rx_len, 4 * 1460);
+	fx_free(x);
+}
+
 /* Queues the peer's next n bytes (without letting the stack run). */
 static void peer_data_queue(struct fx *x, uint32_t n)
 {
@@ -2407,6 +2440,7 @@ int main(void)
 		cmocka_unit_test(test_recv_delayed_ack),
 		cmocka_unit_test(test_ack_every_second_segment),
 		cmocka_unit_test(test_ack_once_per_burst),
+		cmocka_unit_test(test_recv_hold_and_done),
 		cmocka_unit_test(test_ack_burst_ooo_dupacks_stay),
 		cmocka_unit_test(test_ack_odd_burst_then_delayed),
 		cmocka_unit_test(test_ooo_sack_and_reassembly),
