@@ -27,7 +27,7 @@ struct args {
 	uint16_t port, workers, mtu;
 	uint8_t mac[6];
 	bool have_mac, keepalive;
-	uint32_t idle_backoff_us, idle_timeout_ms;
+	uint32_t idle_backoff_us, idle_timeout_ms, header_timeout_ms;
 };
 
 /* One line per flag; apps/minimal_ws/README.md carries the same table. */
@@ -43,6 +43,7 @@ static const char usage[] =
     "  --mtu N              IPv4 MTU, 68 up to the port's (default: the port's)\n"
     "  --idle-backoff-us N  sleep up to N us when idle instead of spinning (default 0: spin)\n"
     "  --idle-timeout-ms N  reset a connection silent for N ms while its request is awaited (slowloris); 0: never (default 10000)\n"
+    "  --header-timeout-ms N  reset a connection whose request is not complete N ms after it opened (byte-trickling slowloris); 0: never (default 30000)\n"
     "  --keepalive          several requests per connection (default: one, Connection: close)\n"
     "  -h, --help           print this help and exit\n";
 
@@ -56,6 +57,7 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 	a->port = 80;
 	a->workers = 1;
 	a->idle_timeout_ms = 10000;
+	a->header_timeout_ms = 30000;
 	uint64_t v;
 	bool have_ip = false;
 	for (int i = first; i < argc; i++) {
@@ -102,6 +104,11 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 			if (!cli_parse_u64(s, UINT32_MAX, &v))
 				cli_fail(prog, "bad --idle-timeout-ms %s", s);
 			a->idle_timeout_ms = (uint32_t)v;
+		} else if (strcmp(o, "--header-timeout-ms") == 0) {
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, UINT32_MAX, &v))
+				cli_fail(prog, "bad --header-timeout-ms %s", s);
+			a->header_timeout_ms = (uint32_t)v;
 		} else if (strcmp(o, "--keepalive") == 0) {
 			a->keepalive = true;
 		} else {
@@ -205,7 +212,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int err = 0;
-	struct mws_opts mo = {.port = a.port, .keepalive = a.keepalive, .idle_timeout_ms = a.idle_timeout_ms};
+	struct mws_opts mo = {.port = a.port, .keepalive = a.keepalive, .idle_timeout_ms = a.idle_timeout_ms,
+			       .header_timeout_ms = a.header_timeout_ms};
 	struct mws *m = mws_init(s, store, &mo, &err);
 	if (!m) {
 		fprintf(stderr, "minimal_ws: cannot listen on port %u: %s\n", a.port, strerror(-err));
@@ -235,9 +243,9 @@ int main(int argc, char **argv)
 		mws_worker_stats(m, i, &st);
 		printf("worker %u: %" PRIu64 " requests (200: %" PRIu64 ", 404: %" PRIu64 ", other: %" PRIu64
 		       "), %" PRIu64 " connections (%" PRIu64 " closed, %" PRIu64 " reset/timed out, %" PRIu64
-		       " timed out)\n",
+		       " timed out, %" PRIu64 " request incomplete at --header-timeout-ms)\n",
 		       i, st.requests, st.st200, st.st404, st.st_other, st.conns, st.closed_ok,
-		       st.closed_bad, st.timed_out);
+		       st.closed_bad, st.timed_out, st.header_timeouts);
 		total += st.requests;
 	}
 	usn_backend_print_stats(b, stdout);

@@ -15,6 +15,7 @@ struct mws_conn {
 	struct mws_conn *next_free;
 	struct usn_tcp_conn *tcp;
 	bool closing; /* close requested: later bytes are ignored */
+	uint64_t req_start_us; /* when the request now awaited could start (header_timeout_ms) */
 	struct http_parser p;
 };
 
@@ -63,6 +64,7 @@ static void on_connected(struct usn_tcp_conn *c, void *user)
 	k->next_free = NULL;
 	k->tcp = c;
 	k->closing = false;
+	k->req_start_us = usn_worker_now_us(usn_tcp_worker(c));
 	http_parser_init(&k->p);
 	usn_tcp_set_user(c, k);
 	if (mw->m->o.idle_timeout_ms)
@@ -99,6 +101,7 @@ static bool respond(struct mws_worker *mw, struct mws_conn *k)
 		usn_tcp_close(k->tcp);
 	} else {
 		http_parser_init(&k->p);
+		k->req_start_us = usn_worker_now_us(usn_tcp_worker(k->tcp));
 	}
 	return true;
 }
@@ -112,6 +115,12 @@ static void on_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor data)
 		k = conn_of(mw, usn_tcp_user(c));
 		if (!k)
 			return;
+	}
+	uint32_t hto = mw->m->o.header_timeout_ms;
+	if (hto && !k->closing && usn_worker_now_us(usn_tcp_worker(c)) - k->req_start_us > (uint64_t)hto * 1000u) {
+		mw->st.header_timeouts++;
+		usn_tcp_abort(c); /* closed_fn runs and returns k */
+		return;
 	}
 	/* Parse each buffer of the chain in place: no copy. */
 	while (usn_cursor_size(data) > 0 && !k->closing) {

@@ -18,6 +18,13 @@ struct mws_opts {
 	/* Abort (RST) a connection that sends nothing for this long while we
 	 * wait for its request (usn_tcp_set_idle_timeout); 0: never. */
 	uint32_t idle_timeout_ms;
+	/* Abort (RST) a connection whose request is not complete this long
+	 * after the connection opened (or, with keepalive, after the previous
+	 * answer): the idle timeout restarts with every byte, so a client
+	 * trickling one byte at a time would otherwise hold its TCB forever.
+	 * Checked as bytes arrive; a silent client meets the idle timeout.
+	 * 0: never. */
+	uint32_t header_timeout_ms;
 };
 
 /* Per-worker counters (read them after the worker stopped, or accept a
@@ -29,6 +36,7 @@ struct mws_worker_stats {
 	uint64_t closed_ok;   /* closed normally */
 	uint64_t closed_bad;  /* reset, timed out, aborted */
 	uint64_t timed_out;   /* of closed_bad: idle timeout or retransmissions exhausted */
+	uint64_t header_timeouts; /* of closed_bad: request incomplete at header_timeout_ms */
 	uint64_t no_state;    /* refused: no per-connection state free */
 	uint64_t send_failed; /* send_ref refused (no send descriptor): aborted */
 };

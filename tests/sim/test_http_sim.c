@@ -50,7 +50,8 @@ static const struct pagetree_file *file_named(const char *rel)
 	return NULL;
 }
 
-static int setup_mode(void **state, bool keepalive, const struct usn_sim_faults *faults, uint32_t idle_ms)
+static int setup_mode(void **state, bool keepalive, const struct usn_sim_faults *faults, uint32_t idle_ms,
+		      uint32_t header_ms)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
@@ -69,7 +70,8 @@ static int setup_mode(void **state, bool keepalive, const struct usn_sim_faults 
 		usn_sim_port_set_faults(f->server->port, faults);
 		usn_sim_port_set_faults(f->client->port, faults);
 	}
-	struct mws_opts mo = {.port = PORT, .keepalive = keepalive, .idle_timeout_ms = idle_ms};
+	struct mws_opts mo = {
+	    .port = PORT, .keepalive = keepalive, .idle_timeout_ms = idle_ms, .header_timeout_ms = header_ms};
 	int err = 0;
 	f->mws = mws_init(f->server->stack, f->store, &mo, &err);
 	if (!f->mws)
@@ -80,26 +82,33 @@ static int setup_mode(void **state, bool keepalive, const struct usn_sim_faults 
 
 static int setup_close(void **state)
 {
-	return setup_mode(state, false, NULL, 0);
+	return setup_mode(state, false, NULL, 0, 0);
 }
 
 static int setup_keepalive(void **state)
 {
-	return setup_mode(state, true, NULL, 0);
+	return setup_mode(state, true, NULL, 0, 0);
 }
 
 static int setup_lossy(void **state)
 {
 	struct usn_sim_faults fl = {
 	    .loss = 0.02, .duplicate = 0.01, .reorder = 0.02, .delay_us = 200, .jitter_us = 100};
-	return setup_mode(state, false, &fl, 0);
+	return setup_mode(state, false, &fl, 0, 0);
 }
 
 #define IDLE_MS 2000u
 
 static int setup_idle(void **state)
 {
-	return setup_mode(state, false, NULL, IDLE_MS);
+	return setup_mode(state, false, NULL, IDLE_MS, 0);
+}
+
+#define HEADER_MS 5000u
+
+static int setup_header(void **state)
+{
+	return setup_mode(state, false, NULL, IDLE_MS, HEADER_MS);
 }
 
 static int teardown(void **state)
@@ -493,6 +502,44 @@ static void test_idle_timeout_frees_stalled(void **state)
 	free(cl.resp);
 }
 
+/* A slowloris that trickles a byte every second (half the idle timeout,
+ * which therefore never fires) is reset by the header deadline: at the
+ * first byte after HEADER_MS, while others are still served. */
+static void test_header_timeout_frees_trickler(void **state)
+{
+	struct fixture *f = *state;
+	struct staller sl = {.net = &f->net};
+	struct usn_worker *cw = usn_stack_worker(f->client->stack, 0);
+	uint64_t t0 = simnet_now_us(&f->net);
+	struct usn_tcp_conn *c = usn_tcp_connect(cw, SERVER_IP, PORT, &staller_handlers, &sl);
+	assert_non_null(c);
+	static const char more[] = "ml HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	int sent = 0;
+	while (!sl.closed && sent < (int)sizeof more - 1) {
+		simnet_run_for(&f->net, IDLE_MS * 1000u / 2u);
+		if (sl.closed)
+			break;
+		assert_int_equal(usn_tcp_send_ref(c, more + sent, 1, NULL), 0);
+		sent++;
+	}
+	simnet_run_for(&f->net, 100000);
+	assert_true(sl.closed);
+	assert_int_equal(sl.why, USN_TCP_CLOSE_RESET);
+	assert_true(sl.closed_us >= t0 + HEADER_MS * 1000u);
+	assert_true(sl.closed_us <= t0 + HEADER_MS * 1000u + IDLE_MS * 1000u / 2u + 10000u);
+	struct mws_worker_stats st;
+	mws_worker_stats(f->mws, 0, &st);
+	assert_int_equal(st.header_timeouts, 1);
+	assert_int_equal(st.timed_out, 0); /* not the idle timeout */
+	assert_int_equal(st.closed_bad, 1);
+	assert_int_equal(usn_worker_stats(usn_stack_worker(f->server->stack, 0))->tcp_idle_timeouts, 0);
+	/* the server goes on serving */
+	struct client cl;
+	exchange_str(f, &cl, "GET /index.html HTTP/1.1\r\n\r\n");
+	expect_page(&cl, "index.html", "text/html", false);
+	free(cl.resp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +552,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_keepalive_pipelined, setup_keepalive, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_leak_after_timewait, setup_close, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_timeout_frees_stalled, setup_idle, teardown),
+	    cmocka_unit_test_setup_teardown(test_header_timeout_frees_trickler, setup_header, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
