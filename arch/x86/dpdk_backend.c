@@ -658,6 +658,12 @@ void usn_backend_print_stats(struct usn_backend *b, FILE *out)
 			", tx errors %" PRIu64 ", rx no mbuf %" PRIu64 "\n",
 			b->port, b->driver, st.ipackets, st.ibytes, st.opackets, st.obytes, st.imissed,
 			st.ierrors, st.oerrors, st.rx_nombuf);
+	/* Buffer pools: what is free now (the port's rings hold their share:
+	 * RX descriptors and net_af_xdp's fill ring are never free). */
+	for (uint16_t q = 0; q < b->n_queues; q++)
+		if (b->pool[q])
+			fprintf(out, "pool %u (%s): %u of %u mbufs free, data room %u bytes\n", q, b->pool[q]->name,
+				rte_mempool_avail_count(b->pool[q]), b->pool[q]->size, b->data_room);
 	if (!s)
 		return;
 	for (uint16_t w = 0; w < usn_stack_workers(s); w++) {
