@@ -120,6 +120,14 @@ uint16_t usn_worker_tx_room(const struct usn_worker *w)
 	return (uint16_t)(USN_TX_BATCH - w->tx_n);
 }
 
+bool usn_worker_tx_make_room(struct usn_worker *w)
+{
+	if (usn_worker_tx_room(w))
+		return true;
+	usn_worker_flush(w);
+	return usn_worker_tx_room(w) != 0;
+}
+
 /* ---- inter-worker messages ---- */
 
 bool usn_worker_post(struct usn_worker *w, uint16_t dst, const struct usn_msg *m)

@@ -408,11 +408,8 @@ void usn_tcp_worker_flush(struct usn_worker *w)
 	while (t->pend_head != USN_TCP_NIL) {
 		/* Backpressure: with the TX batch full and the port refusing
 		 * it, the rest stay pending for the next poll round. */
-		if (!usn_worker_tx_room(w)) {
-			usn_worker_flush(w);
-			if (!usn_worker_tx_room(w))
-				break;
-		}
+		if (!usn_worker_tx_make_room(w))
+			break;
 		struct usn_tcp_conn *c = usn_tcp_at(t, t->pend_head);
 		t->pend_head = c->pend_next;
 		if (t->pend_head == USN_TCP_NIL)

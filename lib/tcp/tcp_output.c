@@ -357,13 +357,10 @@ void usn_tcp_send_ack(struct usn_tcp_conn *c)
 	 * refusing it, the ACK stays due for the next round instead of being
 	 * built and dropped (tx_full), which left the peer to retransmit on its
 	 * timer. Duplicate ACKs that wait this way merge into one. */
-	if (!usn_worker_tx_room(c->w)) {
-		usn_worker_flush(c->w);
-		if (!usn_worker_tx_room(c->w)) {
-			c->flags |= USN_TF_ACK_NOW;
-			usn_tcp_pending(c);
-			return;
-		}
+	if (!usn_worker_tx_make_room(c->w)) {
+		c->flags |= USN_TF_ACK_NOW;
+		usn_tcp_pending(c);
+		return;
 	}
 	/* SND.MAX, not SND.NXT (BSD tcp_output does the same): after an RTO
 	 * has rewound SND.NXT, the peer may hold everything up to SND.MAX and
@@ -423,15 +420,12 @@ static int output_data(struct usn_tcp_conn *c)
 		bool fin = usn_tcp_fin_wanted(c) && c->snd_nxt + len == data_end && SEQ_LEQ(c->snd_nxt, data_end);
 		if (len == 0 && !fin)
 			break;
-		if (!usn_worker_tx_room(c->w)) {
-			usn_worker_flush(c->w);
-			if (!usn_worker_tx_room(c->w)) {
-				/* The port's ring is full: go on next round rather
-				 * than build frames it would drop (each one a
-				 * retransmission later). */
-				usn_tcp_pending(c);
-				break;
-			}
+		if (!usn_worker_tx_make_room(c->w)) {
+			/* The port's ring is full: go on next round rather than
+			 * build frames it would drop (each one a retransmission
+			 * later). */
+			usn_tcp_pending(c);
+			break;
 		}
 		uint8_t flags = USN_TCP_ACK;
 		if (len && len == unsent)
