@@ -30,6 +30,11 @@ struct usn_buf {
 	uint8_t l2_len;       /* TX offload: Ethernet header bytes */
 	uint8_t l3_len;       /* TX offload: IPv4 header bytes */
 	uint16_t backend_u16; /* free for the backend (queue, port, buffer stack) */
+	uint8_t l4_len;       /* TX offload: TCP header bytes, options included (TSO) */
+	uint8_t reserved;
+	uint16_t seg_size;    /* TX with USN_BUF_TX_TCP_SEG: payload bytes per segment the port cuts
+			       * (the MSS); RX with USN_BUF_RX_COALESCED: payload bytes of the
+			       * segments the port merged, 0 if unknown */
 	uint64_t backend;     /* free for the backend (e.g. its descriptor) */
 	uint64_t stack_u64;   /* free for the stack while it owns the buffer */
 };
@@ -39,8 +44,21 @@ enum {
 	USN_BUF_RX_IP_CSUM_GOOD = 1u << 1, /* the port verified the IPv4 header sum */
 	USN_BUF_RX_L4_CSUM_GOOD = 1u << 2, /* the port verified the TCP/UDP sum */
 	USN_BUF_RX_CSUM_BAD = 1u << 3,     /* the port found a bad sum */
+	USN_BUF_RX_COALESCED = 1u << 4,    /* the port merged several TCP segments into this frame (LRO/GRO):
+					    * it may exceed the MTU; seg_size says what it merged */
 	USN_BUF_TX_IP_CSUM = 1u << 8,      /* ask the port to fill the IPv4 sum */
 	USN_BUF_TX_TCP_CSUM = 1u << 9,     /* ask the port to fill the TCP sum (pseudo-header sum in place) */
+	/* Ask the port to cut this IPv4/TCP frame into segments of seg_size
+	 * payload bytes (TSO). Set only where the port has USN_HAL_OFF_TX_TSO;
+	 * comes with USN_BUF_TX_IP_CSUM and USN_BUF_TX_TCP_CSUM, l2/l3/l4_len
+	 * set, the IPv4 total length covering the whole frame (at most
+	 * hal->tso_max bytes) and the TCP sum field holding the pseudo-header
+	 * sum of the whole frame, as for USN_BUF_TX_TCP_CSUM (what Linux's GSO
+	 * takes through a virtio-net header); a backend whose device wants it
+	 * without the length (DPDK's TSO) rewrites it. The port gives every
+	 * segment the header's flags except FIN and PSH, which only the last
+	 * keeps, and IP IDs counting up from the header's. */
+	USN_BUF_TX_TCP_SEG = 1u << 10,
 };
 
 /* What a port can do for the stack. */
@@ -50,6 +68,8 @@ enum {
 	USN_HAL_OFF_TX_TCP_CSUM = 1u << 2,
 	USN_HAL_OFF_RSS = 1u << 3,      /* the port spreads flows over queues by usn_rss_hash() */
 	USN_HAL_OFF_TX_MULTISEG = 1u << 4, /* TX accepts chained buffers */
+	USN_HAL_OFF_TX_TSO = 1u << 5,      /* TX cuts USN_BUF_TX_TCP_SEG frames (IPv4/TCP) up to tso_max */
+	USN_HAL_OFF_RX_LRO = 1u << 6,      /* RX may deliver USN_BUF_RX_COALESCED frames beyond the MTU */
 };
 
 struct usn_hal;
@@ -81,6 +101,8 @@ struct usn_hal {
 	uint16_t mtu;            /* largest IPv4 packet, bytes */
 	uint16_t buf_size;       /* data bytes per buffer (chains carry more) */
 	uint8_t mac[6];          /* the port's Ethernet address */
+	uint32_t tso_max;        /* with USN_HAL_OFF_TX_TSO: largest IPv4 packet it segments, bytes
+				  * (at most 65535); with USN_HAL_OFF_RX_LRO: largest it delivers */
 };
 
 /* The flow hash a port's RSS uses (symmetric: both directions of a flow get

@@ -44,6 +44,8 @@ struct usn_buf *usn_worker_buf_alloc(struct usn_worker *w)
 	b->flags = 0;
 	b->l2_len = 0;
 	b->l3_len = 0;
+	b->l4_len = 0;
+	b->seg_size = 0;
 	b->stack_u64 = 0;
 	return b;
 }
