@@ -293,6 +293,7 @@ struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct us
 	p->hal.n_queues = c->n_queues;
 	p->hal.mtu = c->mtu;
 	p->hal.buf_size = c->buf_size;
+	p->hal.n_bufs = c->n_bufs / c->n_queues;
 	memcpy(p->hal.mac, c->mac, 6);
 	p->st.bufs_total = c->n_bufs;
 

@@ -629,6 +629,7 @@ struct usn_gx_port *usn_gx_port_create(const struct usn_gx_config *cfg, char *ms
 	p->hal.n_queues = nw;
 	p->hal.mtu = mtu;
 	p->hal.buf_size = (uint16_t)(p->bytes_of[p->alloc_stack] - USN_GX_HEADROOM);
+	p->hal.n_bufs = p->bufs_per_stack / nw; /* the workers share each stack */
 	return p;
 
 fail:

@@ -591,6 +591,7 @@ int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backen
 	if (rc != 0)
 		goto err_close;
 	b->hal.buf_size = (uint16_t)(b->data_room - RTE_PKTMBUF_HEADROOM);
+	b->hal.n_bufs = (uint32_t)o.mbufs; /* one pool per worker */
 	/* Telemetry is optional: a program runs the same without it. */
 	(void)usn_dpdk_telemetry_register();
 	*out = b;

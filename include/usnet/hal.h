@@ -101,6 +101,8 @@ struct usn_hal {
 	uint16_t mtu;            /* largest IPv4 packet, bytes */
 	uint16_t buf_size;       /* data bytes per buffer (chains carry more) */
 	uint8_t mac[6];          /* the port's Ethernet address */
+	uint32_t n_bufs;         /* frame buffers each queue can draw on (its pool, or its share of a
+				  * shared one), for the stack's budgets; 0: unknown */
 	uint32_t tso_max;        /* with USN_HAL_OFF_TX_TSO: largest IPv4 packet it segments, bytes
 				  * (at most 65535); with USN_HAL_OFF_RX_LRO: largest it delivers */
 };
