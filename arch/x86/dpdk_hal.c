@@ -3,7 +3,9 @@
  * RX fills the usn_buf from the mbuf, TX writes the usn_buf back. */
 /* _GNU_SOURCE comes from arch/x86/x86.mk (before rte_config.h is included). */
 
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -271,6 +273,30 @@ static void dpdk_mem_free(struct usn_hal *hal, uint16_t queue, void *p, size_t s
 	rte_free(p);
 }
 
+int usn_dpdk_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int dpdk_random(struct usn_hal *hal, void *buf, size_t len)
+{
+	(void)hal;
+	return usn_dpdk_random(buf, len);
+}
+
 const struct usn_hal_ops usn_dpdk_hal_ops = {
     .rx_burst = dpdk_rx_burst,
     .tx_burst = dpdk_tx_burst,
@@ -279,4 +305,5 @@ const struct usn_hal_ops usn_dpdk_hal_ops = {
     .clock_cycles = dpdk_clock_cycles,
     .mem_alloc = dpdk_mem_alloc,
     .mem_free = dpdk_mem_free,
+    .random = dpdk_random,
 };

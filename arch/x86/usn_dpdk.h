@@ -5,6 +5,7 @@
 #define USN_DPDK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <rte_mbuf.h>
@@ -67,6 +68,8 @@ struct usn_backend {
 
 /* dpdk_hal.c: the HAL operations over the backend's port. */
 extern const struct usn_hal_ops usn_dpdk_hal_ops;
+/* len bytes from getrandom(); 0 or -errno. */
+int usn_dpdk_random(void *buf, size_t len);
 
 /* dpdk_telemetry.c: registers /usnet/stats and /usnet/worker once per
  * process; returns 0 or -errno. */
