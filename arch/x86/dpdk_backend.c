@@ -674,6 +674,10 @@ void usn_backend_print_stats(struct usn_backend *b, FILE *out)
 		if (b->pool[q])
 			fprintf(out, "pool %u (%s): %u of %u mbufs free, data room %u bytes\n", q, b->pool[q]->name,
 				rte_mempool_avail_count(b->pool[q]), b->pool[q]->size, b->data_room);
+	for (uint16_t q = 0; q < b->n_queues; q++)
+		if (b->tx_prep_drop[q])
+			fprintf(out, "queue %u: %" PRIu64 " frames refused by the driver's tx_prepare, dropped\n", q,
+				b->tx_prep_drop[q]);
 	if (!s)
 		return;
 	for (uint16_t w = 0; w < usn_stack_workers(s); w++) {

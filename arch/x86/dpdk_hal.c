@@ -151,19 +151,27 @@ static uint16_t dpdk_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_bu
 
 	while (sent < n) {
 		uint16_t want = (uint16_t)RTE_MIN(n - sent, USN_DPDK_STAGE);
-		uint16_t ok = want, k;
+		uint16_t ok, k;
 
 		for (uint16_t i = 0; i < want; i++)
 			mb[i] = mbuf_sync(be, bufs[sent + i]);
-		/* With checksum offload some NICs need their own fix-ups (the
-		 * pseudo-header sum as they want it); a frame it rejects stays
-		 * with the caller, as a full queue would. */
-		if (be->tx_ol_ip | be->tx_ol_tcp)
-			ok = rte_eth_tx_prepare(be->port, queue, mb, want);
+		/* The driver's own checks and fix-ups (the pseudo-header sum as
+		 * its checksum offload wants it, segment limits); a no-op for
+		 * drivers without them. */
+		ok = rte_eth_tx_prepare(be->port, queue, mb, want);
 		k = ok ? rte_eth_tx_burst(be->port, queue, mb, ok) : 0;
 		sent = (uint16_t)(sent + k);
-		if (k < want)
-			break;
+		if (k < ok)
+			break; /* the ring is full: the rest waits with the caller */
+		if (ok < want) {
+			/* The driver refuses mb[ok] whatever we do: returned to
+			 * the caller it would head the next batch and be refused
+			 * for ever, holding every frame behind it. Take it, free
+			 * it and count it. */
+			rte_pktmbuf_free(mb[ok]);
+			be->tx_prep_drop[queue]++;
+			sent++;
+		}
 	}
 	return sent;
 }

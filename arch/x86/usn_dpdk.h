@@ -46,6 +46,9 @@ struct usn_backend {
 	uint64_t tx_ol_tcp;	 /* mbuf ol_flags for a TX TCP sum, 0 if not offered */
 	bool rx_csum;		 /* RX checksum results are reported in ol_flags */
 	bool rx_hash;		 /* the port's RSS hash is usn_rss_hash (our key, RETA set) */
+	/* Frames the driver's rte_eth_tx_prepare refused, dropped; per queue
+	 * (each written by its worker only), printed at exit. */
+	uint64_t tx_prep_drop[USN_DPDK_MAX_QUEUES];
 	/* Without RSS the stack steers in software from worker 0, so worker 0
 	 * drains every RX queue (a multi-queue virtual device, such as
 	 * net_af_packet's fanout, spreads flows by a hash of its own) and
