@@ -30,7 +30,7 @@ struct slot {
 };
 
 /* Error responses the store owns; order matches err_status[]. */
-static const unsigned err_status[] = {400, 404, 405, 414, 431, 505};
+static const unsigned err_status[] = {400, 404, 405, 411, 413, 414, 431, 505};
 #define N_ERR (sizeof(err_status) / sizeof(err_status[0]))
 
 struct http_store {
@@ -336,6 +336,8 @@ static int build_errors(struct http_store *s)
 	    "Bad Request",
 	    "Not Found",
 	    "Method Not Allowed",
+	    "Length Required",
+	    "Content Too Large",
 	    "URI Too Long",
 	    "Request Header Fields Too Large",
 	    "HTTP Version Not Supported",
