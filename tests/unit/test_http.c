@@ -858,6 +858,50 @@ static void test_reply(void **state)
 	http_store_close(s);
 }
 
+/* Names beginning with a dot (.git/, .env, anywhere in the path) are not
+ * loaded unless allow_dotfiles: no URL reaches them, encoded or not. */
+static void test_store_dotfiles(void **state)
+{
+	struct tree *t = *state;
+	write_file(t->root, ".env", "SECRET=1", 8);
+	mkdir_in(t->root, ".git");
+	write_file(t->root, ".git/config", "[core]", 6);
+	write_file(t->root, "dir/.htpasswd", "u:p", 3);
+	mkdir_in(t->root, "dir/.cache");
+	write_file(t->root, "dir/.cache/page.html", "cached", 6);
+	write_file(t->root, "dir/not.dot.txt", "ok", 2); /* a dot inside a name is fine */
+	static const char *const dots[] = {"/.env", "/.git/config", "/dir/.htpasswd", "/dir/.cache/page.html"};
+
+	struct http_store *s = open_tree(t);
+	uint32_t pages = http_store_pages(s), skipped = http_store_skipped(s);
+	for (size_t i = 0; i < 4; i++)
+		assert_null(http_store_lookup(s, dots[i], strlen(dots[i])));
+	assert_non_null(http_store_lookup(s, "/dir/not.dot.txt", 16));
+	for (uint32_t i = 0; i < pages; i++) {
+		const struct http_page *pg = http_store_page(s, i);
+		assert_null(find_bytes(pg->full.data, pg->full.len, "SECRET", 6));
+		assert_null(find_bytes(pg->full.data, pg->full.len, "[core]", 6));
+		assert_null(find_bytes(pg->full.data, pg->full.len, "cached", 6));
+	}
+	/* the request path is decoded first: %2e is no way around it */
+	struct parsed r = parse_for_reply("GET /%2eenv HTTP/1.1\r\n\r\n");
+	struct http_reply rep;
+	http_reply_for(s, &r.p, false, &rep);
+	assert_int_equal(rep.status, 404);
+	http_store_close(s);
+
+	struct http_store_opts o = {.csum_build = fake_csum_build, .csum_free = fake_csum_free, .allow_dotfiles = true};
+	char msg[256] = "";
+	s = http_store_open(t->root, &o, msg, sizeof(msg));
+	assert_non_null(s);
+	assert_int_equal(http_store_pages(s), pages + 4);
+	assert_int_equal(http_store_skipped(s), skipped - 4); /* .env, .git/, dir/.htpasswd, dir/.cache/ */
+	expect_page(s, "/.env", "application/octet-stream", "SECRET=1", 8);
+	for (size_t i = 0; i < 4; i++)
+		assert_non_null(http_store_lookup(s, dots[i], strlen(dots[i])));
+	http_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -883,6 +927,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_store_load, tree_setup, tree_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_index_mapping, tree_setup, tree_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_symlinks, tree_setup, tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_dotfiles, tree_setup, tree_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_no_csum_hook, tree_setup, tree_teardown),
 	    cmocka_unit_test_setup_teardown(test_reply, tree_setup, tree_teardown),
 	    cmocka_unit_test(test_store_errors),
