@@ -42,6 +42,7 @@ struct opts {
 	int cpus[CPU_SETSIZE];
 	unsigned n_cpus;
 	bool keepalive;
+	bool allow_dotfiles;
 	uint32_t idle_ms;
 };
 
@@ -390,6 +391,7 @@ static const char usage[] =
     "  --cpus LIST          CPUs the workers are pinned to in turn, e.g. 0,2-3 (default: those we may run on)\n"
     "  --keepalive          several requests per connection (default: one, Connection: close)\n"
     "  --idle-timeout-ms N  close a connection with no activity for N ms; 0: never (default 10000)\n"
+    "  --allow-dotfiles     also serve files and directories whose name begins with a dot (default: not loaded)\n"
     "  -h, --help           print this help and exit\n";
 
 static const char prog[] = "bsd_ws";
@@ -436,6 +438,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	    {"cpus", required_argument, NULL, 'c'},
 	    {"keepalive", no_argument, NULL, 'k'},
 	    {"idle-timeout-ms", required_argument, NULL, 'i'},
+	    {"allow-dotfiles", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -470,6 +473,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'k':
 			o->keepalive = true;
+			break;
+		case 'd':
+			o->allow_dotfiles = true;
 			break;
 		case 'i':
 			if (!cli_parse_u64(optarg, INT_MAX, &v))
@@ -509,7 +515,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	char msg[512];
-	struct http_store_opts so = {.csum_build = NULL, .csum_free = NULL, .log = stderr};
+	struct http_store_opts so = {
+	    .csum_build = NULL, .csum_free = NULL, .log = stderr, .allow_dotfiles = o.allow_dotfiles};
 	struct http_store *store = http_store_open(o.root, &so, msg, sizeof(msg));
 	if (!store) {
 		fprintf(stderr, "bsd_ws: %s\n", msg);

@@ -25,10 +25,21 @@ enum {
 	S_HVALUE,
 	S_HCR,	 /* CR ending a field line seen */
 	S_ENDCR, /* CR of the empty line seen */
+	S_BODY,	 /* skipping body_left bytes of a declared body */
 	S_DONE,
 };
 
 #define BLANK_MAX 16 /* empty lines tolerated before a request line */
+
+/* The field names the parser notes, lowercase, by HTTP_HF_*. */
+static const struct {
+	const char *name;
+	uint8_t len;
+} fields[] = {
+    [HTTP_HF_CONNECTION] = {"connection", 10},
+    [HTTP_HF_CONTENT_LENGTH] = {"content-length", 14},
+    [HTTP_HF_TRANSFER_ENCODING] = {"transfer-encoding", 17},
+};
 
 void http_parser_init(struct http_parser *p)
 {
@@ -122,6 +133,104 @@ static bool path_end(struct http_parser *p)
 	return true;
 }
 
+/* The first byte of a field name. */
+static void name_start(struct http_parser *p, uint8_t c)
+{
+	p->hname = 1;
+	p->hcand = 0;
+	p->hfield = 0;
+	for (unsigned f = HTTP_HF_CONNECTION; f <= HTTP_HF_TRANSFER_ENCODING; f++)
+		if ((uint8_t)fields[f].name[0] == lower(c))
+			p->hcand |= (uint8_t)(1u << f);
+}
+
+/* Another byte of a field name. */
+static void name_more(struct http_parser *p, uint8_t c)
+{
+	for (unsigned f = HTTP_HF_CONNECTION; f <= HTTP_HF_TRANSFER_ENCODING; f++)
+		if ((p->hcand & (1u << f)) && (p->hname >= fields[f].len || (uint8_t)fields[f].name[p->hname] != lower(c)))
+			p->hcand &= (uint8_t) ~(1u << f);
+	if (p->hname < 255)
+		p->hname++;
+}
+
+/* The colon: which noted field, if any, this is. */
+static void name_end(struct http_parser *p)
+{
+	p->hfield = 0;
+	for (unsigned f = HTTP_HF_CONNECTION; f <= HTTP_HF_TRANSFER_ENCODING; f++)
+		if ((p->hcand & (1u << f)) && p->hname == fields[f].len)
+			p->hfield = (uint8_t)f;
+	p->vlen = 0;
+	p->lval = 0;
+	p->lstate = 0;
+	if (p->hfield == HTTP_HF_TRANSFER_ENCODING)
+		p->has_te = true;
+}
+
+/* A byte of a Content-Length value: 1*DIGIT with optional whitespace
+ * around (RFC 9110 8.6). No list, no sign: false for anything else. */
+static bool length_byte(struct http_parser *p, uint8_t c)
+{
+	if (c >= '0' && c <= '9') {
+		if (p->lstate == 2)
+			return false;
+		p->lstate = 1;
+		p->lval = p->lval * 10u + (uint64_t)(c - '0');
+		if (p->lval > HTTP_BODY_MAX)
+			p->lval = HTTP_BODY_MAX + 1u; /* saturated: too large either way */
+		return true;
+	}
+	if (c == ' ' || c == '\t') {
+		if (p->lstate == 1)
+			p->lstate = 2;
+		return true;
+	}
+	return false;
+}
+
+/* The end of a field line. false: the field makes the request invalid. */
+static bool field_end(struct http_parser *p)
+{
+	if (p->hfield == HTTP_HF_CONNECTION) {
+		conn_value(p);
+	} else if (p->hfield == HTTP_HF_CONTENT_LENGTH) {
+		/* RFC 9112 6.3: an invalid or conflicting length is an
+		 * unrecoverable framing error. */
+		if (p->lstate == 0 || (p->has_len && p->lval != p->body_len))
+			return false;
+		p->has_len = true;
+		p->body_len = p->lval;
+	}
+	return true;
+}
+
+/* The empty line ended the header: decide how the body is framed (RFC
+ * 9112 6.3). true: the request is complete (p->status says how); false:
+ * a body follows, to skip. */
+static bool header_end(struct http_parser *p)
+{
+	if (p->has_te) {
+		/* No chunked decoder here: a length is required (411). With a
+		 * Content-Length too, or in HTTP/1.0, the framing is ambiguous:
+		 * a smuggling attempt as likely as not (400). */
+		p->status = (p->has_len || p->minor == 0) ? 400 : 411;
+		return true;
+	}
+	if (p->has_len && p->body_len > HTTP_BODY_MAX) {
+		p->status = 413;
+		return true;
+	}
+	if (p->has_len && p->body_len > 0) {
+		p->body_left = p->body_len;
+		p->state = S_BODY;
+		return false;
+	}
+	if (p->method == HTTP_METHOD_OTHER)
+		p->status = 405;
+	return true;
+}
+
 enum http_parse_result http_parse(struct http_parser *p, const uint8_t *buf, size_t len, size_t *used)
 {
 	size_t i = 0;
@@ -130,6 +239,19 @@ enum http_parse_result http_parse(struct http_parser *p, const uint8_t *buf, siz
 		return HTTP_PARSE_DONE;
 	}
 	for (; i < len; i++) {
+		if (p->state == S_BODY) {
+			/* The body is skipped whole, never parsed. */
+			size_t n = len - i < p->body_left ? len - i : (size_t)p->body_left;
+			p->body_left -= n;
+			i += n;
+			if (p->body_left > 0)
+				break;
+			if (p->method == HTTP_METHOD_OTHER)
+				p->status = 405;
+			p->state = S_DONE;
+			*used = i;
+			return HTTP_PARSE_DONE;
+		}
 		uint8_t c = buf[i];
 		if (p->state >= S_METHOD && p->state <= S_VMIN) {
 			if (++p->line_len > HTTP_LINE_MAX) {
@@ -295,30 +417,30 @@ enum http_parse_result http_parse(struct http_parser *p, const uint8_t *buf, siz
 			if (c == '\r') {
 				p->state = S_ENDCR;
 			} else if (c == '\n') {
-				goto end;
+				if (header_end(p))
+					goto done;
 			} else if (c == ' ' || c == '\t') {
-				p->hname = 0xff; /* obs-fold continuation: ignored */
+				/* obs-fold continuation: ignored, except after a
+				 * field that frames the body (RFC 9112 5.2) */
+				if (p->hfield == HTTP_HF_CONTENT_LENGTH || p->hfield == HTTP_HF_TRANSFER_ENCODING)
+					goto bad;
+				p->hfield = 0;
 				p->state = S_HVALUE;
 			} else if (c == ':') {
 				goto bad;
 			} else {
-				p->hname = (lower(c) == 'c') ? 1 : 0xff;
+				name_start(p, c);
 				p->state = S_HNAME;
 			}
 			break;
 		case S_HNAME:
 			if (c == ':') {
-				if (p->hname != 10)
-					p->hname = 0xff;
-				p->vlen = 0;
+				name_end(p);
 				p->state = S_HVALUE;
 			} else if (c == '\r' || c == '\n' || c == ' ' || c == '\t') {
 				goto bad; /* RFC 9112 5.1: no whitespace before the colon */
-			} else if (p->hname != 0xff) {
-				if (p->hname < 10 && lower(c) == (uint8_t) "connection"[p->hname])
-					p->hname++;
-				else
-					p->hname = 0xff;
+			} else {
+				name_more(p, c);
 			}
 			break;
 		case S_HVALUE:
@@ -327,8 +449,10 @@ enum http_parse_result http_parse(struct http_parser *p, const uint8_t *buf, siz
 				break;
 			}
 			if (c != '\n') {
-				if (p->hname == 10 && p->vlen < sizeof(p->vbuf))
+				if (p->hfield == HTTP_HF_CONNECTION && p->vlen < sizeof(p->vbuf))
 					p->vbuf[p->vlen++] = (char)lower(c);
+				else if (p->hfield == HTTP_HF_CONTENT_LENGTH && !length_byte(p, c))
+					goto bad;
 				break;
 			}
 			/* A bare LF ends the field line. */
@@ -336,25 +460,24 @@ enum http_parse_result http_parse(struct http_parser *p, const uint8_t *buf, siz
 		case S_HCR:
 			if (c != '\n')
 				goto bad;
-			if (p->hname == 10)
-				conn_value(p);
-			p->hname = 0;
-			p->state = S_HSTART;
+			if (!field_end(p))
+				goto bad;
+			p->state = S_HSTART; /* hfield kept for an obs-fold check */
 			break;
 		case S_ENDCR:
 			if (c != '\n')
 				goto bad;
-			goto end;
+			if (header_end(p))
+				goto done;
+			break;
+		case S_BODY: /* handled before the switch */
+			break;
 		case S_DONE:
 			goto done;
 		}
 	}
 	*used = i;
 	return HTTP_PARSE_MORE;
-end:
-	if (p->method == HTTP_METHOD_OTHER)
-		p->status = 405;
-	goto done;
 bad:
 	p->status = 400;
 done:

@@ -30,7 +30,7 @@ struct slot {
 };
 
 /* Error responses the store owns; order matches err_status[]. */
-static const unsigned err_status[] = {400, 404, 405, 414, 431, 505};
+static const unsigned err_status[] = {400, 404, 405, 411, 413, 414, 431, 505};
 #define N_ERR (sizeof(err_status) / sizeof(err_status[0]))
 
 struct http_store {
@@ -256,6 +256,19 @@ static int walk(struct http_store *s, int dfd, char *url, size_t url_len, int de
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
 		size_t nl = strlen(name);
+		if (name[0] == '.' && !s->opts.allow_dotfiles) {
+			/* .git/, .env, .htpasswd: kept next to pages, rarely
+			 * meant for the world. A directory is skipped whole. */
+			if (url_len + nl + 1 <= HTTP_PATH_MAX) {
+				memcpy(url + url_len, name, nl);
+				url[url_len + nl] = '\0';
+			} else {
+				url[url_len] = '\0';
+			}
+			log_skip(s, url, "name begins with a dot (--allow-dotfiles serves it)");
+			s->skipped++;
+			continue;
+		}
 		if (url_len + nl + 1 > HTTP_PATH_MAX) {
 			url[url_len] = '\0';
 			log_skip(s, name, "URL path too long");
@@ -336,6 +349,8 @@ static int build_errors(struct http_store *s)
 	    "Bad Request",
 	    "Not Found",
 	    "Method Not Allowed",
+	    "Length Required",
+	    "Content Too Large",
 	    "URI Too Long",
 	    "Request Header Fields Too Large",
 	    "HTTP Version Not Supported",

@@ -52,9 +52,14 @@ struct http_store_opts {
 	void (*csum_free)(struct usn_csum_table *t);
 	/* Where to say which entries were skipped and why; NULL: silent. */
 	FILE *log;
+	/* Serve files and directories whose name begins with a dot (.git/,
+	 * .env, .well-known/). Off: they are skipped at load, so no URL
+	 * reaches them. */
+	bool allow_dotfiles;
 };
 
-/* Loads every regular file under root. Symlinks to regular files are
+/* Loads every regular file under root, except (unless allow_dotfiles)
+ * those with a path component beginning with a dot. Symlinks to regular files are
  * followed only when their target resolves inside root; symlinks to
  * directories are never followed (no cycles). "/" and "dir/" map to
  * index.html where one exists. Returns NULL with a one-line message in msg

@@ -26,7 +26,7 @@ struct args {
 	uint8_t prefix;
 	uint16_t port, workers, mtu;
 	uint8_t mac[6];
-	bool have_mac, keepalive;
+	bool have_mac, keepalive, allow_dotfiles;
 	uint32_t idle_backoff_us, idle_timeout_ms, header_timeout_ms;
 };
 
@@ -45,6 +45,7 @@ static const char usage[] =
     "  --idle-timeout-ms N  reset a connection silent for N ms while its request is awaited (slowloris); 0: never (default 10000)\n"
     "  --header-timeout-ms N  reset a connection whose request is not complete N ms after it opened (byte-trickling slowloris); 0: never (default 30000)\n"
     "  --keepalive          several requests per connection (default: one, Connection: close)\n"
+    "  --allow-dotfiles     also serve files and directories whose name begins with a dot (default: not loaded)\n"
     "  -h, --help           print this help and exit\n";
 
 static const char prog[] = "minimal_ws";
@@ -111,6 +112,8 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 			a->header_timeout_ms = (uint32_t)v;
 		} else if (strcmp(o, "--keepalive") == 0) {
 			a->keepalive = true;
+		} else if (strcmp(o, "--allow-dotfiles") == 0) {
+			a->allow_dotfiles = true;
 		} else {
 			cli_fail(prog, "unknown option %s", o);
 		}
@@ -173,7 +176,10 @@ int main(int argc, char **argv)
 
 	char msg[512];
 	struct http_store_opts so = {
-	    .csum_build = usn_csum_table_build, .csum_free = usn_csum_table_free, .log = stderr};
+	    .csum_build = usn_csum_table_build,
+	    .csum_free = usn_csum_table_free,
+	    .log = stderr,
+	    .allow_dotfiles = a.allow_dotfiles};
 	struct http_store *store = http_store_open(a.root, &so, msg, sizeof(msg));
 	if (!store) {
 		fprintf(stderr, "minimal_ws: %s\n", msg);

@@ -140,7 +140,7 @@ static void sim_enqueue(struct usn_sim_port *d, const uint8_t *bytes, uint32_t l
 	m->queue = 0;
 	m->has_hash = false;
 	m->rss_hash = 0;
-	if ((d->hal.offloads & USN_HAL_OFF_RSS) && sim_offload_rss(bytes, len, &m->rss_hash)) {
+	if ((d->hal.offloads & USN_HAL_OFF_RSS) && sim_offload_rss(bytes, len, d->hal.rss_key, &m->rss_hash)) {
 		m->has_hash = true;
 		m->queue = usn_rss_queue(m->rss_hash, d->hal.n_queues);
 	}

@@ -134,12 +134,12 @@ uint16_t sim_offload_rx_flags(const uint8_t *frame, uint32_t len)
 	return (uint16_t)(flags | (sim_fold(s) == 0xffffu ? USN_BUF_RX_L4_CSUM_GOOD : USN_BUF_RX_CSUM_BAD));
 }
 
-bool sim_offload_rss(const uint8_t *frame, uint32_t len, uint32_t *hash)
+bool sim_offload_rss(const uint8_t *frame, uint32_t len, uint16_t key, uint32_t *hash)
 {
 	struct sim_ip ip;
 	if (!sim_ip_parse(frame, len, SIM_ETH_HLEN, &ip) || ip.proto != 6 || ip.frag || ip.tot < ip.ihl + 4u)
 		return false;
 	const uint8_t *t = frame + ip.l3 + ip.ihl;
-	*hash = usn_rss_hash(ip.src, ip.dst, (uint16_t)sim_be16(t), (uint16_t)sim_be16(t + 2));
+	*hash = usn_rss_hash(key, ip.src, ip.dst, (uint16_t)sim_be16(t), (uint16_t)sim_be16(t + 2));
 	return true;
 }

@@ -190,6 +190,20 @@ static uint64_t sim_clock_cycles(struct usn_hal *hal)
 	return sim_port_of(hal)->link->now_us * 1000u; /* ns */
 }
 
+/* Deterministic bytes from the link's seed: a simulated port stands in for
+ * the platform's random source so that a run replays from its seed. */
+static int sim_random(struct usn_hal *hal, void *buf, size_t len)
+{
+	struct usn_sim_port *p = sim_port_of(hal);
+	uint8_t *out = buf;
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t x = sim_rng_next(&p->key_rng);
+		size_t n = len - i < 8 ? len - i : 8;
+		memcpy(out + i, &x, n);
+	}
+	return 0;
+}
+
 static const struct usn_hal_ops sim_ops = {
     .rx_burst = sim_rx_burst,
     .tx_burst = sim_tx_burst,
@@ -198,6 +212,7 @@ static const struct usn_hal_ops sim_ops = {
     .clock_cycles = sim_clock_cycles,
     .mem_alloc = NULL,
     .mem_free = NULL,
+    .random = sim_random,
 };
 
 /* ---- create / destroy ---- */
@@ -245,6 +260,8 @@ struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct us
 	p->index = l->n_ports;
 	p->rng = l->seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(p->index + 1u));
 	sim_rng_next(&p->rng);
+	p->key_rng = ~l->seed ^ (0xd1b54a32d192ed03ull * (uint64_t)(p->index + 1u));
+	sim_rng_next(&p->key_rng);
 	p->owner_tag = SIM_OWNER_MAGIC ^ (uint64_t)(uintptr_t)p;
 
 	/* Frames up to the MTU plus an Ethernet header and one VLAN tag. */
@@ -294,6 +311,7 @@ struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct us
 	p->hal.mtu = c->mtu;
 	p->hal.buf_size = c->buf_size;
 	p->hal.n_bufs = c->n_bufs / c->n_queues;
+	p->hal.rss_key = c->rss_key ? c->rss_key : usn_rss_key_from(sim_rng_next(&p->key_rng));
 	memcpy(p->hal.mac, c->mac, 6);
 	p->st.bufs_total = c->n_bufs;
 

@@ -51,6 +51,7 @@ struct usn_sim_port {
 	struct usn_sim_port_config cfg;
 	struct usn_sim_faults faults;
 	uint64_t rng;	    /* this port's fault stream, from the link seed */
+	uint64_t key_rng;   /* its RSS key and random source, another stream of the seed */
 	uint64_t owner_tag; /* usn_buf.backend of this pool's buffers */
 
 	/* Buffer pool: n_bufs slots of stride bytes, a stack of free ones. */
@@ -124,7 +125,8 @@ void sim_offload_tx(uint8_t *frame, uint32_t len, uint16_t buf_flags, uint32_t o
 		    uint8_t l3_len);
 /* USN_BUF_RX_* checksum flags for a received frame. */
 uint16_t sim_offload_rx_flags(const uint8_t *frame, uint32_t len);
-/* The RSS hash of an IPv4/TCP frame; false when it has no 4-tuple. */
-bool sim_offload_rss(const uint8_t *frame, uint32_t len, uint32_t *hash);
+/* The RSS hash of an IPv4/TCP frame under the port's key; false when it
+ * has no 4-tuple. */
+bool sim_offload_rss(const uint8_t *frame, uint32_t len, uint16_t key, uint32_t *hash);
 
 #endif

@@ -1,7 +1,9 @@
 /* libusnet simulated link: a HAL backend in memory, for tests and in-process
  * benchmarks. Ports on one link see each other's frames (unicast by
  * destination MAC, broadcast to all). Deterministic: a seed drives every
- * fault, and the clock is virtual, moved only by usn_sim_link_advance. */
+ * fault, each port's RSS key and its "random" source (so a stack's keys
+ * too: the sim is for tests, never a real port), and the clock is virtual,
+ * moved only by usn_sim_link_advance. */
 #ifndef USN_SIM_H
 #define USN_SIM_H
 
@@ -30,6 +32,7 @@ struct usn_sim_faults {
 struct usn_sim_port_config {
 	uint8_t mac[6];
 	uint16_t n_queues;   /* [1]; with more, RSS spreads flows by usn_rss_hash */
+	uint16_t rss_key;    /* the port's RSS key (hal.h); 0: drawn from the link's seed */
 	uint16_t buf_size;   /* data bytes per buffer [2048]; small values make chains */
 	uint16_t headroom;   /* [128] */
 	uint32_t n_bufs;     /* buffers in this port's pool [4096] */

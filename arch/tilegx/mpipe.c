@@ -12,11 +12,13 @@
  * 8 + headroom < 128 bytes in a chain's first buffer, and 8 in the others. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mpipe.h"
 #ifdef USN_GX_EMU
@@ -336,6 +338,39 @@ static void gx_mem_free(struct usn_hal *hal, uint16_t queue, void *ptr, size_t s
 		tmc_alloc_unmap(ptr, size);
 }
 
+/* The platform's random source. /dev/urandom rather than getrandom(): the
+ * MDE's kernel and C library may predate it. */
+static int gx_random_bytes(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+
+			close(fd);
+			return -e;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+static int gx_random(struct usn_hal *hal, void *buf, size_t len)
+{
+	(void)hal;
+	return gx_random_bytes(buf, len);
+}
+
 static const struct usn_hal_ops gx_ops = {
 	.rx_burst = gx_rx_burst,
 	.tx_burst = gx_tx_burst,
@@ -344,6 +379,7 @@ static const struct usn_hal_ops gx_ops = {
 	.clock_cycles = gx_clock,
 	.mem_alloc = gx_mem_alloc,
 	.mem_free = gx_mem_free,
+	.random = gx_random,
 };
 
 /* ---- set-up ---- */
@@ -624,7 +660,18 @@ struct usn_gx_port *usn_gx_port_create(const struct usn_gx_config *cfg, char *ms
 	p->hal.cycles_per_sec = usn_gx_cycles_per_sec(&p->ctx);
 	/* RSS: the load balancer spreads flows by bucket = hash & 127, ring =
 	 * bucket % workers, which is usn_rss_queue; the hash must be
-	 * usn_rss_hash (the emulated classifier's is; see README for hardware). */
+	 * usn_rss_hash with the key chosen here, new at every start (the
+	 * emulated classifier is loaded with it; see README for hardware). */
+	uint64_t seed;
+	rc = gx_random_bytes(&seed, sizeof(seed));
+	if (rc < 0) {
+		gx_fail(msg, msg_len, "cannot read /dev/urandom for the RSS key: %s", strerror(-rc));
+		goto fail;
+	}
+	p->hal.rss_key = usn_rss_key_from(seed);
+#ifdef USN_GX_EMU
+	usn_gxemu_set_flow_key(cfg->emu, p->hal.rss_key);
+#endif
 	p->hal.offloads = USN_HAL_OFF_RSS | USN_HAL_OFF_TX_MULTISEG;
 	p->hal.n_queues = nw;
 	p->hal.mtu = mtu;

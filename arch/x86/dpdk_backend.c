@@ -1,6 +1,6 @@
 /* libusnet DPDK backend (include/usnet/backend.h): EAL start-up, one ethdev
- * port with a queue pair and a mempool per worker, RSS programmed to match
- * usn_rss_queue(), workers launched on EAL lcores, counters printed at exit.
+ * port with a queue pair and a mempool per worker, RSS programmed with a
+ * key chosen at each start to match usn_rss_hash/usn_rss_queue, workers launched on EAL lcores, counters printed at exit.
  *
  * Arguments before "--" go to the EAL, except these backend options:
  *   --usn-port=N    use port N (default: the first port found)
@@ -189,15 +189,6 @@ static int pick_port(const struct backend_opts *o, uint16_t *port, char *msg, si
 			    rte_eth_dev_count_avail());
 	*port = (uint16_t)o->port;
 	return 0;
-}
-
-/* The symmetric Toeplitz key of usn_rss_hash: 0x6d5a repeated, so a flow
- * and its reverse hash alike (Woo and Park, "Scalable TCP session
- * monitoring with symmetric receive-side scaling"). */
-static void rss_key_fill(uint8_t *key, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		key[i] = (i & 1) ? 0x5a : 0x6d;
 }
 
 /* Can a RETA of `size` entries reproduce usn_rss_queue's 128-entry table?
@@ -407,11 +398,14 @@ static int port_setup(struct usn_backend *b, const struct backend_opts *o, char 
 		b->hal.offloads |= USN_HAL_OFF_TX_MULTISEG;
 	}
 	/* RSS with usn_rss_hash's key, where the port hashes IPv4/TCP with a
-	 * key we can set; otherwise the stack steers in software. */
+	 * key we can set; otherwise the stack steers in software. The key
+	 * (hal.rss_key, chosen in usn_backend_open) repeats a 16-bit period,
+	 * so a flow and its reverse hash alike (Woo and Park, "Scalable TCP
+	 * session monitoring with symmetric receive-side scaling"). */
 	if (b->n_queues > 1 && (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP) &&
 	    info.hash_key_size > 0 && info.hash_key_size <= sizeof(key) &&
 	    reta_matches(info.reta_size, b->n_queues)) {
-		rss_key_fill(key, info.hash_key_size);
+		usn_rss_key_expand(b->hal.rss_key, key, info.hash_key_size);
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_key = key;
 		conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
@@ -587,6 +581,16 @@ int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backen
 	b->hal.ops = &usn_dpdk_hal_ops;
 	b->hal.cycles_per_sec = rte_get_tsc_hz();
 	b->hal.n_queues = n_queues;
+	/* A new RSS key at every start, so a remote host cannot know which
+	 * worker a flow will land on (hal.h says how far that goes). */
+	uint64_t seed;
+	rc = usn_dpdk_random(&seed, sizeof(seed));
+	if (rc != 0) {
+		rc = fail(msg, msg_len, rc, "cannot read random bytes for the RSS key (getrandom): %s",
+			  strerror(-rc));
+		goto err_close;
+	}
+	b->hal.rss_key = usn_rss_key_from(seed);
 	rc = port_setup(b, &o, msg, msg_len);
 	if (rc != 0)
 		goto err_close;
@@ -670,6 +674,10 @@ void usn_backend_print_stats(struct usn_backend *b, FILE *out)
 		if (b->pool[q])
 			fprintf(out, "pool %u (%s): %u of %u mbufs free, data room %u bytes\n", q, b->pool[q]->name,
 				rte_mempool_avail_count(b->pool[q]), b->pool[q]->size, b->data_room);
+	for (uint16_t q = 0; q < b->n_queues; q++)
+		if (b->tx_prep_drop[q])
+			fprintf(out, "queue %u: %" PRIu64 " frames refused by the driver's tx_prepare, dropped\n", q,
+				b->tx_prep_drop[q]);
 	if (!s)
 		return;
 	for (uint16_t w = 0; w < usn_stack_workers(s); w++) {

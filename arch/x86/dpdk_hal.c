@@ -3,7 +3,9 @@
  * RX fills the usn_buf from the mbuf, TX writes the usn_buf back. */
 /* _GNU_SOURCE comes from arch/x86/x86.mk (before rte_config.h is included). */
 
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -149,19 +151,27 @@ static uint16_t dpdk_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_bu
 
 	while (sent < n) {
 		uint16_t want = (uint16_t)RTE_MIN(n - sent, USN_DPDK_STAGE);
-		uint16_t ok = want, k;
+		uint16_t ok, k;
 
 		for (uint16_t i = 0; i < want; i++)
 			mb[i] = mbuf_sync(be, bufs[sent + i]);
-		/* With checksum offload some NICs need their own fix-ups (the
-		 * pseudo-header sum as they want it); a frame it rejects stays
-		 * with the caller, as a full queue would. */
-		if (be->tx_ol_ip | be->tx_ol_tcp)
-			ok = rte_eth_tx_prepare(be->port, queue, mb, want);
+		/* The driver's own checks and fix-ups (the pseudo-header sum as
+		 * its checksum offload wants it, segment limits); a no-op for
+		 * drivers without them. */
+		ok = rte_eth_tx_prepare(be->port, queue, mb, want);
 		k = ok ? rte_eth_tx_burst(be->port, queue, mb, ok) : 0;
 		sent = (uint16_t)(sent + k);
-		if (k < want)
-			break;
+		if (k < ok)
+			break; /* the ring is full: the rest waits with the caller */
+		if (ok < want) {
+			/* The driver refuses mb[ok] whatever we do: returned to
+			 * the caller it would head the next batch and be refused
+			 * for ever, holding every frame behind it. Take it, free
+			 * it and count it. */
+			rte_pktmbuf_free(mb[ok]);
+			be->tx_prep_drop[queue]++;
+			sent++;
+		}
 	}
 	return sent;
 }
@@ -271,6 +281,30 @@ static void dpdk_mem_free(struct usn_hal *hal, uint16_t queue, void *p, size_t s
 	rte_free(p);
 }
 
+int usn_dpdk_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int dpdk_random(struct usn_hal *hal, void *buf, size_t len)
+{
+	(void)hal;
+	return usn_dpdk_random(buf, len);
+}
+
 const struct usn_hal_ops usn_dpdk_hal_ops = {
     .rx_burst = dpdk_rx_burst,
     .tx_burst = dpdk_tx_burst,
@@ -279,4 +313,5 @@ const struct usn_hal_ops usn_dpdk_hal_ops = {
     .clock_cycles = dpdk_clock_cycles,
     .mem_alloc = dpdk_mem_alloc,
     .mem_free = dpdk_mem_free,
+    .random = dpdk_random,
 };

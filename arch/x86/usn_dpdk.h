@@ -5,6 +5,7 @@
 #define USN_DPDK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <rte_mbuf.h>
@@ -45,6 +46,9 @@ struct usn_backend {
 	uint64_t tx_ol_tcp;	 /* mbuf ol_flags for a TX TCP sum, 0 if not offered */
 	bool rx_csum;		 /* RX checksum results are reported in ol_flags */
 	bool rx_hash;		 /* the port's RSS hash is usn_rss_hash (our key, RETA set) */
+	/* Frames the driver's rte_eth_tx_prepare refused, dropped; per queue
+	 * (each written by its worker only), printed at exit. */
+	uint64_t tx_prep_drop[USN_DPDK_MAX_QUEUES];
 	/* Without RSS the stack steers in software from worker 0, so worker 0
 	 * drains every RX queue (a multi-queue virtual device, such as
 	 * net_af_packet's fanout, spreads flows by a hash of its own) and
@@ -67,6 +71,8 @@ struct usn_backend {
 
 /* dpdk_hal.c: the HAL operations over the backend's port. */
 extern const struct usn_hal_ops usn_dpdk_hal_ops;
+/* len bytes from getrandom(); 0 or -errno. */
+int usn_dpdk_random(void *buf, size_t len);
 
 /* dpdk_telemetry.c: registers /usnet/stats and /usnet/worker once per
  * process; returns 0 or -errno. */

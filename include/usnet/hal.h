@@ -66,7 +66,7 @@ enum {
 	USN_HAL_OFF_RX_CSUM = 1u << 0, /* sets USN_BUF_RX_*_CSUM_* on received frames */
 	USN_HAL_OFF_TX_IP_CSUM = 1u << 1,
 	USN_HAL_OFF_TX_TCP_CSUM = 1u << 2,
-	USN_HAL_OFF_RSS = 1u << 3,      /* the port spreads flows over queues by usn_rss_hash() */
+	USN_HAL_OFF_RSS = 1u << 3,      /* the port spreads flows over queues by usn_rss_hash(rss_key) */
 	USN_HAL_OFF_TX_MULTISEG = 1u << 4, /* TX accepts chained buffers */
 	USN_HAL_OFF_TX_TSO = 1u << 5,      /* TX cuts USN_BUF_TX_TCP_SEG frames (IPv4/TCP) up to tso_max */
 	USN_HAL_OFF_RX_LRO = 1u << 6,      /* RX may deliver USN_BUF_RX_COALESCED frames beyond the MTU */
@@ -90,6 +90,11 @@ struct usn_hal_ops {
 	 * Called only while the stack is created; NULL means malloc/free. */
 	void *(*mem_alloc)(struct usn_hal *hal, uint16_t queue, size_t size);
 	void (*mem_free)(struct usn_hal *hal, uint16_t queue, void *p, size_t size);
+	/* Fills buf with len bytes from the platform's cryptographic random
+	 * source (getrandom() on Linux); 0 or -errno. Called only while the
+	 * stack is created, for its secret keys. NULL: the port has none, and
+	 * the stack then needs an explicit secret in its configuration. */
+	int (*random)(struct usn_hal *hal, void *buf, size_t len);
 };
 
 /* A port as the stack sees it. The backend embeds this struct in its own. */
@@ -105,12 +110,34 @@ struct usn_hal {
 				  * shared one), for the stack's budgets; 0: unknown */
 	uint32_t tso_max;        /* with USN_HAL_OFF_TX_TSO: largest IPv4 packet it segments, bytes
 				  * (at most 65535); with USN_HAL_OFF_RX_LRO: largest it delivers */
+	uint16_t rss_key;        /* the port's RSS key (usn_rss_hash), chosen at each start from
+				  * random bits by usn_rss_key_from; with USN_HAL_OFF_RSS the stack
+				  * refuses a key usn_rss_key_ok rejects */
 };
 
-/* The flow hash a port's RSS uses (symmetric: both directions of a flow get
- * the same value) and that software steering and active open reproduce.
- * Addresses and ports in host order. */
-uint32_t usn_rss_hash(uint32_t ip_a, uint32_t ip_b, uint16_t port_a, uint16_t port_b);
+/* The flow hash a port's RSS uses, and that active open reproduces: the
+ * Toeplitz hash (Microsoft RSS) of ip_a, ip_b, port_a, port_b under a key
+ * whose 16-bit period is `key` (the 16 bits repeated over the key's whole
+ * length, as usn_rss_key_expand writes it). Symmetric for every key: both
+ * directions of a flow get the same value. A random key keeps a remote host
+ * from choosing the worker its flows land on, within limits: a symmetric
+ * key has only its 16-bit period, of which usn_rss_key_ok accepts 8,515
+ * (13 bits), and the hash reads the 4-tuple only through the XOR of
+ * its six 16-bit words, so flows whose words XOR alike share a worker under
+ * every key. Addresses and ports in host order. */
+uint32_t usn_rss_hash(uint16_t key, uint32_t ip_a, uint32_t ip_b, uint16_t port_a, uint16_t port_b);
+
+/* Whether a key spreads flows: odd weight (no two folds of the 4-tuple hash
+ * alike), and flows differing only in 7 consecutive bits of the fold (one
+ * client's ports, a block of addresses) spread evenly over 2, 4 ... 64
+ * queues and reach at least 64 of usn_rss_queue's 128 entries. Rejects
+ * 0x0000, 0xffff and keys that ignore the bits ports vary in. */
+bool usn_rss_key_ok(uint16_t key);
+/* An acceptable key, uniform over them, chosen by 64 random bits. */
+uint16_t usn_rss_key_from(uint64_t random);
+/* The key as a port is programmed with: len bytes of the period, high byte
+ * first, repeated. */
+void usn_rss_key_expand(uint16_t key, uint8_t *out, size_t len);
 
 /* The queue a hash lands on: a 128-entry indirection table whose entry i is
  * i % n_queues, which is how backends program their RSS table (RETA,

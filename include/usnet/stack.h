@@ -42,7 +42,11 @@ struct usn_stack_config {
 	bool tcp_no_timestamps;    /* do not offer RFC 7323 timestamps */
 	bool tcp_no_sack;          /* do not offer SACK */
 	bool tcp_no_wscale;        /* do not offer window scale */
-	uint32_t tcp_cookie_secret[4]; /* SYN-cookie key; all zero: derived from the clock at start */
+	/* The stack's secret, from which every key is derived: TCP ISNs, SYN
+	 * cookies, timestamp offsets, the connection table's hash, software
+	 * steering. All zero: 16 bytes from the port's random source at
+	 * start (hal->ops->random). Set it only for reproducible tests. */
+	uint32_t tcp_cookie_secret[4];
 
 	uint32_t arp_entries;      /* ARP cache entries per worker [256] */
 	uint32_t arp_timeout_ms;   /* entry lifetime [60000] */
@@ -64,13 +68,20 @@ int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_
 
 /* Creates the stack and its workers' tables (memory from hal->ops->mem_alloc
  * on each worker's node). All allocation happens here: after it returns, the
- * workers never call malloc. NULL if cfg is invalid or memory is short. */
+ * workers never call malloc. NULL if cfg is invalid, memory is short, or the
+ * port's random source fails (then with one line on stderr saying so). */
 struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_config *cfg);
 /* Frees everything; the workers must have stopped. Buffers still held are
  * returned to the HAL. */
 void usn_stack_destroy(struct usn_stack *s);
 
 uint16_t usn_stack_workers(const struct usn_stack *s);
+/* The worker an IPv4/TCP flow belongs to, either direction (symmetric):
+ * the port's RSS (usn_rss_hash with hal->rss_key) where it spreads flows;
+ * otherwise worker 0 steers by a SipHash of the 4-tuple keyed with the
+ * stack's secret, which no remote host can aim. Host order. */
+uint16_t usn_stack_flow_worker(const struct usn_stack *s, uint32_t ip_a, uint16_t port_a, uint32_t ip_b,
+			       uint16_t port_b);
 struct usn_worker *usn_stack_worker(struct usn_stack *s, uint16_t i);
 const struct usn_stack_config *usn_stack_config(const struct usn_stack *s);
 /* Sum of every worker's published statistics. Any thread. */

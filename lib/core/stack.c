@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/siphash.h"
 #include "core/worker.h"
 #include "usnet/stack.h"
 
@@ -28,6 +29,12 @@ static bool usn_mac_is_zero(const uint8_t mac[6])
 static uint32_t usn_prefix_mask(uint8_t prefix_len)
 {
 	return prefix_len >= 32 ? 0xffffffffu : ~(0xffffffffu >> prefix_len);
+}
+
+static bool usn_secret_given(const struct usn_stack_config *cfg)
+{
+	const uint32_t *k = cfg->tcp_cookie_secret;
+	return (k[0] | k[1] | k[2] | k[3]) != 0;
 }
 
 #define USN_CFG_FAIL(...)                                                                                    \
@@ -86,6 +93,11 @@ int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_
 		USN_CFG_FAIL("bufs_per_worker: %u is too many", (unsigned)cfg->bufs_per_worker);
 	if (hal->buf_size < 128)
 		USN_CFG_FAIL("buf_size: the port's %u bytes cannot hold the stack's headers", (unsigned)hal->buf_size);
+	if (!usn_secret_given(cfg) && !hal->ops->random)
+		USN_CFG_FAIL("tcp_cookie_secret: none given, and the port has no random source for the stack's keys");
+	if ((hal->offloads & USN_HAL_OFF_RSS) && hal->n_queues > 1 && !usn_rss_key_ok(hal->rss_key))
+		USN_CFG_FAIL("rss_key: the port's RSS key 0x%04x spreads flows badly (usn_rss_key_ok)",
+			     (unsigned)hal->rss_key);
 	return 0;
 }
 
@@ -260,6 +272,31 @@ static void usn_worker_free_mem(struct usn_stack *s, struct usn_worker *w)
 	usn_queue_mem_free(s->hal, w->id, w, sizeof(*w));
 }
 
+/* The stack's secret: the configured one, else 16 bytes of the port's
+ * random source. It used to be the start-up clock and heap addresses,
+ * which an attacker who sees one ISN or cookie can guess at. lib/ stays
+ * free of platform calls: the backend reads getrandom() for it. */
+static int usn_stack_keys(struct usn_stack *s)
+{
+	const struct usn_stack_config *cfg = &s->cfg;
+	if (usn_secret_given(cfg)) {
+		const uint32_t *k = cfg->tcp_cookie_secret;
+		s->secret[0] = (uint64_t)k[0] << 32 | k[1];
+		s->secret[1] = (uint64_t)k[2] << 32 | k[3];
+	} else {
+		int rc = s->hal->ops->random ? s->hal->ops->random(s->hal, s->secret, sizeof(s->secret)) : -ENOSYS;
+		if (rc != 0) {
+			fprintf(stderr, "usnet: cannot read the stack's secret keys from the port's random source: %s\n",
+				strerror(rc < 0 ? -rc : EIO));
+			return -EIO;
+		}
+	}
+	static const char label[] = "usnet steer key";
+	s->steer_key[0] = usn_siphash24(s->secret, label, sizeof label);
+	s->steer_key[1] = usn_siphash24(s->secret, label, sizeof label - 1);
+	return 0;
+}
+
 struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_config *cfg)
 {
 	if (usn_stack_config_check(cfg, hal, NULL, 0) != 0)
@@ -273,6 +310,8 @@ struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_c
 	memcpy(s->mac, s->cfg.mac, 6);
 	s->n_workers = s->cfg.n_workers;
 	s->software_rss = s->n_workers > 1 && !(hal->offloads & USN_HAL_OFF_RSS);
+	if (usn_stack_keys(s) != 0)
+		goto fail_free_stack;
 	s->workers = calloc(s->n_workers, sizeof(*s->workers));
 	if (!s->workers)
 		goto fail_free_stack;
@@ -335,6 +374,32 @@ void usn_stack_destroy(struct usn_stack *s)
 uint16_t usn_stack_workers(const struct usn_stack *s)
 {
 	return s->n_workers;
+}
+
+uint16_t usn_stack_flow_worker(const struct usn_stack *s, uint32_t ip_a, uint16_t port_a, uint32_t ip_b,
+			       uint16_t port_b)
+{
+	if (s->n_workers < 2)
+		return 0;
+	if (!s->software_rss)
+		return usn_rss_queue(usn_rss_hash(s->hal->rss_key, ip_a, ip_b, port_a, port_b), s->n_workers);
+	/* Software steering: no NIC has to agree, so a keyed hash of the
+	 * 4-tuple in a fixed order (the lower endpoint first) replaces the
+	 * Toeplitz one, whose 16-bit key and XOR fold a remote host can work
+	 * around. One SipHash per frame worker 0 steers. */
+	uint8_t b[12];
+	bool swap = ip_a > ip_b || (ip_a == ip_b && port_a > port_b);
+	uint32_t ip_lo = swap ? ip_b : ip_a, ip_hi = swap ? ip_a : ip_b;
+	uint16_t port_lo = swap ? port_b : port_a, port_hi = swap ? port_a : port_b;
+	for (int i = 0; i < 4; i++) {
+		b[i] = (uint8_t)(ip_lo >> (24 - 8 * i));
+		b[4 + i] = (uint8_t)(ip_hi >> (24 - 8 * i));
+	}
+	b[8] = (uint8_t)(port_lo >> 8);
+	b[9] = (uint8_t)port_lo;
+	b[10] = (uint8_t)(port_hi >> 8);
+	b[11] = (uint8_t)port_hi;
+	return usn_rss_queue((uint32_t)usn_siphash24(s->steer_key, b, sizeof b), s->n_workers);
 }
 
 struct usn_worker *usn_stack_worker(struct usn_stack *s, uint16_t i)

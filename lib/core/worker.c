@@ -254,14 +254,13 @@ void usn_worker_start(struct usn_worker *w)
 	usn_worker_publish(w);
 }
 
-/* Software RSS (worker 0 on a single-queue port): the worker an IPv4/TCP
- * frame belongs to, by the same hash and table as a port's RSS; 0 for
- * everything else (ARP, ICMP, malformed frames stay with worker 0). */
+/* Software RSS (worker 0 on a port without RSS): the worker an IPv4/TCP
+ * frame belongs to, by usn_stack_flow_worker, as active open chooses; 0
+ * for everything else (ARP, ICMP, malformed frames stay with worker 0).
+ * A hash the port may have reported is not that function, so it is not
+ * used. */
 static uint16_t usn_worker_steer_target(const struct usn_worker *w, struct usn_buf *b)
 {
-	uint16_t n = w->stack->n_workers;
-	if (b->flags & USN_BUF_RX_HASH)
-		return usn_rss_queue(b->rss_hash, n);
 	uint8_t scratch[USN_IPV4_HDR_LEN + 4 + 4];
 	struct usn_cursor c = usn_cursor_of_frame(b);
 	const uint8_t *p = usn_cursor_read_with(c, USN_ETH_HDR_LEN, scratch);
@@ -289,8 +288,7 @@ static uint16_t usn_worker_steer_target(const struct usn_worker *w, struct usn_b
 	const uint8_t *ports = usn_cursor_read_with(usn_cursor_drop(l3, ihl), 4, scratch);
 	if (ihl < USN_IPV4_HDR_LEN || !ports)
 		return 0;
-	uint32_t h = usn_rss_hash(src, dst, usn_load_be16(ports), usn_load_be16(ports + 2));
-	return usn_rss_queue(h, n);
+	return usn_stack_flow_worker(w->stack, src, usn_load_be16(ports), dst, usn_load_be16(ports + 2));
 }
 
 unsigned usn_worker_poll(struct usn_worker *w)

@@ -66,6 +66,10 @@ struct usn_stack {
 	uint8_t mac[6];
 	uint16_t n_workers;
 	bool software_rss; /* more than one worker and the port has no RSS */
+	/* The stack's secret (cfg.tcp_cookie_secret, or the port's random
+	 * source at start) and, derived from it, software steering's key. */
+	uint64_t secret[2];
+	uint64_t steer_key[2];
 	struct usn_worker **workers;
 	struct usn_tcp_shared *tcp;
 };

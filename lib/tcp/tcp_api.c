@@ -42,23 +42,12 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
+/* Every key of the worker from the stack's secret (configured, or read from
+ * the port's random source when the stack was created). */
 static void derive_keys(struct usn_worker *w, struct usn_tcp_worker *t)
 {
-	const struct usn_stack_config *cfg = t->cfg;
-	uint32_t k[4];
-	memcpy(k, cfg->tcp_cookie_secret, sizeof k);
-	if (!(k[0] | k[1] | k[2] | k[3])) {
-		/* No secret given: one from the clock at start and this worker's
-		 * address; the stack never reads a random device. */
-		uint64_t c = w->hal->ops->clock_cycles ? w->hal->ops->clock_cycles(w->hal) : 0;
-		uint64_t a = (uint64_t)(uintptr_t)w ^ ((uint64_t)(uintptr_t)t << 17);
-		k[0] = (uint32_t)c;
-		k[1] = (uint32_t)(c >> 32) ^ 0x5bd1e995u;
-		k[2] = (uint32_t)a;
-		k[3] = (uint32_t)(a >> 32) ^ w->id;
-	}
-	t->key_cookie[0] = (uint64_t)k[0] << 32 | k[1];
-	t->key_cookie[1] = (uint64_t)k[2] << 32 | k[3];
+	t->key_cookie[0] = w->stack->secret[0];
+	t->key_cookie[1] = w->stack->secret[1];
 	static const char isn_label[] = "usnet isn key";
 	t->key_isn[0] = usn_siphash24(t->key_cookie, isn_label, sizeof isn_label);
 	t->key_isn[1] = usn_siphash24(t->key_cookie, isn_label, sizeof isn_label - 1);
@@ -487,15 +476,15 @@ struct usn_tcp_conn *usn_tcp_connect(struct usn_worker *w, uint32_t dst_ip, uint
 		return NULL;
 	const struct usn_stack_config *cfg = t->cfg;
 	uint32_t lip = cfg->ip;
-	uint16_t nw = w->stack->n_workers;
 	uint32_t range = USN_TCP_EPH_HI - USN_TCP_EPH_LO + 1;
 	uint16_t port = 0;
-	/* A source port whose RSS hash lands on this worker (so the replies
-	 * come back here) and whose 4-tuple is free; in order from a cursor. */
+	/* A source port whose flow lands on this worker (so the replies come
+	 * back here: the port's RSS with its key, or software steering) and
+	 * whose 4-tuple is free; in order from a cursor. */
 	for (uint32_t i = 0; i < range; i++) {
 		uint16_t p = t->port_cursor;
 		t->port_cursor = p == USN_TCP_EPH_HI ? USN_TCP_EPH_LO : (uint16_t)(p + 1);
-		if (usn_rss_queue(usn_rss_hash(lip, dst_ip, p, dst_port), nw) != w->id)
+		if (usn_stack_flow_worker(w->stack, lip, p, dst_ip, dst_port) != w->id)
 			continue;
 		if (usn_tcp_table_lookup(t, lip, p, dst_ip, dst_port))
 			continue;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/pool.h"
+#include "core/siphash.h"
 #include "core/timer.h"
 #include "core/worker.h"
 #include "usnet/tcp.h"
@@ -249,7 +250,6 @@ static inline struct usn_tcp_conn *usn_tcp_at(struct usn_tcp_worker *t, uint32_t
 }
 
 /* ---- tcp_cookie.c ---- */
-uint64_t usn_siphash24(const uint64_t key[2], const void *data, size_t len);
 /* RFC 6528 ISN (a keyed hash of the 4-tuple plus a 4 us clock) and, from the
  * same hash, the RFC 7323 7.1 style per-4-tuple timestamp offset in
  * *ts_offset: one SipHash per connection. */

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # HTTP rig shared by run_http_bsd.sh and run_http_minimal.sh: a server and a
 # client network namespace joined by a veth pair (198.18.0.0/15, unique
-# names, removed by a trap), a generated page corpus, the server command
-# given as arguments, then http_suite.py, a keep-alive run, and wrk.
+# names, removed by a trap), a generated page corpus (with dotfiles, which
+# the server must not serve by default), the server command given as
+# arguments, then http_suite.py, a keep-alive run, and wrk.
 #
 # Usage: http_rig.sh [--kernel-ip|--no-kernel-ip] NAME -- CMD...
 #   CMD words may use @ROOT@ @ADDR@ @CIDR@ @IFACE@ @PORT@; the keep-alive
-#   run appends --keepalive. --no-kernel-ip leaves the server veth without a
+#   run appends --keepalive --allow-dotfiles. --no-kernel-ip leaves the server veth without a
 #   kernel address (a userspace stack owns it) and turns TX checksum offload
 #   off on the client side so frames carry full checksums.
 # Prints "PASS name" / "FAIL name: why"; exits 1 on any failure.
@@ -57,9 +58,10 @@ if [ "$(id -u)" != 0 ]; then
 	exit 0
 fi
 
-# ---- corpus: a few pages, one over 1 MB, an index, a nested directory ----
+# ---- corpus: a few pages, one over 1 MB, an index, a nested directory,
+# dotfiles (refused unless --allow-dotfiles) ----
 root=$work/root
-mkdir -p "$root/dir/sub"
+mkdir -p "$root/dir/sub" "$root/.git"
 printf '<!doctype html><title>home</title><p>index</p>\n' > "$root/index.html"
 printf '<p>dir index</p>\n' > "$root/dir/index.html"
 head -c 70000 /dev/urandom | base64 > "$root/dir/page1.html"
@@ -68,6 +70,9 @@ printf '{"k": [1, 2, 3]}\n' > "$root/data.json"
 head -c 1300000 /dev/urandom > "$root/big.bin"
 head -c 3500 /dev/urandom > "$root/dir/sub/small.png"
 printf 'space in name\n' > "$root/dir/with space.txt"
+printf 'SECRET=dotenv\n' > "$root/.env"
+printf '[core]\n\tbare = false\n' > "$root/.git/config"
+printf '<p>hidden</p>\n' > "$root/dir/.hidden.html"
 
 # ---- namespaces ----
 ip netns add "$ns_s" || { fail "setup" "ip netns add"; exit 1; }
@@ -227,11 +232,11 @@ stop_server "$log"
 
 # ---- keep-alive mode ----
 log=$work/server_ka.log
-if start_server "$log" "${cmd[@]}" --keepalive; then
-	run_suite "$work/suite_ka.out" --keepalive
+if start_server "$log" "${cmd[@]}" --keepalive --allow-dotfiles; then
+	run_suite "$work/suite_ka.out" --keepalive --allow-dotfiles
 	stop_server "$log"
 else
-	fail "server starts with --keepalive" "$(tail -3 "$log" | tr '\n' ' ')"
+	fail "server starts with --keepalive --allow-dotfiles" "$(tail -3 "$log" | tr '\n' ' ')"
 fi
 
 [ "$fails" = 0 ]

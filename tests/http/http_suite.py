@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """HTTP suite for minimal_ws and bsd_ws (stdlib only): byte-identical pages,
 HEAD, every error status, requests split into 1-byte segments, hostile input
-that must never stop the server, keep-alive. Prints "PASS name" or
-"FAIL name: why" per case; exits 1 if any failed.
+that must never stop the server, dotfiles not served, keep-alive with request
+bodies skipped or refused. Prints "PASS name" or "FAIL name: why" per case;
+exits 1 if any failed.
 
-Usage: http_suite.py --host ADDR --port N --root DIR [--keepalive]
+Usage: http_suite.py --host ADDR --port N --root DIR [--keepalive] [--allow-dotfiles]
 """
 import argparse
 import hashlib
@@ -98,7 +99,14 @@ def quote(path):
     return urllib.parse.quote(path, safe="/")
 
 
-def corpus(root):
+def is_dotted(rel):
+    """Does a component of the URL path begin with a dot?"""
+    return any(part.startswith(".") for part in rel.split("/") if part)
+
+
+def corpus(root, dotfiles):
+    """The pages the server should serve: every file, dotfiles only if the
+    server was started with --allow-dotfiles."""
     pages = {}
     for d, _, files in os.walk(root):
         for f in files:
@@ -106,6 +114,8 @@ def corpus(root):
             if os.path.islink(full) or not os.path.isfile(full):
                 continue
             rel = "/" + os.path.relpath(full, root)
+            if is_dotted(rel) and not dotfiles:
+                continue
             with open(full, "rb") as fh:
                 pages[rel] = fh.read()
     return pages
@@ -164,6 +174,12 @@ def test_errors(a):
         ("404 directory without slash", b"GET /dir HTTP/1.1\r\n\r\n", 404),
         ("405 POST", b"POST /index.html HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405),
         ("405 DELETE", b"DELETE / HTTP/1.1\r\n\r\n", 405),
+        ("405 POST with a body", b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 405),
+        ("411 Transfer-Encoding", b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411),
+        ("413 body over 64 KiB", b"GET / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n", 413),
+        ("400 conflicting Content-Length", b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+        ("400 Transfer-Encoding with Content-Length",
+         b"GET / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
         ("414 request line over 8 KiB", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
         ("431 header over 16 KiB", b"GET / HTTP/1.1\r\n" + b"X-Pad: " + b"b" * 17000 + b"\r\n\r\n", 431),
         ("505 HTTP/2.0", b"GET / HTTP/2.0\r\n\r\n", 505),
@@ -175,6 +191,26 @@ def test_errors(a):
         if want == 405:
             ok = ok and hdrs.get("allow") == "GET, HEAD"
         report(name, ok, "status %s, error %s, %r" % (st, err, data[:60]))
+
+
+def test_dotfiles_refused(a, root):
+    """Files and directories whose name begins with a dot are not served
+    (404, as if absent), however the path is spelt."""
+    want = [p for p in ("/.env", "/.git/config", "/dir/.hidden.html")
+            if os.path.isfile(os.path.join(root, p.lstrip("/")))]
+    report("dotfiles: the corpus has some", len(want) == 3, "found %r" % want)
+    for path in want + ["/%2eenv", "/dir/%2Ehidden.html", "/.git/"]:
+        st, _, body, err = fetch(a, path)
+        report("dotfiles: %s is 404" % path, st == 404 and err is None and b"SECRET" not in (body or b""),
+               "status %s, error %s" % (st, err))
+
+
+def test_dotfiles_allowed(a, pages):
+    """With --allow-dotfiles they are pages like any other."""
+    got = {p: fetch(a, quote(p)) for p in ("/.env", "/.git/config", "/dir/.hidden.html")}
+    ok = all(p in pages and st == 200 and body == pages[p] for p, (st, _, body, _) in got.items())
+    report("--allow-dotfiles serves dotfiles", ok,
+           "; ".join("%s: %s" % (p, r[0]) for p, r in got.items()))
 
 
 def test_one_byte_segments(a, pages):
@@ -318,23 +354,80 @@ def test_keepalive(a, pages):
            len(data) == len(head) + len(body or b""), "status %s, %d bytes" % (st, len(data)))
 
 
+def test_keepalive_bodies(a, pages):
+    """A request body is skipped exactly (Content-Length) or refused
+    (Transfer-Encoding: 411, then close): never read as the next request."""
+    smuggled = b"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n"
+    reqs = (b"GET /style.css HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(smuggled) + smuggled +
+            b"GET /dir/page1.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    data, err = raw(a, reqs)
+    got, rest = [], data
+    for _ in range(3):
+        st, _, body, head = split_response(rest)
+        if st is None or body is None:
+            break
+        got.append((st, body))
+        rest = rest[len(head) + len(body):]
+    want = [(200, pages["/style.css"]), (200, pages["/dir/page1.html"])]
+    report("keep-alive: a GET body is skipped, not parsed as a request", got == want and rest == b"" and err is None,
+           "%d answers (%s), %d bytes left, error %s" % (len(got), [g[0] for g in got], len(rest), err))
+    # the body in 1-byte segments: still one request
+    s = connect(a)
+    try:
+        head = b"GET /style.css HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(smuggled)
+        s.sendall(head)
+        for i in range(len(smuggled)):
+            s.send(smuggled[i:i + 1])
+            time.sleep(0.002)
+        s.sendall(b"GET /index.html HTTP/1.1\r\nConnection: close\r\n\r\n")
+        data, err = read_all(s)
+    finally:
+        s.close()
+    st, _, body, head = split_response(data)
+    st2, _, body2, head2 = split_response(data[len(head) + len(body or b""):])
+    report("keep-alive: a body in 1-byte segments is skipped",
+           st == 200 and body == pages["/style.css"] and st2 == 200 and body2 == pages["/index.html"] and
+           len(data) == len(head) + len(body) + len(head2) + len(body2), "statuses %s %s" % (st, st2))
+    # POST with a body: 405, the connection kept, the next request served
+    form = b"GET / HTTP/1.1"
+    data, err = raw(a, b"POST /form HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(form) + form +
+                    b"GET /style.css HTTP/1.1\r\nConnection: close\r\n\r\n")
+    st, hdrs, body, head = split_response(data)
+    st2, _, body2, _ = split_response(data[len(head) + len(body or b""):])
+    report("keep-alive: POST with a body is 405, then the next request", st == 405 and
+           hdrs.get("connection") == "keep-alive" and st2 == 200 and body2 == pages["/style.css"],
+           "statuses %s %s" % (st, st2))
+    # chunked: 411 and close, the chunks never parsed
+    data, err = raw(a, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                    b"1e\r\nGET /index.html HTTP/1.1\r\n\r\n\r\n0\r\n\r\n")
+    st, hdrs, body, head = split_response(data)
+    report("keep-alive: Transfer-Encoding is 411 and closes", st == 411 and hdrs.get("connection") == "close" and
+           len(data) == len(head) + len(body or b""), "status %s, %d bytes" % (st, len(data)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, default=80)
     ap.add_argument("--root", required=True)
     ap.add_argument("--keepalive", action="store_true", help="the server runs with --keepalive")
+    ap.add_argument("--allow-dotfiles", action="store_true", help="the server runs with --allow-dotfiles")
     a = ap.parse_args()
-    pages = corpus(a.root)
+    pages = corpus(a.root, a.allow_dotfiles)
     if a.keepalive:
         test_keepalive(a, pages)
+        test_keepalive_bodies(a, pages)
         server_alive(a, "keep-alive cases")
+    if a.allow_dotfiles:
+        test_dotfiles_allowed(a, pages)
     else:
         test_pages(a, pages)
         test_index(a, pages)
         test_content_type(a)
         test_head(a, pages)
         test_errors(a)
+        if not a.allow_dotfiles:
+            test_dotfiles_refused(a, a.root)
         test_one_byte_segments(a, pages)
         test_close_mode(a, pages)
         test_hostile(a)

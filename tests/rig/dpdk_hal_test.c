@@ -2,11 +2,14 @@
  * transmitted mbuf back to the same queue's receive side: usn_buf <-> mbuf
  * mapping, RX fill and TX sync of single and chained frames, offload flags
  * only where advertised, RX of every queue by worker 0 without RSS, pool
- * exhaustion and accounting. Prints "PASS name" / "FAIL name: why". */
+ * exhaustion and accounting, a frame the driver's tx_prepare refuses (dropped
+ * and counted, not retried for ever), the random source and RSS key.
+ * Prints "PASS name" / "FAIL name: why". */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -239,6 +242,89 @@ static void test_umem_span(struct usn_backend *be)
 	      "data room %u", rte_pktmbuf_data_room_size(be->pool[0]));
 }
 
+/* A driver's tx_prepare that refuses frames whose first byte is 0xee, as
+ * one refuses an offload it cannot do or too many segments: it stops at
+ * the first such frame and returns its index with rte_errno set. net_ring
+ * has no tx_prepare of its own (rte_eth_tx_prepare passes everything), so
+ * the test puts this one in the port's fast-path ops. */
+static unsigned prep_calls;
+
+static uint16_t prep_refuse_marked(void *txq, struct rte_mbuf **pkts, uint16_t n)
+{
+	(void)txq;
+	prep_calls++;
+	for (uint16_t i = 0; i < n; i++) {
+		if (rte_pktmbuf_mtod(pkts[i], uint8_t *)[0] == 0xee) {
+			rte_errno = ENOTSUP;
+			return i;
+		}
+	}
+	return n;
+}
+
+static void test_tx_prepare_refused(struct usn_backend *be, struct usn_hal *hal)
+{
+	struct rte_eth_fp_ops saved = rte_eth_fp_ops[be->port];
+	uint64_t saved_ol = be->tx_ol_ip;
+	unsigned before = pool_avail(be, 0);
+	struct usn_buf *b[3], *r[8];
+	uint16_t tx, rx, again = 0;
+	uint64_t drops0 = be->tx_prep_drop[0];
+	bool order = true;
+
+	rte_eth_fp_ops[be->port].tx_pkt_prepare = prep_refuse_marked;
+	/* As on a port with checksum offload: the backend used to call
+	 * tx_prepare only then. */
+	be->tx_ol_ip = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+	hal->ops->alloc_bulk(hal, 0, b, 3);
+	for (int i = 0; i < 3; i++) {
+		fill(b[i], 80, (uint8_t)(0x10 * (i + 1)));
+		b[i]->frame_len = 80;
+	}
+	b[1]->data[0] = 0xee;
+	tx = hal->ops->tx_burst(hal, 0, b, 3);
+	if (tx < 3) /* the old way: the refused frame heads the next batch */
+		again = hal->ops->tx_burst(hal, 0, b + tx, (uint16_t)(3 - tx));
+	rx = hal->ops->rx_burst(hal, 0, r, 8);
+	for (uint16_t i = 0; i < rx; i++)
+		order = order && r[i]->data[0] != 0xee;
+	CHECK("tx_burst: a frame tx_prepare refuses is taken (dropped), the frames around it are sent",
+	      tx == 3 && rx == 2 && order && r[0] == b[0] && r[1] == b[2] && prep_calls > 0,
+	      "tx=%u then %u, rx=%u, prepare called %u times", tx, again, rx, prep_calls);
+	CHECK("tx_burst: the refused frame is counted", be->tx_prep_drop[0] == drops0 + 1, "tx_prep_drop %llu",
+	      (unsigned long long)be->tx_prep_drop[0]);
+	hal->ops->free_bulk(hal, 0, r, rx);
+	if (tx + again < 3) /* still ours under the old handling */
+		hal->ops->free_bulk(hal, 0, b + tx + again, (uint16_t)(3 - tx - again));
+	/* A batch that starts with a refused frame: nothing stays behind. */
+	hal->ops->alloc_bulk(hal, 0, b, 2);
+	fill(b[0], 60, 1);
+	fill(b[1], 60, 2);
+	b[0]->frame_len = b[1]->frame_len = 60;
+	b[0]->data[0] = 0xee;
+	tx = hal->ops->tx_burst(hal, 0, b, 2);
+	rx = hal->ops->rx_burst(hal, 0, r, 8);
+	CHECK("tx_burst: a refused frame at the head does not hold the batch", tx == 2 && rx == 1 && r[0] == b[1],
+	      "tx=%u rx=%u", tx, rx);
+	hal->ops->free_bulk(hal, 0, r, rx);
+	if (tx < 2)
+		hal->ops->free_bulk(hal, 0, b + tx, (uint16_t)(2 - tx));
+	CHECK("tx_burst: refused frames go back to the pool", pool_avail(be, 0) == before, "%u != %u",
+	      pool_avail(be, 0), before);
+	rte_eth_fp_ops[be->port] = saved;
+	be->tx_ol_ip = saved_ol;
+}
+
+static void test_random_and_key(struct usn_hal *hal)
+{
+	uint8_t a[32], z[32] = {0};
+	int rc = hal->ops->random ? hal->ops->random(hal, a, sizeof(a)) : -1;
+
+	CHECK("random: 32 bytes from getrandom", rc == 0 && memcmp(a, z, sizeof(a)) != 0, "rc=%d", rc);
+	CHECK("rss_key: chosen at open and acceptable", usn_rss_key_ok(hal->rss_key), "key 0x%04x",
+	      hal->rss_key);
+}
+
 int main(int argc, char **argv)
 {
 	struct usn_backend *be;
@@ -261,6 +347,8 @@ int main(int argc, char **argv)
 	test_exhaust(be, hal);
 	test_misc(hal);
 	test_umem_span(be);
+	test_tx_prepare_refused(be, hal);
+	test_random_and_key(hal);
 	usn_backend_close(be);
 	return fails ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* Unit tests of the HTTP core shared by minimal_ws and bsd_ws (apps/http):
- * the request parser on every status and at every split point, and the page
- * store on a temporary directory tree. */
+ * the request parser on every status and at every split point, request
+ * bodies (skipped exactly, or refused), and the page store on a temporary
+ * directory tree. */
 #define _XOPEN_SOURCE 700 /* mkdtemp, nftw, symlink */
 
 #include <errno.h>
@@ -338,6 +339,119 @@ static void test_pipelined(void **state)
 	assert_false(http_parser_wants_keepalive(&p));
 }
 
+/* A body declared by Content-Length is consumed with its request, so with
+ * keep-alive the next request starts after it: body bytes are never parsed
+ * as a request line (they used to be: a request smuggled in a body). */
+static void test_body_skipped(void **state)
+{
+	(void)state;
+	static const char hdr[] = "GET /a HTTP/1.1\r\nHost: h\r\nContent-Length: 26\r\n\r\n";
+	static const char body[] = "GET /smuggled HTTP/1.1\r\n\r\n"; /* 26 bytes */
+	static const char next[] = "GET /b HTTP/1.1\r\n\r\n";
+	char req[256];
+	snprintf(req, sizeof(req), "%s%s%s", hdr, body, next);
+	assert_int_equal(strlen(body), 26);
+	size_t len = strlen(req), first = strlen(hdr) + 26;
+	for (size_t step = 0; step <= 7; step++) {
+		struct parsed r;
+		parse_steps(req, len, step, &r);
+		assert_int_equal(r.res, HTTP_PARSE_DONE);
+		assert_int_equal(r.used, first);
+		assert_int_equal(r.p.status, 0);
+		expect_path(&r, "/a");
+		parse_steps(req + first, len - first, step, &r);
+		assert_int_equal(r.res, HTTP_PARSE_DONE);
+		assert_int_equal(r.used, strlen(next));
+		expect_path(&r, "/b");
+	}
+	/* the header alone leaves the parser waiting for the body */
+	struct parsed r;
+	parse_str(hdr, &r);
+	assert_int_equal(r.res, HTTP_PARSE_MORE);
+	/* a body of 0, and a length with whitespace around it or leading zeros */
+	parse_str("GET /a HTTP/1.1\r\nContent-Length: 0\r\n\r\nX", &r);
+	assert_int_equal(r.res, HTTP_PARSE_DONE);
+	assert_int_equal(r.used, strlen("GET /a HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+	parse_str("GET /a HTTP/1.1\r\ncontent-length:\t 003 \r\n\r\nabcX", &r);
+	assert_int_equal(r.p.status, 0);
+	assert_int_equal(r.used, strlen("GET /a HTTP/1.1\r\ncontent-length:\t 003 \r\n\r\nabc"));
+	/* the same length twice is one length (RFC 9110 8.6) */
+	parse_str("GET /a HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nabX", &r);
+	assert_int_equal(r.p.status, 0);
+	assert_int_equal(r.used, strlen("GET /a HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab"));
+	/* the largest body skipped */
+	char big[128];
+	snprintf(big, sizeof(big), "HEAD / HTTP/1.1\r\nContent-Length: %u\r\n\r\n", (unsigned)HTTP_BODY_MAX);
+	char *full = calloc(1, strlen(big) + HTTP_BODY_MAX + 1);
+	assert_non_null(full);
+	memcpy(full, big, strlen(big));
+	memset(full + strlen(big), 'G', HTTP_BODY_MAX);
+	parse_steps(full, strlen(big) + HTTP_BODY_MAX, 1000, &r);
+	assert_int_equal(r.res, HTTP_PARSE_DONE);
+	assert_int_equal(r.p.status, 0);
+	assert_int_equal(r.used, strlen(big) + HTTP_BODY_MAX);
+	free(full);
+	/* names that merely start alike are not the length */
+	parse_str("GET /a HTTP/1.1\r\nContent-Lengthy: 5\r\nContent-Type: x\r\n\r\n", &r);
+	assert_int_equal(r.res, HTTP_PARSE_DONE);
+	assert_int_equal(r.p.status, 0);
+}
+
+/* Another method with a body: 405 once the body has passed, and the
+ * connection stays in step. */
+static void test_body_of_other_method(void **state)
+{
+	(void)state;
+	const char *req = "POST /form HTTP/1.1\r\nContent-Length: 11\r\n\r\nGET / HTTP/GET /b HTTP/1.1\r\n\r\n";
+	struct parsed r;
+	parse_str(req, &r);
+	assert_int_equal(r.res, HTTP_PARSE_DONE);
+	assert_int_equal(r.p.status, 405);
+	assert_int_equal(r.used, strlen("POST /form HTTP/1.1\r\nContent-Length: 11\r\n\r\nGET / HTTP/"));
+	parse_str(req + r.used, &r);
+	assert_int_equal(r.p.status, 0);
+	expect_path(&r, "/b");
+}
+
+/* Framing the parser cannot follow is refused, decided at the end of the
+ * header (the connection then closes): a body over HTTP_BODY_MAX (413), a
+ * Transfer-Encoding (411; 400 with a Content-Length too or in HTTP/1.0),
+ * an invalid or conflicting Content-Length (400). */
+static void test_body_refused(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *req;
+		unsigned status;
+	} cases[] = {
+	    {"GET / HTTP/1.1\r\nContent-Length: 65537\r\n\r\n", 413},
+	    {"GET / HTTP/1.1\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 413},
+	    {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 411},
+	    {"GET / HTTP/1.1\r\ntransfer-encoding: gzip, chunked\r\n\r\n", 411},
+	    {"GET / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400},
+	    {"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nContent-Length: +5\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nContent-Length: \r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nContent-Length: 5\r\n 6\r\n\r\n", 400}, /* obs-fold of a length */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct parsed r;
+		parse_str(cases[i].req, &r);
+		if (r.res != HTTP_PARSE_DONE || r.p.status != cases[i].status)
+			fail_msg("case %zu: %s: status %u, wanted %u", i, cases[i].req, r.p.status, cases[i].status);
+		/* decided without reading any body */
+		const char *end = strstr(cases[i].req, "\r\n\r\n");
+		if (r.p.status != 400)
+			assert_int_equal(r.used, (size_t)(end - cases[i].req) + 4);
+	}
+}
+
 /* Every request parses identically whole, split in two at every byte
  * boundary, and fed one byte at a time. */
 static void test_split_every_boundary(void **state)
@@ -351,6 +465,9 @@ static void test_split_every_boundary(void **state)
 	    "GET / HTTP/3.0\r\n\r\n",
 	    "GET http://h:80/p HTTP/1.1\nX: y\n\n",
 	    "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+	    "POST /f HTTP/1.1\r\nContent-Length: 9\r\n\r\nab\r\n\r\nGET",
+	    "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+	    "GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
 	};
 	for (size_t k = 0; k < sizeof(reqs) / sizeof(reqs[0]); k++) {
 		size_t len = strlen(reqs[k]);
@@ -715,6 +832,16 @@ static void test_reply(void **state)
 		assert_ptr_equal(rep.piece[0].csum->data, rep.piece[0].data);
 		assert_int_equal(rep.piece[0].csum->len, rep.piece[0].len);
 	}
+	/* so do the body errors: 411 and 413 */
+	r = parse_for_reply("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	http_reply_for(s, &r.p, true, &rep);
+	assert_true(rep.close);
+	expect_prefix(&rep.piece[0], "HTTP/1.1 411 Length Required\r\n");
+	assert_non_null(find_bytes(rep.piece[0].data, rep.piece[0].len, "Connection: close\r\n\r\n", 21));
+	r = parse_for_reply("GET / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n");
+	http_reply_for(s, &r.p, true, &rep);
+	assert_true(rep.close);
+	expect_prefix(&rep.piece[0], "HTTP/1.1 413 Content Too Large\r\n");
 	char *big = make_line(HTTP_LINE_MAX + 1, "\r\n\r\n");
 	r = parse_for_reply(big);
 	free(big);
@@ -728,6 +855,50 @@ static void test_reply(void **state)
 	assert_int_equal(rep.status, 404);
 	assert_int_equal(rep.piece[0].data[rep.piece[0].len - 1], '\n');
 	assert_memory_equal(rep.piece[0].data + rep.piece[0].len - 4, "\r\n\r\n", 4);
+	http_store_close(s);
+}
+
+/* Names beginning with a dot (.git/, .env, anywhere in the path) are not
+ * loaded unless allow_dotfiles: no URL reaches them, encoded or not. */
+static void test_store_dotfiles(void **state)
+{
+	struct tree *t = *state;
+	write_file(t->root, ".env", "SECRET=1", 8);
+	mkdir_in(t->root, ".git");
+	write_file(t->root, ".git/config", "[core]", 6);
+	write_file(t->root, "dir/.htpasswd", "u:p", 3);
+	mkdir_in(t->root, "dir/.cache");
+	write_file(t->root, "dir/.cache/page.html", "cached", 6);
+	write_file(t->root, "dir/not.dot.txt", "ok", 2); /* a dot inside a name is fine */
+	static const char *const dots[] = {"/.env", "/.git/config", "/dir/.htpasswd", "/dir/.cache/page.html"};
+
+	struct http_store *s = open_tree(t);
+	uint32_t pages = http_store_pages(s), skipped = http_store_skipped(s);
+	for (size_t i = 0; i < 4; i++)
+		assert_null(http_store_lookup(s, dots[i], strlen(dots[i])));
+	assert_non_null(http_store_lookup(s, "/dir/not.dot.txt", 16));
+	for (uint32_t i = 0; i < pages; i++) {
+		const struct http_page *pg = http_store_page(s, i);
+		assert_null(find_bytes(pg->full.data, pg->full.len, "SECRET", 6));
+		assert_null(find_bytes(pg->full.data, pg->full.len, "[core]", 6));
+		assert_null(find_bytes(pg->full.data, pg->full.len, "cached", 6));
+	}
+	/* the request path is decoded first: %2e is no way around it */
+	struct parsed r = parse_for_reply("GET /%2eenv HTTP/1.1\r\n\r\n");
+	struct http_reply rep;
+	http_reply_for(s, &r.p, false, &rep);
+	assert_int_equal(rep.status, 404);
+	http_store_close(s);
+
+	struct http_store_opts o = {.csum_build = fake_csum_build, .csum_free = fake_csum_free, .allow_dotfiles = true};
+	char msg[256] = "";
+	s = http_store_open(t->root, &o, msg, sizeof(msg));
+	assert_non_null(s);
+	assert_int_equal(http_store_pages(s), pages + 4);
+	assert_int_equal(http_store_skipped(s), skipped - 4); /* .env, .git/, dir/.htpasswd, dir/.cache/ */
+	expect_page(s, "/.env", "application/octet-stream", "SECRET=1", 8);
+	for (size_t i = 0; i < 4; i++)
+		assert_non_null(http_store_lookup(s, dots[i], strlen(dots[i])));
 	http_store_close(s);
 }
 
@@ -748,11 +919,15 @@ int main(void)
 	    cmocka_unit_test(test_absolute_form),
 	    cmocka_unit_test(test_connection_header),
 	    cmocka_unit_test(test_pipelined),
+	    cmocka_unit_test(test_body_skipped),
+	    cmocka_unit_test(test_body_of_other_method),
+	    cmocka_unit_test(test_body_refused),
 	    cmocka_unit_test(test_split_every_boundary),
 	    cmocka_unit_test(test_content_types),
 	    cmocka_unit_test_setup_teardown(test_store_load, tree_setup, tree_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_index_mapping, tree_setup, tree_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_symlinks, tree_setup, tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_dotfiles, tree_setup, tree_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_no_csum_hook, tree_setup, tree_teardown),
 	    cmocka_unit_test_setup_teardown(test_reply, tree_setup, tree_teardown),
 	    cmocka_unit_test(test_store_errors),

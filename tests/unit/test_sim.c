@@ -742,18 +742,20 @@ static void test_rss_spread_symmetric(void **state)
 {
 	(void)state;
 	struct usn_sim_link *l = usn_sim_link_create(1);
-	struct usn_sim_port_config c = {.n_queues = 4, .offloads = USN_HAL_OFF_RSS};
+	/* Both ends with one key, so "the same queue index" holds both ways. */
+	struct usn_sim_port_config c = {.n_queues = 4, .offloads = USN_HAL_OFF_RSS, .rss_key = usn_rss_key_from(77)};
 	memcpy(c.mac, MAC_A, 6);
 	struct usn_sim_port *a = usn_sim_port_create(l, &c);
 	memcpy(c.mac, MAC_B, 6);
 	struct usn_sim_port *b = usn_sim_port_create(l, &c);
 	struct usn_hal *ha = usn_sim_port_hal(a), *hb = usn_sim_port_hal(b);
+	assert_int_equal(hb->rss_key, c.rss_key);
 	uint8_t f[200], g[200];
 	unsigned per_q[4] = {0};
 
 	for (uint16_t k = 0; k < 256; k++) {
 		uint16_t sport = (uint16_t)(40000 + k * 7), dport = 80;
-		uint32_t expect = usn_rss_hash(IP_A, IP_B, sport, dport);
+		uint32_t expect = usn_rss_hash(c.rss_key, IP_A, IP_B, sport, dport);
 		uint16_t eq = usn_rss_queue(expect, 4);
 		size_t len = frame_tcp(f, MAC_B, MAC_A, IP_A, IP_B, sport, dport, 10);
 		assert_int_equal(usn_sim_port_send_raw(a, f, len), 0);
@@ -784,6 +786,59 @@ static void test_rss_spread_symmetric(void **state)
 	assert_int_equal(hal_recv(hb, 0, g, sizeof(g), &flags, NULL), 60);
 	assert_int_equal(flags & USN_BUF_RX_HASH, 0);
 	usn_sim_link_destroy(l);
+}
+
+/* Each port draws its own key from the link's seed (or takes the one its
+ * configuration names): ports started with different keys put a given
+ * flow on the same queue (of 4) for only about a quarter of the flows, and
+ * the same seed gives the same key again. */
+static void test_rss_key_per_port(void **state)
+{
+	(void)state;
+	uint16_t keys[8];
+	for (int i = 0; i < 8; i++) {
+		struct usn_sim_link *l = usn_sim_link_create(1000 + (uint64_t)i);
+		struct usn_sim_port_config c = {.n_queues = 4, .offloads = USN_HAL_OFF_RSS};
+		memcpy(c.mac, MAC_A, 6);
+		struct usn_sim_port *a = usn_sim_port_create(l, &c);
+		memcpy(c.mac, MAC_B, 6);
+		struct usn_sim_port *b = usn_sim_port_create(l, &c);
+		keys[i] = usn_sim_port_hal(b)->rss_key;
+		assert_true(usn_rss_key_ok(keys[i]));
+		assert_int_not_equal(usn_sim_port_hal(a)->rss_key, keys[i]); /* ports differ too */
+		/* the port's RSS uses its key: frames land where usn_rss_hash says */
+		uint8_t f[200], g[200];
+		for (uint16_t k = 0; k < 32; k++) {
+			uint16_t sport = (uint16_t)(20000 + k * 11);
+			size_t len = frame_tcp(f, MAC_B, MAC_A, IP_A, IP_B, sport, 80, 0);
+			assert_int_equal(usn_sim_port_send_raw(a, f, len), 0);
+			uint16_t q = usn_rss_queue(usn_rss_hash(keys[i], IP_B, IP_A, 80, sport), 4);
+			assert_int_equal(hal_recv(usn_sim_port_hal(b), q, g, sizeof(g), NULL, NULL), len);
+		}
+		usn_sim_link_destroy(l);
+	}
+	struct usn_sim_link *l = usn_sim_link_create(1000);
+	struct usn_sim_port_config c = {.n_queues = 4, .offloads = USN_HAL_OFF_RSS};
+	usn_sim_port_create(l, &c);
+	assert_int_equal(usn_sim_port_hal(usn_sim_port_create(l, &c))->rss_key, keys[0]);
+	usn_sim_link_destroy(l);
+
+	unsigned same = 0, flows = 0, distinct_pairs = 0;
+	for (int i = 0; i < 8; i++)
+		for (int j = i + 1; j < 8; j++) {
+			if (keys[i] == keys[j])
+				continue;
+			distinct_pairs++;
+			for (uint32_t k = 0; k < 500; k++) {
+				uint32_t ip = IP_A + k * 2654435761u % 65536u;
+				uint16_t sport = (uint16_t)(1024 + k * 7919u % 60000u);
+				same += usn_rss_queue(usn_rss_hash(keys[i], ip, IP_B, sport, 80), 4) ==
+					usn_rss_queue(usn_rss_hash(keys[j], ip, IP_B, sport, 80), 4);
+				flows++;
+			}
+		}
+	assert_true(distinct_pairs >= 27);
+	assert_true(same * 100 < flows * 35);
 }
 
 /* ---- pcap ---- */
@@ -1028,6 +1083,7 @@ int main(void)
 	    cmocka_unit_test(test_rate),
 	    cmocka_unit_test(test_mtu_fault),
 	    cmocka_unit_test(test_rss_spread_symmetric),
+	    cmocka_unit_test(test_rss_key_per_port),
 	    cmocka_unit_test(test_pcap),
 	    cmocka_unit_test(test_tx_csum_offload),
 	    cmocka_unit_test(test_rx_csum_flags),

@@ -1,4 +1,4 @@
-/* Unit tests for usn_siphash24 (lib/tcp/tcp_cookie.c): the reference
+/* Unit tests for usn_siphash24 (lib/core/siphash.c): the reference
  * vectors of Aumasson and Bernstein, and equality with a byte-at-a-time
  * reference over random keys and lengths, so the word-load version keeps
  * every SYN cookie and ISN the stack ever made. */

@@ -2249,28 +2249,41 @@ static void test_offloads(void **state)
 	fx_free(x);
 }
 
-static void test_connect_port_lands_on_worker(void **state)
+/* Active open from each worker of a 4-queue port: the source port chosen
+ * makes the flow land on the calling worker, by the port's RSS under its
+ * key (rss: true; key 0: the sim draws one from its seed) or by the stack's
+ * software steering (rss: false), and a handshake on worker 3 completes
+ * there. */
+static void connect_lands_on_worker(bool rss, uint16_t key)
 {
-	(void)state;
 	struct usn_sim_port_config pc;
 	memset(&pc, 0, sizeof pc);
 	pc.n_queues = 4;
-	pc.offloads = USN_HAL_OFF_RSS;
+	pc.offloads = rss ? USN_HAL_OFF_RSS : 0;
+	pc.rss_key = key;
 	struct fx *x = fx_new_port(&pc);
-	assert_int_equal(usn_stack_workers(x->nf.host->stack), 4);
+	struct usn_stack *stk = x->nf.host->stack;
+	const struct usn_hal *hal = usn_sim_port_hal(x->nf.host->port);
+	assert_int_equal(usn_stack_workers(stk), 4);
+	if (key)
+		assert_int_equal(hal->rss_key, key);
 	for (uint16_t wid = 0; wid < 4; wid++) {
-		struct usn_worker *w = usn_stack_worker(x->nf.host->stack, wid);
+		struct usn_worker *w = usn_stack_worker(stk, wid);
 		for (int k = 0; k < 3; k++) {
 			struct usn_tcp_conn *c = usn_tcp_connect(w, NETFIX_RAW_IP, 8080, &H, x);
 			assert_non_null(c);
 			struct usn_tcp_info i;
 			usn_tcp_info(c, &i);
-			assert_int_equal(usn_rss_queue(usn_rss_hash(NETFIX_STACK_IP, NETFIX_RAW_IP, i.local_port, 8080), 4), wid);
+			if (rss) /* what the port computes, not what the stack does */
+				assert_int_equal(
+				    usn_rss_queue(usn_rss_hash(hal->rss_key, NETFIX_RAW_IP, NETFIX_STACK_IP, 8080, i.local_port), 4),
+				    wid);
+			assert_int_equal(usn_stack_flow_worker(stk, NETFIX_RAW_IP, 8080, NETFIX_STACK_IP, i.local_port), wid);
 			assert_true(usn_tcp_worker(c) == w);
 		}
 	}
 	/* a handshake on worker 3 completes there */
-	struct usn_worker *w3 = usn_stack_worker(x->nf.host->stack, 3);
+	struct usn_worker *w3 = usn_stack_worker(stk, 3);
 	tseg_advance(&x->nf, 0);
 	netfix_drain(&x->nf);
 	x->closed = 0;
@@ -2287,6 +2300,19 @@ static void test_connect_port_lands_on_worker(void **state)
 	usn_tcp_info(c, &i);
 	assert_int_equal(i.state, USN_TCP_ESTABLISHED);
 	fx_free(x);
+}
+
+static void test_connect_port_lands_on_worker(void **state)
+{
+	(void)state;
+	connect_lands_on_worker(true, 0);
+	/* random keys, each a new start of the port */
+	uint64_t seed = 0x5eedc0ffee;
+	for (int k = 0; k < 8; k++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		connect_lands_on_worker(true, usn_rss_key_from(seed));
+	}
+	connect_lands_on_worker(false, 0);
 }
 
 static void test_syn_retransmitted_then_data(void **state)

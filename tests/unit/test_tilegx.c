@@ -178,7 +178,7 @@ static void test_rx_nochain_sizes(void **state)
 		assert_int_equal(b->headroom, USN_GX_HEADROOM);
 		assert_int_equal(b->room + b->headroom, want_class[i]);
 		assert_true(b->flags & USN_BUF_RX_HASH);
-		assert_int_equal(b->rss_hash, usn_rss_hash(IP_PEER, IP_GX, 1000, 80));
+		assert_int_equal(b->rss_hash, usn_rss_hash(f.hal->rss_key, IP_PEER, IP_GX, 1000, 80));
 		f.hal->ops->free_bulk(f.hal, 0, &b, 1);
 	}
 	assert_all_buffers_home(&f);
@@ -338,7 +338,7 @@ static void test_load_balancer_two_workers(void **state)
 	assert_int_equal(f.hal->n_queues, 2);
 	assert_true(f.hal->offloads & USN_HAL_OFF_RSS);
 	for (uint16_t port = 2000; port < 2064; port++) {
-		uint16_t q = usn_rss_queue(usn_rss_hash(IP_PEER, IP_GX, port, 80), 2);
+		uint16_t q = usn_rss_queue(usn_rss_hash(f.hal->rss_key, IP_PEER, IP_GX, port, 80), 2);
 		struct usn_buf *b, *none;
 
 		for (int dir = 0; dir < 2; dir++) {
@@ -351,7 +351,7 @@ static void test_load_balancer_two_workers(void **state)
 			b = rx_one(&f, q);
 			assert_non_null(b);
 			assert_frame_is(b, fr, len);
-			assert_int_equal(b->rss_hash, usn_rss_hash(IP_PEER, IP_GX, port, 80));
+			assert_int_equal(b->rss_hash, usn_rss_hash(f.hal->rss_key, IP_PEER, IP_GX, port, 80));
 			f.hal->ops->free_bulk(f.hal, q, &b, 1);
 		}
 		per_queue[q]++;

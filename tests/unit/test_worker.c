@@ -2,6 +2,7 @@
  * every call: the buffer cache (bulk refill and drain, nothing leaked), the
  * TX batch and a port that refuses part of it, the statistics seqlock, the
  * idle back-off, configuration checks, and software RSS over two workers. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 
 #include "core/worker.h"
 #include "net/net.h"
+#include "tcp/tcp_int.h"
 #include "netfix.h"
 
 #define FAKE_BUFS 256
@@ -39,6 +41,10 @@ struct fake {
 	unsigned rx_head[2], rx_n[2];
 	unsigned stop_after_rx; /* usn_worker_run: set *stop after this many rx calls */
 	volatile int *stop;
+	uint8_t rand_byte;  /* the random source yields rand_byte, rand_byte + 1, ... */
+	int rand_err;	    /* the random source fails with this (-errno), or 0 */
+	unsigned rand_calls;
+	size_t rand_bytes;  /* asked for in all */
 };
 
 static struct fake *fake_of(struct usn_hal *h)
@@ -120,7 +126,29 @@ static uint64_t fake_clock(struct usn_hal *h)
 	return fake_of(h)->clock_ns;
 }
 
+static int fake_random(struct usn_hal *h, void *buf, size_t len)
+{
+	struct fake *f = fake_of(h);
+	f->rand_calls++;
+	f->rand_bytes += len;
+	if (f->rand_err)
+		return f->rand_err;
+	for (size_t i = 0; i < len; i++)
+		((uint8_t *)buf)[i] = (uint8_t)(f->rand_byte + i);
+	return 0;
+}
+
 static const struct usn_hal_ops fake_ops = {
+	.rx_burst = fake_rx_burst,
+	.tx_burst = fake_tx_burst,
+	.alloc_bulk = fake_alloc_bulk,
+	.free_bulk = fake_free_bulk,
+	.clock_cycles = fake_clock,
+	.random = fake_random,
+};
+
+/* The same port without a random source. */
+static const struct usn_hal_ops fake_ops_norandom = {
 	.rx_burst = fake_rx_burst,
 	.tx_burst = fake_tx_burst,
 	.alloc_bulk = fake_alloc_bulk,
@@ -493,7 +521,7 @@ static void test_software_rss_two_workers(void **state)
 		uint16_t sport = (uint16_t)(40000 + i * 13), dport = 80;
 		size_t n = tcp_frame(fr, src, sport, dport);
 		fake_push_rx(f, 0, fr, n);
-		expect[usn_rss_queue(usn_rss_hash(src, NETFIX_STACK_IP, sport, dport), 2)]++;
+		expect[usn_stack_flow_worker(s, src, sport, NETFIX_STACK_IP, dport)]++;
 	}
 	assert_true(expect[0] > 0 && expect[1] > 0); /* the test means something */
 	/* An ARP request for us too: worker 0 learns it and tells worker 1. */
@@ -544,7 +572,7 @@ static void test_destroy_frees_frames_in_inbox(void **state)
 	unsigned to1 = 0;
 	for (uint32_t i = 0; to1 < 40 && i < 1000; i++) {
 		uint32_t src = SIMNET_IP(2, i);
-		if (usn_rss_queue(usn_rss_hash(src, NETFIX_STACK_IP, 1234, 80), 2) != 1)
+		if (usn_stack_flow_worker(s, src, 1234, NETFIX_STACK_IP, 80) != 1)
 			continue;
 		fake_push_rx(f, 0, fr, tcp_frame(fr, src, 1234, 80));
 		to1++;
@@ -562,6 +590,135 @@ static void test_destroy_frees_frames_in_inbox(void **state)
 	test_free(f);
 }
 
+/* The stack's keys come from the port's random source, read once at
+ * creation: two stacks given the same random bytes derive the same keys
+ * whatever their clocks and addresses (the timestamp offset, a keyed hash
+ * of the 4-tuple, shows the ISN key); other bytes, other keys. They used to
+ * come from the start-up clock and heap addresses. */
+static void test_keys_from_random_source(void **state)
+{
+	(void)state;
+	struct fake *f1 = fake_new(1), *f2 = fake_new(1), *f3 = fake_new(1);
+	f1->rand_byte = 7;
+	f2->rand_byte = 7;
+	f3->rand_byte = 8;
+	f1->clock_ns = 5000000000ull;
+	f2->clock_ns = 987654321987ull;
+	f3->clock_ns = f1->clock_ns;
+	struct usn_stack *s1 = stack_on(f1, 16), *s2 = stack_on(f2, 16), *s3 = stack_on(f3, 16);
+	assert_int_equal(f1->rand_calls, 1);
+	assert_int_equal(f1->rand_bytes, 16);
+	unsigned same12 = 0, same13 = 0;
+	for (uint16_t p = 1000; p < 1064; p++) {
+		uint32_t o1 = usn_tcp_ts_offset(usn_stack_worker(s1, 0)->tcp, NETFIX_STACK_IP, 80, NETFIX_RAW_IP, p);
+		uint32_t o2 = usn_tcp_ts_offset(usn_stack_worker(s2, 0)->tcp, NETFIX_STACK_IP, 80, NETFIX_RAW_IP, p);
+		uint32_t o3 = usn_tcp_ts_offset(usn_stack_worker(s3, 0)->tcp, NETFIX_STACK_IP, 80, NETFIX_RAW_IP, p);
+		same12 += o1 == o2;
+		same13 += o1 == o3;
+	}
+	assert_int_equal(same12, 64);
+	assert_true(same13 < 2);
+	usn_stack_destroy(s1);
+	usn_stack_destroy(s2);
+	usn_stack_destroy(s3);
+
+	/* An explicit secret is used as given: the random source is not read. */
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 15);
+	cfg.tcp_cookie_secret[0] = 42;
+	f1->rand_calls = 0;
+	f1->rand_byte = 99;
+	s1 = usn_stack_create(&f1->hal, &cfg);
+	f2->rand_byte = 1;
+	s2 = usn_stack_create(&f2->hal, &cfg);
+	assert_non_null(s1);
+	assert_non_null(s2);
+	assert_int_equal(f1->rand_calls, 0);
+	assert_int_equal(usn_tcp_ts_offset(usn_stack_worker(s1, 0)->tcp, NETFIX_STACK_IP, 80, NETFIX_RAW_IP, 5),
+			 usn_tcp_ts_offset(usn_stack_worker(s2, 0)->tcp, NETFIX_STACK_IP, 80, NETFIX_RAW_IP, 5));
+	usn_stack_destroy(s1);
+	usn_stack_destroy(s2);
+	test_free(f1);
+	test_free(f2);
+	test_free(f3);
+}
+
+/* No random source and no secret: the configuration is refused with one
+ * line naming it; a random source that fails stops usn_stack_create. */
+static void test_keys_need_a_random_source(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(1);
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 15);
+	f->hal.ops = &fake_ops_norandom;
+	expect_config_error(&cfg, &f->hal, "random source");
+	cfg.tcp_cookie_secret[3] = 1; /* a test's fixed secret needs none */
+	struct usn_stack *s = usn_stack_create(&f->hal, &cfg);
+	assert_non_null(s);
+	usn_stack_destroy(s);
+
+	f->hal.ops = &fake_ops;
+	f->rand_err = -ENOSYS;
+	cfg.tcp_cookie_secret[3] = 0;
+	char msg[128];
+	assert_int_equal(usn_stack_config_check(&cfg, &f->hal, msg, sizeof(msg)), 0);
+	assert_null(usn_stack_create(&f->hal, &cfg));
+	assert_int_equal(f->rand_calls, 1);
+	assert_int_equal(f->n_free, FAKE_BUFS);
+	test_free(f);
+}
+
+/* A port with RSS must bring a key that spreads flows. */
+static void test_config_refuses_degenerate_rss_key(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(2);
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 15);
+	f->hal.offloads = USN_HAL_OFF_RSS;
+	f->hal.rss_key = 0; /* a backend that forgot to choose one */
+	expect_config_error(&cfg, &f->hal, "rss_key");
+	f->hal.rss_key = 0xffff;
+	expect_config_error(&cfg, &f->hal, "rss_key");
+	f->hal.rss_key = usn_rss_key_from(1);
+	struct usn_stack *s = usn_stack_create(&f->hal, &cfg);
+	assert_non_null(s);
+	usn_stack_destroy(s);
+	test_free(f);
+}
+
+/* Software steering is keyed by the stack's secret: two stacks with
+ * different secrets send a given flow to different workers about half the
+ * time (4 workers: 3/4), and both directions of a flow to one worker. */
+static void test_software_steering_keyed(void **state)
+{
+	(void)state;
+	struct fake *f1 = fake_new(2), *f2 = fake_new(2);
+	f1->hal.n_queues = f2->hal.n_queues = 4; /* fake_new's rx queues serve 0 and 1 only; not polled here */
+	f1->rand_byte = 3;
+	f2->rand_byte = 200;
+	struct usn_stack *s1 = stack_on(f1, 16), *s2 = stack_on(f2, 16);
+	uint32_t seed = 99;
+	unsigned differ = 0, per[4] = {0};
+	for (int i = 0; i < 4000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		uint32_t src = SIMNET_IP((seed >> 24) & 0xff, (seed >> 16) & 0xff);
+		uint16_t sport = (uint16_t)(seed >> 3), dport = 80;
+		uint16_t a = usn_stack_flow_worker(s1, src, sport, NETFIX_STACK_IP, dport);
+		assert_int_equal(a, usn_stack_flow_worker(s1, NETFIX_STACK_IP, dport, src, sport));
+		differ += a != usn_stack_flow_worker(s2, src, sport, NETFIX_STACK_IP, dport);
+		per[a]++;
+	}
+	assert_true(differ > 2700 && differ < 3300);
+	for (int q = 0; q < 4; q++)
+		assert_true(per[q] > 800);
+	usn_stack_destroy(s1);
+	usn_stack_destroy(s2);
+	test_free(f1);
+	test_free(f2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -576,6 +733,10 @@ int main(void)
 		cmocka_unit_test(test_config_check_and_defaults),
 		cmocka_unit_test(test_software_rss_two_workers),
 		cmocka_unit_test(test_destroy_frees_frames_in_inbox),
+		cmocka_unit_test(test_keys_from_random_source),
+		cmocka_unit_test(test_keys_need_a_random_source),
+		cmocka_unit_test(test_config_refuses_degenerate_rss_key),
+		cmocka_unit_test(test_software_steering_keyed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,7 @@ struct usn_gxemu {
 	struct emu_link links[EMU_LINKS];
 	int n_links;
 	uint8_t custom_hdr;
+	uint16_t flow_key; /* the classifier's RSS key (usn_rss_hash) */
 	enum usn_gxemu_fault fault;
 	struct usn_gxemu_stats st;
 };
@@ -98,8 +99,10 @@ struct usn_gxemu *usn_gxemu_create(struct usn_sim_link *link)
 {
 	struct usn_gxemu *e = calloc(1, sizeof(*e));
 
-	if (e)
+	if (e) {
 		e->link = link;
+		e->flow_key = 0x6d5a; /* until a backend loads its own */
+	}
 	return e;
 }
 
@@ -125,6 +128,11 @@ void usn_gxemu_bind(gxio_mpipe_context_t *ctx, struct usn_gxemu *e)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->board = e;
+}
+
+void usn_gxemu_set_flow_key(struct usn_gxemu *e, uint16_t key)
+{
+	e->flow_key = key;
 }
 
 void usn_gxemu_set_custom_header(struct usn_gxemu *e, uint8_t bytes)
@@ -494,9 +502,9 @@ static uint16_t emu_be16(const uint8_t *p)
 }
 
 /* The flow hash: the same symmetric hash the stack and the simulated link
- * use (usn_rss_hash) over IPv4 addresses and TCP/UDP ports; other frames
- * hash their two MAC addresses. */
-static uint32_t emu_flow_hash(const uint8_t *f, size_t len)
+ * use (usn_rss_hash, with the key the backend loaded) over IPv4 addresses
+ * and TCP/UDP ports; other frames hash their two MAC addresses. */
+static uint32_t emu_flow_hash(uint16_t key, const uint8_t *f, size_t len)
 {
 	if (len >= 34 && emu_be16(f + 12) == 0x0800 && (f[14] >> 4) == 4) {
 		size_t ihl = (size_t)(f[14] & 15u) * 4u;
@@ -505,8 +513,8 @@ static uint32_t emu_flow_hash(const uint8_t *f, size_t len)
 		bool first_frag = (emu_be16(f + 20) & 0x1fffu) == 0;
 
 		if ((proto == 6 || proto == 17) && first_frag && ihl >= 20 && len >= 14 + ihl + 4)
-			return usn_rss_hash(src, dst, emu_be16(f + 14 + ihl), emu_be16(f + 14 + ihl + 2));
-		return usn_rss_hash(src, dst, 0, 0);
+			return usn_rss_hash(key, src, dst, emu_be16(f + 14 + ihl), emu_be16(f + 14 + ihl + 2));
+		return usn_rss_hash(key, src, dst, 0, 0);
 	}
 	if (len >= 12) {
 		uint32_t h = 2166136261u;
@@ -549,7 +557,7 @@ static void emu_ingress(gxio_mpipe_context_t *ctx, unsigned channel, const uint8
 		e->st.rx_no_rule++;
 		return;
 	}
-	hash = emu_flow_hash(frame, len);
+	hash = emu_flow_hash(e->flow_key, frame, len);
 	bucket = rules->rule[ri].bucket + (hash & (rules->rule[ri].num_buckets - 1));
 	if (bucket >= EMU_BUCKETS || !m->bucket[bucket].init) {
 		e->st.rx_no_rule++;

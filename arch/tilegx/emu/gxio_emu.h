@@ -45,6 +45,9 @@ void usn_gxemu_destroy(struct usn_gxemu *e);
 int usn_gxemu_add_link(struct usn_gxemu *e, const char *name, struct usn_sim_port *port, const uint8_t mac[6]);
 /* Makes `ctx` an emulated context of this board; call before gxio_mpipe_init. */
 void usn_gxemu_bind(gxio_mpipe_context_t *ctx, struct usn_gxemu *e);
+/* Loads the classifier with RSS key `key` (usn_rss_hash), as a custom
+ * classifier built with that key would be; the backend does at start. */
+void usn_gxemu_set_flow_key(struct usn_gxemu *e, uint16_t key);
 /* The classifier writes `bytes` (< 64) of custom header before each
  * frame and reports them as the l2 offset, as a custom classifier may. */
 void usn_gxemu_set_custom_header(struct usn_gxemu *e, uint8_t bytes);
