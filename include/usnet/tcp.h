@@ -111,14 +111,17 @@ struct usn_worker *usn_tcp_worker(const struct usn_tcp_conn *c);
  * one MSS) (RFC 9293 3.8.6.2.2, receiver SWS avoidance). */
 void usn_tcp_recv_hold(struct usn_tcp_conn *c, uint32_t bytes);
 void usn_tcp_recv_done(struct usn_tcp_conn *c, uint32_t bytes);
-/* Keepalive probes after idle_ms of silence (0: off, the default). */
+/* Keepalive probes after idle_ms without an acceptable segment from the
+ * peer (0: off, the default); segments outside the window do not count. */
 void usn_tcp_set_keepalive(struct usn_tcp_conn *c, uint32_t idle_ms);
 /* Idle timeout, the slowloris defence (0: off, the default). If for `ms`
- * no segment with data or FIN arrives, and the peer acknowledges no new
+ * no new data or FIN arrives in order, and the peer acknowledges no new
  * data of ours, while the connection is ESTABLISHED or CLOSE_WAIT (not
  * closing from our side), the stack aborts it (RST) and calls closed_fn
- * with USN_TCP_CLOSE_TIMEOUT. The clock starts at the call. While data of
- * ours is unacknowledged the retransmission limits govern instead. */
+ * with USN_TCP_CLOSE_TIMEOUT. Repeated bytes, bytes outside the window or
+ * failing PAWS, and out-of-order bytes until the gap is filled are not
+ * progress. The clock starts at the call. While data of ours is
+ * unacknowledged the retransmission limits govern instead. */
 void usn_tcp_set_idle_timeout(struct usn_tcp_conn *c, uint32_t ms);
 
 /* A connection's state and counters. */

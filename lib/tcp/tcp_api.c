@@ -258,7 +258,7 @@ void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uin
 	c->recover = c->iss;
 	c->rto_ms = t->cfg->tcp_rto_init_ms;
 	c->smss = t->mss_local;
-	c->last_rx_us = c->w->now_us;
+	c->last_rx_us = c->last_progress_us = c->w->now_us;
 	usn_tcp_cong_init(c);
 }
 
@@ -453,8 +453,6 @@ void usn_tcp_ev_recv(struct usn_tcp_conn *c, struct usn_cursor data)
 
 void usn_tcp_ev_sent(struct usn_tcp_conn *c, uint32_t bytes)
 {
-	if (bytes)
-		c->last_data_us = c->w->now_us; /* progress: not idle (idle timeout) */
 	if (!c->h.sent_fn)
 		return;
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
@@ -713,7 +711,7 @@ void usn_tcp_set_keepalive(struct usn_tcp_conn *c, uint32_t idle_ms)
 	if (!c || !usn_tcp_alive(c))
 		return;
 	c->keepalive_ms = idle_ms;
-	c->ka_probes = 0;
+	c->probes_out = 0;
 	if (c->tkind == USN_TK_KEEPALIVE)
 		usn_tcp_timer_stop(c);
 	usn_tcp_timer_update(c, false);
@@ -724,7 +722,7 @@ void usn_tcp_set_idle_timeout(struct usn_tcp_conn *c, uint32_t ms)
 	if (!c || !usn_tcp_alive(c))
 		return;
 	c->idle_ms = ms;
-	c->last_data_us = c->w->now_us; /* the idle clock starts now */
+	c->last_progress_us = c->w->now_us; /* the idle clock starts now */
 	if (c->tkind == USN_TK_KEEPALIVE)
 		usn_tcp_timer_stop(c);
 	usn_tcp_timer_update(c, false);

@@ -160,6 +160,7 @@ void usn_tcp_ooo_free(struct usn_tcp_conn *c)
 static void deliver(struct usn_tcp_conn *c, struct usn_cursor d, uint32_t len)
 {
 	c->rcv_nxt += len;
+	c->last_progress_us = c->w->now_us; /* new in-order data: progress */
 	c->bytes_received += len;
 	c->w->stats.tcp_rx_bytes += len;
 	usn_tcp_ev_recv(c, d);
@@ -231,6 +232,7 @@ static bool process_data(struct usn_tcp_conn *c, struct seg *s)
 	}
 	if (fin) {
 		c->rcv_nxt++;
+		c->last_progress_us = c->w->now_us;
 		c->flags |= USN_TF_FIN_RCVD;
 		usn_tcp_ooo_free(c);
 	}
@@ -259,6 +261,23 @@ static bool process_data(struct usn_tcp_conn *c, struct seg *s)
 		usn_timer_arm(&c->w->wheel, &c->delack, c->w->now_us + (uint64_t)usn_tcp_tw(c->w)->cfg->tcp_delack_ms * 1000u);
 	}
 	return fin;
+}
+
+/* A segment that passed every check (PAWS, sequence number, RST, SYN and
+ * the ACK): the only kind that may move TS.Recent, and the only kind that
+ * shows the peer alive (keepalive). RFC 7323 4.3 updates TS.Recent from a
+ * segment covering Last.ACK.sent; doing it before the ACK is validated
+ * (as Linux did until 2013) let one in-window segment with an unacceptable
+ * ACK and a far-future TSval make every later genuine segment fail PAWS. */
+static void seg_accepted(struct usn_tcp_conn *c, const struct seg *s)
+{
+	const struct usn_tcp_repr *r = &s->r;
+	if ((c->flags & USN_TF_TS) && r->has_ts && SEQ_LEQ(r->seq, c->last_ack_sent) && SEQ_GEQ(r->ts_val, c->ts_recent)) {
+		c->ts_recent = r->ts_val;
+		c->ts_recent_us = c->w->now_us;
+	}
+	c->last_rx_us = c->w->now_us;
+	c->probes_out = 0;
 }
 
 /* ---- ACK processing (RFC 9293 3.10.7.4 fifth; RFC 5961 5; RFC 5681) ---- */
@@ -373,6 +392,7 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 		usn_tcp_challenge_ack(c);
 		return ACK_DROP;
 	}
+	seg_accepted(c, s);
 	uint32_t old_wnd = c->snd_wnd;
 	bool sacked_more = usn_tcp_sack_update(c, r);
 	if (SEQ_LEQ(r->ack, c->snd_una)) {
@@ -423,6 +443,7 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 	}
 	/* The send queue is addressed from snd_una: release in the same step. */
 	c->snd_una = r->ack;
+	c->last_progress_us = w->now_us; /* new data (or FIN) of ours acked */
 	if (data_acked)
 		usn_tcp_sq_release(c, data_acked);
 	if (SEQ_LT(c->snd_nxt, c->snd_una))
@@ -658,6 +679,7 @@ static void input_syn_sent(struct usn_tcp_conn *c, struct seg *s)
 	c->max_snd_wnd = c->snd_wnd;
 	c->snd_wl1 = r->seq;
 	c->snd_wl2 = r->ack;
+	seg_accepted(c, s);
 	if (ack_ok) {
 		handshake_rtt(c, r);
 		c->snd_una = r->ack;
@@ -791,11 +813,7 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 		w->stats.drop_tcp_not_acceptable++;
 		return;
 	}
-	/* RFC 7323 4.3: TS.Recent from a segment covering Last.ACK.sent. */
-	if ((c->flags & USN_TF_TS) && r->has_ts && SEQ_LEQ(r->seq, c->last_ack_sent) && SEQ_GEQ(r->ts_val, c->ts_recent)) {
-		c->ts_recent = r->ts_val;
-		c->ts_recent_us = w->now_us;
-	}
+	/* TS.Recent moves once the ACK is validated too (seg_accepted). */
 
 	bool fin_acked = false;
 	switch ((enum usn_tcp_state)c->state) {
@@ -813,6 +831,7 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 			usn_tcp_send_rst_for(w, s->lip, s->rip, r, slen);
 			return;
 		}
+		seg_accepted(c, s);
 		handshake_rtt(c, r);
 		c->snd_una = r->ack;
 		if (SEQ_LT(c->snd_nxt, c->snd_una))
@@ -924,10 +943,9 @@ static void input_segment(struct usn_worker *w, struct seg *s)
 		usn_tcp_send_rst_for(w, s->lip, s->rip, r, seg_len(s));
 		return;
 	}
-	c->last_rx_us = w->now_us;
-	if (s->len || (r->flags & USN_TCP_FIN))
-		c->last_data_us = w->now_us; /* idle timeout (usn_tcp_set_idle_timeout) */
-	c->ka_probes = 0;
+	/* The clocks a peer could otherwise keep running with junk (keepalive,
+	 * idle timeout, FIN-WAIT-2) move only for segments that pass every
+	 * check: seg_accepted, deliver, process_ack. */
 	if (c->state == USN_TCP_SYN_SENT)
 		input_syn_sent(c, s);
 	else

@@ -103,7 +103,7 @@ struct usn_tcp_conn {
 	uint8_t dupacks;
 	uint8_t rtx_count; /* consecutive expiries of the main timer */
 	uint8_t n_sacked;
-	uint8_t ka_probes;
+	uint8_t probes_out; /* keepalive probes sent and not answered */
 	uint16_t ooo_n;
 	uint8_t undo; /* enum usn_tcp_undo */
 	/* An ACK is due at this poll round's flush (usn_tcp_worker_flush):
@@ -152,9 +152,13 @@ struct usn_tcp_conn {
 	struct usn_timer delack; /* delayed ACK */
 	uint32_t keepalive_ms;
 	uint32_t oow_ack_ms; /* when an unacceptable bare ACK was last answered */
-	uint32_t idle_ms;      /* usn_tcp_set_idle_timeout; 0: off */
+	uint32_t idle_ms;    /* usn_tcp_set_idle_timeout; 0: off */
+	/* When a segment that passed every check last arrived (keepalive). */
 	uint64_t last_rx_us;
-	uint64_t last_data_us; /* data or FIN in, or new data of ours acked (idle timeout) */
+	/* Progress, for the idle timeout and the FIN-WAIT-2 limit: new
+	 * in-order data or FIN in, or new data (or FIN) of ours acknowledged.
+	 * Duplicates, out-of-window and PAWS-failed segments never move it. */
+	uint64_t last_progress_us;
 
 	uint32_t pend_next; /* pending-output list */
 	uint32_t tw_prev, tw_next;

@@ -47,7 +47,7 @@ static uint64_t idle_deadline(const struct usn_tcp_conn *c)
 {
 	if (!c->idle_ms || (c->state != USN_TCP_ESTABLISHED && c->state != USN_TCP_CLOSE_WAIT))
 		return UINT64_MAX;
-	return c->last_data_us + (uint64_t)c->idle_ms * 1000u;
+	return c->last_progress_us + (uint64_t)c->idle_ms * 1000u;
 }
 
 /* Arms the keepalive slot at `at` or at the idle deadline, the earlier. */
@@ -157,15 +157,15 @@ static void on_keepalive(struct usn_tcp_conn *c)
 	}
 	uint64_t idle_until = c->last_rx_us + (uint64_t)c->keepalive_ms * 1000u;
 	if (c->w->now_us < idle_until) {
-		c->ka_probes = 0;
+		c->probes_out = 0;
 		keepalive_arm(c, idle_until);
 		return;
 	}
-	if (c->ka_probes >= USN_TCP_KEEPALIVE_PROBES) {
+	if (c->probes_out >= USN_TCP_KEEPALIVE_PROBES) {
 		usn_tcp_conn_close(c, USN_TCP_CLOSE_TIMEOUT);
 		return;
 	}
-	c->ka_probes++;
+	c->probes_out++;
 	on_probe(c, true);
 	uint32_t intvl = c->keepalive_ms < 75000 ? c->keepalive_ms : 75000;
 	keepalive_arm(c, c->w->now_us + (uint64_t)intvl * 1000u);
@@ -196,8 +196,9 @@ void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx)
 		break;
 	case USN_TK_FINWAIT2: {
 		/* An idle limit, not a deadline: the peer may still be sending
-		 * (our close is a half-close). */
-		uint64_t until = c->last_rx_us + (uint64_t)usn_tcp_finwait2_ms(c) * 1000u;
+		 * (our close is a half-close). Only new data restarts it, not
+		 * duplicates or junk (last_progress_us). */
+		uint64_t until = c->last_progress_us + (uint64_t)usn_tcp_finwait2_ms(c) * 1000u;
 		if (c->w->now_us < until) {
 			c->tkind = USN_TK_FINWAIT2;
 			usn_timer_arm(&c->w->wheel, &c->timer, until);

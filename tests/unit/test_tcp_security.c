@@ -1,0 +1,340 @@
+/* Unit tests for the TCP engine against a hostile peer: a stack on the
+ * simulated link and a raw peer port (tests/common/tcpseg.h), each test an
+ * attack at segment level and the exact reply, timer or counter that shows
+ * the stack holding: clocks a peer cannot keep running with junk, TS.Recent
+ * moved only by validated segments, application deadlines, RFC 1337,
+ * zero-window probes in both directions, challenge-ACK limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tcpseg.h"
+#include "usnet/tcp.h"
+
+#define SRV 80
+#define PEER 40002
+#define PISS 7000u
+#define MS 1000u
+
+struct fx {
+	struct netfix nf;
+	struct usn_stack_config cfg;
+	struct usn_tcp_conn *c;
+	int connected, closed;
+	enum usn_tcp_close_reason why;
+	size_t rx_len;
+	uint64_t sent;
+	bool hold; /* recv_fn keeps what it gets (usn_tcp_recv_hold) */
+	uint32_t siss, pnxt;
+	bool ts;
+	uint32_t tsval, stack_ts;
+};
+
+static void h_connected(struct usn_tcp_conn *c, void *user)
+{
+	struct fx *x = user;
+	x->c = c;
+	x->connected++;
+}
+static void h_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor d)
+{
+	struct fx *x = user;
+	x->rx_len += usn_cursor_size(d);
+	if (x->hold)
+		usn_tcp_recv_hold(c, usn_cursor_size(d));
+}
+static void h_sent(struct usn_tcp_conn *c, void *user, uint32_t n)
+{
+	(void)c;
+	struct fx *x = user;
+	x->sent += n;
+}
+static void h_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	(void)c;
+	struct fx *x = user;
+	x->closed++;
+	x->why = why;
+}
+static const struct usn_tcp_handlers H = {h_connected, h_recv, h_sent, NULL, h_closed};
+
+static const uint8_t payload[8192];
+
+static struct fx *fx_new(void (*tweak)(struct usn_stack_config *))
+{
+	struct fx *x = calloc(1, sizeof *x);
+	assert_non_null(x);
+	usn_stack_config_init(&x->cfg, NETFIX_STACK_IP, 15);
+	x->cfg.tcp_timewait_ms = 1000;
+	if (tweak)
+		tweak(&x->cfg);
+	netfix_setup(&x->nf, &x->cfg, NULL);
+	netfix_drain(&x->nf);
+	tseg_seed_arp(&x->nf);
+	assert_int_equal(usn_tcp_listen(x->nf.host->stack, SRV, &H, x), 0);
+	return x;
+}
+
+static void fx_free(struct fx *x)
+{
+	netfix_teardown(&x->nf);
+	free(x);
+}
+
+static const struct usn_stats *st(struct fx *x)
+{
+	return usn_worker_stats(x->nf.w);
+}
+
+/* A segment from the peer; with timestamps, the next TSval. */
+static struct tseg seg(struct fx *x, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct tseg s;
+	memset(&s, 0, sizeof s);
+	s.src_port = PEER;
+	s.dst_port = SRV;
+	s.flags = flags;
+	s.seq = seq;
+	s.ack = ack;
+	s.window = 65535;
+	if (x->ts) {
+		s.has_ts = true;
+		s.tsval = ++x->tsval;
+		s.tsecr = x->stack_ts;
+	}
+	return s;
+}
+
+static struct tseg *recv_seg(struct fx *x)
+{
+	static struct tseg o;
+	assert_true(tseg_recv(&x->nf, &o));
+	assert_true(o.csum_ok);
+	assert_int_equal(o.src_port, SRV);
+	assert_int_equal(o.dst_port, PEER);
+	if (o.has_ts)
+		x->stack_ts = o.tsval;
+	return &o;
+}
+
+static struct tseg *expect_seg(struct fx *x, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len)
+{
+	struct tseg *o = recv_seg(x);
+	assert_int_equal(o->flags, flags);
+	assert_int_equal(o->seq, seq);
+	if (flags & TSEG_ACK)
+		assert_int_equal(o->ack, ack);
+	assert_int_equal(o->len, len);
+	return o;
+}
+
+static void expect_none(struct fx *x)
+{
+	struct tseg o;
+	assert_false(tseg_recv(&x->nf, &o));
+}
+
+static void drain(struct fx *x)
+{
+	struct tseg o;
+	while (tseg_recv(&x->nf, &o))
+		;
+}
+
+static enum usn_tcp_state state_of(struct fx *x)
+{
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	return i.state;
+}
+
+/* Handshake (MSS 1460, no window scale or SACK; timestamps if x->ts);
+ * the peer's next sequence is PISS + 1. */
+static void fx_established(struct fx *x)
+{
+	struct tseg s = seg(x, TSEG_SYN, PISS, 0);
+	s.has_mss = true;
+	s.mss = 1460;
+	tseg_send(&x->nf, &s);
+	struct tseg *o = recv_seg(x);
+	assert_int_equal(o->flags, TSEG_SYN | TSEG_ACK);
+	assert_int_equal(o->has_ts, x->ts);
+	x->siss = o->seq;
+	x->pnxt = PISS + 1;
+	s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	tseg_send(&x->nf, &s);
+	assert_int_equal(x->connected, 1);
+	expect_none(x);
+}
+
+/* n bytes of new data from the peer, acknowledging what we sent. */
+static void peer_data(struct fx *x, uint32_t n, uint8_t extra)
+{
+	struct tseg s = seg(x, (uint8_t)(TSEG_ACK | TSEG_PSH | extra), x->pnxt, x->siss + 1 + (uint32_t)x->sent);
+	s.payload = payload;
+	s.len = n;
+	tseg_send(&x->nf, &s);
+	x->pnxt += n + ((extra & TSEG_FIN) ? 1 : 0);
+}
+
+/* The byte before pnxt again: already delivered and acknowledged. */
+static void peer_dup_byte(struct fx *x)
+{
+	struct tseg s = seg(x, TSEG_ACK | TSEG_PSH, x->pnxt - 1, x->siss + 1 + (uint32_t)x->sent);
+	s.payload = payload;
+	s.len = 1;
+	tseg_send(&x->nf, &s);
+}
+
+/* ---- TS.Recent (RFC 7323 4.3) ---- */
+
+/* An in-window segment whose ACK is unacceptable (data never sent) and
+ * whose TSval is far ahead must not become TS.Recent: it is answered with a
+ * challenge ACK echoing the old TS.Recent, and the peer's next genuine
+ * segment passes PAWS. Before, TS.Recent was taken before the ACK check,
+ * and every genuine segment after it was dropped as old. */
+static void test_ts_recent_only_after_ack_check(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 5000;
+	fx_established(x);
+	uint32_t recent = x->tsval;
+	struct tseg s = seg(x, TSEG_ACK | TSEG_PSH, x->pnxt, x->siss + 1 + 100000);
+	s.tsval = x->tsval + (1u << 30);
+	s.payload = payload;
+	s.len = 10;
+	tseg_send(&x->nf, &s);
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt, 0);
+	assert_int_equal(o->tsecr, recent);
+	assert_int_equal(x->rx_len, 0);
+	assert_int_equal(st(x)->tcp_challenge_acks, 1);
+	/* the genuine next segment is taken, and echoed */
+	peer_data(x, 10, TSEG_FIN);
+	assert_int_equal(x->rx_len, 10);
+	assert_int_equal(st(x)->drop_tcp_paws, 0);
+	o = expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt, 0);
+	assert_int_equal(o->tsecr, x->tsval);
+	fx_free(x);
+}
+
+/* ---- clocks a peer cannot keep running with junk ---- */
+
+/* The idle timeout counts only new in-order data (or new data of ours
+ * acknowledged). A peer that re-sends an already-acknowledged byte every
+ * second, or sends bytes outside the window, or bytes PAWS rejects, is
+ * answered (an ACK) but stays idle: RST exactly IDLE after its last new
+ * byte. Before, any segment that matched the connection restarted it. */
+static void test_idle_not_restarted_by_junk(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_established(x);
+	usn_tcp_set_idle_timeout(x->c, 3000);
+	peer_data(x, 10, 0); /* half a request, at t0 */
+	assert_int_equal(x->rx_len, 10);
+	for (int k = 0; k < 5; k++) {
+		tseg_advance(&x->nf, 500 * MS);
+		drain(x);
+		struct tseg s;
+		switch (k % 3) {
+		case 0:
+			peer_dup_byte(x);
+			break;
+		case 1: /* beyond the window */
+			s = seg(x, TSEG_ACK | TSEG_PSH, x->pnxt + 1000000, x->siss + 1);
+			s.payload = payload;
+			s.len = 5;
+			tseg_send(&x->nf, &s);
+			break;
+		default: /* new bytes, but an old timestamp: PAWS */
+			s = seg(x, TSEG_ACK | TSEG_PSH, x->pnxt, x->siss + 1);
+			s.tsval = 50;
+			s.payload = payload;
+			s.len = 5;
+			tseg_send(&x->nf, &s);
+			break;
+		}
+		expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt, 0); /* each answered */
+	}
+	assert_int_equal(x->rx_len, 10);
+	assert_int_equal(st(x)->drop_tcp_paws, 1);
+	/* 2500 ms after the data; the deadline is 3000 */
+	tseg_advance(&x->nf, 500 * MS - 1);
+	assert_int_equal(x->closed, 0);
+	tseg_advance(&x->nf, 1);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_TIMEOUT);
+	expect_seg(x, TSEG_RST | TSEG_ACK, x->siss + 1, x->pnxt, 0);
+	assert_int_equal(st(x)->tcp_idle_timeouts, 1);
+	fx_free(x);
+}
+
+/* Keepalive: only an acceptable segment shows the peer alive; junk outside
+ * the window does not put the probe off. */
+static void test_keepalive_not_fed_by_junk(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	usn_tcp_set_keepalive(x->c, 5000);
+	for (int k = 0; k < 2; k++) {
+		tseg_advance(&x->nf, 2000 * MS);
+		struct tseg s = seg(x, TSEG_ACK, x->pnxt + 1000000, x->siss + 1);
+		tseg_send(&x->nf, &s);
+		drain(x);
+	}
+	tseg_advance(&x->nf, 1000 * MS - 1);
+	expect_none(x);
+	tseg_advance(&x->nf, 1);
+	expect_seg(x, TSEG_ACK, x->siss, x->pnxt, 0); /* the first probe, at 5000 ms */
+	fx_free(x);
+}
+
+/* FIN-WAIT-2 ends after its idle limit (2 x tcp_rto_max_ms = 120 s)
+ * without new data, however often the peer repeats old bytes. */
+static void test_fin_wait_2_not_extended_by_duplicates(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	peer_data(x, 20, 0);
+	tseg_advance(&x->nf, 100 * MS);
+	drain(x);
+	assert_int_equal(usn_tcp_close(x->c), 0);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, x->siss + 1, x->pnxt, 0);
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 2);
+	tseg_send(&x->nf, &s); /* our FIN acked: FIN-WAIT-2 from here */
+	assert_int_equal(state_of(x), USN_TCP_FIN_WAIT_2);
+	for (int k = 0; k < 3; k++) {
+		tseg_advance(&x->nf, 30000 * MS);
+		peer_dup_byte(x);
+		expect_seg(x, TSEG_ACK, x->siss + 2, x->pnxt, 0);
+	}
+	tseg_advance(&x->nf, 30000 * MS - 1);
+	assert_int_equal(x->closed, 0);
+	tseg_advance(&x->nf, 1);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_TIMEOUT);
+	fx_free(x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ts_recent_only_after_ack_check),
+	    cmocka_unit_test(test_idle_not_restarted_by_junk),
+	    cmocka_unit_test(test_keepalive_not_fed_by_junk),
+	    cmocka_unit_test(test_fin_wait_2_not_extended_by_duplicates),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
