@@ -43,7 +43,7 @@ static const char usage[] =
     "  --mtu N              IPv4 MTU, 68 up to the port's (default: the port's)\n"
     "  --idle-backoff-us N  sleep up to N us when idle instead of spinning (default 0: spin)\n"
     "  --idle-timeout-ms N  reset a connection silent for N ms while its request is awaited (slowloris); 0: never (default 10000)\n"
-    "  --header-timeout-ms N  reset a connection whose request is not complete N ms after it opened (byte-trickling slowloris); 0: never (default 30000)\n"
+    "  --header-timeout-ms N  reset a connection whose request is not complete N ms after it opened, or with --keepalive after the previous answer was acknowledged, whatever it sends meanwhile (byte-trickling slowloris); 0: never (default 30000)\n"
     "  --keepalive          several requests per connection (default: one, Connection: close)\n"
     "  -h, --help           print this help and exit\n";
 

@@ -243,6 +243,7 @@ struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w)
 	c->sq_head = c->sq_tail = c->sq_cache_idx = USN_TCP_NIL;
 	usn_timer_init(&c->timer, usn_tcp_timer_fn);
 	usn_timer_init(&c->delack, usn_tcp_delack_fn);
+	usn_timer_init(&c->deadline, usn_tcp_deadline_fn);
 	return c;
 }
 
@@ -323,6 +324,7 @@ void usn_tcp_conn_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why)
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
 	usn_timer_cancel(&c->w->wheel, &c->timer);
 	usn_timer_cancel(&c->w->wheel, &c->delack);
+	usn_timer_cancel(&c->w->wheel, &c->deadline);
 	usn_tcp_table_remove(t, c);
 	usn_tcp_sq_free_all(c);
 	usn_tcp_ooo_free(c);
@@ -352,6 +354,7 @@ void usn_tcp_enter_timewait(struct usn_tcp_conn *c)
 	usn_tcp_set_state(c, USN_TCP_TIME_WAIT);
 	usn_tcp_sq_free_all(c);
 	usn_tcp_ooo_free(c);
+	usn_timer_cancel(&c->w->wheel, &c->deadline); /* the application is done with it */
 	usn_tcp_timer_arm(c, USN_TK_TIMEWAIT, t->cfg->tcp_timewait_ms);
 	/* FIFO, oldest first: all TIME-WAITs last the same time. */
 	uint32_t me = usn_tcp_idx(t, c);
@@ -649,16 +652,21 @@ int usn_tcp_close(struct usn_tcp_conn *c)
 	return rc;
 }
 
+void usn_tcp_reset_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why)
+{
+	/* RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST> in the synchronized states. */
+	if (c->state >= USN_TCP_SYN_RECEIVED && c->state != USN_TCP_TIME_WAIT)
+		(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_RST | USN_TCP_ACK);
+	usn_tcp_conn_close(c, why);
+}
+
 void usn_tcp_abort(struct usn_tcp_conn *c)
 {
 	if (!c || !usn_tcp_alive(c))
 		return;
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
 	t->depth++;
-	/* RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST> in the synchronized states. */
-	if (c->state >= USN_TCP_SYN_RECEIVED && c->state != USN_TCP_TIME_WAIT)
-		(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_RST | USN_TCP_ACK);
-	usn_tcp_conn_close(c, USN_TCP_CLOSE_ABORTED);
+	usn_tcp_reset_close(c, USN_TCP_CLOSE_ABORTED);
 	t->depth--;
 	usn_tcp_reap(t);
 }
@@ -726,6 +734,16 @@ void usn_tcp_set_idle_timeout(struct usn_tcp_conn *c, uint32_t ms)
 	if (c->tkind == USN_TK_KEEPALIVE)
 		usn_tcp_timer_stop(c);
 	usn_tcp_timer_update(c, false);
+}
+
+void usn_tcp_set_deadline(struct usn_tcp_conn *c, uint32_t ms)
+{
+	if (!c || !usn_tcp_alive(c) || c->state == USN_TCP_TIME_WAIT)
+		return;
+	if (ms == 0)
+		usn_timer_cancel(&c->w->wheel, &c->deadline);
+	else
+		usn_timer_arm(&c->w->wheel, &c->deadline, c->w->now_us + (uint64_t)ms * 1000u);
 }
 
 void usn_tcp_info(const struct usn_tcp_conn *c, struct usn_tcp_info *o)

@@ -148,8 +148,9 @@ struct usn_tcp_conn {
 	 * beside cwnd, to fill what was padding: the TCB stays 432 bytes.) */
 	uint32_t ca_acked;
 
-	struct usn_timer timer;  /* RTO / persist / keepalive / TIME-WAIT */
-	struct usn_timer delack; /* delayed ACK */
+	struct usn_timer timer;    /* RTO / persist / keepalive / TIME-WAIT */
+	struct usn_timer delack;   /* delayed ACK */
+	struct usn_timer deadline; /* the application's (usn_tcp_set_deadline) */
 	uint32_t keepalive_ms;
 	uint32_t oow_ack_ms; /* when an unacceptable bare ACK was last answered */
 	uint32_t idle_ms;    /* usn_tcp_set_idle_timeout; 0: off */
@@ -215,6 +216,9 @@ struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w);
 /* Ends the connection: cancels timers, drops queues, leaves the table, calls
  * closed_fn(why) if owed; the TCB is freed once no handler is running. */
 void usn_tcp_conn_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
+/* As usn_tcp_abort (RST in the synchronized states), with reason `why`:
+ * the stack's own aborts (idle timeout, probes exhausted, deadline). */
+void usn_tcp_reset_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
 /* Moves to TIME-WAIT: closed_fn(NORMAL), then an anonymous TCB until 2MSL. */
 void usn_tcp_enter_timewait(struct usn_tcp_conn *c);
 /* Frees zombies when no engine frame is active. */
@@ -306,6 +310,7 @@ void usn_tcp_sack_prune(struct usn_tcp_conn *c);
 /* ---- tcp_timer.c ---- */
 void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx);
 void usn_tcp_delack_fn(struct usn_timer *tm, void *ctx);
+void usn_tcp_deadline_fn(struct usn_timer *tm, void *ctx);
 /* Re-arms (or cancels) the main timer for what the connection needs now. */
 void usn_tcp_timer_update(struct usn_tcp_conn *c, bool restart_rto);
 void usn_tcp_timer_arm(struct usn_tcp_conn *c, enum usn_tcp_tkind k, uint32_t ms);

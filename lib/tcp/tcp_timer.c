@@ -1,6 +1,7 @@
 /* libusnet TCP timers: one wheel node per TCB for retransmission (RFC 6298),
  * persist (zero-window probes, RFC 9293 3.8.6.1), keepalive (RFC 1122
- * 4.2.3.6), FIN-WAIT-2 and TIME-WAIT, and one for the delayed ACK. */
+ * 4.2.3.6), FIN-WAIT-2 and TIME-WAIT, one for the delayed ACK and one for
+ * the application's deadline. */
 #include <stddef.h>
 
 #include "tcp/tcp_int.h"
@@ -147,8 +148,7 @@ static void on_keepalive(struct usn_tcp_conn *c)
 	if (c->w->now_us >= idle_deadline(c)) {
 		/* Idle timeout (slowloris): RST, as usn_tcp_abort, then TIMEOUT. */
 		c->w->stats.tcp_idle_timeouts++;
-		(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_RST | USN_TCP_ACK);
-		usn_tcp_conn_close(c, USN_TCP_CLOSE_TIMEOUT);
+		usn_tcp_reset_close(c, USN_TCP_CLOSE_TIMEOUT);
 		return;
 	}
 	if (!c->keepalive_ms) {
@@ -224,6 +224,22 @@ void usn_tcp_delack_fn(struct usn_timer *tm, void *ctx)
 	t->depth++;
 	c->flags |= USN_TF_ACK_NOW;
 	usn_tcp_output(c);
+	t->depth--;
+	usn_tcp_reap(t);
+}
+
+void usn_tcp_deadline_fn(struct usn_timer *tm, void *ctx)
+{
+	(void)ctx;
+	struct usn_tcp_conn *c = CONN_OF(tm, deadline);
+	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+	if (!usn_tcp_alive(c))
+		return;
+	/* The application's deadline (usn_tcp_set_deadline): whatever the
+	 * peer sent meanwhile, RST and TIMEOUT, as the idle timeout. */
+	t->depth++;
+	c->w->stats.tcp_deadline_timeouts++;
+	usn_tcp_reset_close(c, USN_TCP_CLOSE_TIMEOUT);
 	t->depth--;
 	usn_tcp_reap(t);
 }

@@ -328,6 +328,68 @@ static void test_fin_wait_2_not_extended_by_duplicates(void **state)
 	fx_free(x);
 }
 
+/* ---- the application's deadline (usn_tcp_set_deadline) ---- */
+
+/* It fires at its time whatever the peer sends (new data included), with
+ * a RST and closed_fn(TIMEOUT); setting it again re-arms it from then, 0
+ * clears it, and it never outlives closed_fn (TIME-WAIT). */
+static void test_deadline(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	usn_tcp_set_deadline(x->c, 1000);
+	tseg_advance(&x->nf, 600 * MS);
+	usn_tcp_set_deadline(x->c, 1000); /* re-armed: now due at 1600 ms */
+	for (int k = 0; k < 4; k++) {
+		tseg_advance(&x->nf, 200 * MS);
+		peer_data(x, 5, 0);
+		tseg_advance(&x->nf, 0);
+		drain(x);
+	}
+	assert_int_equal(x->rx_len, 20);
+	tseg_advance(&x->nf, 200 * MS - 1);
+	drain(x); /* the delayed ACK of the last bytes */
+	assert_int_equal(x->closed, 0);
+	tseg_advance(&x->nf, 1);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_TIMEOUT);
+	expect_seg(x, TSEG_RST | TSEG_ACK, x->siss + 1, x->pnxt, 0);
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_deadline_timeouts, 1);
+	fx_free(x);
+
+	/* cleared: nothing happens */
+	x = fx_new(NULL);
+	fx_established(x);
+	usn_tcp_set_deadline(x->c, 1000);
+	usn_tcp_set_deadline(x->c, 0);
+	tseg_advance(&x->nf, 5000 * MS);
+	assert_int_equal(x->closed, 0);
+	expect_none(x);
+	assert_int_equal(usn_worker_next_deadline_us(x->nf.w), UINT64_MAX);
+	fx_free(x);
+
+	/* the connection closes normally first: into TIME-WAIT, no abort */
+	x = fx_new(NULL);
+	fx_established(x);
+	usn_tcp_set_deadline(x->c, 1000);
+	assert_int_equal(usn_tcp_close(x->c), 0);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, x->siss + 1, x->pnxt, 0);
+	struct tseg s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt, x->siss + 2); /* acks our FIN too */
+	tseg_send(&x->nf, &s);
+	x->pnxt++;
+	expect_seg(x, TSEG_ACK, x->siss + 2, x->pnxt, 0);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_NORMAL);
+	tseg_advance(&x->nf, 2000 * MS);
+	expect_none(x);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(st(x)->tcp_deadline_timeouts, 0);
+	fx_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +397,7 @@ int main(void)
 	    cmocka_unit_test(test_idle_not_restarted_by_junk),
 	    cmocka_unit_test(test_keepalive_not_fed_by_junk),
 	    cmocka_unit_test(test_fin_wait_2_not_extended_by_duplicates),
+	    cmocka_unit_test(test_deadline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
