@@ -778,7 +778,9 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 			usn_tcp_challenge_ack(c); /* RFC 5961 4.2 */
 			return;
 		}
-		if (c->state == USN_TCP_TIME_WAIT && (r->flags & USN_TCP_FIN))
+		/* TIME-WAIT: a retransmission of the peer's FIN (it ends at
+		 * RCV.NXT) restarts 2 MSL; any other FIN is junk and does not. */
+		if (c->state == USN_TCP_TIME_WAIT && (r->flags & USN_TCP_FIN) && r->seq + slen == c->rcv_nxt)
 			usn_tcp_timer_arm(c, USN_TK_TIMEWAIT, usn_tcp_tw(w)->cfg->tcp_timewait_ms);
 		if (oow_ack_allowed(c, slen))
 			c->flags |= USN_TF_ACK_NOW;
@@ -786,6 +788,13 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 	}
 	/* Second: RST (RFC 5961 3.2): exactly RCV.NXT resets, else challenge. */
 	if (r->flags & USN_TCP_RST) {
+		if (c->state == USN_TCP_TIME_WAIT) {
+			/* RFC 1337 (TIME-WAIT assassination): an RST must not end
+			 * TIME-WAIT early, or an old duplicate of this connection
+			 * may be taken into its next incarnation. */
+			w->stats.tcp_timewait_rst_ignored++;
+			return;
+		}
 		if (r->seq != c->rcv_nxt) {
 			w->stats.drop_tcp_not_acceptable++;
 			usn_tcp_challenge_ack(c);
@@ -912,11 +921,12 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 		return;
 	case USN_TCP_TIME_WAIT:
 		/* fifth/eighth, TIME-WAIT: a retransmitted FIN is ACKed and the
-		 * 2 MSL timeout restarted. */
-		if (r->flags & USN_TCP_FIN) {
+		 * 2 MSL timeout restarted. It ends at RCV.NXT, so it comes
+		 * through the unacceptable branch above; a FIN in the window is
+		 * no retransmission (the peer's FIN is behind RCV.NXT): ACKed,
+		 * without restarting 2 MSL. */
+		if (r->flags & USN_TCP_FIN)
 			c->flags |= USN_TF_ACK_NOW;
-			usn_tcp_timer_arm(c, USN_TK_TIMEWAIT, usn_tcp_tw(w)->cfg->tcp_timewait_ms);
-		}
 		return;
 	}
 }

@@ -390,6 +390,63 @@ static void test_deadline(void **state)
 	fx_free(x);
 }
 
+/* ---- TIME-WAIT (RFC 1337) ---- */
+
+/* Our close, then the peer's FIN: TIME-WAIT (tcp_timewait_ms 1000 here). */
+static void fx_time_wait(struct fx *x)
+{
+	fx_established(x);
+	assert_int_equal(usn_tcp_close(x->c), 0);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, x->siss + 1, x->pnxt, 0);
+	struct tseg s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt, x->siss + 2);
+	tseg_send(&x->nf, &s);
+	x->pnxt++;
+	expect_seg(x, TSEG_ACK, x->siss + 2, x->pnxt, 0);
+	assert_int_equal(x->closed, 1); /* announced on entering TIME-WAIT */
+}
+
+/* RFC 1337: an RST, even one exactly at RCV.NXT, does not end TIME-WAIT
+ * (it did: the TCB went back to the pool at once). The connection still
+ * ACKs a retransmitted FIN afterwards, and ends at its 2 MSL. Junk FINs
+ * (in or outside the window) are ACKed without restarting 2 MSL. */
+static void test_timewait_ignores_rst(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	uint32_t free0 = usn_tcp_free_tcbs(x->nf.w);
+	fx_time_wait(x);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0 - 1);
+	tseg_advance(&x->nf, 100 * MS);
+	struct tseg s = seg(x, TSEG_RST, x->pnxt, 0);
+	tseg_send(&x->nf, &s);
+	s = seg(x, TSEG_RST | TSEG_ACK, x->pnxt + 10, x->siss + 2);
+	tseg_send(&x->nf, &s);
+	expect_none(x);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0 - 1);
+	assert_int_equal(st(x)->tcp_timewait_rst_ignored, 2);
+	assert_int_equal(st(x)->tcp_rst_rx, 0);
+	/* still there: the peer's FIN again is ACKed (and restarts 2 MSL) */
+	tseg_advance(&x->nf, 200 * MS);
+	s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt - 1, x->siss + 2);
+	tseg_send(&x->nf, &s);
+	expect_seg(x, TSEG_ACK, x->siss + 2, x->pnxt, 0);
+	/* junk FINs: ACKed, 2 MSL not restarted */
+	tseg_advance(&x->nf, 500 * MS);
+	s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt + 100, x->siss + 2);
+	tseg_send(&x->nf, &s);
+	expect_seg(x, TSEG_ACK, x->siss + 2, x->pnxt, 0);
+	s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt + 3000000, x->siss + 2);
+	tseg_send(&x->nf, &s);
+	drain(x);
+	tseg_advance(&x->nf, 500 * MS - 1); /* 1000 ms after the FIN repeat */
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0 - 1);
+	tseg_advance(&x->nf, 1);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0);
+	assert_int_equal(x->closed, 1);
+	fx_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +455,7 @@ int main(void)
 	    cmocka_unit_test(test_keepalive_not_fed_by_junk),
 	    cmocka_unit_test(test_fin_wait_2_not_extended_by_duplicates),
 	    cmocka_unit_test(test_deadline),
+	    cmocka_unit_test(test_timewait_ignores_rst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
