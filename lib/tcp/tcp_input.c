@@ -16,6 +16,7 @@ struct seg {
 	struct usn_cursor data; /* payload */
 	uint32_t len;           /* payload bytes */
 	struct usn_buf *frame;  /* NULL once the OOO queue keeps it */
+	bool text_dropped;      /* our window was zero: payload (and FIN) not taken */
 };
 
 static inline uint32_t seg_len(const struct seg *s)
@@ -175,6 +176,10 @@ static bool process_data(struct usn_tcp_conn *c, struct seg *s)
 	struct usn_cursor d = s->data;
 	if (len == 0 && !fin)
 		return false;
+	if (s->text_dropped) {
+		c->flags |= USN_TF_ACK_NOW; /* tell the peer the window is still 0 */
+		return false;
+	}
 	if (c->flags & USN_TF_FIN_RCVD) {
 		c->flags |= USN_TF_ACK_NOW; /* a retransmitted FIN: ACK it again */
 		return false;
@@ -770,6 +775,20 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 	else
 		ok = wnd != 0 && ((SEQ_GEQ(r->seq, c->rcv_nxt) && SEQ_LT(r->seq, c->rcv_nxt + wnd)) ||
 				  (SEQ_GEQ(r->seq + slen - 1, c->rcv_nxt) && SEQ_LT(r->seq + slen - 1, c->rcv_nxt + wnd)));
+	if (!ok && wnd == 0 && r->seq == c->rcv_nxt) {
+		/* RFC 9293 3.10.7.4: with RCV.WND zero no segment is acceptable,
+		 * "but special allowance should be made to accept valid ACKs,
+		 * URGs, and RSTs". The peer's own zero-window probe carries a
+		 * byte at RCV.NXT, and its ACK and window update were lost with
+		 * it, so both ends could wait on each other. Its text (and a FIN
+		 * after it) is dropped and ACKed; the rest is processed as for an
+		 * empty segment. A bare FIN takes no room and is taken. */
+		if (s->len) {
+			s->text_dropped = true;
+			w->stats.drop_tcp_zero_window++;
+		}
+		ok = true;
+	}
 	if (!ok) {
 		w->stats.drop_tcp_not_acceptable++;
 		if (r->flags & USN_TCP_RST)
@@ -1010,6 +1029,7 @@ void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn
 	s.data = usn_cursor_drop(l4, s.r.hdr_len);
 	s.len = usn_cursor_size(s.data);
 	s.frame = frame;
+	s.text_dropped = false;
 	t->depth++;
 	input_segment(w, &s);
 	t->depth--;

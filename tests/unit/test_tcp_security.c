@@ -390,6 +390,66 @@ static void test_deadline(void **state)
 	fx_free(x);
 }
 
+/* ---- zero windows ---- */
+
+static void small_rcv_wnd(struct usn_stack_config *c)
+{
+	c->tcp_rcv_wnd = 2000;
+}
+
+/* Our window is zero (the application holds everything) and so is the
+ * peer's, with our data waiting. The peer's zero-window probe carries a
+ * byte at RCV.NXT and a window update (and later an ACK of our data):
+ * RFC 9293 3.10.7.4 processes its ACK and window although its text is
+ * not taken. It was dropped whole, so each side waited for the other. */
+static void test_zero_window_probe_ack_processed(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(small_rcv_wnd);
+	x->hold = true;
+	fx_established(x);
+	peer_data(x, 1460, 0);
+	peer_data(x, 540, 0);
+	assert_int_equal(x->rx_len, 2000);
+	tseg_advance(&x->nf, 40 * MS);
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt, 0);
+	assert_int_equal(o->window, 0);
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	s.window = 0;
+	tseg_send(&x->nf, &s);
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 500, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	expect_none(x); /* the peer's window is zero */
+	/* the peer's probe: one byte, and its window opens */
+	s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	s.window = 4000;
+	s.payload = payload;
+	s.len = 1;
+	tseg_send(&x->nf, &s);
+	o = expect_seg(x, TSEG_ACK | TSEG_PSH, x->siss + 1, x->pnxt, 500); /* the byte not taken */
+	assert_int_equal(o->window, 0);
+	assert_int_equal(x->rx_len, 2000);
+	assert_int_equal(st(x)->drop_tcp_zero_window, 1);
+	/* the next probe acknowledges our data: sent_fn hears of it */
+	s = seg(x, TSEG_ACK, x->pnxt, x->siss + 501);
+	s.window = 4000;
+	s.payload = payload;
+	s.len = 1;
+	tseg_send(&x->nf, &s);
+	assert_int_equal(x->sent, 500);
+	expect_seg(x, TSEG_ACK, x->siss + 501, x->pnxt, 0);
+	assert_int_equal(st(x)->drop_tcp_zero_window, 2);
+	/* the window reopens: the byte is taken when sent again */
+	x->hold = false;
+	usn_tcp_recv_done(x->c, 2000);
+	tseg_advance(&x->nf, 0);
+	o = expect_seg(x, TSEG_ACK, x->siss + 501, x->pnxt, 0);
+	assert_int_equal(o->window, 2000);
+	peer_data(x, 1, 0);
+	assert_int_equal(x->rx_len, 2001);
+	fx_free(x);
+}
+
 /* ---- TIME-WAIT (RFC 1337) ---- */
 
 /* Our close, then the peer's FIN: TIME-WAIT (tcp_timewait_ms 1000 here). */
@@ -455,6 +515,7 @@ int main(void)
 	    cmocka_unit_test(test_keepalive_not_fed_by_junk),
 	    cmocka_unit_test(test_fin_wait_2_not_extended_by_duplicates),
 	    cmocka_unit_test(test_deadline),
+	    cmocka_unit_test(test_zero_window_probe_ack_processed),
 	    cmocka_unit_test(test_timewait_ignores_rst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
