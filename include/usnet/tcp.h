@@ -45,7 +45,8 @@ enum usn_tcp_close_reason {
 	USN_TCP_CLOSE_NORMAL = 0, /* both FINs exchanged and acknowledged */
 	USN_TCP_CLOSE_RESET,      /* the peer sent an acceptable RST */
 	USN_TCP_CLOSE_ABORTED,    /* the application called usn_tcp_abort */
-	USN_TCP_CLOSE_TIMEOUT,    /* retransmissions or keepalives exhausted, idle timeout or deadline */
+	USN_TCP_CLOSE_TIMEOUT,    /* retransmissions, keepalives or zero-window probes exhausted,
+				     idle timeout or deadline */
 	USN_TCP_CLOSE_REFUSED,    /* active open answered by RST */
 	USN_TCP_CLOSE_UNREACHABLE,/* ARP could not resolve the next hop */
 };

@@ -101,9 +101,9 @@ struct usn_tcp_conn {
 	uint16_t flags;
 	uint16_t smss; /* send MSS: min(peer MSS, mtu - 40) */
 	uint8_t dupacks;
-	uint8_t rtx_count; /* consecutive expiries of the main timer */
+	uint8_t rtx_count; /* consecutive expiries of the main timer (RTO, persist) */
 	uint8_t n_sacked;
-	uint8_t probes_out; /* keepalive probes sent and not answered */
+	uint8_t probes_out; /* keepalive or zero-window probes sent and not answered */
 	uint16_t ooo_n;
 	uint8_t undo; /* enum usn_tcp_undo */
 	/* An ACK is due at this poll round's flush (usn_tcp_worker_flush):

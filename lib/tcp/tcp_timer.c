@@ -130,15 +130,33 @@ static void on_rto(struct usn_tcp_conn *c)
 	}
 }
 
-static void on_probe(struct usn_tcp_conn *c, bool keepalive)
+static void send_probe(struct usn_tcp_conn *c)
 {
 	/* An old sequence number the peer must answer with an ACK carrying
 	 * its window (RFC 9293 3.8.6.1, RFC 1122 4.2.3.6). */
 	(void)usn_tcp_send_seg(c, c->snd_una - 1, 0, USN_TCP_ACK);
-	if (keepalive)
+}
+
+/* Zero-window probing, bounded as Linux's tcp_probe_timer: probes_out
+ * counts the probes not answered (any acceptable segment answers,
+ * seg_accepted), rtx_count every probe since the window closed (only an
+ * opening window or new data acknowledged resets it). A connection the
+ * application has closed (usn_tcp_fin_wanted: data or FIN still to go) is
+ * an orphan: nobody waits on the peer, so answers do not keep it. */
+static void on_persist(struct usn_tcp_conn *c)
+{
+	const struct usn_stack_config *cfg = usn_tcp_tw(c->w)->cfg;
+	bool orphan = usn_tcp_fin_wanted(c);
+	if (c->probes_out >= cfg->tcp_probe_retries || (orphan && c->rtx_count >= cfg->tcp_orphan_probe_retries)) {
+		c->w->stats.tcp_probe_timeouts++;
+		usn_tcp_reset_close(c, USN_TCP_CLOSE_TIMEOUT);
 		return;
+	}
+	send_probe(c);
 	c->w->stats.tcp_zero_window_probes++;
-	if (c->rtx_count < 16)
+	if (c->probes_out < UINT8_MAX)
+		c->probes_out++;
+	if (c->rtx_count < UINT8_MAX)
 		c->rtx_count++;
 	usn_tcp_timer_arm(c, USN_TK_PERSIST, backoff_ms(c, c->rto_ms));
 }
@@ -166,7 +184,7 @@ static void on_keepalive(struct usn_tcp_conn *c)
 		return;
 	}
 	c->probes_out++;
-	on_probe(c, true);
+	send_probe(c);
 	uint32_t intvl = c->keepalive_ms < 75000 ? c->keepalive_ms : 75000;
 	keepalive_arm(c, c->w->now_us + (uint64_t)intvl * 1000u);
 }
@@ -186,7 +204,7 @@ void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx)
 		on_rto(c);
 		break;
 	case USN_TK_PERSIST:
-		on_probe(c, false);
+		on_persist(c);
 		break;
 	case USN_TK_KEEPALIVE:
 		on_keepalive(c);

@@ -450,6 +450,142 @@ static void test_zero_window_probe_ack_processed(void **state)
 	fx_free(x);
 }
 
+/* Our data waits on the peer's zero window: the ACK that closes it. */
+static void peer_window_zero(struct fx *x)
+{
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	s.window = 0;
+	tseg_send(&x->nf, &s);
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 3000, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	expect_none(x);
+}
+
+/* The persist timer: RTO (200 ms here) doubled per probe, at most
+ * tcp_rto_max_ms (60 s). Expects the k-th probe (0-based) exactly on time. */
+static void expect_probe(struct fx *x, int k)
+{
+	uint64_t t = (uint64_t)200 << (k < 16 ? k : 16);
+	if (t > 60000)
+		t = 60000;
+	tseg_advance(&x->nf, t * MS - 1);
+	expect_none(x);
+	assert_int_equal(x->closed, 0);
+	tseg_advance(&x->nf, 1);
+	expect_seg(x, TSEG_ACK, x->siss, x->pnxt, 0);
+}
+
+static void expect_probe_abort(struct fx *x, int k)
+{
+	uint64_t t = (uint64_t)200 << (k < 16 ? k : 16);
+	if (t > 60000)
+		t = 60000;
+	tseg_advance(&x->nf, t * MS - 1);
+	assert_int_equal(x->closed, 0);
+	tseg_advance(&x->nf, 1);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_TIMEOUT);
+	expect_seg(x, TSEG_RST | TSEG_ACK, x->siss + 1, x->pnxt, 0);
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_probe_timeouts, 1);
+}
+
+/* The peer answers a probe with its window still zero. */
+static void peer_answers_zero(struct fx *x)
+{
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	s.window = 0;
+	tseg_send(&x->nf, &s);
+	expect_none(x);
+}
+
+static void probe_retries_5(struct usn_stack_config *c)
+{
+	c->tcp_probe_retries = 5;
+}
+
+/* A peer that closes its window and falls silent: after tcp_probe_retries
+ * unanswered probes the connection is aborted. Probing went on for ever:
+ * the idle timeout does not apply while data of ours waits, so 4,096 such
+ * peers filled a worker. */
+static void test_zero_window_silent_peer_aborted(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(probe_retries_5);
+	uint32_t free0 = usn_tcp_free_tcbs(x->nf.w);
+	fx_established(x);
+	peer_window_zero(x);
+	/* an answer resets the count: two probes, an answer, then silence */
+	expect_probe(x, 0);
+	expect_probe(x, 1);
+	peer_answers_zero(x);
+	for (int k = 2; k < 7; k++)
+		expect_probe(x, k);
+	expect_probe_abort(x, 7);
+	assert_int_equal(st(x)->tcp_zero_window_probes, 7);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0);
+	fx_free(x);
+}
+
+/* The same with the defaults: tcp_max_retries (12) unanswered probes, about
+ * 6 minutes. */
+static void test_zero_window_silent_peer_default_limit(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	peer_window_zero(x);
+	for (int k = 0; k < 12; k++)
+		expect_probe(x, k);
+	expect_probe_abort(x, 12);
+	fx_free(x);
+}
+
+/* A peer that answers every probe with a zero window is alive (RFC 1122
+ * 4.2.2.17): an open connection is probed for as long as the application
+ * keeps it, and its data flows when the window opens. */
+static void test_zero_window_answered_open_connection_kept(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	peer_window_zero(x);
+	for (int k = 0; k < 20; k++) {
+		expect_probe(x, k);
+		peer_answers_zero(x);
+	}
+	assert_int_equal(x->closed, 0);
+	assert_int_equal(state_of(x), USN_TCP_ESTABLISHED);
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	s.window = 4000;
+	tseg_send(&x->nf, &s);
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, x->pnxt, 1460);
+	(void)o;
+	fx_free(x);
+}
+
+/* Once the application has closed (here: a reply queued, then close, as
+ * minimal_ws does), answers no longer keep it: after
+ * tcp_orphan_probe_retries (8) probes with the window still zero, about
+ * 100 s, the connection is aborted. It was kept for ever in CLOSE_PENDING. */
+static void test_zero_window_orphan_aborted_even_if_answered(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	uint32_t free0 = usn_tcp_free_tcbs(x->nf.w);
+	fx_established(x);
+	peer_window_zero(x);
+	assert_int_equal(usn_tcp_close(x->c), 0);
+	assert_int_equal(state_of(x), USN_TCP_CLOSE_PENDING);
+	for (int k = 0; k < 8; k++) {
+		expect_probe(x, k);
+		peer_answers_zero(x);
+	}
+	expect_probe_abort(x, 8);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), free0);
+	fx_free(x);
+}
+
 /* ---- TIME-WAIT (RFC 1337) ---- */
 
 /* Our close, then the peer's FIN: TIME-WAIT (tcp_timewait_ms 1000 here). */
@@ -516,6 +652,10 @@ int main(void)
 	    cmocka_unit_test(test_fin_wait_2_not_extended_by_duplicates),
 	    cmocka_unit_test(test_deadline),
 	    cmocka_unit_test(test_zero_window_probe_ack_processed),
+	    cmocka_unit_test(test_zero_window_silent_peer_aborted),
+	    cmocka_unit_test(test_zero_window_silent_peer_default_limit),
+	    cmocka_unit_test(test_zero_window_answered_open_connection_kept),
+	    cmocka_unit_test(test_zero_window_orphan_aborted_even_if_answered),
 	    cmocka_unit_test(test_timewait_ignores_rst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
