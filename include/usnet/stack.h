@@ -54,6 +54,11 @@ struct usn_stack_config {
 	 * orphans too, after tcp_orphan_retries) [8: about 100 s]. Up to 255. */
 	uint32_t tcp_orphan_probe_retries;
 	uint32_t tcp_sendq_max;    /* send descriptors (send_ref / send_writer) per worker [tcp_max_conns * 4] */
+	/* Challenge ACKs (RFC 5961) per worker per second, on average: after
+	 * the limit of one per connection per 500 ms, each second's budget is
+	 * drawn at random from [limit / 2, limit * 3 / 2), so an attacker
+	 * cannot read other connections' use of it (CVE-2016-5696) [1000]. */
+	uint32_t tcp_challenge_ack_limit;
 	bool tcp_no_timestamps;    /* do not offer RFC 7323 timestamps */
 	bool tcp_no_sack;          /* do not offer SACK */
 	bool tcp_no_wscale;        /* do not offer window scale */

@@ -80,6 +80,8 @@ int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_
 		USN_CFG_FAIL("tcp_probe_retries: %u exceeds 255", (unsigned)cfg->tcp_probe_retries);
 	if (cfg->tcp_orphan_probe_retries > 255)
 		USN_CFG_FAIL("tcp_orphan_probe_retries: %u exceeds 255", (unsigned)cfg->tcp_orphan_probe_retries);
+	if (cfg->tcp_challenge_ack_limit > (1u << 30))
+		USN_CFG_FAIL("tcp_challenge_ack_limit: %u is too many", (unsigned)cfg->tcp_challenge_ack_limit);
 	if (cfg->timer_hz > 1000000)
 		USN_CFG_FAIL("timer_hz: %u exceeds 1000000", (unsigned)cfg->timer_hz);
 	if (cfg->arp_entries > (1u << 24))
@@ -121,6 +123,7 @@ static void usn_config_fill_defaults(struct usn_stack_config *c, const struct us
 	USN_DEFAULT(tcp_max_retries, 12);
 	USN_DEFAULT(tcp_probe_retries, c->tcp_max_retries < 255 ? c->tcp_max_retries : 255);
 	USN_DEFAULT(tcp_orphan_probe_retries, 8);
+	USN_DEFAULT(tcp_challenge_ack_limit, 1000);
 	USN_DEFAULT(tcp_sendq_max, c->tcp_max_conns * 4);
 	USN_DEFAULT(arp_entries, 256);
 	USN_DEFAULT(arp_timeout_ms, 60000);

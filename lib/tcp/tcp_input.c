@@ -726,13 +726,7 @@ static bool timewait_reusable(const struct usn_tcp_conn *c, const struct seg *s)
  * space would otherwise trade ACKs at line rate. */
 static bool oow_ack_allowed(struct usn_tcp_conn *c, uint32_t slen)
 {
-	if (slen)
-		return true;
-	uint32_t now_ms = (uint32_t)(c->w->now_us / 1000u);
-	if (now_ms - c->oow_ack_ms < USN_TCP_OOW_ACK_MS)
-		return false;
-	c->oow_ack_ms = now_ms;
-	return true;
+	return slen || usn_tcp_oow_ack_take(c);
 }
 
 /* RFC 9293 3.10.7.4: every state past SYN-SENT. */

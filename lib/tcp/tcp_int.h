@@ -27,7 +27,6 @@
 #define USN_TCP_MAX_WSCALE 14 /* RFC 7323 2.3 */
 #define USN_TCP_EPH_LO 49152  /* IANA dynamic ports (RFC 6335) */
 #define USN_TCP_EPH_HI 65535
-#define USN_TCP_CHALLENGE_PER_S 1000 /* RFC 5961 7: per-worker limit */
 #define USN_TCP_KEEPALIVE_PROBES 9
 #define USN_TCP_PAWS_IDLE_MS (24u * 24 * 3600 * 1000) /* RFC 7323 5.5 */
 #define USN_TCP_OOW_ACK_MS 500 /* one answer per this to bare out-of-window ACKs (Linux) */
@@ -152,8 +151,10 @@ struct usn_tcp_conn {
 	struct usn_timer delack;   /* delayed ACK */
 	struct usn_timer deadline; /* the application's (usn_tcp_set_deadline) */
 	uint32_t keepalive_ms;
-	uint32_t oow_ack_ms; /* when an unacceptable bare ACK was last answered */
-	uint32_t idle_ms;    /* usn_tcp_set_idle_timeout; 0: off */
+	uint32_t idle_ms; /* usn_tcp_set_idle_timeout; 0: off */
+	/* When an unacceptable segment was last answered or a challenge ACK
+	 * sent (usn_tcp_oow_ack_take); 0: never. */
+	uint64_t oow_ack_us;
 	/* When a segment that passed every check last arrived (keepalive). */
 	uint64_t last_rx_us;
 	/* Progress, for the idle timeout and the FIN-WAIT-2 limit: new
@@ -199,8 +200,10 @@ struct usn_tcp_worker {
 	uint16_t port_cursor;
 	uint16_t mss_local; /* mtu - 40 */
 
-	uint64_t chal_window_us;
-	uint32_t chal_n;
+	/* Challenge ACKs (usn_tcp_challenge_ack): what is left of the budget
+	 * of second chal_sec - 1 (0: none drawn yet). */
+	uint64_t chal_sec;
+	uint32_t chal_left;
 	uint64_t cookie_last_us; /* when a SYN cookie was last sent */
 	uint64_t key_cookie[2], key_isn[2];
 };
@@ -332,8 +335,13 @@ void usn_tcp_send_ack(struct usn_tcp_conn *c);
 int usn_tcp_send_raw(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r);
 /* RST answering segment r that arrived from rip to lip (RFC 9293 3.10.7.1). */
 void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r, uint32_t seg_len);
-/* A challenge ACK (RFC 5961), rate-limited per worker. */
+/* A challenge ACK (RFC 5961), rate-limited per connection, then by a
+ * per-worker budget drawn at random each second. */
 void usn_tcp_challenge_ack(struct usn_tcp_conn *c);
+/* The per-connection limit on answers to unacceptable segments and on
+ * challenge ACKs (one per USN_TCP_OOW_ACK_MS): true, and the clock taken,
+ * if one may go now. */
+bool usn_tcp_oow_ack_take(struct usn_tcp_conn *c);
 /* The window to advertise now, bytes (never shrinking the right edge). */
 uint32_t usn_tcp_rcv_window(struct usn_tcp_conn *c);
 /* Bytes of payload in a full-size segment with our usual options. */

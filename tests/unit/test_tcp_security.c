@@ -122,6 +122,15 @@ static struct tseg *recv_seg(struct fx *x)
 	return &o;
 }
 
+/* A segment of any of the stack's connections. */
+static struct tseg *recv_seg_any(struct fx *x)
+{
+	static struct tseg o;
+	assert_true(tseg_recv(&x->nf, &o));
+	assert_true(o.csum_ok);
+	return &o;
+}
+
 static struct tseg *expect_seg(struct fx *x, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len)
 {
 	struct tseg *o = recv_seg(x);
@@ -586,6 +595,67 @@ static void test_zero_window_orphan_aborted_even_if_answered(void **state)
 	fx_free(x);
 }
 
+/* ---- challenge ACKs (RFC 5961 7, CVE-2016-5696) ---- */
+
+static void challenge_limit_10(struct usn_stack_config *c)
+{
+	c->tcp_challenge_ack_limit = 10;
+}
+
+#define N_CHAL 40
+
+/* The worker's budget of challenge ACKs (after the per-connection limit)
+ * is drawn at random for each second from [limit / 2, limit * 3 / 2): here
+ * 5..14 of 40 connections that each receive an RST in their window get
+ * one, and the number changes from second to second. A fixed budget (it
+ * was 1,000 a second) lets an off-path attacker read how much of it other
+ * connections used (CVE-2016-5696). */
+static void test_challenge_ack_budget_random(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(challenge_limit_10);
+	uint32_t pnxt[N_CHAL];
+	for (int i = 0; i < N_CHAL; i++) {
+		struct tseg s = seg(x, TSEG_SYN, PISS, 0);
+		s.src_port = (uint16_t)(PEER + 1 + i);
+		tseg_send(&x->nf, &s);
+		struct tseg *o = recv_seg_any(x);
+		assert_int_equal(o->flags, TSEG_SYN | TSEG_ACK);
+		uint32_t siss = o->seq;
+		s = seg(x, TSEG_ACK, PISS + 1, siss + 1);
+		s.src_port = (uint16_t)(PEER + 1 + i);
+		tseg_send(&x->nf, &s);
+		pnxt[i] = PISS + 1;
+	}
+	assert_int_equal(x->connected, N_CHAL);
+	int counts[4], distinct = 0;
+	for (int r = 0; r < 4; r++) {
+		tseg_advance(&x->nf, 1000 * MS);
+		drain(x);
+		for (int i = 0; i < N_CHAL; i++) {
+			struct tseg s = seg(x, TSEG_RST, pnxt[i] + 100, 0);
+			s.src_port = (uint16_t)(PEER + 1 + i);
+			tseg_send(&x->nf, &s);
+		}
+		int n = 0;
+		struct tseg o;
+		while (tseg_recv(&x->nf, &o)) {
+			assert_int_equal(o.flags, TSEG_ACK);
+			n++;
+		}
+		assert_true(n >= 5 && n <= 14);
+		counts[r] = n;
+		bool seen = false;
+		for (int q = 0; q < r; q++)
+			seen = seen || counts[q] == n;
+		distinct += !seen;
+	}
+	assert_true(distinct >= 2);
+	assert_int_equal(x->closed, 0);
+	assert_int_equal(st(x)->tcp_challenge_acks + st(x)->tcp_challenge_acks_skipped, 4 * N_CHAL);
+	fx_free(x);
+}
+
 /* ---- TIME-WAIT (RFC 1337) ---- */
 
 /* Our close, then the peer's FIN: TIME-WAIT (tcp_timewait_ms 1000 here). */
@@ -656,6 +726,7 @@ int main(void)
 	    cmocka_unit_test(test_zero_window_silent_peer_default_limit),
 	    cmocka_unit_test(test_zero_window_answered_open_connection_kept),
 	    cmocka_unit_test(test_zero_window_orphan_aborted_even_if_answered),
+	    cmocka_unit_test(test_challenge_ack_budget_random),
 	    cmocka_unit_test(test_timewait_ignores_rst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
