@@ -28,6 +28,7 @@ struct args {
 	uint8_t mac[6];
 	bool have_mac, keepalive, allow_dotfiles;
 	uint32_t idle_backoff_us, idle_timeout_ms, header_timeout_ms;
+	uint32_t max_conns, probe_retries, orphan_probe_retries; /* 0: the stack's default */
 };
 
 /* One line per flag; apps/minimal_ws/README.md carries the same table. */
@@ -42,8 +43,11 @@ static const char usage[] =
     "  --mac MAC            the stack's Ethernet address, aa:bb:cc:dd:ee:ff (default: the port's)\n"
     "  --mtu N              IPv4 MTU, 68 up to the port's (default: the port's)\n"
     "  --idle-backoff-us N  sleep up to N us when idle instead of spinning (default 0: spin)\n"
-    "  --idle-timeout-ms N  reset a connection silent for N ms while its request is awaited (slowloris); 0: never (default 10000)\n"
-    "  --header-timeout-ms N  reset a connection whose request is not complete N ms after it opened (byte-trickling slowloris); 0: never (default 30000)\n"
+    "  --idle-timeout-ms N  reset a connection that sends no new bytes for N ms while its request is awaited (slowloris; repeated or out-of-window bytes do not count); 0: never (default 10000)\n"
+    "  --header-timeout-ms N  reset a connection whose request is not complete N ms after it opened, or with --keepalive after the previous answer was acknowledged, whatever it sends meanwhile (byte-trickling slowloris); 0: never (default 30000)\n"
+    "  --max-conns N        TCBs (connections, TIME-WAIT included) per worker, 1..1000000 (default 4096)\n"
+    "  --probe-retries N    zero-window probes a client may leave unanswered before it is reset, 1..255 (default 12)\n"
+    "  --orphan-probe-retries N  zero-window probes, answered or not, before a connection the server has closed is reset while the client's window stays 0, 1..255 (default 8)\n"
     "  --keepalive          several requests per connection (default: one, Connection: close)\n"
     "  --allow-dotfiles     also serve files and directories whose name begins with a dot (default: not loaded)\n"
     "  -h, --help           print this help and exit\n";
@@ -110,6 +114,21 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 			if (!cli_parse_u64(s, UINT32_MAX, &v))
 				cli_fail(prog, "bad --header-timeout-ms %s", s);
 			a->header_timeout_ms = (uint32_t)v;
+		} else if (strcmp(o, "--max-conns") == 0) {
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, 1000000, &v) || v == 0)
+				cli_fail(prog, "bad --max-conns %s (1..1000000)", s);
+			a->max_conns = (uint32_t)v;
+		} else if (strcmp(o, "--probe-retries") == 0) {
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, 255, &v) || v == 0)
+				cli_fail(prog, "bad --probe-retries %s (1..255)", s);
+			a->probe_retries = (uint32_t)v;
+		} else if (strcmp(o, "--orphan-probe-retries") == 0) {
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, 255, &v) || v == 0)
+				cli_fail(prog, "bad --orphan-probe-retries %s (1..255)", s);
+			a->orphan_probe_retries = (uint32_t)v;
 		} else if (strcmp(o, "--keepalive") == 0) {
 			a->keepalive = true;
 		} else if (strcmp(o, "--allow-dotfiles") == 0) {
@@ -202,6 +221,9 @@ int main(int argc, char **argv)
 	cfg.n_workers = a.workers;
 	cfg.mtu = a.mtu;
 	cfg.idle_backoff_us = a.idle_backoff_us;
+	cfg.tcp_max_conns = a.max_conns;
+	cfg.tcp_probe_retries = a.probe_retries;
+	cfg.tcp_orphan_probe_retries = a.orphan_probe_retries;
 	if (a.have_mac)
 		memcpy(cfg.mac, a.mac, 6);
 	if (usn_stack_config_check(&cfg, hal, msg, sizeof(msg)) != 0) {

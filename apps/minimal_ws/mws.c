@@ -15,7 +15,12 @@ struct mws_conn {
 	struct mws_conn *next_free;
 	struct usn_tcp_conn *tcp;
 	bool closing; /* close requested: later bytes are ignored */
-	uint64_t req_start_us; /* when the request now awaited could start (header_timeout_ms) */
+	/* header_timeout_ms: when the stack's deadline for the request now
+	 * awaited fires (0: not armed), and the answer bytes queued and not
+	 * yet acknowledged (with keepalive, the next request's clock starts
+	 * once they are). */
+	uint64_t hdr_deadline_us;
+	uint64_t unacked;
 	struct http_parser p;
 };
 
@@ -47,6 +52,26 @@ static struct mws_conn *conn_of(struct mws_worker *mw, void *user)
 	return user == (void *)mw->m ? NULL : user;
 }
 
+/* The request now awaited must be complete within header_timeout_ms: a
+ * deadline on the stack's timer (usn_tcp_set_deadline), which fires
+ * whatever the client sends, bytes that never reach recv_fn included. */
+static void header_deadline_arm(struct mws_worker *mw, struct mws_conn *k)
+{
+	uint32_t hto = mw->m->o.header_timeout_ms;
+	if (!hto || k->closing)
+		return;
+	usn_tcp_set_deadline(k->tcp, hto);
+	k->hdr_deadline_us = usn_worker_now_us(usn_tcp_worker(k->tcp)) + (uint64_t)hto * 1000u;
+}
+
+static void header_deadline_clear(struct mws_conn *k)
+{
+	if (!k->hdr_deadline_us)
+		return;
+	usn_tcp_set_deadline(k->tcp, 0);
+	k->hdr_deadline_us = 0;
+}
+
 static void on_connected(struct usn_tcp_conn *c, void *user)
 {
 	struct mws_worker *mw = worker_of(c);
@@ -64,11 +89,13 @@ static void on_connected(struct usn_tcp_conn *c, void *user)
 	k->next_free = NULL;
 	k->tcp = c;
 	k->closing = false;
-	k->req_start_us = usn_worker_now_us(usn_tcp_worker(c));
+	k->hdr_deadline_us = 0;
+	k->unacked = 0;
 	http_parser_init(&k->p);
 	usn_tcp_set_user(c, k);
 	if (mw->m->o.idle_timeout_ms)
 		usn_tcp_set_idle_timeout(c, mw->m->o.idle_timeout_ms);
+	header_deadline_arm(mw, k);
 	mw->st.conns++;
 }
 
@@ -77,6 +104,7 @@ static void on_connected(struct usn_tcp_conn *c, void *user)
 static bool respond(struct mws_worker *mw, struct mws_conn *k)
 {
 	struct http_reply rep;
+	header_deadline_clear(k); /* the request is complete */
 	http_reply_for(mw->m->store, &k->p, mw->m->o.keepalive, &rep);
 	mw->st.requests++;
 	if (rep.status == 200)
@@ -95,15 +123,31 @@ static bool respond(struct mws_worker *mw, struct mws_conn *k)
 			usn_tcp_abort(k->tcp);
 			return false;
 		}
+		k->unacked += rep.piece[i].len;
 	}
 	if (rep.close) {
 		k->closing = true;
 		usn_tcp_close(k->tcp);
 	} else {
+		/* The next request's clock starts once this answer is
+		 * acknowledged (on_sent): a download that outlasts the
+		 * header timeout is not cut. */
 		http_parser_init(&k->p);
-		k->req_start_us = usn_worker_now_us(usn_tcp_worker(k->tcp));
+		if (k->unacked == 0)
+			header_deadline_arm(mw, k);
 	}
 	return true;
+}
+
+static void on_sent(struct usn_tcp_conn *c, void *user, uint32_t bytes)
+{
+	struct mws_worker *mw = worker_of(c);
+	struct mws_conn *k = conn_of(mw, user);
+	if (!k || bytes == 0)
+		return;
+	k->unacked = bytes < k->unacked ? k->unacked - bytes : 0;
+	if (k->unacked == 0 && !k->hdr_deadline_us)
+		header_deadline_arm(mw, k);
 }
 
 static void on_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor data)
@@ -115,12 +159,6 @@ static void on_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor data)
 		k = conn_of(mw, usn_tcp_user(c));
 		if (!k)
 			return;
-	}
-	uint32_t hto = mw->m->o.header_timeout_ms;
-	if (hto && !k->closing && usn_worker_now_us(usn_tcp_worker(c)) - k->req_start_us > (uint64_t)hto * 1000u) {
-		mw->st.header_timeouts++;
-		usn_tcp_abort(c); /* closed_fn runs and returns k */
-		return;
 	}
 	/* Parse each buffer of the chain in place: no copy. */
 	while (usn_cursor_size(data) > 0 && !k->closing) {
@@ -146,6 +184,7 @@ static void on_remote_closed(struct usn_tcp_conn *c, void *user)
 	/* The client is done sending: whatever was answered goes out, then
 	 * our FIN; a request it left unfinished gets no answer. */
 	if (!k->closing) {
+		header_deadline_clear(k);
 		k->closing = true;
 		usn_tcp_close(c);
 	}
@@ -159,10 +198,15 @@ static void on_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_rea
 		mw->st.closed_ok++;
 	else
 		mw->st.closed_bad++;
-	if (why == USN_TCP_CLOSE_TIMEOUT)
+	/* A timeout at or after the header deadline is the deadline's. */
+	if (why == USN_TCP_CLOSE_TIMEOUT && k && k->hdr_deadline_us &&
+	    usn_worker_now_us(usn_tcp_worker(c)) >= k->hdr_deadline_us)
+		mw->st.header_timeouts++;
+	else if (why == USN_TCP_CLOSE_TIMEOUT)
 		mw->st.timed_out++;
 	if (!k)
 		return;
+	k->hdr_deadline_us = 0;
 	k->tcp = NULL;
 	k->next_free = mw->free_list;
 	mw->free_list = k;
@@ -171,7 +215,7 @@ static void on_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_rea
 static const struct usn_tcp_handlers mws_handlers = {
     .connected_fn = on_connected,
     .recv_fn = on_recv,
-    .sent_fn = NULL,
+    .sent_fn = on_sent,
     .remote_closed_fn = on_remote_closed,
     .closed_fn = on_closed,
 };

@@ -20,10 +20,10 @@ struct mws_opts {
 	uint32_t idle_timeout_ms;
 	/* Abort (RST) a connection whose request is not complete this long
 	 * after the connection opened (or, with keepalive, after the previous
-	 * answer): the idle timeout restarts with every byte, so a client
-	 * trickling one byte at a time would otherwise hold its TCB forever.
-	 * Checked as bytes arrive; a silent client meets the idle timeout.
-	 * 0: never. */
+	 * answer was acknowledged): the idle timeout restarts with every new
+	 * byte, so a client trickling one byte at a time would otherwise hold
+	 * its TCB forever. A deadline on the stack's timer
+	 * (usn_tcp_set_deadline): it fires whatever the client sends. 0: never. */
 	uint32_t header_timeout_ms;
 };
 
@@ -35,7 +35,7 @@ struct mws_worker_stats {
 	uint64_t conns;	      /* connections announced by connected_fn */
 	uint64_t closed_ok;   /* closed normally */
 	uint64_t closed_bad;  /* reset, timed out, aborted */
-	uint64_t timed_out;   /* of closed_bad: idle timeout or retransmissions exhausted */
+	uint64_t timed_out;   /* of closed_bad: idle timeout, retransmissions or probes exhausted */
 	uint64_t header_timeouts; /* of closed_bad: request incomplete at header_timeout_ms */
 	uint64_t no_state;    /* refused: no per-connection state free */
 	uint64_t send_failed; /* send_ref refused (no send descriptor): aborted */

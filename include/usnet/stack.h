@@ -38,7 +38,27 @@ struct usn_stack_config {
 	uint32_t tcp_rto_max_ms;   /* back-off ceiling [60000] */
 	uint32_t tcp_syn_retries;  /* SYN retransmissions before giving up [5] */
 	uint32_t tcp_max_retries;  /* data retransmissions before giving up [12] */
+	/* Zero-window probes (RFC 9293 3.8.6.1), bounded as Linux bounds them.
+	 * A peer that answers them, even with a zero window, is alive (RFC
+	 * 1122 4.2.2.17) and is probed for as long as the application keeps
+	 * the connection open; one that leaves this many unanswered in a row
+	 * is aborted (RST, closed_fn(TIMEOUT)), as Linux's tcp_retries2
+	 * [tcp_max_retries, 12: about 6 minutes at the default RTO limits].
+	 * Up to 255. */
+	uint32_t tcp_probe_retries;
+	/* Once the application has closed (usn_tcp_close) with data or its FIN
+	 * still waiting for the window, nobody waits on the peer any more: after
+	 * this many probes, answered or not, with the window still zero, the
+	 * connection is aborted. Otherwise a peer answering with window 0 would
+	 * hold the TCB for ever for a few bytes a minute (Linux kills such
+	 * orphans too, after tcp_orphan_retries) [8: about 100 s]. Up to 255. */
+	uint32_t tcp_orphan_probe_retries;
 	uint32_t tcp_sendq_max;    /* send descriptors (send_ref / send_writer) per worker [tcp_max_conns * 4] */
+	/* Challenge ACKs (RFC 5961) per worker per second, on average: after
+	 * the limit of one per connection per 500 ms, each second's budget is
+	 * drawn at random from [limit / 2, limit * 3 / 2), so an attacker
+	 * cannot read other connections' use of it (CVE-2016-5696) [1000]. */
+	uint32_t tcp_challenge_ack_limit;
 	bool tcp_no_timestamps;    /* do not offer RFC 7323 timestamps */
 	bool tcp_no_sack;          /* do not offer SACK */
 	bool tcp_no_wscale;        /* do not offer window scale */

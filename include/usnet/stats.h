@@ -28,6 +28,8 @@
 	X(tcp_passive_opens) X(tcp_active_opens) X(tcp_established) X(tcp_closed) X(tcp_resets)       \
 	X(tcp_timewait_reused) X(tcp_timewait_overflow) X(tcp_ooo_segs) X(tcp_dup_acks)               \
 	X(tcp_zero_window_probes) X(tcp_pool_empty) X(tcp_idle_timeouts)                               \
+	X(tcp_deadline_timeouts) X(tcp_timewait_rst_ignored) X(drop_tcp_zero_window)                   \
+	X(tcp_probe_timeouts) X(tcp_challenge_acks_skipped)                                           \
 	X(steer_tx) X(steer_rx) X(tcp_spurious_rto) X(timers_fired)
 
 struct usn_stats {

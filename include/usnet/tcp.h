@@ -45,7 +45,8 @@ enum usn_tcp_close_reason {
 	USN_TCP_CLOSE_NORMAL = 0, /* both FINs exchanged and acknowledged */
 	USN_TCP_CLOSE_RESET,      /* the peer sent an acceptable RST */
 	USN_TCP_CLOSE_ABORTED,    /* the application called usn_tcp_abort */
-	USN_TCP_CLOSE_TIMEOUT,    /* retransmissions or keepalives exhausted, or idle timeout */
+	USN_TCP_CLOSE_TIMEOUT,    /* retransmissions, keepalives or zero-window probes exhausted,
+				     idle timeout or deadline */
 	USN_TCP_CLOSE_REFUSED,    /* active open answered by RST */
 	USN_TCP_CLOSE_UNREACHABLE,/* ARP could not resolve the next hop */
 };
@@ -111,15 +112,27 @@ struct usn_worker *usn_tcp_worker(const struct usn_tcp_conn *c);
  * one MSS) (RFC 9293 3.8.6.2.2, receiver SWS avoidance). */
 void usn_tcp_recv_hold(struct usn_tcp_conn *c, uint32_t bytes);
 void usn_tcp_recv_done(struct usn_tcp_conn *c, uint32_t bytes);
-/* Keepalive probes after idle_ms of silence (0: off, the default). */
+/* Keepalive probes after idle_ms without an acceptable segment from the
+ * peer (0: off, the default); segments outside the window do not count. */
 void usn_tcp_set_keepalive(struct usn_tcp_conn *c, uint32_t idle_ms);
 /* Idle timeout, the slowloris defence (0: off, the default). If for `ms`
- * no segment with data or FIN arrives, and the peer acknowledges no new
+ * no new data or FIN arrives in order, and the peer acknowledges no new
  * data of ours, while the connection is ESTABLISHED or CLOSE_WAIT (not
  * closing from our side), the stack aborts it (RST) and calls closed_fn
- * with USN_TCP_CLOSE_TIMEOUT. The clock starts at the call. While data of
- * ours is unacknowledged the retransmission limits govern instead. */
+ * with USN_TCP_CLOSE_TIMEOUT. Repeated bytes, bytes outside the window or
+ * failing PAWS, and out-of-order bytes until the gap is filled are not
+ * progress. The clock starts at the call. While data of ours is
+ * unacknowledged the retransmission limits govern instead. */
 void usn_tcp_set_idle_timeout(struct usn_tcp_conn *c, uint32_t ms);
+/* The application's deadline (0: none, the default): `ms` from the call,
+ * unless set again (which re-arms it from that call) or cleared with 0,
+ * the stack aborts the connection (RST, as usn_tcp_abort) and calls
+ * closed_fn with USN_TCP_CLOSE_TIMEOUT. It runs on a timer of its own, in
+ * every state until closed_fn (and not in TIME-WAIT, which closed_fn
+ * announced), and nothing the peer sends moves it: for limits such as "the
+ * request must be complete within N ms", which a peer must not be able to
+ * stretch by sending bytes that never reach recv_fn. */
+void usn_tcp_set_deadline(struct usn_tcp_conn *c, uint32_t ms);
 
 /* A connection's state and counters. */
 struct usn_tcp_info {

@@ -83,6 +83,12 @@ int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_
 		USN_CFG_FAIL("tcp_rto_min_ms: above tcp_rto_max_ms");
 	if (cfg->tcp_max_timewait && cfg->tcp_max_conns && cfg->tcp_max_timewait > cfg->tcp_max_conns)
 		USN_CFG_FAIL("tcp_max_timewait: above tcp_max_conns");
+	if (cfg->tcp_probe_retries > 255)
+		USN_CFG_FAIL("tcp_probe_retries: %u exceeds 255", (unsigned)cfg->tcp_probe_retries);
+	if (cfg->tcp_orphan_probe_retries > 255)
+		USN_CFG_FAIL("tcp_orphan_probe_retries: %u exceeds 255", (unsigned)cfg->tcp_orphan_probe_retries);
+	if (cfg->tcp_challenge_ack_limit > (1u << 30))
+		USN_CFG_FAIL("tcp_challenge_ack_limit: %u is too many", (unsigned)cfg->tcp_challenge_ack_limit);
 	if (cfg->timer_hz > 1000000)
 		USN_CFG_FAIL("timer_hz: %u exceeds 1000000", (unsigned)cfg->timer_hz);
 	if (cfg->arp_entries > (1u << 24))
@@ -127,6 +133,9 @@ static void usn_config_fill_defaults(struct usn_stack_config *c, const struct us
 	USN_DEFAULT(tcp_rto_max_ms, 60000);
 	USN_DEFAULT(tcp_syn_retries, 5);
 	USN_DEFAULT(tcp_max_retries, 12);
+	USN_DEFAULT(tcp_probe_retries, c->tcp_max_retries < 255 ? c->tcp_max_retries : 255);
+	USN_DEFAULT(tcp_orphan_probe_retries, 8);
+	USN_DEFAULT(tcp_challenge_ack_limit, 1000);
 	USN_DEFAULT(tcp_sendq_max, c->tcp_max_conns * 4);
 	USN_DEFAULT(arp_entries, 256);
 	USN_DEFAULT(arp_timeout_ms, 60000);

@@ -232,6 +232,7 @@ struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w)
 	c->sq_head = c->sq_tail = c->sq_cache_idx = USN_TCP_NIL;
 	usn_timer_init(&c->timer, usn_tcp_timer_fn);
 	usn_timer_init(&c->delack, usn_tcp_delack_fn);
+	usn_timer_init(&c->deadline, usn_tcp_deadline_fn);
 	return c;
 }
 
@@ -247,7 +248,7 @@ void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uin
 	c->recover = c->iss;
 	c->rto_ms = t->cfg->tcp_rto_init_ms;
 	c->smss = t->mss_local;
-	c->last_rx_us = c->w->now_us;
+	c->last_rx_us = c->last_progress_us = c->w->now_us;
 	usn_tcp_cong_init(c);
 }
 
@@ -312,6 +313,7 @@ void usn_tcp_conn_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why)
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
 	usn_timer_cancel(&c->w->wheel, &c->timer);
 	usn_timer_cancel(&c->w->wheel, &c->delack);
+	usn_timer_cancel(&c->w->wheel, &c->deadline);
 	usn_tcp_table_remove(t, c);
 	usn_tcp_sq_free_all(c);
 	usn_tcp_ooo_free(c);
@@ -341,6 +343,7 @@ void usn_tcp_enter_timewait(struct usn_tcp_conn *c)
 	usn_tcp_set_state(c, USN_TCP_TIME_WAIT);
 	usn_tcp_sq_free_all(c);
 	usn_tcp_ooo_free(c);
+	usn_timer_cancel(&c->w->wheel, &c->deadline); /* the application is done with it */
 	usn_tcp_timer_arm(c, USN_TK_TIMEWAIT, t->cfg->tcp_timewait_ms);
 	/* FIFO, oldest first: all TIME-WAITs last the same time. */
 	uint32_t me = usn_tcp_idx(t, c);
@@ -442,8 +445,6 @@ void usn_tcp_ev_recv(struct usn_tcp_conn *c, struct usn_cursor data)
 
 void usn_tcp_ev_sent(struct usn_tcp_conn *c, uint32_t bytes)
 {
-	if (bytes)
-		c->last_data_us = c->w->now_us; /* progress: not idle (idle timeout) */
 	if (!c->h.sent_fn)
 		return;
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
@@ -640,16 +641,21 @@ int usn_tcp_close(struct usn_tcp_conn *c)
 	return rc;
 }
 
+void usn_tcp_reset_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why)
+{
+	/* RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST> in the synchronized states. */
+	if (c->state >= USN_TCP_SYN_RECEIVED && c->state != USN_TCP_TIME_WAIT)
+		(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_RST | USN_TCP_ACK);
+	usn_tcp_conn_close(c, why);
+}
+
 void usn_tcp_abort(struct usn_tcp_conn *c)
 {
 	if (!c || !usn_tcp_alive(c))
 		return;
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
 	t->depth++;
-	/* RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST> in the synchronized states. */
-	if (c->state >= USN_TCP_SYN_RECEIVED && c->state != USN_TCP_TIME_WAIT)
-		(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_RST | USN_TCP_ACK);
-	usn_tcp_conn_close(c, USN_TCP_CLOSE_ABORTED);
+	usn_tcp_reset_close(c, USN_TCP_CLOSE_ABORTED);
 	t->depth--;
 	usn_tcp_reap(t);
 }
@@ -702,7 +708,7 @@ void usn_tcp_set_keepalive(struct usn_tcp_conn *c, uint32_t idle_ms)
 	if (!c || !usn_tcp_alive(c))
 		return;
 	c->keepalive_ms = idle_ms;
-	c->ka_probes = 0;
+	c->probes_out = 0;
 	if (c->tkind == USN_TK_KEEPALIVE)
 		usn_tcp_timer_stop(c);
 	usn_tcp_timer_update(c, false);
@@ -713,10 +719,20 @@ void usn_tcp_set_idle_timeout(struct usn_tcp_conn *c, uint32_t ms)
 	if (!c || !usn_tcp_alive(c))
 		return;
 	c->idle_ms = ms;
-	c->last_data_us = c->w->now_us; /* the idle clock starts now */
+	c->last_progress_us = c->w->now_us; /* the idle clock starts now */
 	if (c->tkind == USN_TK_KEEPALIVE)
 		usn_tcp_timer_stop(c);
 	usn_tcp_timer_update(c, false);
+}
+
+void usn_tcp_set_deadline(struct usn_tcp_conn *c, uint32_t ms)
+{
+	if (!c || !usn_tcp_alive(c) || c->state == USN_TCP_TIME_WAIT)
+		return;
+	if (ms == 0)
+		usn_timer_cancel(&c->w->wheel, &c->deadline);
+	else
+		usn_timer_arm(&c->w->wheel, &c->deadline, c->w->now_us + (uint64_t)ms * 1000u);
 }
 
 void usn_tcp_info(const struct usn_tcp_conn *c, struct usn_tcp_info *o)

@@ -16,6 +16,7 @@ struct seg {
 	struct usn_cursor data; /* payload */
 	uint32_t len;           /* payload bytes */
 	struct usn_buf *frame;  /* NULL once the OOO queue keeps it */
+	bool text_dropped;      /* our window was zero: payload (and FIN) not taken */
 };
 
 static inline uint32_t seg_len(const struct seg *s)
@@ -160,6 +161,7 @@ void usn_tcp_ooo_free(struct usn_tcp_conn *c)
 static void deliver(struct usn_tcp_conn *c, struct usn_cursor d, uint32_t len)
 {
 	c->rcv_nxt += len;
+	c->last_progress_us = c->w->now_us; /* new in-order data: progress */
 	c->bytes_received += len;
 	c->w->stats.tcp_rx_bytes += len;
 	usn_tcp_ev_recv(c, d);
@@ -174,6 +176,10 @@ static bool process_data(struct usn_tcp_conn *c, struct seg *s)
 	struct usn_cursor d = s->data;
 	if (len == 0 && !fin)
 		return false;
+	if (s->text_dropped) {
+		c->flags |= USN_TF_ACK_NOW; /* tell the peer the window is still 0 */
+		return false;
+	}
 	if (c->flags & USN_TF_FIN_RCVD) {
 		c->flags |= USN_TF_ACK_NOW; /* a retransmitted FIN: ACK it again */
 		return false;
@@ -231,6 +237,7 @@ static bool process_data(struct usn_tcp_conn *c, struct seg *s)
 	}
 	if (fin) {
 		c->rcv_nxt++;
+		c->last_progress_us = c->w->now_us;
 		c->flags |= USN_TF_FIN_RCVD;
 		usn_tcp_ooo_free(c);
 	}
@@ -259,6 +266,23 @@ static bool process_data(struct usn_tcp_conn *c, struct seg *s)
 		usn_timer_arm(&c->w->wheel, &c->delack, c->w->now_us + (uint64_t)usn_tcp_tw(c->w)->cfg->tcp_delack_ms * 1000u);
 	}
 	return fin;
+}
+
+/* A segment that passed every check (PAWS, sequence number, RST, SYN and
+ * the ACK): the only kind that may move TS.Recent, and the only kind that
+ * shows the peer alive (keepalive). RFC 7323 4.3 updates TS.Recent from a
+ * segment covering Last.ACK.sent; doing it before the ACK is validated
+ * (as Linux did until 2013) let one in-window segment with an unacceptable
+ * ACK and a far-future TSval make every later genuine segment fail PAWS. */
+static void seg_accepted(struct usn_tcp_conn *c, const struct seg *s)
+{
+	const struct usn_tcp_repr *r = &s->r;
+	if ((c->flags & USN_TF_TS) && r->has_ts && SEQ_LEQ(r->seq, c->last_ack_sent) && SEQ_GEQ(r->ts_val, c->ts_recent)) {
+		c->ts_recent = r->ts_val;
+		c->ts_recent_us = c->w->now_us;
+	}
+	c->last_rx_us = c->w->now_us;
+	c->probes_out = 0;
 }
 
 /* ---- ACK processing (RFC 9293 3.10.7.4 fifth; RFC 5961 5; RFC 5681) ---- */
@@ -373,6 +397,7 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 		usn_tcp_challenge_ack(c);
 		return ACK_DROP;
 	}
+	seg_accepted(c, s);
 	uint32_t old_wnd = c->snd_wnd;
 	bool sacked_more = usn_tcp_sack_update(c, r);
 	if (SEQ_LEQ(r->ack, c->snd_una)) {
@@ -423,6 +448,7 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 	}
 	/* The send queue is addressed from snd_una: release in the same step. */
 	c->snd_una = r->ack;
+	c->last_progress_us = w->now_us; /* new data (or FIN) of ours acked */
 	if (data_acked)
 		usn_tcp_sq_release(c, data_acked);
 	if (SEQ_LT(c->snd_nxt, c->snd_una))
@@ -658,6 +684,7 @@ static void input_syn_sent(struct usn_tcp_conn *c, struct seg *s)
 	c->max_snd_wnd = c->snd_wnd;
 	c->snd_wl1 = r->seq;
 	c->snd_wl2 = r->ack;
+	seg_accepted(c, s);
 	if (ack_ok) {
 		handshake_rtt(c, r);
 		c->snd_una = r->ack;
@@ -699,13 +726,7 @@ static bool timewait_reusable(const struct usn_tcp_conn *c, const struct seg *s)
  * space would otherwise trade ACKs at line rate. */
 static bool oow_ack_allowed(struct usn_tcp_conn *c, uint32_t slen)
 {
-	if (slen)
-		return true;
-	uint32_t now_ms = (uint32_t)(c->w->now_us / 1000u);
-	if (now_ms - c->oow_ack_ms < USN_TCP_OOW_ACK_MS)
-		return false;
-	c->oow_ack_ms = now_ms;
-	return true;
+	return slen || usn_tcp_oow_ack_take(c);
 }
 
 /* RFC 9293 3.10.7.4: every state past SYN-SENT. */
@@ -748,6 +769,20 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 	else
 		ok = wnd != 0 && ((SEQ_GEQ(r->seq, c->rcv_nxt) && SEQ_LT(r->seq, c->rcv_nxt + wnd)) ||
 				  (SEQ_GEQ(r->seq + slen - 1, c->rcv_nxt) && SEQ_LT(r->seq + slen - 1, c->rcv_nxt + wnd)));
+	if (!ok && wnd == 0 && r->seq == c->rcv_nxt) {
+		/* RFC 9293 3.10.7.4: with RCV.WND zero no segment is acceptable,
+		 * "but special allowance should be made to accept valid ACKs,
+		 * URGs, and RSTs". The peer's own zero-window probe carries a
+		 * byte at RCV.NXT, and its ACK and window update were lost with
+		 * it, so both ends could wait on each other. Its text (and a FIN
+		 * after it) is dropped and ACKed; the rest is processed as for an
+		 * empty segment. A bare FIN takes no room and is taken. */
+		if (s->len) {
+			s->text_dropped = true;
+			w->stats.drop_tcp_zero_window++;
+		}
+		ok = true;
+	}
 	if (!ok) {
 		w->stats.drop_tcp_not_acceptable++;
 		if (r->flags & USN_TCP_RST)
@@ -756,7 +791,9 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 			usn_tcp_challenge_ack(c); /* RFC 5961 4.2 */
 			return;
 		}
-		if (c->state == USN_TCP_TIME_WAIT && (r->flags & USN_TCP_FIN))
+		/* TIME-WAIT: a retransmission of the peer's FIN (it ends at
+		 * RCV.NXT) restarts 2 MSL; any other FIN is junk and does not. */
+		if (c->state == USN_TCP_TIME_WAIT && (r->flags & USN_TCP_FIN) && r->seq + slen == c->rcv_nxt)
 			usn_tcp_timer_arm(c, USN_TK_TIMEWAIT, usn_tcp_tw(w)->cfg->tcp_timewait_ms);
 		if (oow_ack_allowed(c, slen))
 			c->flags |= USN_TF_ACK_NOW;
@@ -764,6 +801,13 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 	}
 	/* Second: RST (RFC 5961 3.2): exactly RCV.NXT resets, else challenge. */
 	if (r->flags & USN_TCP_RST) {
+		if (c->state == USN_TCP_TIME_WAIT) {
+			/* RFC 1337 (TIME-WAIT assassination): an RST must not end
+			 * TIME-WAIT early, or an old duplicate of this connection
+			 * may be taken into its next incarnation. */
+			w->stats.tcp_timewait_rst_ignored++;
+			return;
+		}
 		if (r->seq != c->rcv_nxt) {
 			w->stats.drop_tcp_not_acceptable++;
 			usn_tcp_challenge_ack(c);
@@ -791,11 +835,7 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 		w->stats.drop_tcp_not_acceptable++;
 		return;
 	}
-	/* RFC 7323 4.3: TS.Recent from a segment covering Last.ACK.sent. */
-	if ((c->flags & USN_TF_TS) && r->has_ts && SEQ_LEQ(r->seq, c->last_ack_sent) && SEQ_GEQ(r->ts_val, c->ts_recent)) {
-		c->ts_recent = r->ts_val;
-		c->ts_recent_us = w->now_us;
-	}
+	/* TS.Recent moves once the ACK is validated too (seg_accepted). */
 
 	bool fin_acked = false;
 	switch ((enum usn_tcp_state)c->state) {
@@ -813,6 +853,7 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 			usn_tcp_send_rst_for(w, s->lip, s->rip, r, slen);
 			return;
 		}
+		seg_accepted(c, s);
 		handshake_rtt(c, r);
 		c->snd_una = r->ack;
 		if (SEQ_LT(c->snd_nxt, c->snd_una))
@@ -893,11 +934,12 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 		return;
 	case USN_TCP_TIME_WAIT:
 		/* fifth/eighth, TIME-WAIT: a retransmitted FIN is ACKed and the
-		 * 2 MSL timeout restarted. */
-		if (r->flags & USN_TCP_FIN) {
+		 * 2 MSL timeout restarted. It ends at RCV.NXT, so it comes
+		 * through the unacceptable branch above; a FIN in the window is
+		 * no retransmission (the peer's FIN is behind RCV.NXT): ACKed,
+		 * without restarting 2 MSL. */
+		if (r->flags & USN_TCP_FIN)
 			c->flags |= USN_TF_ACK_NOW;
-			usn_tcp_timer_arm(c, USN_TK_TIMEWAIT, usn_tcp_tw(w)->cfg->tcp_timewait_ms);
-		}
 		return;
 	}
 }
@@ -924,10 +966,9 @@ static void input_segment(struct usn_worker *w, struct seg *s)
 		usn_tcp_send_rst_for(w, s->lip, s->rip, r, seg_len(s));
 		return;
 	}
-	c->last_rx_us = w->now_us;
-	if (s->len || (r->flags & USN_TCP_FIN))
-		c->last_data_us = w->now_us; /* idle timeout (usn_tcp_set_idle_timeout) */
-	c->ka_probes = 0;
+	/* The clocks a peer could otherwise keep running with junk (keepalive,
+	 * idle timeout, FIN-WAIT-2) move only for segments that pass every
+	 * check: seg_accepted, deliver, process_ack. */
 	if (c->state == USN_TCP_SYN_SENT)
 		input_syn_sent(c, s);
 	else
@@ -982,6 +1023,7 @@ void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn
 	s.data = usn_cursor_drop(l4, s.r.hdr_len);
 	s.len = usn_cursor_size(s.data);
 	s.frame = frame;
+	s.text_dropped = false;
 	t->depth++;
 	input_segment(w, &s);
 	t->depth--;

@@ -28,7 +28,6 @@
 #define USN_TCP_MAX_WSCALE 14 /* RFC 7323 2.3 */
 #define USN_TCP_EPH_LO 49152  /* IANA dynamic ports (RFC 6335) */
 #define USN_TCP_EPH_HI 65535
-#define USN_TCP_CHALLENGE_PER_S 1000 /* RFC 5961 7: per-worker limit */
 #define USN_TCP_KEEPALIVE_PROBES 9
 #define USN_TCP_PAWS_IDLE_MS (24u * 24 * 3600 * 1000) /* RFC 7323 5.5 */
 #define USN_TCP_OOW_ACK_MS 500 /* one answer per this to bare out-of-window ACKs (Linux) */
@@ -102,9 +101,9 @@ struct usn_tcp_conn {
 	uint16_t flags;
 	uint16_t smss; /* send MSS: min(peer MSS, mtu - 40) */
 	uint8_t dupacks;
-	uint8_t rtx_count; /* consecutive expiries of the main timer */
+	uint8_t rtx_count; /* consecutive expiries of the main timer (RTO, persist) */
 	uint8_t n_sacked;
-	uint8_t ka_probes;
+	uint8_t probes_out; /* keepalive or zero-window probes sent and not answered */
 	uint16_t ooo_n;
 	uint8_t undo; /* enum usn_tcp_undo */
 	/* An ACK is due at this poll round's flush (usn_tcp_worker_flush):
@@ -149,13 +148,20 @@ struct usn_tcp_conn {
 	 * beside cwnd, to fill what was padding: the TCB stays 432 bytes.) */
 	uint32_t ca_acked;
 
-	struct usn_timer timer;  /* RTO / persist / keepalive / TIME-WAIT */
-	struct usn_timer delack; /* delayed ACK */
+	struct usn_timer timer;    /* RTO / persist / keepalive / TIME-WAIT */
+	struct usn_timer delack;   /* delayed ACK */
+	struct usn_timer deadline; /* the application's (usn_tcp_set_deadline) */
 	uint32_t keepalive_ms;
-	uint32_t oow_ack_ms; /* when an unacceptable bare ACK was last answered */
-	uint32_t idle_ms;      /* usn_tcp_set_idle_timeout; 0: off */
+	uint32_t idle_ms; /* usn_tcp_set_idle_timeout; 0: off */
+	/* When an unacceptable segment was last answered or a challenge ACK
+	 * sent (usn_tcp_oow_ack_take); 0: never. */
+	uint64_t oow_ack_us;
+	/* When a segment that passed every check last arrived (keepalive). */
 	uint64_t last_rx_us;
-	uint64_t last_data_us; /* data or FIN in, or new data of ours acked (idle timeout) */
+	/* Progress, for the idle timeout and the FIN-WAIT-2 limit: new
+	 * in-order data or FIN in, or new data (or FIN) of ours acknowledged.
+	 * Duplicates, out-of-window and PAWS-failed segments never move it. */
+	uint64_t last_progress_us;
 
 	uint32_t pend_next; /* pending-output list */
 	uint32_t tw_prev, tw_next;
@@ -195,8 +201,10 @@ struct usn_tcp_worker {
 	uint16_t port_cursor;
 	uint16_t mss_local; /* mtu - 40 */
 
-	uint64_t chal_window_us;
-	uint32_t chal_n;
+	/* Challenge ACKs (usn_tcp_challenge_ack): what is left of the budget
+	 * of second chal_sec - 1 (0: none drawn yet). */
+	uint64_t chal_sec;
+	uint32_t chal_left;
 	uint64_t cookie_last_us; /* when a SYN cookie was last sent */
 	uint64_t key_cookie[2], key_isn[2];
 };
@@ -212,6 +220,9 @@ struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w);
 /* Ends the connection: cancels timers, drops queues, leaves the table, calls
  * closed_fn(why) if owed; the TCB is freed once no handler is running. */
 void usn_tcp_conn_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
+/* As usn_tcp_abort (RST in the synchronized states), with reason `why`:
+ * the stack's own aborts (idle timeout, probes exhausted, deadline). */
+void usn_tcp_reset_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
 /* Moves to TIME-WAIT: closed_fn(NORMAL), then an anonymous TCB until 2MSL. */
 void usn_tcp_enter_timewait(struct usn_tcp_conn *c);
 /* Frees zombies when no engine frame is active. */
@@ -302,6 +313,7 @@ void usn_tcp_sack_prune(struct usn_tcp_conn *c);
 /* ---- tcp_timer.c ---- */
 void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx);
 void usn_tcp_delack_fn(struct usn_timer *tm, void *ctx);
+void usn_tcp_deadline_fn(struct usn_timer *tm, void *ctx);
 /* Re-arms (or cancels) the main timer for what the connection needs now. */
 void usn_tcp_timer_update(struct usn_tcp_conn *c, bool restart_rto);
 void usn_tcp_timer_arm(struct usn_tcp_conn *c, enum usn_tcp_tkind k, uint32_t ms);
@@ -323,8 +335,13 @@ void usn_tcp_send_ack(struct usn_tcp_conn *c);
 int usn_tcp_send_raw(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r);
 /* RST answering segment r that arrived from rip to lip (RFC 9293 3.10.7.1). */
 void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r, uint32_t seg_len);
-/* A challenge ACK (RFC 5961), rate-limited per worker. */
+/* A challenge ACK (RFC 5961), rate-limited per connection, then by a
+ * per-worker budget drawn at random each second. */
 void usn_tcp_challenge_ack(struct usn_tcp_conn *c);
+/* The per-connection limit on answers to unacceptable segments and on
+ * challenge ACKs (one per USN_TCP_OOW_ACK_MS): true, and the clock taken,
+ * if one may go now. */
+bool usn_tcp_oow_ack_take(struct usn_tcp_conn *c);
 /* The window to advertise now, bytes (never shrinking the right edge). */
 uint32_t usn_tcp_rcv_window(struct usn_tcp_conn *c);
 /* Bytes of payload in a full-size segment with our usual options. */

@@ -369,20 +369,48 @@ void usn_tcp_send_ack(struct usn_tcp_conn *c)
 	(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_ACK);
 }
 
+bool usn_tcp_oow_ack_take(struct usn_tcp_conn *c)
+{
+	uint64_t now = c->w->now_us;
+	if (c->oow_ack_us && now - c->oow_ack_us < (uint64_t)USN_TCP_OOW_ACK_MS * 1000u)
+		return false;
+	c->oow_ack_us = now ? now : 1;
+	return true;
+}
+
 void usn_tcp_challenge_ack(struct usn_tcp_conn *c)
 {
-	/* RFC 5961 7: a per-worker budget, so an attacker cannot use us as an
-	 * ACK amplifier. */
+	/* RFC 5961 7 asks for a limit, so that we are no ACK amplifier. One
+	 * budget shared by every connection is a side channel (CVE-2016-5696):
+	 * an off-path attacker exhausts it from a connection of its own, sends
+	 * a guess (RST or SYN) at another connection, and counts the
+	 * challenge ACKs it still gets to learn whether the guess drew one,
+	 * which reveals the 4-tuple and then the sequence numbers. As Linux
+	 * since 4.7: first one per connection per USN_TCP_OOW_ACK_MS (the
+	 * clock of the out-of-window answers, tcp_invalid_ratelimit), then a
+	 * per-worker budget whose size is drawn afresh each second from
+	 * [limit / 2, limit * 3 / 2), so what is left of it tells nothing.
+	 * The draw is a keyed hash of the second (one per second, off the
+	 * per-packet path). */
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
-	uint64_t now = c->w->now_us;
-	if (now - t->chal_window_us >= 1000000u) {
-		t->chal_window_us = now;
-		t->chal_n = 0;
-	}
-	if (t->chal_n >= USN_TCP_CHALLENGE_PER_S)
+	struct usn_worker *w = c->w;
+	if (!usn_tcp_oow_ack_take(c)) {
+		w->stats.tcp_challenge_acks_skipped++;
 		return;
-	t->chal_n++;
-	c->w->stats.tcp_challenge_acks++;
+	}
+	uint64_t sec = w->now_us / 1000000u + 1;
+	if (sec != t->chal_sec) {
+		uint64_t in[2] = {sec, 0x6368616c6c656e67u /* "challeng": a domain of its own for the ISN key */};
+		uint32_t limit = t->cfg->tcp_challenge_ack_limit ? t->cfg->tcp_challenge_ack_limit : 1000;
+		t->chal_sec = sec;
+		t->chal_left = (limit + 1) / 2 + (uint32_t)(usn_siphash24(t->key_isn, in, sizeof in) % limit);
+	}
+	if (t->chal_left == 0) {
+		w->stats.tcp_challenge_acks_skipped++;
+		return;
+	}
+	t->chal_left--;
+	w->stats.tcp_challenge_acks++;
 	usn_tcp_send_ack(c);
 }
 

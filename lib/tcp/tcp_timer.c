@@ -1,6 +1,7 @@
 /* libusnet TCP timers: one wheel node per TCB for retransmission (RFC 6298),
  * persist (zero-window probes, RFC 9293 3.8.6.1), keepalive (RFC 1122
- * 4.2.3.6), FIN-WAIT-2 and TIME-WAIT, and one for the delayed ACK. */
+ * 4.2.3.6), FIN-WAIT-2 and TIME-WAIT, one for the delayed ACK and one for
+ * the application's deadline. */
 #include <stddef.h>
 
 #include "tcp/tcp_int.h"
@@ -47,7 +48,7 @@ static uint64_t idle_deadline(const struct usn_tcp_conn *c)
 {
 	if (!c->idle_ms || (c->state != USN_TCP_ESTABLISHED && c->state != USN_TCP_CLOSE_WAIT))
 		return UINT64_MAX;
-	return c->last_data_us + (uint64_t)c->idle_ms * 1000u;
+	return c->last_progress_us + (uint64_t)c->idle_ms * 1000u;
 }
 
 /* Arms the keepalive slot at `at` or at the idle deadline, the earlier. */
@@ -129,15 +130,33 @@ static void on_rto(struct usn_tcp_conn *c)
 	}
 }
 
-static void on_probe(struct usn_tcp_conn *c, bool keepalive)
+static void send_probe(struct usn_tcp_conn *c)
 {
 	/* An old sequence number the peer must answer with an ACK carrying
 	 * its window (RFC 9293 3.8.6.1, RFC 1122 4.2.3.6). */
 	(void)usn_tcp_send_seg(c, c->snd_una - 1, 0, USN_TCP_ACK);
-	if (keepalive)
+}
+
+/* Zero-window probing, bounded as Linux's tcp_probe_timer: probes_out
+ * counts the probes not answered (any acceptable segment answers,
+ * seg_accepted), rtx_count every probe since the window closed (only an
+ * opening window or new data acknowledged resets it). A connection the
+ * application has closed (usn_tcp_fin_wanted: data or FIN still to go) is
+ * an orphan: nobody waits on the peer, so answers do not keep it. */
+static void on_persist(struct usn_tcp_conn *c)
+{
+	const struct usn_stack_config *cfg = usn_tcp_tw(c->w)->cfg;
+	bool orphan = usn_tcp_fin_wanted(c);
+	if (c->probes_out >= cfg->tcp_probe_retries || (orphan && c->rtx_count >= cfg->tcp_orphan_probe_retries)) {
+		c->w->stats.tcp_probe_timeouts++;
+		usn_tcp_reset_close(c, USN_TCP_CLOSE_TIMEOUT);
 		return;
+	}
+	send_probe(c);
 	c->w->stats.tcp_zero_window_probes++;
-	if (c->rtx_count < 16)
+	if (c->probes_out < UINT8_MAX)
+		c->probes_out++;
+	if (c->rtx_count < UINT8_MAX)
 		c->rtx_count++;
 	usn_tcp_timer_arm(c, USN_TK_PERSIST, backoff_ms(c, c->rto_ms));
 }
@@ -147,8 +166,7 @@ static void on_keepalive(struct usn_tcp_conn *c)
 	if (c->w->now_us >= idle_deadline(c)) {
 		/* Idle timeout (slowloris): RST, as usn_tcp_abort, then TIMEOUT. */
 		c->w->stats.tcp_idle_timeouts++;
-		(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_RST | USN_TCP_ACK);
-		usn_tcp_conn_close(c, USN_TCP_CLOSE_TIMEOUT);
+		usn_tcp_reset_close(c, USN_TCP_CLOSE_TIMEOUT);
 		return;
 	}
 	if (!c->keepalive_ms) {
@@ -157,16 +175,16 @@ static void on_keepalive(struct usn_tcp_conn *c)
 	}
 	uint64_t idle_until = c->last_rx_us + (uint64_t)c->keepalive_ms * 1000u;
 	if (c->w->now_us < idle_until) {
-		c->ka_probes = 0;
+		c->probes_out = 0;
 		keepalive_arm(c, idle_until);
 		return;
 	}
-	if (c->ka_probes >= USN_TCP_KEEPALIVE_PROBES) {
+	if (c->probes_out >= USN_TCP_KEEPALIVE_PROBES) {
 		usn_tcp_conn_close(c, USN_TCP_CLOSE_TIMEOUT);
 		return;
 	}
-	c->ka_probes++;
-	on_probe(c, true);
+	c->probes_out++;
+	send_probe(c);
 	uint32_t intvl = c->keepalive_ms < 75000 ? c->keepalive_ms : 75000;
 	keepalive_arm(c, c->w->now_us + (uint64_t)intvl * 1000u);
 }
@@ -186,7 +204,7 @@ void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx)
 		on_rto(c);
 		break;
 	case USN_TK_PERSIST:
-		on_probe(c, false);
+		on_persist(c);
 		break;
 	case USN_TK_KEEPALIVE:
 		on_keepalive(c);
@@ -196,8 +214,9 @@ void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx)
 		break;
 	case USN_TK_FINWAIT2: {
 		/* An idle limit, not a deadline: the peer may still be sending
-		 * (our close is a half-close). */
-		uint64_t until = c->last_rx_us + (uint64_t)usn_tcp_finwait2_ms(c) * 1000u;
+		 * (our close is a half-close). Only new data restarts it, not
+		 * duplicates or junk (last_progress_us). */
+		uint64_t until = c->last_progress_us + (uint64_t)usn_tcp_finwait2_ms(c) * 1000u;
 		if (c->w->now_us < until) {
 			c->tkind = USN_TK_FINWAIT2;
 			usn_timer_arm(&c->w->wheel, &c->timer, until);
@@ -223,6 +242,22 @@ void usn_tcp_delack_fn(struct usn_timer *tm, void *ctx)
 	t->depth++;
 	c->flags |= USN_TF_ACK_NOW;
 	usn_tcp_output(c);
+	t->depth--;
+	usn_tcp_reap(t);
+}
+
+void usn_tcp_deadline_fn(struct usn_timer *tm, void *ctx)
+{
+	(void)ctx;
+	struct usn_tcp_conn *c = CONN_OF(tm, deadline);
+	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+	if (!usn_tcp_alive(c))
+		return;
+	/* The application's deadline (usn_tcp_set_deadline): whatever the
+	 * peer sent meanwhile, RST and TIMEOUT, as the idle timeout. */
+	t->depth++;
+	c->w->stats.tcp_deadline_timeouts++;
+	usn_tcp_reset_close(c, USN_TCP_CLOSE_TIMEOUT);
 	t->depth--;
 	usn_tcp_reap(t);
 }

@@ -10,13 +10,17 @@ any failure. Classes: IPv4 (IHL/total-length lies, checksum, options,
 fragments), TCP (data offset lies, bad option lengths, MSS 0, wscale > 14,
 SACK outside the window, urgent pointer, flag combinations), RFC 5961
 (RST/SYN in the window, blind ACKs), data outside the window, ICMP errors
-against a connection, FIN and RST floods (bounded)."""
+against a connection, FIN and RST floods (bounded). With --security, the
+cases that need a server with short limits instead: an idle timeout not
+fed by duplicates, the header deadline on its own timer, zero-window
+holders filling a small TCB pool, an RST in TIME-WAIT."""
 import argparse
 import hashlib
 import os
 import random
 import socket
 import sys
+import threading
 import time
 
 from scapy.all import ICMP, IP, TCP, Ether, Raw, conf  # noqa: E402
@@ -709,6 +713,139 @@ class Suite:
         print("# adversarial: %d cases, %d frames sent, %d failed" % (self.cases, self.l.sent, self.fails), flush=True)
         return self.fails
 
+    # ---- security cases: against a server started with short limits ----
+    # (run_reliability.sh stage "sec": --idle-timeout-ms 2000
+    # --header-timeout-ms 5000 --max-conns 64 --orphan-probe-retries 4)
+
+    def sec_idle_dup_byte(self):
+        """Half a request, then the last byte again every second: the
+        duplicates are answered but are no progress, so the idle timeout
+        (2 s) resets the connection. They used to count, and the header
+        deadline was checked only for bytes reaching the application: the
+        connection was never reset."""
+        c = self.established()
+        req = b"GET /dir/page1.html HTTP/1.1\r\nHost: rel\r\n"
+        c.send(flags=PSH | ACK, data=req)
+        c.snd_nxt = u32(c.snd_nxt + len(req))
+        t0 = time.monotonic()
+        for _ in range(8):
+            p = c.expect(1.0, lambda p: p[TCP].flags & RST)
+            if p is not None:
+                at = time.monotonic() - t0
+                if not 1.5 <= at <= 4.0:
+                    return "reset after %.2f s (idle timeout 2 s)" % at
+                print("# adversarial: duplicate-byte client reset %.2f s after its last new byte" % at, flush=True)
+                return None
+            c.send(flags=PSH | ACK, seq=u32(c.snd_nxt - 1), data=req[-1:])
+        return "not reset in 8 s while re-sending an acknowledged byte every second (idle timeout 2 s)"
+
+    def sec_header_deadline(self):
+        """A new byte every 1.5 s keeps the idle timeout (2 s) from firing;
+        the header deadline (5 s from the connection) resets it on its own
+        timer, at 5 s, not at the first byte after it (6 s)."""
+        c = self.established()
+        t0 = time.monotonic()
+        req = b"GET /dir/page1.html HTTP/1.1\r\nX-Slow: "
+        c.send(flags=PSH | ACK, data=req)
+        c.snd_nxt = u32(c.snd_nxt + len(req))
+        for _ in range(6):
+            p = c.expect(1.5, lambda p: p[TCP].flags & RST)
+            if p is not None:
+                at = time.monotonic() - t0
+                if not 4.5 <= at <= 5.6:
+                    return "reset after %.2f s (header deadline 5 s)" % at
+                print("# adversarial: trickling client reset by the header deadline %.2f s after connecting" % at, flush=True)
+                return None
+            c.send(flags=PSH | ACK, data=b"a")
+            c.snd_nxt = u32(c.snd_nxt + 1)
+        return "not reset in 9 s (header deadline 5 s)"
+
+    def sec_zero_window_holders(self, max_holders=80, bound=12.0):
+        """Connections that ask for a page with a zero window and never
+        answer the server's probes, until the pool (--max-conns 64) is full:
+        each is reset within the bound (4 orphan probes: about 6 s), and a
+        normal client that connects meanwhile is served. They were probed
+        for ever, the pool stayed full and nobody else was served."""
+        holders = {}
+        refused = False
+        base = random.randint(20000, 60000 - max_holders)  # distinct ports: a repeat would hit a holder
+        for i in range(max_holders):
+            c = Conn(self.l, self.a.port, sport=base + i, win=0)
+            if c.open(timeout=1.0) is None:
+                refused = True  # the pool is full
+                break
+            c.send(flags=PSH | ACK, data=b"GET /mid.bin HTTP/1.1\r\nHost: rel\r\n\r\n")
+            holders[c.sport] = time.monotonic()
+        if len(holders) < 16:
+            return "only %d zero-window connections opened" % len(holders)
+        # a normal client, while the pool is full
+        served = {}
+
+        def fetch():
+            served["why"] = self.serving_within(30)
+        th = threading.Thread(target=fetch)
+        th.start()
+        reset = {}
+        end = time.monotonic() + bound + 2
+        while len(reset) < len(holders) and time.monotonic() < end:
+            p = self.l.recv(max(0.0, end - time.monotonic()))
+            if p is None:
+                break
+            t = p[TCP] if TCP in p else None
+            if t is not None and t.flags & RST and t.dport in holders and t.dport not in reset:
+                reset[t.dport] = time.monotonic() - holders[t.dport]
+        th.join(40)
+        late = [s for s in holders if s not in reset or reset[s] > bound]
+        note = "%d holders (pool %s), reset after %.1f..%.1f s" % (
+            len(holders), "full" if refused else "not full", min(reset.values(), default=0), max(reset.values(), default=0))
+        print("# adversarial: zero-window holders: %s" % note, flush=True)
+        if late:
+            return "%d of %d zero-window connections not reset within %.0f s (%s)" % (len(late), len(holders), bound, note)
+        if served.get("why") is not None:
+            return "normal client meanwhile: %s" % served.get("why")
+        return None
+
+    def sec_timewait_rst(self):
+        """RFC 1337: after a normal exchange the server is in TIME-WAIT; an
+        RST at exactly its RCV.NXT must not end it: our FIN again is still
+        ACKed. It used to end TIME-WAIT: the FIN then drew a RST."""
+        c = self.established()
+        reply, why, _ = c.get("/dir/page2.html")
+        if not reply_ok(reply, self.digest["/dir/page2.html"]):
+            return "exchange failed (%s)" % why
+        if c.expect(1.0, lambda p: p[TCP].flags & ACK and p[TCP].ack == c.snd_nxt) is None:
+            return "no ACK of our FIN"
+        c.send(flags=RST, seq=c.snd_nxt, ack=0)
+        time.sleep(0.1)
+        c.send(flags=FIN | ACK, seq=u32(c.snd_nxt - 1))
+        p = c.expect(1.0)
+        if p is None:
+            return "no answer to a FIN repeat after the RST"
+        t = p[TCP]
+        if t.flags & RST or not t.flags & ACK or t.ack != c.snd_nxt:
+            return "TIME-WAIT ended by the RST: the FIN repeat drew %s" % t.sprintf("%flags% seq=%seq% ack=%ack%")
+        return None
+
+    def serving_within(self, secs):
+        """serving(), retried until it works or secs pass (the pool may be
+        full when it starts)."""
+        end = time.monotonic() + secs
+        while True:
+            why = self.serving()
+            if why is None or time.monotonic() >= end:
+                return why
+            time.sleep(0.5)
+
+    def security(self):
+        self.case("SEC duplicate of an acknowledged byte every second: reset by the idle timeout", self.sec_idle_dup_byte)
+        self.case("SEC new byte every 1.5 s: reset by the header deadline at 5 s", self.sec_header_deadline)
+        self.case("SEC zero-window holders filling the pool: each reset in bounded time, a normal client served",
+                  self.sec_zero_window_holders)
+        self.case("SEC RST in TIME-WAIT (RFC 1337): TIME-WAIT survives", self.sec_timewait_rst)
+        print("# adversarial: %d security cases, %d frames sent, %d failed" % (self.cases, self.l.sent, self.fails),
+              flush=True)
+        return self.fails
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -722,13 +859,15 @@ def main():
     ap.add_argument("--flood", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", default="", help="run only cases whose name contains this")
+    ap.add_argument("--security", action="store_true",
+                    help="run the security cases (the server started with short limits) instead")
     a = ap.parse_args()
     random.seed(a.seed)
     s = Suite(a)
     if a.only:
         orig = s.case
         s.case = lambda name, fn: orig(name, fn) if a.only.lower() in name.lower() else None
-    return 1 if s.run() else 0
+    return 1 if (s.security() if a.security else s.run()) else 0
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 # Reliability rig suite against minimal_ws (DPDK net_af_packet on a veth, a
 # namespace of its own): adversarial frames (Scapy), faults (netem: loss,
 # reordering, duplication, corruption, delay), a SYN flood (hping3), a
-# slowloris, a churn soak. Short sizes by default (the `make test` rig
-# suite, a few minutes); `make reliability` sets REL_FULL=1 for the full
-# ones. Sizes: SOAK_CONNS, SLOW_CONNS, FLOOD_SYNS, ADV_FLOOD; REL_STAGES
-# picks stages (adv faults flood slow soak). Prints "PASS name" /
+# slowloris, a churn soak, and security cases against a server with short
+# limits. Short sizes by default (the `make test` rig suite, a few
+# minutes); `make reliability` sets REL_FULL=1 for the full ones. Sizes: SOAK_CONNS, SLOW_CONNS, FLOOD_SYNS, ADV_FLOOD; REL_STAGES
+# picks stages (adv sec faults flood slow soak). Prints "PASS name" /
 # "FAIL name: why" and "# " notes with the figures; exit 1 on any failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +22,7 @@ else
 	: "${SOAK_CONNS:=100000}" "${SLOW_CONNS:=2000}" "${SLOW_HOLD_S:=15}" "${FLOOD_SYNS:=20000}"
 	: "${ADV_FLOOD:=1000}" "${FAULT_ROUNDS:=1}" "${FAULT_WRK_S:=4}" "${FLOOD_S:=8}" "${SOAK_CHUNK_S:=1}"
 fi
-stages=${REL_STAGES:-adv faults flood slow soak}
+stages=${REL_STAGES:-adv sec faults flood slow soak}
 # The idle timeout the slowloris stage asks minimal_ws for, when it has one.
 SLOW_IDLE_MS=${SLOW_IDLE_MS:-5000}
 TIMEWAIT_MAX=1024 # minimal_ws's default tcp_max_timewait (tcp_max_conns 4096 / 4)
@@ -133,6 +133,40 @@ stage_adv() {
 	note "adversarial: drops: $(grep -E '^drop_|challenge|rst_' "$rel_work/adv.tel" | awk '$2 > 0 {printf "%s=%s ", $1, $2}')"
 	stop_and_stats adv
 	check_balance adv "$rel_work/adv.stats"
+}
+
+# ------------------------------------------------------------------ security
+# Cases that need short limits get a server of their own: the idle timeout
+# fed by duplicates, the header deadline on its own timer, zero-window
+# holders filling a small TCB pool, an RST in TIME-WAIT (adversarial.py
+# --security). About 30 s. REL_SEC_FLAGS replaces the server's flags (to
+# run the cases against an older build, with REL_BIN).
+REL_SEC_FLAGS=${REL_SEC_FLAGS:---idle-timeout-ms 2000 --header-timeout-ms 5000 --max-conns 64 --orphan-probe-retries 4}
+stage_sec() {
+	local -a sec_flags
+	read -ra sec_flags <<<"$REL_SEC_FLAGS"
+	start_or_fail sec "$NS_S" "$IF_S" "$SRV_IP/24" "${sec_flags[@]}" || return
+	cexec "$REL_PY" -c "import socket; socket.create_connection(('$SRV_IP', $PORT), timeout=2, source_address=('$ATK_IP', 0)).close()" 2>/dev/null
+	local mac
+	mac=$(ip -n "$NS_C" neigh show "$SRV_IP" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')
+	if [ -z "$mac" ]; then fail "security: server MAC" "no neighbour entry"; rel_server_stop quiet; return; fi
+	note "security: minimal_ws ${sec_flags[*]}"
+	cexec timeout 300 "$REL_PY" "$here/adversarial.py" --security --iface "$IF_C" --srv "$SRV_IP" --srv-mac "$mac" \
+		--atk "$ATK_IP" --cli "$CLI_IP" --port "$PORT" --root "$ROOT" ${ADV_ONLY:+--only "$ADV_ONLY"} \
+		>"$rel_work/sec.out" 2>&1
+	local rc=$?
+	cat "$rel_work/sec.out"
+	fails=$((fails + $(grep -c '^FAIL' "$rel_work/sec.out")))
+	if [ "$rc" != 0 ] && ! grep -q '^FAIL' "$rel_work/sec.out"; then fail "adversarial.py --security" "exit $rc"; fi
+	rel_tel >"$rel_work/sec.tel"
+	local pt
+	pt=$(rel_stat "$rel_work/sec.tel" tcp_probe_timeouts)
+	note "security: $(grep -E '^(tcp_probe_timeouts|tcp_zero_window_probes|tcp_idle_timeouts|tcp_deadline_timeouts|tcp_timewait_rst_ignored|drop_tcp_zero_window|tcp_challenge_acks|tcp_challenge_acks_skipped|tcp_pool_empty) ' "$rel_work/sec.tel" | tr '\n' ' ')"
+	if [ -z "${ADV_ONLY:-}" ] && [ "$pt" -lt 16 ]; then
+		fail "security: counters" "tcp_probe_timeouts=$pt after the zero-window holders"
+	fi
+	stop_and_stats sec
+	check_balance sec "$rel_work/sec.stats"
 }
 
 # --------------------------------------------------------------------- faults
@@ -360,8 +394,8 @@ stage_soak() {
 
 for st in $stages; do
 	case $st in
-	adv | faults | flood | slow | soak) note "---- stage $st ($(date +%T))"; "stage_$st" ;;
-	*) fail "stage $st" "unknown (adv faults flood slow soak)" ;;
+	adv | sec | faults | flood | slow | soak) note "---- stage $st ($(date +%T))"; "stage_$st" ;;
+	*) fail "stage $st" "unknown (adv sec faults flood slow soak)" ;;
 	esac
 done
 note "done $(date +%T): $fails failed"

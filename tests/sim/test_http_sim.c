@@ -111,6 +111,19 @@ static int setup_header(void **state)
 	return setup_mode(state, false, NULL, IDLE_MS, HEADER_MS);
 }
 
+/* The header deadline alone (no idle timeout). */
+static int setup_header_only(void **state)
+{
+	return setup_mode(state, false, NULL, 0, HEADER_MS);
+}
+
+#define KA_HEADER_MS 2000u
+
+static int setup_keepalive_header(void **state)
+{
+	return setup_mode(state, true, NULL, 0, KA_HEADER_MS);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -564,6 +577,135 @@ static void test_header_timeout_frees_trickler(void **state)
 	free(cl.resp);
 }
 
+/* The header deadline runs on a timer of its own: a client that sends half
+ * a request and then nothing (no idle timeout configured) is reset exactly
+ * HEADER_MS after it connected. It was checked only as bytes reached
+ * recv_fn, so a client that sent nothing more (or nothing deliverable) was
+ * never reset. */
+static void test_header_deadline_without_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct staller sl = {.net = &f->net};
+	struct usn_worker *cw = usn_stack_worker(f->client->stack, 0);
+	uint64_t t0 = simnet_now_us(&f->net);
+	struct usn_tcp_conn *c = usn_tcp_connect(cw, SERVER_IP, PORT, &staller_handlers, &sl);
+	assert_non_null(c);
+	simnet_run_for(&f->net, HEADER_MS * 1000u - 20000u);
+	assert_false(sl.closed);
+	assert_true(simnet_run_until(&f->net, staller_done, &sl, 10u * HEADER_MS * 1000u));
+	assert_int_equal(sl.why, USN_TCP_CLOSE_RESET);
+	assert_true(sl.closed_us >= t0 + HEADER_MS * 1000u);
+	assert_true(sl.closed_us <= t0 + HEADER_MS * 1000u + 10000u); /* connected within 10 ms of t0 */
+	struct mws_worker_stats st;
+	mws_worker_stats(f->mws, 0, &st);
+	assert_int_equal(st.header_timeouts, 1);
+	assert_int_equal(st.timed_out, 0);
+	assert_int_equal(st.closed_bad, 1);
+	assert_int_equal(usn_worker_stats(usn_stack_worker(f->server->stack, 0))->tcp_deadline_timeouts, 1);
+	struct client cl;
+	exchange_str(f, &cl, "GET /index.html HTTP/1.1\r\n\r\n");
+	expect_page(&cl, "index.html", "text/html", false);
+	free(cl.resp);
+}
+
+/* With keepalive, the next request's header clock starts when the answer
+ * has been acknowledged, not when it was queued: a client that reads a
+ * large page slowly (its window closed for longer than the header timeout)
+ * and then asks for another is served twice. Counting from the queued
+ * answer reset it (at the second request, or at the deadline). */
+struct slow_reader {
+	struct client cl;
+	struct usn_tcp_conn *c;
+	uint32_t held;
+	bool hold;
+	size_t want; /* sr_has: this many bytes in, or closed */
+};
+
+static void sr_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor data)
+{
+	struct slow_reader *r = user;
+	cl_recv(c, &r->cl, data);
+	if (r->hold) {
+		usn_tcp_recv_hold(c, usn_cursor_size(data));
+		r->held += usn_cursor_size(data);
+	}
+}
+
+static void sr_connected(struct usn_tcp_conn *c, void *user)
+{
+	struct slow_reader *r = user;
+	r->c = c;
+	cl_connected(c, &r->cl);
+}
+
+static void sr_remote_closed(struct usn_tcp_conn *c, void *user)
+{
+	cl_remote_closed(c, &((struct slow_reader *)user)->cl);
+}
+
+static void sr_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
+{
+	cl_closed(c, &((struct slow_reader *)user)->cl, why);
+}
+
+static const struct usn_tcp_handlers slow_reader_handlers = {
+    .connected_fn = sr_connected,
+    .recv_fn = sr_recv,
+    .remote_closed_fn = sr_remote_closed,
+    .closed_fn = sr_closed,
+};
+
+static bool sr_has(void *arg)
+{
+	struct slow_reader *r = arg;
+	return r->cl.closed || r->cl.len >= r->want;
+}
+
+static void test_keepalive_header_clock_after_answer(void **state)
+{
+	struct fixture *f = *state;
+	static const char req1[] = "GET /big.bin HTTP/1.1\r\n\r\n";
+	static const char req2[] = "GET /style.css HTTP/1.1\r\nConnection: close\r\n\r\n";
+	uint8_t *w1, *w2;
+	size_t n1 = expected(file_named("big.bin"), "application/octet-stream", false, true, &w1);
+	size_t n2 = expected(file_named("style.css"), "text/css", false, false, &w2);
+	struct slow_reader *r = calloc(1, sizeof *r);
+	assert_non_null(r);
+	r->cl.req = (const uint8_t *)req1;
+	r->cl.req_len = strlen(req1);
+	r->hold = true;
+	r->want = n1;
+	assert_non_null(
+	    usn_tcp_connect(usn_stack_worker(f->client->stack, 0), SERVER_IP, PORT, &slow_reader_handlers, r));
+	/* the window closes (262144 bytes held) long before the page is in;
+	 * then the client reads nothing for longer than the header timeout */
+	simnet_run_for(&f->net, 200000);
+	assert_true(r->held > 0 && r->cl.len < n1);
+	simnet_run_for(&f->net, KA_HEADER_MS * 1000u + 500000u);
+	assert_false(r->cl.closed);
+	r->hold = false;
+	usn_tcp_recv_done(r->c, r->held);
+	assert_true(simnet_run_until(&f->net, sr_has, r, MAX_VIRTUAL_US));
+	assert_false(r->cl.closed);
+	assert_int_equal(r->cl.len, n1);
+	assert_memory_equal(r->cl.resp, w1, n1);
+	/* the next request, at once */
+	assert_int_equal(usn_tcp_send_ref(r->c, req2, (uint32_t)strlen(req2), NULL), 0);
+	assert_true(simnet_run_until(&f->net, client_done, &r->cl, MAX_VIRTUAL_US));
+	assert_int_equal(r->cl.why, USN_TCP_CLOSE_NORMAL);
+	assert_int_equal(r->cl.len, n1 + n2);
+	assert_memory_equal(r->cl.resp + n1, w2, n2);
+	struct mws_worker_stats st;
+	mws_worker_stats(f->mws, 0, &st);
+	assert_int_equal(st.requests, 2);
+	assert_int_equal(st.header_timeouts, 0);
+	assert_int_equal(st.closed_bad, 0);
+	free(w1);
+	free(w2);
+	free(r->cl.resp);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -577,6 +719,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_no_leak_after_timewait, setup_close, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_timeout_frees_stalled, setup_idle, teardown),
 	    cmocka_unit_test_setup_teardown(test_header_timeout_frees_trickler, setup_header, teardown),
+	    cmocka_unit_test_setup_teardown(test_header_deadline_without_bytes, setup_header_only, teardown),
+	    cmocka_unit_test_setup_teardown(test_keepalive_header_clock_after_answer, setup_keepalive_header,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
