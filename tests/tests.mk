@@ -47,7 +47,7 @@ test-unit: tests-build check-layers
 	@tests/run-suite.sh "$(B)" $(TEST_BINS)
 
 # The whole test command: dependencies, both builds, the TILE-Gx modes, the
-# cost-centre build, then the rig suites. Every step
+# cost-centre build, the runners' self-test, then the rig suites. Every step
 # runs whatever the one before did (tests/run-step.sh records a step that
 # fails without a failed test, a build error); tests/summary.sh prints the
 # total and fails on any failure, or skip not opted out (USN_TEST_SKIP).
@@ -55,6 +55,7 @@ RUN_STEP = tests/run-step.sh $(O)/results.txt
 test:
 	@tests/deps.sh test
 	@rm -f $(O)/results.txt
+	@$(RUN_STEP) selftest $(MAKE) SAN=0 test-selftest
 	@$(RUN_STEP) rel $(MAKE) SAN=0 test-unit
 	@$(RUN_STEP) san $(MAKE) SAN=1 test-unit
 	@$(RUN_STEP) tilegx $(MAKE) SAN=0 test-tilegx
@@ -69,6 +70,13 @@ test:
 RIG_SUITES = $(sort $(wildcard tests/rig/run_*.sh tests/http/run_*.sh tests/reliability/run_*.sh))
 test-rig: all
 	@rc=0; for s in $(RIG_SUITES); do tests/run-script.sh "$(O)" "$$s" || rc=1; done; exit $$rc
+
+# The runners themselves (tests/selftest/): a skipped suite fails, a crash
+# or set-up error counts, an empty fuzz replay fails, a missing counter fails
+# its check, the benchmark refuses a stale binary. Seconds.
+.PHONY: test-selftest
+test-selftest: $(B)/tests/sim/test_fuzz_replay
+	@B="$(B)" USN_SUITE_LABEL=selftest tests/run-script.sh "$(O)" tests/selftest/run_selftest.sh
 
 # Cost centres (issue 6): tests/prof/test_*.c need USN_PROFILE=1, so they
 # are built in a tree of their own, $(O)-prof, by `make test-prof` only;
