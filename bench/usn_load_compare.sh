@@ -83,7 +83,7 @@ fresh() {
 	rel | san) ;;
 	*) log "usn_load_compare: cannot check $1 against its sources (B=$B is not <O>/rel or <O>/san)"; return 1 ;;
 	esac
-	make -s -q O="$o" SAN=$([ "$kind" = san ] && echo 1 || echo 0) "$1" 2>/dev/null && return 0
+	make -s -q O="$o" SAN="$([ "$kind" = san ] && echo 1 || echo 0)" "$1" 2>/dev/null && return 0
 	log "usn_load_compare: $1 is older than its sources (the last build failed or did not run: make all); not measured"
 	return 1
 }

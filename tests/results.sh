@@ -61,7 +61,9 @@ results_unapproved_skips() {
 	while IFS=$'\t' read -r r l id d; do
 		n=$((n + 1))
 		[ "$n" -ge "$from" ] && [ "$r" = skip ] || continue
-		skip_opted_out "$l/$id" || printf '%s/%s: %s\n' "$l" "$id" "$d"
+		skip_opted_out "$l/$id" && continue
+		# A rig line's ID already says why.
+		if [ -n "$d" ] && [[ $id != *"$d"* ]]; then printf '%s/%s: %s\n' "$l" "$id" "$d"; else printf '%s/%s\n' "$l" "$id"; fi
 	done <"$1"
 }
 
@@ -93,7 +95,7 @@ parse_tap() {
 	}
 	req != "" && $0 ~ req { flush_fail(); seen = 1; next }
 	# cmocka writes a failure as "# message" lines ending with "# FILE:LINE: error: ..."
-	/^# / && fname != "" && !fdone && !/^# simnet: / {
+	/^# / && fname != "" && !fdone && !/^# simnet: / && !/^# (not )?ok - / {
 		fdetail = fdetail (fdetail == "" ? "" : " | ") substr($0, 3)
 		if ($0 ~ /:[0-9]+: error: /) fdone = 1
 		next

@@ -17,13 +17,20 @@ if [ ! -s "$r" ]; then
 	echo "total: 0 passed, 0 failed, 0 skipped (no test ran)"
 	exit 1
 fi
-awk -F'\t' '$1 == "fail" { printf "FAIL %s/%s: %s\n", $2, $3, $4 }' "$r" | head -50
+# (A rig line's ID already says why it failed.)
+awk -F'\t' '$1 == "fail" { printf "FAIL %s/%s%s\n", $2, $3, ($4 == "" || index($3, $4)) ? "" : ": " $4 }' "$r" | head -50
 nf=$(results_count "$r" fail)
 [ "$nf" -gt 50 ] && echo "... and $((nf - 50)) more failed runs (all in $r)"
 ok_skips=$(awk -F'\t' '$1 == "skip" { print $2 "/" $3 }' "$r" | while IFS= read -r n; do
 	skip_opted_out "$n" && echo "$n"; done)
 bad_skips=$(results_unapproved_skips "$r")
-[ -n "$ok_skips" ] && { echo "skipped, opted out by USN_TEST_SKIP='$USN_TEST_SKIP':"; sed 's/^/  /' <<<"$ok_skips"; }
+# One line per skipped test, with the runs (labels) it was skipped in.
+by_test() {
+	awk '{ i = index($0, "/"); l = substr($0, 1, i - 1); t = substr($0, i + 1)
+	       if (!(t in ls)) { order[++n] = t; ls[t] = l } else ls[t] = ls[t] ", " l }
+	     END { for (k = 1; k <= n; k++) printf "  %s (%s)\n", order[k], ls[order[k]] }'
+}
+[ -n "$ok_skips" ] && { echo "skipped, opted out by USN_TEST_SKIP='$USN_TEST_SKIP':"; by_test <<<"$ok_skips"; }
 [ -n "$bad_skips" ] && {
 	echo "SKIPPED without an opt-out (they did not run; see README, Tests, to opt out with USN_TEST_SKIP):"
 	sed 's/^/  /' <<<"$bad_skips"

@@ -10,6 +10,9 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
 B=${B:-build/rel}
+# The runners under test take these from the environment; the checks set
+# their own (this script itself runs under tests/run-script.sh).
+unset USN_SUITE_LABEL USN_RESULTS USN_SUITE_REQUIRE
 tmp=$(mktemp -d /tmp/usn_selftest.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
