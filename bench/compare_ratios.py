@@ -5,7 +5,8 @@
 
 METHOD = ("req/s: 2xx responses within the per-request timeout, per second of the client's own measured "
           "window; CPU: busy time (user, system, irq, softirq; steal apart) of the server's core and the "
-          "client's core from /proc/stat over that same window")
+          "client's core from /proc/stat over that same window (anything else running on those cores counts too: "
+          "measure on an idle machine)")
 
 
 def _point(points, link, server):
