@@ -15,10 +15,23 @@ Linux-stack servers run twice: veth offloads as the kernel sets them, and with
 checksum/segmentation/receive offloads off. A frame blaster (bench/blast.c)
 measures the link's own ceiling on the same path.
 
+Never a stale binary: a project server whose binary is missing or older
+than its sources (`make -q` says it needs remaking, e.g. because the build
+failed) is not measured; its row says why.
+
+Figures: requests per second count only 2xx responses that arrived within
+the timeout (--timeout, 5 s); responses after it and statuses >= 400 are
+reported beside them. wrk's own --timeout is set above the run's length so
+that every response has a latency sample (it never drops a connection).
+CPU (the server's and wrk's cores from /proc/stat, the server processes' own
+ticks) is taken over wrk's measured window only, interpolated from samples
+every 50 ms (bench/cpuwin.py); steal time is counted apart, not as busy.
+
 Exit status: 0 when the rig worked, whatever the figures; 1 on a rig error
 (namespaces, links, wrk, the blaster, a reference server that would not start);
-2 on bad arguments. A project server that fails to start or serves wrong bytes
-is a row in the report, and an error only with --strict.
+2 on bad arguments. A project server that is not built, is stale, fails to
+start or serves wrong bytes is a row in the report, and an error only with
+--strict (CI).
 """
 import argparse
 import csv
@@ -38,6 +51,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+# No __pycache__ in the tree: it would make the report's commit "dirty".
+sys.dont_write_bytecode = True
+sys.path.insert(0, HERE)
+import cpuwin  # noqa: E402 (bench/cpuwin.py, beside this file)
+
 SRV_IP = "198.18.0.1"
 CLI_IP = "198.18.0.2"
 PREFIX = 24
@@ -179,19 +197,6 @@ def proc_cpu_ticks(pid):
         return int(fields[11]), int(fields[12])
     except (OSError, IndexError, ValueError):
         return 0, 0
-
-
-def cpu_stat(cores):
-    """Sum of /proc/stat fields over the given cores (in ticks)."""
-    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
-    tot = dict.fromkeys(names, 0)
-    with open("/proc/stat") as f:
-        for line in f:
-            parts = line.split()
-            if parts[0].startswith("cpu") and parts[0] != "cpu" and int(parts[0][3:]) in cores:
-                for n, v in zip(names, parts[1:9]):
-                    tot[n] += int(v)
-    return tot
 
 
 def mem_used_kb():
@@ -358,6 +363,32 @@ def server_binary(name, build_dir):
         p = os.path.join(build_dir, "apps", name)
         return p if os.access(p, os.X_OK) else None
     return shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+
+
+def binary_fresh(binary, build_dir, make="make"):
+    """(True, None) when `make -q` says the project binary is up to date
+    with the tree; else (False, why). build_dir is <O>/rel or <O>/san (the
+    Makefile's layout); anything else cannot be checked and is refused."""
+    b = os.path.abspath(build_dir)
+    kind = os.path.basename(b)
+    if kind not in ("rel", "san"):
+        return False, "cannot check %s against its sources: the build dir %s is not <O>/rel or <O>/san" % (
+            binary, build_dir)
+    # Paths as the build wrote them (relative to the tree), so that the
+    # dependency files it left (.d, with relative paths) apply.
+    o = os.path.relpath(os.path.dirname(b), ROOT)
+    try:
+        r = subprocess.run([make, "-q", "-C", ROOT, "O=" + o, "SAN=" + ("1" if kind == "san" else "0"),
+                            os.path.relpath(os.path.abspath(binary), ROOT)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return False, "cannot check %s against its sources: %s" % (binary, e)
+    if r.returncode == 0:
+        return True, None
+    if r.returncode == 1:
+        return False, ("stale: %s is older than its sources (the last build failed or did not run: "
+                       "`make all`)" % os.path.relpath(binary, ROOT))
+    return False, "cannot check %s against its sources: make -q: %s" % (binary, r.stderr.strip()[-200:])
 
 
 def dpdk_prefix():
@@ -580,49 +611,74 @@ class Progress:
 
 def run_wrk(rig, server, args, pages_txt, seed, progress, detail, mem_before):
     """One wrk run against a started server, with CPU and memory sampled;
-    mem_before: MemTotal - MemAvailable taken before the server started."""
+    mem_before: MemTotal - MemAvailable taken before the server started.
+    CPU is taken over wrk's own measured window: wrk_random.lua's done()
+    creates a mark file when the window has ended, and the window is the
+    "duration_us" before it."""
     cores = rig.srv_cores
+    mark = os.path.join(server.tmp, "wrk_done.%d" % seed)
+    if os.path.exists(mark):
+        os.unlink(mark)
+    # wrk's --timeout only bounds its latency record and counts; above the
+    # run's length, every response gets a sample and the Lua script counts
+    # those within the benchmark's timeout (args.timeout).
     wrk_argv = ["wrk", "-t", str(len(rig.cli_cores)), "-c", str(args.connections),
-                "-d", "%ds" % args.duration, "--timeout", "%ds" % args.timeout,
+                "-d", "%ds" % args.duration, "--timeout", "%ds" % (args.duration + 5),
                 "-s", os.path.join(HERE, "wrk_random.lua"), "http://%s:%d/" % (SRV_IP, PORT),
                 "--", pages_txt, str(seed)]
-    cpu0 = cpu_stat(cores)
-    ccpu0 = cpu_stat(rig.cli_cores)
-    pcpu0 = server.cpu_ticks()
+    env = dict(os.environ, WRK_DONE_MARK=mark, WRK_GOOD_TIMEOUT_US=str(int(args.timeout * 1e6)))
+    sampler = cpuwin.Sampler(set(cores) | set(rig.cli_cores), interval=0.05,
+                             extra=lambda: list(server.cpu_ticks()))
+    sampler.start()
     t0 = time.time()
     p = rig.procs.start(rig.exec_argv("c", wrk_argv, rig.cli_cores),
-                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     rss_max, mem_max = server.rss_kb(), mem_used_kb()
     limit = args.duration + args.timeout + 30
-    while p.poll() is None:
-        if time.time() - t0 > limit:
-            rig.procs.stop(p, signal.SIGKILL)
-            raise RigError("wrk did not finish within %d s" % limit)
-        time.sleep(0.5)
-        rss_max = max(rss_max, server.rss_kb())
-        mem_max = max(mem_max, mem_used_kb())
-        progress.show("%s %.0f/%d s" % (detail, time.time() - t0, args.duration))
-    out, err = p.communicate()
+    try:
+        while p.poll() is None:
+            if time.time() - t0 > limit:
+                rig.procs.stop(p, signal.SIGKILL)
+                raise RigError("wrk did not finish within %d s" % limit)
+            time.sleep(0.5)
+            rss_max = max(rss_max, server.rss_kb())
+            mem_max = max(mem_max, mem_used_kb())
+            progress.show("%s %.0f/%d s" % (detail, time.time() - t0, args.duration))
+        out, err = p.communicate()
+    finally:
+        sampler.stop()
     if p in rig.procs.live:
         rig.procs.live.remove(p)
-    cpu1 = cpu_stat(cores)
-    ccpu1 = cpu_stat(rig.cli_cores)
-    pcpu1 = server.cpu_ticks()
     m = re.search(r"^WRK_JSON (\{.*\})\s*$", out, re.M)
     if p.returncode != 0 or not m:
         raise RigError("wrk failed (exit %d): %s %s" % (p.returncode, err.strip()[-400:], out.strip()[-400:]))
     w = json.loads(m.group(1))
-    d = {k: cpu1[k] - cpu0[k] for k in cpu0}
-    total = sum(d.values()) or 1
-    busy = total - d["idle"] - d["iowait"]
-    cd = {k: ccpu1[k] - ccpu0[k] for k in ccpu0}
-    ctotal = sum(cd.values()) or 1
+    if not os.path.exists(mark):
+        raise RigError("wrk_random.lua wrote no end mark (%s): cannot place wrk's window" % mark)
+    t_end = os.stat(mark).st_mtime_ns / 1e9
     secs = w["duration_us"] / 1e6 if w["duration_us"] else float(args.duration)
+    try:
+        srv = cpuwin.window(sampler.samples, t_end - secs, t_end, cores)
+        cli = cpuwin.window(sampler.samples, t_end - secs, t_end, rig.cli_cores)
+        pd = cpuwin.extra_window(sampler.samples, t_end - secs, t_end)
+    except cpuwin.WindowError as e:
+        raise RigError("CPU over wrk's window: %s" % e)
     n = w["requests"]
     e = w["errors"]
+    if w.get("within_timeout", -1) < 0:
+        raise RigError("wrk_random.lua did not count the responses within the timeout")
+    within = w["within_timeout"]
+    # 2xx within the timeout: wrk counts statuses >= 400 as errors and
+    # does not say which were late, so a late error status is taken off
+    # twice (the figure errs low).
+    good = max(0, within - e["status"])
+    total = sum(srv[k] for k in cpuwin.FIELDS) or 1
+    ctotal = sum(cli[k] for k in cpuwin.FIELDS) or 1
     return {
-        "requests": n,
-        "req_per_s": n / secs,
+        "requests": good,
+        "responses": n,
+        "late": n - within,
+        "req_per_s": good / secs,
         "gbit_per_s": w["bytes"] * 8 / secs / 1e9,
         "bytes": w["bytes"],
         "seconds": secs,
@@ -632,18 +688,21 @@ def run_wrk(rig, server, args, pages_txt, seed, progress, detail, mem_before):
                    "timeout": e["timeout"]},
         "non_2xx_3xx": e["status"],
         "cpu_share": {
-            "user": (d["user"] + d["nice"]) / total,
-            "system": d["system"] / total,
-            "irq": d["irq"] / total,
-            "softirq": d["softirq"] / total,
-            "steal": d["steal"] / total,
-            "idle": (d["idle"] + d["iowait"]) / total,
+            "user": (srv["user"] + srv["nice"]) / total,
+            "system": srv["system"] / total,
+            "irq": srv["irq"] / total,
+            "softirq": srv["softirq"] / total,
+            "steal": srv["steal"] / total,
+            "idle": (srv["idle"] + srv["iowait"]) / total,
         },
-        "cpu_us_per_req": busy * TICK_US / n if n else None,
+        # Busy time of the server's cores (steal excluded) per good request.
+        "cpu_us_per_req": srv["busy_s"] * 1e6 / good if good else None,
+        "steal_s": srv["steal_s"],
         # wrk's core(s): near 100% busy means the client, not the server, set the pace.
-        "client_cpu_busy": (ctotal - cd["idle"] - cd["iowait"]) / ctotal,
-        "server_process_cpu_s": {"user": (pcpu1[0] - pcpu0[0]) * TICK_US / 1e6,
-                                 "system": (pcpu1[1] - pcpu0[1]) * TICK_US / 1e6},
+        "client_cpu_busy": cli["busy_s"] / ctotal,
+        "client_steal_s": cli["steal_s"],
+        "server_process_cpu_s": {"user": pd[0] * TICK_US / 1e6, "system": pd[1] * TICK_US / 1e6},
+        "cpu_window_s": secs,
         "server_rss_kb_max": rss_max,
         "mem_used_kb_before": mem_before,
         "mem_used_kb_max": mem_max,
@@ -671,8 +730,8 @@ def summarize(runs):
         "mem_used_kb_before": get(lambda r: r["mem_used_kb_before"]),
         "mem_used_kb_max": get(lambda r: r["mem_used_kb_max"]),
     }
-    for k in ("user", "system", "softirq", "irq", "idle"):
-        s["cpu_" + k] = get(lambda r, k=k: r["cpu_share"][k])
+    for k in ("user", "system", "softirq", "irq", "idle", "steal"):
+        s["cpu_" + k] = get(lambda r, k=k: r["cpu_share"].get(k))
     s["client_cpu_busy"] = get(lambda r: r.get("client_cpu_busy"))
     # The server's own processes (threads included), immune to other tenants'
     # load on the same core; softirq work is not charged to them.
@@ -683,6 +742,9 @@ def summarize(runs):
         errs[k] = sum(r["errors"][k] for r in runs)
     s["errors_total"] = errs
     s["non_2xx_3xx_total"] = sum(r["non_2xx_3xx"] for r in runs)
+    # Responses after the timeout (not counted in req/s), and all responses.
+    s["late_total"] = sum(r.get("late", 0) for r in runs)
+    s["responses_total"] = sum(r.get("responses", r["requests"]) for r in runs)
     # The histogram of the median run (by req/s) represents the point.
     med = sorted(runs, key=lambda r: r["req_per_s"])[(len(runs) - 1) // 2]
     s["latency_log2_us"] = med["latency_log2_us"]
@@ -699,6 +761,12 @@ def measure_point(pt, args, ctx, procs, progress):
         res["notes"].append("no %s binary" % (os.path.join(args.build_dir, "apps", pt["server"])
                                                if pt["server"] in PROJECT_SERVERS else pt["server"]))
         return res
+    if pt["server"] in PROJECT_SERVERS and not pt.get("binary"):
+        ok, why = binary_fresh(binary, args.build_dir)
+        if not ok:
+            res["status"] = "not built"
+            res["notes"].append("not measured: " + why)
+            return res
     userspace = pt["server"] == "minimal_ws"
     vdevs = (["af_xdp", "af_packet"] if args.vdev == "af_xdp" else ["af_packet"]) if userspace else [None]
     last_err = first_err = None
@@ -971,7 +1039,7 @@ def table_rows(results, link):
         s = r.get("summary")
         base = [row_label(r), str(r["mtu"]), str(r["workers"])]
         if not s:
-            rows.append(base + [r["status"] + (" (see notes)" if r["status"] != "not built" else "")] +
+            rows.append(base + [r["status"] + (" (see notes)" if r["notes"] else "")] +
                         [""] * (len(HEADERS) - 4))
             continue
         l = link_for(link, r["mtu"])
@@ -984,7 +1052,7 @@ def table_rows(results, link):
             "%s/%s/%s" % (fmt_num(s["latency_p50_us"]["median"] / 1e3, "%.1f"),
                           fmt_num(s["latency_p99_us"]["median"] / 1e3, "%.0f"),
                           fmt_num(s["latency_max_us"]["median"] / 1e3, "%.0f")),
-            "%d/%d/%d/%d" % (e["connect"], e["read"], e["write"], e["timeout"]),
+            "%d/%d/%d/%d" % (e["connect"], e["read"], e["write"], s["late_total"]),
             str(s["non_2xx_3xx_total"]),
             "%.0f/%.0f/%.0f" % (s["cpu_user"]["median"] * 100, s["cpu_system"]["median"] * 100,
                                 s["cpu_softirq"]["median"] * 100),
@@ -998,7 +1066,7 @@ def table_rows(results, link):
 
 
 HEADERS = ["server", "MTU", "wrk", "req/s median (min..max)", "Gbit/s", "of link", "lat p50/p99/max ms",
-           "err c/r/w/t", "non-2xx", "CPU usr/sys/sirq %", "CPU us/req", "proc usr/sys %", "wrk CPU %", "RSS MB",
+           "err c/r/w/late", "non-2xx", "CPU usr/sys/sirq %", "CPU us/req", "proc usr/sys %", "wrk CPU %", "RSS MB",
            "mem used MB before/during"]
 
 
@@ -1018,9 +1086,8 @@ def markdown(doc, rows):
     hdr[2] = "workers"
     m = doc["machine"]
     lines = [
-        "Benchmark of %s, commit %s%s, on %s (%d cores, kernel %s)." % (
-            doc["date"], doc["commit"][:12], " (dirty)" if doc["dirty"] else "", m["cpu_model"],
-            m["cores"], m["kernel"]),
+        "Benchmark of %s, commit %s, on %s (%d cores, kernel %s)." % (
+            doc["date"], commit_text(doc), m["cpu_model"], m["cores"], m["kernel"]),
         "Command: `%s`: %d s per point, %d run(s) per point (figures: median, (min..max) for req/s), "
         "%d connections, one request per connection, wrk on core(s) %s, server on core(s) %s." % (
             doc["command"], doc["flags"]["duration_s"], doc["flags"]["runs"], doc["flags"]["connections"],
@@ -1041,10 +1108,14 @@ def markdown(doc, rows):
         "frame rate at the same MTU (1514-byte frames), so Ethernet/IP/TCP headers make it slightly low; "
         "with offloads on, the kernel carries 64 KB segments across veth and can exceed that ceiling.",
         "offl-on: veth offloads as the kernel sets them (%s); offl-off: tso, gso, gro, tx and rx "
-        "checksum off on both ends. CPU: the server core(s)' /proc/stat split during the run; "
-        "CPU us/req: busy time of those cores per request (anything else running on them counts too); proc usr/sys: the server processes' own CPU time over the run (softirq work is not charged to them); wrk CPU: busy share of wrk's core(s) (near 100%%: the client set the pace). Mem used: MemTotal - MemAvailable before the server started and at most during the runs. %s Errors: wrk's socket errors "
-        "(connect/read/write/timeout); non-2xx: wrk's count of status >= 400." % (
-            doc.get("default_offloads") or "not run",
+        "checksum off on both ends. req/s: 2xx responses within the %d s timeout per second of wrk's "
+        "measured window; late: responses after the timeout, non-2xx: statuses >= 400, both left out "
+        "of req/s. CPU: the server core(s)' /proc/stat split over wrk's measured window only "
+        "(sampled every 50 ms and interpolated at the window's ends); steal time is not counted as busy "
+        "(steal %% of the server cores: %s). "
+        "CPU us/req: busy time of those cores per counted request (anything else running on them counts too); proc usr/sys: the server processes' own CPU time over the window (softirq work is not charged to them); wrk CPU: busy share of wrk's core(s) (near 100%%: the client set the pace). Mem used: MemTotal - MemAvailable before the server started and at most during the runs. %s Errors: wrk's socket errors "
+        "(connect/read/write)." % (
+            doc.get("default_offloads") or "not run", doc["flags"]["wrk_timeout_s"], steal_text(doc),
             "Receive processing was moved to the receiver's cores (RPS; threaded NAPI for AF_XDP)."
             if doc["flags"]["rps"] else
             "veth receive processing runs on the sending core (the kernel's default), so each "
@@ -1057,10 +1128,28 @@ def markdown(doc, rows):
     return "\n".join(lines) + "\n"
 
 
+def commit_text(doc):
+    """The commit, and whether the tree differed from it (untracked files
+    included): a report says what was measured."""
+    c = doc["commit"][:12]
+    d = doc.get("dirty")
+    if not d:
+        return c
+    if isinstance(d, dict):
+        return "%s + uncommitted changes (%d modified, %d untracked files)" % (c, d["modified"], d["untracked"])
+    return "%s (dirty)" % c
+
+
+def steal_text(doc):
+    vals = [r["summary"]["cpu_steal"]["median"] for r in doc["results"]
+            if r.get("summary") and r["summary"].get("cpu_steal")]
+    return "max %.1f%%" % (max(vals) * 100) if vals else "not measured"
+
+
 def write_csv(path, results, link):
     cols = ["server", "offloads", "mtu", "workers", "status", "vdev", "req_s_min", "req_s_median",
             "req_s_max", "gbit_s_median", "link_share", "p50_us", "p99_us", "max_us", "err_connect",
-            "err_read", "err_write", "err_timeout", "non_2xx", "cpu_user", "cpu_system", "cpu_softirq",
+            "err_read", "err_write", "late", "non_2xx", "cpu_user", "cpu_system", "cpu_softirq",
             "cpu_us_per_req", "proc_user", "proc_system", "client_cpu_busy", "rss_kb", "mem_used_kb_before", "mem_used_kb_max"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
@@ -1078,7 +1167,7 @@ def write_csv(path, results, link):
                         "%.1f" % s["req_per_s"]["max"], "%.4f" % s["gbit_per_s"]["median"],
                         "%.4f" % (s["gbit_per_s"]["median"] / l["gbit_per_s"]) if l else "",
                         s["latency_p50_us"]["median"], s["latency_p99_us"]["median"],
-                        s["latency_max_us"]["median"], e["connect"], e["read"], e["write"], e["timeout"],
+                        s["latency_max_us"]["median"], e["connect"], e["read"], e["write"], s["late_total"],
                         s["non_2xx_3xx_total"], "%.4f" % s["cpu_user"]["median"],
                         "%.4f" % s["cpu_system"]["median"], "%.4f" % s["cpu_softirq"]["median"],
                         "%.1f" % s["cpu_us_per_req"]["median"] if s["cpu_us_per_req"] else "",
@@ -1185,9 +1274,14 @@ def machine_info():
 
 
 def git_info():
+    """HEAD, and the tree's differences from it: False, or counts of
+    modified and untracked files (ignored ones, such as build/, aside)."""
     r = run(["git", "-C", ROOT, "rev-parse", "HEAD"], check=False)
-    d = run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], check=False)
-    return r.stdout.strip() or "unknown", bool(d.stdout.strip())
+    d = run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=all"], check=False)
+    lines = [l for l in d.stdout.splitlines() if l.strip()]
+    untracked = sum(1 for l in lines if l.startswith("??"))
+    dirty = {"modified": len(lines) - untracked, "untracked": untracked} if lines else False
+    return r.stdout.strip() or "unknown", dirty
 
 
 # ---------------------------------------------------------------- main
@@ -1226,7 +1320,8 @@ def parse_args(argv):
                          "centres (BENCH_PROFILE=1)" % PROF_BUILD)
     ap.add_argument("--ready-timeout", type=float, default=15.0)
     ap.add_argument("--strict", action="store_true",
-                    help="also fail when a project server fails to start or serves wrong bytes")
+                    help="also fail when a project server is not built or stale, fails to start or serves "
+                         "wrong bytes (CI: make bench-smoke)")
     ap.add_argument("--command", default=env_default("BENCH_COMMAND", None),
                     help="how this run was invoked, for the report")
     a = ap.parse_args(argv)
@@ -1343,6 +1438,8 @@ def main(argv):
                 rig_errors.append("%s: %s" % (row_label(res), e))
             if res["status"] == "error" and (pt["server"] not in PROJECT_SERVERS or args.strict):
                 rig_errors.append("%s: %s" % (row_label(res), "; ".join(res["notes"])))
+            if res["status"] == "not built" and pt["server"] in PROJECT_SERVERS and args.strict:
+                rig_errors.append("%s: not measured: %s" % (row_label(res), "; ".join(res["notes"])))
             if res["runs"]:
                 res["summary"] = summarize(res["runs"])
                 if res["status"] == "ok" and res["summary"]["req_per_s"]["median"] == 0:
@@ -1425,6 +1522,7 @@ def main(argv):
             print_simple(PROF_CMP_HEADERS, pcmp)
         for n in prof.get("notes", []):
             print("  cost centres: %s" % n)
+    print("commit: %s" % commit_text(doc))
     print("results: %s (json, csv, table.md%s); %.0f s" % (
         os.path.relpath(outdir, ROOT), (", " + ", ".join(made)) if made else "", doc["elapsed_s"]))
     if rig_errors:

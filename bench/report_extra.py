@@ -13,6 +13,11 @@ import json
 import os
 import sys
 
+# No __pycache__ in the tree: it would make the report's commit "dirty".
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare_ratios  # noqa: E402 (bench/compare_ratios.py)
+
 
 def load(path):
     try:
@@ -39,21 +44,14 @@ def compare_rows(d, label):
     return rows
 
 
-def ratios(d):
-    return (d or {}).get("ratios", {}) if isinstance((d or {}).get("ratios"), dict) else {}
-
-
-def point(d, link, server):
-    for p in (d or {}).get("points", []):
-        if p.get("link") == link and p.get("server") == server:
-            return p
-    return None
-
-
-def ratio(a, b, key):
-    if not a or not b or not a.get(key) or not b.get(key):
-        return None
-    return a[key] / b[key]
+def commit_of(d):
+    if not d:
+        return "?"
+    dirty = d.get("dirty")
+    if isinstance(dirty, dict):
+        return "%s + uncommitted changes (%d modified, %d untracked files)" % (
+            d.get("commit"), dirty["modified"], dirty["untracked"])
+    return "%s%s" % (d.get("commit"), " (dirty)" if dirty else "")
 
 
 def main():
@@ -64,7 +62,8 @@ def main():
     summary = {"compare_1k": c1k, "compare_corpus": ccorp, "floor": floor, "ratios": {}}
     lines = ["", "## Same client, cheapest links, and the floor (issue 9)", ""]
     lines.append("usn_load (libusnet's own load generator, HTTP/1.0, one request per connection, every "
-                 "response checked) and wrk; server on core 0, client on core 1. `bench/usn_load_compare.sh`.")
+                 "response checked) and wrk; server on core 0, client on core 1. `bench/usn_load_compare.sh`, "
+                 "commit %s. %s." % (commit_of(c1k or ccorp), compare_ratios.METHOD))
     lines.append("")
     lines.append("| pages | point | vdev | req/s | Gbit/s | errors | p50/p99 us | req/s per busy core |")
     lines.append("|---|---|---|---|---|---|---|---|")
@@ -72,26 +71,19 @@ def main():
     lines += compare_rows(ccorp, "corpus")
     lines.append("")
     for name, d in (("1 KiB", c1k), ("corpus", ccorp)):
-        memif = point(d, "memif", "minimal_ws")
-        lo = point(d, "loopback", "bsd_ws")
-        vm = point(d, "veth", "minimal_ws")
-        vb = point(d, "veth", "bsd_ws")
-        r = {
-            "same_client_req_s": ratio(vm, vb, "req_s"),
-            "cheapest_link_req_s": ratio(memif, lo, "req_s"),
-            "cheapest_link_req_s_per_core": ratio(memif, lo, "req_s_per_core"),
-        }
+        # Recomputed from the points (one definition, bench/compare_ratios.py),
+        # each with its method or the reason it is not computed.
+        r = compare_ratios.ratios((d or {}).get("points", []))
         summary["ratios"][name] = r
-        parts = []
-        if r["same_client_req_s"] is not None:
-            parts.append("same client (usn_load over veth): minimal_ws / bsd_ws = %.2fx req/s (target 2.4x)"
-                         % r["same_client_req_s"])
-        if r["cheapest_link_req_s"] is not None:
-            per_core = r["cheapest_link_req_s_per_core"]
-            parts.append("cheapest links (memif vs loopback): %.2fx req/s, %s req/s per busy core (target 5x)"
-                         % (r["cheapest_link_req_s"], "%.2fx" % per_core if per_core else "n/a"))
-        if parts:
-            lines.append("- %s: %s." % (name, "; ".join(parts)))
+        for key, target in (("same_client_minimal_vs_bsd_req_s", "target 2.4x"),
+                            ("cheapest_link_req_s", None),
+                            ("cheapest_link_req_s_per_core", "target 5x")):
+            v = r[key]
+            if v["value"] is None:
+                lines.append("- %s, %s: not computed: %s." % (name, key, v["why"]))
+            else:
+                lines.append("- %s, %s: **%.2fx**%s. Method: %s." % (
+                    name, key, v["value"], " (%s)" % target if target else "", v["method"]))
     lines.append("")
     if floor:
         lines.append("Floor (`bench/floor/run.sh`): client and server stacks in one process over the "

@@ -14,14 +14,26 @@
 # Knobs: COMPARE_DURATION [5] COMPARE_CONNS [256] COMPARE_PAGES [bench/corpus,
 # or "1k" for one 1 KiB page] COMPARE_POINTS [memif,loopback,veth-mws,veth-bsd]
 # COMPARE_OUT [build/usn_load_compare.json] B [build/rel] COMPARE_KEEP=1 (keep
-# the logs) COMPARE_CLIENT_ARGS (more usn_load options, e.g. "--timeout 2")
-# COMPARE_RPS [1]: steer the Linux server's veth receive to its core (0: the
-# kernel's default, on the sending core; see rig_up)
+# the logs) COMPARE_CLIENT_ARGS (more usn_load options) COMPARE_TIMEOUT [5]
+# (per-request timeout, seconds, of both clients) COMPARE_RPS [1]: steer the
+# Linux server's veth receive to its core (0: the kernel's default, on the
+# sending core; see rig_up) COMPARE_STRICT=1 (CI: exit 1 when a server does
+# not start, a response is wrong, or a point has no result).
+#
+# One method on every point: requests per second count the 2xx responses
+# that arrived within COMPARE_TIMEOUT, in the client's own measured window
+# (usn_load: first start to the stop, every body checked; wrk: its
+# "duration", no body check); CPU is the busy time (steal apart) of the
+# server's core (0) and the client's core (1) from /proc/stat over that same
+# window (bench/cpuwin.py samples every 50 ms). Binaries older than their
+# sources (`make -q`) are not measured.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 B=${B:-build/rel}
 DUR=${COMPARE_DURATION:-5}
+TIMEOUT=${COMPARE_TIMEOUT:-5}
+STRICT=${COMPARE_STRICT:-0}
 CONNS=${COMPARE_CONNS:-256}
 PAGES=${COMPARE_PAGES:-bench/corpus}
 POINTS=${COMPARE_POINTS:-memif,loopback,veth-mws,veth-bsd}
@@ -33,6 +45,8 @@ SRV_IP=198.18.0.1 CLI_IP=198.18.0.2 LO_IP=198.18.1.1
 TMP=$(mktemp -d "/tmp/usn_cmp.$ID.XXXXXX")
 PIDS=()
 NSS=()
+SAMPLER=""
+PROBLEMS=() # with COMPARE_STRICT=1, any of these fails the run
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -49,6 +63,7 @@ stop_pid() {
 
 cleanup() {
 	local p n
+	[ -n "$SAMPLER" ] && stop_pid "$SAMPLER"
 	for p in "${PIDS[@]}"; do stop_pid "$p"; done
 	for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null; done
 	rm -rf /var/run/dpdk/ulc"$ID"* 2>/dev/null
@@ -58,9 +73,24 @@ trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
 [ "$(id -u)" = 0 ] || { log "usn_load_compare: needs root (namespaces, AF_XDP, DPDK)"; exit 2; }
-for f in "$B/apps/usn_load" "$B/apps/minimal_ws" "$B/apps/bsd_ws"; do
-	[ -x "$f" ] || { log "usn_load_compare: $f not built (make -j2 all)"; exit 2; }
-done
+# fresh BIN: BIN exists and `make -q` finds it up to date with the tree
+# (B is <O>/rel or <O>/san); else says why on stderr and fails.
+fresh() {
+	local o kind
+	[ -x "$1" ] || { log "usn_load_compare: $1 not built (make -j2 all)"; return 1; }
+	kind=$(basename "$B"); o=$(dirname "$B")
+	case $kind in
+	rel | san) ;;
+	*) log "usn_load_compare: cannot check $1 against its sources (B=$B is not <O>/rel or <O>/san)"; return 1 ;;
+	esac
+	make -s -q O="$o" SAN="$([ "$kind" = san ] && echo 1 || echo 0)" "$1" 2>/dev/null && return 0
+	log "usn_load_compare: $1 is older than its sources (the last build failed or did not run: make all); not measured"
+	return 1
+}
+fresh "$B/apps/usn_load" || exit 2
+MWS_OK=1 BSD_OK=1
+fresh "$B/apps/minimal_ws" || MWS_OK=0
+fresh "$B/apps/bsd_ws" || BSD_OK=0
 
 # The pages: the bench corpus (make bench-corpus), or one 1 KiB page.
 if [ "$PAGES" = 1k ]; then
@@ -103,99 +133,136 @@ start_server() {
 	return 1
 }
 
-# run_client TAG CMD...: runs bounded, CPU via /usr/bin/time into
-# $TMP/TAG.time. The server's CPU is sampled when the client starts its load
-# (usn_load prints "usn_load:" then; wrk needs no warm-up) and when it ends:
-# SRV_CPU = the server's cores busy over that window (CPU s / wall s).
+# run_client TAG CMD...: runs the client bounded and notes its measured
+# window for record(): usn_load's starts when it prints "usn_load:" (just
+# before its workers start; line-buffered, polled every 10 ms) and lasts its
+# JSON "seconds"; wrk's ends when wrk_random.lua's done() creates
+# $TMP/TAG.mark and lasts its "duration_us". The CPU sampler covers both.
 run_client() {
-	local tag=$1 cp c0 c1 t0 t1 i
+	local tag=$1 cp i
 	shift
-	/usr/bin/time -f "%e %U %S" -o "$TMP/$tag.time" timeout -s INT -k 5 $((DUR + 30)) "$@" \
-		>"$TMP/$tag.out" 2>"$TMP/$tag.err" &
+	WRK_DONE_MARK=$TMP/$tag.mark WRK_GOOD_TIMEOUT_US=$((TIMEOUT * 1000000)) \
+		timeout -s INT -k 5 $((DUR + TIMEOUT + 30)) "$@" >"$TMP/$tag.out" 2>"$TMP/$tag.err" &
 	cp=$!
 	PIDS+=("$cp")
+	: >"$TMP/$tag.start"
 	case $tag in lo*) ;; *)
-		for i in $(seq 1 300); do
-			grep -q "^usn_load:" "$TMP/$tag.out" 2>/dev/null && break
+		for i in $(seq 1 3000); do
+			if grep -q "^usn_load:" "$TMP/$tag.out" 2>/dev/null; then
+				date +%s.%N >"$TMP/$tag.start"
+				break
+			fi
 			kill -0 "$cp" 2>/dev/null || break
-			sleep 0.05
+			sleep 0.01
 		done
 		;;
 	esac
-	c0=$(proc_cpu "$SRV_PID")
-	t0=$(date +%s.%N)
 	wait "$cp"
-	c1=$(proc_cpu "$SRV_PID")
-	t1=$(date +%s.%N)
-	# the server's cores busy over the window: CPU seconds / wall seconds
-	SRV_CPU=$(awk -v a="$c0" -v b="$c1" -v x="$t0" -v y="$t1" 'BEGIN { printf "%.3f", (b - a) / (y - x) }')
 }
 
-# point NAME LINK CLIENT SERVER VDEV CLIENT_JSON SERVER_CPU_S CLIENT_TAG NOTE
-# appends one result line to $TMP/points.jsonl
+# record NAME LINK CLIENT SERVER VDEV CLIENT_JSON TAG NOTE: appends one
+# result line to $TMP/points.jsonl (the method: see the top of this file).
 record() {
-	python3 - "$@" >>"$TMP/points.jsonl" <<'EOF'
-import json, sys, re
-name, link, client, server, vdev, cjson, srv_cpu, tag, tmp, note, dur = sys.argv[1:12]
+	python3 -B - "$@" "$TMP" "$TIMEOUT" >>"$TMP/points.jsonl" <<'EOF'
+import json, os, sys
+sys.path.insert(0, "bench")
+import cpuwin
+name, link, client, server, vdev, cjson, tag, note, tmp, timeout = sys.argv[1:11]
 r = {"name": name, "link": link, "client": client, "server": server, "vdev": vdev or None,
-     "server_cores_busy": float(srv_cpu), "note": note or None, "duration_s": float(dur)}
-try:
-    e, u, s = open("%s/%s.time" % (tmp, tag)).read().split()[-3:]
-    r["client_cores_busy"] = (float(u) + float(s)) / float(e)
-except Exception:
-    r["client_cores_busy"] = None
-res = None
+     "timeout_s": float(timeout)}
+notes = [note] if note else []
+res = t0 = t1 = None
 try:
     if client == "wrk":
+        w = None
         for line in open("%s/%s.out" % (tmp, tag)):
             if line.startswith("WRK_JSON "):
                 w = json.loads(line[9:])
-                secs = w["duration_us"] / 1e6
-                errs = sum(w["errors"].values())
-                res = {"requests": w["requests"], "seconds": secs, "req_s": w["requests"] / secs,
-                       "gbit_s": w["bytes"] * 8 / secs / 1e9, "errors_total": errs, "errors": w["errors"],
-                       "latency_us": {k: w["latency_us"][k] for k in ("p50", "p90", "p99", "p999", "max", "mean")},
-                       "hist_log2_us": [[(1 << k) if k else 0, n] for k, n in enumerate(w["latency_log2_us"]) if n]}
+        if w is None:
+            raise ValueError("wrk printed no WRK_JSON line")
+        secs = w["duration_us"] / 1e6
+        e = w["errors"]
+        within = w["within_timeout"]
+        good = max(0, within - e["status"])
+        res = {"requests": good, "responses": w["requests"], "seconds": secs, "req_s": good / secs,
+               "gbit_s": w["bytes"] * 8 / secs / 1e9,
+               "errors": {"connect": e["connect"], "read": e["read"], "write": e["write"],
+                          "late": w["requests"] - within, "status": e["status"]},
+               "latency_us": {k: w["latency_us"][k] for k in ("p50", "p90", "p99", "p999", "max", "mean")},
+               "hist_log2_us": [[(1 << k) if k else 0, n] for k, n in enumerate(w["latency_log2_us"]) if n],
+               "body_check": "none (wrk)"}
+        res["errors_total"] = sum(res["errors"].values())
+        t1 = os.stat("%s/%s.mark" % (tmp, tag)).st_mtime_ns / 1e9
+        t0 = t1 - secs
     else:
         res = json.load(open(cjson))
-except Exception as e:
-    r["note"] = ((r["note"] or "") + " no client result (%s)" % e).strip()
-if res and res.get("cpu_s") and res.get("wall_s"):
-    # usn_load's own CPU over its run (EAL start-up excluded)
-    r["client_cores_busy"] = res["cpu_s"] / res["wall_s"]
+        res["body_check"] = "every response (usn_load)"
+        start = open("%s/%s.start" % (tmp, tag)).read().strip()
+        if not start:
+            raise ValueError("usn_load's start line was not seen")
+        t0 = float(start)
+        t1 = t0 + res["seconds"]
+except Exception as ex:
+    notes.append("no client result (%s)" % ex)
+    res = None
 if res:
-    r.update({k: res[k] for k in ("requests", "seconds", "req_s", "gbit_s", "errors_total", "errors", "latency_us", "hist_log2_us") if k in res})
-    cores = r["server_cores_busy"] + (r["client_cores_busy"] or 0)
-    # requests per second per busy core, both sides (a busy-polling DPDK
-    # process counts the share of its core it actually got)
-    r["req_s_per_core"] = res["req_s"] / cores if cores > 0 else None
-    r["req_s_per_server_core"] = res["req_s"] / r["server_cores_busy"] if r["server_cores_busy"] > 0 else None
+    r.update({k: res[k] for k in ("requests", "responses", "seconds", "req_s", "gbit_s", "errors_total", "errors",
+                                  "latency_us", "hist_log2_us", "body_check") if k in res})
+    try:
+        samples = cpuwin.load("%s/cpu.samples" % tmp)
+        srv = cpuwin.window(samples, t0, t1, [0])
+        cli = cpuwin.window(samples, t0, t1, [1])
+        r["server_cores_busy"] = srv["busy_cores"]
+        r["client_cores_busy"] = cli["busy_cores"]
+        r["steal_cores"] = {"server": srv["steal_cores"], "client": cli["steal_cores"]}
+        cores = srv["busy_cores"] + cli["busy_cores"]
+        # requests per second per busy core, both sides' cores (a
+        # busy-polling DPDK process counts the share of its core it got)
+        r["req_s_per_core"] = res["req_s"] / cores if cores > 0 else None
+        r["req_s_per_server_core"] = res["req_s"] / srv["busy_cores"] if srv["busy_cores"] > 0 else None
+    except (OSError, cpuwin.WindowError) as ex:
+        notes.append("no CPU over the window (%s)" % ex)
+r["note"] = "; ".join(notes) or None
 print(json.dumps(r))
 EOF
 }
 
 # ---------------------------------------------------------------- memif
 point_memif() {
-	local sock=$TMP/memif.sock
+	local sock=$TMP/memif.sock name="memif: usn_load -> minimal_ws"
 	log "== memif: usn_load -> minimal_ws (net_memif, shared memory), ${DUR}s, $CONNS connections"
+	if [ "$MWS_OK" != 1 ]; then
+		no_result "$name" "not measured: minimal_ws not built or stale"
+		return
+	fi
 	# shellcheck disable=SC2046
 	start_server minimal_ws "$TMP/memif_srv.log" taskset -c 0 "$B/apps/minimal_ws" \
 		$(eal 0 s "net_memif0,role=server,socket=$sock") -- --root "$WWW" --ip $SRV_IP/24 || {
-		echo "{\"name\": \"memif\", \"note\": \"minimal_ws did not start\"}" >>"$TMP/points.jsonl"
+		no_result "$name" "minimal_ws did not start"
 		return
 	}
 	# shellcheck disable=SC2046
 	run_client memif taskset -c 1 "$B/apps/usn_load" $(eal 1 c "net_memif0,role=client,socket=$sock") -- \
 		--ip $CLI_IP/24 --server $SRV_IP --pages "$PAGES" --connections "$CONNS" --duration "$DUR" \
-		--json "$TMP/memif.json" ${COMPARE_CLIENT_ARGS:-}
+		--timeout "$TIMEOUT" --json "$TMP/memif.json" ${COMPARE_CLIENT_ARGS:-}
 	stop_pid "$SRV_PID"
-	record "memif: usn_load -> minimal_ws" memif usn_load minimal_ws net_memif "$TMP/memif.json" \
-		"$SRV_CPU" memif "$TMP" "" "$DUR"
+	record "$name" memif usn_load minimal_ws net_memif "$TMP/memif.json" memif ""
 }
 
 # ------------------------------------------------------------- loopback
+# wrk, not usn_load: usn_load cannot use Linux loopback. On lo a DPDK port
+# has the all-zero MAC, which usn_load refuses ("mac: zero, and the port
+# has no address"; it has no --mac option), and lo answers no ARP (it has
+# no static neighbour option either). So this point's client differs from
+# memif's; the ratio says so.
+LOOPBACK_WHY_WRK="usn_load cannot run on Linux loopback (lo's all-zero MAC is refused and lo answers no ARP)"
 point_loopback() {
+	local name="loopback: wrk -> bsd_ws"
 	log "== loopback: wrk -> bsd_ws (Linux loopback in netns $NS_L), ${DUR}s, $CONNS connections"
+	if [ "$BSD_OK" != 1 ]; then
+		no_result "$name" "not measured: bsd_ws not built or stale"
+		return
+	fi
 	ip netns add "$NS_L" || return
 	NSS+=("$NS_L")
 	ip -n "$NS_L" link set lo up
@@ -205,15 +272,17 @@ point_loopback() {
 	ulimit -n 65536 2>/dev/null
 	start_server bsd_ws "$TMP/lo_srv.log" ip netns exec "$NS_L" taskset -c 0 "$B/apps/bsd_ws" \
 		--root "$WWW" --addr $LO_IP --port 80 --workers 1 --cpus 0 || {
-		echo "{\"name\": \"loopback\", \"note\": \"bsd_ws did not start\"}" >>"$TMP/points.jsonl"
+		no_result "$name" "bsd_ws did not start"
 		return
 	}
-	run_client lo ip netns exec "$NS_L" taskset -c 1 wrk -t1 -c "$CONNS" -d "${DUR}s" -s bench/wrk_random.lua \
-		"http://$LO_IP:80/" -- "$LIST" 1
+	# wrk's --timeout only bounds its latency record; the Lua script counts
+	# the responses within $TIMEOUT s (WRK_GOOD_TIMEOUT_US, run_client).
+	run_client lo ip netns exec "$NS_L" taskset -c 1 wrk -t1 -c "$CONNS" -d "${DUR}s" --timeout "$((DUR + 5))s" \
+		-s bench/wrk_random.lua "http://$LO_IP:80/" -- "$LIST" 1
 	stop_pid "$SRV_PID"
 	ip netns del "$NS_L"
-	record "loopback: wrk -> bsd_ws" loopback wrk bsd_ws "" "" "$SRV_CPU" lo "$TMP" \
-		"kernel softirq work on loopback is charged to the processes" "$DUR"
+	record "$name" loopback wrk bsd_ws "" "" lo \
+		"client wrk: $LOOPBACK_WHY_WRK; kernel loopback work is charged to the cores that run it"
 }
 
 # ------------------------------------------------------------------ veth
@@ -270,10 +339,15 @@ vdev_for() { # vdev_for KIND IFACE
 # point_veth mws|bsd
 point_veth() {
 	local which=$1 kind tag note="" srv name
+	if [ "$which" = mws ]; then srv=minimal_ws; else srv=bsd_ws; fi
+	name="veth: usn_load -> $srv"
+	if { [ "$which" = mws ] && [ "$MWS_OK" != 1 ]; } || { [ "$which" = bsd ] && [ "$BSD_OK" != 1 ]; }; then
+		no_result "$name" "not measured: $srv not built or stale"
+		return
+	fi
 	for kind in af_xdp af_packet; do
 		tag=veth_${which}_$kind
 		if [ "$which" = mws ]; then
-			srv=minimal_ws
 			log "== veth: usn_load ($kind) -> minimal_ws ($kind), ${DUR}s, $CONNS connections"
 			rig_up 0 || { log "veth rig failed"; rig_down; return; }
 			# shellcheck disable=SC2046
@@ -281,39 +355,48 @@ point_veth() {
 				"$B/apps/minimal_ws" $(eal 0 s "$(vdev_for $kind "$IF_S")") -- --root "$WWW" \
 				--ip $SRV_IP/24 || {
 				rig_down
-				note="minimal_ws failed on $kind"
+				note="${note:+$note; }minimal_ws did not start on $kind"
 				continue
 			}
 		else
-			srv=bsd_ws
 			log "== veth: usn_load ($kind) -> bsd_ws (Linux), ${DUR}s, $CONNS connections"
 			rig_up 1 || { log "veth rig failed"; rig_down; return; }
 			start_server bsd_ws "$TMP/$tag.srv.log" ip netns exec "$NS_S" taskset -c 0 "$B/apps/bsd_ws" \
 				--root "$WWW" --addr $SRV_IP --port 80 --workers 1 --cpus 0 || {
 				rig_down
+				no_result "$name" "bsd_ws did not start"
 				return
 			}
 		fi
 		# shellcheck disable=SC2046
 		run_client "$tag" ip netns exec "$NS_C" taskset -c 1 "$B/apps/usn_load" \
 			$(eal 1 c "$(vdev_for $kind "$IF_C")") -- --ip $CLI_IP/24 --server $SRV_IP --pages "$PAGES" \
-			--connections "$CONNS" --duration "$DUR" --json "$TMP/$tag.json" ${COMPARE_CLIENT_ARGS:-}
+			--connections "$CONNS" --duration "$DUR" --timeout "$TIMEOUT" --json "$TMP/$tag.json" \
+			${COMPARE_CLIENT_ARGS:-}
 		stop_pid "$SRV_PID"
 		rig_down
 		rm -rf /var/run/dpdk/ulc"$ID"*
 		if [ -s "$TMP/$tag.json" ] && python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["requests"] > 0 else 1)' "$TMP/$tag.json"; then
-			name="veth: usn_load -> $srv"
-			record "$name" veth usn_load "$srv" "net_$kind" "$TMP/$tag.json" "$SRV_CPU" "$tag" \
-				"$TMP" "$note" "$DUR"
+			record "$name" veth usn_load "$srv" "net_$kind" "$TMP/$tag.json" "$tag" "$note"
 			return
 		fi
 		note="${note:+$note; }usn_load got no response over $kind: $(tail -2 "$TMP/$tag.err" | tr '\n' ' ')"
 		log "$note"
 	done
-	echo "{\"name\": \"veth: usn_load -> $srv\", \"note\": $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$note")}" \
-		>>"$TMP/points.jsonl"
+	no_result "$name" "$note"
 }
 
+# no_result NAME WHY: a point without figures, and a problem for COMPARE_STRICT.
+no_result() {
+	python3 -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "note": sys.argv[2]}))' "$1" "$2" \
+		>>"$TMP/points.jsonl"
+	PROBLEMS+=("$1: $2")
+	log "$1: $2"
+}
+
+# Every core's counters from now to the end, for each point's window.
+python3 -B bench/cpuwin.py sample --cores 0,1 --interval 0.05 "$TMP/cpu.samples" &
+SAMPLER=$!
 : >"$TMP/points.jsonl"
 IFS=, read -r -a WANT <<<"$POINTS"
 for p in "${WANT[@]}"; do
@@ -322,48 +405,45 @@ for p in "${WANT[@]}"; do
 	loopback) point_loopback ;;
 	veth-mws) point_veth mws ;;
 	veth-bsd) point_veth bsd ;;
-	*) log "unknown point $p" ;;
+	*) log "unknown point $p"; PROBLEMS+=("unknown point $p") ;;
 	esac
 done
+stop_pid "$SAMPLER"
+SAMPLER=""
 
 mkdir -p "$(dirname "$OUT")"
 LATEST=""
 [ -d bench/results/latest ] && LATEST=bench/results/latest/usn_load.json
-python3 - "$TMP/points.jsonl" "$OUT" "$LATEST" "$DUR" "$CONNS" "$PAGES" <<'EOF'
-import json, sys, subprocess, platform, datetime
-src, out, latest, dur, conns, pages = sys.argv[1:7]
+python3 -B - "$TMP/points.jsonl" "$OUT" "$LATEST" "$DUR" "$CONNS" "$PAGES" "$TIMEOUT" <<'EOF'
+import json, sys, subprocess, platform, datetime, os
+sys.path.insert(0, "bench")
+import compare_ratios
+src, out, latest, dur, conns, pages, timeout = sys.argv[1:8]
 points = [json.loads(l) for l in open(src) if l.strip()]
-def get(name_prefix):
-    for p in points:
-        if p.get("name", "").startswith(name_prefix) and p.get("req_s"):
-            return p
-    return None
-ratios = {}
-m, lo = get("memif"), get("loopback")
-if m and lo and m.get("req_s_per_core") and lo.get("req_s_per_core"):
-    ratios["cheapest_link_req_s_per_core"] = round(m["req_s_per_core"] / lo["req_s_per_core"], 2)
-    ratios["cheapest_link_req_s"] = round(m["req_s"] / lo["req_s"], 2)
-vm, vb = get("veth: usn_load -> minimal_ws"), get("veth: usn_load -> bsd_ws")
-if vm and vb:
-    ratios["same_client_minimal_vs_bsd_req_s"] = round(vm["req_s"] / vb["req_s"], 2)
-    if vm.get("req_s_per_server_core") and vb.get("req_s_per_server_core"):
-        ratios["same_client_minimal_vs_bsd_req_s_per_server_core"] = round(
-            vm["req_s_per_server_core"] / vb["req_s_per_server_core"], 2)
+ratios = compare_ratios.ratios(points)
 cpu = ""
 for line in open("/proc/cpuinfo"):
     if line.startswith("model name"):
         cpu = line.split(":", 1)[1].strip()
         break
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+st = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], capture_output=True, text=True).stdout
+lines = [l for l in st.splitlines() if l.strip()]
+untracked = sum(1 for l in lines if l.startswith("??"))
+dirty = {"modified": len(lines) - untracked, "untracked": untracked} if lines else False
 doc = {"tool": "usn_load_compare", "command": "bench/usn_load_compare.sh",
        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-       "commit": commit, "machine": {"cpu": cpu, "cores": __import__("os").cpu_count(), "kernel": platform.release()},
-       "duration_s": float(dur), "connections": int(conns), "pages": pages,
+       "commit": commit, "dirty": dirty,
+       "machine": {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release()},
+       "duration_s": float(dur), "connections": int(conns), "pages": pages, "timeout_s": float(timeout),
+       "method": compare_ratios.METHOD,
        "targets": {"same_client_minimal_vs_bsd_req_s": 2.4, "cheapest_link_req_s_per_core": 5.0},
        "points": points, "ratios": ratios}
 for path in [out] + ([latest] if latest else []):
     with open(path, "w") as f:
         json.dump(doc, f, indent=1)
+print("commit %s%s" % (commit, "" if not dirty else " + uncommitted changes (%d modified, %d untracked files)"
+                       % (dirty["modified"], dirty["untracked"])))
 print("%-30s %-10s %9s %7s %6s %8s %8s %8s %5s %5s %9s" % (
     "point", "vdev", "req/s", "Gbit/s", "errors", "p50 us", "p99 us", "max us", "srv", "cli", "req/s/core"))
 for p in points:
@@ -373,10 +453,35 @@ for p in points:
     lat = p.get("latency_us", {})
     print("%-30s %-10s %9.0f %7.3f %6d %8.0f %8.0f %8.0f %5.2f %5.2f %9.0f" % (
         p["name"], p.get("vdev") or "-", p["req_s"], p["gbit_s"], p.get("errors_total", 0),
-        lat.get("p50", 0), lat.get("p99", 0), lat.get("max", 0), p["server_cores_busy"],
+        lat.get("p50", 0), lat.get("p99", 0), lat.get("max", 0), p.get("server_cores_busy") or 0,
         p.get("client_cores_busy") or 0, p.get("req_s_per_core") or 0))
-print("(srv, cli: cores busy over the run, CPU s / wall s; req/s/core: req/s over both sides' busy cores)")
+    if p.get("note"):
+        print("%-30s   (%s)" % ("", p["note"]))
+print("(%s)" % compare_ratios.METHOD)
 for k, v in ratios.items():
-    print("ratio %s: %.2fx" % (k, v))
+    if v.get("value") is None:
+        print("ratio %s: not computed: %s" % (k, v["why"]))
+    else:
+        print("ratio %s: %.2fx (%s)" % (k, v["value"], v["method"]))
 print("json: %s%s" % (out, (" and " + latest) if latest else ""))
 EOF
+rc=$?
+[ "$rc" = 0 ] || PROBLEMS+=("report failed (exit $rc)")
+# Correctness, for COMPARE_STRICT: a wrong body, length or status is a
+# server serving wrong bytes.
+while IFS= read -r bad; do PROBLEMS+=("$bad"); done < <(python3 -B - "$TMP/points.jsonl" <<'EOF'
+import json, sys
+for l in open(sys.argv[1]):
+    p = json.loads(l)
+    e = p.get("errors") or {}
+    wrong = {k: v for k, v in e.items() if k in ("body", "length", "status") and v}
+    if wrong:
+        print("%s: wrong responses %s" % (p.get("name"), wrong))
+EOF
+)
+if [ "${#PROBLEMS[@]}" -gt 0 ]; then
+	log "usn_load_compare: problems:"
+	for p in "${PROBLEMS[@]}"; do log "  $p"; done
+	[ "$STRICT" = 1 ] && exit 1
+fi
+exit 0

@@ -4,6 +4,16 @@
 -- PAGES_TXT lists "/path size" per line (bench/corpus.py writes it). Each wrk
 -- thread seeds its own generator with SEED and its thread number, so a run
 -- requests the same page sequence per thread (wrk's timing still varies).
+-- Environment (read in done(), which gets no script arguments):
+--   WRK_GOOD_TIMEOUT_US  the benchmark's per-request timeout: the JSON's
+--                        "within_timeout" counts the responses no slower.
+--                        wrk's own --timeout only bounds its latency record
+--                        (it never drops a connection), so the caller sets
+--                        it above the run's length and every response has
+--                        a latency sample.
+--   WRK_DONE_MARK        a file done() creates first thing: its time is the
+--                        end of wrk's measured window (start: that minus
+--                        "duration_us"), for CPU sampled over that window.
 
 wrk.headers["Connection"] = "close"
 
@@ -95,8 +105,20 @@ local function log2_histogram(latency, count)
 end
 
 function done(summary, latency, requests)
+   local mark = os.getenv("WRK_DONE_MARK")
+   if mark and mark ~= "" then
+      local f = io.open(mark, "w")
+      if f then f:close() end
+   end
    local e = summary.errors
    local n = summary.requests
+   local good_us = tonumber(os.getenv("WRK_GOOD_TIMEOUT_US") or "")
+   local within = -1
+   if good_us and n > 0 then
+      within = count_below(latency, good_us + 1, n)
+   elseif good_us then
+      within = 0
+   end
    local p50, p90, p99, p999, lmin, lmax, lmean = 0, 0, 0, 0, 0, 0, 0
    if n > 0 then
       p50 = latency:percentile(50)
@@ -109,8 +131,8 @@ function done(summary, latency, requests)
       'WRK_JSON {"threads":%d,"duration_us":%d,"requests":%d,"bytes":%d,' ..
       '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
       '"latency_us":{"min":%d,"mean":%.1f,"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d},' ..
-      '"latency_log2_us":%s}\n',
+      '"within_timeout":%d,"timeout_us":%d,"latency_log2_us":%s}\n',
       nthreads, summary.duration, n, summary.bytes,
       e.connect, e.read, e.write, e.status, e.timeout,
-      lmin, lmean, p50, p90, p99, p999, lmax, log2_histogram(latency, n)))
+      lmin, lmean, p50, p90, p99, p999, lmax, within, good_us or -1, log2_histogram(latency, n)))
 end

@@ -17,6 +17,8 @@ TEST_EXTRA_SRCS_test_http_sim := $(wildcard apps/http/*.c) apps/minimal_ws/mws.c
 $(B)/tests/sim/test_http_sim: $(TEST_EXTRA_SRCS_test_http_sim)
 TEST_EXTRA_SRCS_test_load_sim := $(wildcard apps/http/*.c) apps/minimal_ws/mws.c apps/usn_load/load.c
 $(B)/tests/sim/test_load_sim: $(TEST_EXTRA_SRCS_test_load_sim)
+TEST_EXTRA_SRCS_test_load := apps/usn_load/load.c
+$(B)/tests/unit/test_load: $(TEST_EXTRA_SRCS_test_load)
 
 $(B)/tests/common/%.o: tests/common/%.c
 	@mkdir -p $(dir $@)
@@ -39,26 +41,42 @@ test-big: $(B)/tests/sim/test_tcp_pair
 .PHONY: tests-build test-unit test-rig test-san
 tests-build: $(TEST_BINS)
 
-# Runs the unit and simulation suites of this build ($(B)).
+# Runs the unit and simulation suites of this build ($(B)); fails when a
+# test fails (tests/run-suite.sh).
 test-unit: tests-build check-layers
 	@tests/run-suite.sh "$(B)" $(TEST_BINS)
 
-# The whole test command: dependencies, both builds, then the rig suites.
+# The whole test command: dependencies, both builds, the TILE-Gx modes, the
+# cost-centre build, the runners' self-test, then the rig suites. Every step
+# runs whatever the one before did (tests/run-step.sh records a step that
+# fails without a failed test, a build error); tests/summary.sh prints the
+# total and fails on any failure, or skip not opted out (USN_TEST_SKIP).
+RUN_STEP = tests/run-step.sh $(O)/results.txt
 test:
 	@tests/deps.sh test
 	@rm -f $(O)/results.txt
-	$(MAKE) SAN=0 test-unit
-	$(MAKE) SAN=1 test-unit
-	$(MAKE) SAN=0 test-tilegx test-tilegx-faults
-	$(MAKE) SAN=0 test-prof
-	$(MAKE) SAN=0 test-rig
+	@$(RUN_STEP) selftest $(MAKE) SAN=0 test-selftest
+	@$(RUN_STEP) rel $(MAKE) SAN=0 test-unit
+	@$(RUN_STEP) san $(MAKE) SAN=1 test-unit
+	@$(RUN_STEP) tilegx $(MAKE) SAN=0 test-tilegx
+	@$(RUN_STEP) tilegx-faults $(MAKE) SAN=0 test-tilegx-faults
+	@$(RUN_STEP) prof $(MAKE) SAN=0 test-prof
+	@$(RUN_STEP) rig $(MAKE) SAN=0 test-rig
 	@tests/summary.sh $(O)/results.txt
 
-# Rig suites (root, network namespaces); each script under tests/rig/ and
-# tests/http/ named run_*.sh is one suite.
+# Rig suites (root, network namespaces); each script under tests/rig/,
+# tests/http/ and tests/reliability/ named run_*.sh is one suite. All run;
+# the target fails if one failed or skipped without an opt-out.
+RIG_SUITES = $(sort $(wildcard tests/rig/run_*.sh tests/http/run_*.sh tests/reliability/run_*.sh))
 test-rig: all
-	@for s in $(sort $(wildcard tests/rig/run_*.sh tests/http/run_*.sh tests/reliability/run_*.sh)); do \
-		tests/run-script.sh "$(O)" "$$s" || true; done
+	@rc=0; for s in $(RIG_SUITES); do tests/run-script.sh "$(O)" "$$s" || rc=1; done; exit $$rc
+
+# The runners themselves (tests/selftest/): a skipped suite fails, a crash
+# or set-up error counts, an empty fuzz replay fails, a missing counter fails
+# its check, the benchmark refuses a stale binary. Seconds.
+.PHONY: test-selftest
+test-selftest: $(B)/tests/sim/test_fuzz_replay
+	@B="$(B)" USN_SUITE_LABEL=selftest tests/run-script.sh "$(O)" tests/selftest/run_selftest.sh
 
 # Cost centres (issue 6): tests/prof/test_*.c need USN_PROFILE=1, so they
 # are built in a tree of their own, $(O)-prof, by `make test-prof` only;

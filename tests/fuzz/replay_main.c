@@ -1,6 +1,7 @@
 /* libusnet fuzz replay driver (tests/fuzz): a main() for builds without
  * libFuzzer (gcc, plain or ASan/UBSan) that runs LLVMFuzzerTestOneInput on
- * every file named, or every file of every directory named. */
+ * every file named, or every file of every directory named. Fails when a
+ * file is unreadable or when nothing at all was replayed. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <sys/stat.h>
@@ -31,5 +32,9 @@ int main(int argc, char **argv)
 		total += n;
 	}
 	printf("replay: %ld inputs, %ld unreadable\n", total, failed);
+	if (total == 0) {
+		fprintf(stderr, "replay: no input replayed (empty or missing directories)\n");
+		return 1;
+	}
 	return failed ? 1 : 0;
 }

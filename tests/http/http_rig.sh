@@ -10,7 +10,8 @@
 #   run appends --keepalive --allow-dotfiles. --no-kernel-ip leaves the server veth without a
 #   kernel address (a userspace stack owns it) and turns TX checksum offload
 #   off on the client side so frames carry full checksums.
-# Prints "PASS name" / "FAIL name: why"; exits 1 on any failure.
+# Prints "PASS name" / "FAIL name: why"; exits 1 on any failure, 77 after
+# a SKIP line when it cannot run (not root).
 set -u
 
 kernel_ip=1
@@ -55,7 +56,7 @@ trap 'exit 1' INT TERM
 
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP $name: needs root (network namespaces)"
-	exit 0
+	exit 77
 fi
 
 # ---- corpus: a few pages, one over 1 MB, an index, a nested directory,

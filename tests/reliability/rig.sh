@@ -192,13 +192,15 @@ rel_server_stop() {
 }
 
 # rel_stats LOG: the counters minimal_ws printed at exit, one "name value"
-# per line: the stack's (summed over workers; only non-zero ones are
-# printed, so absent means 0) and mws's per-worker line as mws_requests,
-# mws_conns, mws_closed_ok, mws_closed_bad (and mws_timed_out when printed).
+# per line: the stack's (summed over workers; the backend prints only the
+# non-zero ones) and mws's per-worker line as mws_requests, mws_conns,
+# mws_closed_ok, mws_closed_bad, mws_timed_out; then "_stack_lines N" and
+# "_mws_lines N", how many of each line it found (rel_stat needs them).
 rel_stats() {
 	awk '
-	/^worker [0-9]+ \(lcore/ { for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[2] != "") s[kv[1]] += kv[2] } }
+	/^worker [0-9]+ \(lcore/ { nstack++; for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[2] != "") s[kv[1]] += kv[2] } }
 	/^worker [0-9]+: [0-9]+ requests/ {
+		nmws++
 		line = $0; gsub(/[(),:]/, " ", line); n = split(line, t, " ")
 		for (i = 2; i <= n; i++) {
 			if (t[i] == "requests") s["mws_requests"] += t[i - 1]
@@ -208,25 +210,60 @@ rel_stats() {
 			if (t[i] == "timed" && t[i - 1] ~ /^[0-9]+$/) s["mws_timed_out"] += t[i - 1]
 		}
 	}
-	END { for (k in s) print k, s[k] }' "$1"
+	END { for (k in s) print k, s[k]; print "_stack_lines", nstack + 0; print "_mws_lines", nmws + 0 }' "$1"
 }
 
-# rel_stat FILE NAME: one counter from rel_stats or rel_tel output (0 if absent).
+# rel_stat FILE NAME: one counter from rel_stats or rel_tel output. A
+# counter that is not there is missing, not 0: rel_stat then prints nothing
+# on stdout, says so on stderr and fails. The one exception: a stack
+# counter absent from rel_stats output that did find the stack's lines is 0
+# (the backend omits zeros), if telemetry has shown it is a real counter.
 rel_stat() {
-	awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }' "$1"
+	local v
+	v=$(awk -v k="$2" '$1 == k { v = $2; f = 1 } END { if (f) print v }' "$1" 2>/dev/null)
+	if [ -z "$v" ] && [[ $2 != mws_* ]] && grep -q '^_stack_lines [1-9]' "$1" 2>/dev/null &&
+		grep -qx -- "$2" "$rel_work/counter_names" 2>/dev/null; then
+		v=0
+	fi
+	if ! [[ $v =~ ^[0-9]+$ ]]; then
+		echo "counter $2 missing from $(basename "$1")" >&2
+		return 1
+	fi
+	echo "$v"
+}
+
+# rel_stats_into FILE VAR=NAME...: sets each VAR (the caller's) to
+# rel_stat FILE NAME; fails, with rel_missing saying which, when any is
+# missing. E.g. rel_stats_into "$f" po=tcp_passive_opens cl=tcp_closed
+rel_stats_into() {
+	local _rs_f=$1 _rs_pair _rs_v
+	shift
+	rel_missing=""
+	for _rs_pair in "$@"; do
+		_rs_v=$(rel_stat "$_rs_f" "${_rs_pair#*=}" 2>/dev/null) || rel_missing="$rel_missing ${_rs_pair#*=}"
+		printf -v "${_rs_pair%%=*}" '%s' "$_rs_v"
+	done
+	[ -z "$rel_missing" ] && return 0
+	rel_missing="missing from $(basename "$_rs_f"):$rel_missing"
+	return 1
 }
 
 # rel_tel: the live counters (DPDK telemetry /usnet/stats), "name value"
-# per line, on stdout. Empty on failure.
+# per line, on stdout; fails when telemetry gave nothing. Remembers the
+# counter names in $rel_work/counter_names (for rel_stat).
 rel_tel() {
-	echo /usnet/stats | timeout 20 dpdk-telemetry.py -f "$srv_prefix" 2>/dev/null |
+	local out
+	out=$(echo /usnet/stats | timeout 20 dpdk-telemetry.py -f "$srv_prefix" 2>/dev/null |
 		"$REL_PY" -c '
 import json, sys
 for l in sys.stdin:
     l = l.strip()
     if l.startswith("{") and "/usnet/stats" in l:
         for k, v in json.loads(l)["/usnet/stats"].items():
-            print(k, v)'
+            print(k, v)')
+	[ -n "$out" ] || return 1
+	printf '%s\n' "$out"
+	[ -s "$rel_work/counter_names" ] || awk '{ print $1 }' <<<"$out" >"$rel_work/counter_names"
 }
 
 # rel_rss [PID]: resident set of the server, kB.

@@ -4,15 +4,15 @@
 # reordering, duplication, corruption, delay), a SYN flood (hping3), a
 # slowloris, a churn soak, and security cases against a server with short
 # limits. Short sizes by default (the `make test` rig suite, a few
-# minutes); `make reliability` sets REL_FULL=1 for the full ones. Sizes: SOAK_CONNS, SLOW_CONNS, FLOOD_SYNS, ADV_FLOOD; REL_STAGES
-# picks stages (adv sec faults flood slow soak). Prints "PASS name" /
-# "FAIL name: why" and "# " notes with the figures; exit 1 on any failure.
+# minutes); `make reliability` sets REL_FULL=1 for the full ones. Sizes:
+# SOAK_CONNS, SLOW_CONNS, FLOOD_SYNS, ADV_FLOOD; REL_STAGES picks stages
+# (adv sec faults flood slow soak). Prints "PASS name" / "FAIL name: why"
+# and "# " notes with the figures; exit 1 on any failure, 77 after a SKIP
+# line when it cannot run (not root, minimal_ws not built).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/reliability/rig.sh
 . "$here/rig.sh"
-trap rel_cleanup EXIT
-trap 'exit 1' INT TERM
 
 full=${REL_FULL:-0}
 if [ "$full" = 1 ]; then
@@ -27,25 +27,6 @@ stages=${REL_STAGES:-adv sec faults flood slow soak}
 SLOW_IDLE_MS=${SLOW_IDLE_MS:-5000}
 TIMEWAIT_MAX=1024 # minimal_ws's default tcp_max_timewait (tcp_max_conns 4096 / 4)
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP reliability: needs root (network namespaces, raw sockets)"
-	exit 0
-fi
-if [ ! -x "$REL_BIN" ]; then
-	echo "SKIP reliability: $REL_BIN not built (needs DPDK and lib/tcp)"
-	exit 0
-fi
-missing=""
-for t in hping3 nft wrk dpdk-telemetry.py; do command -v "$t" >/dev/null || missing="$missing $t"; done
-"$REL_PY" -c 'import scapy' 2>/dev/null || missing="$missing python3-scapy"
-if [ -n "$missing" ]; then
-	fail "dependencies" "missing:$missing (tests/deps.sh test installs them)"
-	exit 1
-fi
-note "sizes: SOAK_CONNS=$SOAK_CONNS SLOW_CONNS=$SLOW_CONNS FLOOD_SYNS=$FLOOD_SYNS ADV_FLOOD=$ADV_FLOOD (full=$full)"
-rel_corpus
-rel_topology || { fail "setup" "namespaces"; exit 1; }
-
 cexec() { ip netns exec "$NS_C" "$@"; }
 json() { "$REL_PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))" "$@"; }
 
@@ -53,19 +34,28 @@ json() { "$REL_PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(ev
 # The stack: every TCB opened passively was closed, or is still open; the
 # ones still open at exit may be only TIME-WAITs (at most TIMEWAIT_MAX) and
 # half-open ones (at most tcp_syn_backlog 1024). The application: every
-# connection it was told about was closed (normally or not).
+# connection it was told about was closed (normally or not). Each stage
+# opens connections, so neither balance may hold at 0 = 0, and a counter
+# minimal_ws did not print fails the check rather than counting as 0.
 check_balance() {
-	local tag=$1 st=$2 po=0 cl=0 open=0 mc=0 mok=0 mbad=0
-	po=$(rel_stat "$st" tcp_passive_opens); cl=$(rel_stat "$st" tcp_closed)
-	open=$((po - cl))
-	mc=$(rel_stat "$st" mws_conns); mok=$(rel_stat "$st" mws_closed_ok); mbad=$(rel_stat "$st" mws_closed_bad)
-	note "$tag counters: tcp_passive_opens=$po tcp_closed=$cl open=$open; mws connections=$mc closed=$mok reset/timed-out=$mbad"
-	if [ "$po" -gt 0 ] && [ "$open" -ge 0 ] && [ "$open" -le $((TIMEWAIT_MAX + 1024)) ]; then
-		pass "$tag: counters balance: tcp_passive_opens $po = tcp_closed $cl + open $open (TIME-WAIT/half-open only)"
+	local tag=$1 st=$2 po cl open mc mok mbad
+	if ! rel_stats_into "$st" po=tcp_passive_opens cl=tcp_closed; then
+		fail "$tag: counters balance" "no stack counters at exit: $rel_missing"
 	else
-		fail "$tag: counters balance" "tcp_passive_opens $po, tcp_closed $cl, open $open"
+		open=$((po - cl))
+		note "$tag counters: tcp_passive_opens=$po tcp_closed=$cl open=$open"
+		if [ "$po" -gt 0 ] && [ "$open" -ge 0 ] && [ "$open" -le $((TIMEWAIT_MAX + 1024)) ]; then
+			pass "$tag: counters balance: tcp_passive_opens $po = tcp_closed $cl + open $open (TIME-WAIT/half-open only)"
+		else
+			fail "$tag: counters balance" "tcp_passive_opens $po, tcp_closed $cl, open $open"
+		fi
 	fi
-	if [ "$mc" = $((mok + mbad)) ]; then
+	if ! rel_stats_into "$st" mc=mws_conns mok=mws_closed_ok mbad=mws_closed_bad; then
+		fail "$tag: application connections" "no minimal_ws counters at exit: $rel_missing"
+		return
+	fi
+	note "$tag counters: mws connections=$mc closed=$mok reset/timed-out=$mbad"
+	if [ "$mc" -gt 0 ] && [ "$mc" = $((mok + mbad)) ]; then
 		pass "$tag: every application connection ended ($mc = $mok closed + $mbad reset/timed out)"
 	else
 		fail "$tag: application connections" "$mc announced, $mok closed, $mbad reset/timed out: $((mc - mok - mbad)) never ended"
@@ -129,7 +119,7 @@ stage_adv() {
 	if [ "$rc" != 0 ] && ! grep -q '^FAIL' "$rel_work/adv.out"; then fail "adversarial.py" "exit $rc"; fi
 	rss1=$(rel_rss)
 	note "adversarial: server VmRSS ${rss0} kB before, ${rss1} kB after"
-	rel_tel >"$rel_work/adv.tel"
+	rel_tel >"$rel_work/adv.tel" || note "adversarial: no telemetry"
 	note "adversarial: drops: $(grep -E '^drop_|challenge|rst_' "$rel_work/adv.tel" | awk '$2 > 0 {printf "%s=%s ", $1, $2}')"
 	stop_and_stats adv
 	check_balance adv "$rel_work/adv.stats"
@@ -205,7 +195,7 @@ stage_faults() {
 		fail "faults: wrk" "$(grep -E 'requests in|Socket errors|Non-2xx' "$rel_work/wrk_faults.out" | tr '\n' ' ')"
 	fi
 	settle 60
-	rel_tel >"$rel_work/faults.tel"
+	rel_tel >"$rel_work/faults.tel" || note "faults: no telemetry"
 	note "faults: $(grep -E '^(tcp_retrans_segs|tcp_fast_retrans|tcp_rto_fired|tcp_ooo_segs|tcp_dup_acks|drop_tcp_csum|drop_ip_csum|drop_tcp_not_acceptable) ' "$rel_work/faults.tel" | tr '\n' ' ')"
 	stop_and_stats faults
 	check_balance faults "$rel_work/faults.stats"
@@ -234,8 +224,9 @@ stage_flood() {
 	wait "$hp" 2>/dev/null
 	rel_tel >"$rel_work/flood.tel"
 	local cs cok
-	cs=$(rel_stat "$rel_work/flood.tel" tcp_syncookies_sent); cok=$(rel_stat "$rel_work/flood.tel" tcp_syncookies_ok)
-	if [ "$cs" -gt 0 ]; then
+	if ! rel_stats_into "$rel_work/flood.tel" cs=tcp_syncookies_sent cok=tcp_syncookies_ok; then
+		fail "SYN flood: SYN cookies" "no telemetry: $rel_missing"
+	elif [ "$cs" -gt 0 ]; then
 		pass "SYN flood: SYN cookies engage ($FLOOD_SYNS SYNs over ${FLOOD_S}s: tcp_syncookies_sent=$cs, tcp_syncookies_ok=$cok)"
 	else
 		fail "SYN flood: SYN cookies" "tcp_syncookies_sent=0 after $FLOOD_SYNS SYNs"
@@ -315,8 +306,9 @@ for l in open(sys.argv[1]):
 	check_balance slow "$rel_work/slow.stats"
 	if [ -n "$idle" ]; then
 		local mto
-		mto=$(rel_stat "$rel_work/slow.stats" mws_timed_out)
-		if [ "$mto" -ge "$opened" ]; then
+		if ! mto=$(rel_stat "$rel_work/slow.stats" mws_timed_out 2>&1); then
+			fail "slowloris: timed-out counter" "$mto"
+		elif [ "$mto" -ge "$opened" ]; then
 			pass "slowloris: minimal_ws counts $mto connections timed out (>= $opened stalled)"
 		else
 			fail "slowloris: timed-out counter" "minimal_ws counts $mto timed out, $opened stalled connections"
@@ -357,19 +349,31 @@ stage_soak() {
 	# flat after warm-up: the sample after the first 10% of runs vs the last
 	local arr warm last
 	read -ra arr <<<"$samples"
-	warm=${arr[$(((${#arr[@]} - 1) / 10 + 1))]:-${arr[-1]}}
-	last=${arr[-1]}
-	if [ $((last - warm)) -le $((warm / 100 + 1024)) ]; then
+	warm=${arr[$(((${#arr[@]} - 1) / 10 + 1))]:-${arr[-1]:-}}
+	last=${arr[-1]:-}
+	if [ "${#arr[@]}" -lt $((chunk + 1)) ] || [ -z "$warm" ] || [ -z "$last" ]; then
+		fail "soak: memory" "${#arr[@]} VmRSS samples for $chunk wrk runs (the server was gone?)"
+	elif [ $((last - warm)) -le $((warm / 100 + 1024)) ]; then
 		pass "soak: VmRSS flat after warm-up ($warm kB -> $last kB, start ${arr[0]} kB)"
 	else
 		fail "soak: memory growth" "VmRSS $warm kB after warm-up -> $last kB at the end"
 	fi
 	rel_tel >"$rel_work/soak.tel"
-	local po cl tw two ovf pe lf
-	po=$(rel_stat "$rel_work/soak.tel" tcp_passive_opens); cl=$(rel_stat "$rel_work/soak.tel" tcp_closed)
-	ovf=$(rel_stat "$rel_work/soak.tel" tcp_timewait_overflow); two=$(rel_stat "$rel_work/soak.tel" tcp_timewait_reused)
-	pe=$(rel_stat "$rel_work/soak.tel" tcp_pool_empty); lf=$(rel_stat "$rel_work/soak.tel" drop_tcp_listen_full)
+	local po cl two ovf pe lf
+	if ! rel_stats_into "$rel_work/soak.tel" po=tcp_passive_opens cl=tcp_closed ovf=tcp_timewait_overflow \
+		two=tcp_timewait_reused pe=tcp_pool_empty lf=drop_tcp_listen_full; then
+		fail "soak: counters" "no telemetry after the soak: $rel_missing"
+		stop_and_stats soak
+		check_balance soak "$rel_work/soak.stats"
+		return
+	fi
 	note "soak counters: tcp_passive_opens=$po tcp_closed=$cl tcp_timewait_overflow=$ovf tcp_timewait_reused=$two tcp_pool_empty=$pe drop_tcp_listen_full=$lf"
+	# Every connection wrk completed was one the server opened.
+	if [ "$done_c" -gt 0 ] && [ "$po" -ge "$done_c" ]; then
+		pass "soak: the server opened the connections (tcp_passive_opens $po >= $done_c completed by wrk)"
+	else
+		fail "soak: connections opened" "tcp_passive_opens $po, wrk completed $done_c"
+	fi
 	if [ "$pe" = 0 ] && [ "$lf" = 0 ] && [ "$ovf" -le $((po > TIMEWAIT_MAX ? po - TIMEWAIT_MAX : 0)) ]; then
 		pass "soak: no TCB exhaustion (tcp_pool_empty 0, drop_tcp_listen_full 0); TIME-WAIT overflow $ovf <= opens - $TIMEWAIT_MAX (oldest TIME-WAIT recycled as designed)"
 	else
@@ -380,17 +384,45 @@ stage_soak() {
 	for i in $(seq 40); do
 		[ "$inuse" = 0 ] && break
 		sleep 2
-		rel_tel >"$rel_work/soak.tel"
-		inuse=$(($(rel_stat "$rel_work/soak.tel" tcp_passive_opens) - $(rel_stat "$rel_work/soak.tel" tcp_closed)))
+		inuse=""
+		rel_tel >"$rel_work/soak.tel" && rel_stats_into "$rel_work/soak.tel" po=tcp_passive_opens cl=tcp_closed &&
+			inuse=$((po - cl))
 	done
-	if [ "$inuse" = 0 ]; then
-		pass "soak: TCB pool back to full after TIME-WAIT (tcp_passive_opens = tcp_closed = $(rel_stat "$rel_work/soak.tel" tcp_closed))"
+	if [ -z "$inuse" ]; then
+		fail "soak: TCB pool" "no telemetry while waiting for the pool: ${rel_missing:-empty answer}"
+	elif [ "$inuse" = 0 ]; then
+		pass "soak: TCB pool back to full after TIME-WAIT (tcp_passive_opens = tcp_closed = $cl)"
 	else
 		fail "soak: TCB pool" "$inuse TCBs still in use 80 s after the last connection"
 	fi
 	stop_and_stats soak
 	check_balance soak "$rel_work/soak.stats"
 }
+
+# With REL_FUNCTIONS_ONLY=1 (sourced by tests/selftest), stop here: the
+# checks above are defined, nothing runs.
+[ -n "${REL_FUNCTIONS_ONLY:-}" ] && return 0
+
+trap rel_cleanup EXIT
+trap 'exit 1' INT TERM
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP reliability: needs root (network namespaces, raw sockets)"
+	exit 77
+fi
+if [ ! -x "$REL_BIN" ]; then
+	echo "SKIP reliability: $REL_BIN not built (needs DPDK and lib/tcp)"
+	exit 77
+fi
+missing=""
+for t in hping3 nft wrk dpdk-telemetry.py; do command -v "$t" >/dev/null || missing="$missing $t"; done
+"$REL_PY" -c 'import scapy' 2>/dev/null || missing="$missing python3-scapy"
+if [ -n "$missing" ]; then
+	fail "dependencies" "missing:$missing (tests/deps.sh test installs them)"
+	exit 1
+fi
+note "sizes: SOAK_CONNS=$SOAK_CONNS SLOW_CONNS=$SLOW_CONNS FLOOD_SYNS=$FLOOD_SYNS ADV_FLOOD=$ADV_FLOOD (full=$full)"
+rel_corpus
+rel_topology || { fail "setup" "namespaces"; exit 1; }
 
 for st in $stages; do
 	case $st in

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Rig suite: the DPDK HAL (arch/x86) on net_ring, in one process: buffer
 # mapping, RX/TX of single and chained frames, offload flags, software-RSS
-# draining, pool accounting (tests/rig/dpdk_hal_test.c). Needs root.
+# draining, pool accounting (tests/rig/dpdk_hal_test.c). Needs root (else
+# SKIP and exit 77: the runner counts it as skipped).
 # Binary: $USN_HAL_TEST (default build/rel/tests/rig/dpdk_hal_test).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 BIN=${USN_HAL_TEST:-build/rel/tests/rig/dpdk_hal_test}
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP dpdk_hal: needs root"
-	exit 0
+	exit 77
 fi
 if [ ! -x "$BIN" ]; then
 	echo "FAIL dpdk_hal: $BIN not built (make with libdpdk installed)"

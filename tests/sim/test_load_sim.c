@@ -1,7 +1,7 @@
 /* Simulation test: usn_load's client (apps/usn_load/load.c) against
  * minimal_ws's server logic on two simulated hosts: every response checked
  * (also over a lossy link), each error kind detected and counted exactly,
- * fixed-rate pacing in virtual time, the incremental body hash. */
+ * fixed-rate pacing in virtual time. (The body hash: tests/unit/test_load.c.) */
 
 #include <errno.h>
 #include <setjmp.h>
@@ -331,34 +331,9 @@ static void test_known_issue_heavy_loss_latency(void **state)
 	assert_true(load_percentile_ns(&st, 0.99) < 1000000000ull);
 }
 
-static void test_hash_incremental(void **state)
-{
-	(void)state;
-	uint8_t buf[1000];
-	for (size_t i = 0; i < sizeof(buf); i++)
-		buf[i] = (uint8_t)(i * 7 + 3);
-	for (size_t n = 0; n <= sizeof(buf); n += 37) {
-		uint64_t whole = load_hash_of(buf, n);
-		for (size_t step = 1; step < 70; step += 13) {
-			struct load_hash h;
-			load_hash_init(&h);
-			for (size_t off = 0; off < n; off += step)
-				load_hash_update(&h, buf + off, n - off < step ? n - off : step);
-			assert_true(load_hash_final(&h) == whole);
-		}
-	}
-	/* one bit anywhere, or a byte more, changes it */
-	uint64_t base = load_hash_of(buf, 999);
-	buf[500] ^= 0x10;
-	assert_true(load_hash_of(buf, 999) != base);
-	buf[500] ^= 0x10;
-	assert_true(load_hash_of(buf, 1000) != base);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hash_incremental),
 	    cmocka_unit_test_setup_teardown(test_closed_loop_all_correct, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lossy_link_all_correct, setup_lossy, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_body_detected, setup, teardown),
