@@ -30,7 +30,7 @@
 #define USN_TCP_EPH_HI 65535
 #define USN_TCP_KEEPALIVE_PROBES 9
 #define USN_TCP_PAWS_IDLE_MS (24u * 24 * 3600 * 1000) /* RFC 7323 5.5 */
-#define USN_TCP_OOW_ACK_MS 500 /* one answer per this to bare out-of-window ACKs (Linux) */
+#define USN_TCP_OOW_ACK_MS 500 /* per connection: one answer to bare unacceptable segments or one challenge ACK per this (Linux) */
 
 /* A send descriptor: bytes by reference or by writer, kept until acked. */
 enum { USN_SD_REF = 1, USN_SD_WRITER = 2 };
