@@ -76,6 +76,9 @@ int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_
 		USN_CFG_FAIL("tcp_rto_min_ms: above tcp_rto_max_ms");
 	if (cfg->tcp_max_timewait && cfg->tcp_max_conns && cfg->tcp_max_timewait > cfg->tcp_max_conns)
 		USN_CFG_FAIL("tcp_max_timewait: above tcp_max_conns");
+	if (hal->n_bufs && cfg->tcp_ooo_max_bufs > hal->n_bufs)
+		USN_CFG_FAIL("tcp_ooo_max_bufs: %u exceeds the %u buffers the port gives each queue",
+			     (unsigned)cfg->tcp_ooo_max_bufs, (unsigned)hal->n_bufs);
 	if (cfg->timer_hz > 1000000)
 		USN_CFG_FAIL("timer_hz: %u exceeds 1000000", (unsigned)cfg->timer_hz);
 	if (cfg->arp_entries > (1u << 24))
@@ -107,6 +110,9 @@ static void usn_config_fill_defaults(struct usn_stack_config *c, const struct us
 	USN_DEFAULT(tcp_syn_backlog, 1024);
 	USN_DEFAULT(tcp_max_timewait, c->tcp_max_conns / 4 ? c->tcp_max_conns / 4 : 1);
 	USN_DEFAULT(tcp_ooo_max_segs, 64);
+	/* A quarter of the port's buffers: the rest stay for the RX and TX
+	 * rings, the worker's cache and the frames in flight. */
+	USN_DEFAULT(tcp_ooo_max_bufs, hal->n_bufs ? (hal->n_bufs / 4 ? hal->n_bufs / 4 : 1) : 1024);
 	USN_DEFAULT(tcp_timewait_ms, 60000);
 	USN_DEFAULT(tcp_rcv_wnd, 262144);
 	USN_DEFAULT(tcp_delack_ms, 40);

@@ -88,6 +88,7 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	memset(t->tcb_mem, 0, t->tcb_mem_size); /* state CLOSED everywhere: destroy scans it */
 	usn_pool_init(&t->tcbs, t->tcb_mem, sizeof(struct usn_tcp_conn), n);
 	usn_pool_init(&t->sds, t->sd_mem, sizeof(struct usn_tcp_sdesc), nsd);
+	t->ooo_max_bufs = cfg->tcp_ooo_max_bufs ? cfg->tcp_ooo_max_bufs : 1024;
 	t->bucket_mask = nb - 1;
 	for (uint32_t i = 0; i < nb; i++)
 		t->bucket[i] = USN_TCP_NIL;
