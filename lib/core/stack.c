@@ -194,6 +194,9 @@ static struct usn_worker *usn_worker_alloc(struct usn_stack *s, uint16_t id)
 	w->pub_last_us = w->now_us;
 	usn_wheel_init(&w->wheel, 1000000u / s->cfg.timer_hz ? 1000000u / s->cfg.timer_hz : 1, w->now_us);
 	w->cache_cap = s->cfg.bufs_per_worker;
+	/* An eighth of the cache for control frames only (usn_worker_buf_alloc_ctl):
+	 * 32 by default, a receive burst's worth of answers. */
+	w->cache_reserve = w->cache_cap / 8;
 	w->cache = usn_worker_mem_alloc(w, sizeof(*w->cache) * w->cache_cap);
 	if (!w->cache)
 		return w; /* the caller sees the missing piece and unwinds */

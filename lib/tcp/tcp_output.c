@@ -146,11 +146,13 @@ static uint8_t sack_blocks(struct usn_tcp_conn *c, struct usn_tcp_sack_block *ou
 }
 
 /* Builds a frame of USN_L4_OFF + hdr + len bytes (chained as needed),
- * writes hdr, then returns the cursor for the payload in *pay. */
+ * writes hdr, then returns the cursor for the payload in *pay. A segment
+ * without payload is a control segment (ACK, SYN-ACK, RST): it may use the
+ * buffers the worker keeps for answers. */
 static struct usn_buf *frame_build(struct usn_worker *w, const uint8_t *hdr, uint32_t hl, uint32_t len,
 				   struct usn_cursor *pay)
 {
-	struct usn_buf *head = usn_worker_buf_alloc(w);
+	struct usn_buf *head = len ? usn_worker_buf_alloc(w) : usn_worker_buf_alloc_ctl(w);
 	if (!head)
 		return NULL;
 	uint32_t need = USN_L4_OFF + hl + len;

@@ -1,6 +1,6 @@
 /* Unit tests for what bounds a peer's hold on a worker's resources: the
  * out-of-order queue's buffers (small segments packed, a per-worker
- * budget). A stack on the simulated link and a raw peer port driving many
+ * budget) and the buffers kept for control segments. A stack on the simulated link and a raw peer port driving many
  * connections at once (tests/common/tcpseg.h); the port's buffer pool
  * shows what the stack holds. */
 #include <setjmp.h>
@@ -366,12 +366,68 @@ static void test_ooo_mixed_random_reassembly(void **state)
 	fx_free(x);
 }
 
+/* ---- buffers for control segments ---- */
+
+static void no_budget_small_cache(struct fx *x)
+{
+	x->pcfg.n_bufs = 300;
+	x->cfg.tcp_ooo_max_bufs = 300; /* no protection: the pool can drain */
+	x->cfg.bufs_per_worker = 64;   /* 8 of them kept for control segments */
+}
+
+/* With the pool drained (the OOO budget set to the whole pool), data and
+ * queued segments stop at the worker's reserve, and every segment that
+ * arrives is still answered: its duplicate ACK, or the RST for a closed
+ * port. Without the reserve the last buffers went to the queue and the
+ * answers were lost (drop_no_buf). */
+static void test_control_segments_answered_when_pool_dry(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(no_budget_small_cache);
+	int k = 0;
+	/* 400-byte segments, packed four to a buffer: until the pool is dry
+	 * (48 a connection, so that more may still be queued) */
+	while (port_stats(x).bufs_free > 2 && k < 60) {
+		struct peer *p = fx_open(x);
+		for (uint32_t i = 1; i <= 48; i++) {
+			peer_data_at(x, p, 800 * i, 400);
+			fx_drain(x);
+		}
+		k++;
+	}
+	assert_true(port_stats(x).bufs_free <= 2);
+	assert_true(x->nf.w->cache_n <= x->nf.w->cache_reserve);
+	/* now: duplicate ACKs for more out-of-order data, RSTs for a closed port */
+	uint64_t no_buf = st(x)->drop_no_buf;
+	for (int i = 0; i < 20; i++) {
+		struct peer *p = &x->p[i % x->np];
+		peer_data_at(x, p, 60000, 400);
+		expect_ack(x, p, p->pnxt);
+		struct tseg s;
+		memset(&s, 0, sizeof s);
+		s.src_port = (uint16_t)(5000 + i);
+		s.dst_port = 81;
+		s.flags = TSEG_SYN;
+		s.seq = 42;
+		s.window = 1000;
+		tseg_send(&x->nf, &s);
+		struct tseg o;
+		assert_true(next_seg(x, &o));
+		assert_int_equal(o.flags, TSEG_RST | TSEG_ACK);
+		assert_int_equal(o.ack, 43);
+	}
+	/* what was refused was queued data, never an answer */
+	assert_true(st(x)->drop_no_buf > no_buf);
+	fx_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ooo_flood_packs_small_segments),
 		cmocka_unit_test(test_ooo_budget_drops_newest),
 		cmocka_unit_test(test_ooo_mixed_random_reassembly),
+		cmocka_unit_test(test_control_segments_answered_when_pool_dry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
