@@ -44,6 +44,11 @@ struct usn_stack_config {
 	uint32_t tcp_syn_retries;  /* SYN retransmissions before giving up [5] */
 	uint32_t tcp_max_retries;  /* data retransmissions before giving up [12] */
 	uint32_t tcp_sendq_max;    /* send descriptors (send_ref / send_writer) per worker [tcp_max_conns * 4] */
+	/* Send descriptors one connection may hold [64], at most 65535. Each
+	 * connection is sure of tcp_sendq_max / (2 * tcp_max_conns) of them (2
+	 * by default); beyond that it draws on the rest, shared, so neither one
+	 * connection nor many can leave another without its share. */
+	uint32_t tcp_sendq_per_conn;
 	bool tcp_no_timestamps;    /* do not offer RFC 7323 timestamps */
 	bool tcp_no_sack;          /* do not offer SACK */
 	bool tcp_no_wscale;        /* do not offer window scale */

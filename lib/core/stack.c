@@ -79,6 +79,8 @@ int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_
 	if (hal->n_bufs && cfg->tcp_ooo_max_bufs > hal->n_bufs)
 		USN_CFG_FAIL("tcp_ooo_max_bufs: %u exceeds the %u buffers the port gives each queue",
 			     (unsigned)cfg->tcp_ooo_max_bufs, (unsigned)hal->n_bufs);
+	if (cfg->tcp_sendq_per_conn > 65535)
+		USN_CFG_FAIL("tcp_sendq_per_conn: %u exceeds 65535", (unsigned)cfg->tcp_sendq_per_conn);
 	if (cfg->timer_hz > 1000000)
 		USN_CFG_FAIL("timer_hz: %u exceeds 1000000", (unsigned)cfg->timer_hz);
 	if (cfg->arp_entries > (1u << 24))
@@ -122,6 +124,7 @@ static void usn_config_fill_defaults(struct usn_stack_config *c, const struct us
 	USN_DEFAULT(tcp_syn_retries, 5);
 	USN_DEFAULT(tcp_max_retries, 12);
 	USN_DEFAULT(tcp_sendq_max, c->tcp_max_conns * 4);
+	USN_DEFAULT(tcp_sendq_per_conn, 64);
 	USN_DEFAULT(arp_entries, 256);
 	USN_DEFAULT(arp_timeout_ms, 60000);
 	USN_DEFAULT(arp_retry_ms, 1000);

@@ -191,6 +191,7 @@ struct usn_tcp_conn {
 
 	uint64_t bytes_sent, bytes_acked, bytes_received;
 	uint32_t retransmits;
+	uint16_t sd_n; /* send descriptors held (tcp_sendq_per_conn), in what was padding */
 };
 
 struct usn_tcp_listener {
@@ -216,6 +217,9 @@ struct usn_tcp_worker {
 	void *sd_mem;
 	size_t sd_mem_size;
 
+	/* Send descriptors: each connection is sure of sd_share, and holds more
+	 * (up to sd_conn_max) only while the shared surplus lasts. */
+	uint32_t sd_share, sd_surplus, sd_surplus_used, sd_conn_max;
 	/* Buffers every OOO queue of this worker holds, and the budget. */
 	uint32_t ooo_bufs, ooo_max_bufs;
 

@@ -1,8 +1,10 @@
 /* Unit tests for what bounds a peer's hold on a worker's resources: the
  * out-of-order queue's buffers (small segments packed, a per-worker
- * budget) and the buffers kept for control segments. A stack on the simulated link and a raw peer port driving many
+ * budget), the buffers kept for control segments and the send descriptors
+ * per connection. A stack on the simulated link and a raw peer port driving many
  * connections at once (tests/common/tcpseg.h); the port's buffer pool
  * shows what the stack holds. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -421,6 +423,62 @@ static void test_control_segments_answered_when_pool_dry(void **state)
 	fx_free(x);
 }
 
+/* ---- send descriptors ---- */
+
+static void few_descriptors(struct fx *x)
+{
+	x->cfg.tcp_max_conns = 8;
+	x->cfg.tcp_sendq_max = 32;    /* a share of 32 / 16 = 2 each, 16 shared */
+	x->cfg.tcp_sendq_per_conn = 10;
+}
+
+/* A connection holds at most tcp_sendq_per_conn descriptors (-EAGAIN),
+ * and past its share only from the shared ones (-ENOBUFS when they are
+ * gone); every other connection keeps its share. Before, one connection
+ * whose peer acknowledged nothing took all 32 and the others got
+ * -ENOBUFS. */
+static void test_send_descriptors_per_connection(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(few_descriptors);
+	struct peer *a = fx_open(x), *b = fx_open(x), *c = fx_open(x), *d = fx_open(x);
+	int n = 0, rc;
+	while ((rc = usn_tcp_send_ref(a->c, payload + n, 1, NULL)) == 0 && n < 100)
+		n++;
+	assert_int_equal(n, 10);
+	assert_int_equal(rc, -EAGAIN);
+	assert_int_equal(usn_tcp_send_room(a->c), 0);
+	assert_int_equal(usn_tcp_send_room(b->c), 10);
+	assert_int_equal(st(x)->tcp_send_conn_cap, 1);
+	/* b: its share and the 8 shared ones left */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(usn_tcp_send_ref(b->c, payload + i, 1, NULL), 0);
+	/* c: its share, then nothing shared is left */
+	assert_int_equal(usn_tcp_send_room(c->c), 2);
+	assert_int_equal(usn_tcp_send_ref(c->c, payload, 1, NULL), 0);
+	assert_int_equal(usn_tcp_send_ref(c->c, payload, 1, NULL), 0);
+	assert_int_equal(usn_tcp_send_ref(c->c, payload, 1, NULL), -ENOBUFS);
+	assert_int_equal(st(x)->tcp_send_no_desc, 1);
+	/* d still has its share */
+	assert_int_equal(usn_tcp_send_room(d->c), 2);
+	assert_int_equal(usn_tcp_send_ref(d->c, payload, 1, NULL), 0);
+	assert_int_equal(usn_tcp_send_ref(d->c, payload, 1, NULL), 0);
+	tseg_advance(&x->nf, 1000);
+	fx_drain(x);
+	/* a's peer acknowledges all 10 bytes: its descriptors go back, the
+	 * shared ones with them, and c can take more */
+	struct tseg s = seg(a, TSEG_ACK, a->pnxt);
+	s.ack = a->siss + 1 + 10;
+	tseg_send(&x->nf, &s);
+	assert_int_equal(usn_tcp_send_room(a->c), 10);
+	assert_int_equal(usn_tcp_send_room(c->c), 8);
+	assert_int_equal(usn_tcp_send_ref(c->c, payload, 1, NULL), 0);
+	/* a closed connection gives everything back */
+	usn_tcp_abort(b->c);
+	assert_int_equal(usn_tcp_send_room(c->c), 10 - 3);
+	fx_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_ooo_budget_drops_newest),
 		cmocka_unit_test(test_ooo_mixed_random_reassembly),
 		cmocka_unit_test(test_control_segments_answered_when_pool_dry),
+		cmocka_unit_test(test_send_descriptors_per_connection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
