@@ -102,6 +102,12 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	t->zombie_head = USN_TCP_NIL;
 	uint16_t mtu = cfg->mtu ? cfg->mtu : w->hal->mtu;
 	t->mss_local = (uint16_t)(mtu > 40 + 64 ? mtu - 40 : 64);
+	/* A port without chained TX takes a frame of one buffer: a full segment
+	 * (20 bytes of TCP header beyond the MSS's options) must fit in it.
+	 * Chained anyway, the frame was the port's to mangle or refuse. */
+	t->smss_max = t->mss_local;
+	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG) && w->hal->buf_size < USN_L4_OFF + 20u + t->smss_max)
+		t->smss_max = (uint16_t)(w->hal->buf_size > USN_L4_OFF + 20u + 64u ? w->hal->buf_size - USN_L4_OFF - 20u : 64u);
 	derive_keys(w, t);
 	t->port_cursor = (uint16_t)(USN_TCP_EPH_LO + (t->key_isn[0] % (USN_TCP_EPH_HI - USN_TCP_EPH_LO + 1)));
 	return t;
@@ -263,7 +269,7 @@ void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uin
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->recover = c->iss;
 	c->rto_ms = t->cfg->tcp_rto_init_ms;
-	c->smss = t->mss_local;
+	c->smss = t->smss_max;
 	c->last_rx_us = c->w->now_us;
 	usn_tcp_cong_init(c);
 }

@@ -35,7 +35,7 @@ static uint8_t rcv_wscale_for(const struct usn_stack_config *cfg)
 
 static void set_smss(struct usn_tcp_conn *c, uint16_t peer_mss)
 {
-	uint16_t m = usn_tcp_tw(c->w)->mss_local;
+	uint16_t m = usn_tcp_tw(c->w)->smss_max;
 	if (peer_mss < m)
 		m = peer_mss;
 	if (m < 64)

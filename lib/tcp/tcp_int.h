@@ -230,6 +230,7 @@ struct usn_tcp_worker {
 	uint32_t depth; /* nesting of engine entry points and handlers */
 	uint16_t port_cursor;
 	uint16_t mss_local; /* mtu - 40 */
+	uint16_t smss_max;  /* the largest send MSS: mss_local, and one buffer's worth where the port takes no chains */
 
 	uint64_t chal_window_us;
 	uint32_t chal_n;

@@ -145,10 +145,11 @@ static uint8_t sack_blocks(struct usn_tcp_conn *c, struct usn_tcp_sack_block *ou
 	return k;
 }
 
-/* Builds a frame of USN_L4_OFF + hdr + len bytes (chained as needed),
- * writes hdr, then returns the cursor for the payload in *pay. A segment
- * without payload is a control segment (ACK, SYN-ACK, RST): it may use the
- * buffers the worker keeps for answers. */
+/* Builds a frame of USN_L4_OFF + hdr + len bytes (chained as needed, only
+ * where the port takes chains: send_seg keeps len within one buffer
+ * otherwise), writes hdr, then returns the cursor for the payload in *pay.
+ * A segment without payload is a control segment (ACK, SYN-ACK, RST): it
+ * may use the buffers the worker keeps for answers. */
 static struct usn_buf *frame_build(struct usn_worker *w, const uint8_t *hdr, uint32_t hl, uint32_t len,
 				   struct usn_cursor *pay)
 {
@@ -156,7 +157,9 @@ static struct usn_buf *frame_build(struct usn_worker *w, const uint8_t *hdr, uin
 	if (!head)
 		return NULL;
 	uint32_t need = USN_L4_OFF + hl + len;
-	if (head->room < USN_L4_OFF + hl) {
+	if (head->room < USN_L4_OFF + hl ||
+	    (need > head->room && !(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG))) {
+		w->stats.drop_no_buf++; /* no buffer that size */
 		usn_worker_buf_free(w, head);
 		return NULL;
 	}
@@ -299,6 +302,13 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 	uint8_t hl = usn_tcp_hdr_len(&r);
 	/* Options beyond timestamps (SACK blocks) come out of the payload. */
 	uint32_t room = c->smss + 20 - hl;
+	/* Without chained TX the frame is one buffer (smss_max sees to it;
+	 * this holds whatever the MSS). */
+	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG)) {
+		uint32_t fit = w->hal->buf_size > USN_L4_OFF + hl ? w->hal->buf_size - USN_L4_OFF - hl : 0;
+		if (room > fit)
+			room = fit;
+	}
 	if (len > room) {
 		len = room;
 		/* The FIN follows the last byte: off the header too, or the peer

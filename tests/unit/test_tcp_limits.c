@@ -1,7 +1,8 @@
 /* Unit tests for what bounds a peer's hold on a worker's resources: the
  * out-of-order queue's buffers (small segments packed, a per-worker
- * budget), the buffers kept for control segments and the send descriptors
- * per connection. A stack on the simulated link and a raw peer port driving many
+ * budget), the buffers kept for control segments, the send descriptors per
+ * connection, and segments kept to one buffer on a port without chained
+ * TX. A stack on the simulated link and a raw peer port driving many
  * connections at once (tests/common/tcpseg.h); the port's buffer pool
  * shows what the stack holds. */
 #include <errno.h>
@@ -479,6 +480,72 @@ static void test_send_descriptors_per_connection(void **state)
 	fx_free(x);
 }
 
+/* ---- one buffer per frame without chained TX ---- */
+
+static void small_bufs_no_chains(struct fx *x)
+{
+	x->pcfg.buf_size = 512; /* a 1,514-byte frame would take three */
+}
+
+/* A port without USN_HAL_OFF_TX_MULTISEG gets frames of one buffer: the
+ * send MSS is cut to what a buffer holds, and data goes out whole in
+ * segments that fit. Before, full-size segments went out as three-buffer
+ * chains the port cannot send (the simulated port refuses them, as a
+ * NIC's TX prepare would). */
+static void test_no_chains_without_multiseg(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(small_bufs_no_chains);
+	struct peer *p = fx_open(x);
+	assert_int_equal(usn_tcp_send_ref(p->c, payload, 5000, NULL), 0);
+	uint32_t got = 0;
+	for (int round = 0; round < 50 && got < 5000; round++) {
+		tseg_advance(&x->nf, 1000);
+		struct tseg o;
+		while (next_seg(x, &o)) {
+			assert_true(14 + 20 + 20 + o.len <= 512);
+			if (o.len && o.seq == p->siss + 1 + got) {
+				assert_memory_equal(o.data, payload + got, o.len);
+				got += o.len;
+			}
+		}
+		struct tseg a = seg(p, TSEG_ACK, p->pnxt);
+		a.ack = p->siss + 1 + got;
+		tseg_send(&x->nf, &a);
+	}
+	assert_int_equal(got, 5000);
+	assert_int_equal(port_stats(x).tx_chain_refused, 0);
+	struct usn_tcp_info i;
+	usn_tcp_info(p->c, &i);
+	assert_int_equal(i.mss, 512 - 14 - 20 - 20);
+	fx_free(x);
+}
+
+static void small_bufs_chains(struct fx *x)
+{
+	x->pcfg.buf_size = 512;
+	x->pcfg.offloads = USN_HAL_OFF_TX_MULTISEG;
+}
+
+/* With the capability, full-size segments go out as chains. */
+static void test_chains_with_multiseg(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(small_bufs_chains);
+	struct peer *p = fx_open(x);
+	struct usn_tcp_info i;
+	usn_tcp_info(p->c, &i);
+	assert_int_equal(i.mss, 1460);
+	assert_int_equal(usn_tcp_send_ref(p->c, payload, 3000, NULL), 0);
+	tseg_advance(&x->nf, 1000);
+	struct tseg o;
+	assert_true(next_seg(x, &o));
+	assert_int_equal(o.len, 1460);
+	assert_memory_equal(o.data, payload, 1460);
+	assert_int_equal(port_stats(x).tx_chain_refused, 0);
+	fx_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +554,8 @@ int main(void)
 		cmocka_unit_test(test_ooo_mixed_random_reassembly),
 		cmocka_unit_test(test_control_segments_answered_when_pool_dry),
 		cmocka_unit_test(test_send_descriptors_per_connection),
+		cmocka_unit_test(test_no_chains_without_multiseg),
+		cmocka_unit_test(test_chains_with_multiseg),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
