@@ -106,6 +106,20 @@ static bool respond(struct mws_worker *mw, struct mws_conn *k)
 	struct http_reply rep;
 	header_deadline_clear(k); /* the request is complete */
 	http_reply_for(mw->m->store, &k->p, mw->m->o.keepalive, &rep);
+	/* Each piece holds a send descriptor until the client acknowledges
+	 * it, and a connection may hold only so many (tcp_sendq_per_conn): a
+	 * client that pipelines requests faster than it reads (or never reads:
+	 * a zero window) would hold them all. Past that, the answers already
+	 * queued go out, then our FIN; nothing is half queued, and the client
+	 * sends the unanswered requests again on a new connection (RFC 9112
+	 * 9.3.2). The rest of its input is not read: there is nowhere to keep
+	 * it without a copy. */
+	if (usn_tcp_send_room(k->tcp) < rep.n) {
+		mw->st.send_full++;
+		k->closing = true;
+		usn_tcp_close(k->tcp);
+		return true;
+	}
 	mw->st.requests++;
 	if (rep.status == 200)
 		mw->st.st200++;
@@ -116,9 +130,8 @@ static bool respond(struct mws_worker *mw, struct mws_conn *k)
 	for (unsigned i = 0; i < rep.n; i++) {
 		int rc = usn_tcp_send_ref(k->tcp, rep.piece[i].data, rep.piece[i].len, rep.piece[i].csum);
 		if (rc != 0) {
-			/* -ENOBUFS: too many pipelined answers queued. Nothing
-			 * to wait on without copying the rest of the input,
-			 * so give the connection up. */
+			/* Cannot happen after the room check: give the
+			 * connection up rather than send half an answer. */
 			mw->st.send_failed++;
 			usn_tcp_abort(k->tcp);
 			return false;

@@ -38,7 +38,9 @@ struct mws_worker_stats {
 	uint64_t timed_out;   /* of closed_bad: idle timeout, retransmissions or probes exhausted */
 	uint64_t header_timeouts; /* of closed_bad: request incomplete at header_timeout_ms */
 	uint64_t no_state;    /* refused: no per-connection state free */
-	uint64_t send_failed; /* send_ref refused (no send descriptor): aborted */
+	uint64_t send_full;   /* a reply found no room in the connection's send queue (pipelined
+			       * faster than read): the queued answers go out, then FIN */
+	uint64_t send_failed; /* send_ref refused after all: aborted */
 };
 
 /* Allocates every worker's connection state (tcp_max_conns each; the

@@ -171,7 +171,15 @@ static uint16_t sim_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf
 			sim_die(p, head, "tx chain: frame_len is not the sum of len over the chain");
 		uint16_t flags = head->flags;
 		uint8_t l2 = head->l2_len, l3 = head->l3_len;
+		bool chained = head->next != NULL;
 		sim_free_chain(p, head, "tx");
+		if (chained && !(p->hal.offloads & USN_HAL_OFF_TX_MULTISEG)) {
+			/* A port without the capability cannot send a chain: as a
+			 * NIC's TX prepare would, refuse it (counted). */
+			p->st.tx_frames++;
+			p->st.tx_chain_refused++;
+			continue;
+		}
 		if (!fits) {
 			p->st.tx_frames++;
 			p->st.mtu_dropped++;

@@ -37,7 +37,8 @@ struct usn_sim_port_config {
 	uint16_t headroom;   /* [128] */
 	uint32_t n_bufs;     /* buffers in this port's pool [4096] */
 	uint16_t mtu;        /* [1500] */
-	uint32_t offloads;   /* USN_HAL_OFF_* to advertise (RX_CSUM, TX_*, RSS emulated) */
+	uint32_t offloads;   /* USN_HAL_OFF_* to advertise (RX_CSUM, TX_*, RSS emulated; without TX_MULTISEG a
+			      * chained TX frame is refused, tx_chain_refused) */
 	uint32_t rx_ring;    /* frames waiting per RX queue before tail drop [1024] */
 };
 
@@ -67,6 +68,7 @@ size_t usn_sim_port_recv_raw(struct usn_sim_port *p, void *frame, size_t cap);
 
 struct usn_sim_port_stats {
 	uint64_t tx_frames, rx_frames, lost, duplicated, reordered, corrupted, rx_ring_full, mtu_dropped;
+	uint64_t tx_chain_refused; /* chained frames sent to a port without USN_HAL_OFF_TX_MULTISEG */
 	uint32_t bufs_free; /* buffers back in this port's pool */
 	uint32_t bufs_total;
 };

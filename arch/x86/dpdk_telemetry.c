@@ -1,11 +1,14 @@
 /* libusnet DPDK backend: the stack's counters over DPDK telemetry, so
- * `dpdk-telemetry.py -f PREFIX` can ask "/usnet/stats" (every worker summed)
- * and "/usnet/worker,N" (worker N; no parameter: the list of worker ids). */
+ * `dpdk-telemetry.py -f PREFIX` can ask "/usnet/stats" (every worker summed),
+ * "/usnet/worker,N" (worker N; no parameter: the list of worker ids) and
+ * "/usnet/pools" (each queue's buffer pool: mbufs free now, and its size). */
 /* _GNU_SOURCE comes from arch/x86/x86.mk (before rte_config.h is included). */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include <rte_mempool.h>
 #include <rte_spinlock.h>
 #include <rte_telemetry.h>
 
@@ -20,6 +23,7 @@
 static struct {
 	rte_spinlock_t lock;
 	struct usn_stack *stack;
+	struct usn_backend *backend; /* set with the stack */
 	bool registered;
 } tel = {.lock = RTE_SPINLOCK_INITIALIZER};
 
@@ -78,6 +82,35 @@ static int tel_worker(const char *cmd, const char *params, struct rte_tel_data *
 	return rc;
 }
 
+/* free_Q and size_Q for every queue Q's pool: how many of its mbufs are
+ * free now (the port's RX ring and the lcore caches hold some of the rest). */
+static int tel_pools(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	int rc = 0;
+
+	(void)cmd;
+	(void)params;
+	rte_spinlock_lock(&tel.lock);
+	if (!tel.backend) {
+		rc = -ENODEV;
+	} else {
+		rte_tel_data_start_dict(d);
+		for (uint16_t q = 0; q < tel.backend->n_queues; q++) {
+			const struct rte_mempool *mp = tel.backend->pool[q];
+			char name[32];
+
+			if (!mp)
+				continue;
+			snprintf(name, sizeof(name), "free_%u", (unsigned)q);
+			rte_tel_data_add_dict_u64(d, name, rte_mempool_avail_count(mp));
+			snprintf(name, sizeof(name), "size_%u", (unsigned)q);
+			rte_tel_data_add_dict_u64(d, name, mp->size);
+		}
+	}
+	rte_spinlock_unlock(&tel.lock);
+	return rc;
+}
+
 int usn_dpdk_telemetry_register(void)
 {
 	int rc;
@@ -91,6 +124,9 @@ int usn_dpdk_telemetry_register(void)
 		    "/usnet/worker", tel_worker,
 		    "libusnet counters of one worker. Parameter: worker id (none: list ids)");
 	if (rc == 0)
+		rc = rte_telemetry_register_cmd("/usnet/pools", tel_pools,
+						"Free mbufs and size of each queue's buffer pool. No parameters");
+	if (rc == 0)
 		tel.registered = true;
 	return rc;
 }
@@ -101,5 +137,6 @@ void usn_backend_attach(struct usn_backend *b, struct usn_stack *s)
 	b->stack = s;
 	rte_spinlock_lock(&tel.lock);
 	tel.stack = s;
+	tel.backend = s ? b : NULL;
 	rte_spinlock_unlock(&tel.lock);
 }

@@ -19,7 +19,7 @@
  * (linked through `link`, never through `next`). */
 struct usn_buf {
 	struct usn_buf *next; /* next buffer of the same frame, NULL at the end */
-	struct usn_buf *link; /* the owner's intrusive queue link (ARP wait, OOO queue, TX batch) */
+	struct usn_buf *link; /* the owner's intrusive queue link (ARP wait, TX batch) */
 	uint8_t *data;        /* first byte of data in this buffer */
 	uint32_t frame_len;   /* first buffer only: bytes in the whole frame */
 	uint16_t len;         /* bytes of data in this buffer */

@@ -30,6 +30,11 @@ struct usn_stack_config {
 	uint32_t tcp_syn_backlog;  /* half-open connections per worker before SYN cookies [1024] */
 	uint32_t tcp_max_timewait; /* TIME-WAIT TCBs per worker before the oldest is reused [tcp_max_conns / 4] */
 	uint32_t tcp_ooo_max_segs; /* out-of-order segments kept per connection [64] */
+	/* Frame buffers the out-of-order queues of one worker may hold together
+	 * (small segments are packed several to a buffer; over the budget the
+	 * newest is dropped, drop_tcp_ooo_budget) [hal->n_bufs / 4, or 1024
+	 * when the port does not say]; at most hal->n_bufs. */
+	uint32_t tcp_ooo_max_bufs;
 	uint32_t tcp_timewait_ms;  /* TIME-WAIT duration (2 MSL) [60000] */
 	uint32_t tcp_rcv_wnd;      /* advertised receive window, bytes [262144] */
 	uint32_t tcp_delack_ms;    /* delayed-ACK timeout, at most 500 (RFC 9293) [40] */
@@ -59,6 +64,11 @@ struct usn_stack_config {
 	 * drawn at random from [limit / 2, limit * 3 / 2), so an attacker
 	 * cannot read other connections' use of it (CVE-2016-5696) [1000]. */
 	uint32_t tcp_challenge_ack_limit;
+	/* Send descriptors one connection may hold [64], at most 65535. Each
+	 * connection is sure of tcp_sendq_max / (2 * tcp_max_conns) of them (2
+	 * by default); beyond that it draws on the rest, shared, so neither one
+	 * connection nor many can leave another without its share. */
+	uint32_t tcp_sendq_per_conn;
 	bool tcp_no_timestamps;    /* do not offer RFC 7323 timestamps */
 	bool tcp_no_sack;          /* do not offer SACK */
 	bool tcp_no_wscale;        /* do not offer window scale */

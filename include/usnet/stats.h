@@ -19,6 +19,7 @@
 	X(drop_tcp_malformed) X(drop_tcp_csum) X(drop_tcp_no_conn) X(drop_tcp_not_acceptable)         \
 	X(drop_tcp_opts) X(drop_tcp_listen_full) X(drop_tcp_ooo_full) X(drop_tcp_paws)                 \
 	X(drop_no_buf) X(drop_arp_queue_full) X(drop_arp_unresolved) X(drop_steer_full)              \
+	X(drop_tcp_ooo_budget) X(tcp_send_conn_cap) X(tcp_send_no_desc)                               \
 	X(arp_requests_rx) X(arp_replies_rx) X(arp_requests_tx) X(arp_replies_tx)                     \
 	X(arp_gratuitous_tx) X(arp_learned) X(arp_expired) X(arp_failed) X(arp_sender_refused)        \
 	X(icmp_echo_rx) X(icmp_echo_tx)                                                               \

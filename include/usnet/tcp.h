@@ -88,11 +88,20 @@ struct usn_tcp_conn *usn_tcp_connect(struct usn_worker *w, uint32_t dst_ip, uint
 /* Queue `len` bytes at `data` by reference: the stack keeps the pointer
  * until the bytes are acknowledged, and copies ranges straight into frames.
  * `csum`, if not NULL, is a prefix-sum table over exactly these bytes, so no
- * segment's payload is summed again. Returns 0, -ENOTCONN, -EPIPE (closed
- * for sending) or -ENOBUFS (no send descriptor free). */
+ * segment's payload is summed again. Each call takes one send descriptor
+ * until its bytes are acknowledged. Returns 0, -ENOTCONN, -EPIPE (closed
+ * for sending), -EAGAIN (this connection already holds tcp_sendq_per_conn
+ * descriptors: wait for sent_fn, as for a full socket buffer) or -ENOBUFS
+ * (no descriptor for it now: beyond its share, the worker's shared ones
+ * are taken; sent_fn of this or another connection frees some). A refusal
+ * queues nothing. */
 int usn_tcp_send_ref(struct usn_tcp_conn *c, const void *data, uint32_t len, const struct usn_csum_table *csum);
 /* Queue `len` bytes produced on demand by fn(arg, ...). Same returns. */
 int usn_tcp_send_writer(struct usn_tcp_conn *c, uint32_t len, usn_tcp_write_fn fn, void *arg);
+/* How many more send_ref / send_writer calls would succeed now (0 when the
+ * connection cannot send): an application that answers with several
+ * pieces checks it first rather than queue half an answer. */
+uint32_t usn_tcp_send_room(const struct usn_tcp_conn *c);
 
 /* Graceful close: FIN after everything queued. 0 or -ENOTCONN. */
 int usn_tcp_close(struct usn_tcp_conn *c);

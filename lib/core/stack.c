@@ -89,6 +89,11 @@ int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_
 		USN_CFG_FAIL("tcp_orphan_probe_retries: %u exceeds 255", (unsigned)cfg->tcp_orphan_probe_retries);
 	if (cfg->tcp_challenge_ack_limit > (1u << 30))
 		USN_CFG_FAIL("tcp_challenge_ack_limit: %u is too many", (unsigned)cfg->tcp_challenge_ack_limit);
+	if (hal->n_bufs && cfg->tcp_ooo_max_bufs > hal->n_bufs)
+		USN_CFG_FAIL("tcp_ooo_max_bufs: %u exceeds the %u buffers the port gives each queue",
+			     (unsigned)cfg->tcp_ooo_max_bufs, (unsigned)hal->n_bufs);
+	if (cfg->tcp_sendq_per_conn > 65535)
+		USN_CFG_FAIL("tcp_sendq_per_conn: %u exceeds 65535", (unsigned)cfg->tcp_sendq_per_conn);
 	if (cfg->timer_hz > 1000000)
 		USN_CFG_FAIL("timer_hz: %u exceeds 1000000", (unsigned)cfg->timer_hz);
 	if (cfg->arp_entries > (1u << 24))
@@ -125,6 +130,9 @@ static void usn_config_fill_defaults(struct usn_stack_config *c, const struct us
 	USN_DEFAULT(tcp_syn_backlog, 1024);
 	USN_DEFAULT(tcp_max_timewait, c->tcp_max_conns / 4 ? c->tcp_max_conns / 4 : 1);
 	USN_DEFAULT(tcp_ooo_max_segs, 64);
+	/* A quarter of the port's buffers: the rest stay for the RX and TX
+	 * rings, the worker's cache and the frames in flight. */
+	USN_DEFAULT(tcp_ooo_max_bufs, hal->n_bufs ? (hal->n_bufs / 4 ? hal->n_bufs / 4 : 1) : 1024);
 	USN_DEFAULT(tcp_timewait_ms, 60000);
 	USN_DEFAULT(tcp_rcv_wnd, 262144);
 	USN_DEFAULT(tcp_delack_ms, 40);
@@ -137,6 +145,7 @@ static void usn_config_fill_defaults(struct usn_stack_config *c, const struct us
 	USN_DEFAULT(tcp_orphan_probe_retries, 8);
 	USN_DEFAULT(tcp_challenge_ack_limit, 1000);
 	USN_DEFAULT(tcp_sendq_max, c->tcp_max_conns * 4);
+	USN_DEFAULT(tcp_sendq_per_conn, 64);
 	USN_DEFAULT(arp_entries, 256);
 	USN_DEFAULT(arp_timeout_ms, 60000);
 	USN_DEFAULT(arp_retry_ms, 1000);
@@ -209,6 +218,9 @@ static struct usn_worker *usn_worker_alloc(struct usn_stack *s, uint16_t id)
 	w->pub_last_us = w->now_us;
 	usn_wheel_init(&w->wheel, 1000000u / s->cfg.timer_hz ? 1000000u / s->cfg.timer_hz : 1, w->now_us);
 	w->cache_cap = s->cfg.bufs_per_worker;
+	/* An eighth of the cache for control frames only (usn_worker_buf_alloc_ctl):
+	 * 32 by default, a receive burst's worth of answers. */
+	w->cache_reserve = w->cache_cap / 8;
 	w->cache = usn_worker_mem_alloc(w, sizeof(*w->cache) * w->cache_cap);
 	if (!w->cache)
 		return w; /* the caller sees the missing piece and unwinds */

@@ -18,20 +18,28 @@
 
 /* ---- buffers ---- */
 
-struct usn_buf *usn_worker_buf_alloc(struct usn_worker *w)
+/* Refills the cache from the pool, half its size at a time: the other
+ * half is room for bursts of frees to come back without a call either. */
+static void usn_worker_cache_refill(struct usn_worker *w)
 {
-	if (w->cache_n == 0) {
-		/* Refill half the cache in one call: the other half is room
-		 * for bursts of frees to come back without a call either. */
-		uint32_t want = w->cache_cap / 2 ? w->cache_cap / 2 : w->cache_cap;
-		if (want > UINT16_MAX)
-			want = UINT16_MAX;
-		if (want) {
-			usn_prof_enter(w, USN_PROF_DRIVER);
-			w->cache_n = w->hal->ops->alloc_bulk(w->hal, w->id, w->cache, (uint16_t)want);
-			usn_prof_leave(w);
-		}
-		if (w->cache_n == 0) {
+	uint32_t want = w->cache_cap / 2 ? w->cache_cap / 2 : w->cache_cap;
+	if (want > w->cache_cap - w->cache_n)
+		want = w->cache_cap - w->cache_n;
+	if (want > UINT16_MAX)
+		want = UINT16_MAX;
+	if (want == 0)
+		return;
+	usn_prof_enter(w, USN_PROF_DRIVER);
+	w->cache_n += w->hal->ops->alloc_bulk(w->hal, w->id, w->cache + w->cache_n, (uint16_t)want);
+	usn_prof_leave(w);
+}
+
+/* A buffer from the cache, leaving it at least `keep`. */
+static struct usn_buf *usn_worker_buf_take(struct usn_worker *w, uint32_t keep)
+{
+	if (w->cache_n <= keep) {
+		usn_worker_cache_refill(w);
+		if (w->cache_n <= keep) {
 			w->stats.drop_no_buf++;
 			return NULL;
 		}
@@ -48,6 +56,16 @@ struct usn_buf *usn_worker_buf_alloc(struct usn_worker *w)
 	b->seg_size = 0;
 	b->stack_u64 = 0;
 	return b;
+}
+
+struct usn_buf *usn_worker_buf_alloc(struct usn_worker *w)
+{
+	return usn_worker_buf_take(w, w->cache_reserve);
+}
+
+struct usn_buf *usn_worker_buf_alloc_ctl(struct usn_worker *w)
+{
+	return usn_worker_buf_take(w, 0);
 }
 
 void usn_worker_buf_free(struct usn_worker *w, struct usn_buf *frame)

@@ -34,6 +34,7 @@ struct usn_worker {
 	 * per-packet path makes no indirect call into the HAL. */
 	struct usn_buf **cache;
 	uint32_t cache_n, cache_cap;
+	uint32_t cache_reserve; /* the last buffers of the cache: control frames only */
 	struct usn_buf *tx[USN_TX_BATCH];
 	uint16_t tx_n;
 	struct usn_buf *to_free[USN_FREE_BATCH];
@@ -100,8 +101,14 @@ static inline void usn_prof_leave(struct usn_worker *w)
 
 /* ---- buffers and transmission (the worker's thread only) ---- */
 
-/* A single-buffer frame with len 0, or NULL (counted as drop_no_buf). */
+/* A single-buffer frame with len 0, or NULL (counted as drop_no_buf).
+ * The last cache_reserve buffers of the cache are left for
+ * usn_worker_buf_alloc_ctl: with the pool nearly dry, data and queued
+ * segments stop first, and the worker can still answer. */
 struct usn_buf *usn_worker_buf_alloc(struct usn_worker *w);
+/* The same for a control frame (a pure ACK, SYN-ACK, RST, challenge ACK):
+ * it may take the reserve too. */
+struct usn_buf *usn_worker_buf_alloc_ctl(struct usn_worker *w);
 /* Releases a whole chain; returned to the HAL in bulk. */
 void usn_worker_buf_free(struct usn_worker *w, struct usn_buf *frame);
 /* Queues a complete frame (frame_len set) for transmission; the batch goes

@@ -77,6 +77,12 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	memset(t->tcb_mem, 0, t->tcb_mem_size); /* state CLOSED everywhere: destroy scans it */
 	usn_pool_init(&t->tcbs, t->tcb_mem, sizeof(struct usn_tcp_conn), n);
 	usn_pool_init(&t->sds, t->sd_mem, sizeof(struct usn_tcp_sdesc), nsd);
+	/* Half the descriptors are every connection's share, the other half
+	 * shared (tcp_sendq_per_conn in usnet/stack.h). */
+	t->sd_share = nsd / (2u * n);
+	t->sd_surplus = nsd - t->sd_share * n;
+	t->sd_conn_max = cfg->tcp_sendq_per_conn ? cfg->tcp_sendq_per_conn : 64;
+	t->ooo_max_bufs = cfg->tcp_ooo_max_bufs ? cfg->tcp_ooo_max_bufs : 1024;
 	t->bucket_mask = nb - 1;
 	for (uint32_t i = 0; i < nb; i++)
 		t->bucket[i] = USN_TCP_NIL;
@@ -85,6 +91,12 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	t->zombie_head = USN_TCP_NIL;
 	uint16_t mtu = cfg->mtu ? cfg->mtu : w->hal->mtu;
 	t->mss_local = (uint16_t)(mtu > 40 + 64 ? mtu - 40 : 64);
+	/* A port without chained TX takes a frame of one buffer: a full segment
+	 * (20 bytes of TCP header beyond the MSS's options) must fit in it.
+	 * Chained anyway, the frame was the port's to mangle or refuse. */
+	t->smss_max = t->mss_local;
+	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG) && w->hal->buf_size < USN_L4_OFF + 20u + t->smss_max)
+		t->smss_max = (uint16_t)(w->hal->buf_size > USN_L4_OFF + 20u + 64u ? w->hal->buf_size - USN_L4_OFF - 20u : 64u);
 	derive_keys(w, t);
 	t->port_cursor = (uint16_t)(USN_TCP_EPH_LO + (t->key_isn[0] % (USN_TCP_EPH_HI - USN_TCP_EPH_LO + 1)));
 	return t;
@@ -247,7 +259,7 @@ void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uin
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->recover = c->iss;
 	c->rto_ms = t->cfg->tcp_rto_init_ms;
-	c->smss = t->mss_local;
+	c->smss = t->smss_max;
 	c->last_rx_us = c->last_progress_us = c->w->now_us;
 	usn_tcp_cong_init(c);
 }
@@ -270,6 +282,16 @@ void usn_tcp_reap(struct usn_tcp_worker *t)
 	}
 }
 
+/* A descriptor leaves connection c: from the shared surplus if c holds
+ * more than its share. */
+static void sd_put(struct usn_tcp_worker *t, struct usn_tcp_conn *c, struct usn_tcp_sdesc *d)
+{
+	if (c->sd_n > t->sd_share)
+		t->sd_surplus_used--;
+	c->sd_n--;
+	usn_pool_put(&t->sds, d);
+}
+
 void usn_tcp_sq_release(struct usn_tcp_conn *c, uint32_t bytes)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
@@ -287,7 +309,7 @@ void usn_tcp_sq_release(struct usn_tcp_conn *c, uint32_t bytes)
 		c->sq_head_off = 0;
 		if (c->sq_cache_idx == idx)
 			c->sq_cache_idx = USN_TCP_NIL;
-		usn_pool_put(&t->sds, d);
+		sd_put(t, c, d);
 	}
 	if (c->sq_head == USN_TCP_NIL)
 		c->sq_tail = USN_TCP_NIL;
@@ -299,7 +321,7 @@ void usn_tcp_sq_free_all(struct usn_tcp_conn *c)
 	while (c->sq_head != USN_TCP_NIL) {
 		struct usn_tcp_sdesc *d = usn_pool_at(&t->sds, c->sq_head);
 		c->sq_head = d->next;
-		usn_pool_put(&t->sds, d);
+		sd_put(t, c, d);
 	}
 	c->sq_tail = c->sq_cache_idx = USN_TCP_NIL;
 	c->sq_bytes = 0;
@@ -556,9 +578,23 @@ static int sq_append(struct usn_tcp_conn *c, uint32_t len, const struct usn_tcp_
 	if (c->sq_bytes + len < c->sq_bytes)
 		return -ENOBUFS;
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
-	struct usn_tcp_sdesc *d = usn_pool_get(&t->sds);
-	if (!d)
+	/* One connection holds at most sd_conn_max descriptors (a client
+	 * pipelining requests against a zero window took them all), and past
+	 * its share only while the shared surplus lasts: the share of every
+	 * other connection stays free whatever this one does. */
+	if (c->sd_n >= t->sd_conn_max) {
+		c->w->stats.tcp_send_conn_cap++;
+		return -EAGAIN;
+	}
+	bool extra = c->sd_n >= t->sd_share;
+	struct usn_tcp_sdesc *d = extra && t->sd_surplus_used >= t->sd_surplus ? NULL : usn_pool_get(&t->sds);
+	if (!d) {
+		c->w->stats.tcp_send_no_desc++;
 		return -ENOBUFS;
+	}
+	if (extra)
+		t->sd_surplus_used++;
+	c->sd_n++;
 	*d = *tmpl;
 	d->next = USN_TCP_NIL;
 	d->len = len;
@@ -581,6 +617,20 @@ int usn_tcp_send_ref(struct usn_tcp_conn *c, const void *data, uint32_t len, con
 	d.u.ref.data = data;
 	d.u.ref.csum = csum;
 	return sq_append(c, len, &d);
+}
+
+uint32_t usn_tcp_send_room(const struct usn_tcp_conn *c)
+{
+	if (!c || !usn_tcp_alive(c) || send_state_check(c) != 0)
+		return 0;
+	const struct usn_tcp_worker *t = c->w->tcp;
+	if (c->sd_n >= t->sd_conn_max)
+		return 0;
+	uint32_t room = c->sd_n < t->sd_share ? t->sd_share - c->sd_n : 0;
+	room += t->sd_surplus - t->sd_surplus_used;
+	if (room > t->sd_conn_max - c->sd_n)
+		room = t->sd_conn_max - c->sd_n;
+	return room < t->sds.n_free ? room : t->sds.n_free;
 }
 
 int usn_tcp_send_writer(struct usn_tcp_conn *c, uint32_t len, usn_tcp_write_fn fn, void *arg)

@@ -50,6 +50,35 @@ struct usn_tcp_sdesc {
 	} u;
 };
 
+/* An out-of-order record: one contiguous range [seq, seq + len) of the
+ * peer's data (and its FIN), in the connection's OOO queue sorted by seq.
+ * It lives inside a frame buffer, so the queue costs nothing but buffers:
+ * - a received frame kept whole (nbufs: its buffers): the record is
+ *   written over the frame's Ethernet header, which nobody reads again,
+ *   and the payload is `off` bytes into the frame;
+ * - a pack buffer (nbufs 0): small segments copied one after another,
+ *   each record followed by its bytes; the buffer's stack_u64 counts its
+ *   live records, its len the bytes used, and it is freed with the last.
+ * Each is 8-byte aligned. */
+struct usn_tcp_ooo_rec {
+	struct usn_tcp_ooo_rec *next;
+	struct usn_buf *buf; /* the frame or pack buffer that holds it */
+	uint32_t seq;
+	uint16_t len;   /* payload bytes */
+	uint16_t off;   /* kept frame: payload offset in the frame */
+	uint16_t nbufs; /* kept frame: buffers in its chain; 0: pack record */
+	bool fin;
+};
+
+/* The payload of record r. */
+static inline struct usn_cursor usn_tcp_ooo_data(struct usn_tcp_ooo_rec *r)
+{
+	if (r->nbufs)
+		return usn_cursor_take(usn_cursor_drop(usn_cursor_of_frame(r->buf), r->off), r->len);
+	struct usn_cursor c = {r->buf, (uint32_t)((uint8_t *)(r + 1) - r->buf->data), r->len};
+	return c;
+}
+
 /* TCB flags. */
 enum {
 	USN_TF_ACK_NOW = 1u << 0,     /* send an ACK at the next flush */
@@ -130,7 +159,8 @@ struct usn_tcp_conn {
 	uint32_t irs, rcv_nxt, rcv_adv, last_ack_sent;
 	uint32_t ts_recent, ts_offset;
 	uint64_t ts_recent_us;
-	struct usn_buf *ooo; /* sorted by seq, linked through usn_buf.link */
+	struct usn_tcp_ooo_rec *ooo; /* sorted by seq */
+	struct usn_buf *ooo_pack;    /* the pack buffer small records go to next, or NULL */
 	uint32_t ooo_bytes, ooo_last; /* last: seq of the latest OOO arrival */
 	uint32_t rcv_held; /* delivered bytes the application still holds (usn_tcp_recv_hold) */
 
@@ -168,6 +198,7 @@ struct usn_tcp_conn {
 
 	uint64_t bytes_sent, bytes_acked, bytes_received;
 	uint32_t retransmits;
+	uint16_t sd_n; /* send descriptors held (tcp_sendq_per_conn), in what was padding */
 };
 
 struct usn_tcp_listener {
@@ -193,6 +224,12 @@ struct usn_tcp_worker {
 	void *sd_mem;
 	size_t sd_mem_size;
 
+	/* Send descriptors: each connection is sure of sd_share, and holds more
+	 * (up to sd_conn_max) only while the shared surplus lasts. */
+	uint32_t sd_share, sd_surplus, sd_surplus_used, sd_conn_max;
+	/* Buffers every OOO queue of this worker holds, and the budget. */
+	uint32_t ooo_bufs, ooo_max_bufs;
+
 	uint32_t half_open;
 	uint32_t tw_n, tw_head, tw_tail; /* FIFO, oldest at head */
 	uint32_t pend_head, pend_tail;
@@ -200,6 +237,7 @@ struct usn_tcp_worker {
 	uint32_t depth; /* nesting of engine entry points and handlers */
 	uint16_t port_cursor;
 	uint16_t mss_local; /* mtu - 40 */
+	uint16_t smss_max;  /* the largest send MSS: mss_local, and one buffer's worth where the port takes no chains */
 
 	/* Challenge ACKs (usn_tcp_challenge_ack): what is left of the budget
 	 * of second chal_sec - 1 (0: none drawn yet). */

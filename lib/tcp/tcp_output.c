@@ -107,45 +107,59 @@ static uint32_t write_payload(struct usn_tcp_conn *c, uint32_t seq, uint32_t len
 }
 
 /* Our SACK blocks from the OOO queue (RFC 2018 4): the block holding the
- * latest arrival first, then the others from the highest down. */
+ * latest arrival first, then the others from the highest down. Records
+ * that touch make one block. However many blocks the queue holds (a peer
+ * may scatter 64 one-byte segments), the latest arrival's is found: kept
+ * aside as the walk passes it, with a ring of the highest others. */
 static uint8_t sack_blocks(struct usn_tcp_conn *c, struct usn_tcp_sack_block *out, uint8_t max)
 {
-	struct usn_tcp_sack_block all[16];
-	uint8_t n = 0;
-	for (struct usn_buf *q = c->ooo; q; q = q->link) {
-		uint32_t s = (uint32_t)(q->stack_u64 >> 32);
-		uint32_t e = s + (uint32_t)(q->stack_u64 & 0x7fff);
-		if (n && all[n - 1].right == s) {
-			all[n - 1].right = e;
-		} else if (n < 16) {
-			all[n].left = s;
-			all[n].right = e;
-			n++;
+	struct usn_tcp_sack_block cur = {0, 0}, ring[USN_TCP_MAX_SACK];
+	bool have_cur = false, have_first = false;
+	unsigned n_ring = 0;
+	if (max > USN_TCP_MAX_SACK)
+		max = USN_TCP_MAX_SACK;
+	if (max == 0)
+		return 0;
+	for (const struct usn_tcp_ooo_rec *q = c->ooo;; q = q->next) {
+		if (q && have_cur && cur.right == q->seq) {
+			cur.right = q->seq + q->len;
+			continue;
 		}
+		if (have_cur && cur.left != cur.right) {
+			if (!have_first && SEQ_LEQ(cur.left, c->ooo_last) && SEQ_LT(c->ooo_last, cur.right)) {
+				out[0] = cur;
+				have_first = true;
+			} else {
+				ring[n_ring++ % max] = cur;
+			}
+		}
+		if (!q)
+			break;
+		cur.left = q->seq;
+		cur.right = q->seq + q->len;
+		have_cur = true;
 	}
-	uint8_t k = 0;
-	int first = -1;
-	for (int i = 0; i < n; i++)
-		if (SEQ_LEQ(all[i].left, c->ooo_last) && SEQ_LT(c->ooo_last, all[i].right))
-			first = i;
-	if (first >= 0 && all[first].left != all[first].right)
-		out[k++] = all[first];
-	for (int i = n - 1; i >= 0 && k < max; i--)
-		if (i != first && all[i].left != all[i].right)
-			out[k++] = all[i];
+	uint8_t k = have_first ? 1 : 0;
+	for (unsigned i = 0; i < n_ring && k < max; i++)
+		out[k++] = ring[(n_ring - 1 - i) % max];
 	return k;
 }
 
-/* Builds a frame of USN_L4_OFF + hdr + len bytes (chained as needed),
- * writes hdr, then returns the cursor for the payload in *pay. */
+/* Builds a frame of USN_L4_OFF + hdr + len bytes (chained as needed, only
+ * where the port takes chains: send_seg keeps len within one buffer
+ * otherwise), writes hdr, then returns the cursor for the payload in *pay.
+ * A segment without payload is a control segment (ACK, SYN-ACK, RST): it
+ * may use the buffers the worker keeps for answers. */
 static struct usn_buf *frame_build(struct usn_worker *w, const uint8_t *hdr, uint32_t hl, uint32_t len,
 				   struct usn_cursor *pay)
 {
-	struct usn_buf *head = usn_worker_buf_alloc(w);
+	struct usn_buf *head = len ? usn_worker_buf_alloc(w) : usn_worker_buf_alloc_ctl(w);
 	if (!head)
 		return NULL;
 	uint32_t need = USN_L4_OFF + hl + len;
-	if (head->room < USN_L4_OFF + hl) {
+	if (head->room < USN_L4_OFF + hl ||
+	    (need > head->room && !(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG))) {
+		w->stats.drop_no_buf++; /* no buffer that size */
 		usn_worker_buf_free(w, head);
 		return NULL;
 	}
@@ -288,6 +302,13 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 	uint8_t hl = usn_tcp_hdr_len(&r);
 	/* Options beyond timestamps (SACK blocks) come out of the payload. */
 	uint32_t room = c->smss + 20 - hl;
+	/* Without chained TX the frame is one buffer (smss_max sees to it;
+	 * this holds whatever the MSS). */
+	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG)) {
+		uint32_t fit = w->hal->buf_size > USN_L4_OFF + hl ? w->hal->buf_size - USN_L4_OFF - hl : 0;
+		if (room > fit)
+			room = fit;
+	}
 	if (len > room) {
 		len = room;
 		/* The FIN follows the last byte: off the header too, or the peer

@@ -640,6 +640,10 @@ static void fz_build_stack(struct fz *f)
 	pc.rx_ring = 256;
 	pc.n_queues = f->opt.two_workers ? 2 : 1;
 	pc.offloads = (f->opt.rx_csum ? USN_HAL_OFF_RX_CSUM : 0) | (f->opt.two_workers ? USN_HAL_OFF_RSS : 0);
+	/* 128 and 256: TX in chains; 1000: a port without them (segments
+	 * kept to one buffer). */
+	if (f->opt.buf_size < 1000)
+		pc.offloads |= USN_HAL_OFF_TX_MULTISEG;
 	f->port = usn_sim_port_create(f->link, &pc);
 	FUZZ_CHECK(f->port);
 

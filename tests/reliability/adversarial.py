@@ -13,12 +13,15 @@ SACK outside the window, urgent pointer, flag combinations), RFC 5961
 against a connection, FIN and RST floods (bounded). With --security, the
 cases that need a server with short limits instead: an idle timeout not
 fed by duplicates, the header deadline on its own timer, zero-window
-holders filling a small TCB pool, an RST in TIME-WAIT."""
+holders filling a small TCB pool, an RST in TIME-WAIT.
+With --ooo-flood N, instead: the out-of-order flood from N spoofed
+connections while a normal client fetches a 300 kB page (see ooo_flood)."""
 import argparse
 import hashlib
 import os
 import random
 import socket
+import struct
 import sys
 import threading
 import time
@@ -847,6 +850,192 @@ class Suite:
         return self.fails
 
 
+# ---- out-of-order flood (a mode of its own: --ooo-flood N) ----
+#
+# Connections from spoofed sources in 198.19.0.0/16 (the server reaches
+# them through its gateway, the client namespace's address, whose kernel
+# drops what is not its own), each sending 64 one-byte segments with a gap
+# before each: all in the window, none deliverable. Before the stack packed
+# such segments, each pinned a whole mbuf: 246 connections left 0 of 16,383
+# free and legitimate fetches failed. Frames are built by hand (struct),
+# not by Scapy: 16,384 of them in a fraction of a second.
+
+def _csum16(b):
+    if len(b) & 1:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def _tcp_frame(dst_mac, src_mac, src, dst, sport, dport, seq, ack, flags, win, opts=b"", data=b""):
+    """Ethernet + IPv4 + TCP bytes with both checksums."""
+    hl = 20 + len(opts)
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (hl // 4) << 4, flags, win, 0, 0) + opts + data
+    ph = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
+    c = _csum16(ph + tcp)
+    tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", _csum16(ip)) + ip[12:]
+    return dst_mac + src_mac + b"\x08\x00" + ip + tcp
+
+
+class Telemetry:
+    """DPDK telemetry (the v2 socket of the server's file prefix)."""
+
+    def __init__(self, prefix):
+        self.path = "/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix
+
+    def ask(self, cmd):
+        import json
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(5)
+        try:
+            s.connect(self.path)
+            s.recv(16384)  # the greeting
+            s.send(cmd.encode())
+            return json.loads(s.recv(1 << 20).decode())[cmd.split(",")[0]]
+        finally:
+            s.close()
+
+    def pool_free(self):
+        d = self.ask("/usnet/pools")
+        return sum(v for k, v in d.items() if k.startswith("free_")), sum(v for k, v in d.items() if k.startswith("size_"))
+
+
+def _fetch(a, path, digest, timeout):
+    """A normal client (kernel socket from --cli), the whole fetch within
+    timeout seconds: None, or why it failed."""
+    end = time.monotonic() + timeout
+    try:
+        s = socket.create_connection((a.srv, a.port), timeout=timeout, source_address=(a.cli, 0))
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: rel\r\nConnection: close\r\n\r\n" % path.encode())
+        d = bytearray()
+        while time.monotonic() < end:
+            s.settimeout(max(0.01, end - time.monotonic()))
+            b = s.recv(65536)
+            if not b:
+                break
+            d += b
+        s.close()
+    except OSError as e:
+        return "fetch of %s failed: %s" % (path, e or "timeout")
+    if not reply_ok(bytes(d), digest):
+        return "fetch of %s: wrong reply (%d bytes)" % (path, len(d))
+    return None
+
+
+def ooo_flood(a):
+    """-> number of failed checks."""
+    tel = Telemetry(a.tel_prefix)
+    fails = 0
+
+    def check(ok, name, why=""):
+        nonlocal fails
+        if ok:
+            print("PASS adversarial: OOO flood: %s" % name, flush=True)
+        else:
+            fails += 1
+            print("FAIL adversarial: OOO flood: %s: %s" % (name, why), flush=True)
+
+    with open(os.path.join(a.root, "mid.bin"), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    mac = bytes.fromhex(open("/sys/class/net/%s/address" % a.iface).read().strip().replace(":", ""))
+    smac = bytes.fromhex(a.srv_mac.replace(":", ""))
+    srv = socket.inet_aton(a.srv)
+    n = a.ooo_flood
+    free0, size = tel.pool_free()
+    st0 = tel.ask("/usnet/stats")
+    rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    rx.bind((a.iface, 0))
+    tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    tx.bind((a.iface, 0))
+    mss_sack = b"\x02\x04\x05\xb4\x04\x02\x01\x01"  # MSS 1460, SACK-permitted, NOP NOP
+    conns = {}  # (ip bytes, sport) -> [isn, server isn]
+    for i in range(n):
+        ip = socket.inet_aton("198.19.%d.%d" % (i // 250, 1 + i % 250))
+        sport = random.randint(20000, 60000)
+        isn = random.getrandbits(32)
+        conns[(ip, sport)] = [isn, None]
+        tx.send(_tcp_frame(smac, mac, ip, srv, sport, a.port, isn, 0, SYN, 65535, mss_sack))
+        if i % 32 == 31:
+            time.sleep(0.002)
+    # SYN-ACKs, to the spoofed addresses through the gateway's MAC
+    end = time.monotonic() + 5
+    missing = n
+    while missing and time.monotonic() < end:
+        rx.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            data, addr = rx.recvfrom(65536)
+        except socket.timeout:
+            break
+        if addr[2] == PACKET_OUTGOING or len(data) < 54 or data[12:14] != b"\x08\x00" or data[23] != 6:
+            continue
+        ihl = (data[14] & 15) * 4
+        t = data[14 + ihl:]
+        key = (data[30:34], struct.unpack("!H", t[2:4])[0])
+        flags = t[13]
+        c = conns.get(key)
+        if c is not None and c[1] is None and flags & (SYN | ACK) == (SYN | ACK) and \
+                struct.unpack("!I", t[8:12])[0] == u32(c[0] + 1):
+            c[1] = struct.unpack("!I", t[4:8])[0]
+            missing -= 1
+    up = [(k, v) for k, v in conns.items() if v[1] is not None]
+    check(len(up) >= n * 9 // 10, "%d of %d spoofed handshakes answered" % (len(up), n), "only %d" % len(up))
+    for (ip, sport), (isn, siss) in up:
+        tx.send(_tcp_frame(smac, mac, ip, srv, sport, a.port, u32(isn + 1), u32(siss + 1), ACK, 65535))
+    time.sleep(0.2)
+    # 64 one-byte segments each, a gap before every one
+    t0 = time.monotonic()
+    frames = 0
+    for k in range(1, 65):
+        for (ip, sport), (isn, siss) in up:
+            tx.send(_tcp_frame(smac, mac, ip, srv, sport, a.port, u32(isn + 1 + 2 * k), u32(siss + 1), ACK | PSH,
+                               65535, b"", b"x"))
+            frames += 1
+            if frames % 16 == 0:
+                time.sleep(0.001)  # paced: the PMD's socket ring holds 512 frames
+    secs = time.monotonic() - t0
+    rx.close()  # the server's duplicate ACKs are not read
+    time.sleep(0.5)
+    free1, _ = tel.pool_free()
+    st1 = tel.ask("/usnet/stats")
+    queued = st1["tcp_ooo_segs"] - st0["tcp_ooo_segs"]
+    print("# OOO flood: %d connections x 64 one-byte segments (%d frames in %.1f s): %d queued, "
+          "drop_tcp_ooo_budget %d, drop_tcp_ooo_full %d, drop_no_buf %d; mbufs free %d of %d (before: %d)" % (
+              len(up), frames, secs, queued, st1.get("drop_tcp_ooo_budget", 0) - st0.get("drop_tcp_ooo_budget", 0),
+              st1["drop_tcp_ooo_full"] - st0["drop_tcp_ooo_full"], st1["drop_no_buf"] - st0["drop_no_buf"],
+              free1, size, free0), flush=True)
+    check(queued >= frames // 2, "the server queued the flood (%d of %d segments)" % (queued, frames),
+          "only %d of %d queued: the flood did not reach it" % (queued, frames))
+    check(free1 >= free0 // 2, "buffer pool not drained (%d of %d mbufs free, %d before)" % (free1, size, free0),
+          "%d of %d mbufs free (%d before)" % (free1, size, free0))
+    # three fetches of a 300 kB page while the flood's segments are held,
+    # each within 5 s (a tenth of a second when the server is well)
+    for i in range(3):
+        t1 = time.monotonic()
+        why = _fetch(a, "/mid.bin", digest, 5.0)
+        check(why is None, "legitimate fetch %d of /mid.bin (300 kB) byte-identical in %.2f s" % (
+            i + 1, time.monotonic() - t1), why or "")
+    # the flood's connections reset (exactly at rcv_nxt): the pool comes back
+    for (ip, sport), (isn, siss) in up:
+        tx.send(_tcp_frame(smac, mac, ip, srv, sport, a.port, u32(isn + 1), 0, RST, 0))
+    tx.close()
+    free2 = 0
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        time.sleep(0.5)
+        free2, _ = tel.pool_free()
+        if free2 >= free0 - 1024:
+            break
+    # the worker's cache (256) and the lcore's mempool cache (up to 384) move
+    check(free2 >= free0 - 1024, "buffer pool back to its level after the resets (%d free, %d before)" % (free2, free0),
+          "%d free, %d before the flood" % (free2, free0))
+    return fails
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--iface", required=True)
@@ -861,8 +1050,13 @@ def main():
     ap.add_argument("--only", default="", help="run only cases whose name contains this")
     ap.add_argument("--security", action="store_true",
                     help="run the security cases (the server started with short limits) instead")
+    ap.add_argument("--ooo-flood", type=int, default=0,
+                    help="instead of the suite: the out-of-order flood from N spoofed connections (needs --tel-prefix)")
+    ap.add_argument("--tel-prefix", default="", help="the server's DPDK file prefix (telemetry)")
     a = ap.parse_args()
     random.seed(a.seed)
+    if a.ooo_flood:
+        return 1 if ooo_flood(a) else 0
     s = Suite(a)
     if a.only:
         orig = s.case

@@ -5,8 +5,8 @@
 # slowloris, a churn soak, and security cases against a server with short
 # limits. Short sizes by default (the `make test` rig suite, a few
 # minutes); `make reliability` sets REL_FULL=1 for the full ones. Sizes:
-# SOAK_CONNS, SLOW_CONNS, FLOOD_SYNS, ADV_FLOOD; REL_STAGES picks stages
-# (adv sec faults flood slow soak). Prints "PASS name" / "FAIL name: why"
+# SOAK_CONNS, SLOW_CONNS, FLOOD_SYNS, ADV_FLOOD, OOO_CONNS; REL_STAGES picks stages
+# (adv sec ooo faults flood slow soak). Prints "PASS name" / "FAIL name: why"
 # and "# " notes with the figures; exit 1 on any failure, 77 after a SKIP
 # line when it cannot run (not root, minimal_ws not built).
 set -u
@@ -22,7 +22,9 @@ else
 	: "${SOAK_CONNS:=100000}" "${SLOW_CONNS:=2000}" "${SLOW_HOLD_S:=15}" "${FLOOD_SYNS:=20000}"
 	: "${ADV_FLOOD:=1000}" "${FAULT_ROUNDS:=1}" "${FAULT_WRK_S:=4}" "${FLOOD_S:=8}" "${SOAK_CHUNK_S:=1}"
 fi
-stages=${REL_STAGES:-adv sec faults flood slow soak}
+stages=${REL_STAGES:-adv sec ooo faults flood slow soak}
+# Out-of-order flood: spoofed connections, 64 one-byte segments each (both sizes).
+: "${OOO_CONNS:=256}"
 # The idle timeout the slowloris stage asks minimal_ws for, when it has one.
 SLOW_IDLE_MS=${SLOW_IDLE_MS:-5000}
 TIMEWAIT_MAX=1024 # minimal_ws's default tcp_max_timewait (tcp_max_conns 4096 / 4)
@@ -150,13 +152,41 @@ stage_sec() {
 	if [ "$rc" != 0 ] && ! grep -q '^FAIL' "$rel_work/sec.out"; then fail "adversarial.py --security" "exit $rc"; fi
 	rel_tel >"$rel_work/sec.tel"
 	local pt
-	pt=$(rel_stat "$rel_work/sec.tel" tcp_probe_timeouts)
 	note "security: $(grep -E '^(tcp_probe_timeouts|tcp_zero_window_probes|tcp_idle_timeouts|tcp_deadline_timeouts|tcp_timewait_rst_ignored|drop_tcp_zero_window|tcp_challenge_acks|tcp_challenge_acks_skipped|tcp_pool_empty) ' "$rel_work/sec.tel" | tr '\n' ' ')"
-	if [ -z "${ADV_ONLY:-}" ] && [ "$pt" -lt 16 ]; then
-		fail "security: counters" "tcp_probe_timeouts=$pt after the zero-window holders"
+	if [ -z "${ADV_ONLY:-}" ]; then
+		if ! pt=$(rel_stat "$rel_work/sec.tel" tcp_probe_timeouts); then
+			fail "security: counters" "tcp_probe_timeouts missing from telemetry"
+		elif [ "$pt" -lt 16 ]; then
+			fail "security: counters" "tcp_probe_timeouts=$pt after the zero-window holders"
+		fi
 	fi
 	stop_and_stats sec
 	check_balance sec "$rel_work/sec.stats"
+}
+
+# --------------------------------------------------------- out-of-order flood
+# OOO_CONNS connections from spoofed sources in 198.19.0.0/16 (the server
+# reaches them through its gateway, the client's own address, whose kernel
+# drops what is not its own) each send 64 one-byte segments with a gap
+# before every one, while a normal client fetches a 300 kB page three times
+# (adversarial.py --ooo-flood, reading the mbuf pool over telemetry): the
+# fetches are byte-identical, the pool is not drained, and it comes back
+# once the flood's connections are reset. The idle timeout is a minute, so
+# that the flood holds what it holds for the whole stage.
+stage_ooo() {
+	start_or_fail ooo "$NS_S" "$IF_S" "$SRV_IP/24" --gw "$CLI_IP" --idle-timeout-ms 60000 || return
+	local mac rc
+	mac=$(ip -n "$NS_C" neigh show "$SRV_IP" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')
+	if [ -z "$mac" ]; then fail "OOO flood: server MAC" "no neighbour entry"; rel_server_stop quiet; return; fi
+	cexec timeout 300 "$REL_PY" "$here/adversarial.py" --iface "$IF_C" --srv "$SRV_IP" --srv-mac "$mac" \
+		--atk "$ATK_IP" --cli "$CLI_IP" --port "$PORT" --root "$ROOT" --ooo-flood "$OOO_CONNS" \
+		--tel-prefix "$srv_prefix" >"$rel_work/ooo.out" 2>&1
+	rc=$?
+	cat "$rel_work/ooo.out"
+	fails=$((fails + $(grep -c '^FAIL' "$rel_work/ooo.out")))
+	if [ "$rc" != 0 ] && ! grep -q '^FAIL' "$rel_work/ooo.out"; then fail "OOO flood: adversarial.py" "exit $rc"; fi
+	stop_and_stats ooo
+	check_balance ooo "$rel_work/ooo.stats"
 }
 
 # --------------------------------------------------------------------- faults
@@ -426,8 +456,8 @@ rel_topology || { fail "setup" "namespaces"; exit 1; }
 
 for st in $stages; do
 	case $st in
-	adv | sec | faults | flood | slow | soak) note "---- stage $st ($(date +%T))"; "stage_$st" ;;
-	*) fail "stage $st" "unknown (adv sec faults flood slow soak)" ;;
+	adv | sec | ooo | faults | flood | slow | soak) note "---- stage $st ($(date +%T))"; "stage_$st" ;;
+	*) fail "stage $st" "unknown (adv sec ooo faults flood slow soak)" ;;
 	esac
 done
 note "done $(date +%T): $fails failed"

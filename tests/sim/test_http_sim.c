@@ -146,12 +146,17 @@ struct client {
 	size_t len, cap;
 	bool connected, remote_closed, closed;
 	enum usn_tcp_close_reason why;
+	bool hold; /* read nothing (usn_tcp_recv_hold): the window closes */
+	struct usn_tcp_conn *c;
 };
 
 static void cl_connected(struct usn_tcp_conn *c, void *user)
 {
 	struct client *cl = user;
 	cl->connected = true;
+	cl->c = c;
+	if (cl->hold)
+		usn_tcp_recv_hold(c, 1u << 30);
 	size_t step = cl->step ? cl->step : cl->req_len;
 	for (size_t off = 0; off < cl->req_len; off += step) {
 		size_t n = cl->req_len - off < step ? cl->req_len - off : step;
@@ -706,6 +711,99 @@ static void test_keepalive_header_clock_after_answer(void **state)
 	free(r);
 }
 
+/* A server whose connections may each hold 6 send descriptors (3
+ * answers), out of 64 for 16 connections (a share of 2 each). */
+static int setup_few_descriptors(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	pagetree_create(f->root, sizeof(f->root), "test_http_sim", files, N_FILES, 12345);
+	struct http_store_opts so = {.csum_build = usn_csum_table_build, .csum_free = usn_csum_table_free};
+	char msg[256];
+	f->store = http_store_open(f->root, &so, msg, sizeof(msg));
+	if (!f->store)
+		fail_msg("store: %s", msg);
+	simnet_init(&f->net, 7);
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, SERVER_IP, 15);
+	cfg.tcp_max_conns = 16;
+	cfg.tcp_sendq_max = 64;
+	cfg.tcp_sendq_per_conn = 6;
+	f->server = simnet_add_host(&f->net, SERVER_IP, &cfg, NULL);
+	f->client = simnet_add_host(&f->net, CLIENT_IP, NULL, NULL);
+	assert_non_null(f->server);
+	assert_non_null(f->client);
+	struct mws_opts mo = {.port = PORT, .keepalive = true};
+	int err = 0;
+	f->mws = mws_init(f->server->stack, f->store, &mo, &err);
+	if (!f->mws)
+		fail_msg("mws_init: %d", err);
+	*state = f;
+	return 0;
+}
+
+/* A client pipelines 32 requests for a 1.2 MB page and reads nothing: its
+ * window closes and every answer queued holds its send descriptors. It
+ * gets the answers that fit its connection's descriptors (3), whole, then
+ * a FIN once it reads; another client is served meanwhile. Before, the
+ * hog took all 64 descriptors and the other client was reset (minimal_ws
+ * gave up a connection whose send failed), and over a per-connection cap
+ * the hog itself was reset mid-answer. */
+static void test_pipelined_zero_window_capped(void **state)
+{
+	struct fixture *f = *state;
+	static const char one[] = "GET /big.bin HTTP/1.1\r\n\r\n";
+	char req[32 * sizeof one];
+	size_t n = 0;
+	for (int i = 0; i < 32; i++) {
+		memcpy(req + n, one, sizeof one - 1);
+		n += sizeof one - 1;
+	}
+	struct client hog;
+	memset(&hog, 0, sizeof hog);
+	hog.req = (const uint8_t *)req;
+	hog.req_len = n;
+	hog.hold = true;
+	assert_non_null(usn_tcp_connect(usn_stack_worker(f->client->stack, 0), SERVER_IP, PORT, &client_handlers, &hog));
+	simnet_run_for(&f->net, 500000);
+	assert_true(hog.connected);
+	assert_false(hog.closed);
+	/* meanwhile: a keep-alive answer (two descriptors) and a last one */
+	struct client cl;
+	exchange_str(f, &cl, "GET /index.html HTTP/1.1\r\n\r\nGET /style.css HTTP/1.1\r\nConnection: close\r\n\r\n");
+	uint8_t *w1, *w2;
+	size_t n1 = expected(file_named("index.html"), "text/html", false, true, &w1);
+	size_t n2 = expected(file_named("style.css"), "text/css", false, false, &w2);
+	assert_int_equal(cl.len, n1 + n2);
+	assert_memory_equal(cl.resp, w1, n1);
+	assert_memory_equal(cl.resp + n1, w2, n2);
+	assert_int_equal(cl.why, USN_TCP_CLOSE_NORMAL);
+	free(w1);
+	free(w2);
+	free(cl.resp);
+	struct mws_worker_stats st;
+	mws_worker_stats(f->mws, 0, &st);
+	assert_int_equal(st.send_full, 1);
+	/* the hog reads: three whole answers, then the server's FIN */
+	usn_tcp_recv_done(hog.c, 1u << 30);
+	if (!simnet_run_until(&f->net, client_done, &hog, MAX_VIRTUAL_US))
+		fail_msg("hog not closed (%zu bytes)", hog.len);
+	uint8_t *a;
+	size_t na = expected(file_named("big.bin"), "application/octet-stream", false, true, &a);
+	assert_int_equal(hog.len, 3 * na);
+	for (int i = 0; i < 3; i++)
+		assert_memory_equal(hog.resp + (size_t)i * na, a, na);
+	assert_true(hog.remote_closed);
+	assert_int_equal(hog.why, USN_TCP_CLOSE_NORMAL);
+	mws_worker_stats(f->mws, 0, &st);
+	assert_int_equal(st.requests, 3 + 2);
+	assert_int_equal(st.send_full, 1);
+	assert_int_equal(st.send_failed, 0);
+	assert_int_equal(st.closed_bad, 0);
+	free(a);
+	free(hog.resp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -722,6 +820,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_header_deadline_without_bytes, setup_header_only, teardown),
 	    cmocka_unit_test_setup_teardown(test_keepalive_header_clock_after_answer, setup_keepalive_header,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_pipelined_zero_window_capped, setup_few_descriptors, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

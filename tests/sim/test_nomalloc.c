@@ -5,7 +5,8 @@
  * does everything issue 3 asks of it: bulk both ways through faults (RTO,
  * out-of-order queue), send_ref with a checksum table and send_writer,
  * 2016 short exchanges with SYN cookies and TIME-WAIT recycling, keepalive,
- * the idle timeout, and zero-window probes. */
+ * the idle timeout, zero-window probes, and out-of-order bytes packed
+ * into a shared buffer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -531,7 +532,7 @@ struct pfx {
 	const struct usn_csum_table *tab;
 	int connected, closed, send_rc;
 	enum usn_tcp_close_reason why;
-	uint64_t acked;
+	uint64_t acked, received;
 };
 
 static void p_connected(struct usn_tcp_conn *c, void *user)
@@ -547,6 +548,12 @@ static void p_sent(struct usn_tcp_conn *c, void *user, uint32_t bytes)
 	struct pfx *x = user;
 	x->acked += bytes;
 }
+static void p_recv(struct usn_tcp_conn *c, void *user, struct usn_cursor d)
+{
+	(void)c;
+	struct pfx *x = user;
+	x->received += usn_cursor_size(d);
+}
 static void p_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reason why)
 {
 	(void)c;
@@ -556,12 +563,13 @@ static void p_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reas
 }
 static const struct usn_tcp_handlers p_handlers = {
 	.connected_fn = p_connected,
+	.recv_fn = p_recv,
 	.sent_fn = p_sent,
 	.closed_fn = p_closed,
 };
 
 struct persist_run {
-	int synack, probes, data_segs, data_bad, other;
+	int synack, probes, data_segs, data_bad, other, ooo_acks;
 	uint32_t siss, data_bytes;
 	struct usn_stats st;
 	uint32_t free_tcbs, total_tcbs;
@@ -616,8 +624,28 @@ static void persist_counted_run(struct netfix *nf, struct persist_run *r)
 	}
 	p_seg(&s, TSEG_ACK, P_ISS + 1, r->siss + 1 + r->data_bytes, 65535);
 	tseg_send(nf, &s);
+	/* Out-of-order bytes (one each, packed into one buffer), then the
+	 * holes: 8 bytes delivered. */
+	static const uint8_t bytes[8] = "abcdefgh";
+	for (uint32_t i = 2; i < 8; i += 2) {
+		p_seg(&s, TSEG_ACK, P_ISS + 1 + i, r->siss + 1 + r->data_bytes, 65535);
+		s.payload = bytes + i;
+		s.len = 1;
+		tseg_send(nf, &s);
+		if (tseg_recv(nf, &o) && o.flags == TSEG_ACK && o.ack == P_ISS + 1)
+			r->ooo_acks++;
+	}
+	static const uint32_t fill[4][2] = {{0, 2}, {3, 1}, {5, 1}, {7, 1}};
+	for (int i = 0; i < 4; i++) {
+		p_seg(&s, TSEG_ACK, P_ISS + 1 + fill[i][0], r->siss + 1 + r->data_bytes, 65535);
+		s.payload = bytes + fill[i][0];
+		s.len = fill[i][1];
+		tseg_send(nf, &s);
+		while (tseg_recv(nf, &o))
+			;
+	}
 	/* The peer resets: closed_fn(RESET), the TCB back. */
-	p_seg(&s, TSEG_RST, P_ISS + 1, 0, 0);
+	p_seg(&s, TSEG_RST, P_ISS + 1 + 8, 0, 0);
 	tseg_send(nf, &s);
 	tseg_advance(nf, 1000);
 	usn_stack_stats(nf->host->stack, &r->st); /* the flow may hash to any worker */
@@ -661,6 +689,9 @@ static void test_tcp_persist_never_allocates(void **state)
 	assert_int_equal(r.data_segs, 3); /* 1460 + 1460 + 80 */
 	assert_int_equal(r.data_bad, 0);
 	assert_int_equal(x.acked, P_LEN);
+	assert_int_equal(r.ooo_acks, 3);
+	assert_int_equal(r.st.tcp_ooo_segs, 3);
+	assert_int_equal(x.received, 8);
 	assert_int_equal(x.closed, 1);
 	assert_int_equal(x.why, USN_TCP_CLOSE_RESET);
 	assert_int_equal(r.free_tcbs, r.total_tcbs);

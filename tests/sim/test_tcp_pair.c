@@ -194,6 +194,8 @@ static void pair_init(struct pair *p, uint64_t seed, uint16_t buf_size)
 	memset(&pc, 0, sizeof pc);
 	pc.buf_size = buf_size;
 	pc.n_bufs = buf_size < 1024 ? 16384 : 4096;
+	/* Small buffers: full-size segments go out as chains. */
+	pc.offloads = buf_size && buf_size < 2048 ? USN_HAL_OFF_TX_MULTISEG : 0;
 	/* Fixed keys (ISNs, timestamp offsets, ports): a seed replays exactly. */
 	cfg.tcp_cookie_secret[0] = (uint32_t)seed;
 	cfg.tcp_cookie_secret[1] = 0xa;

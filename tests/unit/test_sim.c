@@ -330,16 +330,23 @@ static void test_unicast_chained_identical(void **state)
 {
 	(void)state;
 	struct usn_sim_link *l = usn_sim_link_create(7);
-	struct usn_sim_port *a = port_new(l, MAC_A, 64, 64, 0);
+	struct usn_sim_port *a = port_new(l, MAC_A, 64, 64, USN_HAL_OFF_TX_MULTISEG);
 	struct usn_sim_port *b = port_new(l, MAC_B, 64, 64, 0);
 	struct usn_sim_port *c = port_new(l, MAC_C, 64, 64, 0);
 	struct usn_hal *ha = usn_sim_port_hal(a), *hb = usn_sim_port_hal(b), *hc = usn_sim_port_hal(c);
 	uint8_t f[1514], g[1514];
 
 	size_t len = frame_plain(f, 1514, MAC_B, MAC_A, 1);
+	/* A port that does not take chains refuses one, and counts it. */
+	hal_send(hc, f, len, 0);
+	assert_int_equal(stats_of(c).tx_chain_refused, 1);
+	assert_int_equal(stats_of(c).bufs_free, 64);
+	assert_int_equal(hal_recv(hb, 0, g, sizeof(g), NULL, NULL), 0);
+
 	hal_send(ha, f, len, 0); /* 24 buffers of 64 bytes */
 	assert_int_equal(stats_of(a).bufs_free, 64);
 	assert_int_equal(stats_of(a).tx_frames, 1);
+	assert_int_equal(stats_of(a).tx_chain_refused, 0);
 
 	struct usn_buf *rx;
 	assert_int_equal(hb->ops->rx_burst(hb, 0, &rx, 1), 1);
@@ -412,7 +419,7 @@ static void test_jumbo(void **state)
 {
 	(void)state;
 	struct usn_sim_link *l = usn_sim_link_create(3);
-	struct usn_sim_port_config c = {.mtu = 9000};
+	struct usn_sim_port_config c = {.mtu = 9000, .offloads = USN_HAL_OFF_TX_MULTISEG};
 	memcpy(c.mac, MAC_A, 6);
 	struct usn_hal *ha = usn_sim_port_hal(usn_sim_port_create(l, &c));
 	memcpy(c.mac, MAC_B, 6);

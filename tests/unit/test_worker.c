@@ -204,9 +204,14 @@ static void test_buffer_cache_bulk_and_no_leak(void **state)
 	assert_non_null(b[0]);
 	assert_int_equal(f->alloc_calls, 1);
 	assert_int_equal(f->n_free, FAKE_BUFS - 8); /* half the cache at once */
-	for (int i = 1; i < 8; i++)
+	for (int i = 1; i < 6; i++)
 		b[i] = usn_worker_buf_alloc(w);
 	assert_int_equal(f->alloc_calls, 1);
+	/* Down to the control reserve (16 / 8 = 2 buffers): refilled before
+	 * an ordinary allocation may take it. */
+	for (int i = 6; i < 8; i++)
+		b[i] = usn_worker_buf_alloc(w);
+	assert_int_equal(f->alloc_calls, 2);
 	for (int i = 8; i < 20; i++)
 		b[i] = usn_worker_buf_alloc(w);
 	assert_int_equal(f->alloc_calls, 3);
@@ -240,6 +245,44 @@ static void test_pool_dry_counts_drop_no_buf(void **state)
 	assert_null(usn_worker_buf_alloc(w));
 	assert_int_equal(usn_worker_stats(w)->drop_no_buf, 1);
 	f->n_free = keep;
+	usn_stack_destroy(s);
+	assert_int_equal(f->n_free, FAKE_BUFS);
+	test_free(f);
+}
+
+/* The last eighth of the cache is for control frames: with the pool dry,
+ * ordinary allocations stop there, and the worker can still send the ACK,
+ * SYN-ACK or RST that answers what arrives. */
+static void test_cache_reserve_for_control_frames(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(1);
+	struct usn_stack *s = stack_on(f, 64); /* reserve 8 */
+	struct usn_worker *w = usn_stack_worker(s, 0);
+	struct usn_buf *b[64];
+	unsigned n = 0;
+	b[n++] = usn_worker_buf_alloc(w); /* fills half the cache: 32 */
+	uint32_t keep = f->n_free;
+	f->n_free = 0; /* then the pool runs dry */
+	while (n < 64 && (b[n] = usn_worker_buf_alloc(w)) != NULL)
+		n++;
+	assert_int_equal(n, 32 - 8); /* ordinary allocations leave the reserve */
+	assert_int_equal(usn_worker_stats(w)->drop_no_buf, 1);
+	for (int i = 0; i < 8; i++) {
+		b[n] = usn_worker_buf_alloc_ctl(w);
+		assert_non_null(b[n]);
+		n++;
+	}
+	assert_null(usn_worker_buf_alloc_ctl(w)); /* and then nothing is left */
+	assert_int_equal(usn_worker_stats(w)->drop_no_buf, 2);
+	f->n_free = keep;
+	/* The pool back: the reserve fills before ordinary allocations go on. */
+	struct usn_buf *x = usn_worker_buf_alloc(w);
+	assert_non_null(x);
+	assert_true(w->cache_n >= w->cache_reserve);
+	usn_worker_buf_free(w, x);
+	for (unsigned i = 0; i < n; i++)
+		usn_worker_buf_free(w, b[i]);
 	usn_stack_destroy(s);
 	assert_int_equal(f->n_free, FAKE_BUFS);
 	test_free(f);
@@ -724,6 +767,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buffer_cache_bulk_and_no_leak),
 		cmocka_unit_test(test_pool_dry_counts_drop_no_buf),
+		cmocka_unit_test(test_cache_reserve_for_control_frames),
 		cmocka_unit_test(test_tx_batch),
 		cmocka_unit_test(test_tx_partial_burst),
 		cmocka_unit_test(test_tx_ring_full_holds_then_drops),
