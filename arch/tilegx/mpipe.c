@@ -658,7 +658,8 @@ static int gx_stack_setup(struct usn_gx_port *p, struct gx_stack *s, unsigned id
 	s->mem_size = ps->bytes;
 	s->mem = tmc_alloc_map(&a, ps->bytes);
 	if (!s->mem)
-		return gx_fail(msg, msg_len, "cannot map %zu bytes for buffer stack %u", ps->bytes, idx);
+		return gx_fail(msg, msg_len, "cannot map %zu bytes in pages of %zu KiB for buffer stack %u%s", ps->bytes,
+			       ps->page >> 10, idx, ps->page > ((size_t)64 << 10) ? " (are the huge pages reserved?)" : "");
 	rc = gxio_mpipe_init_buffer_stack(&p->ctx, idx, kind, s->mem, words, 0);
 	if (rc < 0)
 		return gx_fail(msg, msg_len, "gxio_mpipe_init_buffer_stack(%u): %d", idx, rc);
