@@ -735,7 +735,10 @@ bool load_worker_step(struct load *l, uint16_t w)
 		lw->begun = true;
 		lw->st.t_begin_ns = lw->st.t_end_ns = now;
 		lw->end_ns = l->o.duration_ns ? now + l->o.duration_ns : UINT64_MAX;
-		lw->next_send_ns = now;
+		/* Fixed rate: worker w's schedule starts w/n of an interval in,
+		 * so the workers' sends interleave into one even schedule at
+		 * the asked rate instead of n at a time. */
+		lw->next_send_ns = now + lw->interval_ns * w / l->n_workers;
 		lw->next_scan_ns = now + LOAD_SCAN_NS;
 	}
 	if (!lw->stop_ns && (now >= lw->end_ns || lw->st.started >= lw->quota || l->stop_req)) {

@@ -148,6 +148,9 @@ int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backen
 		free(b);
 		return -ENODEV;
 	}
+	/* What the card must have: the huge pages to reserve at boot. */
+	usn_gx_plan_print(usn_gx_port_plan(b->port), stderr);
+	fprintf(stderr, "mpipe: %u eDMA rings in use\n", usn_gx_port_erings(b->port));
 	b->n_workers = n_queues;
 	for (uint16_t i = 0; i < n_queues; i++)
 		b->cpus[i] = usn_gx_port_worker_cpu(b->port, i);
@@ -212,10 +215,10 @@ void usn_backend_print_stats(struct usn_backend *b, FILE *out)
 
 	usn_gx_port_stats(b->port, &ps);
 	fprintf(out,
-		"mpipe: rx %llu frames %llu bytes, %llu bad descriptors, %llu bad chains; tx %llu frames %llu bytes, "
-		"%llu without eDMA slot, %llu bad buffers; %llu allocation failures\n",
+		"mpipe: rx %llu frames %llu bytes, %llu error descriptors, %llu buffer errors, %llu bad chains; "
+		"tx %llu frames %llu bytes, %llu without eDMA slot, %llu bad buffers; %llu allocation failures\n",
 		(unsigned long long)ps.rx_frames, (unsigned long long)ps.rx_bytes, (unsigned long long)ps.rx_err_desc,
-		(unsigned long long)ps.rx_bad_chain, (unsigned long long)ps.tx_frames, (unsigned long long)ps.tx_bytes,
+		(unsigned long long)ps.rx_buf_err, (unsigned long long)ps.rx_bad_chain, (unsigned long long)ps.tx_frames, (unsigned long long)ps.tx_bytes,
 		(unsigned long long)ps.tx_no_slot, (unsigned long long)ps.tx_bad_buf,
 		(unsigned long long)ps.alloc_fail);
 	if (!b->stack)

@@ -3,10 +3,12 @@
  * the MDE's own headers; on any other host it declares, in our own words, the
  * same names with the same semantics, implemented by arch/tilegx/emu/.
  *
- * What the declarations follow (read in the public Linux 3.x copies of
- * arch/tile/include/gxio/mpipe.h and arch/tile/include/arch/mpipe_shm{,_def}.h,
- * the MDE example mpipe/chaining, DPDK's removed drivers/net/mpipe and the
- * Rusty stack's driver; nothing is copied):
+ * What the declarations follow (read in the public copies of the MDE 4.x
+ * user-space <gxio/mpipe.h>, Linux 4.x arch/tile/include/gxio/mpipe.h,
+ * arch/tile/include/hv/drv_mpipe_intf.h, arch/tile/include/arch/mpipe_shm{,_def}.h
+ * and arch/tile/gxio/mpipe.c, Linux's drivers/net/ethernet/tile/tilegx.c, the
+ * MDE example mpipe/chaining, DPDK's removed drivers/net/mpipe and the Rusty
+ * stack's driver; nothing is copied):
  * - the ingress descriptor (idesc) is eight 64-bit words; word 0 holds the
  *   ring, channel, error bits, l2_size (bytes written, custom header
  *   included) and bucket; word 1 the flow hash (custom0, byte 0x0C); the
@@ -23,9 +25,21 @@
  *   xfer_size (14 bits), csum_dest/start/seed; word 1 a buffer descriptor;
  *   a packet is one or more edescs, bound set on the last; with hwb the
  *   buffers go back to their stack once sent;
- * - NotifRings hold 128, 512, 2048 or 65536 idescs; eDMA rings 512, 2048,
- *   8192 or 65536 edescs; buckets come in powers of two and the classifier
- *   uses the low bits of the flow hash to pick one. */
+ * - NotifRings hold 128, 512, 2048 or 65536 idescs in physically contiguous,
+ *   4 KB-aligned memory; eDMA rings 512, 2048, 8192 or 65536 edescs in
+ *   contiguous, 1 KB-aligned memory; buffer stack memory is contiguous and
+ *   64 KB aligned; buffers are 128-byte aligned; buckets come in powers of two
+ *   and the classifier uses the low bits of the flow hash to pick one;
+ * - one mPIPE has 24 eDMA rings, 32 buffer stacks, 256 NotifRings, 32
+ *   NotifGroups (hv/drv_mpipe_intf.h), shared by every user of the card
+ *   (Linux's own driver included); a buffer stack registers at most 16 pages;
+ * - memory an edesc refers to must be flushed (__insn_mf()) before
+ *   gxio_mpipe_equeue_put_at (MDE <gxio/mpipe.h>: "Batching can be used to
+ *   amortize the cost of the flush"); an equeue is thread-safe, an iqueue is
+ *   for one thread;
+ * - a rule's headroom defaults to 2 (gxio_mpipe_rules_begin, so the IP header
+ *   is 4-byte aligned); the link attributes and states are those of
+ *   hv/drv_mpipe_intf.h. */
 #ifndef USN_GXIO_SUBSET_H
 #define USN_GXIO_SUBSET_H
 
@@ -50,6 +64,13 @@ static inline uint64_t usn_gx_cycles_per_sec(gxio_mpipe_context_t *ctx)
 {
 	(void)ctx;
 	return (uint64_t)tmc_perf_get_cpu_speed();
+}
+/* Makes the stores to packet memory visible to mPIPE before an edesc that
+ * refers to them is posted (the MDE's requirement for put_at). */
+static inline void usn_gx_fence(gxio_mpipe_context_t *ctx)
+{
+	(void)ctx;
+	__insn_mf();
 }
 
 #else /* the emulation (arch/tilegx/emu/) */
@@ -80,6 +101,15 @@ static inline uint64_t usn_gx_cycles_per_sec(gxio_mpipe_context_t *ctx)
 #define GXIO_MPIPE_ERR_BAD_LINK (-1124)
 #define GXIO_MPIPE_ERR_IQUEUE_EMPTY (-1125)
 #define GXIO_ERR_DMA_CREDITS (-1126)
+#define GXIO_ERR_IOTLB_ENTRY (-1127)
+#define GXIO_ERR_ALIGNMENT (-1128)
+
+/* Resources of one mPIPE (hv/drv_mpipe_intf.h), shared by all its users. */
+#define HV_MPIPE_NUM_BUFFER_STACKS 32
+#define HV_MPIPE_NUM_NOTIF_RINGS 256
+#define HV_MPIPE_NUM_NOTIF_GROUPS 32
+#define HV_MPIPE_NUM_BUCKETS 4160
+#define HV_MPIPE_NUM_EDMA_RINGS 24
 
 /* ---- chain status of a buffer descriptor (the c field) ---- */
 #define MPIPE_EDMA_DESC_WORD1__C_VAL_UNCHAINED 0x0
@@ -243,16 +273,35 @@ typedef struct {
 	uint8_t mac;
 } gxio_mpipe_link_t;
 
-/* Link attributes and states. */
-#define GXIO_MPIPE_LINK_MAC 0x1
-#define GXIO_MPIPE_LINK_CURRENT_STATE 0x2
-#define GXIO_MPIPE_LINK_DESIRED_STATE 0x3
-#define GXIO_MPIPE_LINK_POSSIBLE_STATE 0x4
-#define GXIO_MPIPE_LINK_RECEIVE_JUMBO 0x5
-#define GXIO_MPIPE_LINK_1G 0x2
-#define GXIO_MPIPE_LINK_10G 0x4
-#define GXIO_MPIPE_LINK_SPEED_MASK 0xff
-#define GXIO_MPIPE_LINK_ANYSPEED 0xfe
+/* Link open flags (hv/drv_mpipe_intf.h); 0 means DATA | STATS | CTL, all
+ * shared, and AUTO_UPDOWN: the open brings the link up and the last close
+ * (or exit) of any user takes it down. */
+#define GXIO_MPIPE_LINK_DATA 0x00000001UL
+#define GXIO_MPIPE_LINK_NO_DATA 0x00000002UL
+#define GXIO_MPIPE_LINK_EXCL_DATA 0x00000004UL
+#define GXIO_MPIPE_LINK_STATS 0x00000008UL
+#define GXIO_MPIPE_LINK_NO_STATS 0x00000010UL
+#define GXIO_MPIPE_LINK_EXCL_STATS 0x00000020UL
+#define GXIO_MPIPE_LINK_CTL 0x00000040UL
+#define GXIO_MPIPE_LINK_NO_CTL 0x00000080UL
+#define GXIO_MPIPE_LINK_EXCL_CTL 0x00000100UL
+#define GXIO_MPIPE_LINK_AUTO_UP 0x00000200UL
+#define GXIO_MPIPE_LINK_AUTO_UPDOWN 0x00000400UL
+#define GXIO_MPIPE_LINK_AUTO_DOWN 0x00000800UL
+#define GXIO_MPIPE_LINK_AUTO_NONE 0x00001000UL
+
+/* Link attributes and state bits (hv/drv_mpipe_intf.h). */
+#define GXIO_MPIPE_LINK_RECEIVE_JUMBO 0x010000 /* nonzero: frames up to 10240 bytes, else 1544 */
+#define GXIO_MPIPE_LINK_MAC 0x040000
+#define GXIO_MPIPE_LINK_POSSIBLE_STATE 0x060000
+#define GXIO_MPIPE_LINK_CURRENT_STATE 0x070000
+#define GXIO_MPIPE_LINK_DESIRED_STATE 0x080000
+#define GXIO_MPIPE_LINK_10M 0x0000000000000001UL
+#define GXIO_MPIPE_LINK_100M 0x0000000000000002UL
+#define GXIO_MPIPE_LINK_1G 0x0000000000000004UL
+#define GXIO_MPIPE_LINK_10G 0x0000000000000008UL
+#define GXIO_MPIPE_LINK_ANYSPEED 0x0000000000000800UL
+#define GXIO_MPIPE_LINK_SPEED_MASK 0x0000000000000FFFUL
 
 int gxio_mpipe_init(gxio_mpipe_context_t *context, unsigned int mpipe_instance);
 int gxio_mpipe_destroy(gxio_mpipe_context_t *context);
@@ -287,11 +336,16 @@ int gxio_mpipe_alloc_buckets(gxio_mpipe_context_t *context, unsigned int count, 
 int gxio_mpipe_init_notif_group_and_buckets(gxio_mpipe_context_t *context, unsigned int group, unsigned int ring,
 					    unsigned int num_rings, unsigned int bucket, unsigned int num_buckets,
 					    gxio_mpipe_bucket_mode_t mode);
+/* Returns count credits to a NotifRing (ring >= 0) and/or a bucket
+ * (bucket >= 0): one MMIO store. */
 void gxio_mpipe_credit(gxio_mpipe_context_t *context, int ring, int bucket, unsigned int count);
 
 int gxio_mpipe_iqueue_init(gxio_mpipe_iqueue_t *iqueue, gxio_mpipe_context_t *context, unsigned int ring,
 			   void *mem, size_t mem_size, unsigned int mem_flags);
 int gxio_mpipe_iqueue_try_peek(gxio_mpipe_iqueue_t *iqueue, gxio_mpipe_idesc_t **idesc_ref);
+/* Moves the iqueue's head over count entries (software only, no MMIO). */
+void gxio_mpipe_iqueue_advance(gxio_mpipe_iqueue_t *iqueue, int count);
+/* advance(1) and credit(ring, idesc's bucket, 1). */
 void gxio_mpipe_iqueue_consume(gxio_mpipe_iqueue_t *iqueue, gxio_mpipe_idesc_t *idesc);
 int gxio_mpipe_iqueue_try_get(gxio_mpipe_iqueue_t *iqueue, gxio_mpipe_idesc_t *idesc);
 
@@ -301,6 +355,18 @@ int gxio_mpipe_equeue_init(gxio_mpipe_equeue_t *equeue, gxio_mpipe_context_t *co
 			   unsigned int channel, void *mem, unsigned int mem_size, unsigned int mem_flags);
 int64_t gxio_mpipe_equeue_try_reserve_fast(gxio_mpipe_equeue_t *equeue, unsigned int num);
 void gxio_mpipe_equeue_put_at(gxio_mpipe_equeue_t *equeue, gxio_mpipe_edesc_t edesc, unsigned long slot);
+/* Egress blocks for a ring: a packet starts leaving once min_snf_blks
+ * blocks of 128 bytes are stored; the blocks come from one pool shared by
+ * all 24 rings. */
+int gxio_mpipe_config_edma_ring_blks(gxio_mpipe_context_t *context, unsigned int ering, unsigned int max_blks,
+				     unsigned int min_snf_blks, unsigned int db);
+/* The largest packet a ring sends without risking underruns (default
+ * 1536); set it before any egress on the ring. */
+static inline int gxio_mpipe_equeue_set_snf_size(gxio_mpipe_equeue_t *equeue, size_t size)
+{
+	unsigned blks = (unsigned)((size + 127) / 128);
+	return gxio_mpipe_config_edma_ring_blks(equeue->context, equeue->ering, blks + 1, blks, 1);
+}
 
 void gxio_mpipe_rules_init(gxio_mpipe_rules_t *rules, gxio_mpipe_context_t *context);
 int gxio_mpipe_rules_begin(gxio_mpipe_rules_t *rules, unsigned int bucket, unsigned int num_buckets,
@@ -337,6 +403,8 @@ typedef struct {
 tmc_alloc_t *tmc_alloc_set_home(tmc_alloc_t *alloc, int home);
 tmc_alloc_t *tmc_alloc_set_pagesize(tmc_alloc_t *alloc, size_t size);
 size_t tmc_alloc_get_pagesize(tmc_alloc_t *alloc);
+/* The page sizes the OS offers, as a bit mask (bit n: 2^n bytes). */
+unsigned long tmc_alloc_get_pagesizes(void);
 void *tmc_alloc_map(tmc_alloc_t *alloc, size_t size);
 int tmc_alloc_unmap(void *addr, size_t size);
 
@@ -360,6 +428,13 @@ static inline uint64_t usn_gx_cycles_per_sec(gxio_mpipe_context_t *ctx)
 {
 	(void)ctx;
 	return (uint64_t)tmc_perf_get_cpu_speed();
+}
+/* The emulated __insn_mf(): the emulated put_at checks that the memory of
+ * every edesc was handed to software before the last fence. */
+void usn_gxemu_fence(gxio_mpipe_context_t *ctx);
+static inline void usn_gx_fence(gxio_mpipe_context_t *ctx)
+{
+	usn_gxemu_fence(ctx);
 }
 
 #endif /* emulation */

@@ -63,15 +63,25 @@ TILEGX_TESTS := $(notdir $(basename $(wildcard tests/unit/test_tilegx*.c)))
 $(foreach t,$(TILEGX_TESTS),$(eval TEST_LDFLAGS_$(t) := $(TILEGX_EMU_LIB) $(LIBA) -pthread))
 $(foreach t,$(TILEGX_TESTS),$(eval $(B)/tests/unit/$(t): $(TILEGX_EMU_LIB)))
 
-.PHONY: tilegx-emu test-tilegx test-tilegx-faults
+.PHONY: tilegx-emu test-tilegx test-tilegx-faults tilegx-plan
 tilegx-emu: $(TILEGX_EMU_LIB)
+
+# The memory a card needs for a configuration, on this host:
+#     make tilegx-plan WORKERS=35 PLAN_ARGS="--mtu 9000"
+TILEGX_PLAN := $(B)/tilegx/gx_plan
+$(TILEGX_PLAN): arch/tilegx/testing/gx_plan.c $(TILEGX_EMU_LIB) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Iarch/tilegx $< $(TILEGX_EMU_LIB) $(LIBA) $(LDFLAGS_COMMON) -pthread -o $@
+tilegx-plan: $(TILEGX_PLAN)
+	@$(TILEGX_PLAN) $(or $(WORKERS),1) $(PLAN_ARGS)
 
 # The simulation suites again, with simnet hosts on this backend: each
 # tests/sim/test_x.c is linked with arch/tilegx/testing/simnet_tilegx.o,
 # whose strong simnet_host_hal() replaces simnet.c's weak default, into
-# $(B)/tilegx/tests/sim/test_x, then run in four modes (buffer chains off
-# and on, one and two workers hashed by the emulated load balancer;
-# tilegx hosts meet sim hosts in the "even" modes).
+# $(B)/tilegx/tests/sim/test_x, then run in each mode chain:workers:hosts[:mtu]
+# (buffer chains off and on; one, two and 35 workers hashed by the emulated
+# load balancer, 35 sharing the mPIPE's 24 eDMA rings; tilegx hosts meet sim
+# hosts in the "even" modes; a jumbo MTU, 16384-byte buffers and chained TX).
 TILEGX_HOOK_OBJ := $(B)/arch/tilegx/testing/simnet_tilegx.o
 TILEGX_TEST_COMMON_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard tests/common/*.c))
 # Only the suites whose hosts go through the backend run in these modes
@@ -81,7 +91,7 @@ TILEGX_TEST_COMMON_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard tests/common/*.c))
 # the tilegx backend" line, or it fails (USN_SUITE_REQUIRE).
 TILEGX_SIM_OFF := test_fuzz_replay test_tcp_backpressure
 TILEGX_SIM_BINS := $(patsubst tests/sim/%.c,$(B)/tilegx/tests/sim/%,$(filter-out $(TILEGX_SIM_OFF:%=tests/sim/%.c),$(wildcard tests/sim/test_*.c)))
-TILEGX_MODES := 0:1:even 128:1:all 1664:1:even 0:2:all 256:2:all
+TILEGX_MODES := 0:1:even 128:1:all 1664:1:even 0:2:all 256:2:all 0:35:all 0:2:all:9000
 
 $(TILEGX_HOOK_OBJ): arch/tilegx/testing/simnet_tilegx.c
 	@mkdir -p $(dir $@)
@@ -95,9 +105,11 @@ $(B)/tilegx/tests/sim/%: tests/sim/%.c $(TILEGX_TEST_COMMON_OBJS) $(TILEGX_HOOK_
 test-tilegx: $(TILEGX_SIM_BINS)
 	@rc=0; for m in $(TILEGX_MODES); do \
 		chain=$${m%%:*}; rest=$${m#*:}; workers=$${rest%%:*}; hosts=$${rest#*:}; \
-		echo "== tilegx backend: chain=$$chain workers=$$workers hosts=$$hosts"; \
-		USN_TEST_BACKEND=tilegx USN_TILEGX_CHAIN=$$chain USN_TILEGX_WORKERS=$$workers \
-		USN_TILEGX_HOSTS=$$hosts USN_RESULTS=$(O)/results.txt USN_SUITE_LABEL=tilegx-$$chain-$$workers-$$hosts \
+		mtu=$${hosts#*:}; [ "$$mtu" = "$$hosts" ] && mtu=; hosts=$${hosts%%:*}; \
+		echo "== tilegx backend: chain=$$chain workers=$$workers hosts=$$hosts$${mtu:+ mtu=$$mtu}"; \
+		USN_TEST_BACKEND=tilegx USN_TILEGX_CHAIN=$$chain USN_TILEGX_WORKERS=$$workers USN_TILEGX_MTU=$$mtu \
+		USN_TILEGX_HOSTS=$$hosts USN_RESULTS=$(O)/results.txt \
+		USN_SUITE_LABEL=tilegx-$$chain-$$workers-$$hosts$${mtu:+-$$mtu} \
 		USN_SUITE_REQUIRE='^# simnet: host .* on the tilegx backend' \
 		tests/run-suite.sh "$(B)/tilegx" $(TILEGX_SIM_BINS) || rc=1; \
 	done; exit $$rc

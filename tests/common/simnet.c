@@ -32,6 +32,7 @@ struct simnet_host *simnet_add_host(struct simnet *n, uint32_t ip, const struct 
 		memset(&pc, 0, sizeof(pc));
 	uint8_t mac[6] = {0x02, 0x00, 0xc6, 0x12, (uint8_t)(ip >> 8), (uint8_t)ip};
 	memcpy(pc.mac, mac, 6);
+	simnet_host_port_config(n, n->n, &pc);
 	h->port = usn_sim_port_create(n->link, &pc);
 	if (!h->port)
 		return NULL;
@@ -157,4 +158,11 @@ void simnet_destroy(struct simnet *n)
 	}
 	usn_sim_link_destroy(n->link);
 	memset(n, 0, sizeof(*n));
+}
+
+__attribute__((weak)) void simnet_host_port_config(struct simnet *n, int idx, struct usn_sim_port_config *pc)
+{
+	(void)n;
+	(void)idx;
+	(void)pc;
 }

@@ -37,6 +37,10 @@ void simnet_init(struct simnet *n, uint64_t seed);
  * the host's stack is destroyed. */
 struct usn_hal *simnet_host_hal(struct simnet *n, struct simnet_host *h, const struct usn_sim_port_config *pcfg);
 void simnet_host_release(struct simnet_host *h);
+/* Lets such a test backend adjust the simulated port of host number idx
+ * before it is made (the default, weak in simnet.c, leaves it as the test
+ * asked; the tilegx hook raises the MTU in its jumbo modes). */
+void simnet_host_port_config(struct simnet *n, int idx, struct usn_sim_port_config *pc);
 /* Adds a host with address ip (prefix /15) and MAC 02:00:c6:12:xx:yy from
  * ip. cfg and pcfg NULL mean defaults; otherwise their ip/mac fields are
  * overridden. Starts its workers (usn_worker_start). */
