@@ -27,7 +27,7 @@ static int fails;
 		}                                                                                            \
 	} while (0)
 
-static unsigned pool_avail(struct usn_backend *be, uint16_t q)
+static unsigned pool_avail(struct usn_dpdk_backend *be, uint16_t q)
 {
 	return rte_mempool_avail_count(be->pool[q]);
 }
@@ -47,7 +47,7 @@ static bool same_bytes(const struct usn_buf *b, uint16_t len, uint8_t seed)
 	return true;
 }
 
-static void test_alloc(struct usn_backend *be, struct usn_hal *hal)
+static void test_alloc(struct usn_dpdk_backend *be, struct usn_hal *hal)
 {
 	struct usn_buf *b[3];
 	uint16_t n = hal->ops->alloc_bulk(hal, 0, b, 3);
@@ -67,7 +67,7 @@ static void test_alloc(struct usn_backend *be, struct usn_hal *hal)
 	hal->ops->free_bulk(hal, 0, b, n);
 }
 
-static void test_single(struct usn_backend *be, struct usn_hal *hal)
+static void test_single(struct usn_dpdk_backend *be, struct usn_hal *hal)
 {
 	unsigned before = pool_avail(be, 0);
 	struct usn_buf *b, *r = NULL;
@@ -105,7 +105,7 @@ static void test_single(struct usn_backend *be, struct usn_hal *hal)
 	      before);
 }
 
-static void test_chain(struct usn_backend *be, struct usn_hal *hal)
+static void test_chain(struct usn_dpdk_backend *be, struct usn_hal *hal)
 {
 	unsigned before = pool_avail(be, 0);
 	struct usn_buf *b[3], *r = NULL, *tail;
@@ -141,7 +141,7 @@ static void test_chain(struct usn_backend *be, struct usn_hal *hal)
 	      before);
 }
 
-static void test_drain_all(struct usn_backend *be, struct usn_hal *hal)
+static void test_drain_all(struct usn_dpdk_backend *be, struct usn_hal *hal)
 {
 	struct usn_buf *b = NULL, *r[4];
 	uint16_t rx1, rx0;
@@ -164,7 +164,7 @@ static void test_drain_all(struct usn_backend *be, struct usn_hal *hal)
 		hal->ops->free_bulk(hal, 0, r, rx0);
 }
 
-static void test_exhaust(struct usn_backend *be, struct usn_hal *hal)
+static void test_exhaust(struct usn_dpdk_backend *be, struct usn_hal *hal)
 {
 	static struct usn_buf *all[1 << 16];
 	unsigned avail = pool_avail(be, 0), total = 0;
@@ -219,7 +219,7 @@ static void obj_in_span(struct rte_mempool *mp, void *arg, void *obj, unsigned i
  * each: every mbuf must lie in that span, or the kernel refuses it as an
  * invalid descriptor. Without hugepages the pool used to put each 2.4 KB
  * object on a page of its own, and 40% of the mbufs fell outside. */
-static void test_umem_span(struct usn_backend *be)
+static void test_umem_span(struct usn_dpdk_backend *be)
 {
 	for (uint16_t q = 0; q < 2; q++) {
 		struct rte_mempool *mp = be->pool[q];
@@ -241,17 +241,19 @@ static void test_umem_span(struct usn_backend *be)
 
 int main(int argc, char **argv)
 {
-	struct usn_backend *be;
+	struct usn_backend *b;
+	struct usn_dpdk_backend *be;
 	struct usn_hal *hal;
 	char msg[256];
-	int rc = usn_backend_open(argc, argv, 2, &be, msg, sizeof(msg));
+	int rc = usn_dpdk_backend_ops.open(argc, argv, 2, &b, msg, sizeof(msg));
 
 	if (rc < 0) {
 		printf("FAIL open: %s\n", msg);
 		return 1;
 	}
+	be = usn_dpdk_of(b);
 	CHECK("open: consumed the EAL arguments and \"--\"", rc == argc, "returned %d of %d", rc, argc);
-	hal = usn_backend_hal(be);
+	hal = usn_dpdk_backend_ops.hal(b);
 	CHECK("open: two queue pairs, a pool per queue", hal->n_queues == 2 && be->pool[0] && be->pool[1],
 	      "n_queues=%u", hal->n_queues);
 	test_alloc(be, hal);
@@ -261,6 +263,6 @@ int main(int argc, char **argv)
 	test_exhaust(be, hal);
 	test_misc(hal);
 	test_umem_span(be);
-	usn_backend_close(be);
+	usn_dpdk_backend_ops.close(b);
 	return fails ? 1 : 0;
 }
