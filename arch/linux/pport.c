@@ -56,6 +56,7 @@ struct pport_opts {
 	long bufs, blocks;
 	enum usn_pport_fanout fanout; /* RSS unless --pkt-fanout=hash */
 	bool no_vnet;
+	bool qdisc; /* --pkt-qdisc: through the qdisc, not around it */
 	int cpus[USN_PPORT_MAX_QUEUES];
 	int n_cpus; /* 0: the process's first CPUs */
 };
@@ -161,7 +162,7 @@ static int cpu_list(const char *s, int *cpus, int max)
 }
 
 static const char opts_known[] =
-    "known: --pkt-bufs=N, --pkt-blocks=N, --pkt-cpus=LIST, --pkt-fanout=rss|hash, --pkt-no-vnet";
+    "known: --pkt-bufs=N, --pkt-blocks=N, --pkt-cpus=LIST, --pkt-fanout=rss|hash, --pkt-no-vnet, --pkt-qdisc";
 
 static int parse_opts(int argc, char **argv, struct pport_opts *o, char *msg, size_t msg_len)
 {
@@ -203,6 +204,8 @@ static int parse_opts(int argc, char **argv, struct pport_opts *o, char *msg, si
 					    "bad value in %s (expected --pkt-fanout=rss or hash)", a);
 		} else if (strcmp(a, "--pkt-no-vnet") == 0) {
 			o->no_vnet = true;
+		} else if (strcmp(a, "--pkt-qdisc") == 0) {
+			o->qdisc = true;
 		} else {
 			return fail(msg, msg_len, -EINVAL, "unknown packet port option %s (%s)", a,
 				    opts_known);
@@ -326,9 +329,17 @@ static int sock_setup(struct usn_pport *p, struct usn_pport_queue *q, const stru
 			    strerror(errno));
 	}
 	/* Past the qdisc straight to the driver, as DPDK's net_af_packet
-	 * does: the stack paces itself. Only a missing feature, if refused. */
-	if (setsockopt(q->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) != 0 && q->id == 0)
-		note(p, "no PACKET_QDISC_BYPASS (%s): frames go through the qdisc", strerror(errno));
+	 * does: the stack paces itself. The taps (tcpdump) are on the qdisc
+	 * path, so they then see only what arrives: --pkt-qdisc for both
+	 * directions. Only a missing feature, if refused. */
+	if (q->id == 0)
+		p->bypass = false;
+	if (!o->qdisc) {
+		if (setsockopt(q->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) == 0)
+			p->bypass = q->id == 0 ? true : p->bypass;
+		else if (q->id == 0)
+			note(p, "no PACKET_QDISC_BYPASS (%s): frames go through the qdisc", strerror(errno));
+	}
 	/* Frames the interface sends are not for the stack (best effort: a
 	 * fanout group ignores this per-socket option, see join_fanout). */
 	(void)setsockopt(q->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
@@ -722,9 +733,10 @@ static void pport_print_stats(struct usn_backend *b, FILE *out)
 	struct usn_pport *p = pport_of(b);
 	static const char *const fanout[] = {"none", "rss (cbpf)", "hash, software steering"};
 
-	fprintf(out, "packet port %s: %u worker%s, fanout %s, %s, mtu %u, tso_max %u, offloads 0x%x\n",
+	fprintf(out, "packet port %s: %u worker%s, fanout %s, %s, %s, mtu %u, tso_max %u, offloads 0x%x\n",
 		p->ifname, p->n_queues, p->n_queues == 1 ? "" : "s", fanout[p->fanout],
-		p->vnet ? "virtio-net headers" : "plain frames", p->hal.mtu, p->hal.tso_max, p->hal.offloads);
+		p->vnet ? "virtio-net headers" : "plain frames", p->bypass ? "qdisc bypassed" : "through the qdisc",
+		p->hal.mtu, p->hal.tso_max, p->hal.offloads);
 	for (uint16_t i = 0; i < p->n_queues; i++) {
 		struct usn_pport_queue *q = p->q[i];
 		struct tpacket_stats_v3 ks;

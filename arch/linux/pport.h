@@ -105,6 +105,7 @@ struct usn_pport {
 	int ifindex;
 	uint16_t n_queues;
 	bool vnet;	   /* frames carry virtio-net headers */
+	bool bypass;	   /* PACKET_QDISC_BYPASS (tcpdump then sees only what arrives) */
 	bool rx_drain_all; /* worker 0 reads every ring (FANOUT_HASH) */
 	uint16_t rx_next;  /* the next ring worker 0 drains */
 	enum usn_pport_fanout fanout;
