@@ -4,7 +4,8 @@
 # ($(BACKEND_LIBS)); it needs libusnet.a after it and -pthread.
 # Also: tests/unit/test_pport (the backend's pure parts, no socket),
 # $(PPORT_HAL_TEST) (tests/rig/pport_hal_test.c: the port on a veth, run by
-# tests/rig/run_pport_hal.sh) and bench/pport_tx (its transmit paths).
+# tests/rig/run_pport_hal.sh), $(PPORT_REFUSE) (run_pport_flags.sh) and
+# bench/pport_tx (its transmit paths).
 
 ifneq ($(ARCH),tilegx)
 ifeq ($(shell uname -s),Linux)
@@ -33,6 +34,13 @@ $(PPORT_HAL_TEST): tests/rig/pport_hal_test.c $(PPORT_LIB) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -D_GNU_SOURCE -Iarch/linux $< $(PPORT_LIB) $(LIBA) -pthread -lm $(LDFLAGS_COMMON) -o $@
 
+# tests/rig/pport_refuse.so: an LD_PRELOAD shim that makes setsockopt refuse
+# virtio-net headers or a CBPF fanout group (run_pport_flags.sh's fallbacks).
+PPORT_REFUSE := $(B)/tests/rig/pport_refuse.so
+$(PPORT_REFUSE): tests/rig/pport_refuse.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -shared $< -ldl -o $@
+
 PPORT_TX_BENCH := $(B)/bench/pport_tx
 $(PPORT_TX_BENCH): bench/pport_tx.c
 	@mkdir -p $(dir $@)
@@ -40,9 +48,9 @@ $(PPORT_TX_BENCH): bench/pport_tx.c
 
 .PHONY: pport
 pport: $(PPORT_LIB)
-all: $(PPORT_LIB) $(PPORT_HAL_TEST) $(PPORT_TX_BENCH)
+all: $(PPORT_LIB) $(PPORT_HAL_TEST) $(PPORT_REFUSE) $(PPORT_TX_BENCH)
 
--include $(PPORT_OBJS:.o=.d) $(PPORT_HAL_TEST).d $(PPORT_TX_BENCH).d
+-include $(PPORT_OBJS:.o=.d) $(PPORT_HAL_TEST).d $(PPORT_REFUSE:.so=.d) $(PPORT_TX_BENCH).d
 
 endif
 endif

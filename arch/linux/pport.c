@@ -97,12 +97,13 @@ static bool pport_claims(int argc, char **argv)
 	return argc > 1 && (strcmp(argv[1], "--iface") == 0 || strncmp(argv[1], "--iface=", 8) == 0);
 }
 
-/* The index after "--iface IF": 3, or 2 for "--iface=IF". */
+/* The index after "--iface IF": 3, or 2 for "--iface=IF" or a missing
+ * name (open then says so). */
 static int iface_end(int argc, char **argv)
 {
-	if (strncmp(argv[1], "--iface=", 8) == 0)
+	if (strncmp(argv[1], "--iface=", 8) == 0 || argc < 3 || strncmp(argv[2], "--", 2) == 0)
 		return 2;
-	return argc > 2 ? 3 : 2;
+	return 3;
 }
 
 static int pport_args(int argc, char **argv)
@@ -735,8 +736,9 @@ static void pport_print_stats(struct usn_backend *b, FILE *out)
 
 	fprintf(out, "packet port %s: %u worker%s, fanout %s, %s, %s, mtu %u, tso_max %u, offloads 0x%x\n",
 		p->ifname, p->n_queues, p->n_queues == 1 ? "" : "s", fanout[p->fanout],
-		p->vnet ? "virtio-net headers" : "plain frames", p->bypass ? "qdisc bypassed" : "through the qdisc",
-		p->hal.mtu, p->hal.tso_max, p->hal.offloads);
+		p->vnet ? "virtio-net headers" : "plain frames",
+		p->bypass ? "qdisc bypassed" : "through the qdisc", p->hal.mtu, p->hal.tso_max,
+		p->hal.offloads);
 	for (uint16_t i = 0; i < p->n_queues; i++) {
 		struct usn_pport_queue *q = p->q[i];
 		struct tpacket_stats_v3 ks;
