@@ -24,8 +24,9 @@ $(PPORT_LIB): $(PPORT_OBJS)
 	ar rcs $@ $^
 
 # The unit test reaches into the backend (its header), then libusnet.a for
-# usn_rss_hash and the checksums.
-TEST_LDFLAGS_test_pport := $(PPORT_LIB) $(LIBA) -pthread
+# usn_rss_hash and the checksums; it counts allocations, as test_nomalloc.
+TEST_LDFLAGS_test_pport := $(PPORT_LIB) $(LIBA) -pthread \
+	-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
 $(B)/tests/unit/test_pport: $(PPORT_LIB)
 $(B)/tests/unit/test_pport: CFLAGS_TEST = $(CFLAGS_COMMON) -D_GNU_SOURCE -Itests/common -Iarch/linux
 

@@ -4,7 +4,8 @@
  * usn_rss_queue(usn_rss_hash()), and the HAL operations (pport_hal.c) on a
  * TPACKET_V3 ring built in memory and a datagram socket pair standing in for
  * the packet socket: copies and chains, drops and their counters, blocks
- * given back, buffers returned across workers, sendmmsg staging. */
+ * given back, buffers returned across workers, sendmmsg staging, and no
+ * allocation on any of it (malloc and friends wrapped at link time). */
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
@@ -23,6 +24,41 @@
 #include "pport.h"
 #include "usnet/csum.h"
 #include "usnet/hal.h"
+
+/* ---- allocation counting (arch/linux/linux.mk: -Wl,--wrap=...) ---- */
+
+static volatile int counting;
+static volatile unsigned long n_allocs;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__real_aligned_alloc(size_t align, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_aligned_alloc(size_t align, size_t n);
+
+void *__wrap_malloc(size_t n)
+{
+	n_allocs += counting != 0;
+	return __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t size)
+{
+	n_allocs += counting != 0;
+	return __real_calloc(n, size);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+	n_allocs += counting != 0;
+	return __real_realloc(p, n);
+}
+void *__wrap_aligned_alloc(size_t align, size_t n)
+{
+	n_allocs += counting != 0;
+	return __real_aligned_alloc(align, n);
+}
 
 /* ---- frames ---- */
 
@@ -784,6 +820,43 @@ static void test_hal_tx_full_and_too_long(void **state)
 	fx_free(fx);
 }
 
+/* Receive, transmit, allocate, free, return across workers: nothing is
+ * allocated once the port is set up. */
+static void test_hal_no_malloc(void **state)
+{
+	struct fixture *fx = fx_new(2, true);
+	struct usn_hal *hal = &fx->p.hal;
+	static uint8_t small[200], big[10000], got[20000];
+	uint8_t v[10];
+	struct usn_buf *rx[8], *f[4];
+
+	(void)state;
+	uint32_t ls = frame_make(small, false, 5, 6, 1, 2, 3, 4, 100);
+	uint32_t lb = frame_make(big, false, 5, 6, 1, 2, 3, 4, 9000);
+	vnet_set(v, VIRTIO_NET_HDR_F_DATA_VALID, 0, 0, 0, 0, 0);
+	const struct ring_frame fr[2] = {{.data = small, .len = ls, .pkttype = PACKET_HOST, .vnet = v},
+					 {.data = big, .len = lb, .pkttype = PACKET_HOST, .vnet = v}};
+	counting = 1;
+	n_allocs = 0;
+	for (uint32_t round = 0; round < 3 * T_BLOCKS; round++) {
+		fx->p.rx_drain_all = round & 1;
+		ring_put(fx->p.q[0], round % T_BLOCKS, fr, 2);
+		assert_int_equal(hal->ops->rx_burst(hal, 0, rx, 8), 2);
+		/* Echo them back out on worker 1, which frees worker 0's
+		 * buffers into its returned list. */
+		assert_int_equal(hal->ops->tx_burst(hal, 1, rx, 2), 2);
+		assert_int_equal(recv(fx->peer[1], got, sizeof got, 0), 10 + ls);
+		assert_int_equal(recv(fx->peer[1], got, sizeof got, 0), 10 + lb);
+		assert_int_equal(hal->ops->alloc_bulk(hal, 0, f, 4), 4);
+		hal->ops->free_bulk(hal, 1, f, 4);
+	}
+	counting = 0;
+	assert_int_equal(n_allocs, 0);
+	assert_int_equal(free_count(fx->p.q[0]), T_BUFS);
+	assert_int_equal(free_count(fx->p.q[1]), T_BUFS);
+	fx_free(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -799,6 +872,7 @@ int main(void)
 	    cmocka_unit_test(test_hal_drain_all_and_return),
 	    cmocka_unit_test(test_hal_tx),
 	    cmocka_unit_test(test_hal_tx_full_and_too_long),
+	    cmocka_unit_test(test_hal_no_malloc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
