@@ -816,13 +816,13 @@ const struct usn_backend_ops usn_pport_backend_ops = {
     .name = "packet",
     .claims = pport_claims,
     .args = pport_args,
-    .help =
-	"port: --iface IF [--pkt-OPTION=V ...] [--]  the Linux packet port on interface IF (AF_PACKET, "
-	"root);\n"
-	"      its options: --pkt-bufs=N buffers per worker (default 16384), --pkt-blocks=N receive ring\n"
-	"      blocks of 256 KiB per worker (default 64), --pkt-cpus=LIST worker CPUs (default: the first\n"
-	"      ones allowed), --pkt-fanout=rss|hash (default rss), --pkt-no-vnet (plain frames, no "
-	"offloads)\n",
+    .help = "port: --iface IF [PORT OPTIONS] [--]  the Linux packet port on interface IF (AF_PACKET; root)\n"
+	    "      --pkt-bufs=N          buffers per worker (default 16384)\n"
+	    "      --pkt-blocks=N        receive ring blocks of 256 KiB per worker (default 64)\n"
+	    "      --pkt-cpus=LIST       the workers' CPUs, e.g. 0-3 (default: the first ones allowed)\n"
+	    "      --pkt-fanout=rss|hash how workers share the interface (default rss: by the stack's hash)\n"
+	    "      --pkt-no-vnet         plain frames: no virtio-net headers, no offloads (default: headers)\n"
+	    "      --pkt-qdisc           send through the qdisc, so tcpdump on IF sees what is sent (default: bypass)\n",
     .open = pport_open,
     .hal = pport_hal,
     .attach = pport_attach,
