@@ -46,6 +46,10 @@
  * long: the wait a frame may have when traffic is light. */
 #define BLOCK_TIMEOUT_MS 1u
 #define SNDBUF_BYTES (4 << 20)
+/* TPACKET_V2 (--pkt-ring=v2): a ring slot, and room on the socket's queue
+ * for the frames larger than one (a 64 KB frame takes about 70 KB). */
+#define V2_SLOT 2048u
+#define RCVBUF_BYTES (8 << 20)
 /* PACKET_FANOUT_FLAG_IGNORE_OUTGOING (Linux 6.9): older headers lack it. */
 #ifndef PACKET_FANOUT_FLAG_IGNORE_OUTGOING
 #define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000
@@ -56,7 +60,8 @@ struct pport_opts {
 	long bufs, blocks;
 	enum usn_pport_fanout fanout; /* RSS unless --pkt-fanout=hash */
 	bool no_vnet;
-	bool qdisc; /* --pkt-qdisc: through the qdisc, not around it */
+	bool qdisc;   /* --pkt-qdisc: through the qdisc, not around it */
+	bool ring_v2; /* --pkt-ring=v2 */
 	int cpus[USN_PPORT_MAX_QUEUES];
 	int n_cpus; /* 0: the process's first CPUs */
 };
@@ -162,8 +167,8 @@ static int cpu_list(const char *s, int *cpus, int max)
 	return n;
 }
 
-static const char opts_known[] =
-    "known: --pkt-bufs=N, --pkt-blocks=N, --pkt-cpus=LIST, --pkt-fanout=rss|hash, --pkt-no-vnet, --pkt-qdisc";
+static const char opts_known[] = "known: --pkt-bufs=N, --pkt-blocks=N, --pkt-cpus=LIST, "
+				 "--pkt-fanout=rss|hash, --pkt-no-vnet, --pkt-qdisc, --pkt-ring=v3|v2";
 
 static int parse_opts(int argc, char **argv, struct pport_opts *o, char *msg, size_t msg_len)
 {
@@ -207,6 +212,12 @@ static int parse_opts(int argc, char **argv, struct pport_opts *o, char *msg, si
 			o->no_vnet = true;
 		} else if (strcmp(a, "--pkt-qdisc") == 0) {
 			o->qdisc = true;
+		} else if (nlen == 10 && strncmp(a, "--pkt-ring", 10) == 0 && v) {
+			if (strcmp(v, "v3") == 0 || strcmp(v, "v2") == 0)
+				o->ring_v2 = v[1] == '2';
+			else
+				return fail(msg, msg_len, -EINVAL,
+					    "bad value in %s (expected --pkt-ring=v3 or v2)", a);
 		} else {
 			return fail(msg, msg_len, -EINVAL, "unknown packet port option %s (%s)", a,
 				    opts_known);
@@ -303,23 +314,38 @@ static int sock_setup(struct usn_pport *p, struct usn_pport_queue *q, const stru
 {
 	struct tpacket_req3 req;
 	struct sockaddr_ll sll;
-	int v = TPACKET_V3, one = 1, snd = SNDBUF_BYTES;
+	int v = o->ring_v2 ? TPACKET_V2 : TPACKET_V3, one = 1, snd = SNDBUF_BYTES, rcv = RCVBUF_BYTES;
 
 	if (p->vnet && setsockopt(q->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) != 0)
 		return fail(msg, msg_len, -errno, "PACKET_VNET_HDR on %s: %s", p->ifname, strerror(errno));
 	if (setsockopt(q->fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) != 0)
-		return fail(msg, msg_len, -errno, "TPACKET_V3 on %s: %s (Linux 3.2 or later needed)",
-			    p->ifname, strerror(errno));
+		return fail(msg, msg_len, -errno, "TPACKET_V%d on %s: %s", v + 1, p->ifname, strerror(errno));
 	memset(&req, 0, sizeof(req));
 	req.tp_block_size = BLOCK_SIZE;
 	req.tp_block_nr = (unsigned)o->blocks;
-	req.tp_frame_size = BLOCK_SIZE; /* V3 packs frames of any size */
-	req.tp_frame_nr = (unsigned)o->blocks;
-	req.tp_retire_blk_tov = BLOCK_TIMEOUT_MS;
+	if (o->ring_v2) {
+		/* A slot per frame of up to an MTU of 1,500 and its headers;
+		 * larger ones wait on the socket's queue for recvmsg. */
+		req.tp_frame_size = V2_SLOT;
+		req.tp_frame_nr = (unsigned)o->blocks * (BLOCK_SIZE / V2_SLOT);
+		if (setsockopt(q->fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof(one)) != 0)
+			return fail(msg, msg_len, -errno, "PACKET_COPY_THRESH on %s: %s", p->ifname,
+				    strerror(errno));
+		if (setsockopt(q->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) != 0)
+			(void)setsockopt(q->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	} else {
+		req.tp_frame_size = BLOCK_SIZE; /* V3 packs frames of any size */
+		req.tp_frame_nr = (unsigned)o->blocks;
+		req.tp_retire_blk_tov = BLOCK_TIMEOUT_MS;
+	}
 	if (setsockopt(q->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0)
 		return fail(msg, msg_len, -errno,
 			    "receive ring of %ld x %u KiB on %s: %s (fewer --pkt-blocks?)", o->blocks,
 			    BLOCK_SIZE >> 10, p->ifname, strerror(errno));
+	q->v2 = o->ring_v2;
+	q->frame_size = req.tp_frame_size;
+	q->n_frames = req.tp_frame_nr;
+	q->frame = 0;
 	q->block_size = BLOCK_SIZE;
 	q->n_blocks = (uint32_t)o->blocks;
 	q->ring_bytes = (size_t)BLOCK_SIZE * q->n_blocks;
@@ -734,11 +760,11 @@ static void pport_print_stats(struct usn_backend *b, FILE *out)
 	struct usn_pport *p = pport_of(b);
 	static const char *const fanout[] = {"none", "rss (cbpf)", "hash, software steering"};
 
-	fprintf(out, "packet port %s: %u worker%s, fanout %s, %s, %s, mtu %u, tso_max %u, offloads 0x%x\n",
+	fprintf(out, "packet port %s: %u worker%s, fanout %s, %s, %s, %s, mtu %u, tso_max %u, offloads 0x%x\n",
 		p->ifname, p->n_queues, p->n_queues == 1 ? "" : "s", fanout[p->fanout],
-		p->vnet ? "virtio-net headers" : "plain frames",
-		p->bypass ? "qdisc bypassed" : "through the qdisc", p->hal.mtu, p->hal.tso_max,
-		p->hal.offloads);
+		p->q[0] && p->q[0]->v2 ? "TPACKET_V2 ring" : "TPACKET_V3 ring",
+		p->vnet ? "virtio-net headers" : "plain frames", p->bypass ? "qdisc bypassed" : "through the qdisc",
+		p->hal.mtu, p->hal.tso_max, p->hal.offloads);
 	for (uint16_t i = 0; i < p->n_queues; i++) {
 		struct usn_pport_queue *q = p->q[i];
 		struct tpacket_stats_v3 ks;
@@ -751,23 +777,20 @@ static void pport_print_stats(struct usn_backend *b, FILE *out)
 			(void)getsockopt(q->fd, SOL_PACKET, PACKET_STATISTICS, &ks, &sl);
 		for (struct usn_buf *r = atomic_load(&q->returned); r; r = r->link)
 			returned++;
-		fprintf(
-		    out,
-		    "queue %u: rx %llu frames %llu bytes (%llu coalesced, %llu partial sums, %llu sums "
-		    "completed), "
-		    "dropped: %llu truncated %llu no buffer %llu vlan %llu outgoing %llu bad header; tx %llu "
-		    "frames %llu bytes (%llu tso), %llu busy, %llu refused, %llu too long; kernel: %u "
-		    "frames, %u "
-		    "drops, %u ring freezes; buffers %u of %u free\n",
-		    i, (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
-		    (unsigned long long)s->rx_coalesced, (unsigned long long)s->rx_csum_partial,
-		    (unsigned long long)s->rx_csum_sw, (unsigned long long)s->rx_truncated,
-		    (unsigned long long)s->rx_no_buf, (unsigned long long)s->rx_vlan,
-		    (unsigned long long)s->rx_outgoing, (unsigned long long)s->rx_bad_vnet,
-		    (unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
-		    (unsigned long long)s->tx_tso, (unsigned long long)s->tx_busy,
-		    (unsigned long long)s->tx_errors, (unsigned long long)s->tx_too_long, ks.tp_packets,
-		    ks.tp_drops, ks.tp_freeze_q_cnt, q->free_n + returned, q->n_bufs);
+		fprintf(out,
+			"queue %u: rx %llu frames %llu bytes (%llu coalesced, %llu partial sums, %llu sums completed, "
+			"%llu fetched), dropped: %llu truncated %llu no buffer %llu vlan %llu outgoing %llu bad header; "
+			"tx %llu frames %llu bytes (%llu tso), %llu busy, %llu refused, %llu too long; kernel: %u frames, "
+			"%u drops, %u ring freezes; buffers %u of %u free\n",
+			i, (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
+			(unsigned long long)s->rx_coalesced, (unsigned long long)s->rx_csum_partial,
+			(unsigned long long)s->rx_csum_sw, (unsigned long long)s->rx_fetched,
+			(unsigned long long)s->rx_truncated, (unsigned long long)s->rx_no_buf,
+			(unsigned long long)s->rx_vlan, (unsigned long long)s->rx_outgoing,
+			(unsigned long long)s->rx_bad_vnet, (unsigned long long)s->tx_frames,
+			(unsigned long long)s->tx_bytes, (unsigned long long)s->tx_tso, (unsigned long long)s->tx_busy,
+			(unsigned long long)s->tx_errors, (unsigned long long)s->tx_too_long, ks.tp_packets, ks.tp_drops,
+			ks.tp_freeze_q_cnt, q->free_n + returned, q->n_bufs);
 	}
 	if (!p->stack)
 		return;
@@ -816,13 +839,17 @@ const struct usn_backend_ops usn_pport_backend_ops = {
     .name = "packet",
     .claims = pport_claims,
     .args = pport_args,
-    .help = "port: --iface IF [PORT OPTIONS] [--]  the Linux packet port on interface IF (AF_PACKET; root)\n"
-	    "      --pkt-bufs=N          buffers per worker (default 16384)\n"
-	    "      --pkt-blocks=N        receive ring blocks of 256 KiB per worker (default 64)\n"
-	    "      --pkt-cpus=LIST       the workers' CPUs, e.g. 0-3 (default: the first ones allowed)\n"
-	    "      --pkt-fanout=rss|hash how workers share the interface (default rss: by the stack's hash)\n"
-	    "      --pkt-no-vnet         plain frames: no virtio-net headers, no offloads (default: headers)\n"
-	    "      --pkt-qdisc           send through the qdisc, so tcpdump on IF sees what is sent (default: bypass)\n",
+    .help =
+	"port: --iface IF [PORT OPTIONS] [--]  the Linux packet port on interface IF (AF_PACKET; root)\n"
+	"      --pkt-bufs=N          buffers per worker (default 16384)\n"
+	"      --pkt-blocks=N        receive ring blocks of 256 KiB per worker (default 64)\n"
+	"      --pkt-cpus=LIST       the workers' CPUs, e.g. 0-3 (default: the first ones allowed)\n"
+	"      --pkt-fanout=rss|hash how workers share the interface (default rss: by the stack's hash)\n"
+	"      --pkt-no-vnet         plain frames: no virtio-net headers, no offloads (default: headers)\n"
+	"      --pkt-qdisc           send through the qdisc, so tcpdump on IF sees what is sent (default: "
+	"bypass)\n"
+	"      --pkt-ring=v3|v2      receive ring: v3 blocks, handed over full or after 1 ms; v2 a slot per\n"
+	"                            frame, at once, larger frames by recvmsg (default v3)\n",
     .open = pport_open,
     .hal = pport_hal,
     .attach = pport_attach,

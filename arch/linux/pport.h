@@ -42,6 +42,7 @@ struct usn_pport_stats {
 	uint64_t rx_csum_partial; /* NEEDS_CSUM (local sender): taken as verified */
 	uint64_t rx_csum_sw;	  /* partial sums this port completed itself (not at a TCP sum) */
 	uint64_t rx_truncated;	  /* larger than a ring block: dropped */
+	uint64_t rx_fetched;	  /* (TPACKET_V2) larger than a ring slot: read with recvmsg */
 	uint64_t rx_no_buf;	  /* no free buffer for the frame: dropped */
 	uint64_t rx_vlan;	  /* VLAN-tagged (the stack serves untagged traffic): dropped */
 	uint64_t rx_outgoing;	  /* the interface's own transmissions seen by the tap: dropped */
@@ -66,6 +67,12 @@ struct usn_pport_queue {
 	uint8_t *pkt;
 	uint32_t pkt_left;
 	bool reading; /* block `block` is being read */
+	/* TPACKET_V2 instead (v2): n_frames slots of frame_size bytes, the
+	 * next to read `frame`; a frame larger than a slot waits on the
+	 * socket's queue (PACKET_COPY_THRESH) and is read with recvmsg. */
+	bool v2;
+	uint32_t frame_size, n_frames, frame;
+	struct iovec rx_iov[1 + 65536 / USN_PPORT_ROOM + 2];
 
 	/* Buffers: n_bufs slots of USN_PPORT_SLOT bytes at pool, free ones on
 	 * the stack free[0..free_n). */
@@ -133,9 +140,11 @@ void usn_pport_ring_flush(struct usn_pport_queue *q);
 /* What a received frame's header (vnet, NULL without them) and TPACKET
  * status say, as USN_BUF_RX_* flags and *seg_size; may complete a partial
  * checksum in place in frame[0..len). Returns false if the header does not
- * fit the frame (drop it). *partial and *sw say which checksum case it was. */
-bool usn_pport_rx_meta(const uint8_t *vnet, uint32_t tp_status, uint8_t *frame, uint32_t len, uint16_t *flags,
-		       uint16_t *seg_size, bool *partial, bool *sw);
+ * fit the frame (drop it). *partial and *sw say which checksum case it was.
+ * `whole`: frame holds all len bytes; if not (only its headers), a partial
+ * sum that is not a TCP one cannot be finished and the frame is refused. */
+bool usn_pport_rx_meta(const uint8_t *vnet, uint32_t tp_status, uint8_t *frame, uint32_t len, bool whole,
+		       uint16_t *flags, uint16_t *seg_size, bool *partial, bool *sw);
 /* The header for transmitting frame b (USN_BUF_TX_TCP_CSUM, _TCP_SEG). */
 void usn_pport_tx_vnet(const struct usn_buf *b, uint8_t vnet[USN_PPORT_VNET_LEN]);
 

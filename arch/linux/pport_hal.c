@@ -141,6 +141,25 @@ static void block_release(struct usn_pport_queue *q)
 
 void usn_pport_ring_flush(struct usn_pport_queue *q)
 {
+	if (q->v2) {
+		uint8_t scratch[1];
+
+		/* In ring order from where the reader is, as the kernel fills
+		 * it: the two stay at the same slot. */
+		for (uint32_t i = 0; i < q->n_frames; i++) {
+			struct tpacket2_hdr *h =
+			    (struct tpacket2_hdr *)(q->ring + (size_t)q->frame * q->frame_size);
+			uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+
+			if (!(st & TP_STATUS_USER))
+				break;
+			if (st & TP_STATUS_COPY)
+				(void)recv(q->fd, scratch, sizeof(scratch), MSG_DONTWAIT | MSG_TRUNC);
+			__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+			q->frame = q->frame + 1 == q->n_frames ? 0 : q->frame + 1;
+		}
+		return;
+	}
 	if (q->reading)
 		block_release(q);
 	for (uint32_t i = 0; i < q->n_blocks; i++) {
@@ -152,55 +171,109 @@ void usn_pport_ring_flush(struct usn_pport_queue *q)
 	}
 }
 
-/* One frame out of the ring into buffers of pool `pq`, or NULL (counted). */
-static struct usn_buf *rx_frame(struct usn_pport *p, struct usn_pport_queue *q, struct usn_pport_queue *pq,
-				struct tpacket3_hdr *h)
+/* One frame as a ring slot describes it: `frame` holds snaplen bytes of
+ * its wire_len (all of them unless `fetch`), the virtio-net header before
+ * them. */
+struct rx_desc {
+	uint8_t *frame;
+	uint32_t snaplen, wire_len, status;
+	uint8_t pkttype;
+	bool fetch; /* (TPACKET_V2) the whole frame waits on the socket's queue */
+};
+
+static void rx_count(struct usn_pport_queue *q, struct usn_buf *head, bool partial, bool sw)
 {
-	const struct sockaddr_ll *sll =
-	    (const struct sockaddr_ll *)((uint8_t *)h + TPACKET_ALIGN(sizeof(struct tpacket3_hdr)));
-	uint8_t *frame = (uint8_t *)h + h->tp_mac;
-	uint32_t len = h->tp_snaplen;
+	q->st.rx_frames++;
+	q->st.rx_bytes += head->frame_len;
+	q->st.rx_coalesced += (head->flags & USN_BUF_RX_COALESCED) != 0;
+	q->st.rx_csum_partial += partial;
+	q->st.rx_csum_sw += sw;
+}
+
+/* Takes the frame at the head of the socket's receive queue (a
+ * TP_STATUS_COPY slot's) straight into `need` buffers (bufs NULL: throws it
+ * away). Returns its length, or 0. */
+static uint32_t rx_fetch(struct usn_pport *p, struct usn_pport_queue *q, struct usn_buf **bufs, uint32_t need)
+{
+	uint8_t vnet[USN_PPORT_VNET_LEN];
+	struct msghdr m;
+	unsigned k = 0;
+	ssize_t n;
+
+	if (p->vnet)
+		q->rx_iov[k++] = (struct iovec){.iov_base = vnet, .iov_len = sizeof(vnet)};
+	for (uint32_t i = 0; bufs && i < need; i++)
+		q->rx_iov[k++] = (struct iovec){.iov_base = bufs[i]->data, .iov_len = USN_PPORT_ROOM};
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = q->rx_iov;
+	m.msg_iovlen = k;
+	/* Not a wait: the kernel queued it before it marked the slot. */
+	n = recvmsg(q->fd, &m, MSG_DONTWAIT | MSG_TRUNC);
+	if (n <= (ssize_t)(p->vnet ? USN_PPORT_VNET_LEN : 0) || (m.msg_flags & MSG_TRUNC))
+		return 0;
+	return (uint32_t)n - (p->vnet ? USN_PPORT_VNET_LEN : 0);
+}
+
+/* One frame out of the ring (or the socket's queue) into buffers of pool
+ * `pq`, or NULL (counted). */
+static struct usn_buf *rx_frame(struct usn_pport *p, struct usn_pport_queue *q, struct usn_pport_queue *pq,
+				const struct rx_desc *d)
+{
 	struct usn_buf *bufs[65536 / USN_PPORT_ROOM + 2];
-	uint32_t need, got, off = 0;
+	uint32_t len = d->wire_len, need, got, off = 0;
 	uint16_t flags, seg;
 	bool partial, sw;
+	const char *drop = NULL;
 
-	if (sll->sll_pkttype == PACKET_OUTGOING) {
+	if (d->pkttype == PACKET_OUTGOING) {
 		q->st.rx_outgoing++;
-		return NULL;
-	}
-	if (h->tp_status & TP_STATUS_VLAN_VALID) {
+		drop = "outgoing";
+	} else if (d->status & TP_STATUS_VLAN_VALID) {
 		q->st.rx_vlan++;
-		return NULL;
-	}
-	if (len < h->tp_len || len == 0) {
+		drop = "vlan";
+	} else if ((d->snaplen < d->wire_len && !d->fetch) || len == 0) {
 		q->st.rx_truncated++;
-		return NULL;
-	}
-	if (!usn_pport_rx_meta(p->vnet ? frame - USN_PPORT_VNET_LEN : NULL, h->tp_status, frame, len, &flags,
-			       &seg, &partial, &sw)) {
+		drop = "truncated";
+	} else if (!usn_pport_rx_meta(p->vnet ? d->frame - USN_PPORT_VNET_LEN : NULL, d->status, d->frame,
+				      len, !d->fetch, &flags, &seg, &partial, &sw)) {
 		q->st.rx_bad_vnet++;
+		drop = "header";
+	}
+	need = (len + USN_PPORT_ROOM - 1) / USN_PPORT_ROOM;
+	if (!drop && need > sizeof(bufs) / sizeof(bufs[0])) {
+		q->st.rx_truncated++;
+		drop = "too long";
+	}
+	if (!drop) {
+		got = pool_get(pq, bufs, need);
+		if (got < need) {
+			pool_put_chains(p, pq->id, bufs, (uint16_t)got); /* single buffers: chains of one */
+			q->st.rx_no_buf++;
+			drop = "no buffer";
+		}
+	}
+	if (drop) {
+		if (d->fetch)
+			(void)rx_fetch(p, q, NULL, 0); /* off the socket's queue too */
 		return NULL;
 	}
 	/* Without virtio-net headers a large frame still arrives whole (the
 	 * sender's GSO packet); the segment size is unknown. */
 	if (!p->vnet && len > (uint32_t)p->hal.mtu + 18u)
 		flags |= USN_BUF_RX_COALESCED;
-	need = (len + USN_PPORT_ROOM - 1) / USN_PPORT_ROOM;
-	if (need > sizeof(bufs) / sizeof(bufs[0])) {
-		q->st.rx_truncated++;
-		return NULL;
-	}
-	got = pool_get(pq, bufs, need);
-	if (got < need) {
-		pool_put_chains(p, pq->id, bufs, (uint16_t)got); /* single buffers: chains of one */
-		q->st.rx_no_buf++;
-		return NULL;
+	if (d->fetch) {
+		if (rx_fetch(p, q, bufs, need) != len) {
+			pool_put_chains(p, pq->id, bufs, (uint16_t)need);
+			q->st.rx_truncated++;
+			return NULL;
+		}
+		q->st.rx_fetched++;
 	}
 	for (uint32_t i = 0; i < need; i++) {
 		uint32_t k = len - off < USN_PPORT_ROOM ? len - off : USN_PPORT_ROOM;
 
-		memcpy(bufs[i]->data, frame + off, k);
+		if (!d->fetch)
+			memcpy(bufs[i]->data, d->frame + off, k);
 		bufs[i]->len = (uint16_t)k;
 		bufs[i]->next = i + 1 < need ? bufs[i + 1] : NULL;
 		off += k;
@@ -208,12 +281,39 @@ static struct usn_buf *rx_frame(struct usn_pport *p, struct usn_pport_queue *q, 
 	bufs[0]->frame_len = len;
 	bufs[0]->flags = flags;
 	bufs[0]->seg_size = seg;
-	q->st.rx_frames++;
-	q->st.rx_bytes += len;
-	q->st.rx_coalesced += (flags & USN_BUF_RX_COALESCED) != 0;
-	q->st.rx_csum_partial += partial;
-	q->st.rx_csum_sw += sw;
+	rx_count(q, bufs[0], partial, sw);
 	return bufs[0];
+}
+
+/* Up to n frames from q's TPACKET_V2 ring into pool pq's buffers: each
+ * slot is the kernel's again as soon as it is read. */
+static uint16_t rx_ring_v2(struct usn_pport *p, struct usn_pport_queue *q, struct usn_pport_queue *pq,
+			   struct usn_buf **bufs, uint16_t n)
+{
+	uint16_t got = 0;
+
+	while (got < n) {
+		struct tpacket2_hdr *h = (struct tpacket2_hdr *)(q->ring + (size_t)q->frame * q->frame_size);
+		uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+		const struct sockaddr_ll *sll;
+
+		if (!(st & TP_STATUS_USER))
+			break;
+		sll = (const struct sockaddr_ll *)((uint8_t *)h + TPACKET_ALIGN(sizeof(struct tpacket2_hdr)));
+		struct rx_desc d = {.frame = (uint8_t *)h + h->tp_mac,
+				    .snaplen = h->tp_snaplen,
+				    .wire_len = h->tp_len,
+				    .status = st,
+				    .pkttype = sll->sll_pkttype,
+				    .fetch = (st & TP_STATUS_COPY) != 0};
+		struct usn_buf *b = rx_frame(p, q, pq, &d);
+
+		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+		q->frame = q->frame + 1 == q->n_frames ? 0 : q->frame + 1;
+		if (b)
+			bufs[got++] = b;
+	}
+	return got;
 }
 
 /* Up to n frames from q's ring into pool pq's buffers. */
@@ -221,6 +321,9 @@ static uint16_t rx_ring(struct usn_pport *p, struct usn_pport_queue *q, struct u
 			struct usn_buf **bufs, uint16_t n)
 {
 	uint16_t got = 0;
+
+	if (q->v2)
+		return rx_ring_v2(p, q, pq, bufs, n);
 
 	while (got < n) {
 		struct tpacket3_hdr *h;
@@ -240,7 +343,14 @@ static uint16_t rx_ring(struct usn_pport *p, struct usn_pport_queue *q, struct u
 		}
 		h = (struct tpacket3_hdr *)q->pkt;
 		q->pkt += h->tp_next_offset;
-		struct usn_buf *b = rx_frame(p, q, pq, h);
+		const struct sockaddr_ll *sll =
+		    (const struct sockaddr_ll *)((uint8_t *)h + TPACKET_ALIGN(sizeof(struct tpacket3_hdr)));
+		struct rx_desc d = {.frame = (uint8_t *)h + h->tp_mac,
+				    .snaplen = h->tp_snaplen,
+				    .wire_len = h->tp_len,
+				    .status = h->tp_status,
+				    .pkttype = sll->sll_pkttype};
+		struct usn_buf *b = rx_frame(p, q, pq, &d);
 		if (b)
 			bufs[got++] = b;
 		/* Every frame copied: the block goes back to the kernel now,

@@ -49,8 +49,8 @@ static bool at_tcp_sum(const uint8_t *frame, uint32_t len, uint32_t csum_start, 
 	return csum_start == l2 + (frame[l2] & 15u) * 4u && csum_off == 16;
 }
 
-bool usn_pport_rx_meta(const uint8_t *vnet, uint32_t tp_status, uint8_t *frame, uint32_t len, uint16_t *flags,
-		       uint16_t *seg_size, bool *partial, bool *sw)
+bool usn_pport_rx_meta(const uint8_t *vnet, uint32_t tp_status, uint8_t *frame, uint32_t len, bool whole,
+		       uint16_t *flags, uint16_t *seg_size, bool *partial, bool *sw)
 {
 	*flags = 0;
 	*seg_size = 0;
@@ -87,6 +87,8 @@ bool usn_pport_rx_meta(const uint8_t *vnet, uint32_t tp_status, uint8_t *frame, 
 		if (at_tcp_sum(frame, len, csum_start, csum_off)) {
 			*flags |= USN_BUF_RX_L4_CSUM_GOOD;
 			*partial = true;
+		} else if (!whole) {
+			return false;
 		} else {
 			/* Anything else is finished here, as the kernel's
 			 * skb_checksum_help would, and checked by the stack. */

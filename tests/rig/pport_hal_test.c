@@ -8,9 +8,10 @@
  * counters on the other side (one packet crossed the veth for the segment,
  * the router cut it into MSS frames with sums the receiver verified).
  *
- * Usage: pport_hal_test IFACE NEXT_HOP_MAC SRC_IP DST_IP DST_PORT [plain]
+ * Usage: pport_hal_test IFACE NEXT_HOP_MAC SRC_IP DST_IP DST_PORT [plain|v2]
  *   plain: the port with --pkt-no-vnet (no offloads; the segment is then
- *   sent as MSS frames and large received frames have no segment size).
+ *   sent as MSS frames and large received frames have no segment size);
+ *   v2: with --pkt-ring=v2 (large frames read off the socket's queue).
  * Prints "PASS name" / "FAIL name: why" and "tx_frames N" (frames sent). */
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -281,12 +282,14 @@ int main(int argc, char **argv)
 	struct usn_backend *b;
 	char msg[512];
 	bool plain = argc > 6 && strcmp(argv[6], "plain") == 0;
-	char *oargv[] = {argv[0], "--iface", argv[1], plain ? "--pkt-no-vnet" : NULL, NULL};
+	bool v2 = argc > 6 && strcmp(argv[6], "v2") == 0;
+	char *oargv[] = {argv[0], "--iface", argv[1], plain ? "--pkt-no-vnet" : v2 ? "--pkt-ring=v2" : NULL, NULL};
+	int oargc = plain || v2 ? 4 : 3;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	memset(&c, 0, sizeof(c));
 	if (argc < 6 || parse_mac(argv[2], c.dst_mac) != 0) {
-		fprintf(stderr, "usage: pport_hal_test IFACE NEXT_HOP_MAC SRC_IP DST_IP DST_PORT [plain]\n");
+		fprintf(stderr, "usage: pport_hal_test IFACE NEXT_HOP_MAC SRC_IP DST_IP DST_PORT [plain|v2]\n");
 		return 2;
 	}
 	inet_pton(AF_INET, argv[3], &a);
@@ -297,12 +300,12 @@ int main(int argc, char **argv)
 	c.sport = 40000 + (uint16_t)(getpid() % 20000);
 	c.snd_nxt = 0x12345678u;
 
-	int rc = usn_pport_backend_ops.open(plain ? 4 : 3, oargv, 1, &b, msg, sizeof(msg));
+	int rc = usn_pport_backend_ops.open(oargc, oargv, 1, &b, msg, sizeof(msg));
 	if (rc < 0) {
 		printf("FAIL open: %s\n", msg);
 		return 1;
 	}
-	CHECK("open: consumed --iface IF and its options", rc == (plain ? 4 : 3), "returned %d", rc);
+	CHECK("open: consumed --iface IF and its options", rc == oargc, "returned %d", rc);
 	c.hal = usn_pport_backend_ops.hal(b);
 	memcpy(c.src_mac, c.hal->mac, 6);
 	test_offloads(c.hal, plain);

@@ -6,7 +6,8 @@
 # Cases: one worker; two workers in a PACKET_FANOUT_CBPF group (the port
 # spreads flows by usn_rss_hash: no software steering); two workers with
 # --pkt-fanout=hash (worker 0 receives, the stack steers); plain frames
-# (--pkt-no-vnet); the kernel with TX checksum offload off (DATA_VALID);
+# (--pkt-no-vnet); the TPACKET_V2 ring (--pkt-ring=v2) with one and two
+# workers; the kernel with TX checksum offload off (DATA_VALID);
 # through the qdisc (--pkt-qdisc). Each: ping and ARP from the kernel, 1,000
 # echoed connections with every byte checked, a clean stop, per-worker
 # counters. Then tcpdump on the port's interface: it sees what arrives, and
@@ -161,8 +162,8 @@ port_sum() {
 }
 
 run_case pport 1
-if grep -q 'fanout none, virtio-net headers' "$tmp/pport.log" && grep -q 'offloads 0x75' "$tmp/pport.log"; then
-	pass "pport: virtio-net headers, offloads TCP sum, TSO, RX sums, LRO, chains (0x75)"
+if grep -q 'fanout none, TPACKET_V3 ring, virtio-net headers' "$tmp/pport.log" && grep -q 'offloads 0x75' "$tmp/pport.log"; then
+	pass "pport: a TPACKET_V3 ring, virtio-net headers, offloads TCP sum, TSO, RX sums, LRO, chains (0x75)"
 else
 	fail "pport offloads" "$(grep -E '^packet port|offloads' "$tmp/pport.log" | head -2 | tr '\n' ' ')"
 fi
@@ -186,6 +187,15 @@ if grep -q 'fanout hash, software steering' "$tmp/pport_hash_2w.log" && grep -qE
 	pass "pport_hash_2w: worker 0 receives and steers"
 else
 	fail "pport_hash_2w fanout" "$(grep -E '^packet port|^worker' "$tmp/pport_hash_2w.log" | tr '\n' ' ' | cut -c1-400)"
+fi
+
+# The TPACKET_V2 ring: frames handed over at once, large ones by recvmsg.
+run_case pport_v2 1 --pkt-ring=v2
+run_case pport_v2_rss_2w 2 --pkt-ring=v2
+if grep -q 'TPACKET_V2 ring' "$tmp/pport_v2.log" && [ "$(port_sum "$tmp/pport_v2.log" ' \([0-9]*\) fetched')" -gt 0 ]; then
+	pass "pport_v2: a TPACKET_V2 ring, large frames read off the socket's queue"
+else
+	fail "pport_v2" "$(grep -E '^(packet port|queue)' "$tmp/pport_v2.log" | tr '\n' ' ' | cut -c1-300)"
 fi
 
 run_case pport_plain 1 --pkt-no-vnet

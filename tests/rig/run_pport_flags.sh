@@ -105,6 +105,8 @@ expect "--pkt-bufs not a number" 1 "bad value in --pkt-bufs=lots" --iface "$IF" 
 expect "--pkt-blocks too many" 1 "bad value in --pkt-blocks=99999" --iface "$IF" --pkt-blocks=99999 --ip "$SRV_IP/24"
 expect "--pkt-fanout unknown" 1 "bad value in --pkt-fanout=lb \(expected --pkt-fanout=rss or hash\)" \
 	--iface "$IF" --pkt-fanout=lb --ip "$SRV_IP/24"
+expect "--pkt-ring unknown" 1 "bad value in --pkt-ring=v1 \(expected --pkt-ring=v3 or v2\)" \
+	--iface "$IF" --pkt-ring=v1 --ip "$SRV_IP/24"
 expect "--pkt-cpus malformed" 1 "bad value in --pkt-cpus=0-x" --iface "$IF" --pkt-cpus=0-x --ip "$SRV_IP/24"
 expect "--pkt-cpus too few" 1 "--pkt-cpus names 1 CPUs for 2 workers" --iface "$IF" --pkt-cpus=0 --ip "$SRV_IP/24" \
 	--workers 2

@@ -8,8 +8,9 @@
 # K. Checks: one packet crossed P -> R for the 60,000-byte TSO segment (R
 # received exactly the frames the port sent), R sent K the MSS frames, K's
 # TCP took every byte without a checksum error; the kernel's reply reached
-# the port as large frames flagged RX_COALESCED. Then the same without
-# virtio-net headers (--pkt-no-vnet): plain frames, the fallback.
+# the port as large frames flagged RX_COALESCED. Then the same with the
+# TPACKET_V2 ring (--pkt-ring=v2), and without virtio-net headers
+# (--pkt-no-vnet): plain frames, the fallback.
 # Fails (never skips) when it cannot run. Needs root.
 # Binary: $USN_PPORT_HAL_TEST (default build/rel/tests/rig/pport_hal_test).
 set -u
@@ -164,6 +165,12 @@ run_case() {
 }
 
 run_case vnet
+run_case v2 v2
+if grep -qE 'rx [0-9]+ frames .* [1-9][0-9]* fetched' "$tmp/v2.out"; then
+	pass "v2: the large frames came off the socket's queue (recvmsg)"
+else
+	fail "v2 fetched" "$(grep '^queue' "$tmp/v2.out")"
+fi
 run_case plain plain
 
 [ "$fails" -eq 0 ]

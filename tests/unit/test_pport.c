@@ -160,7 +160,7 @@ static void test_rx_data_valid(void **state)
 
 	(void)state;
 	vnet_set(v, VIRTIO_NET_HDR_F_DATA_VALID, 0, 0, 0, 0, 0);
-	assert_true(usn_pport_rx_meta(v, 0, f, len, &flags, &seg, &partial, &sw));
+	assert_true(usn_pport_rx_meta(v, 0, f, len, true, &flags, &seg, &partial, &sw));
 	/* The TCP sum only: the IPv4 header sum is the stack's to check. */
 	assert_int_equal(flags, USN_BUF_RX_L4_CSUM_GOOD);
 	assert_int_equal(seg, 0);
@@ -168,7 +168,7 @@ static void test_rx_data_valid(void **state)
 	assert_false(sw);
 	/* Nothing said: nothing claimed. */
 	vnet_set(v, 0, 0, 0, 0, 0, 0);
-	assert_true(usn_pport_rx_meta(v, 0, f, len, &flags, &seg, &partial, &sw));
+	assert_true(usn_pport_rx_meta(v, 0, f, len, true, &flags, &seg, &partial, &sw));
 	assert_int_equal(flags, 0);
 }
 
@@ -186,7 +186,7 @@ static void test_rx_needs_csum_tcp(void **state)
 
 			make_partial(f, vlan, 16);
 			vnet_set(v, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, start, 16);
-			assert_true(usn_pport_rx_meta(v, 0, f, len, &flags, &seg, &partial, &sw));
+			assert_true(usn_pport_rx_meta(v, 0, f, len, true, &flags, &seg, &partial, &sw));
 			assert_int_equal(flags, USN_BUF_RX_L4_CSUM_GOOD);
 			assert_true(partial);
 			assert_false(sw);
@@ -196,7 +196,7 @@ static void test_rx_needs_csum_tcp(void **state)
 			/* The same offsets one byte off are not the TCP sum:
 			 * finished in software instead, never trusted. */
 			vnet_set(v, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, (uint16_t)(start + 2), 14);
-			assert_true(usn_pport_rx_meta(v, 0, f, len, &flags, &seg, &partial, &sw));
+			assert_true(usn_pport_rx_meta(v, 0, f, len, true, &flags, &seg, &partial, &sw));
 			assert_int_equal(flags, 0);
 			assert_true(sw);
 		}
@@ -215,16 +215,16 @@ static void test_rx_needs_csum_other(void **state)
 	make_partial(f, false, 6);
 	assert_false(l4_sum_ok(f, false));
 	vnet_set(v, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 34, 6);
-	assert_true(usn_pport_rx_meta(v, 0, f, len, &flags, &seg, &partial, &sw));
+	assert_true(usn_pport_rx_meta(v, 0, f, len, true, &flags, &seg, &partial, &sw));
 	assert_int_equal(flags, 0); /* the stack checks it like any other */
 	assert_true(sw);
 	assert_false(partial);
 	assert_true(l4_sum_ok(f, false));
 	/* Offsets past the frame: the header is refused. */
 	vnet_set(v, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, (uint16_t)(len - 2), 1);
-	assert_false(usn_pport_rx_meta(v, 0, f, len, &flags, &seg, &partial, &sw));
+	assert_false(usn_pport_rx_meta(v, 0, f, len, true, &flags, &seg, &partial, &sw));
 	vnet_set(v, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 60000, 16);
-	assert_false(usn_pport_rx_meta(v, 0, f, len, &flags, &seg, &partial, &sw));
+	assert_false(usn_pport_rx_meta(v, 0, f, len, true, &flags, &seg, &partial, &sw));
 }
 
 static void test_rx_gso(void **state)
@@ -238,13 +238,13 @@ static void test_rx_gso(void **state)
 	(void)state;
 	make_partial(f, false, 16);
 	vnet_set(v, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448, 34, 16);
-	assert_true(usn_pport_rx_meta(v, 0, f, len, &flags, &seg, &partial, &sw));
+	assert_true(usn_pport_rx_meta(v, 0, f, len, true, &flags, &seg, &partial, &sw));
 	assert_int_equal(flags, USN_BUF_RX_COALESCED | USN_BUF_RX_L4_CSUM_GOOD);
 	assert_int_equal(seg, 1448);
 	/* With ECN marked, still a coalesced TCP frame. */
 	vnet_set(v, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN, 54, 1000,
 		 34, 16);
-	assert_true(usn_pport_rx_meta(v, 0, f, len, &flags, &seg, &partial, &sw));
+	assert_true(usn_pport_rx_meta(v, 0, f, len, true, &flags, &seg, &partial, &sw));
 	assert_true(flags & USN_BUF_RX_COALESCED);
 	assert_int_equal(seg, 1000);
 }
@@ -257,22 +257,23 @@ static void test_rx_plain(void **state)
 	uint32_t len = frame_make(f, false, 5, 6, 0xc6120001, 0xc6120002, 1000, 80, 100);
 
 	(void)state;
-	assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER | TP_STATUS_CSUM_VALID, f, len, &flags, &seg,
+	assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER | TP_STATUS_CSUM_VALID, f, len, true, &flags, &seg,
 				      &partial, &sw));
 	assert_int_equal(flags, USN_BUF_RX_L4_CSUM_GOOD);
-	assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER | TP_STATUS_CSUMNOTREADY, f, len, &flags, &seg,
-				      &partial, &sw));
+	assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER | TP_STATUS_CSUMNOTREADY, f, len, true, &flags,
+				      &seg, &partial, &sw));
 	assert_int_equal(flags, USN_BUF_RX_L4_CSUM_GOOD);
 	assert_true(partial);
-	assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER, f, len, &flags, &seg, &partial, &sw));
+	assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER, f, len, true, &flags, &seg, &partial, &sw));
 	assert_int_equal(flags, 0);
 	/* A partial UDP sum without offsets cannot be finished: not claimed. */
 	len = frame_make(f, false, 5, 17, 0xc6120001, 0xc6120002, 53, 53, 10);
-	assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER | TP_STATUS_CSUMNOTREADY, f, len, &flags, &seg,
-				      &partial, &sw));
+	assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER | TP_STATUS_CSUMNOTREADY, f, len, true, &flags,
+				      &seg, &partial, &sw));
 	assert_int_equal(flags, 0);
 	/* Too short to hold an IPv4 header. */
-	assert_true(usn_pport_rx_meta(NULL, TP_STATUS_CSUMNOTREADY, f, 20, &flags, &seg, &partial, &sw));
+	assert_true(
+	    usn_pport_rx_meta(NULL, TP_STATUS_CSUMNOTREADY, f, 20, true, &flags, &seg, &partial, &sw));
 	assert_int_equal(flags, 0);
 }
 
@@ -820,6 +821,94 @@ static void test_hal_tx_full_and_too_long(void **state)
 	fx_free(fx);
 }
 
+/* TPACKET_V2 (--pkt-ring=v2): a slot per frame, given back as soon as it is
+ * read; a frame larger than a slot (TP_STATUS_COPY) read whole from the
+ * socket's queue, and thrown off that queue even when it is dropped. */
+#define V2_SLOT 2048u
+
+static void v2_put(struct usn_pport_queue *q, uint32_t slot, const struct ring_frame *fr, bool copy, int peer)
+{
+	struct tpacket2_hdr *h = (struct tpacket2_hdr *)(q->ring + (size_t)slot * V2_SLOT);
+	struct sockaddr_ll *sll = (struct sockaddr_ll *)((uint8_t *)h + TPACKET_ALIGN(sizeof(*h)));
+	uint32_t mac_off = 96, room = V2_SLOT - mac_off;
+
+	memset(h, 0, V2_SLOT);
+	h->tp_len = fr->len;
+	h->tp_snaplen = fr->len < room ? fr->len : room;
+	h->tp_mac = (uint16_t)mac_off;
+	sll->sll_pkttype = fr->pkttype;
+	memcpy((uint8_t *)h + mac_off - 10, fr->vnet, 10);
+	memcpy((uint8_t *)h + mac_off, fr->data, h->tp_snaplen);
+	if (copy) {
+		/* The whole frame, its header first, on the socket's queue. */
+		static uint8_t dgram[70000];
+		memcpy(dgram, fr->vnet, 10);
+		memcpy(dgram + 10, fr->data, fr->len);
+		assert_int_equal(send(peer, dgram, 10 + fr->len, 0), 10 + fr->len);
+	}
+	h->tp_status = TP_STATUS_USER | (copy ? TP_STATUS_COPY : 0);
+}
+
+static void test_hal_rx_v2(void **state)
+{
+	struct fixture *fx = fx_new(1, true);
+	struct usn_hal *hal = &fx->p.hal;
+	struct usn_pport_queue *q = fx->p.q[0];
+	static uint8_t small[200], big[30000], big2[5000];
+	uint8_t v[10], vg[10];
+	struct usn_buf *rx[8];
+
+	(void)state;
+	q->v2 = true;
+	q->frame_size = V2_SLOT;
+	q->n_frames = T_BLOCK * T_BLOCKS / V2_SLOT;
+	q->frame = q->n_frames - 2; /* the reader wraps */
+	uint32_t ls = frame_make(small, false, 5, 6, 1, 2, 3, 4, 100);
+	uint32_t lb = frame_make(big, false, 5, 6, 1, 2, 3, 4, 29000);
+	uint32_t lb2 = frame_make(big2, false, 5, 6, 1, 2, 3, 4, 4000);
+	make_partial(big, false, 16);
+	vnet_set(v, VIRTIO_NET_HDR_F_DATA_VALID, 0, 0, 0, 0, 0);
+	vnet_set(vg, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448, 34, 16);
+	const struct ring_frame f_small = {.data = small, .len = ls, .pkttype = PACKET_HOST, .vnet = v};
+	const struct ring_frame f_big = {.data = big, .len = lb, .pkttype = PACKET_HOST, .vnet = vg};
+	const struct ring_frame f_out = {.data = big2, .len = lb2, .pkttype = PACKET_OUTGOING, .vnet = v};
+	const struct ring_frame f_big2 = {.data = big2, .len = lb2, .pkttype = PACKET_HOST, .vnet = v};
+	uint32_t s0 = q->frame;
+	v2_put(q, s0, &f_small, false, fx->peer[0]);
+	v2_put(q, s0 + 1, &f_big, true, fx->peer[0]);
+	v2_put(q, 0, &f_out, true, fx->peer[0]);
+	v2_put(q, 1, &f_big2, true, fx->peer[0]);
+	assert_int_equal(hal->ops->rx_burst(hal, 0, rx, 8), 3);
+	assert_true(chain_equals(rx[0], small, ls));
+	assert_int_equal(rx[0]->flags, USN_BUF_RX_L4_CSUM_GOOD);
+	assert_true(chain_equals(rx[1], big, lb));
+	assert_int_equal(rx[1]->flags, USN_BUF_RX_COALESCED | USN_BUF_RX_L4_CSUM_GOOD);
+	assert_int_equal(rx[1]->seg_size, 1448);
+	/* The outgoing frame's copy was thrown away: the next is big2's. */
+	assert_true(chain_equals(rx[2], big2, lb2));
+	assert_int_equal(q->st.rx_fetched, 2);
+	assert_int_equal(q->st.rx_outgoing, 1);
+	assert_int_equal(q->frame, 2);
+	for (uint32_t i = 0; i < 2; i++) {
+		struct tpacket2_hdr *h = (struct tpacket2_hdr *)(q->ring + (size_t)((s0 + i) % q->n_frames) * V2_SLOT);
+		assert_int_equal(h->tp_status, TP_STATUS_KERNEL);
+	}
+	uint8_t scratch[16];
+	assert_true(recv(q->fd, scratch, sizeof scratch, MSG_DONTWAIT) < 0); /* nothing left queued */
+	hal->ops->free_bulk(hal, 0, rx, 3);
+
+	/* No buffers for a large frame: dropped, its copy off the queue too. */
+	static struct usn_buf *all[T_BUFS];
+	assert_int_equal(hal->ops->alloc_bulk(hal, 0, all, T_BUFS), T_BUFS);
+	v2_put(q, 2, &f_big2, true, fx->peer[0]);
+	assert_int_equal(hal->ops->rx_burst(hal, 0, rx, 8), 0);
+	assert_int_equal(q->st.rx_no_buf, 1);
+	assert_true(recv(q->fd, scratch, sizeof scratch, MSG_DONTWAIT) < 0);
+	hal->ops->free_bulk(hal, 0, all, T_BUFS);
+	assert_int_equal(free_count(q), T_BUFS);
+	fx_free(fx);
+}
+
 /* Receive, transmit, allocate, free, return across workers: nothing is
  * allocated once the port is set up. */
 static void test_hal_no_malloc(void **state)
@@ -872,6 +961,7 @@ int main(void)
 	    cmocka_unit_test(test_hal_drain_all_and_return),
 	    cmocka_unit_test(test_hal_tx),
 	    cmocka_unit_test(test_hal_tx_full_and_too_long),
+	    cmocka_unit_test(test_hal_rx_v2),
 	    cmocka_unit_test(test_hal_no_malloc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
