@@ -1,6 +1,6 @@
 /* libusnet Linux packet port (include/usnet/backend_ops.h): a port on any
  * Linux interface (a veth in a container, a NIC) through AF_PACKET, one
- * socket per worker: a TPACKET_V3 receive ring, batched sendmmsg for
+ * socket per worker: a TPACKET_V3 receive ring (or V2), batched sendmmsg for
  * transmission, PACKET_QDISC_BYPASS, and virtio-net headers (PACKET_VNET_HDR)
  * so that frames carry checksum offload and TSO out and coalesced segments
  * with verified sums in, as gVisor's and Open vSwitch's userspace datapaths
@@ -760,11 +760,12 @@ static void pport_print_stats(struct usn_backend *b, FILE *out)
 	struct usn_pport *p = pport_of(b);
 	static const char *const fanout[] = {"none", "rss (cbpf)", "hash, software steering"};
 
-	fprintf(out, "packet port %s: %u worker%s, fanout %s, %s, %s, %s, mtu %u, tso_max %u, offloads 0x%x\n",
-		p->ifname, p->n_queues, p->n_queues == 1 ? "" : "s", fanout[p->fanout],
-		p->q[0] && p->q[0]->v2 ? "TPACKET_V2 ring" : "TPACKET_V3 ring",
-		p->vnet ? "virtio-net headers" : "plain frames", p->bypass ? "qdisc bypassed" : "through the qdisc",
-		p->hal.mtu, p->hal.tso_max, p->hal.offloads);
+	fprintf(
+	    out, "packet port %s: %u worker%s, fanout %s, %s, %s, %s, mtu %u, tso_max %u, offloads 0x%x\n",
+	    p->ifname, p->n_queues, p->n_queues == 1 ? "" : "s", fanout[p->fanout],
+	    p->q[0] && p->q[0]->v2 ? "TPACKET_V2 ring" : "TPACKET_V3 ring",
+	    p->vnet ? "virtio-net headers" : "plain frames",
+	    p->bypass ? "qdisc bypassed" : "through the qdisc", p->hal.mtu, p->hal.tso_max, p->hal.offloads);
 	for (uint16_t i = 0; i < p->n_queues; i++) {
 		struct usn_pport_queue *q = p->q[i];
 		struct tpacket_stats_v3 ks;
@@ -778,9 +779,12 @@ static void pport_print_stats(struct usn_backend *b, FILE *out)
 		for (struct usn_buf *r = atomic_load(&q->returned); r; r = r->link)
 			returned++;
 		fprintf(out,
-			"queue %u: rx %llu frames %llu bytes (%llu coalesced, %llu partial sums, %llu sums completed, "
-			"%llu fetched), dropped: %llu truncated %llu no buffer %llu vlan %llu outgoing %llu bad header; "
-			"tx %llu frames %llu bytes (%llu tso), %llu busy, %llu refused, %llu too long; kernel: %u frames, "
+			"queue %u: rx %llu frames %llu bytes (%llu coalesced, %llu partial sums, %llu sums "
+			"completed, "
+			"%llu fetched), dropped: %llu truncated %llu no buffer %llu vlan %llu outgoing %llu "
+			"bad header; "
+			"tx %llu frames %llu bytes (%llu tso), %llu busy, %llu refused, %llu too long; "
+			"kernel: %u frames, "
 			"%u drops, %u ring freezes; buffers %u of %u free\n",
 			i, (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
 			(unsigned long long)s->rx_coalesced, (unsigned long long)s->rx_csum_partial,
@@ -788,9 +792,10 @@ static void pport_print_stats(struct usn_backend *b, FILE *out)
 			(unsigned long long)s->rx_truncated, (unsigned long long)s->rx_no_buf,
 			(unsigned long long)s->rx_vlan, (unsigned long long)s->rx_outgoing,
 			(unsigned long long)s->rx_bad_vnet, (unsigned long long)s->tx_frames,
-			(unsigned long long)s->tx_bytes, (unsigned long long)s->tx_tso, (unsigned long long)s->tx_busy,
-			(unsigned long long)s->tx_errors, (unsigned long long)s->tx_too_long, ks.tp_packets, ks.tp_drops,
-			ks.tp_freeze_q_cnt, q->free_n + returned, q->n_bufs);
+			(unsigned long long)s->tx_bytes, (unsigned long long)s->tx_tso,
+			(unsigned long long)s->tx_busy, (unsigned long long)s->tx_errors,
+			(unsigned long long)s->tx_too_long, ks.tp_packets, ks.tp_drops, ks.tp_freeze_q_cnt,
+			q->free_n + returned, q->n_bufs);
 	}
 	if (!p->stack)
 		return;

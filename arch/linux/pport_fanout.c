@@ -36,9 +36,9 @@ static void emit(struct prog *p, uint16_t code, uint8_t jt, uint8_t jf, uint32_t
 	p->n++;
 }
 
-/* "if A has none of mask's bits... " style guard: continue when cond holds,
- * else return 0 (worker 0). Jumps only go forward, at most 255 ahead, so
- * each guard returns on the spot. */
+/* A check on A: go on when the jump's test is `when_true`, else return 0
+ * (worker 0). Jumps only go forward, at most 255 instructions, so each
+ * check has its own return right behind it. */
 static void guard(struct prog *p, uint16_t jmp, uint32_t k, bool when_true)
 {
 	emit(p, (uint16_t)(BPF_JMP | jmp | BPF_K), when_true ? 1 : 0, when_true ? 0 : 1, k);

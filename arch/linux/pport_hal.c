@@ -1,10 +1,12 @@
 /* libusnet Linux packet port: the HAL operations (include/usnet/hal.h) over
  * one AF_PACKET socket per worker. RX copies each frame out of the
  * TPACKET_V3 ring into the queue's own buffers (chained past one buffer) and
- * gives each block back once read; TX hands a burst to one sendmmsg, each
- * frame a virtio-net header and its buffers as an iovec, so the kernel
- * copies once and the buffers are free again at once. No system call but
- * that one sendmmsg per burst; nothing allocated. */
+ * gives each block back once read (or, with --pkt-ring=v2, each TPACKET_V2
+ * slot, a frame larger than a slot read off the socket's queue by recvmsg);
+ * TX hands a burst to one sendmmsg, each frame a virtio-net header and its
+ * buffers as an iovec, so the kernel copies once and the buffers are free
+ * again at once. No system call but that sendmmsg per burst (and v2's
+ * recvmsg per large frame); nothing allocated. */
 
 #include <errno.h>
 #include <linux/if_packet.h>
