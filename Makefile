@@ -1,10 +1,12 @@
 # libusnet build. `make` builds the library (static and shared), the
-# simulated-link backend, the DPDK backend and the apps when DPDK is present;
+# simulated-link backend, the Linux packet port, the DPDK backend when DPDK
+# is present, and the apps on whichever of the two there are;
 # `make test` installs what it needs, then runs every suite twice: a normal
 # build and an AddressSanitizer + UndefinedBehaviorSanitizer build.
 # Sources are found by wildcard: a new lib/*/x.c or tests/unit/test_x.c needs
-# no edit here. Fragments: arch/x86/x86.mk, arch/tilegx/tilegx.mk,
-# apps/apps.mk, tests/tests.mk, bench/bench.mk.
+# no edit here. Fragments: arch/x86/x86.mk, arch/linux/linux.mk,
+# arch/select/select.mk, arch/tilegx/tilegx.mk, apps/apps.mk, tests/tests.mk,
+# bench/bench.mk.
 
 CC ?= gcc
 ARCH ?= x86
@@ -59,6 +61,8 @@ $(LIBSO): $(LIB_OBJS) lib/usnet.map
 	$(CC) -shared -Wl,--version-script=lib/usnet.map -o $@ $(LIB_OBJS) $(LDFLAGS_COMMON)
 
 -include arch/x86/x86.mk
+-include arch/linux/linux.mk
+-include arch/select/select.mk
 -include arch/tilegx/tilegx.mk
 -include apps/apps.mk
 -include tests/tests.mk

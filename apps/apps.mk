@@ -1,6 +1,8 @@
-# apps: the two web servers sharing apps/http. bsd_ws (Linux sockets) is
-# always built; minimal_ws (libusnet) only when arch/x86 provides the DPDK
-# backend archive ($(DPDK_LIB), from arch/x86/x86.mk).
+# apps: the two web servers sharing apps/http, the load generator and the
+# echo server. bsd_ws (Linux sockets) is always built; minimal_ws, usn_load
+# and usn_echo (libusnet) when there is a backend to open their port with:
+# the Linux packet port and/or DPDK, through the selector
+# ($(BACKEND_LIBS), from arch/select/select.mk).
 
 # The programs are $(B)/apps/<name>, so their objects live apart, under
 # $(B)/obj/apps/.
@@ -13,7 +15,7 @@ HTTP_SRCS := $(wildcard apps/http/*.c)
 HTTP_OBJS := $(HTTP_SRCS:%.c=$(APPS_OBJ)/%.o)
 
 # apps/common/cli.c: the command-line helpers every program links (also
-# usn_echo, from arch/x86/x86.mk, and minimal_ws_tilegx, by this path).
+# minimal_ws_tilegx, by this path).
 CLI_OBJ := $(APPS_OBJ)/apps/common/cli.o
 
 BSD_WS := $(B)/apps/bsd_ws
@@ -29,15 +31,15 @@ APPS := $(BSD_WS)
 
 # (Also only once lib/tcp/ defines the TCP API: until then minimal_ws cannot
 # link, and a failing link would break `make all` for everyone.)
-ifneq ($(DPDK_LIB),)
+ifneq ($(BACKEND_LIBS),)
 ifneq ($(shell grep -ls '^int usn_tcp_send_ref' lib/tcp/*.c 2>/dev/null),)
 MINIMAL_WS := $(B)/apps/minimal_ws
 MINIMAL_WS_OBJS := $(APPS_OBJ)/apps/minimal_ws/main.o $(APPS_OBJ)/apps/minimal_ws/mws.o $(CLI_OBJ) \
 	$(HTTP_OBJS)
 
-$(MINIMAL_WS): $(MINIMAL_WS_OBJS) $(DPDK_LIB) $(LIBA)
+$(MINIMAL_WS): $(MINIMAL_WS_OBJS) $(BACKEND_LIBS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(MINIMAL_WS_OBJS) $(DPDK_LIB) $(LIBA) $(DPDK_LIBS) -lm -pthread $(LDFLAGS_COMMON) -o $@
+	$(CC) $(MINIMAL_WS_OBJS) $(BACKEND_LIBS) $(LIBA) $(BACKEND_LDLIBS) -lm -pthread $(LDFLAGS_COMMON) -o $@
 
 APPS += $(MINIMAL_WS)
 
@@ -46,13 +48,24 @@ APPS += $(MINIMAL_WS)
 USN_LOAD := $(B)/apps/usn_load
 USN_LOAD_OBJS := $(APPS_OBJ)/apps/usn_load/main.o $(APPS_OBJ)/apps/usn_load/load.o $(CLI_OBJ)
 
-$(USN_LOAD): $(USN_LOAD_OBJS) $(DPDK_LIB) $(LIBA)
+$(USN_LOAD): $(USN_LOAD_OBJS) $(BACKEND_LIBS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(USN_LOAD_OBJS) $(DPDK_LIB) $(LIBA) $(DPDK_LIBS) -lm -pthread $(LDFLAGS_COMMON) -o $@
+	$(CC) $(USN_LOAD_OBJS) $(BACKEND_LIBS) $(LIBA) $(BACKEND_LDLIBS) -lm -pthread $(LDFLAGS_COMMON) -o $@
 
 APPS += $(USN_LOAD)
-.PHONY: usn_load
+
+# usn_echo: the TCP echo server (apps/echo).
+ECHO_BIN := $(B)/apps/usn_echo
+ECHO_OBJS := $(APPS_OBJ)/apps/echo/echo.o $(CLI_OBJ)
+
+$(ECHO_BIN): $(ECHO_OBJS) $(BACKEND_LIBS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ECHO_OBJS) $(BACKEND_LIBS) $(LIBA) $(BACKEND_LDLIBS) -lm -pthread $(LDFLAGS_COMMON) -o $@
+
+APPS += $(ECHO_BIN)
+.PHONY: usn_load echo
 usn_load: $(USN_LOAD)
+echo: $(ECHO_BIN)
 endif
 endif
 
@@ -65,4 +78,4 @@ apps: $(APPS)
 all: $(APPS)
 
 -include $(BSD_WS_OBJS:.o=.d) $(APPS_OBJ)/apps/minimal_ws/main.d $(APPS_OBJ)/apps/minimal_ws/mws.d \
-	$(APPS_OBJ)/apps/usn_load/main.d $(APPS_OBJ)/apps/usn_load/load.d
+	$(APPS_OBJ)/apps/usn_load/main.d $(APPS_OBJ)/apps/usn_load/load.d $(APPS_OBJ)/apps/echo/echo.d

@@ -79,13 +79,20 @@ const char *cli_need(const char *prog, int argc, char **argv, int *i)
 	return argv[++*i];
 }
 
-void cli_help_exit(int argc, char **argv, const char *usage)
+bool cli_help_asked(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			exit(0);
-		}
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+void cli_help_exit(int argc, char **argv, const char *usage)
+{
+	if (cli_help_asked(argc, argv)) {
+		fputs(usage, stdout);
+		exit(0);
+	}
 }
 
 int cli_dashdash(int argc, char **argv)

@@ -41,6 +41,10 @@ const char *cli_need(const char *prog, int argc, char **argv, int *i);
  * on stdout and exits 0. */
 void cli_help_exit(int argc, char **argv, const char *usage);
 
+/* Whether --help or -h is anywhere in argv[1..argc), for a program that
+ * prints more than a fixed usage (the backends' lines). */
+bool cli_help_asked(int argc, char **argv);
+
 /* The index of the first "--" in argv[1..argc) (backend options before it,
  * the program's after), or -1 if there is none. */
 int cli_dashdash(int argc, char **argv);

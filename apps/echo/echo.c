@@ -1,6 +1,7 @@
-/* usn_echo: a TCP echo server (RFC 862) on libusnet, through whichever
- * backend it is linked with (arch/x86: DPDK). Each connection copies what it
- * receives into a preallocated ring and sends it back by reference. */
+/* usn_echo: a TCP echo server (RFC 862) on libusnet, on the port backend.h
+ * opens (the Linux packet port with --iface, else DPDK). Each connection
+ * copies what it receives into a preallocated ring and sends it back by
+ * reference. */
 #define _GNU_SOURCE
 
 #include <arpa/inet.h>
@@ -27,15 +28,16 @@
 
 /* One line per flag; apps/echo/README.md carries the same table. */
 static const char usage[] =
-    "usage: usn_echo [EAL options] -- --ip ADDR/PREFIX [options]\n"
-    "EAL options: see DPDK's EAL parameters; typically --no-huge -m 512 -l 0 --vdev=net_af_xdp0,iface=IF\n"
+    "usage: usn_echo PORT --ip ADDR/PREFIX [options]\n"
+    "PORT says which network port to use (see \"port:\" below)\n"
     "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
     "  --gw ADDR            next hop for off-link peers (default: none)\n"
     "  --port N             TCP port to echo on, 1..65535 (default 7)\n"
-    "  --workers N          workers, one per queue and lcore, 1..64 (default 1; EAL -l must list N lcores)\n"
+    "  --workers N          workers, one per queue and core, 1..64 (default 1; with DPDK, EAL -l must list N lcores)\n"
     "  --idle-backoff-us N  sleep up to N us when idle instead of spinning, 0..1000000 (default 0: spin)\n"
     "  -h, --help           print this help and exit\n"
-    "example: usn_echo --no-huge -m 512 -l 0 --vdev=net_af_packet0,iface=veth0 -- --ip 198.18.0.2/24\n";
+    "examples: usn_echo --iface veth0 --ip 198.18.0.2/24\n"
+    "          usn_echo --no-huge -m 512 -l 0 --vdev=net_af_packet0,iface=veth0 -- --ip 198.18.0.2/24\n";
 
 struct echo_opts {
 	uint32_t ip, gw;
@@ -214,8 +216,8 @@ static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 	return 0;
 }
 
-/* Parses the program's options (those after "--"); on error writes a
- * one-line message. */
+/* Parses the program's options (those after the port's); on error writes
+ * a one-line message. */
 static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, size_t msg_len)
 {
 	bool have_ip = false;
@@ -297,7 +299,7 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 	}
 	if (!have_ip) {
 		snprintf(msg, msg_len,
-			 "missing --ip ADDR/PREFIX (program options go after \"--\"; see --help)");
+			 "missing --ip ADDR/PREFIX (see --help)");
 		return -1;
 	}
 	return 0;
@@ -346,25 +348,26 @@ int main(int argc, char **argv)
 	struct usn_backend *b = NULL;
 	struct usn_hal *hal;
 	char msg[256] = "";
-	int dashdash, rc, status = 1;
+	int first, rc, status = 1;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* The program's options come after "--" (the backend takes what is
-	 * before it); check them before the backend starts, so a typo costs
-	 * no EAL start-up and needs no privileges. */
-	dashdash = cli_dashdash(argc, argv);
-	if (dashdash < 0)
-		dashdash = argc;
-	/* --help anywhere, with or without "--", before the EAL starts (it
-	 * would print its own usage for --help and exit). */
-	cli_help_exit(argc, argv, usage);
-	rc = parse_opts(dashdash < argc ? argc - dashdash - 1 : 0, argv + dashdash + 1, &o, msg, sizeof(msg));
+	/* --help anywhere, with or without "--", before any port is opened
+	 * (the EAL would print its own usage for --help and exit). */
+	if (cli_help_asked(argc, argv)) {
+		printf("%s%s", usage, usn_backend_help());
+		return 0;
+	}
+	/* The program's options come after the port's ("--iface IF", or EAL
+	 * options and "--"); check them before the port opens, so a typo
+	 * costs no start-up and needs no privileges. */
+	first = usn_backend_args(argc, argv);
+	rc = parse_opts(argc - first, argv + first, &o, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "usn_echo: %s\n", msg);
 		return 2;
 	}
 
-	rc = usn_backend_open(argc, argv, o.workers, &b, msg, sizeof(msg));
+	rc = usn_backend_open(first, argv, o.workers, &b, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "usn_echo: %s\n", msg);
 		return 1;

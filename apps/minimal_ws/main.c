@@ -1,6 +1,7 @@
 /* minimal_ws: the preloaded-page web server on libusnet (Rusty's "Minimal
- * WS"). Opens the hardware backend named by backend.h (DPDK on x86), builds
- * one stack, and runs mws on every worker until SIGINT/SIGTERM. */
+ * WS"). Opens its port through backend.h (the Linux packet port with
+ * --iface, else DPDK), builds one stack, and runs mws on every worker until
+ * SIGINT/SIGTERM. */
 #define _GNU_SOURCE
 
 #include <arpa/inet.h>
@@ -31,15 +32,17 @@ struct args {
 	uint32_t max_conns, probe_retries, orphan_probe_retries; /* 0: the stack's default */
 };
 
-/* One line per flag; apps/minimal_ws/README.md carries the same table. */
+/* One line per flag; apps/minimal_ws/README.md carries the same table. The
+ * backends' lines (usn_backend_help) follow it in --help. */
 static const char usage[] =
-    "usage: minimal_ws [EAL options] -- --root DIR --ip ADDR/PREFIX [options]\n"
-    "EAL options: see DPDK's EAL parameters; typically --no-huge -m 512 -l 0 --vdev=net_af_xdp0,iface=IF\n"
+    "usage: minimal_ws PORT --root DIR --ip ADDR/PREFIX [options]\n"
+    "PORT says which network port to use (see \"port:\" below), e.g.\n"
+    "  minimal_ws --iface veth0 --root DIR --ip 198.18.0.2/24\n"
     "  --root DIR           directory of pages, all preloaded at start (required)\n"
     "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
     "  --gw ADDR            next hop for off-link clients (default: none)\n"
     "  --port N             TCP port to serve (default 80)\n"
-    "  --workers N          workers, one per queue and lcore (default 1; EAL -l must list N lcores)\n"
+    "  --workers N          workers, one per queue and core (default 1; with DPDK, EAL -l must list N lcores)\n"
     "  --mac MAC            the stack's Ethernet address, aa:bb:cc:dd:ee:ff (default: the port's)\n"
     "  --mtu N              IPv4 MTU, 68 up to the port's (default: the port's)\n"
     "  --idle-backoff-us N  sleep up to N us when idle instead of spinning (default 0: spin)\n"
@@ -54,8 +57,8 @@ static const char usage[] =
 
 static const char prog[] = "minimal_ws";
 
-/* Program options: argv[first..argc). Written by hand, not getopt: the
- * EAL uses getopt on the same argv. */
+/* Program options: argv[first..argc), after the port's. Written by hand,
+ * not getopt: the EAL uses getopt on the same argv. */
 static void parse_args(int argc, char **argv, int first, struct args *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -184,13 +187,16 @@ static int worker_fn(void *arg, uint16_t i)
 
 int main(int argc, char **argv)
 {
-	/* --help anywhere, before the EAL starts. */
-	cli_help_exit(argc, argv, usage);
-	/* EAL options come before "--", ours after it. */
-	int dashdash = cli_dashdash(argc, argv);
-	int eal_argc = dashdash < 0 ? 1 : dashdash + 1;
+	/* --help anywhere, before any port is opened. */
+	if (cli_help_asked(argc, argv)) {
+		printf("%s%s", usage, usn_backend_help());
+		return 0;
+	}
+	/* The port's arguments come first ("--iface IF", or EAL options and
+	 * "--"), ours after them. */
+	int first = usn_backend_args(argc, argv);
 	struct args a;
-	parse_args(argc, argv, dashdash < 0 ? 1 : dashdash + 1, &a);
+	parse_args(argc, argv, first, &a);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	char msg[512];
@@ -208,7 +214,7 @@ int main(int argc, char **argv)
 	       http_store_bytes(store));
 
 	struct usn_backend *b = NULL;
-	int rc = usn_backend_open(eal_argc, argv, a.workers, &b, msg, sizeof(msg));
+	int rc = usn_backend_open(first, argv, a.workers, &b, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "minimal_ws: %s\n", msg);
 		http_store_close(store);

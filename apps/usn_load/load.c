@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -412,6 +413,8 @@ struct load {
 	struct load_opts o;
 	uint16_t n_workers;
 	volatile int stop_req;
+	/* Workers still in load_worker_run's own loop. */
+	atomic_uint running;
 	struct load_worker *w;
 };
 
@@ -804,6 +807,13 @@ int load_worker_run(struct load *l, uint16_t w, const volatile int *stop)
 	/* Let the last FINs and ACKs go out. */
 	for (int i = 0; i < 64; i++)
 		usn_worker_poll(uw);
+	atomic_fetch_sub(&l->running, 1);
+	/* Worker 0 receives what is not TCP (ARP replies for all) and, on a
+	 * port without RSS, every frame, steering the others' flows to them:
+	 * it polls on until they are done, or they would wait for replies
+	 * nobody reads. */
+	while (w == 0 && atomic_load(&l->running) != 0 && !(stop && *stop))
+		usn_worker_poll(uw);
 	return 0;
 }
 
@@ -832,6 +842,7 @@ struct load *load_create(struct usn_stack *s, const struct load_corpus *c, const
 	if (!l->o.seed)
 		l->o.seed = 1;
 	l->n_workers = usn_stack_workers(s);
+	atomic_init(&l->running, l->n_workers);
 	if (l->o.connections < l->n_workers)
 		l->o.connections = l->n_workers;
 	uint32_t max_conns = usn_stack_config(s)->tcp_max_conns;

@@ -128,7 +128,9 @@ bool load_worker_step(struct load *l, uint16_t w);
 /* Asks every worker to stop starting requests (any thread; SIGINT). */
 void load_stop(struct load *l);
 /* Polls and steps worker w until its run is over or *stop becomes non-zero
- * (then drains as after a limit). Returns 0. */
+ * (then drains as after a limit); worker 0 then polls on until every other
+ * worker's run is over too (it receives for them). Call once per worker,
+ * each on its own thread. Returns 0. */
 int load_worker_run(struct load *l, uint16_t w, const volatile int *stop);
 
 /* Worker w's counters (exact once w has stopped). */

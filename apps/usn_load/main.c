@@ -1,5 +1,6 @@
-/* usn_load: an HTTP/1.0 load generator on libusnet (issue 9). Opens the
- * hardware backend (DPDK on x86), one stack with a worker per core, and runs
+/* usn_load: an HTTP/1.0 load generator on libusnet. Opens its port through
+ * backend.h (the Linux packet port with --iface, else DPDK), one stack with
+ * a worker per core, and runs
  * load.c's client on every worker until its limits; prints and writes JSON. */
 #define _GNU_SOURCE
 
@@ -31,10 +32,12 @@ struct args {
 	bool quiet;
 };
 
-/* One line per flag; apps/usn_load/README.md carries the same table. */
+/* One line per flag; apps/usn_load/README.md carries the same table. The
+ * backends' lines (usn_backend_help) follow it in --help. */
 static const char usage[] =
-    "usage: usn_load [EAL options] -- --ip ADDR/PREFIX --server ADDR[:PORT] --pages LIST_OR_DIR [options]\n"
-    "EAL options: see DPDK's EAL parameters; typically --no-huge -m 512 -l 0 --vdev=net_af_xdp0,iface=IF\n"
+    "usage: usn_load PORT --ip ADDR/PREFIX --server ADDR[:PORT] --pages LIST_OR_DIR [options]\n"
+    "PORT says which network port to use (see \"port:\" below), e.g.\n"
+    "  usn_load --iface veth1 --ip 198.18.0.1/24 --server 198.18.0.2 --pages DIR\n"
     "  --ip ADDR/PREFIX      the client's address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
     "  --gw ADDR             next hop for an off-link server (default: none)\n"
     "  --server ADDR[:PORT]  the HTTP server (required; port default 80)\n"
@@ -43,7 +46,7 @@ static const char usage[] =
     "  --duration S          stop after S seconds (default 10 when --requests is not given)\n"
     "  --requests N          stop after N requests (default: no limit)\n"
     "  --rate R              fixed rate, R requests/s over all workers (default: closed loop)\n"
-    "  --workers N           workers, one per queue and lcore (default 1; EAL -l must list N lcores)\n"
+    "  --workers N           workers, one per queue and core (default 1; with DPDK, EAL -l must list N lcores)\n"
     "  --seed N              seed of the page choice (default 1)\n"
     "  --timeout S           per-request timeout in seconds (default 5)\n"
     "  --mtu N               IPv4 MTU, 68 up to the port's (default: the port's)\n"
@@ -193,12 +196,15 @@ static void json_str(char *out, size_t cap, const char *s)
 
 int main(int argc, char **argv)
 {
-	/* --help anywhere, with or without "--", before the EAL starts. */
-	cli_help_exit(argc, argv, usage);
-	int dashdash = cli_dashdash(argc, argv);
-	int eal_argc = dashdash < 0 ? 1 : dashdash + 1;
+	/* --help anywhere, with or without "--", before any port is opened. */
+	if (cli_help_asked(argc, argv)) {
+		printf("%s%s", usage, usn_backend_help());
+		return 0;
+	}
+	/* The port's arguments first ("--iface IF", or EAL options and "--"). */
+	int first = usn_backend_args(argc, argv);
 	struct args a;
-	parse_args(argc, argv, dashdash < 0 ? 1 : dashdash + 1, &a);
+	parse_args(argc, argv, first, &a);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	char msg[512];
@@ -210,7 +216,7 @@ int main(int argc, char **argv)
 	printf("corpus: %" PRIu32 " pages, %" PRIu64 " bytes\n", corpus->n, corpus->total_bytes);
 
 	struct usn_backend *b = NULL;
-	int rc = usn_backend_open(eal_argc, argv, a.workers, &b, msg, sizeof(msg));
+	int rc = usn_backend_open(first, argv, a.workers, &b, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "usn_load: %s\n", msg);
 		load_corpus_close(corpus);
@@ -278,7 +284,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
 	rc = usn_backend_run(b, worker_fn, &ctx);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu1);
-	/* The run's own CPU and wall time (EAL start-up excluded): a bench
+	/* The run's own CPU and wall time (port start-up excluded): a bench
 	 * divides them for the cores this client kept busy. */
 	double cpu_s = (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
 	double wall_s = (double)(mono_ns(NULL) - wall0) / 1e9;

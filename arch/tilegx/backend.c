@@ -128,6 +128,20 @@ int usn_gx_args_parse(int argc, char **argv, uint16_t n_queues, struct usn_gx_co
 	return dashdash < argc ? dashdash + 1 : argc;
 }
 
+/* The backend's options come before "--", the program's after it. */
+int usn_backend_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0)
+			return i + 1;
+	return 1;
+}
+
+const char *usn_backend_help(void)
+{
+	return "port: [--link NAME] [--cpus LIST] [--chain N] [--bufs N] [--mtu N] --  the mPIPE link (default xgbe1)\n";
+}
+
 int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backend **out, char *msg, size_t msg_len)
 {
 	struct usn_gx_config cfg;

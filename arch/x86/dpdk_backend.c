@@ -1,6 +1,8 @@
-/* libusnet DPDK backend (include/usnet/backend.h): EAL start-up, one ethdev
- * port with a queue pair and a mempool per worker, RSS programmed with a
- * key chosen at each start to match usn_rss_hash/usn_rss_queue, workers launched on EAL lcores, counters printed at exit.
+/* libusnet DPDK backend (include/usnet/backend_ops.h, usn_dpdk_backend_ops,
+ * the selector's default): EAL start-up, one ethdev port with a queue pair
+ * and a mempool per worker, RSS programmed with a key chosen at each start
+ * to match usn_rss_hash/usn_rss_queue, workers launched on EAL lcores,
+ * counters printed at exit.
  *
  * Arguments before "--" go to the EAL, except these backend options:
  *   --usn-port=N    use port N (default: the first port found)
@@ -144,7 +146,7 @@ static int split_args(int n, char **argv, char **eal, int *eal_n, struct backend
 
 /* Worker i's lcore: worker 0 on the main lcore (the calling thread), the
  * others on the EAL's worker lcores in order. */
-static int assign_lcores(struct usn_backend *b, char *msg, size_t msg_len)
+static int assign_lcores(struct usn_dpdk_backend *b, char *msg, size_t msg_len)
 {
 	unsigned have = rte_lcore_count();
 	unsigned lc, i = 1;
@@ -201,7 +203,7 @@ static bool reta_matches(uint16_t size, uint16_t n)
 	return size >= USN_DPDK_RETA_SPAN || size % n == 0;
 }
 
-static int reta_program(struct usn_backend *b, uint16_t size)
+static int reta_program(struct usn_dpdk_backend *b, uint16_t size)
 {
 	struct rte_eth_rss_reta_entry64 reta[RTE_ETH_RSS_RETA_SIZE_512 / RTE_ETH_RETA_GROUP_SIZE];
 
@@ -294,7 +296,7 @@ fail:
 	return NULL;
 }
 
-static struct rte_mempool *pool_create(struct usn_backend *b, const char *name, unsigned n, unsigned cache,
+static struct rte_mempool *pool_create(struct usn_dpdk_backend *b, const char *name, unsigned n, unsigned cache,
 				       int socket)
 {
 	if (b->data_room != USN_DPDK_DATA_ROOM)
@@ -302,7 +304,7 @@ static struct rte_mempool *pool_create(struct usn_backend *b, const char *name, 
 	return rte_pktmbuf_pool_create(name, n, cache, (uint16_t)USN_DPDK_PRIV_SIZE, USN_DPDK_DATA_ROOM, socket);
 }
 
-static int pools_create(struct usn_backend *b, const struct backend_opts *o, char *msg, size_t msg_len)
+static int pools_create(struct usn_dpdk_backend *b, const struct backend_opts *o, char *msg, size_t msg_len)
 {
 	for (uint16_t q = 0; q < b->n_queues; q++) {
 		char name[RTE_MEMPOOL_NAMESIZE];
@@ -338,7 +340,7 @@ static void link_wait(uint16_t port)
 	RTE_LOG(WARNING, USER1, "usnet: port %u link still down after %d ms\n", port, USN_DPDK_LINK_WAIT_MS);
 }
 
-static int port_setup(struct usn_backend *b, const struct backend_opts *o, char *msg, size_t msg_len)
+static int port_setup(struct usn_dpdk_backend *b, const struct backend_opts *o, char *msg, size_t msg_len)
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
@@ -513,15 +515,26 @@ static const char *eal_hint(int e)
 	}
 }
 
-int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backend **out, char *msg,
-		     size_t msg_len)
+static void dpdk_close(struct usn_backend *base);
+
+/* The program's arguments follow "--"; without one, there are no EAL
+ * options and every argument is the program's. */
+static int dpdk_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0)
+			return i + 1;
+	return 1;
+}
+
+static int dpdk_open(int argc, char **argv, uint16_t n_queues, struct usn_backend **out, char *msg, size_t msg_len)
 {
 	struct backend_opts o = {.port = -1,
 				 .mtu = 0,
 				 .mbufs = USN_DPDK_DEF_MBUFS,
 				 .rxd = USN_DPDK_DEF_DESC,
 				 .txd = USN_DPDK_DEF_DESC};
-	struct usn_backend *b;
+	struct usn_dpdk_backend *b;
 	char **eal;
 	int dashdash = argc, consumed, eal_n = 0, rc;
 
@@ -550,6 +563,7 @@ int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backen
 		free(eal);
 		return fail(msg, msg_len, -ENOMEM, "out of memory");
 	}
+	b->base.ops = &usn_dpdk_backend_ops;
 	b->n_queues = n_queues;
 	b->eal_argv = eal;
 	rc = split_args(dashdash, argv, eal, &eal_n, &o, msg, msg_len);
@@ -598,11 +612,11 @@ int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backen
 	b->hal.n_bufs = (uint32_t)o.mbufs; /* one pool per worker */
 	/* Telemetry is optional: a program runs the same without it. */
 	(void)usn_dpdk_telemetry_register();
-	*out = b;
+	*out = &b->base;
 	return consumed;
 
 err_close:
-	usn_backend_close(b);
+	dpdk_close(&b->base);
 	return rc;
 err_free:
 	/* Without an EAL nothing refers to eal any more. */
@@ -611,9 +625,14 @@ err_free:
 	return rc;
 }
 
-struct usn_hal *usn_backend_hal(struct usn_backend *b)
+static struct usn_hal *dpdk_hal(struct usn_backend *base)
 {
-	return &b->hal;
+	return &usn_dpdk_of(base)->hal;
+}
+
+static void dpdk_attach(struct usn_backend *base, struct usn_stack *s)
+{
+	usn_dpdk_telemetry_attach(usn_dpdk_of(base), s);
 }
 
 static int launch_one(void *p)
@@ -623,8 +642,9 @@ static int launch_one(void *p)
 	return l->fn(l->arg, l->worker);
 }
 
-int usn_backend_run(struct usn_backend *b, int (*fn)(void *arg, uint16_t worker), void *arg)
+static int dpdk_run(struct usn_backend *base, int (*fn)(void *arg, uint16_t worker), void *arg)
 {
+	struct usn_dpdk_backend *b = usn_dpdk_of(base);
 	int rc = 0, r;
 
 	if (rte_lcore_id() != rte_get_main_lcore())
@@ -656,8 +676,9 @@ int usn_backend_run(struct usn_backend *b, int (*fn)(void *arg, uint16_t worker)
 	return rc;
 }
 
-void usn_backend_print_stats(struct usn_backend *b, FILE *out)
+static void dpdk_print_stats(struct usn_backend *base, FILE *out)
 {
+	struct usn_dpdk_backend *b = usn_dpdk_of(base);
 	struct rte_eth_stats st;
 	struct usn_stack *s = b->stack;
 
@@ -683,7 +704,7 @@ void usn_backend_print_stats(struct usn_backend *b, FILE *out)
 	for (uint16_t w = 0; w < usn_stack_workers(s); w++) {
 		struct usn_stats ws;
 
-		/* Once the workers have returned (joined by usn_backend_run)
+		/* Once the workers have returned (joined by dpdk_run)
 		 * their own counters are exact and safe to read; while they
 		 * run, only the published snapshot is. */
 		if (b->running)
@@ -701,11 +722,14 @@ void usn_backend_print_stats(struct usn_backend *b, FILE *out)
 	}
 }
 
-void usn_backend_close(struct usn_backend *b)
+static void dpdk_close(struct usn_backend *base)
 {
-	if (!b)
+	struct usn_dpdk_backend *b;
+
+	if (!base)
 		return;
-	usn_backend_attach(b, NULL);
+	b = usn_dpdk_of(base);
+	usn_dpdk_telemetry_attach(b, NULL);
 	if (b->port_started) {
 		(void)rte_eth_dev_stop(b->port);
 		b->port_started = false;
@@ -719,3 +743,18 @@ void usn_backend_close(struct usn_backend *b)
 	free(b->eal_argv);
 	free(b);
 }
+
+const struct usn_backend_ops usn_dpdk_backend_ops = {
+    .name = "dpdk",
+    .claims = NULL, /* the default: EAL options */
+    .args = dpdk_args,
+    .help = "port: EAL options --  DPDK (see DPDK's EAL parameters), typically\n"
+	    "      --no-huge -m 512 -l 0 --vdev=net_af_xdp0,iface=IF --; backend options before \"--\":\n"
+	    "      --usn-port=N, --usn-mtu=N, --usn-mbufs=N, --usn-rxd=N, --usn-txd=N\n",
+    .open = dpdk_open,
+    .hal = dpdk_hal,
+    .attach = dpdk_attach,
+    .run = dpdk_run,
+    .print_stats = dpdk_print_stats,
+    .close = dpdk_close,
+};

@@ -19,9 +19,9 @@
  * alias). */
 #define USN_DPDK_STAGE 64
 
-static struct usn_backend *backend_of(struct usn_hal *hal)
+static struct usn_dpdk_backend *backend_of(struct usn_hal *hal)
 {
-	return (struct usn_backend *)hal; /* hal is the first member */
+	return (struct usn_dpdk_backend *)hal; /* hal is the first member */
 }
 
 /* One received segment: describe it to the stack. */
@@ -38,7 +38,7 @@ static void buf_from_seg(struct rte_mbuf *m, struct usn_buf *b)
 	b->l3_len = 0;
 }
 
-static uint16_t rx_flags(const struct usn_backend *be, uint64_t ol)
+static uint16_t rx_flags(const struct usn_dpdk_backend *be, uint64_t ol)
 {
 	uint16_t f = 0;
 
@@ -60,7 +60,7 @@ static uint16_t rx_flags(const struct usn_backend *be, uint64_t ol)
 	return f;
 }
 
-static uint16_t rx_queue(struct usn_backend *be, uint16_t queue, struct usn_buf **bufs, uint16_t n)
+static uint16_t rx_queue(struct usn_dpdk_backend *be, uint16_t queue, struct usn_buf **bufs, uint16_t n)
 {
 	struct rte_mbuf *mb[USN_DPDK_STAGE];
 	uint16_t got = 0;
@@ -90,7 +90,7 @@ static uint16_t rx_queue(struct usn_backend *be, uint16_t queue, struct usn_buf 
 
 static uint16_t dpdk_rx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n)
 {
-	struct usn_backend *be = backend_of(hal);
+	struct usn_dpdk_backend *be = backend_of(hal);
 	uint16_t got = 0;
 
 	if (!be->rx_drain_all)
@@ -110,7 +110,7 @@ static uint16_t dpdk_rx_burst(struct usn_hal *hal, uint16_t queue, struct usn_bu
 /* Writes the stack's view of a frame back into its mbufs. The chain is
  * rebuilt from usn_buf.next: the stack may have trimmed, extended or
  * re-linked it since it was received or allocated. */
-static struct rte_mbuf *mbuf_sync(const struct usn_backend *be, struct usn_buf *head)
+static struct rte_mbuf *mbuf_sync(const struct usn_dpdk_backend *be, struct usn_buf *head)
 {
 	struct rte_mbuf *m = usn_dpdk_mbuf(head);
 	uint16_t segs = 0;
@@ -145,7 +145,7 @@ static struct rte_mbuf *mbuf_sync(const struct usn_backend *be, struct usn_buf *
 
 static uint16_t dpdk_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n)
 {
-	struct usn_backend *be = backend_of(hal);
+	struct usn_dpdk_backend *be = backend_of(hal);
 	struct rte_mbuf *mb[USN_DPDK_STAGE];
 	uint16_t sent = 0;
 
@@ -198,7 +198,7 @@ static void buf_init_empty(struct rte_mbuf *m, uint16_t queue)
 
 static uint16_t dpdk_alloc_bulk(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n)
 {
-	struct usn_backend *be = backend_of(hal);
+	struct usn_dpdk_backend *be = backend_of(hal);
 	struct rte_mempool *mp = be->pool[queue];
 	struct rte_mbuf *mb[USN_DPDK_STAGE];
 	uint16_t got = 0;
@@ -263,7 +263,7 @@ static uint64_t dpdk_clock_cycles(struct usn_hal *hal)
 
 static void *dpdk_mem_alloc(struct usn_hal *hal, uint16_t queue, size_t size)
 {
-	struct usn_backend *be = backend_of(hal);
+	struct usn_dpdk_backend *be = backend_of(hal);
 	int socket = queue < be->n_queues ? be->socket[queue] : SOCKET_ID_ANY;
 	void *p = rte_zmalloc_socket("usnet", size, RTE_CACHE_LINE_SIZE, socket);
 

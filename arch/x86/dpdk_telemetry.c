@@ -19,11 +19,11 @@
 /* DPDK 22.11 telemetry callbacks take no context argument, and the EAL is
  * one per process anyway: the attached stack is therefore the one piece of
  * process-wide state in this backend, guarded by a lock taken only here and
- * in usn_backend_attach (never on the packet path). */
+ * in usn_dpdk_telemetry_attach (never on the packet path). */
 static struct {
 	rte_spinlock_t lock;
 	struct usn_stack *stack;
-	struct usn_backend *backend; /* set with the stack */
+	struct usn_dpdk_backend *backend; /* set with the stack */
 	bool registered;
 } tel = {.lock = RTE_SPINLOCK_INITIALIZER};
 
@@ -131,8 +131,8 @@ int usn_dpdk_telemetry_register(void)
 	return rc;
 }
 
-/* s == NULL detaches (before usn_stack_destroy; usn_backend_close does it too). */
-void usn_backend_attach(struct usn_backend *b, struct usn_stack *s)
+/* s == NULL detaches (before usn_stack_destroy; closing the backend does it too). */
+void usn_dpdk_telemetry_attach(struct usn_dpdk_backend *b, struct usn_stack *s)
 {
 	b->stack = s;
 	rte_spinlock_lock(&tel.lock);

@@ -11,7 +11,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
-#include "usnet/backend.h"
+#include "usnet/backend_ops.h"
 #include "usnet/hal.h"
 
 /* Most queue pairs (workers) one port is opened with. */
@@ -32,8 +32,9 @@ static inline struct rte_mbuf *usn_dpdk_mbuf(struct usn_buf *b)
 	return (struct rte_mbuf *)b - 1;
 }
 
-struct usn_backend {
+struct usn_dpdk_backend {
 	struct usn_hal hal; /* first: the stack's view of the port */
+	struct usn_backend base; /* the selector's view (usn_dpdk_backend_ops) */
 	uint16_t port;
 	uint16_t n_queues;
 	bool eal_ready;
@@ -62,7 +63,7 @@ struct usn_backend {
 	char driver[64];
 	/* usn_backend_run hands these to each lcore. */
 	struct usn_dpdk_launch {
-		struct usn_backend *b;
+		struct usn_dpdk_backend *b;
 		int (*fn)(void *arg, uint16_t worker);
 		void *arg;
 		uint16_t worker;
@@ -74,6 +75,13 @@ extern const struct usn_hal_ops usn_dpdk_hal_ops;
 /* len bytes from getrandom(); 0 or -errno. */
 int usn_dpdk_random(void *buf, size_t len);
 
+static inline struct usn_dpdk_backend *usn_dpdk_of(struct usn_backend *b)
+{
+	return (struct usn_dpdk_backend *)(void *)((char *)b - offsetof(struct usn_dpdk_backend, base));
+}
+
+/* dpdk_telemetry.c: points /usnet/stats at stack s (NULL: none). */
+void usn_dpdk_telemetry_attach(struct usn_dpdk_backend *b, struct usn_stack *s);
 /* dpdk_telemetry.c: registers /usnet/stats and /usnet/worker once per
  * process; returns 0 or -errno. */
 int usn_dpdk_telemetry_register(void);

@@ -1,6 +1,9 @@
-/* libusnet backend entry points for programs: implemented once by each
- * hardware backend (arch/x86 on DPDK, arch/tilegx on mPIPE), so an
- * application such as minimal_ws names no driver and builds for either. */
+/* libusnet backend entry points for programs, so an application such as
+ * minimal_ws names no driver. On Linux a selector (arch/select) implements
+ * them over the backends built in (arch/x86 on DPDK, arch/linux the packet
+ * port; include/usnet/backend_ops.h) and the command line's first argument
+ * picks one: "--iface IF" the packet port, anything else DPDK's EAL
+ * options. arch/tilegx (mPIPE) implements them directly. */
 #ifndef USNET_BACKEND_H
 #define USNET_BACKEND_H
 
@@ -13,8 +16,17 @@
 
 struct usn_backend;
 
+/* Where the program's own arguments start: argv[ret] is the first, after
+ * the backend's (the packet port: "--iface IF" and its --pkt-* options, an
+ * optional "--" after them; DPDK: the EAL options up to "--", none without
+ * one). Looks at the arguments only: nothing is opened. */
+int usn_backend_args(int argc, char **argv);
+/* Lines for --help saying how to give the port (the backends built in). */
+const char *usn_backend_help(void);
+
 /* Initialises the backend from the program's arguments (DPDK: the EAL
- * options before "--") and opens its port with n_queues queue pairs.
+ * options before "--"; the packet port: "--iface IF ...") and opens its port
+ * with n_queues queue pairs.
  * Returns how many arguments it consumed (argv[ret] is the first program
  * argument, "--" excluded), or -errno with a one-line message in msg. */
 int usn_backend_open(int argc, char **argv, uint16_t n_queues, struct usn_backend **out, char *msg, size_t msg_len);

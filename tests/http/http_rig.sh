@@ -5,20 +5,24 @@
 # the server must not serve by default), the server command given as
 # arguments, then http_suite.py, a keep-alive run, and wrk.
 #
-# Usage: http_rig.sh [--kernel-ip|--no-kernel-ip] NAME -- CMD...
+# Usage: http_rig.sh [--kernel-ip|--no-kernel-ip] [--offloads] NAME -- CMD...
 #   CMD words may use @ROOT@ @ADDR@ @CIDR@ @IFACE@ @PORT@; the keep-alive
 #   run appends --keepalive --allow-dotfiles. --no-kernel-ip leaves the server veth without a
 #   kernel address (a userspace stack owns it) and turns TX checksum offload
-#   off on the client side so frames carry full checksums.
+#   off on the client side so frames carry full checksums, unless
+#   --offloads keeps the veths' offloads on (a port that takes the kernel's
+#   partial sums and TSO frames, as the Linux packet port does).
 # Prints "PASS name" / "FAIL name: why"; exits 1 on any failure, 77 after
 # a SKIP line when it cannot run (not root).
 set -u
 
 kernel_ip=1
+offloads=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel-ip) kernel_ip=1; shift ;;
 	--no-kernel-ip) kernel_ip=0; shift ;;
+	--offloads) offloads=1; shift ;;
 	*) break ;;
 	esac
 done
@@ -87,8 +91,10 @@ ip -n "$ns_c" addr add "$addr_c/$prefix" dev "$if_c"
 if [ "$kernel_ip" = 1 ]; then
 	ip -n "$ns_s" addr add "$addr_s/$prefix" dev "$if_s"
 else
-	ip netns exec "$ns_c" ethtool -K "$if_c" tx off >/dev/null 2>&1
-	ip netns exec "$ns_s" ethtool -K "$if_s" tx off >/dev/null 2>&1
+	if [ "$offloads" = 0 ]; then
+		ip netns exec "$ns_c" ethtool -K "$if_c" tx off >/dev/null 2>&1
+		ip netns exec "$ns_s" ethtool -K "$if_s" tx off >/dev/null 2>&1
+	fi
 	ip netns exec "$ns_s" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 fi
 ip netns exec "$ns_c" sysctl -qw net.ipv4.ip_local_port_range="10000 65000"

@@ -30,7 +30,7 @@ static int fails;
 		}                                                                                            \
 	} while (0)
 
-static unsigned pool_avail(struct usn_backend *be, uint16_t q)
+static unsigned pool_avail(struct usn_dpdk_backend *be, uint16_t q)
 {
 	return rte_mempool_avail_count(be->pool[q]);
 }
@@ -50,7 +50,7 @@ static bool same_bytes(const struct usn_buf *b, uint16_t len, uint8_t seed)
 	return true;
 }
 
-static void test_alloc(struct usn_backend *be, struct usn_hal *hal)
+static void test_alloc(struct usn_dpdk_backend *be, struct usn_hal *hal)
 {
 	struct usn_buf *b[3];
 	uint16_t n = hal->ops->alloc_bulk(hal, 0, b, 3);
@@ -70,7 +70,7 @@ static void test_alloc(struct usn_backend *be, struct usn_hal *hal)
 	hal->ops->free_bulk(hal, 0, b, n);
 }
 
-static void test_single(struct usn_backend *be, struct usn_hal *hal)
+static void test_single(struct usn_dpdk_backend *be, struct usn_hal *hal)
 {
 	unsigned before = pool_avail(be, 0);
 	struct usn_buf *b, *r = NULL;
@@ -108,7 +108,7 @@ static void test_single(struct usn_backend *be, struct usn_hal *hal)
 	      before);
 }
 
-static void test_chain(struct usn_backend *be, struct usn_hal *hal)
+static void test_chain(struct usn_dpdk_backend *be, struct usn_hal *hal)
 {
 	unsigned before = pool_avail(be, 0);
 	struct usn_buf *b[3], *r = NULL, *tail;
@@ -144,7 +144,7 @@ static void test_chain(struct usn_backend *be, struct usn_hal *hal)
 	      before);
 }
 
-static void test_drain_all(struct usn_backend *be, struct usn_hal *hal)
+static void test_drain_all(struct usn_dpdk_backend *be, struct usn_hal *hal)
 {
 	struct usn_buf *b = NULL, *r[4];
 	uint16_t rx1, rx0;
@@ -167,7 +167,7 @@ static void test_drain_all(struct usn_backend *be, struct usn_hal *hal)
 		hal->ops->free_bulk(hal, 0, r, rx0);
 }
 
-static void test_exhaust(struct usn_backend *be, struct usn_hal *hal)
+static void test_exhaust(struct usn_dpdk_backend *be, struct usn_hal *hal)
 {
 	static struct usn_buf *all[1 << 16];
 	unsigned avail = pool_avail(be, 0), total = 0;
@@ -222,7 +222,7 @@ static void obj_in_span(struct rte_mempool *mp, void *arg, void *obj, unsigned i
  * each: every mbuf must lie in that span, or the kernel refuses it as an
  * invalid descriptor. Without hugepages the pool used to put each 2.4 KB
  * object on a page of its own, and 40% of the mbufs fell outside. */
-static void test_umem_span(struct usn_backend *be)
+static void test_umem_span(struct usn_dpdk_backend *be)
 {
 	for (uint16_t q = 0; q < 2; q++) {
 		struct rte_mempool *mp = be->pool[q];
@@ -262,7 +262,7 @@ static uint16_t prep_refuse_marked(void *txq, struct rte_mbuf **pkts, uint16_t n
 	return n;
 }
 
-static void test_tx_prepare_refused(struct usn_backend *be, struct usn_hal *hal)
+static void test_tx_prepare_refused(struct usn_dpdk_backend *be, struct usn_hal *hal)
 {
 	struct rte_eth_fp_ops saved = rte_eth_fp_ops[be->port];
 	uint64_t saved_ol = be->tx_ol_ip;
@@ -327,17 +327,19 @@ static void test_random_and_key(struct usn_hal *hal)
 
 int main(int argc, char **argv)
 {
-	struct usn_backend *be;
+	struct usn_backend *b;
+	struct usn_dpdk_backend *be;
 	struct usn_hal *hal;
 	char msg[256];
-	int rc = usn_backend_open(argc, argv, 2, &be, msg, sizeof(msg));
+	int rc = usn_dpdk_backend_ops.open(argc, argv, 2, &b, msg, sizeof(msg));
 
 	if (rc < 0) {
 		printf("FAIL open: %s\n", msg);
 		return 1;
 	}
+	be = usn_dpdk_of(b);
 	CHECK("open: consumed the EAL arguments and \"--\"", rc == argc, "returned %d of %d", rc, argc);
-	hal = usn_backend_hal(be);
+	hal = usn_dpdk_backend_ops.hal(b);
 	CHECK("open: two queue pairs, a pool per queue", hal->n_queues == 2 && be->pool[0] && be->pool[1],
 	      "n_queues=%u", hal->n_queues);
 	test_alloc(be, hal);
@@ -349,6 +351,6 @@ int main(int argc, char **argv)
 	test_umem_span(be);
 	test_tx_prepare_refused(be, hal);
 	test_random_and_key(hal);
-	usn_backend_close(be);
+	usn_dpdk_backend_ops.close(b);
 	return fails ? 1 : 0;
 }

@@ -1,0 +1,28 @@
+# arch/select: the backend selector (include/usnet/backend.h) over the
+# backends this build has: the Linux packet port ($(PPORT_LIB), from
+# arch/linux/linux.mk) and DPDK ($(DPDK_LIB), arch/x86/x86.mk). Included
+# after both. Programs link
+#     $(BACKEND_LIBS) $(LIBA) $(BACKEND_LDLIBS)
+# and are built when $(BACKEND_LIBS) carries a backend at all.
+
+SELECT_OBJ := $(B)/arch/select/select.o
+SELECT_DEFS := $(if $(PPORT_LIB),-DUSN_WITH_PPORT) $(if $(DPDK_LIB),-DUSN_WITH_DPDK)
+
+ifneq ($(PPORT_LIB)$(DPDK_LIB),)
+BACKEND_LIBS := $(SELECT_OBJ) $(PPORT_LIB) $(DPDK_LIB)
+BACKEND_LDLIBS := $(DPDK_LIBS) -pthread
+endif
+
+# The object records which backends it was built with: a change rebuilds it.
+$(B)/arch/select/backends: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(SELECT_DEFS)' | cmp -s - $@ || echo '$(SELECT_DEFS)' > $@
+
+$(SELECT_OBJ): arch/select/select.c $(B)/arch/select/backends
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(SELECT_DEFS) -c $< -o $@
+
+.PHONY: FORCE
+FORCE:
+
+-include $(SELECT_OBJ:.o=.d)
