@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "net/net.h"
 #include "tcp/tcp_int.h"
 
@@ -66,18 +67,13 @@ static void opts_from_syn(struct usn_tcp_conn *c, const struct usn_tcp_repr *r)
 	}
 }
 
-/* ---- out-of-order queue: frames sorted by seq through usn_buf.link;
- * stack_u64 = seq << 32 | payload offset in the frame << 16 | fin << 15 | len ---- */
+/* ---- out-of-order queue: frames sorted by seq through usn_buf.link, each
+ * trimmed to start at its payload (usn_buf_drop_front); stack_u64 holds seq,
+ * length and FIN (tcp_int.h USN_OOO_*). ---- */
 
-#define OOO_SEQ(b) ((uint32_t)((b)->stack_u64 >> 32))
-#define OOO_OFF(b) ((uint32_t)(((b)->stack_u64 >> 16) & 0xffffu))
-#define OOO_LEN(b) ((uint32_t)((b)->stack_u64 & 0x7fffu))
-#define OOO_FIN(b) (((b)->stack_u64 & 0x8000u) != 0)
-
-static inline uint64_t ooo_meta(uint32_t seq, uint32_t off, uint32_t len, bool fin)
-{
-	return (uint64_t)seq << 32 | (uint64_t)off << 16 | (fin ? 0x8000u : 0u) | len;
-}
+#define OOO_SEQ(b) USN_OOO_SEQ(b)
+#define OOO_LEN(b) USN_OOO_LEN(b)
+#define OOO_FIN(b) USN_OOO_FIN(b)
 
 /* Offset of the cursor's first byte from the start of its frame. */
 static uint32_t frame_offset(const struct usn_buf *frame, struct usn_cursor c)
@@ -103,8 +99,6 @@ static void ooo_insert(struct usn_tcp_conn *c, struct seg *s, uint32_t seq, uint
 	struct usn_worker *w = c->w;
 	uint32_t cap = usn_tcp_tw(w)->cfg->tcp_ooo_max_segs;
 	uint32_t off = frame_offset(s->frame, data);
-	if (len > 0x7fff || off > 0xffff)
-		return;
 	uint32_t e = seq + len;
 	struct usn_buf **pp = &c->ooo;
 	while (*pp && SEQ_LEQ(OOO_SEQ(*pp) + OOO_LEN(*pp), seq) && !(OOO_LEN(*pp) == 0 && OOO_SEQ(*pp) == seq))
@@ -140,7 +134,10 @@ static void ooo_insert(struct usn_tcp_conn *c, struct seg *s, uint32_t seq, uint
 	}
 	struct usn_buf *f = s->frame;
 	s->frame = NULL;
-	f->stack_u64 = ooo_meta(seq, off, len, fin);
+	/* Keep the payload only, so a segment of any length (a coalesced one
+	 * can be 64 KB, its front trimmed by as much) needs no offset. */
+	usn_buf_drop_front(f, off);
+	f->stack_u64 = usn_ooo_meta(seq, len, fin);
 	f->link = *pp;
 	*pp = f;
 	c->ooo_n++;
@@ -220,7 +217,7 @@ static bool process_data(struct usn_tcp_conn *c, struct seg *s)
 		c->ooo_bytes -= ql;
 		if (SEQ_GT(qs + ql, c->rcv_nxt)) {
 			uint32_t skip = c->rcv_nxt - qs;
-			struct usn_cursor qd = usn_cursor_take(usn_cursor_drop(usn_cursor_of_frame(q), OOO_OFF(q) + skip), ql - skip);
+			struct usn_cursor qd = usn_cursor_take(usn_cursor_drop(usn_cursor_of_frame(q), skip), ql - skip);
 			deliver(c, qd, ql - skip);
 		}
 		if (qfin && qs + ql == c->rcv_nxt)

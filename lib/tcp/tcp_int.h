@@ -32,6 +32,17 @@
 #define USN_TCP_PAWS_IDLE_MS (24u * 24 * 3600 * 1000) /* RFC 7323 5.5 */
 #define USN_TCP_OOW_ACK_MS 500 /* one answer per this to bare out-of-window ACKs (Linux) */
 
+/* An out-of-order segment kept by the receiver (tcp_input.c): a frame
+ * trimmed to start at its payload, with stack_u64 = seq << 32 | fin << 16 |
+ * payload bytes (at most 65535: an IPv4 packet's). */
+#define USN_OOO_SEQ(b) ((uint32_t)((b)->stack_u64 >> 32))
+#define USN_OOO_LEN(b) ((uint32_t)((b)->stack_u64 & 0xffffu))
+#define USN_OOO_FIN(b) (((b)->stack_u64 & 0x10000u) != 0)
+static inline uint64_t usn_ooo_meta(uint32_t seq, uint32_t len, bool fin)
+{
+	return (uint64_t)seq << 32 | (fin ? 0x10000u : 0u) | (len & 0xffffu);
+}
+
 /* A send descriptor: bytes by reference or by writer, kept until acked. */
 enum { USN_SD_REF = 1, USN_SD_WRITER = 2 };
 struct usn_tcp_sdesc {

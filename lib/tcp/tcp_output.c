@@ -113,8 +113,8 @@ static uint8_t sack_blocks(struct usn_tcp_conn *c, struct usn_tcp_sack_block *ou
 	struct usn_tcp_sack_block all[16];
 	uint8_t n = 0;
 	for (struct usn_buf *q = c->ooo; q; q = q->link) {
-		uint32_t s = (uint32_t)(q->stack_u64 >> 32);
-		uint32_t e = s + (uint32_t)(q->stack_u64 & 0x7fff);
+		uint32_t s = USN_OOO_SEQ(q);
+		uint32_t e = s + USN_OOO_LEN(q);
 		if (n && all[n - 1].right == s) {
 			all[n - 1].right = e;
 		} else if (n < 16) {
