@@ -42,6 +42,8 @@ struct usn_stack_config {
 	bool tcp_no_timestamps;    /* do not offer RFC 7323 timestamps */
 	bool tcp_no_sack;          /* do not offer SACK */
 	bool tcp_no_wscale;        /* do not offer window scale */
+	bool tcp_no_tso;           /* do not hand the port large segments even if it offers TSO */
+	bool no_gro;               /* do not merge received TCP segments in software (GRO) */
 	uint32_t tcp_cookie_secret[4]; /* SYN-cookie key; all zero: derived from the clock at start */
 
 	uint32_t arp_entries;      /* ARP cache entries per worker [256] */

@@ -28,8 +28,14 @@
 	X(tcp_passive_opens) X(tcp_active_opens) X(tcp_established) X(tcp_closed) X(tcp_resets)       \
 	X(tcp_timewait_reused) X(tcp_timewait_overflow) X(tcp_ooo_segs) X(tcp_dup_acks)               \
 	X(tcp_zero_window_probes) X(tcp_pool_empty) X(tcp_idle_timeouts)                               \
-	X(steer_tx) X(steer_rx) X(tcp_spurious_rto) X(timers_fired)
+	X(steer_tx) X(steer_rx) X(tcp_spurious_rto) X(timers_fired)                                    \
+	X(rx_coalesced) X(gro_frames) X(gro_segs) X(tcp_tso_frames)
 
+/* Large segments: rx_coalesced counts frames the port delivered coalesced
+ * (LRO); gro_frames the frames the stack's own GRO merged and passed on,
+ * gro_segs the segments it merged into an earlier one (each a TCP input
+ * saved); tcp_tso_frames the large segments handed to a TSO port (its
+ * pieces count in tcp_tx_segs). */
 struct usn_stats {
 #define USN_STATS_DECLARE(name) uint64_t name;
 	USN_STATS_FIELDS(USN_STATS_DECLARE)
