@@ -39,9 +39,13 @@ test-big: $(B)/tests/sim/test_tcp_pair
 .PHONY: tests-build test-unit test-rig test-san
 tests-build: $(TEST_BINS)
 
-# Runs the unit and simulation suites of this build ($(B)).
+# Runs the unit and simulation suites of this build ($(B)), then the
+# simulation suites (the fuzz replay among them) again with every simulated
+# port offering TSO and LRO (USN_SIM_OFFLOADS, tests/common/simnet.h).
+SIM_TEST_BINS := $(filter $(B)/tests/sim/%,$(TEST_BINS))
 test-unit: tests-build check-layers
 	@tests/run-suite.sh "$(B)" $(TEST_BINS)
+	@USN_SIM_OFFLOADS=tso,lro USN_SUITE_LABEL=$(notdir $(B))-tso-lro tests/run-suite.sh "$(B)" $(SIM_TEST_BINS)
 
 # The whole test command: dependencies, both builds, then the rig suites.
 test:

@@ -204,6 +204,7 @@ struct usn_tcp_worker {
 	uint32_t depth; /* nesting of engine entry points and handlers */
 	uint16_t port_cursor;
 	uint16_t mss_local; /* mtu - 40 */
+	uint32_t tso_max;   /* largest IPv4 packet the port cuts for us (TSO); 0: no TSO */
 
 	uint64_t chal_window_us;
 	uint32_t chal_n;
