@@ -31,10 +31,12 @@ $(B)/tests/sim/%: tests/sim/%.c $(TEST_COMMON_OBJS) $(LIBA)
 	$(CC) $(CFLAGS_TEST) $(TEST_EXTRA_SRCS_$(notdir $@)) $< $(TEST_COMMON_OBJS) $(LIBA) -lcmocka -lm $(LDFLAGS_COMMON) $(TEST_LDFLAGS_$(notdir $@)) -o $@
 
 # The full-size TCP pair run: 256 MiB each way and 100000 short connections
-# at 5% loss, 2% duplication, 5% reordering, 1% corruption (about 4 s).
+# at 5% loss, 2% duplication, 5% reordering, 1% corruption (about 4 s), with
+# MSS frames, then with TSO and LRO.
 .PHONY: test-big
 test-big: $(B)/tests/sim/test_tcp_pair
 	USN_TCP_BIG_MIB=256 USN_TCP_BIG_CONNS=100000 $(B)/tests/sim/test_tcp_pair
+	USN_SIM_OFFLOADS=tso,lro USN_TCP_BIG_MIB=256 USN_TCP_BIG_CONNS=100000 $(B)/tests/sim/test_tcp_pair
 
 .PHONY: tests-build test-unit test-rig test-san
 tests-build: $(TEST_BINS)
