@@ -241,10 +241,15 @@ static void sim_tso_send(struct usn_sim_port *p, uint32_t len, uint8_t l2, uint8
 	if (len > p->scratch_cap || !sim_tso_valid(p->scratch, len, l2, l3, l4, seg, p->hal.tso_max, &t))
 		sim_die(p, NULL, "a TSO frame that breaks the contract (hal.h USN_BUF_TX_TCP_SEG)");
 	uint32_t nseg = t.pay_len ? (t.pay_len + seg - 1u) / seg : 1u;
+	uint8_t hdr[SIM_ETH_HLEN + 60u + 60u];
+	memcpy(hdr, p->scratch, t.pay);
 	p->st.tso_frames++;
 	p->st.tso_segs += nseg;
-	for (uint32_t i = 0; i < nseg; i++)
-		sim_transmit(p, p->piece, sim_tso_segment(p->scratch, &t, seg, i, p->piece));
+	for (uint32_t i = 0; i < nseg; i++) {
+		uint8_t *piece;
+		uint32_t n = sim_tso_segment(p->scratch, &t, hdr, seg, i, &piece);
+		sim_transmit(p, piece, n);
+	}
 }
 
 static uint16_t sim_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n)
@@ -316,7 +321,6 @@ void sim_port_free(struct usn_sim_port *p)
 	for (unsigned q = 0; q < SIM_MAX_QUEUES; q++)
 		free(p->rxq[q].slots);
 	free(p->scratch);
-	free(p->piece);
 	for (unsigned k = 0; k < SIM_HELD_MAX; k++)
 		free(p->held[k].bytes);
 	free(p);
@@ -362,14 +366,12 @@ struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct us
 	p->store = malloc((size_t)p->n_store * p->max_frame);
 	p->store_meta = calloc(p->n_store, sizeof(*p->store_meta));
 	p->store_free = malloc(sizeof(*p->store_free) * p->n_store);
-	/* A TSO port takes frames up to tso_max and cuts them into piece. */
+	/* A TSO port takes frames up to tso_max and cuts them in place. */
 	uint32_t tso_max = c->tso_max && c->tso_max < 65535u ? c->tso_max : 65535u;
 	bool tso = (c->offloads & USN_HAL_OFF_TX_TSO) != 0;
 	p->scratch_cap = tso && tso_max + SIM_ETH_HLEN + 4u > p->max_frame ? tso_max + SIM_ETH_HLEN + 4u : p->max_frame;
 	p->scratch = malloc(p->scratch_cap);
-	p->piece = tso ? malloc(p->scratch_cap) : NULL;
-	bool ok = p->pool_mem && p->free_stack && p->store && p->store_meta && p->store_free && p->scratch &&
-		  (!tso || p->piece);
+	bool ok = p->pool_mem && p->free_stack && p->store && p->store_meta && p->store_free && p->scratch;
 	for (unsigned q = 0; ok && q < c->n_queues; q++)
 		ok = (p->rxq[q].slots = malloc(sizeof(uint32_t) * c->rx_ring)) != NULL;
 	for (unsigned k = 0; ok && k < SIM_HELD_MAX; k++)

@@ -71,7 +71,6 @@ struct usn_sim_port {
 	/* Sender side. */
 	uint8_t *scratch;	   /* the frame being sent, linear (tso_max + headers with TX_TSO) */
 	uint32_t scratch_cap;
-	uint8_t *piece;		   /* TX_TSO: the segment being cut from scratch */
 	usn_sim_tx_tap_fn tap;
 	void *tap_arg;
 	uint64_t tx_busy_until_ns; /* serialisation queue (rate fault) */
@@ -152,12 +151,14 @@ bool sim_tcp_parse(const uint8_t *frame, uint32_t len, struct sim_tcp *t);
  * holding the pseudo-header sum of the whole packet, at most tso_max. */
 bool sim_tso_valid(const uint8_t *frame, uint32_t len, uint8_t l2, uint8_t l3, uint8_t l4, uint16_t seg_size,
 		   uint32_t tso_max, struct sim_tcp *t);
-/* Writes segment i of a TSO frame into out (headers from the frame,
- * seg_size payload bytes or what is left, IPv4 total length, id + i and
- * both sums; FIN and PSH on the last only, CWR on the first only, as
- * Linux's tcp_gso_segment); returns its length. */
-uint32_t sim_tso_segment(const uint8_t *frame, const struct sim_tcp *t, uint16_t seg_size, uint32_t i,
-			 uint8_t *out);
+/* Builds segment i of the TSO frame in place (its headers, from hdr, the
+ * frame's first t->pay bytes as sent, over the end of segment i - 1): seg_size
+ * payload bytes or what is left, IPv4 total length, id + i and both sums;
+ * FIN and PSH on the last only, CWR on the first only, as Linux's
+ * tcp_gso_segment. *out is where it starts; returns its length. Segments
+ * go in order, each on the link before the next is built. */
+uint32_t sim_tso_segment(uint8_t *frame, const struct sim_tcp *t, const uint8_t *hdr, uint16_t seg_size,
+			 uint32_t i, uint8_t **out);
 /* LRO: whether next may be appended to a coalesced frame whose first
  * segment is first and whose latest is last (in-order, same flow and
  * flags, ACK not going back, timestamps consistent), within max_ip bytes. */
