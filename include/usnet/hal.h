@@ -74,7 +74,10 @@ enum {
 	USN_HAL_OFF_TX_TCP_CSUM = 1u << 2,
 	USN_HAL_OFF_RSS = 1u << 3,      /* the port spreads flows over queues by usn_rss_hash() */
 	USN_HAL_OFF_TX_MULTISEG = 1u << 4, /* TX accepts chained buffers */
-	USN_HAL_OFF_TX_TSO = 1u << 5,      /* TX cuts USN_BUF_TX_TCP_SEG frames (IPv4/TCP) up to tso_max */
+	/* TX cuts USN_BUF_TX_TCP_SEG frames (IPv4/TCP) up to tso_max; the
+	 * stack uses it only beside TX_IP_CSUM and TX_TCP_CSUM (and beyond one
+	 * buffer only with TX_MULTISEG). */
+	USN_HAL_OFF_TX_TSO = 1u << 5,
 	USN_HAL_OFF_RX_LRO = 1u << 6,      /* RX may deliver USN_BUF_RX_COALESCED frames beyond the MTU */
 };
 

@@ -392,7 +392,7 @@ static void test_long_segment_handshake_and_finwait(void **state)
 /* What the stack handed its port, frame by frame (the sim's TX tap). */
 struct taprec {
 	uint32_t frame_len, seq, src, dst;
-	uint16_t flags, seg_size, sum_field, ip_tot;
+	uint16_t flags, seg_size, sum_field, ip_tot, ip_id;
 	uint8_t l2, l3, l4, tcp_flags, thl;
 	unsigned bufs;
 };
@@ -428,6 +428,7 @@ static void tap_fn(void *arg, const struct usn_buf *f)
 	t->l4 = f->l4_len;
 	t->bufs = bufs;
 	t->ip_tot = be16(h + 16);
+	t->ip_id = be16(h + 18);
 	t->src = be32(h + 26);
 	t->dst = be32(h + 30);
 	t->seq = be32(h + 38);
@@ -517,10 +518,14 @@ static void test_tso_initial_window_and_growth(void **state)
 	usn_tcp_info(x->c, &i);
 	assert_int_equal(i.snd_nxt, s0 + 14480);
 
+	uint16_t id0 = taps[0].ip_id;
 	n_taps = 0;
 	peer_ack(x, s0 + 14480, 2000); /* window scaled by 7: 256000 */
 	assert_int_equal(n_taps, 1);
 	check_tso(&taps[0], s0 + 14480, 28960, 1448, 32, TSEG_ACK);
+	/* The port gave the first segment's ten pieces ids id0..id0 + 9: the
+	 * next packet's id follows them. */
+	assert_int_equal(taps[0].ip_id, (uint16_t)(id0 + 10));
 	expect_pieces(x, s0 + 14480, 28960, 1448, TSEG_ACK, 14480);
 	expect_none(x);
 	usn_tcp_info(x->c, &i);
