@@ -473,10 +473,12 @@ static int output_data(struct usn_tcp_conn *c)
 		uint32_t inflight = c->snd_nxt - c->snd_una - sacked;
 		uint32_t usable = wnd > inflight ? wnd - inflight : 0;
 		uint32_t len = unsent < usable ? unsent : usable;
+		uint32_t full = maxseg; /* a full-sized segment, for SWS avoidance */
 		bool hole = false;
 		if (tso_max && len > maxseg) {
 			/* One large segment (the port cuts it), sized like Linux's. */
 			uint32_t piece = mss_now(c, maxseg);
+			full = piece; /* the MSS less the options sent (RFC 9293 3.7.1 Eff.snd.MSS) */
 			uint32_t hl = USN_TCP_HDR_LEN + (maxseg < c->smss ? c->smss - maxseg : 0) + (maxseg - piece);
 			uint32_t goal = tso_goal(c, piece, tso_max - USN_IPV4_HDR_LEN - hl);
 			if (len > goal)
@@ -499,7 +501,7 @@ static int output_data(struct usn_tcp_conn *c)
 		}
 		/* RFC 9293 3.8.6.2.1 sender SWS avoidance: a short segment only if
 		 * it carries all that is left, or half the largest window seen. */
-		if (len && len < maxseg && len < unsent && len < c->max_snd_wnd / 2 && inflight && !hole)
+		if (len && len < full && len < unsent && len < c->max_snd_wnd / 2 && inflight && !hole)
 			len = 0;
 		bool fin = usn_tcp_fin_wanted(c) && c->snd_nxt + len == data_end && SEQ_LEQ(c->snd_nxt, data_end);
 		if (len == 0 && !fin)

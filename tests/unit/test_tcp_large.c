@@ -613,6 +613,44 @@ static void test_tso_sack_blocks_shorten_pieces(void **state)
 	fx_free(x);
 }
 
+/* SWS avoidance counts a piece shortened by SACK blocks as full: with
+ * data in flight and room for one such piece (not two), it goes, as the
+ * same segment goes without TSO (send_seg cuts an MSS to fit the options). */
+static void test_tso_sws_piece_with_sack_is_full(void **state)
+{
+	(void)state;
+	struct fx *x = fx_tso(0);
+	fx_open(x, false);
+	/* 33 units of 128: 4224 bytes of window */
+	struct tseg s = seg(x, TSEG_ACK, x->pnxt, x->siss + 1);
+	s.window = 33;
+	tseg_send(&x->nf, &s);
+	struct tseg d = data_seg(x, x->pnxt, 1000, 500, TSEG_ACK); /* a hole: one SACK block */
+	d.window = 33;
+	tseg_send(&x->nf, &d);
+	struct tseg *o = recv_seg(x);
+	assert_int_equal(o->n_sack, 1);
+	uint32_t s0 = x->siss + 1;
+	uint16_t piece = 1448 - 12;
+	n_taps = 0;
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 20000, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	assert_int_equal(n_taps, 1);
+	check_tso(&taps[0], s0, 2 * piece, piece, 44, TSEG_ACK);
+	expect_pieces(x, s0, 2 * piece, piece, TSEG_ACK, 0);
+	expect_none(x);
+	/* The first piece acked: 2788 bytes of room, one piece in flight. */
+	n_taps = 0;
+	s = seg(x, TSEG_ACK, x->pnxt, s0 + piece);
+	s.window = 33;
+	tseg_send(&x->nf, &s);
+	assert_int_equal(n_taps, 1);
+	o = recv_seg(x);
+	assert_int_equal(o->seq, s0 + 2 * piece);
+	assert_int_equal(o->len, piece);
+	fx_free(x);
+}
+
 /* A long path: the segment size follows the connection's rate (Linux's
  * tcp_tso_autosize), not the window: with an SRTT of 100 ms, 2 pieces. */
 static void test_tso_autosize_long_rtt(void **state)
@@ -900,6 +938,7 @@ int main(void)
 	    cmocka_unit_test(test_tso_initial_window_and_growth),
 	    cmocka_unit_test(test_tso_window_sws_and_fin),
 	    cmocka_unit_test(test_tso_sack_blocks_shorten_pieces),
+	    cmocka_unit_test(test_tso_sws_piece_with_sack_is_full),
 	    cmocka_unit_test(test_tso_autosize_long_rtt),
 	    cmocka_unit_test(test_tso_rto_then_large_retransmission),
 	    cmocka_unit_test(test_tso_sack_recovery),
