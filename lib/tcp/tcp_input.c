@@ -989,8 +989,12 @@ void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn
 	s.frame = frame;
 	s.segs = 1;
 	s.dupacks = 0;
-	if ((frame->flags & USN_BUF_RX_COALESCED) && frame->seg_size && s.len > frame->seg_size)
-		s.segs = (uint16_t)((s.len + frame->seg_size - 1u) / frame->seg_size);
+	if ((frame->flags & USN_BUF_RX_COALESCED) && frame->seg_size && s.len > frame->seg_size) {
+		/* A 64 KB segment of MSS-sized ones holds 45; a port's tiny
+		 * seg_size must not turn one frame into an ACK storm. */
+		uint32_t n = (s.len + frame->seg_size - 1u) / frame->seg_size;
+		s.segs = (uint16_t)(n < USN_TCP_DUPACKS_MAX ? n : USN_TCP_DUPACKS_MAX);
+	}
 	t->depth++;
 	input_segment(w, &s);
 	t->depth--;

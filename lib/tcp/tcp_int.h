@@ -31,6 +31,7 @@
 #define USN_TCP_KEEPALIVE_PROBES 9
 #define USN_TCP_PAWS_IDLE_MS (24u * 24 * 3600 * 1000) /* RFC 7323 5.5 */
 #define USN_TCP_OOW_ACK_MS 500 /* one answer per this to bare out-of-window ACKs (Linux) */
+#define USN_TCP_DUPACKS_MAX 64 /* duplicate ACKs for one coalesced segment out of order, at most */
 
 /* An out-of-order segment kept by the receiver (tcp_input.c): a frame
  * trimmed to start at its payload, with stack_u64 = seq << 32 | fin << 16 |

@@ -488,7 +488,8 @@ static int output_data(struct usn_tcp_conn *c)
 			if (len < unsent)
 				len -= len % piece;
 			/* A retransmission stops where the peer's SACKed data
-			 * starts (one byte by one, it would skip it). */
+			 * starts: segment by segment, the sack_skip above steps
+			 * over it; one large segment would carry it again. */
 			uint32_t hole_end;
 			if (c->n_sacked && SEQ_LT(c->snd_nxt, c->snd_max) &&
 			    usn_tcp_sack_next_hole(c, c->snd_nxt, &hole_end) == c->snd_nxt && SEQ_LT(hole_end, c->snd_max) &&
