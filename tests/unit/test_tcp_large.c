@@ -321,6 +321,34 @@ static void test_coalesced_out_of_order(void **state)
 	fx_free(x);
 }
 
+/* A coalesced frame of tiny segments past a hole: one duplicate ACK per
+ * segment, but at most 64 (not an ACK storm for one frame). */
+static void test_coalesced_dupacks_capped(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(1500, 2048, USN_HAL_OFF_RX_LRO | USN_HAL_OFF_RX_CSUM);
+	fx_open(x, true);
+	uint32_t b = x->pnxt;
+	for (uint32_t i = 1; i <= 100; i++) {
+		struct tseg s = data_seg(x, b, i, 1, TSEG_ACK);
+		s.tsval = x->tsval;
+		queue_big(x, &s);
+	}
+	tseg_advance(&x->nf, 0);
+	struct usn_sim_port_stats ps;
+	usn_sim_port_stats(x->nf.host->port, &ps);
+	assert_int_equal(ps.lro_frames, 1);
+	unsigned acks = 0;
+	struct tseg o;
+	while (tseg_recv(&x->nf, &o)) {
+		assert_int_equal(o.ack, b);
+		assert_int_equal(o.n_sack, 1);
+		acks++;
+	}
+	assert_int_equal(acks, 64);
+	fx_free(x);
+}
+
 /* A long segment that runs past the advertised window is cut at its
  * edge: the part inside is taken, the rest is not. */
 static void test_long_segment_beyond_window(void **state)
@@ -933,6 +961,7 @@ int main(void)
 	    cmocka_unit_test(test_long_segment_in_order),
 	    cmocka_unit_test(test_long_segment_out_of_order),
 	    cmocka_unit_test(test_coalesced_out_of_order),
+	    cmocka_unit_test(test_coalesced_dupacks_capped),
 	    cmocka_unit_test(test_long_segment_beyond_window),
 	    cmocka_unit_test(test_long_segment_handshake_and_finwait),
 	    cmocka_unit_test(test_tso_initial_window_and_growth),
