@@ -33,18 +33,25 @@ $(B)/tests/sim/%: tests/sim/%.c $(TEST_COMMON_OBJS) $(LIBA)
 	$(CC) $(CFLAGS_TEST) $(TEST_EXTRA_SRCS_$(notdir $@)) $< $(TEST_COMMON_OBJS) $(LIBA) -lcmocka -lm $(LDFLAGS_COMMON) $(TEST_LDFLAGS_$(notdir $@)) -o $@
 
 # The full-size TCP pair run: 256 MiB each way and 100000 short connections
-# at 5% loss, 2% duplication, 5% reordering, 1% corruption (about 4 s).
+# at 5% loss, 2% duplication, 5% reordering, 1% corruption (about 4 s), with
+# MSS frames, then with TSO and LRO.
 .PHONY: test-big
 test-big: $(B)/tests/sim/test_tcp_pair
 	USN_TCP_BIG_MIB=256 USN_TCP_BIG_CONNS=100000 $(B)/tests/sim/test_tcp_pair
+	USN_SIM_OFFLOADS=tso,lro USN_TCP_BIG_MIB=256 USN_TCP_BIG_CONNS=100000 $(B)/tests/sim/test_tcp_pair
 
 .PHONY: tests-build test-unit test-rig test-san
 tests-build: $(TEST_BINS)
 
-# Runs the unit and simulation suites of this build ($(B)); fails when a
-# test fails (tests/run-suite.sh).
+# Runs the unit and simulation suites of this build ($(B)), then the
+# simulation suites (the fuzz replay among them) again with every simulated
+# port offering TSO and LRO (USN_SIM_OFFLOADS, tests/common/simnet.h); fails
+# when a test fails (tests/run-suite.sh), after both passes.
+SIM_TEST_BINS := $(filter $(B)/tests/sim/%,$(TEST_BINS))
 test-unit: tests-build check-layers
-	@tests/run-suite.sh "$(B)" $(TEST_BINS)
+	@rc=0; tests/run-suite.sh "$(B)" $(TEST_BINS) || rc=1; \
+	USN_SIM_OFFLOADS=tso,lro USN_SUITE_LABEL=$(notdir $(B))-tso-lro tests/run-suite.sh "$(B)" $(SIM_TEST_BINS) || rc=1; \
+	exit $$rc
 
 # The whole test command: dependencies, both builds, the TILE-Gx modes, the
 # cost-centre build, the runners' self-test, then the rig suites. Every step

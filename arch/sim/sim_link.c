@@ -113,6 +113,12 @@ int64_t sim_rxq_peek(const struct usn_sim_port *p, uint16_t q)
 	return r->count ? (int64_t)r->slots[r->head] : -1;
 }
 
+int64_t sim_rxq_peek_at(const struct usn_sim_port *p, uint16_t q, uint32_t k)
+{
+	const struct sim_rxq *r = &p->rxq[q];
+	return k < r->count ? (int64_t)r->slots[(r->head + k) % p->cfg.rx_ring] : -1;
+}
+
 void sim_rxq_pop(struct usn_sim_port *p, uint16_t q)
 {
 	struct sim_rxq *r = &p->rxq[q];
@@ -288,17 +294,18 @@ static void sim_pcap_write(struct usn_sim_link *l, const uint8_t *bytes, uint32_
 
 /* ---- sending ---- */
 
-void sim_transmit(struct usn_sim_port *p, uint32_t len)
+void sim_transmit(struct usn_sim_port *p, uint8_t *b, uint32_t len)
 {
 	struct usn_sim_link *l = p->link;
 	const struct usn_sim_faults *f = &p->faults;
-	uint8_t *b = p->scratch;
 
 	p->st.tx_frames++;
 	if (len < SIM_ETH_HLEN) {
 		p->st.lost++; /* a runt: no destination to deliver it to */
 		return;
 	}
+	if (len - SIM_ETH_HLEN > p->st.tx_max_ip)
+		p->st.tx_max_ip = len - SIM_ETH_HLEN;
 	if (len > p->max_frame || (f->mtu && len - SIM_ETH_HLEN > f->mtu)) {
 		p->st.mtu_dropped++;
 		return;

@@ -80,6 +80,8 @@ static struct usn_buf *sim_buf_get(struct usn_sim_port *p)
 	b->rss_hash = 0;
 	b->l2_len = 0;
 	b->l3_len = 0;
+	b->l4_len = 0;
+	b->seg_size = 0;
 	b->stack_u64 = 0;
 	b->backend = p->owner_tag;
 	b->backend_u16 = SIM_BUF_OUT;
@@ -106,6 +108,60 @@ static void sim_free_bulk(struct usn_hal *hal, uint16_t queue, struct usn_buf **
 		sim_free_chain(p, bufs[i], "free");
 }
 
+/* Copies len bytes after the chain's tail, filling it and then fresh
+ * buffers (the caller counted them); returns the new tail. */
+static struct usn_buf *sim_chain_append(struct usn_sim_port *p, struct usn_buf *tail, const uint8_t *src,
+					uint32_t len)
+{
+	uint32_t bs = p->cfg.buf_size;
+	while (len) {
+		if (tail->len == bs) {
+			struct usn_buf *b = sim_buf_get(p);
+			tail->next = b;
+			tail = b;
+		}
+		uint32_t chunk = bs - tail->len < len ? bs - tail->len : len;
+		memcpy(tail->data + tail->len, src, chunk);
+		tail->len = (uint16_t)(tail->len + chunk);
+		src += chunk;
+		len -= chunk;
+	}
+	return tail;
+}
+
+/* RX_LRO: how many of the frames after the oldest one of queue q join it
+ * (0: it goes alone), as an LRO engine would coalesce them: in-order data
+ * of one flow with good sums, within tso_max and the free buffers. *first
+ * and *last describe the first and the latest segment merged; *total is
+ * the coalesced frame's length. */
+static uint32_t sim_lro_run(struct usn_sim_port *p, uint16_t q, const uint8_t *src, uint32_t len,
+			    struct sim_tcp *first, struct sim_tcp *last, uint32_t *total)
+{
+	uint32_t bs = p->cfg.buf_size, n = 0, ip_len;
+	*total = len;
+	if (!sim_tcp_parse(src, len, first) || (first->flags & (uint8_t)~0x08u) != 0x10u || first->pay_len == 0 ||
+	    !sim_tcp_sums_good(src, first))
+		return 0;
+	*last = *first;
+	ip_len = first->tot;
+	for (;;) {
+		int64_t s = sim_rxq_peek_at(p, q, n + 1);
+		struct sim_tcp nx;
+		if (s < 0)
+			break;
+		const uint8_t *nb = sim_store_bytes(p, (uint32_t)s);
+		uint32_t nlen = p->store_meta[s].len;
+		if (!sim_tcp_parse(nb, nlen, &nx) || !sim_lro_follows(first, last, &nx, ip_len, p->hal.tso_max) ||
+		    !sim_tcp_sums_good(nb, &nx) || (*total + nx.pay_len + bs - 1) / bs > p->n_free)
+			break;
+		*total += nx.pay_len;
+		ip_len += nx.pay_len;
+		*last = nx;
+		n++;
+	}
+	return n;
+}
+
 static uint16_t sim_rx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n)
 {
 	struct usn_sim_port *p = sim_port_of(hal);
@@ -114,6 +170,7 @@ static uint16_t sim_rx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf
 	sim_pump(p->link);
 	uint16_t got = 0;
 	uint32_t bs = p->cfg.buf_size;
+	bool lro = (p->hal.offloads & USN_HAL_OFF_RX_LRO) != 0;
 	while (got < n) {
 		int64_t s = sim_rxq_peek(p, queue);
 		if (s < 0)
@@ -123,7 +180,12 @@ static uint16_t sim_rx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf
 		uint32_t need = (m->len + bs - 1) / bs;
 		if (need > p->n_free)
 			break; /* pool dry: the frame waits in its queue */
-		const uint8_t *src = sim_store_bytes(p, slot);
+		uint8_t *src = sim_store_bytes(p, slot);
+		struct sim_tcp first, last;
+		uint32_t total = m->len;
+		uint32_t merge = lro ? sim_lro_run(p, queue, src, m->len, &first, &last, &total) : 0;
+		if (merge)
+			sim_lro_fix_headers(src, &first, &last, total - SIM_ETH_HLEN);
 		struct usn_buf *head = NULL, *tail = NULL;
 		for (uint32_t off = 0; off < m->len; off += bs) {
 			struct usn_buf *b = sim_buf_get(p);
@@ -136,19 +198,58 @@ static uint16_t sim_rx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf
 				head = b;
 			tail = b;
 		}
-		head->frame_len = m->len;
+		head->frame_len = total;
 		if (m->has_hash) {
 			head->rss_hash = m->rss_hash;
 			head->flags |= USN_BUF_RX_HASH;
 		}
-		if (p->hal.offloads & USN_HAL_OFF_RX_CSUM)
+		if (merge) {
+			/* Every merged segment's sums were checked; the merged
+			 * header's TCP sum is not redone (hal.h). */
+			head->flags |= USN_BUF_RX_COALESCED | USN_BUF_RX_IP_CSUM_GOOD | USN_BUF_RX_L4_CSUM_GOOD;
+			head->seg_size = (uint16_t)first.pay_len;
+			p->st.lro_frames++;
+			p->st.lro_merged += merge;
+		} else if (p->hal.offloads & USN_HAL_OFF_RX_CSUM) {
 			head->flags |= sim_offload_rx_flags(src, m->len);
+		}
 		sim_rxq_pop(p, queue);
 		sim_store_put(p, slot);
 		p->st.rx_frames++;
+		for (uint32_t k = 0; k < merge; k++) {
+			uint32_t ms = (uint32_t)sim_rxq_peek(p, queue);
+			const uint8_t *mb = sim_store_bytes(p, ms);
+			struct sim_tcp t;
+			(void)sim_tcp_parse(mb, p->store_meta[ms].len, &t); /* checked by sim_lro_run */
+			tail = sim_chain_append(p, tail, mb + t.pay, t.pay_len);
+			sim_rxq_pop(p, queue);
+			sim_store_put(p, ms);
+			p->st.rx_frames++;
+		}
 		bufs[got++] = head;
 	}
 	return got;
+}
+
+/* TX_TSO: cuts the large frame in p->scratch into segments, each put on
+ * the link (faults and the MTU check apply to each, as on a wire). */
+static void sim_tso_send(struct usn_sim_port *p, uint32_t len, uint8_t l2, uint8_t l3, uint8_t l4, uint16_t seg)
+{
+	struct sim_tcp t;
+	if (!(p->hal.offloads & USN_HAL_OFF_TX_TSO))
+		sim_die(p, NULL, "tx of a TSO frame on a port without TX_TSO");
+	if (len > p->scratch_cap || !sim_tso_valid(p->scratch, len, l2, l3, l4, seg, p->hal.tso_max, &t))
+		sim_die(p, NULL, "a TSO frame that breaks the contract (hal.h USN_BUF_TX_TCP_SEG)");
+	uint32_t nseg = t.pay_len ? (t.pay_len + seg - 1u) / seg : 1u;
+	uint8_t hdr[SIM_ETH_HLEN + 60u + 60u];
+	memcpy(hdr, p->scratch, t.pay);
+	p->st.tso_frames++;
+	p->st.tso_segs += nseg;
+	for (uint32_t i = 0; i < nseg; i++) {
+		uint8_t *piece;
+		uint32_t n = sim_tso_segment(p->scratch, &t, hdr, seg, i, &piece);
+		sim_transmit(p, piece, n);
+	}
 }
 
 static uint16_t sim_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf **bufs, uint16_t n)
@@ -159,9 +260,11 @@ static uint16_t sim_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf
 		struct usn_buf *head = bufs[i];
 		uint32_t total = 0;
 		bool fits = true;
+		if (p->tap)
+			p->tap(p->tap_arg, head);
 		for (struct usn_buf *c = head; c; c = c->next) {
 			sim_buf_check(p, c, "tx");
-			if (total + c->len <= p->max_frame)
+			if (total + c->len <= p->scratch_cap)
 				memcpy(p->scratch + total, c->data, c->len);
 			else
 				fits = false;
@@ -169,8 +272,8 @@ static uint16_t sim_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf
 		}
 		if (total != head->frame_len)
 			sim_die(p, head, "tx chain: frame_len is not the sum of len over the chain");
-		uint16_t flags = head->flags;
-		uint8_t l2 = head->l2_len, l3 = head->l3_len;
+		uint16_t flags = head->flags, seg = head->seg_size;
+		uint8_t l2 = head->l2_len, l3 = head->l3_len, l4 = head->l4_len;
 		bool chained = head->next != NULL;
 		sim_free_chain(p, head, "tx");
 		if (chained && !(p->hal.offloads & USN_HAL_OFF_TX_MULTISEG)) {
@@ -180,14 +283,18 @@ static uint16_t sim_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf
 			p->st.tx_chain_refused++;
 			continue;
 		}
-		if (!fits) {
+		if (flags & USN_BUF_TX_TCP_SEG) {
+			sim_tso_send(p, fits ? total : UINT32_MAX, l2, l3, l4, seg);
+			continue;
+		}
+		if (!fits || total > p->max_frame) {
 			p->st.tx_frames++;
 			p->st.mtu_dropped++;
 			continue;
 		}
 		if (flags & (USN_BUF_TX_IP_CSUM | USN_BUF_TX_TCP_CSUM))
 			sim_offload_tx(p->scratch, total, flags, p->hal.offloads, l2, l3);
-		sim_transmit(p, total);
+		sim_transmit(p, p->scratch, total);
 	}
 	sim_pcap_flush(p->link);
 	return n;
@@ -284,7 +391,11 @@ struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct us
 	p->store = malloc((size_t)p->n_store * p->max_frame);
 	p->store_meta = calloc(p->n_store, sizeof(*p->store_meta));
 	p->store_free = malloc(sizeof(*p->store_free) * p->n_store);
-	p->scratch = malloc(p->max_frame);
+	/* A TSO port takes frames up to tso_max and cuts them in place. */
+	uint32_t tso_max = c->tso_max && c->tso_max < 65535u ? c->tso_max : 65535u;
+	bool tso = (c->offloads & USN_HAL_OFF_TX_TSO) != 0;
+	p->scratch_cap = tso && tso_max + SIM_ETH_HLEN + 4u > p->max_frame ? tso_max + SIM_ETH_HLEN + 4u : p->max_frame;
+	p->scratch = malloc(p->scratch_cap);
 	bool ok = p->pool_mem && p->free_stack && p->store && p->store_meta && p->store_free && p->scratch;
 	for (unsigned q = 0; ok && q < c->n_queues; q++)
 		ok = (p->rxq[q].slots = malloc(sizeof(uint32_t) * c->rx_ring)) != NULL;
@@ -320,6 +431,7 @@ struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct us
 	p->hal.buf_size = c->buf_size;
 	p->hal.n_bufs = c->n_bufs / c->n_queues;
 	p->hal.rss_key = c->rss_key ? c->rss_key : usn_rss_key_from(sim_rng_next(&p->key_rng));
+	p->hal.tso_max = (c->offloads & (USN_HAL_OFF_TX_TSO | USN_HAL_OFF_RX_LRO)) ? tso_max : 0;
 	memcpy(p->hal.mac, c->mac, 6);
 	p->st.bufs_total = c->n_bufs;
 
@@ -342,6 +454,12 @@ void usn_sim_port_set_faults(struct usn_sim_port *p, const struct usn_sim_faults
 
 /* ---- raw test access ---- */
 
+void usn_sim_port_set_tx_tap(struct usn_sim_port *p, usn_sim_tx_tap_fn fn, void *arg)
+{
+	p->tap = fn;
+	p->tap_arg = arg;
+}
+
 int usn_sim_port_send_raw(struct usn_sim_port *from, const void *frame, size_t len)
 {
 	if (len < SIM_ETH_HLEN)
@@ -349,7 +467,7 @@ int usn_sim_port_send_raw(struct usn_sim_port *from, const void *frame, size_t l
 	if (len > from->max_frame)
 		return -EMSGSIZE;
 	memcpy(from->scratch, frame, len);
-	sim_transmit(from, (uint32_t)len);
+	sim_transmit(from, from->scratch, (uint32_t)len);
 	sim_pcap_flush(from->link);
 	return 0;
 }

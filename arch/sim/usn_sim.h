@@ -37,9 +37,10 @@ struct usn_sim_port_config {
 	uint16_t headroom;   /* [128] */
 	uint32_t n_bufs;     /* buffers in this port's pool [4096] */
 	uint16_t mtu;        /* [1500] */
-	uint32_t offloads;   /* USN_HAL_OFF_* to advertise (RX_CSUM, TX_*, RSS emulated; without TX_MULTISEG a
-			      * chained TX frame is refused, tx_chain_refused) */
+	uint32_t offloads;   /* USN_HAL_OFF_* to advertise (RX_CSUM, TX_*, RSS, TX_TSO, RX_LRO emulated;
+			      * without TX_MULTISEG a chained TX frame is refused, tx_chain_refused) */
 	uint32_t rx_ring;    /* frames waiting per RX queue before tail drop [1024] */
+	uint32_t tso_max;    /* with TX_TSO or RX_LRO: largest IPv4 packet cut or coalesced [65535] */
 };
 
 struct usn_sim_link *usn_sim_link_create(uint64_t seed);
@@ -66,9 +67,19 @@ int usn_sim_link_pcap_open(struct usn_sim_link *l, const char *path);
 int usn_sim_port_send_raw(struct usn_sim_port *from, const void *frame, size_t len);
 size_t usn_sim_port_recv_raw(struct usn_sim_port *p, void *frame, size_t cap);
 
+/* Test access: fn sees every frame handed to the port's tx_burst (whole
+ * chain, metadata as the stack set it), before offloads, TSO and faults.
+ * NULL removes it. */
+typedef void (*usn_sim_tx_tap_fn)(void *arg, const struct usn_buf *frame);
+void usn_sim_port_set_tx_tap(struct usn_sim_port *p, usn_sim_tx_tap_fn fn, void *arg);
+
 struct usn_sim_port_stats {
 	uint64_t tx_frames, rx_frames, lost, duplicated, reordered, corrupted, rx_ring_full, mtu_dropped;
 	uint64_t tx_chain_refused; /* chained frames sent to a port without USN_HAL_OFF_TX_MULTISEG */
+	/* TX_TSO: large frames cut, and the frames they became; RX_LRO:
+	 * coalesced frames delivered, and the frames merged into them. */
+	uint64_t tso_frames, tso_segs, lro_frames, lro_merged;
+	uint32_t tx_max_ip; /* largest frame put on the wire (after TSO), bytes after the Ethernet header */
 	uint32_t bufs_free; /* buffers back in this port's pool */
 	uint32_t bufs_total;
 };

@@ -42,6 +42,7 @@ struct opts {
 	uint32_t conns;
 	unsigned runs;
 	bool offload, quiet;
+	bool tso, lro; /* the simulated ports segment (TSO) and coalesce (LRO) */
 };
 
 static uint64_t now_ns(void)
@@ -78,7 +79,7 @@ struct rig {
 };
 
 static struct usn_stack *rig_stack(struct usn_sim_link *link, struct usn_sim_port **port, uint32_t ip,
-				   bool offload)
+				   const struct opts *o)
 {
 	struct usn_sim_port_config pc;
 	memset(&pc, 0, sizeof(pc));
@@ -86,8 +87,15 @@ static struct usn_stack *rig_stack(struct usn_sim_link *link, struct usn_sim_por
 	memcpy(pc.mac, mac, 6);
 	pc.n_bufs = 16384;
 	pc.rx_ring = 4096;
-	if (offload)
+	if (o->offload)
 		pc.offloads = USN_HAL_OFF_RX_CSUM | USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM;
+	/* A TSO port does the checksums of what it cuts; an LRO port checks
+	 * those of what it merges. */
+	if (o->tso)
+		pc.offloads |= USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM | USN_HAL_OFF_TX_MULTISEG |
+			       USN_HAL_OFF_TX_TSO;
+	if (o->lro)
+		pc.offloads |= USN_HAL_OFF_RX_CSUM | USN_HAL_OFF_RX_LRO;
 	*port = usn_sim_port_create(link, &pc);
 	if (!*port)
 		return NULL;
@@ -104,14 +112,14 @@ static struct usn_stack *rig_stack(struct usn_sim_link *link, struct usn_sim_por
 	return usn_stack_create(hal, &c);
 }
 
-static int rig_open(struct rig *r, const struct http_store *store, bool offload)
+static int rig_open(struct rig *r, const struct http_store *store, const struct opts *o)
 {
 	memset(r, 0, sizeof(*r));
 	r->link = usn_sim_link_create(42);
 	if (!r->link)
 		return -ENOMEM;
-	r->ss = rig_stack(r->link, &r->sp, SRV_IP, offload);
-	r->cs = rig_stack(r->link, &r->cp, CLI_IP, offload);
+	r->ss = rig_stack(r->link, &r->sp, SRV_IP, o);
+	r->cs = rig_stack(r->link, &r->cp, CLI_IP, o);
 	if (!r->ss || !r->cs)
 		return -ENOMEM;
 	struct mws_opts mo = {.port = PORT, .keepalive = false};
@@ -192,7 +200,49 @@ struct run_result {
 	uint64_t requests, errors, frames;
 	uint64_t wall_ns, cpu_ns, tsc;
 	uint64_t virt_us;
+	/* A USN_PROFILE build's cost centres, both workers (else prof false):
+	 * the stacks (every category but driver and idle) and the port's
+	 * rx/tx bursts (driver: the simulated link's copies, TSO and LRO). */
+	bool prof;
+	uint64_t stack_cyc, link_cyc;
 };
+
+/* Reads both workers' cost centres into *stack and *link; false without
+ * USN_PROFILE. */
+static bool prof_read(const struct rig *r, uint64_t *stack, uint64_t *link)
+{
+	struct usn_worker *ws[2] = {r->sw, r->cw};
+	uint64_t c[32];
+	*stack = *link = 0;
+	for (int k = 0; k < 2; k++) {
+		int n = usn_worker_prof(ws[k], c, sizeof c / sizeof c[0]);
+		if (n < 0)
+			return false;
+		for (int i = 0; i < n; i++) {
+			const char *name = usn_prof_name((size_t)i);
+			if (strcmp(name, "driver") == 0)
+				*link += c[i];
+			else if (strcmp(name, "idle") != 0)
+				*stack += c[i];
+		}
+	}
+	return true;
+}
+
+static void prof_span(const struct rig *r, bool before, struct run_result *out)
+{
+	uint64_t s, l;
+	if (!prof_read(r, &s, &l))
+		return;
+	if (before) {
+		out->stack_cyc = s;
+		out->link_cyc = l;
+		return;
+	}
+	out->prof = true;
+	out->stack_cyc = s - out->stack_cyc;
+	out->link_cyc = l - out->link_cyc;
+}
 
 static int run_once(struct rig *r, const struct load_corpus *lc, uint32_t conns, uint64_t requests,
 		    bool warmup, struct run_result *out, struct load_stats *st_out)
@@ -205,6 +255,8 @@ static int run_once(struct rig *r, const struct load_corpus *lc, uint32_t conns,
 		return err;
 	struct usn_sim_port_stats a, b;
 	usn_sim_port_stats(r->cp, &a);
+	memset(out, 0, sizeof(*out));
+	prof_span(r, true, out);
 	uint64_t v0 = usn_sim_link_now_us(r->link);
 	uint64_t w0 = now_ns(), c0 = cpu_ns(), t0 = cycles();
 	if (warmup)
@@ -212,6 +264,7 @@ static int run_once(struct rig *r, const struct load_corpus *lc, uint32_t conns,
 	else
 		floor_drive(r, l);
 	uint64_t t1 = cycles(), c1 = cpu_ns(), w1 = now_ns();
+	prof_span(r, false, out);
 	usn_sim_port_stats(r->cp, &b);
 	load_stats_sum(l, st_out);
 	out->requests = st_out->completed;
@@ -313,7 +366,7 @@ static int run_case(const char *name, const struct http_store *store, const stru
 		    const struct opts *o, uint64_t requests, struct case_result *cr)
 {
 	struct rig r;
-	int rc = rig_open(&r, store, o->offload);
+	int rc = rig_open(&r, store, o);
 	if (rc != 0) {
 		fprintf(stderr, "floor: cannot build the rig: %s\n", strerror(-rc));
 		rig_close(&r);
@@ -352,14 +405,33 @@ static int run_case(const char *name, const struct http_store *store, const stru
 	return rc;
 }
 
+/* Medians of the cost-centre split per unit (request or byte); false
+ * without USN_PROFILE. */
+static bool prof_figures(const struct run_result *r, unsigned runs, double *stack_per, double *link_per)
+{
+	double st[MAX_RUNS], lk[MAX_RUNS];
+	for (unsigned i = 0; i < runs; i++) {
+		if (!r[i].prof)
+			return false;
+		double n = r[i].requests ? (double)r[i].requests : 1;
+		st[i] = (double)r[i].stack_cyc / n;
+		lk[i] = (double)r[i].link_cyc / n;
+	}
+	*stack_per = median_of(st, runs);
+	*link_per = median_of(lk, runs);
+	return runs > 0;
+}
+
 static void print_case(const struct case_result *c)
 {
-	double tp, cp, rs, fp, mn;
+	double tp, cp, rs, fp, mn, sp, lp;
 	case_figures(c, &tp, &cp, &rs, &fp, &mn);
 	printf("%-7s %5u conns %8" PRIu64
 	       " req x%u  %10.0f req/s  %9.0f cycles/req (min %.0f, cpu-time %.0f)  "
 	       "%6.1f frames/req  errors %" PRIu64 "\n",
 	       c->name, c->conns, c->requests_per_run, c->runs, rs, tp, mn, cp, fp, c->errors);
+	if (prof_figures(c->r, c->runs, &sp, &lp))
+		printf("        cost centres: the stacks %.0f cycles/req, the link's bursts %.0f\n", sp, lp);
 }
 
 static void json_case(FILE *f, const struct case_result *c, const struct opts *o)
@@ -369,12 +441,18 @@ static void json_case(FILE *f, const struct case_result *c, const struct opts *o
 	fprintf(f,
 		"  {\"case\": \"%s\", \"pages\": %" PRIu32
 		", \"mean_page_bytes\": %.0f, \"connections\": %u, "
-		"\"requests_per_run\": %" PRIu64 ", \"runs\": %u, \"offload\": %s, \"req_s_median\": %.0f, "
+		"\"requests_per_run\": %" PRIu64 ", \"runs\": %u, \"offload\": %s, \"tso\": %s, \"lro\": %s, "
+		"\"req_s_median\": %.0f, "
 		"\"cycles_per_req_median\": %.0f, \"cycles_per_req_min\": %.0f, "
 		"\"cpu_cycles_per_req_median\": %.0f, "
-		"\"frames_per_req\": %.2f, \"tsc_hz\": %.0f, \"errors\": %" PRIu64 ", \"per_run\": [",
+		"\"frames_per_req\": %.2f, \"tsc_hz\": %.0f, \"errors\": %" PRIu64 ", ",
 		c->name, c->pages, c->mean_page_bytes, c->conns, c->requests_per_run, c->runs,
-		o->offload ? "true" : "false", rs, tp, mn, cp, fp, c->tsc_hz, c->errors);
+		o->offload ? "true" : "false", o->tso ? "true" : "false", o->lro ? "true" : "false", rs, tp, mn, cp, fp,
+		c->tsc_hz, c->errors);
+	double sp, lp;
+	if (prof_figures(c->r, c->runs, &sp, &lp))
+		fprintf(f, "\"stack_cycles_per_req_median\": %.0f, \"link_cycles_per_req_median\": %.0f, ", sp, lp);
+	fprintf(f, "\"per_run\": [");
 	for (unsigned i = 0; i < c->runs; i++) {
 		const struct run_result *r = &c->r[i];
 		fprintf(f,
@@ -527,6 +605,9 @@ static int bulk_once(struct rig *r, struct bulk_rx *x, struct bulk_tx *bp, const
 	usn_sim_port_stats(r->cp, &a0);
 	usn_stack_stats(r->cs, &s0);
 	uint64_t rx0 = x->rx;
+	struct run_result pr;
+	memset(&pr, 0, sizeof pr);
+	prof_span(r, true, &pr);
 	uint64_t v0 = usn_sim_link_now_us(r->link);
 	uint64_t w0 = now_ns(), c0 = cpu_ns(), t0 = cycles();
 	if (!usn_tcp_connect(r->cw, SRV_IP, BULK_PORT, &bulk_tx_h, b))
@@ -536,6 +617,7 @@ static int bulk_once(struct rig *r, struct bulk_rx *x, struct bulk_tx *bp, const
 	else
 		floor_bulk_drive(r, b, x, rx0);
 	uint64_t t1 = cycles(), c1 = cpu_ns(), w1 = now_ns();
+	prof_span(r, false, &pr);
 	usn_sim_port_stats(r->cp, &a1);
 	usn_stack_stats(r->cs, &s1);
 	bool ok = !b->send_err && x->rx - rx0 == bytes && b->acked == bytes;
@@ -547,7 +629,7 @@ static int bulk_once(struct rig *r, struct bulk_rx *x, struct bulk_tx *bp, const
 		if (!moved)
 			break;
 	}
-	memset(out, 0, sizeof(*out));
+	*out = pr;
 	out->requests = x->rx - rx0; /* bytes */
 	out->errors = ok ? 0 : 1;
 	out->frames = (a1.tx_frames - a0.tx_frames) + (a1.rx_frames - a0.rx_frames);
@@ -587,8 +669,8 @@ static int run_bulk(const struct opts *o, struct bulk_result *br)
 	int rc = -ENOMEM;
 	r.link = usn_sim_link_create(42);
 	if (r.link) {
-		r.ss = rig_stack(r.link, &r.sp, SRV_IP, o->offload);
-		r.cs = rig_stack(r.link, &r.cp, CLI_IP, o->offload);
+		r.ss = rig_stack(r.link, &r.sp, SRV_IP, o);
+		r.cs = rig_stack(r.link, &r.cp, CLI_IP, o);
 	}
 	struct bulk_rx rx = {0};
 	if (r.ss && r.cs) {
@@ -647,6 +729,9 @@ static void print_bulk(const struct bulk_result *b)
 	printf("bulk    1 conn  %5" PRIu64 " MiB x%u  %7.2f Gbit/s  %6.3f cycles/byte  %6.0f cycles/%u-byte segment "
 	       "(cpu-time %.3f/byte)  %4.2f frames/segment  errors %" PRIu64 "\n",
 	       b->bytes_per_run >> 20, b->runs, g, cb, cs, BULK_SEG, cc, fs, b->errors);
+	double sp, lp;
+	if (prof_figures(b->r, b->runs, &sp, &lp))
+		printf("        cost centres: the stacks %.3f cycles/byte, the link's bursts %.3f\n", sp, lp);
 }
 
 static void json_bulk(FILE *f, const struct bulk_result *b, const struct opts *o)
@@ -655,12 +740,18 @@ static void json_bulk(FILE *f, const struct bulk_result *b, const struct opts *o
 	bulk_figures(b, &g, &cb, &cs, &cc, &fs);
 	fprintf(f,
 		"{\"case\": \"bulk\", \"connections\": 1, \"direction\": \"one way\", \"send\": \"send_ref + csum table\", "
-		"\"bytes_per_run\": %" PRIu64 ", \"runs\": %u, \"offload\": %s, \"gbit_s_median\": %.3f, "
+		"\"bytes_per_run\": %" PRIu64 ", \"runs\": %u, \"offload\": %s, \"tso\": %s, \"lro\": %s, "
+		"\"gbit_s_median\": %.3f, "
 		"\"cycles_per_byte_median\": %.4f, \"cycles_per_segment_median\": %.0f, \"segment_bytes\": %u, "
 		"\"cpu_cycles_per_byte_median\": %.4f, \"frames_per_segment\": %.3f, \"tsc_hz\": %.0f, "
-		"\"errors\": %" PRIu64 ", \"per_run\": [",
-		b->bytes_per_run, b->runs, o->offload ? "true" : "false", g, cb, cs, BULK_SEG, cc, fs, b->tsc_hz,
+		"\"errors\": %" PRIu64 ", ",
+		b->bytes_per_run, b->runs, o->offload ? "true" : "false", o->tso ? "true" : "false",
+		o->lro ? "true" : "false", g, cb, cs, BULK_SEG, cc, fs, b->tsc_hz,
 		b->errors);
+	double sp, lp;
+	if (prof_figures(b->r, b->runs, &sp, &lp))
+		fprintf(f, "\"stack_cycles_per_byte_median\": %.4f, \"link_cycles_per_byte_median\": %.4f, ", sp, lp);
+	fprintf(f, "\"per_run\": [");
 	for (unsigned i = 0; i < b->runs; i++) {
 		const struct run_result *r = &b->r[i];
 		fprintf(f,
@@ -675,7 +766,8 @@ static void usage_exit(const char *what)
 {
 	fprintf(stderr,
 		"floor: %s\nusage: floor [--cases 1k,corpus,bulk] [--corpus DIR] [--requests N (1 KiB case)]"
-		" [--corpus-requests N] [--bulk-mib N] [--connections N] [--runs N] [--offload] [--json FILE]"
+		" [--corpus-requests N] [--bulk-mib N] [--connections N] [--runs N] [--offload] [--tso] [--lro]"
+		" [--json FILE]"
 		" [--quiet]\n",
 		what);
 	exit(2);
@@ -723,6 +815,14 @@ int main(int argc, char **argv)
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--offload") == 0) {
 			o.offload = true;
+			continue;
+		}
+		if (strcmp(a, "--tso") == 0) {
+			o.tso = true;
+			continue;
+		}
+		if (strcmp(a, "--lro") == 0) {
+			o.lro = true;
 			continue;
 		}
 		if (strcmp(a, "--quiet") == 0) {

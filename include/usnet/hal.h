@@ -44,8 +44,13 @@ enum {
 	USN_BUF_RX_IP_CSUM_GOOD = 1u << 1, /* the port verified the IPv4 header sum */
 	USN_BUF_RX_L4_CSUM_GOOD = 1u << 2, /* the port verified the TCP/UDP sum */
 	USN_BUF_RX_CSUM_BAD = 1u << 3,     /* the port found a bad sum */
-	USN_BUF_RX_COALESCED = 1u << 4,    /* the port merged several TCP segments into this frame (LRO/GRO):
-					    * it may exceed the MTU; seg_size says what it merged */
+	/* The port merged several TCP segments into this frame (LRO/GRO):
+	 * it may exceed the MTU (at most tso_max), its payload may span a
+	 * chain, seg_size says what it merged. The port verified every merged
+	 * segment's sums and sets USN_BUF_RX_IP_CSUM_GOOD and
+	 * USN_BUF_RX_L4_CSUM_GOOD (the merged header's TCP sum field need not
+	 * be valid), or else gives the merged frame correct sums. */
+	USN_BUF_RX_COALESCED = 1u << 4,
 	USN_BUF_TX_IP_CSUM = 1u << 8,      /* ask the port to fill the IPv4 sum */
 	USN_BUF_TX_TCP_CSUM = 1u << 9,     /* ask the port to fill the TCP sum (pseudo-header sum in place) */
 	/* Ask the port to cut this IPv4/TCP frame into segments of seg_size
@@ -57,7 +62,8 @@ enum {
 	 * takes through a virtio-net header); a backend whose device wants it
 	 * without the length (DPDK's TSO) rewrites it. The port gives every
 	 * segment the header's flags except FIN and PSH, which only the last
-	 * keeps, and IP IDs counting up from the header's. */
+	 * keeps (and CWR, which only the first keeps), IP IDs counting up from
+	 * the header's, and both sums. */
 	USN_BUF_TX_TCP_SEG = 1u << 10,
 };
 
@@ -68,7 +74,10 @@ enum {
 	USN_HAL_OFF_TX_TCP_CSUM = 1u << 2,
 	USN_HAL_OFF_RSS = 1u << 3,      /* the port spreads flows over queues by usn_rss_hash(rss_key) */
 	USN_HAL_OFF_TX_MULTISEG = 1u << 4, /* TX accepts chained buffers */
-	USN_HAL_OFF_TX_TSO = 1u << 5,      /* TX cuts USN_BUF_TX_TCP_SEG frames (IPv4/TCP) up to tso_max */
+	/* TX cuts USN_BUF_TX_TCP_SEG frames (IPv4/TCP) up to tso_max; the
+	 * stack uses it only beside TX_IP_CSUM and TX_TCP_CSUM (and beyond one
+	 * buffer only with TX_MULTISEG). */
+	USN_HAL_OFF_TX_TSO = 1u << 5,
 	USN_HAL_OFF_RX_LRO = 1u << 6,      /* RX may deliver USN_BUF_RX_COALESCED frames beyond the MTU */
 };
 

@@ -72,6 +72,8 @@ struct usn_stack_config {
 	bool tcp_no_timestamps;    /* do not offer RFC 7323 timestamps */
 	bool tcp_no_sack;          /* do not offer SACK */
 	bool tcp_no_wscale;        /* do not offer window scale */
+	bool tcp_no_tso;           /* do not hand the port large segments even if it offers TSO */
+	bool no_gro;               /* do not merge received TCP segments in software (GRO) */
 	/* The stack's secret, from which every key is derived: TCP ISNs, SYN
 	 * cookies, timestamp offsets, the connection table's hash, software
 	 * steering. All zero: 16 bytes from the port's random source at

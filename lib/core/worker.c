@@ -161,9 +161,22 @@ bool usn_worker_post(struct usn_worker *w, uint16_t dst, const struct usn_msg *m
 	return usn_ring_push(d->inbox[w->id], m);
 }
 
+/* Steered frames go to the protocol layers in bursts, as received ones do. */
+static void usn_worker_input_steered(struct usn_worker *w, struct usn_buf **frames, uint16_t *n)
+{
+	if (*n == 0)
+		return;
+	usn_prof_enter(w, USN_PROF_NET);
+	usn_net_input_burst(w, frames, *n);
+	usn_prof_leave(w);
+	*n = 0;
+}
+
 static unsigned usn_worker_drain_inbox(struct usn_worker *w)
 {
 	unsigned handled = 0;
+	struct usn_buf *frames[USN_RX_BURST];
+	uint16_t n = 0;
 	if (!w->inbox)
 		return 0;
 	for (uint16_t i = 0; i < w->stack->n_workers; i++) {
@@ -174,15 +187,17 @@ static unsigned usn_worker_drain_inbox(struct usn_worker *w)
 			switch ((enum usn_msg_type)m.type) {
 			case USN_MSG_FRAME:
 				w->stats.steer_rx++;
-				usn_prof_enter(w, USN_PROF_NET);
-				usn_eth_input(w, m.ptr);
-				usn_prof_leave(w);
+				frames[n++] = m.ptr;
+				if (n == USN_RX_BURST)
+					usn_worker_input_steered(w, frames, &n);
 				break;
 			case USN_MSG_ARP:
+				usn_worker_input_steered(w, frames, &n); /* in order */
 				usn_arp_learn_msg(w, m.ip, m.mac);
 				break;
 			}
 		}
+		usn_worker_input_steered(w, frames, &n);
 	}
 	return handled;
 }
@@ -327,6 +342,7 @@ unsigned usn_worker_poll(struct usn_worker *w)
 		w->stats.rx_frames += n;
 	}
 	bool steer = w->stack->software_rss && w->id == 0;
+	uint16_t mine = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		struct usn_buf *b = rx[i];
 		if (i + 1 < n)
@@ -345,8 +361,12 @@ unsigned usn_worker_poll(struct usn_worker *w)
 				continue;
 			}
 		}
+		rx[mine++] = b;
+	}
+	/* The protocol layers take the burst whole (GRO merges across it). */
+	if (mine) {
 		usn_prof_enter(w, USN_PROF_NET);
-		usn_eth_input(w, b);
+		usn_net_input_burst(w, rx, mine);
 		usn_prof_leave(w);
 	}
 	unsigned msgs = usn_worker_drain_inbox(w);

@@ -143,6 +143,10 @@ bool usn_worker_post(struct usn_worker *w, uint16_t dst, const struct usn_msg *m
 /* ---- hooks the worker loop calls in the protocol layers ---- */
 /* lib/net/eth.c: one received frame, consumed (freed or kept). */
 void usn_eth_input(struct usn_worker *w, struct usn_buf *frame);
+/* lib/net/gro.c: the frames of one receive burst this worker handles,
+ * consumed: TCP segments of a flow merged (GRO), then each to
+ * usn_eth_input. The array's entries are overwritten. */
+void usn_net_input_burst(struct usn_worker *w, struct usn_buf **frames, uint16_t n);
 /* lib/net/arp.c */
 struct usn_arp_cache *usn_arp_create(struct usn_worker *w);
 void usn_arp_destroy(struct usn_worker *w, struct usn_arp_cache *a);

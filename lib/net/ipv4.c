@@ -101,6 +101,11 @@ int usn_ipv4_output(struct usn_worker *w, struct usn_buf *frame, uint32_t dst_ip
 		.proto = proto,
 	};
 	usn_ipv4_emit(&ip, frame->data + USN_L3_OFF, !hw_csum);
+	/* A large segment the port cuts takes one id per piece (counting up
+	 * from this one, hal.h): the next packet starts after them, as
+	 * Linux's TSO does. */
+	if ((frame->flags & USN_BUF_TX_TCP_SEG) && frame->seg_size && l4_len > frame->l4_len)
+		w->ip_id = (uint16_t)(w->ip_id + (l4_len - frame->l4_len - 1u) / frame->seg_size);
 	frame->l2_len = USN_ETH_HDR_LEN;
 	frame->l3_len = USN_IPV4_HDR_LEN;
 	if (hw_csum)

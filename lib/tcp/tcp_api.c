@@ -53,6 +53,21 @@ static void derive_keys(struct usn_worker *w, struct usn_tcp_worker *t)
 	t->key_isn[1] = usn_siphash24(t->key_cookie, isn_label, sizeof isn_label - 1);
 }
 
+/* Large segments for the port to cut (TSO) when it offers them with the
+ * checksum offloads they need, up to its limit, within one buffer if it
+ * takes no chains; 0 when that is no more than the MTU. */
+static uint32_t tso_limit(const struct usn_hal *hal, const struct usn_stack_config *cfg, uint16_t mtu)
+{
+	const uint32_t need = USN_HAL_OFF_TX_TSO | USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM;
+	if ((hal->offloads & need) != need || cfg->tcp_no_tso)
+		return 0;
+	uint32_t m = hal->tso_max && hal->tso_max < 65535u ? hal->tso_max : 65535u;
+	if (!(hal->offloads & USN_HAL_OFF_TX_MULTISEG) && hal->buf_size > USN_ETH_HDR_LEN &&
+	    m > (uint32_t)hal->buf_size - USN_ETH_HDR_LEN)
+		m = (uint32_t)hal->buf_size - USN_ETH_HDR_LEN;
+	return m > mtu ? m : 0;
+}
+
 struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 {
 	const struct usn_stack_config *cfg = &w->stack->cfg;
@@ -97,6 +112,7 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	t->smss_max = t->mss_local;
 	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG) && w->hal->buf_size < USN_L4_OFF + 20u + t->smss_max)
 		t->smss_max = (uint16_t)(w->hal->buf_size > USN_L4_OFF + 20u + 64u ? w->hal->buf_size - USN_L4_OFF - 20u : 64u);
+	t->tso_max = tso_limit(w->hal, cfg, mtu);
 	derive_keys(w, t);
 	t->port_cursor = (uint16_t)(USN_TCP_EPH_LO + (t->key_isn[0] % (USN_TCP_EPH_HI - USN_TCP_EPH_LO + 1)));
 	return t;

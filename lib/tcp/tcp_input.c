@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "net/net.h"
 #include "tcp/tcp_int.h"
 
@@ -17,6 +18,8 @@ struct seg {
 	uint32_t len;           /* payload bytes */
 	struct usn_buf *frame;  /* NULL once the OOO queue keeps it */
 	bool text_dropped;      /* our window was zero: payload (and FIN) not taken */
+	uint16_t segs;          /* segments it stands for (a coalesced one: several) */
+	uint16_t dupacks;       /* duplicate ACKs owed: one per segment out of order */
 };
 
 static inline uint32_t seg_len(const struct seg *s)
@@ -320,9 +323,12 @@ static bool process_data(struct usn_tcp_conn *c, struct seg *s)
 		fin = false;
 	}
 	if (seq != c->rcv_nxt) {
-		/* RFC 5681 4.2 / RFC 2018: out of order, ACK at once with SACK. */
+		/* RFC 5681 4.2 / RFC 2018: out of order, ACK at once with SACK:
+		 * one duplicate ACK per segment, a coalesced one's too (its
+		 * sender may count duplicate ACKs, not SACKed segments). */
 		ooo_insert(c, s, seq, len, fin, d);
 		c->flags |= USN_TF_ACK_NOW;
+		s->dupacks = s->segs;
 		return false;
 	}
 	bool had_ooo = c->ooo != NULL;
@@ -1089,10 +1095,13 @@ static void input_segment(struct usn_worker *w, struct seg *s)
 		input_sync(c, s);
 	if (!usn_tcp_alive(c))
 		return;
-	if (c->flags & USN_TF_ACK_NOW)
+	if (c->flags & USN_TF_ACK_NOW) {
 		usn_tcp_output(c); /* ACK this segment now (dup ACKs must not merge) */
-	else
+		for (uint16_t k = 1; k < s->dupacks && usn_tcp_alive(c); k++)
+			usn_tcp_send_ack(c);
+	} else {
 		usn_tcp_pending(c);
+	}
 }
 
 void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip, struct usn_cursor l4)
@@ -1138,6 +1147,14 @@ void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn
 	s.len = usn_cursor_size(s.data);
 	s.frame = frame;
 	s.text_dropped = false;
+	s.segs = 1;
+	s.dupacks = 0;
+	if ((frame->flags & USN_BUF_RX_COALESCED) && frame->seg_size && s.len > frame->seg_size) {
+		/* A 64 KB segment of MSS-sized ones holds 45; a port's tiny
+		 * seg_size must not turn one frame into an ACK storm. */
+		uint32_t n = (s.len + frame->seg_size - 1u) / frame->seg_size;
+		s.segs = (uint16_t)(n < USN_TCP_DUPACKS_MAX ? n : USN_TCP_DUPACKS_MAX);
+	}
 	t->depth++;
 	input_segment(w, &s);
 	t->depth--;

@@ -31,6 +31,7 @@
 #define USN_TCP_KEEPALIVE_PROBES 9
 #define USN_TCP_PAWS_IDLE_MS (24u * 24 * 3600 * 1000) /* RFC 7323 5.5 */
 #define USN_TCP_OOW_ACK_MS 500 /* per connection: one answer to bare unacceptable segments or one challenge ACK per this (Linux) */
+#define USN_TCP_DUPACKS_MAX 64 /* duplicate ACKs for one coalesced segment out of order, at most */
 
 /* A send descriptor: bytes by reference or by writer, kept until acked. */
 enum { USN_SD_REF = 1, USN_SD_WRITER = 2 };
@@ -238,6 +239,7 @@ struct usn_tcp_worker {
 	uint16_t port_cursor;
 	uint16_t mss_local; /* mtu - 40 */
 	uint16_t smss_max;  /* the largest send MSS: mss_local, and one buffer's worth where the port takes no chains */
+	uint32_t tso_max;   /* largest IPv4 packet the port cuts for us (TSO); 0: no TSO */
 
 	/* Challenge ACKs (usn_tcp_challenge_ack): what is left of the budget
 	 * of second chal_sec - 1 (0: none drawn yet). */

@@ -251,6 +251,17 @@ void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, cons
 	(void)usn_tcp_send_raw(w, lip, rip, &r);
 }
 
+/* Whether len bytes go out as one large segment (TSO): the port offers it,
+ * the caller meant more than one segment (output_data sizes it; others
+ * send at most an MSS, which SACK blocks may shorten: cut as before), and
+ * it fits the port's limit with this header. */
+static bool tso_fits(const struct usn_tcp_conn *c, uint32_t len, uint32_t hl, uint8_t flags)
+{
+	uint32_t max = usn_tcp_tw(c->w)->tso_max;
+	return max && !(flags & (USN_TCP_SYN | USN_TCP_RST)) && len > usn_tcp_maxseg(c) &&
+	       USN_IPV4_HDR_LEN + hl + len <= max;
+}
+
 /* The cost centre tcp_out (core/prof.h) wraps the whole of it. */
 static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
 
@@ -309,13 +320,19 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 		if (room > fit)
 			room = fit;
 	}
-	if (len > room) {
+	uint32_t pieces = 1;
+	if (len > room && !tso_fits(c, len, hl, flags)) {
 		len = room;
 		/* The FIN follows the last byte: off the header too, or the peer
 		 * takes it here and loses the bytes after (rx 4 bytes short in a
 		 * lossy pair test, the connection then reset). */
 		flags &= (uint8_t)~USN_TCP_FIN;
 		r.flags = flags;
+	} else if (len > room) {
+		/* One large segment for the port to cut into pieces of room
+		 * bytes (hal.h USN_BUF_TX_TCP_SEG); PSH and FIN stay in the
+		 * header: the port keeps them on the last piece. */
+		pieces = (len + room - 1) / room;
 	}
 
 	uint8_t hdr[USN_TCP_MAX_HDR_LEN];
@@ -327,15 +344,22 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 	bool sw = !(w->hal->offloads & USN_HAL_OFF_TX_TCP_CSUM);
 	uint32_t psum = len ? write_payload(c, seq, len, pay, sw) : 0;
 	frame_csum(w, f, c->local_ip, c->remote_ip, hdr, hl, hl + len, psum);
+	if (pieces > 1) {
+		f->flags |= USN_BUF_TX_TCP_SEG;
+		f->l4_len = hl;
+		f->seg_size = (uint16_t)room;
+		w->stats.tcp_tso_frames++;
+	}
 
 	uint32_t end = seq + len + ((flags & USN_TCP_SYN) ? 1 : 0) + ((flags & USN_TCP_FIN) ? 1 : 0);
-	w->stats.tcp_tx_segs++;
+	/* Segments count as the wire will carry them (Linux's tcp_skb_pcount). */
+	w->stats.tcp_tx_segs += pieces;
 	if (flags & USN_TCP_RST)
 		w->stats.tcp_rst_tx++;
 	if (end != seq) {
 		if (SEQ_LT(seq, c->snd_max)) {
-			c->retransmits++;
-			w->stats.tcp_retrans_segs++;
+			c->retransmits += pieces;
+			w->stats.tcp_retrans_segs += pieces;
 			if (c->flags & USN_TF_TS)
 				c->rtt_start_us = w->now_us; /* echoes older than this are stale */
 			if (SEQ_LEQ(c->rtt_seq, end) && SEQ_GEQ(c->rtt_seq, seq))
@@ -435,10 +459,48 @@ void usn_tcp_challenge_ack(struct usn_tcp_conn *c)
 	usn_tcp_send_ack(c);
 }
 
+/* Payload bytes in each piece of the next segment: the MSS less the SACK
+ * blocks its header will carry (what send_seg calls room). */
+static uint32_t mss_now(struct usn_tcp_conn *c, uint32_t maxseg)
+{
+	if (!((c->flags & USN_TF_SACK) && c->ooo))
+		return maxseg;
+	struct usn_tcp_sack_block b[USN_TCP_MAX_SACK];
+	uint8_t n = sack_blocks(c, b, (c->flags & USN_TF_TS) ? 3 : 4);
+	return n ? maxseg - 4u - 8u * n : maxseg;
+}
+
+/* How many bytes one large segment may carry, as Linux's tcp_tso_autosize:
+ * about a millisecond at the connection's rate (cwnd per SRTT, twice that
+ * in slow start and 1.2 times in congestion avoidance, Linux's pacing
+ * ratios), plus the port's whole limit halved for every 512 us of SRTT (a
+ * short path gets whole segments; Linux uses the minimum RTT, we keep
+ * SRTT), at least two pieces (tcp_min_tso_segs) and at most the port's
+ * limit, in whole pieces. A window opened wide on a long path is then sent
+ * as several segments, not one burst of 64 KB. */
+static uint32_t tso_goal(const struct usn_tcp_conn *c, uint32_t piece, uint32_t max_pay)
+{
+	uint32_t bytes = max_pay;
+	if (c->srtt_us) {
+		uint64_t per_ms = (uint64_t)c->cwnd * (c->cwnd < c->ssthresh ? 2000u : 1200u) / c->srtt_us;
+		uint32_t shift = c->srtt_us / 512u;
+		per_ms += shift < 32 ? max_pay >> shift : 0;
+		if (per_ms < bytes)
+			bytes = (uint32_t)per_ms;
+	}
+	uint32_t n = bytes / piece, most = max_pay / piece;
+	if (n < 2)
+		n = 2;
+	if (n > most)
+		n = most;
+	return n * piece;
+}
+
 /* Data and FIN transmission in the synchronized states. */
 static int output_data(struct usn_tcp_conn *c)
 {
 	uint32_t maxseg = usn_tcp_maxseg(c);
+	uint32_t tso_max = usn_tcp_tw(c->w)->tso_max;
 	int sent = 0;
 	for (int guard = 0; guard < 1024; guard++) {
 		uint32_t data_end = usn_tcp_data_end(c);
@@ -460,11 +522,36 @@ static int output_data(struct usn_tcp_conn *c)
 		uint32_t inflight = c->snd_nxt - c->snd_una - sacked;
 		uint32_t usable = wnd > inflight ? wnd - inflight : 0;
 		uint32_t len = unsent < usable ? unsent : usable;
-		if (len > maxseg)
+		uint32_t full = maxseg; /* a full-sized segment, for SWS avoidance */
+		bool hole = false;
+		if (tso_max && len > maxseg) {
+			/* One large segment (the port cuts it), sized like Linux's. */
+			uint32_t piece = mss_now(c, maxseg);
+			full = piece; /* the MSS less the options sent (RFC 9293 3.7.1 Eff.snd.MSS) */
+			uint32_t hl = USN_TCP_HDR_LEN + (maxseg < c->smss ? c->smss - maxseg : 0) + (maxseg - piece);
+			uint32_t goal = tso_goal(c, piece, tso_max - USN_IPV4_HDR_LEN - hl);
+			if (len > goal)
+				len = goal;
+			/* Sender SWS avoidance applies to every piece: all full,
+			 * but for a last one that carries all that is left. */
+			if (len < unsent)
+				len -= len % piece;
+			/* A retransmission stops where the peer's SACKed data
+			 * starts: segment by segment, the sack_skip above steps
+			 * over it; one large segment would carry it again. */
+			uint32_t hole_end;
+			if (c->n_sacked && SEQ_LT(c->snd_nxt, c->snd_max) &&
+			    usn_tcp_sack_next_hole(c, c->snd_nxt, &hole_end) == c->snd_nxt && SEQ_LT(hole_end, c->snd_max) &&
+			    hole_end - c->snd_nxt < len) {
+				len = hole_end - c->snd_nxt;
+				hole = true;
+			}
+		} else if (len > maxseg) {
 			len = maxseg;
+		}
 		/* RFC 9293 3.8.6.2.1 sender SWS avoidance: a short segment only if
 		 * it carries all that is left, or half the largest window seen. */
-		if (len && len < maxseg && len < unsent && len < c->max_snd_wnd / 2 && inflight)
+		if (len && len < full && len < unsent && len < c->max_snd_wnd / 2 && inflight && !hole)
 			len = 0;
 		bool fin = usn_tcp_fin_wanted(c) && c->snd_nxt + len == data_end && SEQ_LEQ(c->snd_nxt, data_end);
 		if (len == 0 && !fin)

@@ -111,6 +111,9 @@ void netfix_setup(struct netfix *f, const struct usn_stack_config *cfg, const st
 	struct usn_sim_port_config rc;
 	memset(&rc, 0, sizeof(rc));
 	memcpy(rc.mac, netfix_raw_mac, 6);
+	/* The peer carries what the stack's port carries (jumbo frames). */
+	rc.mtu = pcfg ? pcfg->mtu : 0;
+	rc.rx_ring = pcfg ? pcfg->rx_ring : 0;
 	f->raw = usn_sim_port_create(f->net.link, &rc);
 	assert(f->raw);
 	f->host = simnet_add_host(&f->net, NETFIX_STACK_IP, cfg, pcfg);

@@ -19,6 +19,28 @@ void simnet_init(struct simnet *n, uint64_t seed)
 	assert(n->link);
 }
 
+uint32_t simnet_env_offloads(void)
+{
+	const char *v = getenv("USN_SIM_OFFLOADS");
+	const uint32_t csum = USN_HAL_OFF_RX_CSUM | USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM;
+	uint32_t off = 0;
+	while (v && *v) {
+		size_t n = strcspn(v, ",");
+		if (n == 3 && strncmp(v, "tso", 3) == 0)
+			off |= csum | USN_HAL_OFF_TX_MULTISEG | USN_HAL_OFF_TX_TSO;
+		else if (n == 3 && strncmp(v, "lro", 3) == 0)
+			off |= USN_HAL_OFF_RX_CSUM | USN_HAL_OFF_RX_LRO;
+		else if (n == 4 && strncmp(v, "csum", 4) == 0)
+			off |= csum;
+		else if (n) {
+			fprintf(stderr, "USN_SIM_OFFLOADS: unknown offload '%.*s' (tso, lro, csum)\n", (int)n, v);
+			exit(2);
+		}
+		v += n + (v[n] == ',');
+	}
+	return off;
+}
+
 struct simnet_host *simnet_add_host(struct simnet *n, uint32_t ip, const struct usn_stack_config *cfg,
 				    const struct usn_sim_port_config *pcfg)
 {
@@ -33,6 +55,7 @@ struct simnet_host *simnet_add_host(struct simnet *n, uint32_t ip, const struct 
 	uint8_t mac[6] = {0x02, 0x00, 0xc6, 0x12, (uint8_t)(ip >> 8), (uint8_t)ip};
 	memcpy(pc.mac, mac, 6);
 	simnet_host_port_config(n, n->n, &pc);
+	pc.offloads |= simnet_env_offloads();
 	h->port = usn_sim_port_create(n->link, &pc);
 	if (!h->port)
 		return NULL;

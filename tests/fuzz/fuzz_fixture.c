@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fuzz_targets.h"
+#include "simnet.h"
 #include "wire/wire.h"
 
 const uint8_t fz_stack_mac[6] = {0x02, 0x00, 0xc6, 0x12, 0x00, 0x01};
@@ -639,9 +640,10 @@ static void fz_build_stack(struct fz *f)
 	pc.n_bufs = 256;
 	pc.rx_ring = 256;
 	pc.n_queues = f->opt.two_workers ? 2 : 1;
-	pc.offloads = (f->opt.rx_csum ? USN_HAL_OFF_RX_CSUM : 0) | (f->opt.two_workers ? USN_HAL_OFF_RSS : 0);
+	pc.offloads = (f->opt.rx_csum ? USN_HAL_OFF_RX_CSUM : 0) | (f->opt.two_workers ? USN_HAL_OFF_RSS : 0) |
+		      simnet_env_offloads();
 	/* 128 and 256: TX in chains; 1000: a port without them (segments
-	 * kept to one buffer). */
+	 * kept to one buffer), unless the TSO pass offers them. */
 	if (f->opt.buf_size < 1000)
 		pc.offloads |= USN_HAL_OFF_TX_MULTISEG;
 	f->port = usn_sim_port_create(f->link, &pc);

@@ -317,6 +317,14 @@ static void test_pages_byte_identical(void **state)
 	server_stats(f, &st);
 	assert_int_equal(st.requests, 7);
 	assert_int_equal(st.st200, 7);
+	/* The 1.2 MB page went in large segments in the offload mode
+	 * (USN_SIM_OFFLOADS=tso,lro), none above the MTU on the wire. */
+	struct usn_stats ss;
+	struct usn_sim_port_stats sp;
+	usn_stack_stats(f->server->stack, &ss);
+	usn_sim_port_stats(f->server->port, &sp);
+	assert_true(sp.tx_max_ip <= 1500);
+	assert_int_equal(ss.tcp_tso_frames > 0, (simnet_env_offloads() & USN_HAL_OFF_TX_TSO) != 0);
 }
 
 static void test_head(void **state)

@@ -191,6 +191,22 @@ static void check_clean_run(struct fixture *f, uint32_t conns, uint64_t requests
 		st200 += ms.st200;
 	}
 	assert_int_equal(st200, requests);
+	/* Pages of 70 and 400 KB: large segments in the offload mode
+	 * (USN_SIM_OFFLOADS=tso,lro), GRO without; never a frame above the
+	 * MTU on the wire. */
+	struct usn_stats ss, cs;
+	struct usn_sim_port_stats sp, cp;
+	usn_stack_stats(f->server->stack, &ss);
+	usn_stack_stats(f->client->stack, &cs);
+	usn_sim_port_stats(f->server->port, &sp);
+	usn_sim_port_stats(f->client->port, &cp);
+	assert_true(sp.tx_max_ip <= 1500 && cp.tx_max_ip <= 1500);
+	if (simnet_env_offloads() & USN_HAL_OFF_TX_TSO)
+		assert_true(ss.tcp_tso_frames > 0);
+	if (simnet_env_offloads() & USN_HAL_OFF_RX_LRO)
+		assert_true(cs.rx_coalesced > 0);
+	else
+		assert_true(cs.gro_frames > 0);
 	load_destroy(l);
 	simnet_run_for(&f->net, 2000000);
 	uint32_t max = usn_stack_config(f->client->stack)->tcp_max_conns;

@@ -6,7 +6,8 @@
  * out-of-order queue), send_ref with a checksum table and send_writer,
  * 2016 short exchanges with SYN cookies and TIME-WAIT recycling, keepalive,
  * the idle timeout, zero-window probes, and out-of-order bytes packed
- * into a shared buffer. */
+ * into a shared buffer; GRO, and in the second pass of `make test-unit`
+ * (USN_SIM_OFFLOADS=tso,lro) TSO and LRO. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -520,6 +521,16 @@ static void test_tcp_never_allocates(void **state)
 	assert_true(r.sb.tcp_timewait_overflow > 0);
 	assert_true(r.sa.tcp_ooo_segs + r.sb.tcp_ooo_segs > 0);
 	assert_true(r.sb.tcp_passive_opens >= SHORT_ROUNDS * SHORT_PAR);
+	/* Large segments: GRO merged bursts; with USN_SIM_OFFLOADS=tso,lro
+	 * (make test-unit's second pass) the senders handed their ports large
+	 * segments and the ports coalesced. */
+	assert_true(r.sa.gro_frames + r.sb.gro_frames + r.sa.rx_coalesced + r.sb.rx_coalesced > 0);
+	if (simnet_env_offloads() & USN_HAL_OFF_TX_TSO)
+		assert_true(r.sa.tcp_tso_frames > 0 && r.sb.tcp_tso_frames > 0);
+	if (simnet_env_offloads() & USN_HAL_OFF_RX_LRO)
+		assert_true(r.sa.rx_coalesced > 0 && r.sb.rx_coalesced > 0);
+	else
+		assert_true(r.sa.gro_frames > 0 && r.sb.gro_frames > 0);
 	assert_int_equal(r.free_a, r.total_a);
 	assert_int_equal(r.free_b, r.total_b);
 	simnet_destroy(&n);

@@ -217,6 +217,7 @@ static void set_faults(struct pair *p, double loss, double dup, double reorder, 
 	f.reorder = reorder;
 	f.corrupt = corrupt;
 	f.delay_us = 100;
+	f.mtu = 1500; /* a frame larger than the MTU would be lost (and counted) */
 	usn_sim_port_set_faults(p->a->port, &f);
 	usn_sim_port_set_faults(p->b->port, &f);
 }
@@ -264,6 +265,36 @@ static void stats_dump(const char *name, struct usn_stack *stack)
 			fprintf(stderr, " %s=%llu", n, (unsigned long long)v);
 	}
 	fprintf(stderr, "\n");
+}
+
+/* No frame on the wire exceeded the MTU, large segments or not; and in
+ * the offload mode (USN_SIM_OFFLOADS) the stacks really used them: the
+ * senders handed the ports large segments (TSO), the ports coalesced
+ * (LRO); without offloads, GRO merged. */
+static void offload_checks(struct pair *p, uint64_t up, uint64_t down)
+{
+	struct usn_sim_port_stats pa, pb;
+	struct usn_stats sa, sb;
+	usn_sim_port_stats(p->a->port, &pa);
+	usn_sim_port_stats(p->b->port, &pb);
+	usn_stack_stats(p->a->stack, &sa);
+	usn_stack_stats(p->b->stack, &sb);
+	assert_int_equal(pa.mtu_dropped, 0);
+	assert_int_equal(pb.mtu_dropped, 0);
+	assert_true(pa.tx_max_ip <= 1500);
+	assert_true(pb.tx_max_ip <= 1500);
+	uint32_t off = simnet_env_offloads();
+	if (off & USN_HAL_OFF_TX_TSO) {
+		assert_true(up < (256u << 10) || sa.tcp_tso_frames > 0);
+		assert_true(down < (256u << 10) || sb.tcp_tso_frames > 0);
+		assert_int_equal(pa.tso_frames, sa.tcp_tso_frames);
+	} else {
+		assert_int_equal(sa.tcp_tso_frames + sb.tcp_tso_frames, 0);
+	}
+	if (off & USN_HAL_OFF_RX_LRO)
+		assert_true(pb.lro_frames + pa.lro_frames > 0);
+	else
+		assert_true(sa.gro_frames + sb.gro_frames > 0);
 }
 
 static void bulk(uint64_t seed, uint64_t up, uint64_t down, double loss, double dup, double reorder, double corrupt,
@@ -328,6 +359,7 @@ static void bulk(uint64_t seed, uint64_t up, uint64_t down, double loss, double 
 	assert_int_equal(a->rx_bad, 0);
 	assert_int_equal(a->acked, up);
 	assert_int_equal(s->acked, down);
+	offload_checks(&p, up, down);
 	pair_finish(&p);
 }
 

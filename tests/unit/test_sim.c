@@ -1036,6 +1036,373 @@ static void test_rx_csum_flags(void **state)
 	usn_sim_link_destroy(l);
 }
 
+
+/* ---- TSO and LRO ---- */
+
+/* An Ethernet/IPv4/TCP segment with NOP NOP TS when ts, payload bytes
+ * pat(seq + i); sums correct (or the TSO convention when tso_whole: IP
+ * sum 0, TCP field = the pseudo-header sum of the whole packet). */
+struct tcpf {
+	uint32_t seq, ack, tsval, tsecr;
+	uint8_t flags;
+	uint16_t id, window;
+	bool ts, tso_whole;
+	uint16_t sport;
+};
+
+static uint8_t pat(uint32_t seq)
+{
+	return (uint8_t)(seq * 7u + (seq >> 9));
+}
+
+static size_t frame_seg(uint8_t *f, const uint8_t dst[6], const struct tcpf *t, size_t payload)
+{
+	memcpy(f, dst, 6);
+	memcpy(f + 6, MAC_A, 6);
+	put16(f + 12, 0x0800);
+	uint8_t *ip = f + 14;
+	uint32_t thl = t->ts ? 32 : 20;
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + thl + payload));
+	put16(ip + 4, t->id);
+	put16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = 6;
+	put32(ip + 12, IP_A);
+	put32(ip + 16, IP_B);
+	if (!t->tso_whole)
+		put16(ip + 10, (uint16_t)~ref_fold(ip, 20, 0));
+	uint8_t *th = ip + 20;
+	memset(th, 0, thl);
+	put16(th, t->sport ? t->sport : 1234);
+	put16(th + 2, 80);
+	put32(th + 4, t->seq);
+	put32(th + 8, t->ack);
+	th[12] = (uint8_t)((thl / 4) << 4);
+	th[13] = t->flags;
+	put16(th + 14, t->window ? t->window : 1000);
+	if (t->ts) {
+		put32(th + 20, 0x0101080a);
+		put32(th + 24, t->tsval);
+		put32(th + 28, t->tsecr);
+	}
+	for (size_t i = 0; i < payload; i++)
+		th[thl + i] = pat(t->seq + (uint32_t)i);
+	uint16_t l4 = (uint16_t)(thl + payload);
+	if (t->tso_whole)
+		put16(th + 16, ref_fold(NULL, 0, ref_pseudo(IP_A, IP_B, 6, l4)));
+	else
+		put16(th + 16, (uint16_t)~ref_fold(th, l4, ref_pseudo(IP_A, IP_B, 6, l4)));
+	return 14 + 20 + thl + payload;
+}
+
+/* Sends one TSO frame through tx_burst (chained in the port's buffers). */
+static void hal_send_tso(struct usn_hal *h, const uint8_t *f, size_t len, uint8_t l4, uint16_t seg)
+{
+	struct usn_buf *head = NULL, *tail = NULL;
+	size_t off = 0;
+	do {
+		struct usn_buf *b;
+		assert_int_equal(h->ops->alloc_bulk(h, 0, &b, 1), 1);
+		size_t chunk = len - off < b->room ? len - off : b->room;
+		memcpy(b->data, f + off, chunk);
+		b->len = (uint16_t)chunk;
+		if (tail)
+			tail->next = b;
+		else
+			head = b;
+		tail = b;
+		off += chunk;
+	} while (off < len);
+	head->frame_len = (uint32_t)len;
+	head->flags = USN_BUF_TX_IP_CSUM | USN_BUF_TX_TCP_CSUM | USN_BUF_TX_TCP_SEG;
+	head->l2_len = 14;
+	head->l3_len = 20;
+	head->l4_len = l4;
+	head->seg_size = seg;
+	assert_int_equal(h->ops->tx_burst(h, 0, &head, 1), 1);
+}
+
+#define TSO_OFF (USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM | USN_HAL_OFF_TX_MULTISEG | USN_HAL_OFF_TX_TSO)
+
+static void test_tso_cut(void **state)
+{
+	(void)state;
+	struct usn_sim_link *l = usn_sim_link_create(1);
+	struct usn_sim_port *a = port_new(l, MAC_A, 0, 0, TSO_OFF);
+	struct usn_sim_port *b = port_new(l, MAC_B, 0, 0, 0);
+	struct usn_hal *ha = usn_sim_port_hal(a);
+	assert_int_equal(ha->tso_max, 65535);
+	static uint8_t f[70000], g[2048];
+	const uint16_t seg = 1448;
+	/* 10 full segments and a short one; FIN and PSH on the whole. */
+	const size_t pay = 10 * seg + 333;
+	struct tcpf t = {.seq = 0xfffff000u, .ack = 77, .flags = 0x19, .id = 0xfffe, .ts = true, .tsval = 5,
+			 .tsecr = 6, .tso_whole = true};
+	size_t len = frame_seg(f, MAC_B, &t, pay);
+	hal_send_tso(ha, f, len, 32, seg);
+	for (uint32_t i = 0; i < 11; i++) {
+		size_t n = usn_sim_port_recv_raw(b, g, sizeof(g));
+		size_t want = i < 10 ? seg : 333;
+		assert_int_equal(n, 14 + 20 + 32 + want);
+		assert_true(n - 14 <= 1500);
+		assert_int_equal(get16(g + 16), 20 + 32 + want);           /* IPv4 total length */
+		assert_int_equal(get16(g + 18), (uint16_t)(0xfffe + i));   /* ids count up (and wrap) */
+		assert_int_equal(ref_fold(g + 14, 20, 0), 0xffff);         /* IPv4 sum */
+		uint8_t *th = g + 34;
+		assert_int_equal(get32(th + 4), t.seq + i * seg);          /* wraps through 2^32 */
+		assert_int_equal(get32(th + 8), 77);
+		assert_int_equal(th[13], i < 10 ? 0x10 : 0x19);           /* FIN, PSH on the last only */
+		assert_int_equal(get32(th + 24), 5);
+		assert_int_equal(ref_fold(th, (uint32_t)(32 + want), ref_pseudo(IP_A, IP_B, 6, (uint16_t)(32 + want))),
+				 0xffff);
+		for (size_t k = 0; k < want; k++)
+			assert_int_equal(th[32 + k], pat(t.seq + i * seg + (uint32_t)k));
+	}
+	assert_int_equal(usn_sim_port_recv_raw(b, g, sizeof(g)), 0);
+	struct usn_sim_port_stats st = stats_of(a);
+	assert_int_equal(st.tso_frames, 1);
+	assert_int_equal(st.tso_segs, 11);
+	assert_int_equal(st.tx_frames, 11);
+	assert_int_equal(st.tx_max_ip, 20 + 32 + seg);
+
+	/* Exactly a multiple of seg_size; and the largest frame the port takes. */
+	t.flags = 0x18;
+	len = frame_seg(f, MAC_B, &t, 3 * 1000);
+	hal_send_tso(ha, f, len, 32, 1000);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(usn_sim_port_recv_raw(b, g, sizeof(g)), 14 + 52 + 1000);
+		assert_int_equal(g[34 + 13], i < 2 ? 0x10 : 0x18);
+	}
+	t.ts = false;
+	len = frame_seg(f, MAC_B, &t, 65535 - 40);
+	hal_send_tso(ha, f, len, 20, 1460);
+	unsigned pieces = 0;
+	size_t bytes = 0, n;
+	while ((n = usn_sim_port_recv_raw(b, g, sizeof(g))) > 0) {
+		pieces++;
+		bytes += n - 54;
+	}
+	assert_int_equal(pieces, (65535 - 40 + 1459) / 1460);
+	assert_int_equal(bytes, 65535 - 40);
+
+	/* Faults and the MTU check apply to each piece: a seg_size beyond
+	 * the wire's MTU loses every piece, nothing larger goes out. */
+	struct usn_sim_faults fl = {.mtu = 1500};
+	usn_sim_port_set_faults(a, &fl);
+	t.ts = true;
+	len = frame_seg(f, MAC_B, &t, 4000);
+	hal_send_tso(ha, f, len, 32, 2000);
+	assert_int_equal(usn_sim_port_recv_raw(b, g, sizeof(g)), 0);
+	assert_int_equal(stats_of(a).mtu_dropped, 2);
+	usn_sim_link_destroy(l);
+}
+
+static void tso_bad_sum_child(void)
+{
+	struct usn_sim_link *l = usn_sim_link_create(1);
+	struct usn_sim_port *a = port_new(l, MAC_A, 0, 0, TSO_OFF);
+	port_new(l, MAC_B, 0, 0, 0);
+	static uint8_t f[8000];
+	struct tcpf t = {.seq = 1, .flags = 0x10, .ts = true, .tso_whole = true};
+	size_t len = frame_seg(f, MAC_B, &t, 5000);
+	put16(f + 34 + 16, (uint16_t)(get16(f + 34 + 16) + 1)); /* not the pseudo-header sum */
+	hal_send_tso(usn_sim_port_hal(a), f, len, 32, 1448);
+}
+
+static void tso_no_offload_child(void)
+{
+	struct usn_sim_link *l = usn_sim_link_create(1);
+	struct usn_sim_port *a = port_new(l, MAC_A, 0, 0, USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM);
+	port_new(l, MAC_B, 0, 0, 0);
+	static uint8_t f[2000];
+	struct tcpf t = {.seq = 1, .flags = 0x10, .ts = true, .tso_whole = true};
+	hal_send_tso(usn_sim_port_hal(a), f, frame_seg(f, MAC_B, &t, 1000), 32, 500);
+}
+
+static void tso_bad_l4_child(void)
+{
+	struct usn_sim_link *l = usn_sim_link_create(1);
+	struct usn_sim_port *a = port_new(l, MAC_A, 0, 0, TSO_OFF);
+	port_new(l, MAC_B, 0, 0, 0);
+	static uint8_t f[4000];
+	struct tcpf t = {.seq = 1, .flags = 0x10, .ts = true, .tso_whole = true};
+	hal_send_tso(usn_sim_port_hal(a), f, frame_seg(f, MAC_B, &t, 3000), 20, 1000); /* the header is 32 */
+}
+
+static void test_tso_contract(void **state)
+{
+	(void)state;
+	expect_abort(tso_bad_sum_child);
+	expect_abort(tso_no_offload_child);
+	expect_abort(tso_bad_l4_child);
+}
+
+/* Frames cross the wire from a and wait at b; one rx_burst of b takes them. */
+static void lro_send(struct usn_sim_port *a, const struct tcpf *t, size_t payload)
+{
+	uint8_t f[2048];
+	assert_int_equal(usn_sim_port_send_raw(a, f, frame_seg(f, MAC_B, t, payload)), 0);
+}
+
+/* One frame from b's rx_burst, linearised: its length, flags, seg_size. */
+static size_t lro_recv(struct usn_hal *hb, uint8_t *g, size_t cap, uint16_t *flags, uint16_t *seg, unsigned *bufs)
+{
+	struct usn_buf *b;
+	if (hb->ops->rx_burst(hb, 0, &b, 1) == 0)
+		return 0;
+	size_t total = 0;
+	*bufs = 0;
+	for (struct usn_buf *c = b; c; c = c->next) {
+		assert_true(total + c->len <= cap);
+		memcpy(g + total, c->data, c->len);
+		total += c->len;
+		(*bufs)++;
+	}
+	assert_int_equal(total, b->frame_len);
+	*flags = b->flags;
+	*seg = b->seg_size;
+	hb->ops->free_bulk(hb, 0, &b, 1);
+	return total;
+}
+
+static void test_lro(void **state)
+{
+	(void)state;
+	struct usn_sim_link *l = usn_sim_link_create(1);
+	struct usn_sim_port *a = port_new(l, MAC_A, 0, 0, 0);
+	struct usn_sim_port *b = port_new(l, MAC_B, 512, 0, USN_HAL_OFF_RX_LRO);
+	struct usn_hal *hb = usn_sim_port_hal(b);
+	static uint8_t g[70000];
+	uint16_t flags, seg;
+	unsigned nb;
+	const uint16_t good = USN_BUF_RX_IP_CSUM_GOOD | USN_BUF_RX_L4_CSUM_GOOD;
+
+	/* Five in-order segments, the ACK and TSval moving on, the last short
+	 * with PSH: one frame, the first's header with the latest ACK, window
+	 * and PSH, the first's TSval. */
+	struct tcpf t = {.seq = 100, .ack = 9, .flags = 0x10, .ts = true, .tsval = 50, .tsecr = 7, .window = 400};
+	for (int i = 0; i < 5; i++) {
+		t.flags = i == 4 ? 0x18 : 0x10;
+		lro_send(a, &t, i == 4 ? 300 : 1000);
+		t.seq += 1000;
+		t.ack += 10;
+		t.tsval += i & 1;
+		t.window = (uint16_t)(t.window + 1);
+	}
+	size_t n = lro_recv(hb, g, sizeof(g), &flags, &seg, &nb);
+	assert_int_equal(n, 14 + 52 + 4300);
+	assert_int_equal(flags, USN_BUF_RX_COALESCED | good);
+	assert_int_equal(seg, 1000);
+	assert_true(nb > 1);                            /* chained: 512-byte buffers */
+	assert_int_equal(get16(g + 16), 52 + 4300);     /* IPv4 total length */
+	assert_int_equal(ref_fold(g + 14, 20, 0), 0xffff);
+	assert_int_equal(get32(g + 34 + 4), 100);
+	assert_int_equal(get32(g + 34 + 8), 9 + 40);    /* the latest ACK */
+	assert_int_equal(get16(g + 34 + 14), 404);      /* and window */
+	assert_int_equal(g[34 + 13], 0x18);
+	assert_int_equal(get32(g + 34 + 24), 50);       /* the first TSval */
+	for (uint32_t k = 0; k < 4300; k++)
+		assert_int_equal(g[66 + k], pat(100 + k));
+	assert_int_equal(lro_recv(hb, g, sizeof(g), &flags, &seg, &nb), 0);
+	assert_int_equal(stats_of(b).lro_frames, 1);
+	assert_int_equal(stats_of(b).lro_merged, 4);
+	assert_int_equal(stats_of(b).rx_frames, 5);
+
+	/* What it refuses: a gap, a flag change, TSval going back, another
+	 * TSecr, a bad sum, another flow, a longer segment, data after PSH. */
+	for (int c = 0; c < 8; c++) {
+		struct tcpf u = {.seq = 5000, .ack = 1, .flags = 0x10, .ts = true, .tsval = 10, .tsecr = 3};
+		lro_send(a, &u, 1000);
+		u.seq += 1000;
+		size_t len2 = 1000;
+		uint8_t f[2048];
+		switch (c) {
+		case 0:
+			u.seq += 1; /* a gap */
+			break;
+		case 1:
+			u.flags = 0x11; /* FIN */
+			break;
+		case 2:
+			u.tsval = 9;
+			break;
+		case 3:
+			u.tsecr = 4;
+			break;
+		case 4:
+			break; /* bad sum, below */
+		case 5:
+			u.sport = 999;
+			break;
+		case 6:
+			len2 = 1001;
+			break;
+		case 7:
+			break; /* the first had PSH: below */
+		}
+		size_t flen = frame_seg(f, MAC_B, &u, len2);
+		if (c == 4)
+			f[70] ^= 1;
+		if (c == 7) {
+			/* resend: the first with PSH, then an in-order follower */
+			assert_int_equal(lro_recv(hb, g, sizeof(g), &flags, &seg, &nb), 14 + 52 + 1000);
+			struct tcpf p1 = {.seq = 5000, .ack = 1, .flags = 0x18, .ts = true, .tsval = 10, .tsecr = 3};
+			lro_send(a, &p1, 1000);
+		}
+		assert_int_equal(usn_sim_port_send_raw(a, f, flen), 0);
+		assert_int_equal(lro_recv(hb, g, sizeof(g), &flags, &seg, &nb), 14 + 52 + 1000);
+		assert_int_equal(flags & USN_BUF_RX_COALESCED, 0);
+		assert_int_equal(lro_recv(hb, g, sizeof(g), &flags, &seg, &nb), flen);
+		assert_int_equal(flags & USN_BUF_RX_COALESCED, 0);
+		assert_int_equal(lro_recv(hb, g, sizeof(g), &flags, &seg, &nb), 0);
+	}
+	assert_int_equal(stats_of(b).lro_frames, 1);
+
+	/* Up to tso_max: 70 segments of 1000 bytes become two frames. */
+	struct tcpf v = {.seq = 1, .ack = 1, .flags = 0x10};
+	for (int i = 0; i < 70; i++) {
+		lro_send(a, &v, 1000);
+		v.seq += 1000;
+	}
+	size_t n1 = lro_recv(hb, g, sizeof(g), &flags, &seg, &nb);
+	assert_int_equal(flags & USN_BUF_RX_COALESCED, USN_BUF_RX_COALESCED);
+	assert_true(n1 - 14 <= 65535);
+	assert_int_equal(n1, 14 + 40 + 65 * 1000);
+	size_t n2 = lro_recv(hb, g, sizeof(g), &flags, &seg, &nb);
+	assert_int_equal(n2, 14 + 40 + 5 * 1000);
+	usn_sim_link_destroy(l);
+}
+
+static unsigned tap_seen;
+static uint32_t tap_len;
+static void tap_fn(void *arg, const struct usn_buf *frame)
+{
+	(void)arg;
+	tap_seen++;
+	tap_len = frame->frame_len;
+}
+
+static void test_tx_tap(void **state)
+{
+	(void)state;
+	struct usn_sim_link *l = usn_sim_link_create(1);
+	struct usn_sim_port *a = port_new(l, MAC_A, 0, 0, TSO_OFF);
+	port_new(l, MAC_B, 0, 0, 0);
+	static uint8_t f[8000];
+	struct tcpf t = {.seq = 1, .flags = 0x10, .ts = true, .tso_whole = true};
+	usn_sim_port_set_tx_tap(a, tap_fn, NULL);
+	size_t len = frame_seg(f, MAC_B, &t, 5000);
+	hal_send_tso(usn_sim_port_hal(a), f, len, 32, 1448);
+	assert_int_equal(tap_seen, 1);
+	assert_int_equal(tap_len, len);
+	usn_sim_port_set_tx_tap(a, NULL, NULL);
+	hal_send_tso(usn_sim_port_hal(a), f, len, 32, 1448);
+	assert_int_equal(tap_seen, 1);
+	usn_sim_link_destroy(l);
+}
+
 /* ---- determinism of a whole faulty run ---- */
 
 static uint64_t faulty_run(uint64_t seed)
@@ -1094,6 +1461,10 @@ int main(void)
 	    cmocka_unit_test(test_pcap),
 	    cmocka_unit_test(test_tx_csum_offload),
 	    cmocka_unit_test(test_rx_csum_flags),
+	    cmocka_unit_test(test_tso_cut),
+	    cmocka_unit_test(test_tso_contract),
+	    cmocka_unit_test(test_lro),
+	    cmocka_unit_test(test_tx_tap),
 	    cmocka_unit_test(test_deterministic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -534,10 +534,15 @@ static void test_ack_once_per_burst(void **state)
  * RFC 2018; dup ACKs must not merge, the sender counts them), and the one
  * for the first carries the in-order part, so no ACK is left for the end of
  * the round. The segment that fills the hole is ACKed at once too. */
+static void no_gro(struct usn_stack_config *c)
+{
+	c->no_gro = true; /* each segment on its own, as the peer sent it */
+}
+
 static void test_ack_burst_ooo_dupacks_stay(void **state)
 {
 	(void)state;
-	struct fx *x = fx_new(NULL);
+	struct fx *x = fx_new(no_gro);
 	x->sack = true;
 	fx_established(x);
 	uint32_t base = x->pnxt;
@@ -561,6 +566,42 @@ static void test_ack_burst_ooo_dupacks_stay(void **state)
 	x->pnxt = base + 2 * 1460;
 	peer_data(x, 1460, 0);
 	o = expect_seg(x, TSEG_ACK, x->siss + 1, base + 5 * 1460);
+	assert_int_equal(o->n_sack, 0);
+	expect_none(x);
+	assert_int_equal(x->rx_len, 5 * 1460);
+	assert_memory_equal(x->rx, payload, 5 * 1460);
+	fx_free(x);
+}
+
+/* The same burst with GRO (the default): segments 0-1 and 3-4 arrive
+ * merged, and the stack still owes one duplicate ACK per segment past the
+ * hole, each SACKing all it holds. */
+static void test_ack_burst_ooo_dupacks_gro(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->sack = true;
+	fx_established(x);
+	uint32_t base = x->pnxt;
+	peer_data_queue(x, 1460);
+	peer_data_queue(x, 1460);
+	x->pnxt = base + 3 * 1460; /* segment 2 lost */
+	peer_data_queue(x, 1460);
+	peer_data_queue(x, 1460);
+	tseg_advance(&x->nf, 0);
+	assert_int_equal(st(x)->gro_frames, 2);
+	assert_int_equal(st(x)->gro_segs, 2);
+	for (int k = 0; k < 2; k++) {
+		struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, base + 2 * 1460);
+		assert_int_equal(o->n_sack, 1);
+		assert_int_equal(o->sack[0][0], base + 3 * 1460);
+		assert_int_equal(o->sack[0][1], base + 5 * 1460);
+	}
+	expect_none(x);
+	assert_int_equal(x->rx_len, 2 * 1460);
+	x->pnxt = base + 2 * 1460;
+	peer_data(x, 1460, 0);
+	struct tseg *o = expect_seg(x, TSEG_ACK, x->siss + 1, base + 5 * 1460);
 	assert_int_equal(o->n_sack, 0);
 	expect_none(x);
 	assert_int_equal(x->rx_len, 5 * 1460);
@@ -2480,6 +2521,7 @@ int main(void)
 		cmocka_unit_test(test_ack_once_per_burst),
 		cmocka_unit_test(test_recv_hold_and_done),
 		cmocka_unit_test(test_ack_burst_ooo_dupacks_stay),
+		cmocka_unit_test(test_ack_burst_ooo_dupacks_gro),
 		cmocka_unit_test(test_ack_odd_burst_then_delayed),
 		cmocka_unit_test(test_ooo_sack_and_reassembly),
 		cmocka_unit_test(test_ooo_bounded),
