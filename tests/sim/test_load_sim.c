@@ -200,7 +200,8 @@ static void check_clean_run(struct fixture *f, uint32_t conns, uint64_t requests
 	usn_stack_stats(f->client->stack, &cs);
 	usn_sim_port_stats(f->server->port, &sp);
 	usn_sim_port_stats(f->client->port, &cp);
-	assert_true(sp.tx_max_ip <= 1500 && cp.tx_max_ip <= 1500);
+	assert_true(sp.tx_max_ip <= usn_stack_config(f->server->stack)->mtu &&
+		    cp.tx_max_ip <= usn_stack_config(f->client->stack)->mtu);
 	if (simnet_env_offloads() & USN_HAL_OFF_TX_TSO)
 		assert_true(ss.tcp_tso_frames > 0);
 	if (simnet_env_offloads() & USN_HAL_OFF_RX_LRO)

@@ -217,7 +217,9 @@ static void set_faults(struct pair *p, double loss, double dup, double reorder, 
 	f.reorder = reorder;
 	f.corrupt = corrupt;
 	f.delay_us = 100;
-	f.mtu = 1500; /* a frame larger than the MTU would be lost (and counted) */
+	/* A frame larger than the MTU would be lost (and counted): the port's
+	 * MTU, 1500, or 9000 in a TILE-Gx jumbo mode. */
+	f.mtu = usn_stack_config(p->a->stack)->mtu;
 	usn_sim_port_set_faults(p->a->port, &f);
 	usn_sim_port_set_faults(p->b->port, &f);
 }
@@ -281,8 +283,8 @@ static void offload_checks(struct pair *p, uint64_t up, uint64_t down)
 	usn_stack_stats(p->b->stack, &sb);
 	assert_int_equal(pa.mtu_dropped, 0);
 	assert_int_equal(pb.mtu_dropped, 0);
-	assert_true(pa.tx_max_ip <= 1500);
-	assert_true(pb.tx_max_ip <= 1500);
+	assert_true(pa.tx_max_ip <= usn_stack_config(p->a->stack)->mtu);
+	assert_true(pb.tx_max_ip <= usn_stack_config(p->b->stack)->mtu);
 	uint32_t off = simnet_env_offloads();
 	if (off & USN_HAL_OFF_TX_TSO) {
 		assert_true(up < (256u << 10) || sa.tcp_tso_frames > 0);
