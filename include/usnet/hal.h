@@ -55,7 +55,8 @@ enum {
 	USN_BUF_TX_TCP_CSUM = 1u << 9,     /* ask the port to fill the TCP sum (pseudo-header sum in place) */
 	/* Ask the port to cut this IPv4/TCP frame into segments of seg_size
 	 * payload bytes (TSO). Set only where the port has USN_HAL_OFF_TX_TSO;
-	 * comes with USN_BUF_TX_IP_CSUM and USN_BUF_TX_TCP_CSUM, l2/l3/l4_len
+	 * comes with USN_BUF_TX_TCP_CSUM (and USN_BUF_TX_IP_CSUM where the port
+	 * offers it; otherwise the header's IPv4 sum is valid), l2/l3/l4_len
 	 * set, the IPv4 total length covering the whole frame (at most
 	 * hal->tso_max bytes) and the TCP sum field holding the pseudo-header
 	 * sum of the whole frame, as for USN_BUF_TX_TCP_CSUM (what Linux's GSO
@@ -75,8 +76,8 @@ enum {
 	USN_HAL_OFF_RSS = 1u << 3,      /* the port spreads flows over queues by usn_rss_hash(rss_key) */
 	USN_HAL_OFF_TX_MULTISEG = 1u << 4, /* TX accepts chained buffers */
 	/* TX cuts USN_BUF_TX_TCP_SEG frames (IPv4/TCP) up to tso_max; the
-	 * stack uses it only beside TX_IP_CSUM and TX_TCP_CSUM (and beyond one
-	 * buffer only with TX_MULTISEG). */
+	 * stack uses it only beside TX_TCP_CSUM (and beyond one buffer only
+	 * with TX_MULTISEG). */
 	USN_HAL_OFF_TX_TSO = 1u << 5,
 	USN_HAL_OFF_RX_LRO = 1u << 6,      /* RX may deliver USN_BUF_RX_COALESCED frames beyond the MTU */
 };

@@ -58,7 +58,10 @@ static void derive_keys(struct usn_worker *w, struct usn_tcp_worker *t)
  * takes no chains; 0 when that is no more than the MTU. */
 static uint32_t tso_limit(const struct usn_hal *hal, const struct usn_stack_config *cfg, uint16_t mtu)
 {
-	const uint32_t need = USN_HAL_OFF_TX_TSO | USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM;
+	/* The pieces' TCP sums are the port's to fill; the IPv4 header sum is
+	 * ours unless the port offers it too (the port recomputes each piece's
+	 * anyway, as Linux's GSO does for the packet port). */
+	const uint32_t need = USN_HAL_OFF_TX_TSO | USN_HAL_OFF_TX_TCP_CSUM;
 	if ((hal->offloads & need) != need || cfg->tcp_no_tso)
 		return 0;
 	uint32_t m = hal->tso_max && hal->tso_max < 65535u ? hal->tso_max : 65535u;

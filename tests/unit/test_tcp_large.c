@@ -422,6 +422,7 @@ struct taprec {
 	uint32_t frame_len, seq, src, dst;
 	uint16_t flags, seg_size, sum_field, ip_tot, ip_id;
 	uint8_t l2, l3, l4, tcp_flags, thl;
+	bool ip_sum_ok; /* the IPv4 header's sum field is the header's sum */
 	unsigned bufs;
 };
 static struct taprec taps[512];
@@ -463,6 +464,12 @@ static void tap_fn(void *arg, const struct usn_buf *f)
 	t->thl = (uint8_t)((h[46] >> 4) * 4);
 	t->tcp_flags = h[47];
 	t->sum_field = be16(h + 50);
+	uint32_t sum = 0;
+	for (int i = 14; i < 34; i += 2)
+		sum += be16(h + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	t->ip_sum_ok = sum == 0xffff;
 }
 
 /* The pseudo-header sum, folded, not complemented (the TSO convention). */
@@ -570,6 +577,34 @@ static void test_tso_initial_window_and_growth(void **state)
 	/* IP ids: one per piece, so the next packet's follows the 40 pieces. */
 	peer_ack(x, s0 + 100000, 2000);
 	assert_int_equal(x->sent, 100000);
+	fx_free(x);
+}
+
+/* A port that cuts large segments and fills the pieces' TCP sums but not
+ * the IPv4 header sum (the Linux packet port: the kernel's GSO recomputes
+ * each piece's header sum anyway): the stack still uses TSO and writes a
+ * valid IPv4 sum in the large header itself. It required TX_IP_CSUM too,
+ * so the packet port got no large segments at all. */
+static void test_tso_without_ip_csum_offload(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(1500, 2048, USN_HAL_OFF_TX_TCP_CSUM | USN_HAL_OFF_TX_MULTISEG | USN_HAL_OFF_TX_TSO);
+	n_taps = 0;
+	usn_sim_port_set_tx_tap(x->nf.host->port, tap_fn, NULL);
+	fx_open(x, true);
+	uint32_t s0 = x->siss + 1;
+	n_taps = 0;
+	assert_int_equal(usn_tcp_send_ref(x->c, payload, 100000, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	assert_int_equal(n_taps, 1);
+	assert_int_equal(taps[0].flags & (USN_BUF_TX_TCP_SEG | USN_BUF_TX_IP_CSUM | USN_BUF_TX_TCP_CSUM),
+			 USN_BUF_TX_TCP_SEG | USN_BUF_TX_TCP_CSUM);
+	assert_true(taps[0].ip_sum_ok);
+	assert_int_equal(taps[0].ip_tot, 20 + 32 + 14480);
+	assert_int_equal(taps[0].seg_size, 1448);
+	expect_pieces(x, s0, 14480, 1448, TSEG_ACK, 0);
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_tso_frames, 1);
 	fx_free(x);
 }
 
@@ -965,6 +1000,7 @@ int main(void)
 	    cmocka_unit_test(test_long_segment_beyond_window),
 	    cmocka_unit_test(test_long_segment_handshake_and_finwait),
 	    cmocka_unit_test(test_tso_initial_window_and_growth),
+	    cmocka_unit_test(test_tso_without_ip_csum_offload),
 	    cmocka_unit_test(test_tso_window_sws_and_fin),
 	    cmocka_unit_test(test_tso_sack_blocks_shorten_pieces),
 	    cmocka_unit_test(test_tso_sws_piece_with_sack_is_full),
