@@ -6,8 +6,6 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "usnet/csum.h"
-
 /* Moves the view's start past exhausted and zero-length buffers so that
  * off < buf->len whenever len > 0. A chain shorter than the view is a caller
  * bug; the view is then cut where the chain ends instead of running off it. */
@@ -142,20 +140,4 @@ void usn_cursor_write_end(struct usn_cursor c, uint32_t n, void *scratch, void *
 {
 	if (p && p == scratch)
 		usn_cursor_write(c, scratch, n);
-}
-
-uint32_t usn_cursor_csum(struct usn_cursor c)
-{
-	struct piece_iter it = pieces_of(c, c.len);
-	uint8_t *p;
-	size_t len, done = 0;
-	uint32_t sum = 0;
-	/* A piece that starts at an odd offset of the view has its bytes in the
-	 * other lanes (RFC 1071 2(B)): sum it alone and swap. */
-	while (piece_next(&it, &p, &len)) {
-		uint32_t s = usn_csum_partial(p, len, 0);
-		sum = usn_csum_add(sum, (done & 1) ? usn_csum_swap(s) : s);
-		done += len;
-	}
-	return sum;
 }
