@@ -1,12 +1,16 @@
 /* libusnet flow hash: the Toeplitz hash of the Microsoft RSS spec (as DPDK's
  * rte_softrss) over the IPv4/TCP 4-tuple with a symmetric key, a 16-bit
  * period the port chose at start, so both directions of a flow land on the
- * same worker (hal.h); and the test that rejects keys that spread badly. */
+ * same worker (hal.h); the test that rejects keys that spread badly; and
+ * the flow-to-worker map, through the port's RSS or software steering. */
 #include "core/rss.h"
 
 #include <stdbool.h>
 
+#include "core/siphash.h"
+#include "core/worker.h"
 #include "usnet/hal.h"
+#include "usnet/stack.h"
 
 uint32_t usn_toeplitz(const uint8_t *key, size_t keylen, const uint8_t *input, size_t len)
 {
@@ -135,4 +139,33 @@ void usn_rss_key_expand(uint16_t key, uint8_t *out, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		out[i] = (i & 1u) ? (uint8_t)key : (uint8_t)(key >> 8);
+}
+
+/* The worker a flow belongs to (include/usnet/stack.h): here on the ground
+ * floor, since both the stack layer (software steering) and TCP (active
+ * open's source port) ask it. */
+uint16_t usn_stack_flow_worker(const struct usn_stack *s, uint32_t ip_a, uint16_t port_a, uint32_t ip_b,
+			       uint16_t port_b)
+{
+	if (s->n_workers < 2)
+		return 0;
+	if (!s->software_rss)
+		return usn_rss_queue(usn_rss_hash(s->hal->rss_key, ip_a, ip_b, port_a, port_b), s->n_workers);
+	/* Software steering: no NIC has to agree, so a keyed hash of the
+	 * 4-tuple in a fixed order (the lower endpoint first) replaces the
+	 * Toeplitz one, whose 16-bit key and XOR fold a remote host can work
+	 * around. One SipHash per frame worker 0 steers. */
+	uint8_t b[12];
+	bool swap = ip_a > ip_b || (ip_a == ip_b && port_a > port_b);
+	uint32_t ip_lo = swap ? ip_b : ip_a, ip_hi = swap ? ip_a : ip_b;
+	uint16_t port_lo = swap ? port_b : port_a, port_hi = swap ? port_a : port_b;
+	for (int i = 0; i < 4; i++) {
+		b[i] = (uint8_t)(ip_lo >> (24 - 8 * i));
+		b[4 + i] = (uint8_t)(ip_hi >> (24 - 8 * i));
+	}
+	b[8] = (uint8_t)(port_lo >> 8);
+	b[9] = (uint8_t)port_lo;
+	b[10] = (uint8_t)(port_hi >> 8);
+	b[11] = (uint8_t)port_hi;
+	return usn_rss_queue((uint32_t)usn_siphash24(s->steer_key, b, sizeof b), s->n_workers);
 }

@@ -1,7 +1,11 @@
-/* libusnet worker and stack internals (private). A worker owns one queue
- * pair, a buffer cache, a TX batch, a timing wheel, its ARP cache and TCP
- * tables, and its counters; nothing in it is touched by another thread
- * except the published statistics snapshot and the inbound rings. */
+/* libusnet worker and stack internals (private, the ground floor): the
+ * worker and stack objects every layer reads, and the worker's buffer
+ * cache, TX batch, inter-worker messages, memory and clock. A worker owns
+ * one queue pair, a buffer cache, a TX batch, a timing wheel, its ARP cache
+ * and TCP tables, and its counters; nothing in it is touched by another
+ * thread except the published statistics snapshot and the inbound rings.
+ * The layers above fill these objects in (lib/stack assembles them, lib/net
+ * and lib/tcp hang their state on them); nothing here calls up into them. */
 #ifndef USN_WORKER_H
 #define USN_WORKER_H
 
@@ -19,8 +23,8 @@
 #define USN_TX_BATCH 64
 #define USN_FREE_BATCH 64
 
-struct usn_arp_cache;    /* lib/net/arp.c */
-struct usn_tcp_worker;   /* lib/tcp/ */
+struct usn_arp_cache;    /* lib/net/arp.c: opaque here */
+struct usn_tcp_worker;   /* lib/tcp/: opaque here */
 struct usn_tcp_shared;   /* lib/tcp/: listeners, read-only once workers run */
 
 struct usn_worker {
@@ -111,6 +115,8 @@ struct usn_buf *usn_worker_buf_alloc(struct usn_worker *w);
 struct usn_buf *usn_worker_buf_alloc_ctl(struct usn_worker *w);
 /* Releases a whole chain; returned to the HAL in bulk. */
 void usn_worker_buf_free(struct usn_worker *w, struct usn_buf *frame);
+/* Returns the buffers waiting in the free batch to the HAL (end of a round). */
+void usn_worker_free_flush(struct usn_worker *w);
 /* Queues a complete frame (frame_len set) for transmission; the batch goes
  * out when full and at the end of the poll round. Takes ownership. If the
  * batch is full and the port still refuses it, the frame is dropped and
@@ -140,28 +146,18 @@ struct usn_msg {
 /* Posts a message to worker dst; false if its ring is full. */
 bool usn_worker_post(struct usn_worker *w, uint16_t dst, const struct usn_msg *m);
 
-/* ---- hooks the worker loop calls in the protocol layers ---- */
-/* lib/net/eth.c: one received frame, consumed (freed or kept). */
-void usn_eth_input(struct usn_worker *w, struct usn_buf *frame);
-/* lib/net/gro.c: the frames of one receive burst this worker handles,
- * consumed: TCP segments of a flow merged (GRO), then each to
- * usn_eth_input. The array's entries are overwritten. */
-void usn_net_input_burst(struct usn_worker *w, struct usn_buf **frames, uint16_t n);
-/* lib/net/arp.c */
-struct usn_arp_cache *usn_arp_create(struct usn_worker *w);
-void usn_arp_destroy(struct usn_worker *w, struct usn_arp_cache *a);
-void usn_arp_announce(struct usn_worker *w); /* gratuitous ARP */
-void usn_arp_learn_msg(struct usn_worker *w, uint32_t ip, const uint8_t mac[6]);
-/* lib/tcp/ */
-struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w);
-void usn_tcp_worker_destroy(struct usn_worker *w, struct usn_tcp_worker *t);
-void usn_tcp_shared_destroy(struct usn_stack *s);
-/* Called once per poll round after input, before the TX flush (sends what
- * the windows now allow, delayed work). */
-void usn_tcp_worker_flush(struct usn_worker *w);
-
-/* Memory for worker tables through the HAL (start-up only). */
+/* ---- memory (start-up only) ---- */
+/* Zeroed memory for queue q's tables through the HAL (on the queue's NUMA
+ * node), or malloc where the port has no allocator. */
+void *usn_queue_mem_alloc(struct usn_hal *hal, uint16_t q, size_t size);
+void usn_queue_mem_free(struct usn_hal *hal, uint16_t q, void *p, size_t size);
 void *usn_worker_mem_alloc(struct usn_worker *w, size_t size);
 void usn_worker_mem_free(struct usn_worker *w, void *p, size_t size);
+
+/* ---- clock ---- */
+/* The port's clock in microseconds (and its cycles in *cycles if not NULL). */
+uint64_t usn_hal_clock_us(struct usn_hal *hal, uint64_t *cycles);
+/* Reads the clock into w->now_us and w->now_cycles (once per poll round). */
+void usn_worker_read_clock(struct usn_worker *w);
 
 #endif

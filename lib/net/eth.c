@@ -1,12 +1,13 @@
 /* libusnet Ethernet input (lib/net): parse the header, keep frames for our
- * address or broadcast, and hand ARP and IPv4 to their layers. */
+ * address or broadcast, and hand ARP and IPv4 to their layers; a TCP
+ * segment comes back to the caller (net.h). */
 #include <string.h>
 
 #include "net/net.h"
 
 static const uint8_t usn_eth_broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
-void usn_eth_input(struct usn_worker *w, struct usn_buf *frame)
+enum usn_net_verdict usn_net_input(struct usn_worker *w, struct usn_buf *frame, struct usn_net_l4 *out)
 {
 	struct usn_cursor c = usn_cursor_of_frame(frame);
 	struct usn_eth_repr eth;
@@ -24,14 +25,14 @@ void usn_eth_input(struct usn_worker *w, struct usn_buf *frame)
 	switch (eth.ethertype) {
 	case USN_ETHERTYPE_ARP:
 		usn_arp_input(w, frame, &eth, l3);
-		return;
+		return USN_NET_DONE;
 	case USN_ETHERTYPE_IPV4:
-		usn_ipv4_input(w, frame, l3);
-		return;
+		return usn_ipv4_input(w, frame, l3, out);
 	default:
 		w->stats.drop_eth_type++;
 		goto drop;
 	}
 drop:
 	usn_worker_buf_free(w, frame);
+	return USN_NET_DONE;
 }

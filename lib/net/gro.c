@@ -1,4 +1,4 @@
-/* libusnet receive burst and software GRO (lib/net): before Ethernet input,
+/* libusnet software GRO over a receive burst (lib/net): before Ethernet input,
  * the in-order TCP segments of one flow that arrive in one receive burst are
  * merged into one frame, as Linux's GRO (tcp_gro_receive) does, so TCP
  * input runs once per flow and burst instead of once per frame. Frames the
@@ -239,14 +239,11 @@ static void gro_burst(struct usn_worker *w, struct usn_buf **frames, uint16_t n)
 		gro_close(w, &flows[k], frames[flows[k].idx]);
 }
 
-void usn_net_input_burst(struct usn_worker *w, struct usn_buf **frames, uint16_t n)
+void usn_net_gro_burst(struct usn_worker *w, struct usn_buf **frames, uint16_t n)
 {
 	if (w->hal->offloads & USN_HAL_OFF_RX_LRO)
 		for (uint16_t i = 0; i < n; i++)
 			w->stats.rx_coalesced += (frames[i]->flags & USN_BUF_RX_COALESCED) != 0;
 	if (n > 1 && !w->stack->cfg.no_gro)
 		gro_burst(w, frames, n);
-	for (uint16_t i = 0; i < n; i++)
-		if (frames[i])
-			usn_eth_input(w, frames[i]);
 }

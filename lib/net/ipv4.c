@@ -8,7 +8,8 @@
 
 #define USN_IPV4_TTL 64 /* RFC 1700's recommended default */
 
-void usn_ipv4_input(struct usn_worker *w, struct usn_buf *frame, struct usn_cursor l3)
+enum usn_net_verdict usn_ipv4_input(struct usn_worker *w, struct usn_buf *frame, struct usn_cursor l3,
+				    struct usn_net_l4 *out)
 {
 	struct usn_ipv4_repr ip;
 	/* A port that verified the header sum says so; trust it (and only it). */
@@ -54,18 +55,18 @@ void usn_ipv4_input(struct usn_worker *w, struct usn_buf *frame, struct usn_curs
 	switch (ip.proto) {
 	case USN_IPPROTO_ICMP:
 		usn_icmp_input(w, frame, &ip, l4);
-		return;
+		return USN_NET_DONE;
 	case USN_IPPROTO_TCP:
-		usn_prof_enter(w, USN_PROF_TCP_IN);
-		usn_tcp_input(w, frame, &ip, l4);
-		usn_prof_leave(w);
-		return;
+		out->ip = ip;
+		out->data = l4;
+		return USN_NET_TCP;
 	default:
 		w->stats.drop_ip_proto++;
 		goto drop;
 	}
 drop:
 	usn_worker_buf_free(w, frame);
+	return USN_NET_DONE;
 }
 
 uint32_t usn_ipv4_next_hop(const struct usn_worker *w, uint32_t dst_ip)

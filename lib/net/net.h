@@ -1,6 +1,8 @@
 /* libusnet link and IP layer (private): Ethernet dispatch, ARP cache and
- * resolution, IPv4 input and output, ICMP echo. Sits between the wire
- * formats below and TCP above. */
+ * resolution, IPv4 input and output, ICMP echo, GRO over a receive burst.
+ * Sits between the wire formats below and TCP above; it calls neither TCP
+ * nor the stack layer: input hands a TCP segment back to its caller
+ * (lib/stack), which gives it to lib/tcp. */
 #ifndef USN_NET_H
 #define USN_NET_H
 
@@ -26,13 +28,32 @@ int usn_ipv4_output(struct usn_worker *w, struct usn_buf *frame, uint32_t dst_ip
 /* The next hop for dst: dst itself on-link, else the gateway; 0 if none. */
 uint32_t usn_ipv4_next_hop(const struct usn_worker *w, uint32_t dst_ip);
 
-/* Input handlers, called by the layer below; each consumes frame. `l3` and
- * `l4` are cursors over the frame's ARP or IPv4 packet and its payload;
- * `eth` is the frame's Ethernet header (ARP checks its source). */
+/* What input leaves for the transport above it. */
+enum usn_net_verdict {
+	USN_NET_DONE = 0, /* the frame was consumed: ARP, ICMP, or dropped and counted */
+	USN_NET_TCP,      /* an IPv4 TCP segment for us, in *out: the caller owns the frame */
+};
+struct usn_net_l4 {
+	struct usn_ipv4_repr ip;
+	struct usn_cursor data; /* the IPv4 payload (Ethernet padding cut) */
+};
+
+/* One received frame: Ethernet, then ARP (answered, learned) or IPv4, then
+ * ICMP (echo answered) or a TCP segment handed back in *out. */
+enum usn_net_verdict usn_net_input(struct usn_worker *w, struct usn_buf *frame, struct usn_net_l4 *out);
+/* Before usn_net_input, once per receive burst: the in-order TCP segments
+ * of each flow merged into one frame (GRO); frames merged into an earlier
+ * one become NULL in the array. Counts the port's coalesced frames. */
+void usn_net_gro_burst(struct usn_worker *w, struct usn_buf **frames, uint16_t n);
+
+/* Input handlers inside the layer; each consumes frame, but for IPv4's
+ * TCP verdict. `l3` and `l4` are cursors over the frame's ARP or IPv4
+ * packet and its payload; `eth` is the frame's Ethernet header (ARP checks
+ * its source). */
 void usn_arp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_eth_repr *eth, struct usn_cursor l3);
-void usn_ipv4_input(struct usn_worker *w, struct usn_buf *frame, struct usn_cursor l3);
+enum usn_net_verdict usn_ipv4_input(struct usn_worker *w, struct usn_buf *frame, struct usn_cursor l3,
+				    struct usn_net_l4 *out);
 void usn_icmp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip, struct usn_cursor l4);
-void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip, struct usn_cursor l4);
 
 /* ARP cache lookup: true and the MAC if ip has a usable entry (reachable,
  * stale or being probed; unlike usn_arp_send, a lookup starts no probe). */
@@ -40,5 +61,13 @@ bool usn_arp_lookup(struct usn_worker *w, uint32_t ip, uint8_t mac[6]);
 /* Sends frame (Ethernet header not yet written) to next_hop, resolving it
  * first if needed (see usn_ipv4_output). Takes ownership. */
 void usn_arp_send(struct usn_worker *w, struct usn_buf *frame, uint32_t next_hop);
+
+/* ARP's per-worker state, made and freed by the stack layer. */
+struct usn_arp_cache *usn_arp_create(struct usn_worker *w);
+void usn_arp_destroy(struct usn_worker *w, struct usn_arp_cache *a);
+/* A gratuitous ARP (worker 0, at start). */
+void usn_arp_announce(struct usn_worker *w);
+/* An entry another worker learned (its USN_MSG_ARP message). */
+void usn_arp_learn_msg(struct usn_worker *w, uint32_t ip, const uint8_t mac[6]);
 
 #endif

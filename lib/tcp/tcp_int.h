@@ -12,6 +12,7 @@
 #include "core/siphash.h"
 #include "core/timer.h"
 #include "core/worker.h"
+#include "tcp/tcp.h"
 #include "usnet/tcp.h"
 #include "wire/wire.h"
 

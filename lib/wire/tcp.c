@@ -81,6 +81,17 @@ static enum usn_wire_err parse_options(const uint8_t *p, uint32_t hdr_len, struc
 	return USN_WIRE_OK;
 }
 
+enum usn_wire_err usn_tcp_ports_parse(struct usn_cursor c, uint16_t *src_port, uint16_t *dst_port)
+{
+	uint8_t scratch[4];
+	const uint8_t *p = usn_cursor_read_with(c, 4, scratch);
+	if (!p)
+		return USN_WIRE_SHORT;
+	*src_port = usn_load_be16(p);
+	*dst_port = usn_load_be16(p + 2);
+	return USN_WIRE_OK;
+}
+
 enum usn_wire_err usn_tcp_parse(struct usn_cursor c, struct usn_tcp_repr *r)
 {
 	uint8_t scratch[USN_TCP_MAX_HDR_LEN];

@@ -154,6 +154,9 @@ struct usn_tcp_repr {
  * option with the wrong length, is USN_WIRE_BADOPT. Does not check the
  * checksum (the caller sums header and data once, with the pseudo-header). */
 enum usn_wire_err usn_tcp_parse(struct usn_cursor c, struct usn_tcp_repr *r);
+/* The ports of a TCP header (its first four bytes), for steering a segment
+ * to its worker before anything else of it is read. */
+enum usn_wire_err usn_tcp_ports_parse(struct usn_cursor c, uint16_t *src_port, uint16_t *dst_port);
 /* The header length emit will write for r's options (multiple of 4). */
 uint8_t usn_tcp_hdr_len(const struct usn_tcp_repr *r);
 /* Writes header and options, checksum field 0; returns the length written. */

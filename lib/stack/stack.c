@@ -1,6 +1,7 @@
-/* libusnet stack object (lib/core): configuration defaults and checks, and
- * the creation of every worker's tables. All memory a worker will ever use is
- * allocated here, on its node, so the per-packet path never calls malloc. */
+/* libusnet stack object (lib/stack): configuration defaults and checks, and
+ * the assembly of every worker: its ground floor (lib/core), its ARP cache
+ * (lib/net) and its TCP tables (lib/tcp). All memory a worker will ever use
+ * is allocated here, on its node, so the per-packet path never calls malloc. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 
 #include "core/siphash.h"
 #include "core/worker.h"
+#include "net/net.h"
+#include "tcp/tcp.h"
 #include "usnet/stack.h"
 
 /* Slots of each inter-worker ring (one per ordered pair of workers): room for
@@ -155,41 +158,6 @@ static void usn_config_fill_defaults(struct usn_stack_config *c, const struct us
 	USN_DEFAULT(timer_hz, 1000);
 }
 
-/* Memory for queue q's tables: the HAL's (on the queue's NUMA node) or malloc. */
-static void *usn_queue_mem_alloc(struct usn_hal *hal, uint16_t q, size_t size)
-{
-	void *p = hal->ops->mem_alloc ? hal->ops->mem_alloc(hal, q, size) : malloc(size);
-	if (p)
-		memset(p, 0, size);
-	return p;
-}
-
-static void usn_queue_mem_free(struct usn_hal *hal, uint16_t q, void *p, size_t size)
-{
-	if (!p)
-		return;
-	if (hal->ops->mem_free)
-		hal->ops->mem_free(hal, q, p, size);
-	else if (!hal->ops->mem_alloc)
-		free(p);
-}
-
-void *usn_worker_mem_alloc(struct usn_worker *w, size_t size)
-{
-	return usn_queue_mem_alloc(w->hal, w->id, size);
-}
-
-void usn_worker_mem_free(struct usn_worker *w, void *p, size_t size)
-{
-	usn_queue_mem_free(w->hal, w->id, p, size);
-}
-
-static uint64_t usn_stack_clock_us(struct usn_hal *hal)
-{
-	uint64_t c = hal->ops->clock_cycles(hal), hz = hal->cycles_per_sec ? hal->cycles_per_sec : 1;
-	return (c / hz) * 1000000u + (c % hz) * 1000000u / hz;
-}
-
 /* The inbox array holds n_workers ring pointers, then the n_workers blocks
  * they were laid over (a ring may start past its block's first byte). */
 static size_t usn_inbox_array_size(const struct usn_stack *s)
@@ -213,8 +181,7 @@ static struct usn_worker *usn_worker_alloc(struct usn_stack *s, uint16_t id)
 	w->hal = s->hal;
 	w->id = id;
 	w->ip_id = (uint16_t)(id * 0x1000u);
-	w->now_us = usn_stack_clock_us(s->hal);
-	w->now_cycles = s->hal->ops->clock_cycles(s->hal);
+	w->now_us = usn_hal_clock_us(s->hal, &w->now_cycles);
 	w->pub_last_us = w->now_us;
 	usn_wheel_init(&w->wheel, 1000000u / s->cfg.timer_hz ? 1000000u / s->cfg.timer_hz : 1, w->now_us);
 	w->cache_cap = s->cfg.bufs_per_worker;
@@ -395,32 +362,6 @@ void usn_stack_destroy(struct usn_stack *s)
 uint16_t usn_stack_workers(const struct usn_stack *s)
 {
 	return s->n_workers;
-}
-
-uint16_t usn_stack_flow_worker(const struct usn_stack *s, uint32_t ip_a, uint16_t port_a, uint32_t ip_b,
-			       uint16_t port_b)
-{
-	if (s->n_workers < 2)
-		return 0;
-	if (!s->software_rss)
-		return usn_rss_queue(usn_rss_hash(s->hal->rss_key, ip_a, ip_b, port_a, port_b), s->n_workers);
-	/* Software steering: no NIC has to agree, so a keyed hash of the
-	 * 4-tuple in a fixed order (the lower endpoint first) replaces the
-	 * Toeplitz one, whose 16-bit key and XOR fold a remote host can work
-	 * around. One SipHash per frame worker 0 steers. */
-	uint8_t b[12];
-	bool swap = ip_a > ip_b || (ip_a == ip_b && port_a > port_b);
-	uint32_t ip_lo = swap ? ip_b : ip_a, ip_hi = swap ? ip_a : ip_b;
-	uint16_t port_lo = swap ? port_b : port_a, port_hi = swap ? port_a : port_b;
-	for (int i = 0; i < 4; i++) {
-		b[i] = (uint8_t)(ip_lo >> (24 - 8 * i));
-		b[4 + i] = (uint8_t)(ip_hi >> (24 - 8 * i));
-	}
-	b[8] = (uint8_t)(port_lo >> 8);
-	b[9] = (uint8_t)port_lo;
-	b[10] = (uint8_t)(port_hi >> 8);
-	b[11] = (uint8_t)port_hi;
-	return usn_rss_queue((uint32_t)usn_siphash24(s->steer_key, b, sizeof b), s->n_workers);
 }
 
 struct usn_worker *usn_stack_worker(struct usn_stack *s, uint16_t i)
