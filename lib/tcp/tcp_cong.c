@@ -1,12 +1,9 @@
 /* libusnet TCP congestion control and RTT: NewReno (RFC 5681, RFC 6582),
  * initial window 10 (RFC 6928), the RTO estimator (RFC 6298), and the SACK
- * scoreboard (RFC 2018) that recovery uses to skip data the peer holds. */
+ * scoreboard (RFC 2018) that recovery uses to skip data the peer holds.
+ * Arithmetic on the TCB only: what loss recovery wants sent again, the
+ * caller sends (usn_tcp_rexmit, tcp_output.c). */
 #include "tcp/tcp_int.h"
-
-uint32_t usn_tcp_flight(const struct usn_tcp_conn *c)
-{
-	return c->snd_max - c->snd_una;
-}
 
 /* RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)). */
 static uint32_t initial_window(const struct usn_tcp_conn *c)
@@ -59,36 +56,7 @@ void usn_tcp_cong_ack(struct usn_tcp_conn *c, uint32_t acked)
 		c->cwnd = 1u << 30;
 }
 
-/* Retransmits the first hole at or after `from` that lies below the
- * highest byte sent; returns the end of what was sent (or from). */
-static uint32_t retransmit_hole(struct usn_tcp_conn *c, uint32_t from)
-{
-	uint32_t end;
-	uint32_t seq = usn_tcp_sack_next_hole(c, from, &end);
-	uint32_t data_end = usn_tcp_data_end(c);
-	if (SEQ_GEQ(seq, c->snd_max))
-		return from;
-	uint32_t len = end - seq;
-	uint32_t mss = usn_tcp_maxseg(c);
-	if (len > mss)
-		len = mss;
-	uint8_t flags = USN_TCP_ACK;
-	if (SEQ_GEQ(seq, data_end)) {
-		len = 0; /* only the FIN is outstanding */
-		flags |= USN_TCP_FIN;
-	} else if (SEQ_GT(seq + len, data_end)) {
-		len = data_end - seq;
-	}
-	if (usn_tcp_fin_wanted(c) && seq + len == data_end && SEQ_GT(c->snd_max, data_end))
-		flags |= USN_TCP_FIN;
-	int rc = usn_tcp_send_seg(c, seq, len, flags);
-	if (rc < 0)
-		return from;
-	len = (uint32_t)rc & ~(uint32_t)USN_TCP_SENT_FIN;
-	return seq + len + ((rc & USN_TCP_SENT_FIN) ? 1 : 0);
-}
-
-void usn_tcp_cong_dupack(struct usn_tcp_conn *c)
+bool usn_tcp_cong_dupack(struct usn_tcp_conn *c, uint32_t *rexmit_from)
 {
 	uint32_t mss = usn_tcp_maxseg(c);
 	c->w->stats.tcp_dup_acks++;
@@ -96,9 +64,11 @@ void usn_tcp_cong_dupack(struct usn_tcp_conn *c)
 		/* RFC 6582 3.2 step 4: inflate; with SACK, also fill the next
 		 * hole below the highest SACKed byte (one per dup ACK). */
 		c->cwnd += mss;
-		if (c->n_sacked && SEQ_LT(c->snd_rxt, c->sacked[c->n_sacked - 1].left))
-			c->snd_rxt = retransmit_hole(c, SEQ_MAX(c->snd_rxt, c->snd_una));
-		return;
+		if (c->n_sacked && SEQ_LT(c->snd_rxt, c->sacked[c->n_sacked - 1].left)) {
+			*rexmit_from = SEQ_MAX(c->snd_rxt, c->snd_una);
+			return true;
+		}
+		return false;
 	}
 	/* RFC 5827 early retransmit: with fewer than four segments out and
 	 * nothing new to send, fewer than three duplicates can ever come; the
@@ -109,21 +79,24 @@ void usn_tcp_cong_dupack(struct usn_tcp_conn *c)
 		thresh = oseg > 2 ? oseg - 1 : 1;
 	}
 	if (++c->dupacks < thresh)
-		return;
+		return false;
 	/* RFC 6582 3.2 step 2: only if the ACK covers more than recover
 	 * (avoids a second reduction for one window of losses). */
 	if (SEQ_LT(c->snd_una, c->recover))
-		return;
+		return false;
 	c->ssthresh = flight / 2 > 2 * mss ? flight / 2 : 2 * mss; /* RFC 5681 eq. 4 */
 	c->recover = c->snd_max;
 	c->flags |= USN_TF_RECOVERY;
 	c->w->stats.tcp_fast_retrans++;
-	c->snd_rxt = retransmit_hole(c, c->snd_una);
 	c->cwnd = c->ssthresh + 3 * mss;
 	c->ca_acked = 0; /* bytes acked before the loss do not count after it */
+	/* Fast retransmit: the first hole from SND.UNA on. */
+	c->snd_rxt = c->snd_una;
+	*rexmit_from = c->snd_una;
+	return true;
 }
 
-void usn_tcp_cong_recovery_ack(struct usn_tcp_conn *c, uint32_t acked)
+bool usn_tcp_cong_recovery_ack(struct usn_tcp_conn *c, uint32_t acked, uint32_t *rexmit_from)
 {
 	uint32_t mss = usn_tcp_maxseg(c);
 	if (SEQ_GEQ(c->snd_una, c->recover)) {
@@ -133,20 +106,19 @@ void usn_tcp_cong_recovery_ack(struct usn_tcp_conn *c, uint32_t acked)
 		c->ca_acked = 0;
 		c->flags &= (uint16_t)~USN_TF_RECOVERY;
 		c->dupacks = 0;
-		return;
+		return false;
 	}
 	/* Partial ACK: retransmit the first unacknowledged (and unSACKed)
 	 * segment, deflate by the amount acked, add back one SMSS. */
 	if (SEQ_LT(c->snd_rxt, c->snd_una))
 		c->snd_rxt = c->snd_una;
-	uint32_t end = retransmit_hole(c, c->snd_una);
-	if (SEQ_GT(end, c->snd_rxt))
-		c->snd_rxt = end;
 	c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
 	if (acked >= mss)
 		c->cwnd += mss;
 	if (c->cwnd < mss)
 		c->cwnd = mss;
+	*rexmit_from = c->snd_una;
+	return true;
 }
 
 void usn_tcp_cong_timeout(struct usn_tcp_conn *c)

@@ -1,6 +1,11 @@
 /* libusnet TCP engine internals (private to lib/tcp): the TCB, the
- * per-worker tables, sequence arithmetic and the seams between input,
- * output, timers, congestion control, cookies and the connection table. */
+ * per-worker tables, sequence arithmetic and the seams between the files
+ * of lib/tcp, one job each. Calls between them run one way, top to bottom
+ * (tests/layout/check_layers.sh checks it):
+ *   tcp_worker.c (the stack layer: set-up, the flush each round)
+ *   -> tcp_api.c (application), tcp_input.c (IPv4), tcp_timeout.c (the wheel)
+ *   -> tcp_output.c -> tcp_conn.c (lifecycle) -> tcp_event.c, tcp_timer.c
+ *   -> tcp_cong.c, tcp_sendq.c, tcp_ooo.c -> tcp_cookie.c, tcp_table.c */
 #ifndef USN_TCP_INT_H
 #define USN_TCP_INT_H
 
@@ -248,50 +253,19 @@ struct usn_tcp_worker {
 	uint32_t chal_left;
 	uint64_t cookie_last_us; /* when a SYN cookie was last sent */
 	uint64_t key_cookie[2], key_isn[2];
+	/* What a TCB's timers call when they fire (tcp_timeout.c), wired by
+	 * tcp_worker.c so the lifecycle below need not name them. */
+	usn_timer_fn on_timer, on_delack, on_deadline;
 };
 
-/* ---- tcp_api.c ---- */
 static inline struct usn_tcp_worker *usn_tcp_tw(struct usn_worker *w)
 {
 	return w->tcp;
 }
-/* Every state change goes through here (traced with USN_TCP_TRACE). */
-void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s);
-struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w);
-/* Ends the connection: cancels timers, drops queues, leaves the table, calls
- * closed_fn(why) if owed; the TCB is freed once no handler is running. */
-void usn_tcp_conn_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
-/* As usn_tcp_abort (RST in the synchronized states), with reason `why`:
- * the stack's own aborts (idle timeout, probes exhausted, deadline). */
-void usn_tcp_reset_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
-/* Moves to TIME-WAIT: closed_fn(NORMAL), then an anonymous TCB until 2MSL. */
-void usn_tcp_enter_timewait(struct usn_tcp_conn *c);
-/* Frees zombies when no engine frame is active. */
-void usn_tcp_reap(struct usn_tcp_worker *t);
 static inline bool usn_tcp_alive(const struct usn_tcp_conn *c)
 {
 	return !(c->flags & USN_TF_DEAD);
 }
-/* Queue for output at the next flush. */
-void usn_tcp_pending(struct usn_tcp_conn *c);
-/* Handler calls: track depth so frees are deferred. */
-void usn_tcp_ev_connected(struct usn_tcp_conn *c);
-void usn_tcp_ev_recv(struct usn_tcp_conn *c, struct usn_cursor data);
-void usn_tcp_ev_sent(struct usn_tcp_conn *c, uint32_t bytes);
-void usn_tcp_ev_remote_closed(struct usn_tcp_conn *c);
-/* Releases `bytes` acked bytes from the head of the send queue. */
-void usn_tcp_sq_release(struct usn_tcp_conn *c, uint32_t bytes);
-void usn_tcp_sq_free_all(struct usn_tcp_conn *c);
-void usn_tcp_ooo_free(struct usn_tcp_conn *c);
-const struct usn_tcp_listener *usn_tcp_listener_find(const struct usn_stack *s, uint16_t port);
-/* Initialises a fresh TCB's sequence state and options defaults. */
-void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
-
-/* ---- tcp_table.c ---- */
-uint32_t usn_tcp_table_hash(const struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
-struct usn_tcp_conn *usn_tcp_table_lookup(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
-void usn_tcp_table_insert(struct usn_tcp_worker *t, struct usn_tcp_conn *c);
-void usn_tcp_table_remove(struct usn_tcp_worker *t, struct usn_tcp_conn *c);
 static inline uint32_t usn_tcp_idx(struct usn_tcp_worker *t, const struct usn_tcp_conn *c)
 {
 	return usn_pool_index(&t->tcbs, c);
@@ -300,94 +274,23 @@ static inline struct usn_tcp_conn *usn_tcp_at(struct usn_tcp_worker *t, uint32_t
 {
 	return (struct usn_tcp_conn *)usn_pool_at(&t->tcbs, i);
 }
-
-/* ---- tcp_cookie.c ---- */
-/* RFC 6528 ISN (a keyed hash of the 4-tuple plus a 4 us clock) and, from the
- * same hash, the RFC 7323 7.1 style per-4-tuple timestamp offset in
- * *ts_offset: one SipHash per connection. */
-uint32_t usn_tcp_isn_ts(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
-			uint32_t *ts_offset);
-/* The timestamp offset alone (monotonic across reuse), equal to the one
- * usn_tcp_isn_ts gives; for SYN cookies, which keep no connection. */
-uint32_t usn_tcp_ts_offset(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
-/* SYN cookie (RFC 4987). opt_bits: wscale (0..14, 15: none) | sack << 4,
- * carried in the TSval low bits when the peer sent timestamps. */
-uint32_t usn_tcp_cookie_make(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
-			     uint32_t peer_isn, uint16_t peer_mss, uint16_t *mss_out);
-/* Checks a cookie; true and the MSS it encoded. */
-bool usn_tcp_cookie_check(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
-			  uint32_t peer_isn, uint32_t cookie, uint16_t *mss_out);
-/* The TSval a cookie SYN-ACK carries, and the options read back from TSecr. */
-uint32_t usn_tcp_cookie_ts(uint32_t ts_now, uint8_t wscale, bool sack);
-void usn_tcp_cookie_ts_opts(uint32_t tsecr, uint8_t *wscale, bool *has_ws, bool *sack);
-
-/* ---- tcp_cong.c (RFC 5681, 6582, 6928, 6298) ---- */
-void usn_tcp_cong_init(struct usn_tcp_conn *c);
-/* New data acked (outside or at the end of recovery). */
-void usn_tcp_cong_ack(struct usn_tcp_conn *c, uint32_t acked);
-/* A duplicate ACK arrived; may fast-retransmit. */
-void usn_tcp_cong_dupack(struct usn_tcp_conn *c);
-/* An ACK advanced snd_una while in recovery: partial or full (RFC 6582). */
-void usn_tcp_cong_recovery_ack(struct usn_tcp_conn *c, uint32_t acked);
-void usn_tcp_cong_timeout(struct usn_tcp_conn *c);
-/* RFC 4015 step (0) at the first timeout of an episode, before
- * usn_tcp_cong_timeout: what a spurious timeout's response restores. */
-void usn_tcp_undo_save(struct usn_tcp_conn *c);
-/* RFC 4015 response to a spurious timeout, after snd_una advanced by
- * `acked`: cwnd = FlightSize + min(acked, IW), ssthresh = pipe_prev,
- * SND.NXT = SND.MAX; the next RTT sample re-initialises the estimator. */
-void usn_tcp_undo_rto(struct usn_tcp_conn *c, uint32_t acked);
-void usn_tcp_rtt_sample(struct usn_tcp_conn *c, uint32_t rtt_us);
-/* RFC 4015 (RTO re-initialisation): SRTT = max(SRTT_prev, r), RTTVAR =
- * max(RTTVAR_prev, r / 2), for the first sample after an undo. */
-void usn_tcp_rtt_reinit(struct usn_tcp_conn *c, uint32_t rtt_us);
-uint32_t usn_tcp_flight(const struct usn_tcp_conn *c);
-/* The first byte >= from not covered by the scoreboard (a hole). */
-uint32_t usn_tcp_sack_next_hole(const struct usn_tcp_conn *c, uint32_t from, uint32_t *hole_end);
-/* Going back after an RTO: seq moved past any SACKed block it falls in,
- * and the SACKed bytes below the result (not in flight). */
-uint32_t usn_tcp_sack_skip(const struct usn_tcp_conn *c, uint32_t seq, uint32_t *sacked_below);
-/* Adds r's SACK blocks to the scoreboard; true if they SACK new bytes. */
-bool usn_tcp_sack_update(struct usn_tcp_conn *c, const struct usn_tcp_repr *r);
-void usn_tcp_sack_prune(struct usn_tcp_conn *c);
-
-/* ---- tcp_timer.c ---- */
-void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx);
-void usn_tcp_delack_fn(struct usn_timer *tm, void *ctx);
-void usn_tcp_deadline_fn(struct usn_timer *tm, void *ctx);
-/* Re-arms (or cancels) the main timer for what the connection needs now. */
-void usn_tcp_timer_update(struct usn_tcp_conn *c, bool restart_rto);
-void usn_tcp_timer_arm(struct usn_tcp_conn *c, enum usn_tcp_tkind k, uint32_t ms);
-void usn_tcp_timer_stop(struct usn_tcp_conn *c);
-/* FIN-WAIT-2 idle limit: max(tcp_timewait_ms, 2 * tcp_rto_max_ms). */
-uint32_t usn_tcp_finwait2_ms(const struct usn_tcp_conn *c);
-
-/* ---- tcp_output.c ---- */
-/* Sends what the windows allow and any owed ACK. */
-void usn_tcp_output(struct usn_tcp_conn *c);
-/* One segment from the connection: seq, up to len bytes of queued data,
- * flags. Returns the payload bytes sent, | USN_TCP_SENT_FIN if the FIN
- * went with them (SACK blocks may shorten a segment), or -errno. */
-#define USN_TCP_SENT_FIN 0x1000000
-int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
-/* A pure ACK now (challenge ACK, duplicate), at SND.MAX. */
-void usn_tcp_send_ack(struct usn_tcp_conn *c);
-/* A segment without a TCB (RST for a closed port, cookie SYN-ACK). */
-int usn_tcp_send_raw(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r);
-/* RST answering segment r that arrived from rip to lip (RFC 9293 3.10.7.1). */
-void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r, uint32_t seg_len);
-/* A challenge ACK (RFC 5961), rate-limited per connection, then by a
- * per-worker budget drawn at random each second. */
-void usn_tcp_challenge_ack(struct usn_tcp_conn *c);
-/* The per-connection limit on answers to unacceptable segments and on
- * challenge ACKs (one per USN_TCP_OOW_ACK_MS): true, and the clock taken,
- * if one may go now. */
-bool usn_tcp_oow_ack_take(struct usn_tcp_conn *c);
-/* The window to advertise now, bytes (never shrinking the right edge). */
-uint32_t usn_tcp_rcv_window(struct usn_tcp_conn *c);
+/* Our timestamp clock (RFC 7323): milliseconds plus the connection's offset. */
+static inline uint32_t usn_tcp_ts_now(const struct usn_tcp_conn *c)
+{
+	return (uint32_t)(c->w->now_us / 1000u) + c->ts_offset;
+}
 /* Bytes of payload in a full-size segment with our usual options. */
-uint32_t usn_tcp_maxseg(const struct usn_tcp_conn *c);
-uint32_t usn_tcp_ts_now(const struct usn_tcp_conn *c);
+static inline uint32_t usn_tcp_maxseg(const struct usn_tcp_conn *c)
+{
+	uint32_t m = c->smss;
+	if (c->flags & USN_TF_TS)
+		m -= 12; /* RFC 6691: the MSS excludes options we always send */
+	return m;
+}
+static inline uint32_t usn_tcp_flight(const struct usn_tcp_conn *c)
+{
+	return c->snd_max - c->snd_una;
+}
 /* The send sequence number of the first byte after all queued data. */
 static inline uint32_t usn_tcp_data_end(const struct usn_tcp_conn *c)
 {
@@ -418,5 +321,158 @@ static inline bool usn_tcp_fin_wanted(const struct usn_tcp_conn *c)
 	}
 	return false;
 }
+
+/* ---- tcp_timeout.c: what each timer does when it fires ---- */
+void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx);
+void usn_tcp_delack_fn(struct usn_timer *tm, void *ctx);
+void usn_tcp_deadline_fn(struct usn_timer *tm, void *ctx);
+
+/* ---- tcp_output.c ---- */
+/* Sends what the windows allow and any owed ACK. */
+void usn_tcp_output(struct usn_tcp_conn *c);
+/* One segment from the connection: seq, up to len bytes of queued data,
+ * flags. Returns the payload bytes sent, | USN_TCP_SENT_FIN if the FIN
+ * went with them (SACK blocks may shorten a segment), or -errno. */
+#define USN_TCP_SENT_FIN 0x1000000
+int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
+/* A pure ACK now (challenge ACK, duplicate), at SND.MAX. */
+void usn_tcp_send_ack(struct usn_tcp_conn *c);
+/* A segment without a TCB (RST for a closed port, cookie SYN-ACK). */
+int usn_tcp_send_raw(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r);
+/* RST answering segment r that arrived from rip to lip (RFC 9293 3.10.7.1). */
+void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r, uint32_t seg_len);
+/* A challenge ACK (RFC 5961), rate-limited per connection, then by a
+ * per-worker budget drawn at random each second. */
+void usn_tcp_challenge_ack(struct usn_tcp_conn *c);
+/* The per-connection limit on answers to unacceptable segments and on
+ * challenge ACKs (one per USN_TCP_OOW_ACK_MS): true, and the clock taken,
+ * if one may go now. */
+bool usn_tcp_oow_ack_take(struct usn_tcp_conn *c);
+/* The window to advertise now, bytes (never shrinking the right edge). */
+uint32_t usn_tcp_rcv_window(struct usn_tcp_conn *c);
+/* Loss recovery's retransmission (tcp_cong.c says from where): the first
+ * hole at or after `from` below SND.MAX; snd_rxt moves past what went. */
+void usn_tcp_rexmit(struct usn_tcp_conn *c, uint32_t from);
+/* As usn_tcp_abort (RST in the synchronized states), with reason `why`:
+ * the stack's own aborts (idle timeout, probes exhausted, deadline). */
+void usn_tcp_reset_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
+
+/* ---- tcp_conn.c: the connection lifecycle ---- */
+/* Every state change goes through here (traced with USN_TCP_TRACE). */
+void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s);
+struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w);
+/* Initialises a fresh TCB's sequence state and options defaults. */
+void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+/* Ends the connection: cancels timers, drops queues, leaves the table, calls
+ * closed_fn(why) if owed; the TCB is freed once no handler is running. */
+void usn_tcp_conn_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
+/* Moves to TIME-WAIT: closed_fn(NORMAL), then an anonymous TCB until 2MSL. */
+void usn_tcp_enter_timewait(struct usn_tcp_conn *c);
+/* The application's close as a state change (FIN after the queued data);
+ * 0 or -ENOTCONN. */
+int usn_tcp_conn_shutdown(struct usn_tcp_conn *c);
+/* Frees zombies when no engine frame is active. */
+void usn_tcp_reap(struct usn_tcp_worker *t);
+/* Queue for output at the next flush. */
+void usn_tcp_pending(struct usn_tcp_conn *c);
+
+/* ---- tcp_event.c: the application's handlers ---- */
+void usn_tcp_ev_connected(struct usn_tcp_conn *c);
+void usn_tcp_ev_recv(struct usn_tcp_conn *c, struct usn_cursor data);
+void usn_tcp_ev_sent(struct usn_tcp_conn *c, uint32_t bytes);
+void usn_tcp_ev_remote_closed(struct usn_tcp_conn *c);
+void usn_tcp_ev_closed(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
+
+/* ---- tcp_timer.c: which timer runs when ---- */
+/* Re-arms (or cancels) the main timer for what the connection needs now. */
+void usn_tcp_timer_update(struct usn_tcp_conn *c, bool restart_rto);
+void usn_tcp_timer_arm(struct usn_tcp_conn *c, enum usn_tcp_tkind k, uint32_t ms);
+void usn_tcp_timer_stop(struct usn_tcp_conn *c);
+/* FIN-WAIT-2 idle limit: max(tcp_timewait_ms, 2 * tcp_rto_max_ms). */
+uint32_t usn_tcp_finwait2_ms(const struct usn_tcp_conn *c);
+/* base << rtx_count, within [tcp_rto_min_ms, tcp_rto_max_ms]. */
+uint32_t usn_tcp_backoff_ms(const struct usn_tcp_conn *c, uint32_t base);
+/* When the idle timeout ends the connection; UINT64_MAX: it does not apply. */
+uint64_t usn_tcp_idle_deadline(const struct usn_tcp_conn *c);
+/* Arms the keepalive slot at `at` or at the idle deadline, the earlier. */
+void usn_tcp_keepalive_arm(struct usn_tcp_conn *c, uint64_t at);
+
+/* ---- tcp_cong.c (RFC 5681, 6582, 6928, 6298) ---- */
+void usn_tcp_cong_init(struct usn_tcp_conn *c);
+/* New data acked (outside or at the end of recovery). */
+void usn_tcp_cong_ack(struct usn_tcp_conn *c, uint32_t acked);
+/* A duplicate ACK arrived. true: fast retransmit or recovery wants the
+ * next hole sent from *rexmit_from (usn_tcp_rexmit). */
+bool usn_tcp_cong_dupack(struct usn_tcp_conn *c, uint32_t *rexmit_from);
+/* An ACK advanced snd_una while in recovery: partial or full (RFC 6582).
+ * true: a partial ACK, whose hole from *rexmit_from goes again. */
+bool usn_tcp_cong_recovery_ack(struct usn_tcp_conn *c, uint32_t acked, uint32_t *rexmit_from);
+void usn_tcp_cong_timeout(struct usn_tcp_conn *c);
+/* RFC 4015 step (0) at the first timeout of an episode, before
+ * usn_tcp_cong_timeout: what a spurious timeout's response restores. */
+void usn_tcp_undo_save(struct usn_tcp_conn *c);
+/* RFC 4015 response to a spurious timeout, after snd_una advanced by
+ * `acked`: cwnd = FlightSize + min(acked, IW), ssthresh = pipe_prev,
+ * SND.NXT = SND.MAX; the next RTT sample re-initialises the estimator. */
+void usn_tcp_undo_rto(struct usn_tcp_conn *c, uint32_t acked);
+void usn_tcp_rtt_sample(struct usn_tcp_conn *c, uint32_t rtt_us);
+/* RFC 4015 (RTO re-initialisation): SRTT = max(SRTT_prev, r), RTTVAR =
+ * max(RTTVAR_prev, r / 2), for the first sample after an undo. */
+void usn_tcp_rtt_reinit(struct usn_tcp_conn *c, uint32_t rtt_us);
+/* The first byte >= from not covered by the scoreboard (a hole). */
+uint32_t usn_tcp_sack_next_hole(const struct usn_tcp_conn *c, uint32_t from, uint32_t *hole_end);
+/* Going back after an RTO: seq moved past any SACKed block it falls in,
+ * and the SACKed bytes below the result (not in flight). */
+uint32_t usn_tcp_sack_skip(const struct usn_tcp_conn *c, uint32_t seq, uint32_t *sacked_below);
+/* Adds r's SACK blocks to the scoreboard; true if they SACK new bytes. */
+bool usn_tcp_sack_update(struct usn_tcp_conn *c, const struct usn_tcp_repr *r);
+void usn_tcp_sack_prune(struct usn_tcp_conn *c);
+
+/* ---- tcp_sendq.c ---- */
+/* Appends a descriptor (tmpl, len bytes) to the send queue: 0, -EAGAIN
+ * (the connection holds tcp_sendq_per_conn) or -ENOBUFS. */
+int usn_tcp_sq_push(struct usn_tcp_conn *c, uint32_t len, const struct usn_tcp_sdesc *tmpl);
+/* How many more descriptors the connection may take now. */
+uint32_t usn_tcp_sq_room(const struct usn_tcp_conn *c);
+/* Releases `bytes` acked bytes from the head of the send queue. */
+void usn_tcp_sq_release(struct usn_tcp_conn *c, uint32_t bytes);
+void usn_tcp_sq_free_all(struct usn_tcp_conn *c);
+
+/* ---- tcp_ooo.c ---- */
+/* Queues [seq, seq + len) of the peer's data (and its FIN) out of order;
+ * the segment's frame may be kept (then *frame becomes NULL). */
+void usn_tcp_ooo_insert(struct usn_tcp_conn *c, struct usn_buf **frame, uint32_t seq, uint32_t len, bool fin,
+			struct usn_cursor data);
+/* Gives back what an unlinked record holds (its frame, or its share of a
+ * pack buffer). */
+void usn_tcp_ooo_release(struct usn_tcp_conn *c, struct usn_tcp_ooo_rec *r);
+void usn_tcp_ooo_free(struct usn_tcp_conn *c);
+
+/* ---- tcp_table.c ---- */
+uint32_t usn_tcp_table_hash(const struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+struct usn_tcp_conn *usn_tcp_table_lookup(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+void usn_tcp_table_insert(struct usn_tcp_worker *t, struct usn_tcp_conn *c);
+void usn_tcp_table_remove(struct usn_tcp_worker *t, struct usn_tcp_conn *c);
+const struct usn_tcp_listener *usn_tcp_listener_find(const struct usn_stack *s, uint16_t port);
+
+/* ---- tcp_cookie.c ---- */
+/* RFC 6528 ISN (a keyed hash of the 4-tuple plus a 4 us clock) and, from the
+ * same hash, the RFC 7323 7.1 style per-4-tuple timestamp offset in
+ * *ts_offset: one SipHash per connection. */
+uint32_t usn_tcp_isn_ts(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+			uint32_t *ts_offset);
+/* The timestamp offset alone (monotonic across reuse), equal to the one
+ * usn_tcp_isn_ts gives; for SYN cookies, which keep no connection. */
+uint32_t usn_tcp_ts_offset(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+/* SYN cookie (RFC 4987). opt_bits: wscale (0..14, 15: none) | sack << 4,
+ * carried in the TSval low bits when the peer sent timestamps. */
+uint32_t usn_tcp_cookie_make(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+			     uint32_t peer_isn, uint16_t peer_mss, uint16_t *mss_out);
+/* Checks a cookie; true and the MSS it encoded. */
+bool usn_tcp_cookie_check(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+			  uint32_t peer_isn, uint32_t cookie, uint16_t *mss_out);
+/* The TSval a cookie SYN-ACK carries, and the options read back from TSecr. */
+uint32_t usn_tcp_cookie_ts(uint32_t ts_now, uint8_t wscale, bool sack);
+void usn_tcp_cookie_ts_opts(uint32_t tsecr, uint8_t *wscale, bool *has_ws, bool *sack);
 
 #endif

@@ -9,19 +9,6 @@
 #include "net/net.h"
 #include "tcp/tcp_int.h"
 
-uint32_t usn_tcp_ts_now(const struct usn_tcp_conn *c)
-{
-	return (uint32_t)(c->w->now_us / 1000u) + c->ts_offset;
-}
-
-uint32_t usn_tcp_maxseg(const struct usn_tcp_conn *c)
-{
-	uint32_t m = c->smss;
-	if (c->flags & USN_TF_TS)
-		m -= 12; /* RFC 6691: the MSS excludes options we always send */
-	return m;
-}
-
 uint32_t usn_tcp_rcv_window(struct usn_tcp_conn *c)
 {
 	const struct usn_stack_config *cfg = usn_tcp_tw(c->w)->cfg;
@@ -633,4 +620,52 @@ void usn_tcp_output(struct usn_tcp_conn *c)
 	if ((c->flags & USN_TF_ACK_NOW) && c->state != USN_TCP_SYN_SENT && c->state != USN_TCP_CLOSED)
 		usn_tcp_send_ack(c);
 	usn_tcp_timer_update(c, false);
+}
+
+/* ---- loss recovery (what tcp_cong.c asks for) ---- */
+
+/* Retransmits the first hole at or after `from` that lies below the
+ * highest byte sent; returns the end of what was sent (or from). */
+static uint32_t retransmit_hole(struct usn_tcp_conn *c, uint32_t from)
+{
+	uint32_t end;
+	uint32_t seq = usn_tcp_sack_next_hole(c, from, &end);
+	uint32_t data_end = usn_tcp_data_end(c);
+	if (SEQ_GEQ(seq, c->snd_max))
+		return from;
+	uint32_t len = end - seq;
+	uint32_t mss = usn_tcp_maxseg(c);
+	if (len > mss)
+		len = mss;
+	uint8_t flags = USN_TCP_ACK;
+	if (SEQ_GEQ(seq, data_end)) {
+		len = 0; /* only the FIN is outstanding */
+		flags |= USN_TCP_FIN;
+	} else if (SEQ_GT(seq + len, data_end)) {
+		len = data_end - seq;
+	}
+	if (usn_tcp_fin_wanted(c) && seq + len == data_end && SEQ_GT(c->snd_max, data_end))
+		flags |= USN_TCP_FIN;
+	int rc = usn_tcp_send_seg(c, seq, len, flags);
+	if (rc < 0)
+		return from;
+	len = (uint32_t)rc & ~(uint32_t)USN_TCP_SENT_FIN;
+	return seq + len + ((rc & USN_TCP_SENT_FIN) ? 1 : 0);
+}
+
+void usn_tcp_rexmit(struct usn_tcp_conn *c, uint32_t from)
+{
+	uint32_t end = retransmit_hole(c, from);
+	if (SEQ_GT(end, c->snd_rxt))
+		c->snd_rxt = end;
+}
+
+/* ---- the stack's own aborts ---- */
+
+void usn_tcp_reset_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why)
+{
+	/* RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST> in the synchronized states. */
+	if (c->state >= USN_TCP_SYN_RECEIVED && c->state != USN_TCP_TIME_WAIT)
+		(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_RST | USN_TCP_ACK);
+	usn_tcp_conn_close(c, why);
 }

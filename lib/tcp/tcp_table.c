@@ -49,3 +49,18 @@ void usn_tcp_table_remove(struct usn_tcp_worker *t, struct usn_tcp_conn *c)
 		p = &usn_tcp_at(t, *p)->hnext;
 	}
 }
+
+/* ---- listeners (shared by every worker, read-only once they run) ---- */
+
+/* ---- listeners (shared, read-only once workers run) ---- */
+
+const struct usn_tcp_listener *usn_tcp_listener_find(const struct usn_stack *s, uint16_t port)
+{
+	const struct usn_tcp_shared *sh = s->tcp;
+	if (!sh)
+		return NULL;
+	for (uint32_t i = 0; i < sh->n; i++)
+		if (sh->l[i].port == port)
+			return &sh->l[i];
+	return NULL;
+}

@@ -1,0 +1,254 @@
+/* libusnet TCP connection lifecycle (lib/tcp): a TCB from the pool and its
+ * first state, the one state-transition function, the application's
+ * close as state changes, the end of a connection (closed or TIME-WAIT),
+ * and the pending-output list the flush walks. */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tcp/tcp_int.h"
+
+static_assert(sizeof(struct usn_tcp_conn) <= 512, "TCB larger than 512 bytes");
+
+/* ---- states ---- */
+
+static const char *const state_names[USN_TCP_N_STATES] = {
+	"CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "CLOSE_WAIT", "CLOSE_PENDING",
+	"CLOSE_PENDING_RCVD_FIN", "FIN_WAIT_1", "CLOSING", "LAST_ACK", "FIN_WAIT_2", "TIME_WAIT",
+};
+
+const char *usn_tcp_state_name(enum usn_tcp_state s)
+{
+	return (unsigned)s < USN_TCP_N_STATES ? state_names[s] : "?";
+}
+
+/* ---- TCB life cycle ---- */
+
+void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s)
+{
+	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+	enum usn_tcp_state old = (enum usn_tcp_state)c->state;
+	if (old == s)
+		return;
+#ifdef USN_TCP_TRACE
+	fprintf(stderr, "tcp w%u %08x:%u-%08x:%u %s -> %s\n", c->w->id, c->local_ip, c->local_port, c->remote_ip,
+		c->remote_port, usn_tcp_state_name(old), usn_tcp_state_name(s));
+#endif
+	if (c->flags & USN_TF_HALF_OPEN) {
+		c->flags &= (uint16_t)~USN_TF_HALF_OPEN;
+		t->half_open--;
+	}
+	if (s == USN_TCP_SYN_RECEIVED && (c->flags & USN_TF_PASSIVE)) {
+		c->flags |= USN_TF_HALF_OPEN;
+		t->half_open++;
+	}
+	if (c->flags & USN_TF_IN_TW_LIST) {
+		c->flags &= (uint16_t)~USN_TF_IN_TW_LIST;
+		if (c->tw_prev != USN_TCP_NIL)
+			usn_tcp_at(t, c->tw_prev)->tw_next = c->tw_next;
+		else
+			t->tw_head = c->tw_next;
+		if (c->tw_next != USN_TCP_NIL)
+			usn_tcp_at(t, c->tw_next)->tw_prev = c->tw_prev;
+		else
+			t->tw_tail = c->tw_prev;
+		t->tw_n--;
+	}
+	if (s == USN_TCP_ESTABLISHED)
+		c->w->stats.tcp_established++;
+	if (s == USN_TCP_CLOSED)
+		c->w->stats.tcp_closed++;
+	c->state = (uint8_t)s;
+}
+
+/* The oldest TIME-WAIT TCB, closed and off the zombie list, for reuse now:
+ * with the pool empty, a new connection is worth more than 2 MSL of
+ * protection for an old one (tcp_max_timewait may allow TIME-WAIT the whole
+ * pool; SYNs were dropped). One on the pending-output list is skipped. */
+static struct usn_tcp_conn *timewait_take(struct usn_tcp_worker *t)
+{
+	uint32_t i = t->tw_head;
+	for (int n = 0; i != USN_TCP_NIL && n < 16; n++) {
+		struct usn_tcp_conn *c = usn_tcp_at(t, i);
+		if (!(c->flags & USN_TF_PENDING)) {
+			usn_tcp_conn_close(c, USN_TCP_CLOSE_NORMAL); /* anonymous: no handler */
+			t->zombie_head = c->hnext;                    /* it was pushed first */
+			c->flags = 0;
+			usn_pool_put(&t->tcbs, c);
+			return usn_pool_get(&t->tcbs);
+		}
+		i = c->tw_next;
+	}
+	return NULL;
+}
+
+struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w)
+{
+	struct usn_tcp_worker *t = usn_tcp_tw(w);
+	usn_tcp_reap(t);
+	struct usn_tcp_conn *c = usn_pool_get(&t->tcbs);
+	if (!c && (c = timewait_take(t)) != NULL)
+		w->stats.tcp_timewait_overflow++;
+	if (!c) {
+		w->stats.tcp_pool_empty++;
+		return NULL;
+	}
+	memset(c, 0, sizeof *c);
+	c->w = w;
+	c->hnext = c->pend_next = c->tw_prev = c->tw_next = USN_TCP_NIL;
+	c->sq_head = c->sq_tail = c->sq_cache_idx = USN_TCP_NIL;
+	usn_timer_init(&c->timer, t->on_timer);
+	usn_timer_init(&c->delack, t->on_delack);
+	usn_timer_init(&c->deadline, t->on_deadline);
+	return c;
+}
+
+void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
+{
+	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+	c->local_ip = lip;
+	c->local_port = lport;
+	c->remote_ip = rip;
+	c->remote_port = rport;
+	c->iss = usn_tcp_isn_ts(t, lip, lport, rip, rport, &c->ts_offset);
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	c->recover = c->iss;
+	c->rto_ms = t->cfg->tcp_rto_init_ms;
+	c->smss = t->smss_max;
+	c->last_rx_us = c->last_progress_us = c->w->now_us;
+	usn_tcp_cong_init(c);
+}
+
+void usn_tcp_reap(struct usn_tcp_worker *t)
+{
+	if (t->depth)
+		return;
+	uint32_t *p = &t->zombie_head;
+	while (*p != USN_TCP_NIL) {
+		struct usn_tcp_conn *c = usn_tcp_at(t, *p);
+		if (c->flags & USN_TF_PENDING) {
+			p = &c->hnext;
+			continue;
+		}
+		*p = c->hnext;
+		c->flags = 0;
+		c->state = USN_TCP_CLOSED;
+		usn_pool_put(&t->tcbs, c);
+	}
+}
+
+void usn_tcp_conn_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why)
+{
+	if (!usn_tcp_alive(c))
+		return;
+	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+	usn_timer_cancel(&c->w->wheel, &c->timer);
+	usn_timer_cancel(&c->w->wheel, &c->delack);
+	usn_timer_cancel(&c->w->wheel, &c->deadline);
+	usn_tcp_table_remove(t, c);
+	usn_tcp_sq_free_all(c);
+	usn_tcp_ooo_free(c);
+	usn_tcp_set_state(c, USN_TCP_CLOSED);
+	c->flags |= USN_TF_DEAD | USN_TF_ZOMBIE;
+	c->hnext = t->zombie_head;
+	t->zombie_head = usn_tcp_idx(t, c);
+	if (c->flags & USN_TF_ANNOUNCED) {
+		c->flags &= (uint16_t)~USN_TF_ANNOUNCED;
+		usn_tcp_ev_closed(c, why);
+	}
+}
+
+void usn_tcp_enter_timewait(struct usn_tcp_conn *c)
+{
+	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+	if (t->cfg->tcp_max_timewait == 0) {
+		usn_tcp_conn_close(c, USN_TCP_CLOSE_NORMAL);
+		return;
+	}
+	usn_tcp_set_state(c, USN_TCP_TIME_WAIT);
+	usn_tcp_sq_free_all(c);
+	usn_tcp_ooo_free(c);
+	usn_timer_cancel(&c->w->wheel, &c->deadline); /* the application is done with it */
+	usn_tcp_timer_arm(c, USN_TK_TIMEWAIT, t->cfg->tcp_timewait_ms);
+	/* FIFO, oldest first: all TIME-WAITs last the same time. */
+	uint32_t me = usn_tcp_idx(t, c);
+	c->tw_next = USN_TCP_NIL;
+	c->tw_prev = t->tw_tail;
+	if (t->tw_tail != USN_TCP_NIL)
+		usn_tcp_at(t, t->tw_tail)->tw_next = me;
+	else
+		t->tw_head = me;
+	t->tw_tail = me;
+	t->tw_n++;
+	c->flags |= USN_TF_IN_TW_LIST;
+	/* The application is done with it: announce, then keep it anonymous. */
+	if (c->flags & USN_TF_ANNOUNCED) {
+		c->flags &= (uint16_t)~USN_TF_ANNOUNCED;
+		usn_tcp_ev_closed(c, USN_TCP_CLOSE_NORMAL);
+	}
+	memset(&c->h, 0, sizeof c->h);
+	c->user = NULL;
+	if (t->tw_n > t->cfg->tcp_max_timewait) {
+		struct usn_tcp_conn *old = usn_tcp_at(t, t->tw_head);
+		c->w->stats.tcp_timewait_overflow++;
+		usn_tcp_conn_close(old, USN_TCP_CLOSE_NORMAL);
+	}
+}
+
+void usn_tcp_pending(struct usn_tcp_conn *c)
+{
+	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+	if (c->flags & USN_TF_PENDING)
+		return;
+	c->flags |= USN_TF_PENDING;
+	c->pend_next = USN_TCP_NIL;
+	uint32_t me = usn_tcp_idx(t, c);
+	if (t->pend_tail != USN_TCP_NIL)
+		usn_tcp_at(t, t->pend_tail)->pend_next = me;
+	else
+		t->pend_head = me;
+	t->pend_tail = me;
+}
+
+/* The application's close (RFC 9293 3.10.4) as a state change; the FIN
+ * goes out after everything queued. */
+int usn_tcp_conn_shutdown(struct usn_tcp_conn *c)
+{
+	bool unsent = SEQ_LT(c->snd_nxt, usn_tcp_data_end(c));
+	int rc = 0;
+	switch ((enum usn_tcp_state)c->state) {
+	case USN_TCP_SYN_SENT:
+		/* RFC 9293 3.10.4: delete the TCB. */
+		usn_tcp_conn_close(c, USN_TCP_CLOSE_ABORTED);
+		break;
+	case USN_TCP_SYN_RECEIVED:
+		/* queue the close until ESTABLISHED (3.10.4) */
+		if (c->flags & USN_TF_CLOSE_REQ)
+			rc = -ENOTCONN;
+		c->flags |= USN_TF_CLOSE_REQ;
+		break;
+	case USN_TCP_ESTABLISHED:
+		/* FIN after everything queued: CLOSE_PENDING until it goes. */
+		usn_tcp_set_state(c, unsent ? USN_TCP_CLOSE_PENDING : USN_TCP_FIN_WAIT_1);
+		usn_tcp_pending(c);
+		break;
+	case USN_TCP_CLOSE_WAIT:
+		usn_tcp_set_state(c, unsent ? USN_TCP_CLOSE_PENDING_RCVD_FIN : USN_TCP_LAST_ACK);
+		usn_tcp_pending(c);
+		break;
+	case USN_TCP_CLOSE_PENDING:
+	case USN_TCP_CLOSE_PENDING_RCVD_FIN:
+	case USN_TCP_FIN_WAIT_1:
+	case USN_TCP_FIN_WAIT_2:
+	case USN_TCP_CLOSING:
+	case USN_TCP_LAST_ACK:
+	case USN_TCP_TIME_WAIT:
+	case USN_TCP_CLOSED:
+	case USN_TCP_LISTEN:
+	case USN_TCP_N_STATES:
+		rc = -ENOTCONN;
+		break;
+	}
+	return rc;
+}
