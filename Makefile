@@ -36,13 +36,24 @@ LDFLAGS_COMMON := $(SANLD) $(EXTRA_LDFLAGS)
 
 LIB_SRCS := $(wildcard lib/*/*.c) $(wildcard arch/sim/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
+# The shared library is the stack alone: the simulated link (arch/sim) is
+# for tests and the floor, which link the static library.
+LIBSO_OBJS := $(filter $(B)/lib/%,$(LIB_OBJS))
 
 LIBA := $(B)/libusnet.a
+# libusnet.so.N: N changes when the interface does (a function removed or
+# changed); the file carries the whole version, the links the rest.
+SO_MAJOR := 0
+SO_VERSION := $(SO_MAJOR).1.0
 LIBSO := $(B)/libusnet.so
+LIBSO_REAL := $(B)/libusnet.so.$(SO_VERSION)
+# The public API: every header of include/usnet/ but the backends' own
+# (backend.h, backend_ops.h: the DPDK, packet-port and TILE-Gx libraries).
+API_HEADERS := $(filter-out include/usnet/backend.h include/usnet/backend_ops.h,$(wildcard include/usnet/*.h))
 
 HAVE_DPDK := $(shell pkg-config --exists libdpdk 2>/dev/null && echo 1)
 
-.PHONY: all lib test test-unit test-rig deps install clean format bench check-layers
+.PHONY: all lib test test-unit test-rig deps install clean format bench check-layers check-exports
 all: lib
 
 lib: $(LIBA) $(LIBSO)
@@ -56,9 +67,20 @@ $(LIBA): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-# Only usn_* symbols leave the shared library.
-$(LIBSO): $(LIB_OBJS) lib/usnet.map
-	$(CC) -shared -Wl,--version-script=lib/usnet.map -o $@ $(LIB_OBJS) $(LDFLAGS_COMMON)
+# The shared library exports exactly the functions the public headers
+# declare (lib/api_symbols.sh reads them as the compiler does); everything
+# else stays local. tests/layout/check_exports.sh checks the result.
+$(B)/usnet.map: $(API_HEADERS) lib/api_symbols.sh
+	@mkdir -p $(dir $@)
+	{ echo '{'; echo '	global:'; lib/api_symbols.sh "$(CC)" $(API_HEADERS) | sed 's/.*/		&;/'; \
+	  echo '	local: *;'; echo '};'; } > $@.tmp && mv $@.tmp $@
+
+$(LIBSO_REAL): $(LIBSO_OBJS) $(B)/usnet.map
+	$(CC) -shared -Wl,-soname,libusnet.so.$(SO_MAJOR) -Wl,--version-script=$(B)/usnet.map -o $@ $(LIBSO_OBJS) $(LDFLAGS_COMMON)
+
+$(LIBSO): $(LIBSO_REAL)
+	ln -sf libusnet.so.$(SO_VERSION) $(B)/libusnet.so.$(SO_MAJOR)
+	ln -sf libusnet.so.$(SO_MAJOR) $@
 
 -include arch/x86/x86.mk
 -include arch/linux/linux.mk
@@ -68,19 +90,23 @@ $(LIBSO): $(LIB_OBJS) lib/usnet.map
 -include tests/tests.mk
 -include bench/bench.mk
 
-# Dependencies point one way (STYLE.md): wire <- net <- tcp; core beneath;
-# nothing in lib/ or arch/sim names DPDK, gxio or Linux-only headers.
-check-layers:
-	@! grep -nE '#include "(net|tcp)/' lib/wire/*.[ch] || { echo "layer: wire includes net/tcp"; exit 1; }
-	@! grep -nE '#include "tcp/' lib/net/*.[ch] || { echo "layer: net includes tcp"; exit 1; }
-	@! grep -nE '#include "(net|tcp)/' lib/core/*.h || { echo "layer: core header includes net/tcp"; exit 1; }
-	@! grep -nE '#include <(rte_|gxio|tmc|linux/|sys/epoll|numa)' lib/*/*.[ch] arch/sim/*.[ch] || { echo "layer: lib names a platform"; exit 1; }
-	@echo "layers ok"
+# Dependencies point one way, down the layers (ARCHITECTURE.md): by the
+# includes of each lib/ source and by the symbols each object references
+# (nm), lib/tcp's files ranked among themselves; nothing in lib/ names a
+# platform header. tests/layout/run_layout_selftest.sh shows it failing.
+check-layers: $(LIB_OBJS)
+	@tests/layout/check_layers.sh . $(B)
+
+# libusnet.so exports the public headers' functions and nothing else.
+check-exports: $(LIBSO)
+	@tests/layout/check_exports.sh "$(CC)" $(LIBSO_REAL) $(API_HEADERS)
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include/usnet $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/usnet/*.h $(DESTDIR)$(PREFIX)/include/usnet/
-	install -m 644 $(LIBA) $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(LIBA) $(LIBSO_REAL) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libusnet.so.$(SO_VERSION) $(DESTDIR)$(PREFIX)/lib/libusnet.so.$(SO_MAJOR)
+	ln -sf libusnet.so.$(SO_MAJOR) $(DESTDIR)$(PREFIX)/lib/libusnet.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' lib/usnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/usnet.pc
 
 format:

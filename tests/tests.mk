@@ -48,7 +48,7 @@ tests-build: $(TEST_BINS)
 # port offering TSO and LRO (USN_SIM_OFFLOADS, tests/common/simnet.h); fails
 # when a test fails (tests/run-suite.sh), after both passes.
 SIM_TEST_BINS := $(filter $(B)/tests/sim/%,$(TEST_BINS))
-test-unit: tests-build check-layers
+test-unit: tests-build check-layers check-exports
 	@rc=0; tests/run-suite.sh "$(B)" $(TEST_BINS) || rc=1; \
 	USN_SIM_OFFLOADS=tso,lro USN_SUITE_LABEL=$(notdir $(B))-tso-lro tests/run-suite.sh "$(B)" $(SIM_TEST_BINS) || rc=1; \
 	exit $$rc
@@ -80,10 +80,14 @@ test-rig: all
 
 # The runners themselves (tests/selftest/): a skipped suite fails, a crash
 # or set-up error counts, an empty fuzz replay fails, a missing counter fails
-# its check, the benchmark refuses a stale binary. Seconds.
+# its check, the benchmark refuses a stale binary; and the layout checks
+# (tests/layout/): an upward call, an upward include, a private function
+# exported each fail. Seconds.
 .PHONY: test-selftest
-test-selftest: $(B)/tests/sim/test_fuzz_replay
-	@B="$(B)" USN_SUITE_LABEL=selftest tests/run-script.sh "$(O)" tests/selftest/run_selftest.sh
+test-selftest: $(B)/tests/sim/test_fuzz_replay $(LIB_OBJS) $(LIBSO)
+	@rc=0; B="$(B)" USN_SUITE_LABEL=selftest tests/run-script.sh "$(O)" tests/selftest/run_selftest.sh || rc=1; \
+	B="$(B)" CC="$(CC)" USN_SUITE_LABEL=selftest tests/run-script.sh "$(O)" tests/layout/run_layout_selftest.sh || rc=1; \
+	exit $$rc
 
 # Cost centres (issue 6): tests/prof/test_*.c need USN_PROFILE=1, so they
 # are built in a tree of their own, $(O)-prof, by `make test-prof` only;
