@@ -330,11 +330,17 @@ void usn_tcp_deadline_fn(struct usn_timer *tm, void *ctx);
 /* ---- tcp_output.c ---- */
 /* Sends what the windows allow and any owed ACK. */
 void usn_tcp_output(struct usn_tcp_conn *c);
+/* What one segment carried: its payload bytes, and whether the FIN went
+ * with them (a segment may come out shorter than asked, SACK blocks or
+ * one buffer's room cutting it, and the FIN then waits for the last). */
+struct usn_tcp_sent {
+	uint32_t len;
+	bool fin;
+};
 /* One segment from the connection: seq, up to len bytes of queued data,
- * flags. Returns the payload bytes sent, | USN_TCP_SENT_FIN if the FIN
- * went with them (SACK blocks may shorten a segment), or -errno. */
-#define USN_TCP_SENT_FIN 0x1000000
-int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
+ * flags. 0, with what went out in *sent (if not NULL); or -ENOBUFS (no
+ * buffer), -EHOSTUNREACH (no route: the connection cannot send). */
+int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, struct usn_tcp_sent *sent);
 /* A pure ACK now (challenge ACK, duplicate), at SND.MAX. */
 void usn_tcp_send_ack(struct usn_tcp_conn *c);
 /* A segment without a TCB (RST for a closed port, cookie SYN-ACK). */

@@ -250,17 +250,17 @@ static bool tso_fits(const struct usn_tcp_conn *c, uint32_t len, uint32_t hl, ui
 }
 
 /* The cost centre tcp_out (core/prof.h) wraps the whole of it. */
-static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
+static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, struct usn_tcp_sent *sent);
 
-int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
+int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, struct usn_tcp_sent *sent)
 {
 	usn_prof_enter(c->w, USN_PROF_TCP_OUT);
-	int rc = send_seg(c, seq, len, flags);
+	int rc = send_seg(c, seq, len, flags, sent);
 	usn_prof_leave(c->w);
 	return rc;
 }
 
-static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
+static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, struct usn_tcp_sent *sent)
 {
 	struct usn_worker *w = c->w;
 	struct usn_tcp_worker *t = usn_tcp_tw(w);
@@ -378,9 +378,13 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 		usn_timer_cancel(&w->wheel, &c->delack);
 	}
 	int rc = usn_ipv4_output(w, f, c->remote_ip, USN_IPPROTO_TCP, (uint16_t)(hl + len));
-	if (rc == -EHOSTUNREACH)
-		return rc;
-	return (int)(len | ((flags & USN_TCP_FIN) ? USN_TCP_SENT_FIN : 0));
+	if (rc != 0)
+		return rc; /* -EHOSTUNREACH */
+	if (sent) {
+		sent->len = len;
+		sent->fin = (flags & USN_TCP_FIN) != 0;
+	}
+	return 0;
 }
 
 void usn_tcp_send_ack(struct usn_tcp_conn *c)
@@ -398,7 +402,7 @@ void usn_tcp_send_ack(struct usn_tcp_conn *c)
 	 * has rewound SND.NXT, the peer may hold everything up to SND.MAX and
 	 * would find an older sequence number unacceptable (RFC 9293
 	 * 3.10.7.4), dropping the acknowledgment with it. */
-	(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_ACK);
+	(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_ACK, NULL);
 }
 
 bool usn_tcp_oow_ack_take(struct usn_tcp_conn *c)
@@ -555,13 +559,14 @@ static int output_data(struct usn_tcp_conn *c)
 			flags |= USN_TCP_PSH;
 		if (fin)
 			flags |= USN_TCP_FIN;
-		int rc = usn_tcp_send_seg(c, c->snd_nxt, len, flags);
+		struct usn_tcp_sent out;
+		int rc = usn_tcp_send_seg(c, c->snd_nxt, len, flags, &out);
 		if (rc == -ENOBUFS)
 			break;
 		if (rc == -EHOSTUNREACH)
 			return rc;
-		len = (uint32_t)rc & ~USN_TCP_SENT_FIN;
-		fin = (rc & USN_TCP_SENT_FIN) != 0;
+		len = out.len;
+		fin = out.fin;
 		c->snd_nxt += len + (fin ? 1 : 0);
 		sent++;
 		if (fin) {
@@ -583,15 +588,15 @@ void usn_tcp_output(struct usn_tcp_conn *c)
 	switch ((enum usn_tcp_state)c->state) {
 	case USN_TCP_SYN_SENT:
 		if (c->snd_nxt == c->iss) {
-			rc = usn_tcp_send_seg(c, c->iss, 0, USN_TCP_SYN);
-			if (rc >= 0)
+			rc = usn_tcp_send_seg(c, c->iss, 0, USN_TCP_SYN, NULL);
+			if (rc == 0)
 				c->snd_nxt = c->iss + 1;
 		}
 		break;
 	case USN_TCP_SYN_RECEIVED:
 		if (c->snd_nxt == c->iss) {
-			rc = usn_tcp_send_seg(c, c->iss, 0, USN_TCP_SYN | USN_TCP_ACK);
-			if (rc >= 0)
+			rc = usn_tcp_send_seg(c, c->iss, 0, USN_TCP_SYN | USN_TCP_ACK, NULL);
+			if (rc == 0)
 				c->snd_nxt = c->iss + 1;
 		}
 		break;
@@ -646,11 +651,10 @@ static uint32_t retransmit_hole(struct usn_tcp_conn *c, uint32_t from)
 	}
 	if (usn_tcp_fin_wanted(c) && seq + len == data_end && SEQ_GT(c->snd_max, data_end))
 		flags |= USN_TCP_FIN;
-	int rc = usn_tcp_send_seg(c, seq, len, flags);
-	if (rc < 0)
+	struct usn_tcp_sent sent;
+	if (usn_tcp_send_seg(c, seq, len, flags, &sent) != 0)
 		return from;
-	len = (uint32_t)rc & ~(uint32_t)USN_TCP_SENT_FIN;
-	return seq + len + ((rc & USN_TCP_SENT_FIN) ? 1 : 0);
+	return seq + sent.len + (sent.fin ? 1 : 0);
 }
 
 void usn_tcp_rexmit(struct usn_tcp_conn *c, uint32_t from)
@@ -666,6 +670,6 @@ void usn_tcp_reset_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why)
 {
 	/* RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST> in the synchronized states. */
 	if (c->state >= USN_TCP_SYN_RECEIVED && c->state != USN_TCP_TIME_WAIT)
-		(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_RST | USN_TCP_ACK);
+		(void)usn_tcp_send_seg(c, c->snd_max, 0, USN_TCP_RST | USN_TCP_ACK, NULL);
 	usn_tcp_conn_close(c, why);
 }

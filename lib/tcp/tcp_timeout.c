@@ -53,7 +53,7 @@ static void send_probe(struct usn_tcp_conn *c)
 {
 	/* An old sequence number the peer must answer with an ACK carrying
 	 * its window (RFC 9293 3.8.6.1, RFC 1122 4.2.3.6). */
-	(void)usn_tcp_send_seg(c, c->snd_una - 1, 0, USN_TCP_ACK);
+	(void)usn_tcp_send_seg(c, c->snd_una - 1, 0, USN_TCP_ACK, NULL);
 }
 
 /* Zero-window probing, bounded as Linux's tcp_probe_timer: probes_out
