@@ -504,7 +504,7 @@ static void slot_abort(struct load_slot *k, enum load_err e)
 {
 	slot_fail(k, e);
 	if (k->tcp)
-		usn_tcp_abort(k->tcp); /* closed_fn frees k before this returns */
+		usn_tcp_abort(k->tcp); /* closed_fn frees k: now, or in a handler once it returns */
 }
 
 static void on_connected(struct usn_tcp_conn *c, void *user)

@@ -1,7 +1,11 @@
-/* libusnet TCP API. Handlers run inline on the worker that owns the
- * connection, to completion; they may call any function below on that
- * worker's connections, and nothing here blocks or allocates. Data is sent
- * without a copy into a socket buffer: by reference, or by a writer. */
+/* libusnet TCP API. Handlers run on the worker that owns the connection,
+ * to completion, once the stack has finished its work on the segment or
+ * timer that caused them: one at a time (never nested), and for each
+ * connection in the order connected, sent, recv, remote_closed, closed.
+ * They may call any function below on that worker's connections (close or
+ * abort their own included); what such a call causes is told after the
+ * handler returns. Nothing here blocks or allocates. Data is sent without
+ * a copy into a socket buffer: by reference, or by a writer. */
 #ifndef USNET_TCP_H
 #define USNET_TCP_H
 
@@ -57,8 +61,10 @@ enum usn_tcp_close_reason {
 struct usn_tcp_handlers {
 	/* The handshake completed (passive or active open). */
 	void (*connected_fn)(struct usn_tcp_conn *c, void *user);
-	/* In-order data arrived. The cursor is valid only during the call: the
-	 * data is consumed when the handler returns (copy what must be kept). */
+	/* In-order data arrived: a segment's, then, each in a call of its own,
+	 * out-of-order data it made contiguous. The cursor is valid only during
+	 * the call: the data is consumed and its frame may be freed when the
+	 * handler returns (copy what must be kept, or usn_tcp_recv_hold). */
 	void (*recv_fn)(struct usn_tcp_conn *c, void *user, struct usn_cursor data);
 	/* The peer acknowledged `bytes` more bytes of sent data (send_ref
 	 * memory up to there may be reused), or its window opened. */
@@ -103,9 +109,14 @@ int usn_tcp_send_writer(struct usn_tcp_conn *c, uint32_t len, usn_tcp_write_fn f
  * pieces checks it first rather than queue half an answer. */
 uint32_t usn_tcp_send_room(const struct usn_tcp_conn *c);
 
-/* Graceful close: FIN after everything queued. 0 or -ENOTCONN. */
+/* Graceful close: FIN after everything queued. 0 or -ENOTCONN. Before
+ * the handshake completes (usn_tcp_connect's SYN-SENT) the connection is
+ * deleted instead, closed_fn(ABORTED) told as for usn_tcp_abort. */
 int usn_tcp_close(struct usn_tcp_conn *c);
-/* Abortive close: RST now, closed_fn(ABORTED) before returning. */
+/* Abortive close: RST now (in the synchronized states), and closed_fn
+ * (ABORTED) before returning; called from a handler, right after that
+ * handler returns, with nothing else told about the connection before it.
+ * Nothing in TIME-WAIT (closed_fn(NORMAL) is then already owed). */
 void usn_tcp_abort(struct usn_tcp_conn *c);
 
 void usn_tcp_set_user(struct usn_tcp_conn *c, void *user);

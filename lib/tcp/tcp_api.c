@@ -121,7 +121,7 @@ static int send_state_check(const struct usn_tcp_conn *c)
 
 static int sq_append(struct usn_tcp_conn *c, uint32_t len, const struct usn_tcp_sdesc *tmpl)
 {
-	if (!c || !usn_tcp_alive(c))
+	if (!c)
 		return -ENOTCONN;
 	int rc = send_state_check(c);
 	if (rc)
@@ -147,7 +147,7 @@ int usn_tcp_send_ref(struct usn_tcp_conn *c, const void *data, uint32_t len, con
 
 uint32_t usn_tcp_send_room(const struct usn_tcp_conn *c)
 {
-	if (!c || !usn_tcp_alive(c) || send_state_check(c) != 0)
+	if (!c || send_state_check(c) != 0)
 		return 0;
 	return usn_tcp_sq_room(c);
 }
@@ -166,25 +166,25 @@ int usn_tcp_send_writer(struct usn_tcp_conn *c, uint32_t len, usn_tcp_write_fn f
 
 int usn_tcp_close(struct usn_tcp_conn *c)
 {
-	if (!c || !usn_tcp_alive(c))
+	if (!c)
 		return -ENOTCONN;
-	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
-	t->depth++;
+	bool open = c->state != USN_TCP_CLOSED;
 	int rc = usn_tcp_conn_shutdown(c);
-	t->depth--;
-	usn_tcp_reap(t);
+	if (open && c->state == USN_TCP_CLOSED)
+		usn_tcp_ev_cancel(c); /* SYN-SENT: deleted, closed_fn(ABORTED) alone is left */
+	usn_tcp_events_run(usn_tcp_tw(c->w));
 	return rc;
 }
 
 void usn_tcp_abort(struct usn_tcp_conn *c)
 {
-	if (!c || !usn_tcp_alive(c))
+	/* In TIME-WAIT the application has its closed_fn(NORMAL) coming (it
+	 * may call this from remote_closed_fn): nothing to abort. */
+	if (!c || c->state == USN_TCP_CLOSED || c->state == USN_TCP_TIME_WAIT)
 		return;
-	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
-	t->depth++;
 	usn_tcp_reset_close(c, USN_TCP_CLOSE_ABORTED);
-	t->depth--;
-	usn_tcp_reap(t);
+	usn_tcp_ev_cancel(c);
+	usn_tcp_events_run(usn_tcp_tw(c->w));
 }
 
 void usn_tcp_set_user(struct usn_tcp_conn *c, void *user)
@@ -204,14 +204,14 @@ struct usn_worker *usn_tcp_worker(const struct usn_tcp_conn *c)
 
 void usn_tcp_recv_hold(struct usn_tcp_conn *c, uint32_t bytes)
 {
-	if (!c || !usn_tcp_alive(c))
+	if (!c || c->state == USN_TCP_CLOSED)
 		return;
 	c->rcv_held = bytes > UINT32_MAX - c->rcv_held ? UINT32_MAX : c->rcv_held + bytes;
 }
 
 void usn_tcp_recv_done(struct usn_tcp_conn *c, uint32_t bytes)
 {
-	if (!c || !usn_tcp_alive(c))
+	if (!c || c->state == USN_TCP_CLOSED)
 		return;
 	uint32_t before = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 	c->rcv_held = bytes > c->rcv_held ? 0 : c->rcv_held - bytes;
@@ -232,7 +232,7 @@ void usn_tcp_recv_done(struct usn_tcp_conn *c, uint32_t bytes)
 
 void usn_tcp_set_keepalive(struct usn_tcp_conn *c, uint32_t idle_ms)
 {
-	if (!c || !usn_tcp_alive(c))
+	if (!c || c->state == USN_TCP_CLOSED)
 		return;
 	c->keepalive_ms = idle_ms;
 	c->probes_out = 0;
@@ -243,7 +243,7 @@ void usn_tcp_set_keepalive(struct usn_tcp_conn *c, uint32_t idle_ms)
 
 void usn_tcp_set_idle_timeout(struct usn_tcp_conn *c, uint32_t ms)
 {
-	if (!c || !usn_tcp_alive(c))
+	if (!c || c->state == USN_TCP_CLOSED)
 		return;
 	c->idle_ms = ms;
 	c->last_progress_us = c->w->now_us; /* the idle clock starts now */
@@ -254,7 +254,7 @@ void usn_tcp_set_idle_timeout(struct usn_tcp_conn *c, uint32_t ms)
 
 void usn_tcp_set_deadline(struct usn_tcp_conn *c, uint32_t ms)
 {
-	if (!c || !usn_tcp_alive(c) || c->state == USN_TCP_TIME_WAIT)
+	if (!c || c->state == USN_TCP_CLOSED || c->state == USN_TCP_TIME_WAIT)
 		return;
 	if (ms == 0)
 		usn_timer_cancel(&c->w->wheel, &c->deadline);

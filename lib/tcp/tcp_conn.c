@@ -1,7 +1,8 @@
 /* libusnet TCP connection lifecycle (lib/tcp): a TCB from the pool and its
  * first state, the one state-transition function, the application's
- * close as state changes, the end of a connection (closed or TIME-WAIT),
- * and the pending-output list the flush walks. */
+ * close as state changes, the end of a connection (closed or TIME-WAIT:
+ * what the application is owed goes to tcp_event.c, which frees the TCB
+ * once told), and the pending-output list the flush walks. */
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
@@ -62,21 +63,50 @@ void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s)
 	c->state = (uint8_t)s;
 }
 
-/* The oldest TIME-WAIT TCB, closed and off the zombie list, for reuse now:
- * with the pool empty, a new connection is worth more than 2 MSL of
- * protection for an old one (tcp_max_timewait may allow TIME-WAIT the whole
- * pool; SYNs were dropped). One on the pending-output list is skipped. */
+/* Takes c off the pending-output list, if it is on it. */
+static void pending_remove(struct usn_tcp_worker *t, struct usn_tcp_conn *c)
+{
+	if (!(c->flags & USN_TF_PENDING))
+		return;
+	c->flags &= (uint16_t)~USN_TF_PENDING;
+	if (c->pend_prev != USN_TCP_NIL)
+		usn_tcp_at(t, c->pend_prev)->pend_next = c->pend_next;
+	else
+		t->pend_head = c->pend_next;
+	if (c->pend_next != USN_TCP_NIL)
+		usn_tcp_at(t, c->pend_next)->pend_prev = c->pend_prev;
+	else
+		t->pend_tail = c->pend_prev;
+}
+
+/* What every end of a connection does: no timer, no queue, no table or
+ * list keeps it, and its state is CLOSED. */
+static void teardown(struct usn_tcp_worker *t, struct usn_tcp_conn *c)
+{
+	usn_timer_cancel(&c->w->wheel, &c->timer);
+	usn_timer_cancel(&c->w->wheel, &c->delack);
+	usn_timer_cancel(&c->w->wheel, &c->deadline);
+	usn_tcp_table_remove(t, c);
+	usn_tcp_sq_free_all(c);
+	usn_tcp_ooo_free(c);
+	pending_remove(t, c);
+	if (t->ack_conn == usn_tcp_idx(t, c))
+		t->ack_conn = USN_TCP_NIL;
+	usn_tcp_set_state(c, USN_TCP_CLOSED);
+}
+
+/* The oldest TIME-WAIT TCB, for reuse now: with the pool empty, a new
+ * connection is worth more than 2 MSL of protection for an old one
+ * (tcp_max_timewait may allow TIME-WAIT the whole pool; SYNs were
+ * dropped). One whose closed_fn is still to be told is skipped. */
 static struct usn_tcp_conn *timewait_take(struct usn_tcp_worker *t)
 {
 	uint32_t i = t->tw_head;
 	for (int n = 0; i != USN_TCP_NIL && n < 16; n++) {
 		struct usn_tcp_conn *c = usn_tcp_at(t, i);
-		if (!(c->flags & USN_TF_PENDING)) {
-			usn_tcp_conn_close(c, USN_TCP_CLOSE_NORMAL); /* anonymous: no handler */
-			t->zombie_head = c->hnext;                    /* it was pushed first */
-			c->flags = 0;
-			usn_pool_put(&t->tcbs, c);
-			return usn_pool_get(&t->tcbs);
+		if (!(c->ev & USN_EV_LISTED)) {
+			teardown(t, c); /* anonymous: nothing to tell */
+			return c;
 		}
 		i = c->tw_next;
 	}
@@ -86,7 +116,6 @@ static struct usn_tcp_conn *timewait_take(struct usn_tcp_worker *t)
 struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(w);
-	usn_tcp_reap(t);
 	struct usn_tcp_conn *c = usn_pool_get(&t->tcbs);
 	if (!c && (c = timewait_take(t)) != NULL)
 		w->stats.tcp_timewait_overflow++;
@@ -96,7 +125,7 @@ struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w)
 	}
 	memset(c, 0, sizeof *c);
 	c->w = w;
-	c->hnext = c->pend_next = c->tw_prev = c->tw_next = USN_TCP_NIL;
+	c->hnext = c->pend_next = c->pend_prev = c->tw_prev = c->tw_next = c->ev_next = USN_TCP_NIL;
 	c->sq_head = c->sq_tail = c->sq_cache_idx = USN_TCP_NIL;
 	usn_timer_init(&c->timer, t->on_timer);
 	usn_timer_init(&c->delack, t->on_delack);
@@ -120,42 +149,16 @@ void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uin
 	usn_tcp_cong_init(c);
 }
 
-void usn_tcp_reap(struct usn_tcp_worker *t)
-{
-	if (t->depth)
-		return;
-	uint32_t *p = &t->zombie_head;
-	while (*p != USN_TCP_NIL) {
-		struct usn_tcp_conn *c = usn_tcp_at(t, *p);
-		if (c->flags & USN_TF_PENDING) {
-			p = &c->hnext;
-			continue;
-		}
-		*p = c->hnext;
-		c->flags = 0;
-		c->state = USN_TCP_CLOSED;
-		usn_pool_put(&t->tcbs, c);
-	}
-}
-
 void usn_tcp_conn_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why)
 {
-	if (!usn_tcp_alive(c))
+	if (c->state == USN_TCP_CLOSED)
 		return;
-	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
-	usn_timer_cancel(&c->w->wheel, &c->timer);
-	usn_timer_cancel(&c->w->wheel, &c->delack);
-	usn_timer_cancel(&c->w->wheel, &c->deadline);
-	usn_tcp_table_remove(t, c);
-	usn_tcp_sq_free_all(c);
-	usn_tcp_ooo_free(c);
-	usn_tcp_set_state(c, USN_TCP_CLOSED);
-	c->flags |= USN_TF_DEAD | USN_TF_ZOMBIE;
-	c->hnext = t->zombie_head;
-	t->zombie_head = usn_tcp_idx(t, c);
+	teardown(usn_tcp_tw(c->w), c);
 	if (c->flags & USN_TF_ANNOUNCED) {
 		c->flags &= (uint16_t)~USN_TF_ANNOUNCED;
 		usn_tcp_ev_closed(c, why);
+	} else {
+		usn_tcp_ev_release(c);
 	}
 }
 
@@ -182,13 +185,15 @@ void usn_tcp_enter_timewait(struct usn_tcp_conn *c)
 	t->tw_tail = me;
 	t->tw_n++;
 	c->flags |= USN_TF_IN_TW_LIST;
-	/* The application is done with it: announce, then keep it anonymous. */
+	/* The application is done with it: closed_fn is owed, and once told
+	 * the TCB is anonymous (tcp_event.c) until 2 MSL end. */
 	if (c->flags & USN_TF_ANNOUNCED) {
 		c->flags &= (uint16_t)~USN_TF_ANNOUNCED;
 		usn_tcp_ev_closed(c, USN_TCP_CLOSE_NORMAL);
+	} else {
+		memset(&c->h, 0, sizeof c->h);
+		c->user = NULL;
 	}
-	memset(&c->h, 0, sizeof c->h);
-	c->user = NULL;
 	if (t->tw_n > t->cfg->tcp_max_timewait) {
 		struct usn_tcp_conn *old = usn_tcp_at(t, t->tw_head);
 		c->w->stats.tcp_timewait_overflow++;
@@ -202,13 +207,23 @@ void usn_tcp_pending(struct usn_tcp_conn *c)
 	if (c->flags & USN_TF_PENDING)
 		return;
 	c->flags |= USN_TF_PENDING;
-	c->pend_next = USN_TCP_NIL;
 	uint32_t me = usn_tcp_idx(t, c);
+	c->pend_next = USN_TCP_NIL;
+	c->pend_prev = t->pend_tail;
 	if (t->pend_tail != USN_TCP_NIL)
 		usn_tcp_at(t, t->pend_tail)->pend_next = me;
 	else
 		t->pend_head = me;
 	t->pend_tail = me;
+}
+
+struct usn_tcp_conn *usn_tcp_pending_pop(struct usn_tcp_worker *t)
+{
+	if (t->pend_head == USN_TCP_NIL)
+		return NULL;
+	struct usn_tcp_conn *c = usn_tcp_at(t, t->pend_head);
+	pending_remove(t, c);
+	return c;
 }
 
 /* The application's close (RFC 9293 3.10.4) as a state change; the FIN

@@ -70,13 +70,14 @@ static void opts_from_syn(struct usn_tcp_conn *c, const struct usn_tcp_repr *r)
 	}
 }
 
-static void deliver(struct usn_tcp_conn *c, struct usn_cursor d, uint32_t len)
+/* In-order data taken: RCV.NXT moves on now; the application gets it once
+ * the segment is done (tcp_event.c). */
+static void take(struct usn_tcp_conn *c, uint32_t len)
 {
 	c->rcv_nxt += len;
 	c->last_progress_us = c->w->now_us; /* new in-order data: progress */
 	c->bytes_received += len;
 	c->w->stats.tcp_rx_bytes += len;
-	usn_tcp_ev_recv(c, d);
 }
 
 /* RFC 9293 3.10.7.4 seventh and eighth: text and FIN. Returns true when
@@ -127,13 +128,13 @@ static bool process_data(struct usn_tcp_conn *c, struct seg *s)
 		return false;
 	}
 	bool had_ooo = c->ooo != NULL;
-	if (len)
-		deliver(c, d, len);
-	if (!usn_tcp_alive(c))
-		return false;
+	if (len) {
+		take(c, len);
+		usn_tcp_ev_recv(c, d);
+	}
 	while (!fin && c->ooo && SEQ_LEQ(c->ooo->seq, c->rcv_nxt)) {
-		/* Unlinked first: a handler that closes the connection frees
-		 * the rest of the queue, and this record after its delivery. */
+		/* Now contiguous: off the queue, to the application after the
+		 * segment's own bytes (from what they overlap on), then freed. */
 		struct usn_tcp_ooo_rec *q = c->ooo;
 		uint32_t qs = q->seq, ql = q->len;
 		bool qfin = q->fin;
@@ -141,14 +142,17 @@ static bool process_data(struct usn_tcp_conn *c, struct seg *s)
 		c->ooo_n--;
 		c->ooo_bytes -= ql;
 		if (SEQ_GT(qs + ql, c->rcv_nxt)) {
-			uint32_t skip = c->rcv_nxt - qs;
-			deliver(c, usn_cursor_drop(usn_tcp_ooo_data(q), skip), ql - skip);
+			uint16_t skip = (uint16_t)(c->rcv_nxt - qs);
+			q->seq += skip;
+			q->len = (uint16_t)(q->len - skip);
+			q->skip = (uint16_t)(q->skip + skip);
+			take(c, q->len);
+			usn_tcp_ev_recv_rec(c, q);
+		} else {
+			usn_tcp_ooo_release(c, q);
 		}
 		if (qfin && qs + ql == c->rcv_nxt)
 			fin = true;
-		usn_tcp_ooo_release(c, q);
-		if (!usn_tcp_alive(c))
-			return false;
 	}
 	if (fin) {
 		c->rcv_nxt++;
@@ -336,9 +340,9 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 			c->dupacks = 0;
 		if (c->flags & USN_TF_WND_ZERO) {
 			c->flags &= (uint16_t)~USN_TF_WND_ZERO;
-			usn_tcp_ev_sent(c, 0);
+			usn_tcp_ev_sent(c, 0); /* the window opened: sent_fn(0) */
 		}
-		return usn_tcp_alive(c) ? ACK_OK : ACK_DROP;
+		return ACK_OK;
 	}
 	/* New data acknowledged. */
 	uint32_t acked = r->ack - c->snd_una;
@@ -390,8 +394,6 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 	if (data_acked) {
 		c->bytes_acked += data_acked;
 		usn_tcp_ev_sent(c, data_acked);
-		if (!usn_tcp_alive(c))
-			return ACK_DROP;
 	}
 	return ACK_OK;
 }
@@ -403,8 +405,8 @@ static void establish(struct usn_tcp_conn *c)
 	usn_tcp_cong_init(c);
 	usn_tcp_set_state(c, USN_TCP_ESTABLISHED);
 	c->flags |= USN_TF_ANNOUNCED;
-	usn_tcp_ev_connected(c);
-	if (usn_tcp_alive(c) && (c->flags & USN_TF_CLOSE_REQ)) {
+	usn_tcp_ev_post(c, USN_EV_CONNECTED);
+	if (c->flags & USN_TF_CLOSE_REQ) {
 		c->flags &= (uint16_t)~USN_TF_CLOSE_REQ;
 		(void)usn_tcp_conn_shutdown(c);
 	}
@@ -478,14 +480,11 @@ static void input_listen(struct usn_worker *w, const struct usn_tcp_listener *l,
 				c->snd_wl1 = r->seq;
 				c->snd_wl2 = r->ack;
 				establish(c);
-				if (usn_tcp_alive(c) && (s->len || (r->flags & USN_TCP_FIN))) {
-					if (process_data(c, s) && usn_tcp_alive(c)) {
-						usn_tcp_set_state(c, USN_TCP_CLOSE_WAIT);
-						usn_tcp_ev_remote_closed(c);
-					}
+				if ((s->len || (r->flags & USN_TCP_FIN)) && process_data(c, s)) {
+					usn_tcp_set_state(c, USN_TCP_CLOSE_WAIT);
+					usn_tcp_ev_post(c, USN_EV_REMOTE_CLOSED);
 				}
-				if (usn_tcp_alive(c))
-					usn_tcp_pending(c);
+				usn_tcp_pending(c);
 				return;
 			}
 			w->stats.tcp_syncookies_bad++;
@@ -611,10 +610,10 @@ static void input_syn_sent(struct usn_tcp_conn *c, struct seg *s)
 			c->snd_nxt = c->snd_una;
 		c->rtx_count = 0;
 		usn_tcp_timer_stop(c);
+		/* The ACK goes after connected_fn (usn_tcp_input), with
+		 * whatever the application queues there. */
 		c->flags |= USN_TF_ACK_NOW;
 		establish(c);
-		if (usn_tcp_alive(c))
-			usn_tcp_output(c);
 		return;
 	}
 	/* Simultaneous open: SYN-RECEIVED, answer <SEQ=ISS><ACK=RCV.NXT><SYN,ACK>. */
@@ -784,9 +783,7 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 		c->snd_wl2 = r->ack;
 		usn_tcp_timer_stop(c);
 		establish(c);
-		if (!usn_tcp_alive(c))
-			return;
-		if (c->state != USN_TCP_ESTABLISHED) /* closed inside connected_fn */
+		if (c->state != USN_TCP_ESTABLISHED) /* a close was asked for in SYN-RECEIVED */
 			goto fin_wait_data;
 		/* fall through: the rest of the segment as in ESTABLISHED */
 		/* FALLTHROUGH */
@@ -795,9 +792,9 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 		/* 3.10.7.4 fifth (ESTABLISHED), seventh, eighth */
 		if (process_ack(c, s, &fin_acked) == ACK_DROP)
 			return;
-		if (process_data(c, s) && usn_tcp_alive(c)) {
+		if (process_data(c, s)) {
 			usn_tcp_set_state(c, c->state == USN_TCP_CLOSE_PENDING ? USN_TCP_CLOSE_PENDING_RCVD_FIN : USN_TCP_CLOSE_WAIT);
-			usn_tcp_ev_remote_closed(c);
+			usn_tcp_ev_post(c, USN_EV_REMOTE_CLOSED);
 		}
 		return;
 	case USN_TCP_CLOSE_WAIT:
@@ -816,10 +813,8 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 		if (fin_acked)
 			usn_tcp_set_state(c, USN_TCP_FIN_WAIT_2);
 	fin_wait_data:
-		if (process_data(c, s) && usn_tcp_alive(c)) {
-			usn_tcp_ev_remote_closed(c);
-			if (!usn_tcp_alive(c))
-				return;
+		if (process_data(c, s)) {
+			usn_tcp_ev_post(c, USN_EV_REMOTE_CLOSED);
 			if (c->state == USN_TCP_FIN_WAIT_2)
 				usn_tcp_enter_timewait(c);
 			else if (c->state == USN_TCP_FIN_WAIT_1)
@@ -863,6 +858,9 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 	}
 }
 
+/* The segment's work: its connection's state, its data taken, what it owes
+ * the peer (an ACK now, or output at the flush). Events are recorded, not
+ * told: usn_tcp_input tells them once this returns. */
 static void input_segment(struct usn_worker *w, struct seg *s)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(w);
@@ -887,20 +885,35 @@ static void input_segment(struct usn_worker *w, struct seg *s)
 	}
 	/* The clocks a peer could otherwise keep running with junk (keepalive,
 	 * idle timeout, FIN-WAIT-2) move only for segments that pass every
-	 * check: seg_accepted, deliver, process_ack. */
+	 * check: seg_accepted, take, process_ack. */
 	if (c->state == USN_TCP_SYN_SENT)
 		input_syn_sent(c, s);
 	else
 		input_sync(c, s);
-	if (!usn_tcp_alive(c))
-		return;
+	if (c->state == USN_TCP_CLOSED)
+		return; /* it ended here (RST, the last ACK, ...): nothing to send */
 	if (c->flags & USN_TF_ACK_NOW) {
-		usn_tcp_output(c); /* ACK this segment now (dup ACKs must not merge) */
-		for (uint16_t k = 1; k < s->dupacks && usn_tcp_alive(c); k++)
-			usn_tcp_send_ack(c);
+		/* Answered at once, once the application has seen the segment
+		 * (its reply and close may ride on the ACK). */
+		t->ack_conn = usn_tcp_idx(t, c);
+		t->ack_dups = s->dupacks;
 	} else {
 		usn_tcp_pending(c);
 	}
+}
+
+/* The ACK a segment owes now, after its events: duplicate ACKs must not
+ * merge. The connection's end (an abort in a handler) takes it off. */
+static void ack_now(struct usn_tcp_worker *t)
+{
+	if (t->ack_conn == USN_TCP_NIL)
+		return;
+	struct usn_tcp_conn *c = usn_tcp_at(t, t->ack_conn);
+	uint16_t dups = t->ack_dups;
+	t->ack_conn = USN_TCP_NIL;
+	usn_tcp_output(c);
+	for (uint16_t k = 1; k < dups && c->state != USN_TCP_CLOSED; k++)
+		usn_tcp_send_ack(c);
 }
 
 void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip, struct usn_cursor l4)
@@ -954,12 +967,12 @@ void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn
 		uint32_t n = (s.len + frame->seg_size - 1u) / frame->seg_size;
 		s.segs = (uint16_t)(n < USN_TCP_DUPACKS_MAX ? n : USN_TCP_DUPACKS_MAX);
 	}
-	t->depth++;
 	input_segment(w, &s);
-	t->depth--;
+	usn_tcp_events_run(t); /* the handlers, the segment done (its data in s.frame) */
+	ack_now(t);
+	usn_tcp_events_run(t); /* a connection the ACK found unreachable */
 	if (s.frame)
 		usn_worker_buf_free(w, s.frame);
-	usn_tcp_reap(t);
 	return;
 free:
 	usn_worker_buf_free(w, frame);

@@ -74,6 +74,7 @@ struct usn_tcp_ooo_rec {
 	uint16_t len;   /* payload bytes */
 	uint16_t off;   /* kept frame: payload offset in the frame */
 	uint16_t nbufs; /* kept frame: buffers in its chain; 0: pack record */
+	uint16_t skip;  /* payload bytes dropped from its front (seq and len count after them) */
 	bool fin;
 };
 
@@ -81,8 +82,8 @@ struct usn_tcp_ooo_rec {
 static inline struct usn_cursor usn_tcp_ooo_data(struct usn_tcp_ooo_rec *r)
 {
 	if (r->nbufs)
-		return usn_cursor_take(usn_cursor_drop(usn_cursor_of_frame(r->buf), r->off), r->len);
-	struct usn_cursor c = {r->buf, (uint32_t)((uint8_t *)(r + 1) - r->buf->data), r->len};
+		return usn_cursor_take(usn_cursor_drop(usn_cursor_of_frame(r->buf), (uint32_t)r->off + r->skip), r->len);
+	struct usn_cursor c = {r->buf, (uint32_t)((uint8_t *)(r + 1) - r->buf->data) + r->skip, r->len};
 	return c;
 }
 
@@ -90,7 +91,7 @@ static inline struct usn_cursor usn_tcp_ooo_data(struct usn_tcp_ooo_rec *r)
 enum {
 	USN_TF_ACK_NOW = 1u << 0,     /* send an ACK at the next flush */
 	USN_TF_PENDING = 1u << 1,     /* on the worker's pending-output list */
-	USN_TF_DEAD = 1u << 2,        /* closed; freed when nothing refers to it */
+	/* 1u << 2: free */
 	USN_TF_ANNOUNCED = 1u << 3,   /* closed_fn is owed */
 	USN_TF_TS = 1u << 4,          /* timestamps agreed */
 	USN_TF_SACK = 1u << 5,        /* SACK-permitted agreed */
@@ -100,7 +101,7 @@ enum {
 	USN_TF_RTT_TIMING = 1u << 9,  /* rtt_seq is being timed (Karn) */
 	USN_TF_CLOSE_REQ = 1u << 10,  /* close() before ESTABLISHED */
 	USN_TF_IN_TW_LIST = 1u << 11, /* linked in the TIME-WAIT FIFO */
-	USN_TF_ZOMBIE = 1u << 12,     /* on the zombie list */
+	/* 1u << 12: free */
 	USN_TF_HALF_OPEN = 1u << 13,  /* counted in half_open */
 	USN_TF_FIN_RCVD = 1u << 14,   /* the peer's FIN was accepted */
 	USN_TF_WND_ZERO = 1u << 15,   /* the peer's window was zero */
@@ -126,9 +127,9 @@ enum usn_tcp_tkind {
 	USN_TK_FINWAIT2,
 };
 
-/* The TCB: at most 512 bytes (static_assert in tcp_api.c). */
+/* The TCB: at most 512 bytes (static_assert in tcp_conn.c). */
 struct usn_tcp_conn {
-	uint32_t hnext; /* hash chain, then zombie list */
+	uint32_t hnext; /* hash chain */
 	uint32_t local_ip, remote_ip;
 	uint16_t local_port, remote_port;
 	uint8_t state;
@@ -174,6 +175,7 @@ struct usn_tcp_conn {
 	/* RTT (RFC 6298), microseconds */
 	uint32_t srtt_us, rttvar_us, rto_ms;
 	uint32_t rtt_seq;
+	uint32_t ev_next; /* the worker's event list (in what was a hole) */
 	uint64_t rtt_start_us;
 	/* Undoing a spurious RTO: the TSval of the first retransmission (then
 	 * of the detection), the end of the F-RTO retransmission, and RFC 4015
@@ -200,12 +202,16 @@ struct usn_tcp_conn {
 	 * Duplicates, out-of-window and PAWS-failed segments never move it. */
 	uint64_t last_progress_us;
 
-	uint32_t pend_next; /* pending-output list */
+	uint32_t pend_next, pend_prev; /* pending-output list */
 	uint32_t tw_prev, tw_next;
+	uint32_t ev_sent; /* bytes acknowledged since sent_fn last ran (tcp_event.c) */
 
 	uint64_t bytes_sent, bytes_acked, bytes_received;
 	uint32_t retransmits;
 	uint16_t sd_n; /* send descriptors held (tcp_sendq_per_conn), in what was padding */
+	/* Events for the application (tcp_event.c, USN_EV_*): what happened,
+	 * not yet told, and why it closed; in what was padding. */
+	uint8_t ev, ev_why;
 };
 
 struct usn_tcp_listener {
@@ -240,8 +246,24 @@ struct usn_tcp_worker {
 	uint32_t half_open;
 	uint32_t tw_n, tw_head, tw_tail; /* FIFO, oldest at head */
 	uint32_t pend_head, pend_tail;
-	uint32_t zombie_head;
-	uint32_t depth; /* nesting of engine entry points and handlers */
+	/* Connections with events to tell the application, or closed and to
+	 * be freed once told (tcp_event.c), and whether they are being told
+	 * now (handlers never nest: an entry from a handler leaves its events
+	 * to the dispatch already running). */
+	uint32_t ev_head, ev_tail;
+	bool dispatching;
+	/* The data the segment being processed brought in order: one
+	 * connection's, delivered by recv_fn once the segment is done, then
+	 * released. The segment's own payload (in its frame, which TCP input
+	 * frees after), then the out-of-order records it made contiguous. */
+	struct usn_tcp_conn *rx_conn;
+	struct usn_cursor rx_data;
+	struct usn_tcp_ooo_rec *rx_recs, **rx_last;
+	/* The connection whose segment must be answered at once (an ACK now:
+	 * duplicate, out of order, FIN), after its events, and how many
+	 * duplicate ACKs a coalesced segment owes (tcp_input.c). */
+	uint32_t ack_conn;
+	uint16_t ack_dups;
 	uint16_t port_cursor;
 	uint16_t mss_local; /* mtu - 40 */
 	uint16_t smss_max;  /* the largest send MSS: mss_local, and one buffer's worth where the port takes no chains */
@@ -261,10 +283,6 @@ struct usn_tcp_worker {
 static inline struct usn_tcp_worker *usn_tcp_tw(struct usn_worker *w)
 {
 	return w->tcp;
-}
-static inline bool usn_tcp_alive(const struct usn_tcp_conn *c)
-{
-	return !(c->flags & USN_TF_DEAD);
 }
 static inline uint32_t usn_tcp_idx(struct usn_tcp_worker *t, const struct usn_tcp_conn *c)
 {
@@ -369,25 +387,53 @@ void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s);
 struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w);
 /* Initialises a fresh TCB's sequence state and options defaults. */
 void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
-/* Ends the connection: cancels timers, drops queues, leaves the table, calls
- * closed_fn(why) if owed; the TCB is freed once no handler is running. */
+/* Ends the connection: cancels timers, drops queues, leaves the table and
+ * the lists, state CLOSED; closed_fn(why) is owed if it was announced. The
+ * TCB stays readable until the events are told (usn_tcp_events_run), then
+ * returns to the pool. Nothing for a connection already CLOSED. */
 void usn_tcp_conn_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
-/* Moves to TIME-WAIT: closed_fn(NORMAL), then an anonymous TCB until 2MSL. */
+/* Moves to TIME-WAIT: closed_fn(NORMAL) is owed, then the TCB stays,
+ * anonymous, until 2MSL. */
 void usn_tcp_enter_timewait(struct usn_tcp_conn *c);
 /* The application's close as a state change (FIN after the queued data);
  * 0 or -ENOTCONN. */
 int usn_tcp_conn_shutdown(struct usn_tcp_conn *c);
-/* Frees zombies when no engine frame is active. */
-void usn_tcp_reap(struct usn_tcp_worker *t);
 /* Queue for output at the next flush. */
 void usn_tcp_pending(struct usn_tcp_conn *c);
+/* The first connection of the pending list, taken off it; NULL if none. */
+struct usn_tcp_conn *usn_tcp_pending_pop(struct usn_tcp_worker *t);
 
-/* ---- tcp_event.c: the application's handlers ---- */
-void usn_tcp_ev_connected(struct usn_tcp_conn *c);
-void usn_tcp_ev_recv(struct usn_tcp_conn *c, struct usn_cursor data);
+/* ---- tcp_event.c: what the application is told, after the engine's work ---- */
+enum {
+	USN_EV_CONNECTED = 1u << 0,     /* connected_fn */
+	USN_EV_SENT = 1u << 1,          /* sent_fn(ev_sent) */
+	USN_EV_RECV = 1u << 2,          /* recv_fn, the worker's rx data */
+	USN_EV_REMOTE_CLOSED = 1u << 3, /* remote_closed_fn */
+	USN_EV_CLOSED = 1u << 4,        /* closed_fn(ev_why) */
+	USN_EV_CANCELLED = 1u << 6,     /* the application ended it: closed_fn alone is left */
+	USN_EV_LISTED = 1u << 7,        /* on the worker's event list */
+};
+/* Records an event (USN_EV_CONNECTED, USN_EV_REMOTE_CLOSED). Events are
+ * told in the order of the bits above, whatever order they came in:
+ * within a segment, the handshake, then the ACK, the data, the FIN. */
+void usn_tcp_ev_post(struct usn_tcp_conn *c, uint8_t ev);
+/* `bytes` more of our data acknowledged (0: the peer's window opened). */
 void usn_tcp_ev_sent(struct usn_tcp_conn *c, uint32_t bytes);
-void usn_tcp_ev_remote_closed(struct usn_tcp_conn *c);
+/* In-order data: the segment's own payload (a cursor into its frame). */
+void usn_tcp_ev_recv(struct usn_tcp_conn *c, struct usn_cursor data);
+/* In-order data: an out-of-order record the segment made contiguous, taken
+ * off the queue; released once told. */
+void usn_tcp_ev_recv_rec(struct usn_tcp_conn *c, struct usn_tcp_ooo_rec *r);
 void usn_tcp_ev_closed(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
+/* A closed connection that owes no closed_fn: freed with the events. */
+void usn_tcp_ev_release(struct usn_tcp_conn *c);
+/* The application ended the connection: of its events, only closed_fn is
+ * told. */
+void usn_tcp_ev_cancel(struct usn_tcp_conn *c);
+/* Tells the application what happened, connection by connection, and
+ * returns closed TCBs to the pool. Every entry into lib/tcp ends with it;
+ * inside a handler it returns at once (the dispatch running tells). */
+void usn_tcp_events_run(struct usn_tcp_worker *t);
 
 /* ---- tcp_timer.c: which timer runs when ---- */
 /* Re-arms (or cancels) the main timer for what the connection needs now. */

@@ -120,6 +120,7 @@ static struct usn_tcp_ooo_rec *ooo_store(struct usn_tcp_conn *c, struct usn_buf 
 		r->buf = p;
 		r->nbufs = 0;
 		r->off = 0;
+		r->skip = 0;
 		return r;
 	}
 	/* Keep the frame; the record goes over its Ethernet header (an IPv4
@@ -145,6 +146,7 @@ static struct usn_tcp_ooo_rec *ooo_store(struct usn_tcp_conn *c, struct usn_buf 
 	r->buf = f;
 	r->nbufs = (uint16_t)n;
 	r->off = (uint16_t)off;
+	r->skip = 0;
 	return r;
 }
 
@@ -209,5 +211,5 @@ void usn_tcp_ooo_free(struct usn_tcp_conn *c)
 		ooo_unlink_free(c, &c->ooo);
 	c->ooo_bytes = 0;
 	c->ooo_n = 0;
-	c->ooo_pack = NULL; /* a record still being delivered frees it with itself */
+	c->ooo_pack = NULL; /* a record still to be told (tcp_event.c) frees it with itself */
 }

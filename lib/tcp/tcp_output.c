@@ -582,8 +582,6 @@ static int output_data(struct usn_tcp_conn *c)
 
 void usn_tcp_output(struct usn_tcp_conn *c)
 {
-	if (!usn_tcp_alive(c))
-		return;
 	int rc = 0;
 	switch ((enum usn_tcp_state)c->state) {
 	case USN_TCP_SYN_SENT:

@@ -1,7 +1,9 @@
 /* libusnet TCP timeouts (lib/tcp): what each timer does when it fires
  * (the wheel's calls): retransmission and back-off (RFC 6298), zero-window
  * probes, keepalive and the idle timeout, FIN-WAIT-2 and TIME-WAIT, the
- * delayed ACK and the application's deadline. */
+ * delayed ACK and the application's deadline. A timer of a closed TCB
+ * never fires (closing cancels all three); the application hears what a
+ * timeout did once it is done (usn_tcp_events_run). */
 #include <stddef.h>
 
 #include "tcp/tcp_int.h"
@@ -36,7 +38,7 @@ static void on_rto(struct usn_tcp_conn *c)
 	usn_tcp_timer_arm(c, USN_TK_RTO, c->rto_ms);
 	uint32_t rtx_tsval = usn_tcp_ts_now(c);
 	usn_tcp_output(c);
-	if (!first || !usn_tcp_alive(c))
+	if (!first || c->state == USN_TCP_CLOSED) /* output found no route */
 		return;
 	if (c->flags & USN_TF_TS) {
 		c->undo = USN_UNDO_EIFEL; /* RFC 3522 step (1): RetransmitTS */
@@ -113,9 +115,6 @@ void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx)
 	(void)ctx;
 	struct usn_tcp_conn *c = CONN_OF(tm, timer);
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
-	if (!usn_tcp_alive(c))
-		return;
-	t->depth++;
 	enum usn_tcp_tkind k = (enum usn_tcp_tkind)c->tkind;
 	c->tkind = USN_TK_NONE;
 	switch (k) {
@@ -147,36 +146,25 @@ void usn_tcp_timer_fn(struct usn_timer *tm, void *ctx)
 	case USN_TK_NONE:
 		break;
 	}
-	t->depth--;
-	usn_tcp_reap(t);
+	usn_tcp_events_run(t);
 }
 
 void usn_tcp_delack_fn(struct usn_timer *tm, void *ctx)
 {
 	(void)ctx;
 	struct usn_tcp_conn *c = CONN_OF(tm, delack);
-	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
-	if (!usn_tcp_alive(c))
-		return;
-	t->depth++;
 	c->flags |= USN_TF_ACK_NOW;
 	usn_tcp_output(c);
-	t->depth--;
-	usn_tcp_reap(t);
+	usn_tcp_events_run(usn_tcp_tw(c->w));
 }
 
 void usn_tcp_deadline_fn(struct usn_timer *tm, void *ctx)
 {
 	(void)ctx;
 	struct usn_tcp_conn *c = CONN_OF(tm, deadline);
-	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
-	if (!usn_tcp_alive(c))
-		return;
 	/* The application's deadline (usn_tcp_set_deadline): whatever the
 	 * peer sent meanwhile, RST and TIMEOUT, as the idle timeout. */
-	t->depth++;
 	c->w->stats.tcp_deadline_timeouts++;
 	usn_tcp_reset_close(c, USN_TCP_CLOSE_TIMEOUT);
-	t->depth--;
-	usn_tcp_reap(t);
+	usn_tcp_events_run(usn_tcp_tw(c->w));
 }

@@ -58,7 +58,7 @@ void usn_tcp_keepalive_arm(struct usn_tcp_conn *c, uint64_t at)
 
 void usn_tcp_timer_update(struct usn_tcp_conn *c, bool restart_rto)
 {
-	if (!usn_tcp_alive(c) || c->state == USN_TCP_TIME_WAIT)
+	if (c->state == USN_TCP_CLOSED || c->state == USN_TCP_TIME_WAIT)
 		return;
 	bool armed = usn_timer_armed(&c->timer);
 	if (c->snd_max != c->snd_una) {

@@ -68,7 +68,6 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 		usn_tcp_worker_destroy(w, t);
 		return NULL;
 	}
-	memset(t->tcb_mem, 0, t->tcb_mem_size); /* state CLOSED everywhere: destroy scans it */
 	usn_pool_init(&t->tcbs, t->tcb_mem, sizeof(struct usn_tcp_conn), n);
 	usn_pool_init(&t->sds, t->sd_mem, sizeof(struct usn_tcp_sdesc), nsd);
 	/* Half the descriptors are every connection's share, the other half
@@ -82,7 +81,9 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 		t->bucket[i] = USN_TCP_NIL;
 	t->tw_head = t->tw_tail = USN_TCP_NIL;
 	t->pend_head = t->pend_tail = USN_TCP_NIL;
-	t->zombie_head = USN_TCP_NIL;
+	t->ev_head = t->ev_tail = USN_TCP_NIL;
+	t->ack_conn = USN_TCP_NIL;
+	t->rx_last = &t->rx_recs;
 	uint16_t mtu = cfg->mtu ? cfg->mtu : w->hal->mtu;
 	t->mss_local = (uint16_t)(mtu > 40 + 64 ? mtu - 40 : 64);
 	/* A port without chained TX takes a frame of one buffer: a full segment
@@ -106,15 +107,15 @@ void usn_tcp_worker_destroy(struct usn_worker *w, struct usn_tcp_worker *t)
 {
 	if (!t)
 		return;
-	if (t->tcb_mem) {
-		/* Return every frame a live TCB still holds (OOO queues). */
-		for (uint32_t i = 0; i < t->tcbs.cap; i++) {
-			struct usn_tcp_conn *c = usn_pool_at(&t->tcbs, i);
-			if (c->state != USN_TCP_CLOSED && c->w == w)
-				usn_tcp_ooo_free(c);
-		}
-		usn_worker_mem_free(w, t->tcb_mem, t->tcb_mem_size);
+	if (t->tcbs.base) {
+		/* Return every frame a live TCB still holds (OOO queues): every
+		 * live TCB is in the table (free ones are not to be read). */
+		for (uint32_t b = 0; b <= t->bucket_mask; b++)
+			for (uint32_t i = t->bucket[b]; i != USN_TCP_NIL; i = usn_tcp_at(t, i)->hnext)
+				usn_tcp_ooo_free(usn_tcp_at(t, i));
 	}
+	if (t->tcb_mem)
+		usn_worker_mem_free(w, t->tcb_mem, t->tcb_mem_size);
 	if (t->bucket)
 		usn_worker_mem_free(w, t->bucket, (size_t)(t->bucket_mask + 1) * sizeof(uint32_t));
 	if (t->sd_mem)
@@ -135,23 +136,15 @@ void usn_tcp_worker_flush(struct usn_worker *w)
 	struct usn_tcp_worker *t = usn_tcp_tw(w);
 	if (!t)
 		return;
-	t->depth++;
-	while (t->pend_head != USN_TCP_NIL) {
-		/* Backpressure: with the TX batch full and the port refusing
-		 * it, the rest stay pending for the next poll round. */
-		if (!usn_worker_tx_make_room(w))
-			break;
-		struct usn_tcp_conn *c = usn_tcp_at(t, t->pend_head);
-		t->pend_head = c->pend_next;
-		if (t->pend_head == USN_TCP_NIL)
-			t->pend_tail = USN_TCP_NIL;
-		c->flags &= (uint16_t)~USN_TF_PENDING;
+	/* Backpressure: with the TX batch full and the port refusing it, the
+	 * rest stay pending for the next poll round. */
+	while (t->pend_head != USN_TCP_NIL && usn_worker_tx_make_room(w)) {
+		struct usn_tcp_conn *c = usn_tcp_pending_pop(t);
 		/* The ACK process_data deferred to the end of the RX burst is
 		 * due now: on the data that goes out, else a pure ACK. */
 		if (c->ack_soon)
 			c->flags |= USN_TF_ACK_NOW;
 		usn_tcp_output(c);
 	}
-	t->depth--;
-	usn_tcp_reap(t);
+	usn_tcp_events_run(t); /* a connection output found unreachable */
 }
