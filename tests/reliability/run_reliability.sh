@@ -391,13 +391,13 @@ stage_soak() {
 	rel_tel >"$rel_work/soak.tel"
 	local po cl two ovf pe lf
 	if ! rel_stats_into "$rel_work/soak.tel" po=tcp_passive_opens cl=tcp_closed ovf=tcp_timewait_overflow \
-		two=tcp_timewait_reused pe=tcp_pool_empty lf=drop_tcp_listen_full; then
+		two=tcp_timewait_reused pe=tcp_pool_empty lf=drop_tcp_cookie_pool_full; then
 		fail "soak: counters" "no telemetry after the soak: $rel_missing"
 		stop_and_stats soak
 		check_balance soak "$rel_work/soak.stats"
 		return
 	fi
-	note "soak counters: tcp_passive_opens=$po tcp_closed=$cl tcp_timewait_overflow=$ovf tcp_timewait_reused=$two tcp_pool_empty=$pe drop_tcp_listen_full=$lf"
+	note "soak counters: tcp_passive_opens=$po tcp_closed=$cl tcp_timewait_overflow=$ovf tcp_timewait_reused=$two tcp_pool_empty=$pe drop_tcp_cookie_pool_full=$lf"
 	# Every connection wrk completed was one the server opened.
 	if [ "$done_c" -gt 0 ] && [ "$po" -ge "$done_c" ]; then
 		pass "soak: the server opened the connections (tcp_passive_opens $po >= $done_c completed by wrk)"
@@ -405,9 +405,9 @@ stage_soak() {
 		fail "soak: connections opened" "tcp_passive_opens $po, wrk completed $done_c"
 	fi
 	if [ "$pe" = 0 ] && [ "$lf" = 0 ] && [ "$ovf" -le $((po > TIMEWAIT_MAX ? po - TIMEWAIT_MAX : 0)) ]; then
-		pass "soak: no TCB exhaustion (tcp_pool_empty 0, drop_tcp_listen_full 0); TIME-WAIT overflow $ovf <= opens - $TIMEWAIT_MAX (oldest TIME-WAIT recycled as designed)"
+		pass "soak: no TCB exhaustion (tcp_pool_empty 0, drop_tcp_cookie_pool_full 0); TIME-WAIT overflow $ovf <= opens - $TIMEWAIT_MAX (oldest TIME-WAIT recycled as designed)"
 	else
-		fail "soak: TIME-WAIT / pool" "tcp_pool_empty=$pe drop_tcp_listen_full=$lf tcp_timewait_overflow=$ovf opens=$po"
+		fail "soak: TIME-WAIT / pool" "tcp_pool_empty=$pe drop_tcp_cookie_pool_full=$lf tcp_timewait_overflow=$ovf opens=$po"
 	fi
 	# TCB pool back to full: every TCB closed once TIME-WAIT (60 s) ends.
 	local i inuse=$((po - cl))
