@@ -27,7 +27,7 @@ stages=${REL_STAGES:-adv sec ooo faults flood slow soak}
 : "${OOO_CONNS:=256}"
 # The idle timeout the slowloris stage asks minimal_ws for, when it has one.
 SLOW_IDLE_MS=${SLOW_IDLE_MS:-5000}
-TIMEWAIT_MAX=1024 # minimal_ws's default tcp_max_timewait (tcp_max_conns 4096 / 4)
+TIMEWAIT_MAX=16384 # minimal_ws's default tcp_max_timewait (--max-conns 65536 / 4)
 
 cexec() { ip netns exec "$NS_C" "$@"; }
 json() { "$REL_PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))" "$@"; }
@@ -309,7 +309,7 @@ stage_slow() {
 for l in open(sys.argv[1]):
     if l.startswith("{"):
         d = json.loads(l)["/usnet/stats"]; print(d["tcp_passive_opens"] - d["tcp_closed"])' "$rel_work/slow_mid.tel" 2>/dev/null)
-	note "slowloris: TCBs in use 3 s into the hold (tcp_passive_opens - tcp_closed, TIME-WAITs included): ${mid:-?} of 4096"
+	note "slowloris: TCBs in use 3 s into the hold (tcp_passive_opens - tcp_closed, TIME-WAITs included): ${mid:-?} of 65536"
 	local opened
 	opened=$(json "$rel_work/slow.json" 'opened')
 	if [ "$opened" -ge $((SLOW_CONNS * 9 / 10)) ]; then
@@ -325,7 +325,7 @@ for l in open(sys.argv[1]):
 	local closed still
 	closed=$(json "$rel_work/slow.json" 'closed_by_server'); still=$(json "$rel_work/slow.json" 'still_open')
 	if [ -z "$idle" ]; then
-		fail "slowloris: idle timeout frees stalled connections" "minimal_ws has no idle timeout (no --idle-timeout-ms option): $still of $opened stalled connections still open after ${hold}s, each holding a TCB (pool 4096) forever"
+		fail "slowloris: idle timeout frees stalled connections" "minimal_ws has no idle timeout (no --idle-timeout-ms option): $still of $opened stalled connections still open after ${hold}s, each holding a TCB (pool 65536) forever"
 	elif [ "$still" = 0 ]; then
 		pass "slowloris: idle timeout (${idle} ms) freed all $closed stalled connections (last after $(json "$rel_work/slow.json" 'last_close_s') s)"
 	else
