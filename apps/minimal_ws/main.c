@@ -29,7 +29,8 @@ struct args {
 	uint8_t mac[6];
 	bool have_mac, keepalive, allow_dotfiles;
 	uint32_t idle_backoff_us, idle_timeout_ms, header_timeout_ms;
-	uint32_t max_conns, probe_retries, orphan_probe_retries; /* 0: the stack's default */
+	uint32_t max_conns;
+	uint32_t probe_retries, orphan_probe_retries; /* 0: the stack's default */
 };
 
 /* One line per flag; apps/minimal_ws/README.md carries the same table. The
@@ -48,7 +49,7 @@ static const char usage[] =
     "  --idle-backoff-us N  sleep up to N us when idle instead of spinning (default 0: spin)\n"
     "  --idle-timeout-ms N  reset a connection that sends no new bytes for N ms while its request is awaited (slowloris; repeated or out-of-window bytes do not count); 0: never (default 10000)\n"
     "  --header-timeout-ms N  reset a connection whose request is not complete N ms after it opened, or with --keepalive after the previous answer was acknowledged, whatever it sends meanwhile (byte-trickling slowloris); 0: never (default 30000)\n"
-    "  --max-conns N        TCBs (connections, TIME-WAIT included) per worker, 1..1000000 (default 4096)\n"
+    "  --max-conns N        TCBs (connections, TIME-WAIT included) per worker, 1..1000000; each costs about 1.8 KB at start (default 65536)\n"
     "  --probe-retries N    zero-window probes a client may leave unanswered before it is reset, 1..255 (default 12)\n"
     "  --orphan-probe-retries N  zero-window probes, answered or not, before a connection the server has closed is reset while the client's window stays 0, 1..255 (default 8)\n"
     "  --keepalive          several requests per connection (default: one, Connection: close)\n"
@@ -66,6 +67,7 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 	a->workers = 1;
 	a->idle_timeout_ms = 10000;
 	a->header_timeout_ms = 30000;
+	a->max_conns = 65536; /* a server's share of connections, not the library's small default */
 	uint64_t v;
 	bool have_ip = false;
 	for (int i = first; i < argc; i++) {
@@ -240,7 +242,8 @@ int main(int argc, char **argv)
 	}
 	struct usn_stack *s = usn_stack_create(hal, &cfg);
 	if (!s) {
-		fprintf(stderr, "minimal_ws: cannot create the stack (memory?)\n");
+		fprintf(stderr, "minimal_ws: cannot create the stack: no memory for %u connections per worker? (lower --max-conns; with DPDK, raise the EAL's -m)\n",
+			a.max_conns);
 		usn_backend_close(b);
 		http_store_close(store);
 		return 1;

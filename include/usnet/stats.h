@@ -17,7 +17,7 @@
 	X(drop_ip_ttl) X(drop_ip_fragment) X(drop_ip_not_for_us) X(drop_ip_proto)                     \
 	X(drop_icmp_malformed) X(drop_icmp_csum) X(drop_icmp_type)                                    \
 	X(drop_tcp_malformed) X(drop_tcp_csum) X(drop_tcp_no_conn) X(drop_tcp_not_acceptable)         \
-	X(drop_tcp_opts) X(drop_tcp_listen_full) X(drop_tcp_ooo_full) X(drop_tcp_paws)                 \
+	X(drop_tcp_opts) X(drop_tcp_cookie_pool_full) X(drop_tcp_ooo_full) X(drop_tcp_paws)            \
 	X(drop_no_buf) X(drop_arp_queue_full) X(drop_arp_unresolved) X(drop_steer_full)              \
 	X(drop_tcp_ooo_budget) X(tcp_send_conn_cap) X(tcp_send_no_desc)                               \
 	X(arp_requests_rx) X(arp_replies_rx) X(arp_requests_tx) X(arp_replies_tx)                     \
@@ -26,6 +26,7 @@
 	X(tcp_rx_segs) X(tcp_tx_segs) X(tcp_rx_bytes) X(tcp_tx_bytes) X(tcp_retrans_segs)             \
 	X(tcp_fast_retrans) X(tcp_rto_fired) X(tcp_rst_tx) X(tcp_rst_rx) X(tcp_challenge_acks)        \
 	X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_bad)                             \
+	X(tcp_syncookies_backlog_full) X(tcp_syncookies_pool_full)                                   \
 	X(tcp_passive_opens) X(tcp_active_opens) X(tcp_established) X(tcp_closed) X(tcp_resets)       \
 	X(tcp_timewait_reused) X(tcp_timewait_overflow) X(tcp_ooo_segs) X(tcp_dup_acks)               \
 	X(tcp_zero_window_probes) X(tcp_pool_empty) X(tcp_idle_timeouts)                               \
@@ -34,7 +35,16 @@
 	X(steer_tx) X(steer_rx) X(tcp_spurious_rto) X(timers_fired)                                    \
 	X(rx_coalesced) X(gro_frames) X(gro_segs) X(tcp_tso_frames)
 
-/* Large segments: rx_coalesced counts frames the port delivered coalesced
+/* SYN cookies (RFC 4987): tcp_syncookies_sent counts every SYN answered
+ * with one, tcp_syncookies_backlog_full those sent because tcp_syn_backlog
+ * connections were half open, tcp_syncookies_pool_full those sent because
+ * no TCB was free (TIME-WAIT's recycled first); tcp_syncookies_ok the ACKs
+ * that made a connection from one, tcp_syncookies_bad the ACKs whose
+ * cookie failed, drop_tcp_cookie_pool_full the valid ones dropped because
+ * still no TCB was free (the client retransmits; nothing established is
+ * touched). tcp_pool_empty counts every TCB asked for and not found.
+ *
+ * Large segments: rx_coalesced counts frames the port delivered coalesced
  * (LRO); gro_frames the frames the stack's own GRO merged and passed on,
  * gro_segs the segments it merged into an earlier one (each a TCP input
  * saved); tcp_tso_frames the large segments handed to a TSO port (its

@@ -13,6 +13,9 @@
 /* Slots of each inter-worker ring (one per ordered pair of workers): room for
  * several bursts of steered frames plus ARP news. */
 #define USN_INBOX_SLOTS 1024u
+/* TCBs per worker at most: 10 GiB of tables, and four send descriptors
+ * each still count in 32 bits. */
+#define USN_TCP_MAX_CONNS_LIMIT (1u << 24)
 
 void usn_stack_config_init(struct usn_stack_config *cfg, uint32_t ip, uint8_t prefix_len)
 {
@@ -81,6 +84,9 @@ int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_
 		USN_CFG_FAIL("tcp_delack_ms: %u exceeds 500 (RFC 9293 3.8.6.3)", (unsigned)cfg->tcp_delack_ms);
 	if (cfg->tcp_rto_min_ms && cfg->tcp_rto_max_ms && cfg->tcp_rto_min_ms > cfg->tcp_rto_max_ms)
 		USN_CFG_FAIL("tcp_rto_min_ms: above tcp_rto_max_ms");
+	if (cfg->tcp_max_conns > USN_TCP_MAX_CONNS_LIMIT)
+		USN_CFG_FAIL("tcp_max_conns: %u is too many (at most %u per worker)", (unsigned)cfg->tcp_max_conns,
+			     (unsigned)USN_TCP_MAX_CONNS_LIMIT);
 	if (cfg->tcp_max_timewait && cfg->tcp_max_conns && cfg->tcp_max_timewait > cfg->tcp_max_conns)
 		USN_CFG_FAIL("tcp_max_timewait: above tcp_max_conns");
 	if (cfg->tcp_probe_retries > 255)

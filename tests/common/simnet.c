@@ -189,3 +189,10 @@ __attribute__((weak)) void simnet_host_port_config(struct simnet *n, int idx, st
 	(void)idx;
 	(void)pc;
 }
+
+__attribute__((weak)) uint16_t simnet_host_default_queues(const struct simnet *n, int idx)
+{
+	(void)n;
+	(void)idx;
+	return 1;
+}

@@ -48,6 +48,11 @@ void simnet_host_release(struct simnet_host *h);
  * before it is made (the default, weak in simnet.c, leaves it as the test
  * asked; the tilegx hook raises the MTU in its jumbo modes). */
 void simnet_host_port_config(struct simnet *n, int idx, struct usn_sim_port_config *pc);
+/* The queues (workers) host number idx gets when the test's port config
+ * leaves n_queues 0: 1 on the simulated port; a test backend may give more
+ * (the TILE-Gx modes' USN_TILEGX_WORKERS). For tests that size per-worker
+ * tables to a host's total. */
+uint16_t simnet_host_default_queues(const struct simnet *n, int idx);
 /* Adds a host with address ip (prefix /15) and MAC 02:00:c6:12:xx:yy from
  * ip. cfg and pcfg NULL mean defaults; otherwise their ip/mac fields are
  * overridden. Starts its workers (usn_worker_start). */

@@ -75,6 +75,8 @@ expect "--port=-1" 2 "--port -1: not a port number" -- --ip 198.18.0.2/24 --port
 expect "--workers 0" 2 "--workers 0: not a number in 1..64" -- --ip 198.18.0.2/24 --workers 0
 expect "--workers 65" 2 "--workers 65: not a number in 1..64" -- --ip 198.18.0.2/24 --workers 65
 expect "--idle-backoff-us -5" 2 "--idle-backoff-us -5: not a number" -- --ip 198.18.0.2/24 --idle-backoff-us -5
+expect "--max-conns 0" 2 "--max-conns 0: not a number in 1..1000000" -- --ip 198.18.0.2/24 --max-conns 0
+expect "--max-conns 1000001" 2 "--max-conns 1000001: not a number in 1..1000000" -- --ip 198.18.0.2/24 --max-conns 1000001
 expect "unknown option" 2 "unknown option --bogus" -- --ip 198.18.0.2/24 --bogus 1
 expect "stray argument" 2 'unexpected argument "foo"' -- --ip 198.18.0.2/24 foo
 
@@ -119,6 +121,10 @@ if [ "$(id -u)" = 0 ]; then
 	expect "af_packet queues unpolled" 1 "opened with 2 queues for 1 worker: .*give qpairs=1" $EAL -l 0 --vdev=net_af_packet0,iface=lo,qpairs=2 -- --ip 198.18.0.2/24
 	expect "network address" 1 "ip: the network or broadcast address" $EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.0/24
 	expect "gateway off-link" 1 "gateway: not on the interface's /24" $EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.2/24 --gw 198.19.0.1
+	# The tables of --max-conns come from the EAL's -m (256 here): too many
+	# is one line naming both, not a crash.
+	expect "--max-conns beyond -m" 1 "cannot create the stack: no memory for 1000000 connections per worker\\? \\(lower --max-conns; with DPDK, raise the EAL's -m\\)" \
+		$EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.2/24 --max-conns 1000000
 
 	# A second primary process on the same --file-prefix: the first, on
 	# net_null, idles (backing off) until it is stopped, by pid.
