@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../common/cli.h"
+#include "../common/observe.h"
 #include "../http/page_store.h"
 #include "mws.h"
 #include "usnet/backend.h"
@@ -30,6 +31,7 @@ struct args {
 	bool have_mac, keepalive, allow_dotfiles;
 	uint32_t idle_backoff_us, idle_timeout_ms, header_timeout_ms;
 	uint32_t max_conns, probe_retries, orphan_probe_retries; /* 0: the stack's default */
+	struct observe_opts obs; /* --stats-interval, --pcap */
 };
 
 /* One line per flag; apps/minimal_ws/README.md carries the same table. The
@@ -53,6 +55,7 @@ static const char usage[] =
     "  --orphan-probe-retries N  zero-window probes, answered or not, before a connection the server has closed is reset while the client's window stays 0, 1..255 (default 8)\n"
     "  --keepalive          several requests per connection (default: one, Connection: close)\n"
     "  --allow-dotfiles     also serve files and directories whose name begins with a dot (default: not loaded)\n"
+    OBSERVE_USAGE
     "  -h, --help           print this help and exit\n";
 
 static const char prog[] = "minimal_ws";
@@ -137,7 +140,12 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 		} else if (strcmp(o, "--allow-dotfiles") == 0) {
 			a->allow_dotfiles = true;
 		} else {
-			cli_fail(prog, "unknown option %s", o);
+			char msg[160];
+			int r = observe_parse(argc, argv, &i, &a->obs, msg, sizeof(msg));
+			if (r < 0)
+				cli_fail(prog, "%s", msg);
+			if (r == 0)
+				cli_fail(prog, "unknown option %s", o);
 		}
 	}
 	if (!a->root)
@@ -175,6 +183,12 @@ static void print_profile(struct usn_stack *s, uint64_t requests)
 struct run_ctx {
 	struct usn_stack *stack;
 };
+
+/* The live line's and telemetry's request counter (any thread). */
+static uint64_t requests_read(void *arg)
+{
+	return mws_requests(arg);
+}
 
 static int worker_fn(void *arg, uint16_t i)
 {
@@ -257,6 +271,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	usn_backend_attach(b, s);
+	struct observe *ob = NULL;
+	struct observe_app app = {.name = "requests", .read = requests_read, .arg = m};
+	rc = observe_start(&ob, &a.obs, b, s, &app, msg, sizeof(msg));
+	if (rc != 0) {
+		/* The flag's fault (a port without capture, a file that
+		 * cannot be written): exit 2. */
+		fprintf(stderr, "minimal_ws: %s\n", msg);
+		mws_destroy(m);
+		usn_stack_destroy(s);
+		usn_backend_close(b);
+		http_store_close(store);
+		return 2;
+	}
 
 	cli_stop_on_signals();
 
@@ -270,6 +297,7 @@ int main(int argc, char **argv)
 	rc = usn_backend_run(b, worker_fn, &ctx);
 	if (rc != 0)
 		fprintf(stderr, "minimal_ws: backend run: %s\n", strerror(-rc));
+	observe_stop(ob);
 
 	uint64_t total = 0;
 	for (uint16_t i = 0; i < usn_stack_workers(s); i++) {

@@ -91,8 +91,14 @@ struct usn_pport_queue {
 	/* Buffers of this pool freed by other workers (a frame received here
 	 * and steered away in software): a list through usn_buf.link, pushed
 	 * with one compare-and-swap per burst and taken whole by this queue's
-	 * worker when its free stack runs low. */
+	 * worker when its free stack runs low; returned_n counts them. */
 	_Alignas(64) _Atomic(struct usn_buf *) returned;
+	_Atomic uint32_t returned_n;
+	/* For live statistics (usn_backend_bufs, any thread): free_n as of
+	 * this worker's last allocation or free, and the fewest buffers free
+	 * at once (free_n and returned_n) since open. */
+	_Alignas(64) _Atomic uint32_t bufs_free;
+	_Atomic uint32_t bufs_low;
 };
 
 enum usn_pport_fanout {
