@@ -15,11 +15,11 @@
 #define OBSERVE_PCAP_MAX_MB 100u
 
 /* The --help lines of the options below. */
-#define OBSERVE_USAGE                                                                                  \
-	"  --stats-interval S   print a line of live counters every S seconds, 0.1..3600 (default: none)\n" \
-	"  --pcap FILE          DPDK port: write every frame the workers receive and send to FILE, pcapng\n" \
-	"                       (the Linux packet port: use tcpdump on its interface)\n"                    \
-	"  --pcap-max-mb N      stop writing the capture at N MiB, 1..1048576 (default 100)\n"
+#define OBSERVE_USAGE                                                                                      \
+	"  --stats-interval S   print a line of live counters every S seconds, 0.1..3600 (default: none)\n"     \
+	"  --pcap FILE          write every frame the workers receive and send to FILE as pcapng; DPDK ports "   \
+	"only, on the Linux packet port use tcpdump (default: none)\n"                                           \
+	"  --pcap-max-mb N      stop writing the capture once it holds N MiB, 1..1048576 (default 100)\n"
 
 struct observe_opts {
 	uint32_t interval_ms; /* --stats-interval; 0: no live line */

@@ -857,13 +857,13 @@ static int pport_bufs(struct usn_backend *b, struct usn_backend_bufs *out)
 	*out = (struct usn_backend_bufs){0};
 	for (uint16_t i = 0; i < p->n_queues; i++) {
 		struct usn_pport_queue *q = p->q[i];
-		uint32_t ret = atomic_load_explicit(&q->returned_n, memory_order_relaxed);
-		uint32_t low = atomic_load_explicit(&q->bufs_low, memory_order_relaxed);
-		uint64_t lvl = (uint64_t)atomic_load_explicit(&q->bufs_free, memory_order_relaxed) + ret;
+		uint32_t lvl = atomic_load_explicit(&q->bufs_free, memory_order_relaxed) +
+			       atomic_load_explicit(&q->returned_n, memory_order_relaxed);
 
+		usn_pport_bufs_low(q, lvl);
 		out->size += q->n_bufs;
 		out->free += lvl;
-		out->free_low += low < lvl ? low : lvl;
+		out->free_low += atomic_load_explicit(&q->bufs_low, memory_order_relaxed);
 	}
 	return 0;
 }

@@ -128,6 +128,18 @@ struct usn_pport {
 	struct usn_pport_queue *q[USN_PPORT_MAX_QUEUES];
 };
 
+/* Lowers q's low-water mark to lvl if that is lower (the worker as it
+ * allocates, and readers of the level, so the mark holds every level
+ * anyone saw). */
+static inline void usn_pport_bufs_low(struct usn_pport_queue *q, uint32_t lvl)
+{
+	uint32_t old = atomic_load_explicit(&q->bufs_low, memory_order_relaxed);
+
+	while (lvl < old && !atomic_compare_exchange_weak_explicit(&q->bufs_low, &old, lvl, memory_order_relaxed,
+								   memory_order_relaxed))
+		;
+}
+
 static inline struct usn_pport *usn_pport_of_hal(struct usn_hal *hal)
 {
 	return (struct usn_pport *)hal; /* hal is the first member */

@@ -76,14 +76,13 @@ static void pool_reclaim(struct usn_pport_queue *q)
 }
 
 /* The level other threads read, and its low-water mark (this queue's
- * worker only: a store and a compare per allocation or free burst). */
+ * worker: a store and a compare per allocation burst). */
 static void pool_level(struct usn_pport_queue *q)
 {
 	uint32_t lvl = q->free_n + atomic_load_explicit(&q->returned_n, memory_order_relaxed);
 
 	atomic_store_explicit(&q->bufs_free, q->free_n, memory_order_relaxed);
-	if (lvl < atomic_load_explicit(&q->bufs_low, memory_order_relaxed))
-		atomic_store_explicit(&q->bufs_low, lvl, memory_order_relaxed);
+	usn_pport_bufs_low(q, lvl);
 }
 
 /* Up to n single buffers from q's pool. */

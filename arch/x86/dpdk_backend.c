@@ -763,10 +763,14 @@ static int dpdk_bufs(struct usn_backend *base, struct usn_backend_bufs *out)
 		if (!b->pool[q])
 			continue;
 		avail = rte_mempool_avail_count(b->pool[q]);
+		/* What is seen here counts for the mark too. */
 		low = __atomic_load_n(&b->bufs_low[q], __ATOMIC_RELAXED);
+		while (avail < low && !__atomic_compare_exchange_n(&b->bufs_low[q], &low, avail, true,
+								   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
 		out->size += b->pool[q]->size;
 		out->free += avail;
-		out->free_low += low < avail ? low : avail;
+		out->free_low += __atomic_load_n(&b->bufs_low[q], __ATOMIC_RELAXED);
 	}
 	return 0;
 }
