@@ -28,7 +28,7 @@ bench-corpus:
 # not measure one that is not (its row says why; an error with --strict).
 BENCH_BUILD = $(MAKE) -k all || echo "bench: WARNING: \`make all\` failed; servers it did not rebuild are not measured (see their rows)" >&2
 
-# Issue 9's figures, folded into the same report: usn_load against both
+# usn_load's comparisons, folded into the same report: usn_load against both
 # stacks over veth and over each one's cheapest link (1 KiB page and the
 # corpus), then the floor (both stacks in one process, simulated link).
 # In `make bench` a failure here is reported and does not undo the wrk

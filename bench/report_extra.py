@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/report_extra.py: folds issue 9's figures into the report `make bench`
+"""bench/report_extra.py: folds usn_load's comparisons and the floor into the report `make bench`
 wrote (bench/results/latest): the usn_load comparisons (same client on both
 stacks over veth; each stack's cheapest link) for a 1 KiB page and for the
 corpus, and the floor (client and server stacks in one process over the
@@ -60,7 +60,7 @@ def main():
     ccorp = load(os.path.join(out, "usn_load_corpus.json"))
     floor = load(os.path.join(out, "floor.json"))
     summary = {"compare_1k": c1k, "compare_corpus": ccorp, "floor": floor, "ratios": {}}
-    lines = ["", "## Same client, cheapest links, and the floor (issue 9)", ""]
+    lines = ["", "## Same client, cheapest links, and the floor", ""]
     lines.append("usn_load (libusnet's own load generator, HTTP/1.0, one request per connection, every "
                  "response checked) and wrk; server on core 0, client on core 1. `bench/usn_load_compare.sh`, "
                  "commit %s. %s." % (commit_of(c1k or ccorp), compare_ratios.METHOD))

@@ -226,8 +226,8 @@ static int reta_program(struct usn_dpdk_backend *b, uint16_t size)
  * real stride, the upper 40% of the mbufs lay outside the UMEM. The kernel
  * refused them as invalid TX descriptors (the frames were lost) and, since
  * it skips only one invalid descriptor per send(), the frames behind each
- * waited in the TX ring, for seconds when the stack sent little: issue 9's
- * stall. An object of exactly one page (no spreading pad) makes the stride
+ * waited in the TX ring, for seconds when the stack sent little: the stall
+ * usn_load met against bsd_ws. An object of exactly one page (no spreading pad) makes the stride
  * and the computed size agree, costs no memory, and gives the data room the
  * rest of the page. */
 static uint16_t pool_data_room(void)
