@@ -416,6 +416,7 @@ int main(int argc, char **argv)
 	rc = observe_start(&ob, &o.obs, b, app.stack, NULL, msg, sizeof(msg));
 	if (rc != 0) {
 		fprintf(stderr, "usn_echo: %s\n", msg);
+		usn_backend_attach(b, NULL);
 		status = 2;
 		goto out_stack;
 	}

@@ -278,6 +278,7 @@ int main(int argc, char **argv)
 		/* The flag's fault (a port without capture, a file that
 		 * cannot be written): exit 2. */
 		fprintf(stderr, "minimal_ws: %s\n", msg);
+		usn_backend_attach(b, NULL);
 		mws_destroy(m);
 		usn_stack_destroy(s);
 		usn_backend_close(b);
@@ -313,6 +314,9 @@ int main(int argc, char **argv)
 	usn_backend_print_stats(b, stdout);
 	print_profile(s, total);
 	printf("stopped: %" PRIu64 " requests\n", total);
+	/* Telemetry (another thread) reads the stack and the request counter
+	 * until the backend lets them go: before either is freed. */
+	usn_backend_attach(b, NULL);
 	mws_destroy(m);
 	usn_stack_destroy(s);
 	usn_backend_close(b);

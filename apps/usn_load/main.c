@@ -277,6 +277,7 @@ int main(int argc, char **argv)
 	rc = observe_start(&ob, &a.obs, b, s, NULL, msg, sizeof(msg));
 	if (rc != 0) {
 		fprintf(stderr, "usn_load: %s\n", msg);
+		usn_backend_attach(b, NULL);
 		load_destroy(l);
 		usn_stack_destroy(s);
 		usn_backend_close(b);
@@ -345,6 +346,7 @@ int main(int argc, char **argv)
 		}
 	}
 	free(st);
+	usn_backend_attach(b, NULL); /* telemetry lets the stack go first */
 	load_destroy(l);
 	usn_stack_destroy(s);
 	usn_backend_close(b);

@@ -45,6 +45,17 @@ else
 	fail "README shows examples/hello.c as it is" "$(diff "$work/readme_hello.c" "$top/examples/hello.c" | head -5 | tr '\n' ' ')"
 fi
 
+# The build itself, as bench/ sees it: after `make all` (which the rig
+# suites run after) `make -q` finds every program up to date, or the
+# benchmark would refuse to measure them as stale.
+stale=""
+for p in minimal_ws usn_load usn_echo bsd_ws; do
+	[ -x "$top/$O/rel/apps/$p" ] || continue
+	make -s -q -C "$top" O="$O" SAN=0 "$O/rel/apps/$p" 2>/dev/null || stale="$stale $p"
+done
+[ -z "$stale" ] && pass "after make all, make -q finds the programs up to date" ||
+	fail "after make all, make -q finds the programs up to date" "stale:$stale"
+
 prefix=$work/prefix
 if make -s -C "$top" O="$O" install PREFIX="$prefix" >"$work/install.log" 2>&1; then
 	pass "make install PREFIX=$prefix"
