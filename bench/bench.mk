@@ -74,3 +74,11 @@ csum-bench: $(B)/bench/csum_bench
 $(B)/bench/csum_bench: bench/csum_bench.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $< $(LIBA) $(LDFLAGS_COMMON) -o $@
+
+# `make bench-capture`: bench/capture_cost.sh, minimal_ws's requests per
+# second with and without --pcap (and, with a cost-centre build in
+# build-prof/, the worker's cycles per request), figures only.
+.PHONY: bench-capture
+bench-capture:
+	$(MAKE) all
+	B=$(B) bench/capture_cost.sh

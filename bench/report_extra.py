@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/report_extra.py: folds issue 9's figures into the report `make bench`
+"""bench/report_extra.py: folds usn_load's comparisons and the floor into the report `make bench`
 wrote (bench/results/latest): the usn_load comparisons (same client on both
 stacks over veth; each stack's cheapest link) for a 1 KiB page and for the
 corpus, and the floor (client and server stacks in one process over the

@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/usn_load_compare.sh: issue 9's comparisons with the project's own load
+# bench/usn_load_compare.sh: the comparisons with the project's own load
 # generator. (1) The cheapest link each stack has: usn_load -> minimal_ws over
 # net_memif (two processes, shared memory) beside wrk -> bsd_ws over Linux
 # loopback. (2) Same client, both stacks, once per client port: usn_load over

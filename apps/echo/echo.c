@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "../common/cli.h"
+#include "../common/observe.h"
 #include "usnet/backend.h"
 #include "usnet/stack.h"
 #include "usnet/tcp.h"
@@ -43,6 +44,7 @@ static const char usage[] =
     "  --workers N          workers, one per queue and core, 1..64 (default 1; with DPDK, EAL -l must list N lcores)\n"
     "  --idle-backoff-us N  sleep up to N us when idle instead of spinning, 0..1000000 (default 0: spin)\n"
     "  --max-conns N        connections per worker, 1..1000000; each reserves a 64 KiB ring, backed once it carries data (default 65536)\n"
+    OBSERVE_USAGE
     "  -h, --help           print this help and exit\n"
     "examples: usn_echo --iface veth0 --ip 198.18.0.2/24\n"
     "          usn_echo --no-huge -m 512 -l 0 --vdev=net_af_packet0,iface=veth0 -- --ip 198.18.0.2/24\n";
@@ -53,6 +55,7 @@ struct echo_opts {
 	uint16_t port, workers;
 	uint32_t idle_backoff_us;
 	uint32_t max_conns;
+	struct observe_opts obs; /* --stats-interval, --pcap */
 };
 
 struct echo_worker;
@@ -243,6 +246,14 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 				 "unexpected argument \"%s\" (options start with --; see --help)", name);
 			return -1;
 		}
+		switch (observe_parse(argc, argv, &i, &o->obs, msg, msg_len)) {
+		case 1:
+			continue;
+		case -1:
+			return -1;
+		default:
+			break;
+		}
 		eq = strchr(name, '=');
 		if (eq) {
 			snprintf(buf, sizeof(buf), "%.*s", (int)(eq - name), name);
@@ -367,6 +378,7 @@ int main(int argc, char **argv)
 	struct echo_opts o;
 	struct usn_stack_config cfg;
 	struct usn_backend *b = NULL;
+	struct observe *ob = NULL;
 	struct usn_hal *hal;
 	char msg[256] = "";
 	int first, rc, status = 1;
@@ -424,6 +436,13 @@ int main(int argc, char **argv)
 		goto out_stack;
 	}
 	usn_backend_attach(b, app.stack);
+	rc = observe_start(&ob, &o.obs, b, app.stack, NULL, msg, sizeof(msg));
+	if (rc != 0) {
+		fprintf(stderr, "usn_echo: %s\n", msg);
+		usn_backend_attach(b, NULL);
+		status = 2;
+		goto out_stack;
+	}
 
 	cli_stop_on_signals();
 
@@ -439,6 +458,7 @@ int main(int argc, char **argv)
 		    hal->mac[5], o.workers, o.workers == 1 ? "" : "s", hal->mtu, hal->offloads);
 	}
 	rc = usn_backend_run(b, echo_worker_main, &app);
+	observe_stop(ob);
 	if (rc != 0)
 		fprintf(stderr, "usn_echo: workers failed to run: %s\n", strerror(-rc));
 	else

@@ -5,6 +5,7 @@
 #include "mws.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,9 @@ struct mws_worker {
 	struct mws_conn *conns;
 	struct mws_conn *free_list;
 	struct mws_worker_stats st;
+	/* st.requests for other threads (mws_requests): the worker stores it,
+	 * relaxed, after each request; a plain store on x86. */
+	_Atomic uint64_t requests_pub;
 };
 
 struct mws {
@@ -121,6 +125,7 @@ static bool respond(struct mws_worker *mw, struct mws_conn *k)
 		return true;
 	}
 	mw->st.requests++;
+	atomic_store_explicit(&mw->requests_pub, mw->st.requests, memory_order_relaxed);
 	if (rep.status == 200)
 		mw->st.st200++;
 	else if (rep.status == 404)
@@ -296,4 +301,13 @@ void mws_worker_stats(const struct mws *m, uint16_t worker, struct mws_worker_st
 		*out = m->w[worker].st;
 	else
 		memset(out, 0, sizeof(*out));
+}
+
+uint64_t mws_requests(const struct mws *m)
+{
+	uint64_t n = 0;
+
+	for (uint16_t i = 0; i < m->n_workers; i++)
+		n += atomic_load_explicit(&m->w[i].requests_pub, memory_order_relaxed);
+	return n;
 }

@@ -51,5 +51,8 @@ struct mws *mws_init(struct usn_stack *s, const struct http_store *store, const 
 /* Frees the state; the workers must have stopped. */
 void mws_destroy(struct mws *m);
 void mws_worker_stats(const struct mws *m, uint16_t worker, struct mws_worker_stats *out);
+/* Requests answered so far, all workers: any thread, while they run (each
+ * worker keeps its count readable, a relaxed atomic store per request). */
+uint64_t mws_requests(const struct mws *m);
 
 #endif

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "../common/cli.h"
+#include "../common/observe.h"
 #include "load.h"
 #include "usnet/backend.h"
 #include "usnet/stack.h"
@@ -31,6 +32,7 @@ struct args {
 	double duration_s, rate, timeout_s;
 	uint64_t seed;
 	bool quiet;
+	struct observe_opts obs; /* --stats-interval, --pcap */
 };
 
 /* One line per flag; apps/usn_load/README.md carries the same table. The
@@ -55,6 +57,7 @@ static const char usage[] =
     "  --json FILE           also write the results as JSON to FILE (- for stdout) (default: none)\n"
     "  --label TEXT          label of the run in the JSON (default usn_load)\n"
     "  --quiet               do not print the port's and workers' counters (default: print them)\n"
+    OBSERVE_USAGE
     "  -h, --help            print this help and exit\n";
 
 static const char prog[] = "usn_load";
@@ -148,7 +151,12 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 		} else if (strcmp(o, "--quiet") == 0) {
 			a->quiet = true;
 		} else {
-			cli_fail(prog, "unknown option %s", o);
+			char msg[160];
+			int r = observe_parse(argc, argv, &i, &a->obs, msg, sizeof(msg));
+			if (r < 0)
+				cli_fail(prog, "%s", msg);
+			if (r == 0)
+				cli_fail(prog, "unknown option %s", o);
 		}
 	}
 	if (!have_ip)
@@ -276,6 +284,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	usn_backend_attach(b, s);
+	struct observe *ob = NULL;
+	rc = observe_start(&ob, &a.obs, b, s, NULL, msg, sizeof(msg));
+	if (rc != 0) {
+		fprintf(stderr, "usn_load: %s\n", msg);
+		usn_backend_attach(b, NULL);
+		load_destroy(l);
+		usn_stack_destroy(s);
+		usn_backend_close(b);
+		load_corpus_close(corpus);
+		return 2;
+	}
 
 	cli_stop_on_signals();
 
@@ -295,6 +314,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
 	rc = usn_backend_run(b, worker_fn, &ctx);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu1);
+	observe_stop(ob);
 	/* The run's own CPU and wall time (port start-up excluded): a bench
 	 * divides them for the cores this client kept busy. */
 	double cpu_s = (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
@@ -337,6 +357,7 @@ int main(int argc, char **argv)
 		}
 	}
 	free(st);
+	usn_backend_attach(b, NULL); /* telemetry lets the stack go first */
 	load_destroy(l);
 	usn_stack_destroy(s);
 	usn_backend_close(b);

@@ -850,6 +850,36 @@ static void pport_close(struct usn_backend *b)
 	free(p);
 }
 
+static int pport_bufs(struct usn_backend *b, struct usn_backend_bufs *out)
+{
+	struct usn_pport *p = pport_of(b);
+
+	*out = (struct usn_backend_bufs){0};
+	for (uint16_t i = 0; i < p->n_queues; i++) {
+		struct usn_pport_queue *q = p->q[i];
+		uint32_t lvl = atomic_load_explicit(&q->bufs_free, memory_order_relaxed) +
+			       atomic_load_explicit(&q->returned_n, memory_order_relaxed);
+
+		usn_pport_bufs_low(q, lvl);
+		out->size += q->n_bufs;
+		out->free += lvl;
+		out->free_low += atomic_load_explicit(&q->bufs_low, memory_order_relaxed);
+	}
+	return 0;
+}
+
+/* The kernel's own taps see the port's interface: no capture here. */
+static int pport_pcap(struct usn_backend *b, const char *path, uint64_t max_bytes, char *msg, size_t msg_len)
+{
+	struct usn_pport *p = pport_of(b);
+
+	(void)max_bytes;
+	return fail(msg, msg_len, -ENOTSUP,
+		    "--pcap is for DPDK ports; on the Linux packet port use tcpdump: tcpdump -i %s -w %s "
+		    "(with --pkt-qdisc it also sees what the port sends)",
+		    p->ifname, path);
+}
+
 const struct usn_backend_ops usn_pport_backend_ops = {
     .name = "packet",
     .claims = pport_claims,
@@ -871,4 +901,6 @@ const struct usn_backend_ops usn_pport_backend_ops = {
     .run = pport_run,
     .print_stats = pport_print_stats,
     .close = pport_close,
+    .bufs = pport_bufs,
+    .pcap = pport_pcap,
 };

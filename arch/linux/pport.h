@@ -91,8 +91,14 @@ struct usn_pport_queue {
 	/* Buffers of this pool freed by other workers (a frame received here
 	 * and steered away in software): a list through usn_buf.link, pushed
 	 * with one compare-and-swap per burst and taken whole by this queue's
-	 * worker when its free stack runs low. */
+	 * worker when its free stack runs low; returned_n counts them. */
 	_Alignas(64) _Atomic(struct usn_buf *) returned;
+	_Atomic uint32_t returned_n;
+	/* For live statistics (usn_backend_bufs, any thread): free_n as of
+	 * this worker's last allocation or free, and the fewest buffers free
+	 * at once (free_n and returned_n) since open. */
+	_Alignas(64) _Atomic uint32_t bufs_free;
+	_Atomic uint32_t bufs_low;
 };
 
 enum usn_pport_fanout {
@@ -121,6 +127,18 @@ struct usn_pport {
 	int cpus[USN_PPORT_MAX_QUEUES]; /* worker i's CPU, -1: not pinned */
 	struct usn_pport_queue *q[USN_PPORT_MAX_QUEUES];
 };
+
+/* Lowers q's low-water mark to lvl if that is lower (the worker as it
+ * allocates, and readers of the level, so the mark holds every level
+ * anyone saw). */
+static inline void usn_pport_bufs_low(struct usn_pport_queue *q, uint32_t lvl)
+{
+	uint32_t old = atomic_load_explicit(&q->bufs_low, memory_order_relaxed);
+
+	while (lvl < old && !atomic_compare_exchange_weak_explicit(&q->bufs_low, &old, lvl, memory_order_relaxed,
+								   memory_order_relaxed))
+		;
+}
 
 static inline struct usn_pport *usn_pport_of_hal(struct usn_hal *hal)
 {

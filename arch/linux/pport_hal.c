@@ -53,19 +53,36 @@ void usn_pport_pool_fill(struct usn_pport_queue *q)
 		q->free[q->free_n++] = b;
 	}
 	atomic_store_explicit(&q->returned, NULL, memory_order_relaxed);
+	atomic_store_explicit(&q->returned_n, 0, memory_order_relaxed);
+	atomic_store_explicit(&q->bufs_free, q->free_n, memory_order_relaxed);
+	atomic_store_explicit(&q->bufs_low, q->free_n, memory_order_relaxed);
 }
 
 /* Takes back what other workers freed into this pool. */
 static void pool_reclaim(struct usn_pport_queue *q)
 {
 	struct usn_buf *b = atomic_exchange_explicit(&q->returned, NULL, memory_order_acquire);
+	uint32_t n = 0;
 
 	while (b) {
 		struct usn_buf *nx = b->link;
 
 		q->free[q->free_n++] = b;
 		b = nx;
+		n++;
 	}
+	if (n)
+		atomic_fetch_sub_explicit(&q->returned_n, n, memory_order_relaxed);
+}
+
+/* The level other threads read, and its low-water mark (this queue's
+ * worker: a store and a compare per allocation burst). */
+static void pool_level(struct usn_pport_queue *q)
+{
+	uint32_t lvl = q->free_n + atomic_load_explicit(&q->returned_n, memory_order_relaxed);
+
+	atomic_store_explicit(&q->bufs_free, q->free_n, memory_order_relaxed);
+	usn_pport_bufs_low(q, lvl);
 }
 
 /* Up to n single buffers from q's pool. */
@@ -81,6 +98,7 @@ static uint32_t pool_get(struct usn_pport_queue *q, struct usn_buf **bufs, uint3
 		buf_reset(b);
 		bufs[i] = b;
 	}
+	pool_level(q);
 	return n;
 }
 
@@ -91,6 +109,7 @@ static void pool_put_chains(struct usn_pport *p, uint16_t self, struct usn_buf *
 {
 	struct usn_pport_queue *me = p->q[self];
 	struct usn_buf *head[USN_PPORT_MAX_QUEUES] = {0}, *tail[USN_PPORT_MAX_QUEUES] = {0};
+	uint32_t count[USN_PPORT_MAX_QUEUES];
 	bool foreign = false;
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -104,13 +123,17 @@ static void pool_put_chains(struct usn_pport *p, uint16_t self, struct usn_buf *
 				me->free[me->free_n++] = b;
 				continue;
 			}
+			if (!head[owner])
+				count[owner] = 0;
 			b->link = head[owner];
 			head[owner] = b;
 			if (!tail[owner])
 				tail[owner] = b;
+			count[owner]++;
 			foreign = true;
 		}
 	}
+	atomic_store_explicit(&me->bufs_free, me->free_n, memory_order_relaxed);
 	if (!foreign)
 		return;
 	for (uint16_t o = 0; o < p->n_queues; o++) {
@@ -118,6 +141,9 @@ static void pool_put_chains(struct usn_pport *p, uint16_t self, struct usn_buf *
 
 		if (!head[o])
 			continue;
+		/* Counted first: the owner may take them as soon as they are
+		 * pushed, and the count must not go below zero. */
+		atomic_fetch_add_explicit(&p->q[o]->returned_n, count[o], memory_order_relaxed);
 		old = atomic_load_explicit(&p->q[o]->returned, memory_order_relaxed);
 		do {
 			tail[o]->link = old;

@@ -226,8 +226,8 @@ static int reta_program(struct usn_dpdk_backend *b, uint16_t size)
  * real stride, the upper 40% of the mbufs lay outside the UMEM. The kernel
  * refused them as invalid TX descriptors (the frames were lost) and, since
  * it skips only one invalid descriptor per send(), the frames behind each
- * waited in the TX ring, for seconds when the stack sent little: issue 9's
- * stall. An object of exactly one page (no spreading pad) makes the stride
+ * waited in the TX ring, for seconds when the stack sent little: the stall
+ * usn_load met against bsd_ws. An object of exactly one page (no spreading pad) makes the stride
  * and the computed size agree, costs no memory, and gives the data room the
  * rest of the page. */
 static uint16_t pool_data_room(void)
@@ -320,6 +320,9 @@ static int pools_create(struct usn_dpdk_backend *b, const struct backend_opts *o
 				    "cannot create mbuf pool %s (%u mbufs): %s; give the EAL more memory "
 				    "(-m) or lower --usn-mbufs",
 				    name, n, rte_strerror(rte_errno));
+		b->bufs_low[q] = b->pool[q]->size;
+		if (strncmp(rte_mempool_get_ops(b->pool[q]->ops_index)->name, "ring_", 5) == 0)
+			b->pool_ring[q] = b->pool[q]->pool_data;
 	}
 	return 0;
 }
@@ -673,6 +676,8 @@ static int dpdk_run(struct usn_backend *base, int (*fn)(void *arg, uint16_t work
 			rc = r < 0 ? r : -EIO;
 	}
 	b->running = false;
+	/* No worker sends or receives any more: the capture ends here. */
+	usn_dpdk_pcap_finish(b->pcap);
 	return rc;
 }
 
@@ -695,6 +700,7 @@ static void dpdk_print_stats(struct usn_backend *base, FILE *out)
 		if (b->pool[q])
 			fprintf(out, "pool %u (%s): %u of %u mbufs free, data room %u bytes\n", q, b->pool[q]->name,
 				rte_mempool_avail_count(b->pool[q]), b->pool[q]->size, b->data_room);
+	usn_dpdk_pcap_print(b->pcap, out);
 	for (uint16_t q = 0; q < b->n_queues; q++)
 		if (b->tx_prep_drop[q])
 			fprintf(out, "queue %u: %" PRIu64 " frames refused by the driver's tx_prepare, dropped\n", q,
@@ -730,6 +736,8 @@ static void dpdk_close(struct usn_backend *base)
 		return;
 	b = usn_dpdk_of(base);
 	usn_dpdk_telemetry_attach(b, NULL);
+	usn_dpdk_pcap_close(b->pcap);
+	b->pcap = NULL;
 	if (b->port_started) {
 		(void)rte_eth_dev_stop(b->port);
 		b->port_started = false;
@@ -742,6 +750,49 @@ static void dpdk_close(struct usn_backend *base)
 		(void)rte_eal_cleanup();
 	free(b->eal_argv);
 	free(b);
+}
+
+static int dpdk_bufs(struct usn_backend *base, struct usn_backend_bufs *out)
+{
+	struct usn_dpdk_backend *b = usn_dpdk_of(base);
+
+	*out = (struct usn_backend_bufs){0};
+	for (uint16_t q = 0; q < b->n_queues; q++) {
+		unsigned avail, low;
+
+		if (!b->pool[q])
+			continue;
+		avail = rte_mempool_avail_count(b->pool[q]);
+		/* What is seen here counts for the mark too. */
+		low = __atomic_load_n(&b->bufs_low[q], __ATOMIC_RELAXED);
+		while (avail < low && !__atomic_compare_exchange_n(&b->bufs_low[q], &low, avail, true,
+								   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+		out->size += b->pool[q]->size;
+		out->free += avail;
+		out->free_low += __atomic_load_n(&b->bufs_low[q], __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+static int dpdk_pcap(struct usn_backend *base, const char *path, uint64_t max_bytes, char *msg, size_t msg_len)
+{
+	return usn_dpdk_pcap_open(usn_dpdk_of(base), path, max_bytes, msg, msg_len);
+}
+
+static int dpdk_app_counter(struct usn_backend *base, const char *name, uint64_t (*read)(void *arg), void *arg)
+{
+	struct usn_dpdk_backend *b = usn_dpdk_of(base);
+
+	if (b->running)
+		return -EBUSY;
+	if (b->n_app >= sizeof(b->app) / sizeof(b->app[0]))
+		return -ENOSPC;
+	snprintf(b->app[b->n_app].name, sizeof(b->app[0].name), "%s", name);
+	b->app[b->n_app].read = read;
+	b->app[b->n_app].arg = arg;
+	b->n_app++;
+	return 0;
 }
 
 const struct usn_backend_ops usn_dpdk_backend_ops = {
@@ -757,4 +808,7 @@ const struct usn_backend_ops usn_dpdk_backend_ops = {
     .run = dpdk_run,
     .print_stats = dpdk_print_stats,
     .close = dpdk_close,
+    .bufs = dpdk_bufs,
+    .pcap = dpdk_pcap,
+    .app_counter = dpdk_app_counter,
 };

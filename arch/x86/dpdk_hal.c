@@ -85,6 +85,8 @@ static uint16_t rx_queue(struct usn_dpdk_backend *be, uint16_t queue, struct usn
 		if (k < want)
 			break;
 	}
+	if (got)
+		usn_dpdk_bufs_sample(be, queue); /* the driver refilled its ring */
 	return got;
 }
 
@@ -93,17 +95,19 @@ static uint16_t dpdk_rx_burst(struct usn_hal *hal, uint16_t queue, struct usn_bu
 	struct usn_dpdk_backend *be = backend_of(hal);
 	uint16_t got = 0;
 
-	if (!be->rx_drain_all)
-		return rx_queue(be, queue, bufs, n);
-	if (queue != 0)
-		return 0;
-	/* Round-robin over the queues so none starves behind a busy one. */
-	for (uint16_t i = 0; i < be->n_queues && got < n; i++) {
-		uint16_t q = be->rx_next;
+	if (!be->rx_drain_all) {
+		got = rx_queue(be, queue, bufs, n);
+	} else if (queue == 0) {
+		/* Round-robin over the queues so none starves behind a busy one. */
+		for (uint16_t i = 0; i < be->n_queues && got < n; i++) {
+			uint16_t q = be->rx_next;
 
-		be->rx_next = (uint16_t)((q + 1u) % be->n_queues);
-		got = (uint16_t)(got + rx_queue(be, q, bufs + got, (uint16_t)(n - got)));
+			be->rx_next = (uint16_t)((q + 1u) % be->n_queues);
+			got = (uint16_t)(got + rx_queue(be, q, bufs + got, (uint16_t)(n - got)));
+		}
 	}
+	if (unlikely(be->pcap != NULL) && got)
+		usn_dpdk_pcap_rx(be->pcap, queue, bufs, got);
 	return got;
 }
 
@@ -159,7 +163,12 @@ static uint16_t dpdk_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_bu
 		 * its checksum offload wants it, segment limits); a no-op for
 		 * drivers without them. */
 		ok = rte_eth_tx_prepare(be->port, queue, mb, want);
+		/* --pcap: copied as the driver gets them (dpdk_pcap.c). */
+		if (unlikely(be->pcap != NULL) && ok)
+			usn_dpdk_pcap_tx(be->pcap, queue, mb, ok);
 		k = ok ? rte_eth_tx_burst(be->port, queue, mb, ok) : 0;
+		if (unlikely(be->pcap != NULL) && ok)
+			usn_dpdk_pcap_tx_done(be->pcap, queue, k);
 		sent = (uint16_t)(sent + k);
 		if (k < ok)
 			break; /* the ring is full: the rest waits with the caller */
@@ -224,6 +233,7 @@ static uint16_t dpdk_alloc_bulk(struct usn_hal *hal, uint16_t queue, struct usn_
 		if (k < want)
 			break;
 	}
+	usn_dpdk_bufs_sample(be, queue);
 	return got;
 }
 

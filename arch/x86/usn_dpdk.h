@@ -7,9 +7,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_ring.h>
 
 #include "usnet/backend_ops.h"
 #include "usnet/hal.h"
@@ -59,7 +62,25 @@ struct usn_dpdk_backend {
 	unsigned lcore[USN_DPDK_MAX_QUEUES]; /* worker i runs on lcore[i] */
 	int socket[USN_DPDK_MAX_QUEUES];     /* and allocates on this NUMA socket */
 	struct rte_mempool *pool[USN_DPDK_MAX_QUEUES];
+	/* Each pool's low-water mark: the fewest mbufs free at once, sampled
+	 * as the workers take them (usn_dpdk_bufs_sample); any thread reads. */
+	uint32_t bufs_low[USN_DPDK_MAX_QUEUES];
+	/* Each pool's shared ring, where its ops keep the free mbufs in one
+	 * (DPDK's default, ring_mp_mc); NULL otherwise (then only readers of
+	 * the exact level move the mark). */
+	struct rte_ring *pool_ring[USN_DPDK_MAX_QUEUES];
 	uint16_t data_room; /* of every mbuf in pool[], headroom included */
+	/* --pcap (dpdk_pcap.c): NULL when not capturing; set before the
+	 * workers run. */
+	struct usn_dpdk_pcap *pcap;
+	/* The program's own counters (usn_backend_app_counter), for
+	 * telemetry's /usnet/app; registered before the workers run. */
+	struct usn_dpdk_app_counter {
+		char name[32];
+		uint64_t (*read)(void *arg);
+		void *arg;
+	} app[8];
+	unsigned n_app;
 	char driver[64];
 	/* usn_backend_run hands these to each lcore. */
 	struct usn_dpdk_launch {
@@ -79,6 +100,47 @@ static inline struct usn_dpdk_backend *usn_dpdk_of(struct usn_backend *b)
 {
 	return (struct usn_dpdk_backend *)(void *)((char *)b - offsetof(struct usn_dpdk_backend, base));
 }
+
+/* Samples pool q's level for its low-water mark: the pool's shared ring
+ * (rte_ring_count: the mempool's own count is not exported) and this
+ * core's cache (mbufs in other cores' caches count as taken; the
+ * exact count, rte_mempool_avail_count, visits every core's cache and is
+ * for other threads). Called once per receive burst that brought frames
+ * and per bulk allocation: a load and a compare, a compare-and-swap when
+ * the mark moves. */
+static inline void usn_dpdk_bufs_sample(struct usn_dpdk_backend *be, uint16_t q)
+{
+	struct rte_mempool_cache *c;
+	uint32_t n, old;
+
+	if (!be->pool_ring[q])
+		return;
+	c = rte_mempool_default_cache(be->pool[q], rte_lcore_id());
+	n = rte_ring_count(be->pool_ring[q]) + (c ? c->len : 0);
+	old = __atomic_load_n(&be->bufs_low[q], __ATOMIC_RELAXED);
+
+	while (n < old && !__atomic_compare_exchange_n(&be->bufs_low[q], &old, n, true, __ATOMIC_RELAXED,
+						       __ATOMIC_RELAXED))
+		;
+}
+
+/* dpdk_pcap.c: the capture (usn_backend_pcap). */
+struct usn_dpdk_pcap;
+int usn_dpdk_pcap_open(struct usn_dpdk_backend *b, const char *path, uint64_t max_bytes, char *msg,
+		       size_t msg_len);
+/* Frames a worker received (its rx_burst's result), or is about to hand
+ * the driver: copies are staged, then usn_dpdk_pcap_tx_done says how many
+ * the driver took (the copies of the rest are dropped: those frames are
+ * sent again later, and captured then). The worker's thread only. */
+void usn_dpdk_pcap_rx(struct usn_dpdk_pcap *pc, uint16_t worker, struct usn_buf **bufs, uint16_t n);
+void usn_dpdk_pcap_tx(struct usn_dpdk_pcap *pc, uint16_t worker, struct rte_mbuf **mb, uint16_t n);
+void usn_dpdk_pcap_tx_done(struct usn_dpdk_pcap *pc, uint16_t worker, uint16_t sent);
+/* Once the workers have returned: writes what is left, closes the file. */
+void usn_dpdk_pcap_finish(struct usn_dpdk_pcap *pc);
+/* One line on what the capture wrote (nothing if none). */
+void usn_dpdk_pcap_print(const struct usn_dpdk_pcap *pc, FILE *out);
+/* Frees everything (finishing first if needed). */
+void usn_dpdk_pcap_close(struct usn_dpdk_pcap *pc);
 
 /* dpdk_telemetry.c: points /usnet/stats at stack s (NULL: none). */
 void usn_dpdk_telemetry_attach(struct usn_dpdk_backend *b, struct usn_stack *s);

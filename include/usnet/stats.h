@@ -1,8 +1,9 @@
-/* libusnet statistics: per-worker counters, written only by the owning
- * worker (no atomics, no sharing), read through a snapshot. */
+/* libusnet statistics: per-worker counters and gauges, written only by the
+ * owning worker (no atomics, no sharing), read through a snapshot. */
 #ifndef USNET_STATS_H
 #define USNET_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,7 +34,18 @@
 	X(tcp_deadline_timeouts) X(tcp_timewait_rst_ignored) X(drop_tcp_zero_window)                   \
 	X(tcp_probe_timeouts) X(tcp_challenge_acks_skipped)                                           \
 	X(steer_tx) X(steer_rx) X(tcp_spurious_rto) X(timers_fired)                                    \
-	X(rx_coalesced) X(gro_frames) X(gro_segs) X(tcp_tso_frames)
+	X(rx_coalesced) X(gro_frames) X(gro_segs) X(tcp_tso_frames)                                  \
+	USN_STATS_GAUGES(X)
+
+/* Gauges: levels, not counts (they go down as well as up). Connections by
+ * TCP state, kept by the one function every transition goes through (two
+ * additions per transition); LISTEN and CLOSED have none (a listener is
+ * no connection; a closed TCB is free). Summed over workers they are the
+ * stack's connections in each state. */
+#define USN_STATS_GAUGES(X)                                                                       \
+	X(conns_syn_sent) X(conns_syn_received) X(conns_established) X(conns_close_wait)              \
+	X(conns_close_pending) X(conns_close_pending_rcvd_fin) X(conns_fin_wait_1) X(conns_closing)   \
+	X(conns_last_ack) X(conns_fin_wait_2) X(conns_time_wait)
 
 /* SYN cookies (RFC 4987): tcp_syncookies_sent counts every SYN answered
  * with one, tcp_syncookies_backlog_full those sent because tcp_syn_backlog
@@ -58,6 +70,9 @@ struct usn_stats {
 /* Number of counters and the name of counter i (for printing and telemetry). */
 size_t usn_stats_count(void);
 const char *usn_stats_name(size_t i);
+/* Whether entry i is a gauge (USN_STATS_GAUGES) rather than a counter: a
+ * rate or a difference of two snapshots means nothing for it. */
+bool usn_stats_is_gauge(size_t i);
 /* Counter i of s, by the same index. */
 uint64_t usn_stats_value(const struct usn_stats *s, size_t i);
 /* dst += src, field by field. */

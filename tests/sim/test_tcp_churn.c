@@ -270,6 +270,18 @@ static void churn(uint64_t seed, int concurrent, int total, const struct usn_sta
 	assert_int_equal(ch->srv_bad, 0);
 	assert_int_equal(usn_tcp_free_tcbs(usn_stack_worker(ch->cli->stack, 0)), cli_free0);
 	assert_int_equal(usn_tcp_free_tcbs(usn_stack_worker(ch->srv->stack, 0)), srv_free0);
+	/* ... and no connection is left counted in any state (the conns_*
+	 * gauges), whichever way each went: TIME-WAIT expired or reused, the
+	 * pool full of TIME-WAITs */
+	for (size_t i = 0; i < usn_stats_count(); i++) {
+		if (!usn_stats_is_gauge(i))
+			continue;
+		if (usn_stats_value(usn_worker_stats(usn_stack_worker(ch->cli->stack, 0)), i) ||
+		    usn_stats_value(usn_worker_stats(usn_stack_worker(ch->srv->stack, 0)), i))
+			fprintf(stderr, "gauge %s not 0\n", usn_stats_name(i));
+		assert_int_equal(usn_stats_value(usn_worker_stats(usn_stack_worker(ch->cli->stack, 0)), i), 0);
+		assert_int_equal(usn_stats_value(usn_worker_stats(usn_stack_worker(ch->srv->stack, 0)), i), 0);
+	}
 	if (srv_out)
 		*srv_out = b;
 	simnet_destroy(&ch->net);

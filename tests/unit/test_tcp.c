@@ -1621,6 +1621,57 @@ static void test_active_close_time_wait(void **state)
 	fx_free(x);
 }
 
+/* The connection-state gauges (conns_* in usnet/stats.h) follow every
+ * transition: one connection is counted in exactly one state, and in none
+ * once it is gone, whichever way it went (RST in SYN-RECEIVED, TIME-WAIT
+ * expiry). */
+static uint64_t gauges_sum(struct fx *x)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < usn_stats_count(); i++)
+		if (usn_stats_is_gauge(i))
+			n += usn_stats_value(st(x), i);
+	return n;
+}
+
+static void test_state_gauges(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	assert_int_equal(gauges_sum(x), 0);
+	/* SYN-RECEIVED, then reset by the peer: gone */
+	fx_syn_received(x);
+	assert_int_equal(st(x)->conns_syn_received, 1);
+	assert_int_equal(gauges_sum(x), 1);
+	struct tseg s = seg(x, TSEG_RST, x->pnxt, 0);
+	send_seg(x, &s);
+	assert_int_equal(gauges_sum(x), 0);
+	/* a new one through every state of an active close */
+	x->pport++;
+	fx_established(x);
+	assert_int_equal(st(x)->conns_established, 1);
+	assert_int_equal(st(x)->conns_syn_received, 0);
+	assert_int_equal(gauges_sum(x), 1);
+	uint32_t s1 = x->siss + 1;
+	assert_int_equal(usn_tcp_close(x->c), 0);
+	assert_int_equal(st(x)->conns_fin_wait_1, 1);
+	assert_int_equal(st(x)->conns_established, 0);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, s1, PISS + 1);
+	s = seg(x, TSEG_ACK, x->pnxt, s1 + 1);
+	send_seg(x, &s);
+	assert_int_equal(st(x)->conns_fin_wait_2, 1);
+	assert_int_equal(st(x)->conns_fin_wait_1, 0);
+	peer_data(x, 0, TSEG_FIN);
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	assert_int_equal(st(x)->conns_time_wait, 1);
+	assert_int_equal(gauges_sum(x), 1);
+	tseg_advance(&x->nf, 1000 * MS);
+	assert_int_equal(st(x)->conns_time_wait, 0);
+	assert_int_equal(gauges_sum(x), 0);
+	fx_free(x);
+}
+
 /* FIN-WAIT-2 is an idle limit of twice the back-off ceiling: a peer whose
  * RTO has reached the ceiling (60 s) retransmits its last data a little
  * after 60 s of silence, and must still find the connection there. */
@@ -2640,6 +2691,7 @@ int main(void)
 		cmocka_unit_test(test_syn_cookies),
 		cmocka_unit_test(test_rfc5961),
 		cmocka_unit_test(test_active_close_time_wait),
+		cmocka_unit_test(test_state_gauges),
 		cmocka_unit_test(test_fin_wait_2_outlasts_peer_backoff),
 		cmocka_unit_test(test_passive_close),
 		cmocka_unit_test(test_simultaneous_close),

@@ -421,8 +421,11 @@ static void test_stats_names(void **state)
 	(void)state;
 	assert_int_equal(usn_stats_count() * sizeof(uint64_t), sizeof(struct usn_stats));
 	assert_string_equal(usn_stats_name(0), "rx_frames");
-	assert_string_equal(usn_stats_name(usn_stats_count() - 1), "tcp_tso_frames");
+	assert_string_equal(usn_stats_name(usn_stats_count() - 1), "conns_time_wait");
 	assert_null(usn_stats_name(usn_stats_count()));
+	/* the gauges are the conns_* entries, and only they */
+	for (size_t i = 0; i <= usn_stats_count(); i++)
+		assert_int_equal(usn_stats_is_gauge(i), i < usn_stats_count() && strncmp(usn_stats_name(i), "conns_", 6) == 0);
 	struct usn_stats a, b;
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
