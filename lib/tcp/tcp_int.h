@@ -39,6 +39,7 @@ struct usn_tcp_sdesc {
 	uint32_t next; /* index in the worker's descriptor pool */
 	uint32_t len;
 	uint8_t kind;
+	uint8_t region; /* USN_SD_REF: the port's region holding it (zero-copy TX), or USN_TX_REGION_NONE */
 	union {
 		struct {
 			const uint8_t *data;
