@@ -51,5 +51,9 @@ struct mws *mws_init(struct usn_stack *s, const struct http_store *store, const 
 /* Frees the state; the workers must have stopped. */
 void mws_destroy(struct mws *m);
 void mws_worker_stats(const struct mws *m, uint16_t worker, struct mws_worker_stats *out);
+/* Whether the pages leave without a copy: 0 when mws_init declared the
+ * store's arena to the stack (usn_stack_tx_region), else its refusal
+ * (-EOPNOTSUPP: the port copies). */
+int mws_zero_copy(const struct mws *m);
 
 #endif
