@@ -253,6 +253,8 @@ static void sim_tso_send(struct usn_sim_port *p, uint32_t len, uint8_t l2, uint8
 	if (len > p->scratch_cap || !sim_tso_valid(p->scratch, len, l2, l3, l4, seg, p->hal.tso_max, &t))
 		sim_die(p, NULL, "a TSO frame that breaks the contract (hal.h USN_BUF_TX_TCP_SEG)");
 	uint32_t nseg = t.pay_len ? (t.pay_len + seg - 1u) / seg : 1u;
+	if (p->hal.tso_max_segs && nseg > p->hal.tso_max_segs)
+		sim_die(p, NULL, "a TSO frame of more pieces than the port's tso_max_segs");
 	uint8_t hdr[SIM_ETH_HLEN + 60u + 60u];
 	memcpy(hdr, p->scratch, t.pay);
 	p->st.tso_frames++;
@@ -465,6 +467,7 @@ struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct us
 	p->hal.n_bufs = c->n_bufs / c->n_queues;
 	p->hal.rss_key = c->rss_key ? c->rss_key : usn_rss_key_from(sim_rng_next(&p->key_rng));
 	p->hal.tso_max = (c->offloads & (USN_HAL_OFF_TX_TSO | USN_HAL_OFF_RX_LRO)) ? tso_max : 0;
+	p->hal.tso_max_segs = (c->offloads & USN_HAL_OFF_TX_TSO) ? c->tso_max_segs : 0;
 	memcpy(p->hal.mac, c->mac, 6);
 	p->st.bufs_total = c->n_bufs;
 

@@ -153,6 +153,8 @@ struct usn_hal {
 	uint16_t rss_key;        /* the port's RSS key (usn_rss_hash), chosen at each start from
 				  * random bits by usn_rss_key_from; with USN_HAL_OFF_RSS the stack
 				  * refuses a key usn_rss_key_ok rejects */
+	uint16_t tso_max_segs;   /* with USN_HAL_OFF_TX_TSO: most pieces it cuts one frame into
+				  * (Linux's gso_max_segs); 0: no limit */
 };
 
 /* The flow hash a port's RSS uses, and that active open reproduces: the

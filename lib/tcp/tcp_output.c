@@ -362,15 +362,16 @@ void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, cons
 	(void)usn_tcp_send_raw(w, lip, rip, &r);
 }
 
-/* Whether len bytes go out as one large segment (TSO): the port offers it,
- * the caller meant more than one segment (output_data sizes it; others
- * send at most an MSS, which SACK blocks may shorten: cut as before), and
- * it fits the port's limit with this header. */
-static bool tso_fits(const struct usn_tcp_conn *c, uint32_t len, uint32_t hl, uint8_t flags)
+/* Whether len bytes go out as one large segment (TSO) in pieces of `piece`
+ * bytes: the port offers it, the caller meant more than one segment
+ * (output_data sizes it; others send at most an MSS, which SACK blocks may
+ * shorten: cut as before), and it fits the port's limits with this header. */
+static bool tso_fits(const struct usn_tcp_conn *c, uint32_t len, uint32_t hl, uint32_t piece, uint8_t flags)
 {
-	uint32_t max = usn_tcp_tw(c->w)->tso_max;
-	return max && !(flags & (USN_TCP_SYN | USN_TCP_RST)) && len > usn_tcp_maxseg(c) &&
-	       USN_IPV4_HDR_LEN + hl + len <= max;
+	const struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+	return t->tso_max && !(flags & (USN_TCP_SYN | USN_TCP_RST)) && len > usn_tcp_maxseg(c) &&
+	       USN_IPV4_HDR_LEN + hl + len <= t->tso_max &&
+	       (!t->tso_max_segs || (len + piece - 1) / piece <= t->tso_max_segs);
 }
 
 /* The cost centre tcp_out (core/prof.h) wraps the whole of it. */
@@ -432,7 +433,7 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 			room = fit;
 	}
 	uint32_t pieces = 1;
-	if (len > room && !tso_fits(c, len, hl, flags)) {
+	if (len > room && !tso_fits(c, len, hl, room, flags)) {
 		len = room;
 		/* The FIN follows the last byte: off the header too, or the peer
 		 * takes it here and loses the bytes after (rx 4 bytes short in a
@@ -595,7 +596,7 @@ static uint32_t mss_now(struct usn_tcp_conn *c, uint32_t maxseg)
  * ratios), plus the port's whole limit halved for every 512 us of SRTT (a
  * short path gets whole segments; Linux uses the minimum RTT, we keep
  * SRTT), at least two pieces (tcp_min_tso_segs) and at most the port's
- * limit, in whole pieces. A window opened wide on a long path is then sent
+ * limits (bytes, and pieces as Linux's gso_max_segs), in whole pieces. A window opened wide on a long path is then sent
  * as several segments, not one burst of 64 KB. */
 static uint32_t tso_goal(const struct usn_tcp_conn *c, uint32_t piece, uint32_t max_pay)
 {
@@ -607,7 +608,9 @@ static uint32_t tso_goal(const struct usn_tcp_conn *c, uint32_t piece, uint32_t 
 		if (per_ms < bytes)
 			bytes = (uint32_t)per_ms;
 	}
-	uint32_t n = bytes / piece, most = max_pay / piece;
+	uint32_t n = bytes / piece, most = max_pay / piece, segs = usn_tcp_tw(c->w)->tso_max_segs;
+	if (segs && most > segs)
+		most = segs;
 	if (n < 2)
 		n = 2;
 	if (n > most)

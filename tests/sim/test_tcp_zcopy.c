@@ -1,5 +1,6 @@
-/* Simulation test of zero-copy transmission (hal.h USN_BUF_TX_EXT,
- * usn_stack_tx_region): a sender whose port offers TSO and external buffers
+/* Simulation test of what a large-segment port may ask of the sender:
+ * zero-copy transmission (hal.h USN_BUF_TX_EXT, usn_stack_tx_region) and a
+ * limit on the pieces of one TSO frame (hal.tso_max_segs). A sender whose port offers TSO and external buffers
  * sends a mix of pieces by reference from a read-only region, by reference
  * from elsewhere and by writer, clean and with loss and reordering. Every
  * byte is checked at the receiver; every frame handed to the port is
@@ -84,6 +85,7 @@ struct frame_check {
 
 static struct side snd, rcv;
 static struct frame_check fc;
+static uint64_t tso_frames; /* the sender's port cut this many in the last transfer */
 
 static void pump(struct side *s)
 {
@@ -268,7 +270,8 @@ static bool done(void *arg)
 
 /* One transfer of the script from a zero-copy sender; returns its stack's
  * zero-copy byte count. */
-static uint64_t transfer(uint64_t seed, double loss, double reorder, uint32_t extra_offloads, bool do_register)
+static uint64_t transfer(uint64_t seed, double loss, double reorder, uint32_t extra_offloads, bool do_register,
+			 uint16_t tso_max_segs)
 {
 	struct simnet net;
 	simnet_init(&net, seed);
@@ -285,6 +288,7 @@ static uint64_t transfer(uint64_t seed, double loss, double reorder, uint32_t ex
 	pc.buf_size = BUF_SIZE;
 	pc.offloads = USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM | USN_HAL_OFF_TX_MULTISEG | USN_HAL_OFF_TX_TSO |
 		      extra_offloads;
+	pc.tso_max_segs = tso_max_segs; /* the sim stops the test on a frame of more */
 	struct simnet_host *a = simnet_add_host(&net, SIMNET_IP(0, 1), &cfg, &pc);
 	memset(&pc, 0, sizeof pc);
 	cfg.tcp_cookie_secret[1] = 2;
@@ -307,6 +311,9 @@ static uint64_t transfer(uint64_t seed, double loss, double reorder, uint32_t ex
 	snd.c = usn_tcp_connect(usn_stack_worker(a->stack, 0), b->ip, PORT, &handlers, &snd);
 	assert_non_null(snd.c);
 	assert_true(simnet_run_until(&net, done, NULL, 600000000ull));
+	struct usn_sim_port_stats ps;
+	usn_sim_port_stats(a->port, &ps);
+	tso_frames = ps.tso_frames;
 	if (fc.bad)
 		fail_msg("%s", fc.why);
 	assert_int_equal(snd.why, USN_TCP_CLOSE_NORMAL);
@@ -342,7 +349,7 @@ static uint64_t transfer(uint64_t seed, double loss, double reorder, uint32_t ex
 static void test_clean(void **st)
 {
 	(void)st;
-	uint64_t zc = transfer(1, 0, 0, USN_HAL_OFF_TX_EXT, true);
+	uint64_t zc = transfer(1, 0, 0, USN_HAL_OFF_TX_EXT, true, 0);
 	assert_true(fc.ext_frames > 0);
 	/* Most of the region's bytes (about 700 KB of the 790 KB sent from
 	 * it, the 300 KB and 128 KB pieces whole) left in place. */
@@ -354,7 +361,7 @@ static void test_loss_reorder(void **st)
 	(void)st;
 	uint64_t retrans = 0;
 	for (uint64_t seed = 2; seed < 6; seed++) {
-		uint64_t zc = transfer(seed, 0.05, 0.05, USN_HAL_OFF_TX_EXT, true);
+		uint64_t zc = transfer(seed, 0.05, 0.05, USN_HAL_OFF_TX_EXT, true, 0);
 		assert_true(zc > 300000); /* shorter segments under loss, still most in place */
 		retrans += fc.ext_retrans;
 	}
@@ -368,11 +375,23 @@ static void test_port_copies(void **st)
 {
 	(void)st;
 	if (!(simnet_env_offloads() & USN_HAL_OFF_TX_EXT)) { /* else every port lends */
-		assert_int_equal(transfer(7, 0, 0, 0, true), 0);
+		assert_int_equal(transfer(7, 0, 0, 0, true, 0), 0);
 		assert_int_equal(fc.ext_bufs, 0);
 	}
-	assert_int_equal(transfer(8, 0.03, 0, USN_HAL_OFF_TX_EXT, false), 0);
+	assert_int_equal(transfer(8, 0.03, 0, USN_HAL_OFF_TX_EXT, false, 0), 0);
 	assert_int_equal(fc.ext_bufs, 0);
+}
+
+/* A port that cuts a frame into at most 4 pieces (net_tap's GSO takes 64):
+ * every large segment stays within it (the sim stops the test on one that
+ * does not), the transfer still uses them, every byte arrives. */
+static void test_tso_max_segs(void **st)
+{
+	(void)st;
+	transfer(10, 0, 0, USN_HAL_OFF_TX_EXT, true, 4);
+	assert_true(tso_frames > 10);
+	transfer(11, 0.05, 0.05, 0, false, 3);
+	assert_true(tso_frames > 10);
 }
 
 /* usn_stack_tx_region's refusals. */
@@ -401,6 +420,7 @@ int main(void)
 	    cmocka_unit_test(test_clean),
 	    cmocka_unit_test(test_loss_reorder),
 	    cmocka_unit_test(test_port_copies),
+	    cmocka_unit_test(test_tso_max_segs),
 	    cmocka_unit_test(test_region_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
