@@ -43,7 +43,7 @@ struct usn_sim_port_config {
 			      * one outside them, at a frame's head or without the offload) */
 	uint32_t rx_ring;    /* frames waiting per RX queue before tail drop [1024] */
 	uint32_t tso_max;    /* with TX_TSO or RX_LRO: largest IPv4 packet cut or coalesced [65535] */
-	uint16_t tso_max_segs; /* with TX_TSO: most pieces it cuts a frame into (more stops the test); 0: no limit */
+	uint16_t tso_max_segs; /* with TX_TSO: most pieces it cuts a frame into (more stops a test) */
 };
 
 struct usn_sim_link *usn_sim_link_create(uint64_t seed);

@@ -38,8 +38,8 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_pool_ops.h>
-#include <rte_memzone.h>
 #include <rte_mempool.h>
+#include <rte_memzone.h>
 
 #include "usn_dpdk.h"
 #include "usnet/stats.h"
@@ -149,9 +149,10 @@ static int split_args(int n, char **argv, char **eal, int *eal_n, struct backend
 				else if (strcmp(v, "off") == 0)
 					o->zcopy = ZCOPY_OFF;
 				else
-					return fail(msg, msg_len, -EINVAL,
-						    "bad value in %s (expected --usn-zero-copy=auto, on or off)",
-						    argv[i]);
+					return fail(
+					    msg, msg_len, -EINVAL,
+					    "bad value in %s (expected --usn-zero-copy=auto, on or off)",
+					    argv[i]);
 				continue;
 			}
 			for (size_t j = 0; j < sizeof(opts) / sizeof(opts[0]) && !matched; j++) {
@@ -164,11 +165,12 @@ static int split_args(int n, char **argv, char **eal, int *eal_n, struct backend
 						    opts[j].name, opts[j].lo, opts[j].hi);
 			}
 			if (!matched)
-				return fail(msg, msg_len, -EINVAL,
-					    "unknown backend option %s (known: --usn-port, --usn-mtu, "
-					    "--usn-mbufs, --usn-rxd, --usn-txd, --usn-no-tso, --usn-zero-copy, "
-					    "--usn-memif-tso)",
-					    argv[i]);
+				return fail(
+				    msg, msg_len, -EINVAL,
+				    "unknown backend option %s (known: --usn-port, --usn-mtu, "
+				    "--usn-mbufs, --usn-rxd, --usn-txd, --usn-no-tso, --usn-zero-copy, "
+				    "--usn-memif-tso)",
+				    argv[i]);
 			continue;
 		}
 		if (strncmp(argv[i], "--log-level", 11) == 0)
@@ -517,17 +519,20 @@ static int port_setup(struct usn_dpdk_backend *b, const struct backend_opts *o, 
 	const uint64_t lro_need = RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_SCATTER;
 	if (!o->no_tso && b->rx_csum && (info.rx_offload_capa & lro_need) == lro_need) {
 		conf.rxmode.offloads |= lro_need;
-		conf.rxmode.max_lro_pkt_size = RTE_MIN(info.max_lro_pkt_size, (uint32_t)UINT16_MAX + RTE_ETHER_HDR_LEN);
+		conf.rxmode.max_lro_pkt_size =
+		    RTE_MIN(info.max_lro_pkt_size, (uint32_t)UINT16_MAX + RTE_ETHER_HDR_LEN);
 		b->rx_lro = true;
 	}
 	if (o->memif_tso) {
 		if (strcmp(b->driver, "net_memif") != 0)
-			return fail(msg, msg_len, -EINVAL,
-				    "--usn-memif-tso: port %u is %s, not net_memif (the option is for a memif "
-				    "link between two libusnet programs)",
-				    b->port, b->driver);
+			return fail(
+			    msg, msg_len, -EINVAL,
+			    "--usn-memif-tso: port %u is %s, not net_memif (the option is for a memif "
+			    "link between two libusnet programs)",
+			    b->port, b->driver);
 		if (o->no_tso)
-			return fail(msg, msg_len, -EINVAL, "--usn-memif-tso and --usn-no-tso contradict each other");
+			return fail(msg, msg_len, -EINVAL,
+				    "--usn-memif-tso and --usn-no-tso contradict each other");
 		b->memif_tso = true;
 	}
 	b->zcopy_dma = port_dma(&info);
@@ -535,8 +540,8 @@ static int port_setup(struct usn_dpdk_backend *b, const struct backend_opts *o, 
 		const char *no = zcopy_refusal(b, &conf);
 
 		if (no && o->zcopy == ZCOPY_ON)
-			return fail(msg, msg_len, -EINVAL, "--usn-zero-copy=on: port %u (%s) cannot: %s", b->port,
-				    b->driver, no);
+			return fail(msg, msg_len, -EINVAL, "--usn-zero-copy=on: port %u (%s) cannot: %s",
+				    b->port, b->driver, no);
 		/* auto: where segments are large (TSO), the copy is the cost;
 		 * MSS frames are no larger than the smallest piece lent. */
 		b->zcopy = !no && (o->zcopy == ZCOPY_ON || b->tx_tso || b->memif_tso);
@@ -661,21 +666,24 @@ static int port_setup(struct usn_dpdk_backend *b, const struct backend_opts *o, 
 		 * one of them runs on into slots not yet written and the
 		 * receiver reads stale frames over and over. */
 		unsigned long bsize = memif_bsize(&info);
-		uint32_t lim = bsize > RTE_ETHER_HDR_LEN ? (uint32_t)RTE_MIN(bsize - RTE_ETHER_HDR_LEN, UINT16_MAX) : 0;
+		uint32_t lim =
+		    bsize > RTE_ETHER_HDR_LEN ? (uint32_t)RTE_MIN(bsize - RTE_ETHER_HDR_LEN, UINT16_MAX) : 0;
 
 		if (lim < USN_DPDK_MEMIF_TSO_MIN || lim <= mtu)
-			return fail(msg, msg_len, -EINVAL,
-				    "--usn-memif-tso: the memif ring buffers hold %lu bytes, too few for a large "
-				    "segment in one buffer: give bsize=65535 in the net_memif devargs (at both ends; "
-				    "rsize=8 keeps the shared memory at 32 MB)",
-				    bsize);
+			return fail(
+			    msg, msg_len, -EINVAL,
+			    "--usn-memif-tso: the memif ring buffers hold %lu bytes, too few for a large "
+			    "segment in one buffer: give bsize=65535 in the net_memif devargs (at both ends; "
+			    "rsize=8 keeps the shared memory at 32 MB)",
+			    bsize);
 		b->hal.offloads |= USN_HAL_OFF_TX_TCP_CSUM | USN_HAL_OFF_TX_TSO | USN_HAL_OFF_RX_LRO;
 		b->hal.tso_max = lim;
 	}
 	if (b->rx_lro) {
 		b->hal.offloads |= USN_HAL_OFF_RX_LRO;
 		if (!b->hal.tso_max)
-			b->hal.tso_max = RTE_MIN(conf.rxmode.max_lro_pkt_size - RTE_ETHER_HDR_LEN, (uint32_t)UINT16_MAX);
+			b->hal.tso_max =
+			    RTE_MIN(conf.rxmode.max_lro_pkt_size - RTE_ETHER_HDR_LEN, (uint32_t)UINT16_MAX);
 	}
 	if (b->zcopy)
 		b->hal.offloads |= USN_HAL_OFF_TX_EXT;
@@ -899,7 +907,8 @@ static void dpdk_print_stats(struct usn_backend *base, FILE *out)
 			"large segments: TSO %s (up to %u bytes%s), LRO %s%s; zero-copy TX %s, %u region%s, "
 			"%" PRIu64 " external buffers attached, %u held now\n",
 			(b->hal.offloads & USN_HAL_OFF_TX_TSO) ? "on" : "off", b->hal.tso_max,
-			b->memif_tso ? ", whole across memif" : "", (b->hal.offloads & USN_HAL_OFF_RX_LRO) ? "on" : "off",
+			b->memif_tso ? ", whole across memif" : "",
+			(b->hal.offloads & USN_HAL_OFF_RX_LRO) ? "on" : "off",
 			b->memif_tso ? " (memif: sums trusted)" : "", b->zcopy ? "on" : "off", b->n_regions,
 			b->n_regions == 1 ? "" : "s", ext, usn_dpdk_ext_held(b));
 	}

@@ -443,7 +443,8 @@ static int dpdk_tx_region(struct usn_hal *hal, const void *base, size_t len)
 	if (!r->shinfo) {
 		if (r->mapped) {
 			const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-			uintptr_t lo = (uintptr_t)base & ~(pg - 1), hi = ((uintptr_t)base + len + pg - 1) & ~(pg - 1);
+			uintptr_t lo = (uintptr_t)base & ~(pg - 1),
+				  hi = ((uintptr_t)base + len + pg - 1) & ~(pg - 1);
 
 			(void)rte_dev_dma_unmap(be->dev, (void *)lo, lo, hi - lo);
 			(void)rte_extmem_unregister((void *)lo, hi - lo);
@@ -477,18 +478,21 @@ void usn_dpdk_regions_release(struct usn_dpdk_backend *b)
 		attached += b->tx_ext[q];
 	if (held)
 		RTE_LOG(WARNING, USER1,
-			"usnet: port %u: %u external buffers still attached at close (a driver kept their mbufs); "
+			"usnet: port %u: %u external buffers still attached at close (a driver kept their "
+			"mbufs); "
 			"their memory must stay mapped\n",
 			b->port, held);
 	else if (b->n_regions)
-		RTE_LOG(NOTICE, USER1, "usnet: port %u: zero-copy: %" PRIu64 " external buffers attached, all returned\n",
+		RTE_LOG(NOTICE, USER1,
+			"usnet: port %u: zero-copy: %" PRIu64 " external buffers attached, all returned\n",
 			b->port, attached);
 	for (uint16_t i = 0; i < b->n_regions; i++) {
 		struct usn_dpdk_region *r = &b->region[i];
 
 		if (r->mapped && !held) {
 			const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-			uintptr_t lo = (uintptr_t)r->base & ~(pg - 1), hi = ((uintptr_t)r->base + r->len + pg - 1) & ~(pg - 1);
+			uintptr_t lo = (uintptr_t)r->base & ~(pg - 1),
+				  hi = ((uintptr_t)r->base + r->len + pg - 1) & ~(pg - 1);
 
 			(void)rte_dev_dma_unmap(b->dev, (void *)lo, lo, hi - lo);
 			(void)rte_extmem_unregister((void *)lo, hi - lo);

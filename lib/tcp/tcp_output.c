@@ -196,7 +196,8 @@ static struct usn_buf *frame_build(struct usn_worker *w, const uint8_t *hdr, uin
  * within one buffer's length field. */
 static bool ext_piece(const struct usn_tcp_sdesc *d, uint32_t n)
 {
-	return d->kind == USN_SD_REF && d->region != USN_TX_REGION_NONE && n >= USN_HAL_TX_EXT_MIN && n <= UINT16_MAX;
+	return d->kind == USN_SD_REF && d->region != USN_TX_REGION_NONE && n >= USN_HAL_TX_EXT_MIN &&
+	       n <= UINT16_MAX;
 }
 
 /* Extends the chain ending at *tail by n bytes (the rest of a copy buffer
@@ -596,8 +597,9 @@ static uint32_t mss_now(struct usn_tcp_conn *c, uint32_t maxseg)
  * ratios), plus the port's whole limit halved for every 512 us of SRTT (a
  * short path gets whole segments; Linux uses the minimum RTT, we keep
  * SRTT), at least two pieces (tcp_min_tso_segs) and at most the port's
- * limits (bytes, and pieces as Linux's gso_max_segs), in whole pieces. A window opened wide on a long path is then sent
- * as several segments, not one burst of 64 KB. */
+ * limits (bytes, and pieces as Linux's gso_max_segs), in whole pieces. A
+ * window opened wide on a long path is then sent as several segments, not
+ * one burst of 64 KB. */
 static uint32_t tso_goal(const struct usn_tcp_conn *c, uint32_t piece, uint32_t max_pay)
 {
 	uint32_t bytes = max_pay;

@@ -327,8 +327,8 @@ static void test_tx_prepare_refused(struct usn_dpdk_backend *be, struct usn_hal 
  * chained behind it in buffers of `piece` bytes, as the stack builds a
  * large segment; the TCP sum field holds the pseudo-header sum with the
  * length (hal.h). Returns the head, or NULL. */
-static struct usn_buf *tcp_frame(struct usn_hal *hal, uint16_t q, uint16_t ip_len, uint8_t thl, uint16_t piece,
-				 uint8_t proto)
+static struct usn_buf *tcp_frame(struct usn_hal *hal, uint16_t q, uint16_t ip_len, uint8_t thl,
+				 uint16_t piece, uint8_t proto)
 {
 	struct usn_buf *b[40];
 	uint32_t hdr = 14u + 20u + thl, pay = (uint32_t)ip_len - 20u - thl;
@@ -350,7 +350,8 @@ static struct usn_buf *tcp_frame(struct usn_hal *hal, uint16_t q, uint16_t ip_le
 	((struct rte_tcp_hdr *)(b[0]->data + 34))->cksum = rte_ipv4_phdr_cksum(ip, 0);
 	b[0]->len = (uint16_t)hdr;
 	for (uint16_t i = 1; i < nb; i++) {
-		uint32_t n = pay - (uint32_t)(i - 1) * piece < piece ? pay - (uint32_t)(i - 1) * piece : piece;
+		uint32_t n =
+		    pay - (uint32_t)(i - 1) * piece < piece ? pay - (uint32_t)(i - 1) * piece : piece;
 		fill(b[i], (uint16_t)n, (uint8_t)i);
 		b[i - 1]->next = b[i];
 	}
@@ -403,11 +404,13 @@ static void test_tso(struct usn_dpdk_backend *be, struct usn_hal *hal)
 		      (m->ol_flags & want) == want && m->l2_len == 14 && m->l3_len == 20 && m->l4_len == 32 &&
 			  m->tso_segsz == (pass ? 1434 : 1448) && m->nb_segs == 8 && m->pkt_len == 20014,
 		      "ol_flags 0x%llx l2 %u l3 %u l4 %u tso_segsz %u nb_segs %u pkt_len %u",
-		      (unsigned long long)m->ol_flags, m->l2_len, m->l3_len, m->l4_len, m->tso_segsz, m->nb_segs,
-		      m->pkt_len);
+		      (unsigned long long)m->ol_flags, m->l2_len, m->l3_len, m->l4_len, m->tso_segsz,
+		      m->nb_segs, m->pkt_len);
 		if (!pass)
-			CHECK("tso: the TCP sum field holds the pseudo-header sum without the length (DPDK's TSO)",
-			      sum == rte_ipv4_phdr_cksum(ip, RTE_MBUF_F_TX_TCP_SEG) && sum != rte_ipv4_phdr_cksum(ip, 0),
+			CHECK("tso: the TCP sum field holds the pseudo-header sum without the length (DPDK's "
+			      "TSO)",
+			      sum == rte_ipv4_phdr_cksum(ip, RTE_MBUF_F_TX_TCP_SEG) &&
+				  sum != rte_ipv4_phdr_cksum(ip, 0),
 			      "field 0x%04x, without length 0x%04x, with 0x%04x", sum,
 			      rte_ipv4_phdr_cksum(ip, RTE_MBUF_F_TX_TCP_SEG), rte_ipv4_phdr_cksum(ip, 0));
 		hal->ops->free_bulk(hal, 0, &r, 1);
@@ -421,9 +424,11 @@ static void test_tso(struct usn_dpdk_backend *be, struct usn_hal *hal)
 			struct rte_mbuf *m = usn_dpdk_mbuf(r);
 			struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
 
-			CHECK("tso: a plain frame keeps the checksum flags only, and the pseudo sum with the length",
+			CHECK("tso: a plain frame keeps the checksum flags only, and the pseudo sum with the "
+			      "length",
 			      !(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) && m->tso_segsz == 0 &&
-				  ((struct rte_tcp_hdr *)((uint8_t *)ip + 20))->cksum == rte_ipv4_phdr_cksum(ip, 0),
+				  ((struct rte_tcp_hdr *)((uint8_t *)ip + 20))->cksum ==
+				      rte_ipv4_phdr_cksum(ip, 0),
 			      "ol_flags 0x%llx tso_segsz %u", (unsigned long long)m->ol_flags, m->tso_segsz);
 			hal->ops->free_bulk(hal, 0, &r, 1);
 		}
@@ -470,10 +475,13 @@ static void test_lro(struct usn_dpdk_backend *be, struct usn_hal *hal)
 	be->rx_lro = true;
 	be->rx_csum = true;
 	f = tcp_frame(hal, 0, 9000, 32, 3000, IPPROTO_TCP);
-	if (f && ring_inject(be, f, RTE_MBUF_F_RX_LRO | RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD, 1448) &&
+	if (f &&
+	    ring_inject(be, f, RTE_MBUF_F_RX_LRO | RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD,
+			1448) &&
 	    hal->ops->rx_burst(hal, 0, &r, 1) == 1) {
 		uint16_t want = USN_BUF_RX_COALESCED | USN_BUF_RX_IP_CSUM_GOOD | USN_BUF_RX_L4_CSUM_GOOD;
-		CHECK("lro: RTE_MBUF_F_RX_LRO -> USN_BUF_RX_COALESCED, seg_size from tso_segsz, sums as reported",
+		CHECK("lro: RTE_MBUF_F_RX_LRO -> USN_BUF_RX_COALESCED, seg_size from tso_segsz, sums as "
+		      "reported",
 		      (r->flags & want) == want && r->seg_size == 1448 && r->frame_len == 9014,
 		      "flags 0x%x seg_size %u frame_len %u", r->flags, r->seg_size, r->frame_len);
 		r->seg_size = 999; /* as a stale value the next user of the buffer must not see */
@@ -485,15 +493,15 @@ static void test_lro(struct usn_dpdk_backend *be, struct usn_hal *hal)
 	if (f && ring_inject(be, f, RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD, 0) &&
 	    hal->ops->rx_burst(hal, 0, &r, 1) == 1) {
 		CHECK("lro: a frame the device did not merge is not marked coalesced",
-		      !(r->flags & USN_BUF_RX_COALESCED) && r->seg_size == 0, "flags 0x%x seg_size %u", r->flags,
-		      r->seg_size);
+		      !(r->flags & USN_BUF_RX_COALESCED) && r->seg_size == 0, "flags 0x%x seg_size %u",
+		      r->flags, r->seg_size);
 		hal->ops->free_bulk(hal, 0, &r, 1);
 	}
 	be->rx_lro = false;
 	f = tcp_frame(hal, 0, 9000, 32, 3000, IPPROTO_TCP);
 	if (f && ring_inject(be, f, RTE_MBUF_F_RX_LRO, 1448) && hal->ops->rx_burst(hal, 0, &r, 1) == 1) {
-		CHECK("lro: not passed on where LRO was not enabled", !(r->flags & USN_BUF_RX_COALESCED), "flags 0x%x",
-		      r->flags);
+		CHECK("lro: not passed on where LRO was not enabled", !(r->flags & USN_BUF_RX_COALESCED),
+		      "flags 0x%x", r->flags);
 		hal->ops->free_bulk(hal, 0, &r, 1);
 	}
 	be->rx_lro = s_lro;
@@ -511,8 +519,8 @@ static void test_memif_marks(struct usn_dpdk_backend *be, struct usn_hal *hal)
 		uint8_t thl, proto;
 		uint16_t want_flags, want_seg;
 	} c[] = {
-	    {"memif-tso: a 64 KB TCP frame is coalesced (seg_size = MTU - 20 - 32), its TCP sum trusted", 60000,
-	     32, IPPROTO_TCP, USN_BUF_RX_COALESCED | USN_BUF_RX_L4_CSUM_GOOD, 0},
+	    {"memif-tso: a 64 KB TCP frame is coalesced (seg_size = MTU - 20 - 32), its TCP sum trusted",
+	     60000, 32, IPPROTO_TCP, USN_BUF_RX_COALESCED | USN_BUF_RX_L4_CSUM_GOOD, 0},
 	    {"memif-tso: an MTU-sized TCP frame: sum trusted, not coalesced", 1500, 20, IPPROTO_TCP,
 	     USN_BUF_RX_L4_CSUM_GOOD, 0},
 	    {"memif-tso: an ICMP frame is left alone", 84, 20, IPPROTO_ICMP, 0, 0},
@@ -529,7 +537,8 @@ static void test_memif_marks(struct usn_dpdk_backend *be, struct usn_hal *hal)
 			continue;
 		}
 		CHECK(c[i].name, r->flags == c[i].want_flags && r->seg_size == c[i].want_seg,
-		      "flags 0x%x seg_size %u, wanted 0x%x %u", r->flags, r->seg_size, c[i].want_flags, c[i].want_seg);
+		      "flags 0x%x seg_size %u, wanted 0x%x %u", r->flags, r->seg_size, c[i].want_flags,
+		      c[i].want_seg);
 		hal->ops->free_bulk(hal, 0, &r, 1);
 	}
 	be->memif_tso = s_memif;
@@ -560,8 +569,8 @@ static void test_zero_copy(struct usn_dpdk_backend *be, struct usn_hal *hal)
 
 	for (size_t i = 0; i < sizeof(region); i++)
 		region[i] = (uint8_t)(i * 31u + 7u);
-	CHECK("zero-copy: tx_region refused where the port copies", hal->ops->tx_region(hal, region, sizeof(region)) ==
-	      -EOPNOTSUPP, "port %s", be->driver);
+	CHECK("zero-copy: tx_region refused where the port copies",
+	      hal->ops->tx_region(hal, region, sizeof(region)) == -EOPNOTSUPP, "port %s", be->driver);
 	be->zcopy = true;
 	hal->offloads |= USN_HAL_OFF_TX_EXT;
 	id = hal->ops->tx_region(hal, region, sizeof(region));
@@ -588,16 +597,17 @@ static void test_zero_copy(struct usn_dpdk_backend *be, struct usn_hal *hal)
 			n = hal->ops->tx_burst(hal, 0, b, 1);
 			rte_eth_fp_ops[be->port] = saved;
 			CHECK("zero-copy: a frame the full ring refused comes back attached, one reference",
-			      n == 0 && RTE_MBUF_HAS_EXTBUF(usn_dpdk_mbuf(b[1])) && usn_dpdk_ext_held(be) == 1,
+			      n == 0 && RTE_MBUF_HAS_EXTBUF(usn_dpdk_mbuf(b[1])) &&
+				  usn_dpdk_ext_held(be) == 1,
 			      "tx %u, ext %d, held %u", n, RTE_MBUF_HAS_EXTBUF(usn_dpdk_mbuf(b[1])) != 0,
 			      usn_dpdk_ext_held(be));
 		}
 		if (round == 2) {
 			/* The stack frees a frame it never sent. */
 			hal->ops->free_bulk(hal, 0, b, 1);
-			CHECK("zero-copy: a frame freed unsent returns its buffers", usn_dpdk_ext_held(be) == 0 &&
-			      pool_avail(be, 0) == before, "held %u, pool %u of %u", usn_dpdk_ext_held(be),
-			      pool_avail(be, 0), before);
+			CHECK("zero-copy: a frame freed unsent returns its buffers",
+			      usn_dpdk_ext_held(be) == 0 && pool_avail(be, 0) == before,
+			      "held %u, pool %u of %u", usn_dpdk_ext_held(be), pool_avail(be, 0), before);
 			break;
 		}
 		hal->ops->tx_burst(hal, 0, b, 1);
@@ -607,10 +617,12 @@ static void test_zero_copy(struct usn_dpdk_backend *be, struct usn_hal *hal)
 		}
 		struct rte_mbuf *e = usn_dpdk_mbuf(r->next);
 		CHECK(round ? "zero-copy: retried after the full ring: still one reference, bytes in place"
-			    : "zero-copy: the external buffer carries the region's bytes in place (no copy), one reference",
+			    : "zero-copy: the external buffer carries the region's bytes in place (no copy), "
+			      "one reference",
 		      r->next && r->next->data == region + 1000 + round && r->next->len == 5000 &&
 			  RTE_MBUF_HAS_EXTBUF(e) && e->buf_addr == region + 1000 + round &&
-			  usn_dpdk_mbuf(r)->pkt_len == 5060 && usn_dpdk_ext_held(be) == 1 && same_bytes(r, 60, 9),
+			  usn_dpdk_mbuf(r)->pkt_len == 5060 && usn_dpdk_ext_held(be) == 1 &&
+			  same_bytes(r, 60, 9),
 		      "data %p (region %p), held %u", r->next ? (void *)r->next->data : NULL, (void *)region,
 		      usn_dpdk_ext_held(be));
 		hal->ops->free_bulk(hal, 0, &r, 1);

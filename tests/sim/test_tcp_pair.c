@@ -315,7 +315,8 @@ static void offload_checks(struct pair *p, uint64_t up, uint64_t down)
 		assert_true(down < (256u << 10) || sb.tcp_zcopy_bytes > 0);
 		assert_true(pa.tx_ext_bytes <= sa.tcp_zcopy_bytes);
 		assert_true(pb.tx_ext_bytes <= sb.tcp_zcopy_bytes);
-		assert_true(pa.tx_ext_bytes + pb.tx_ext_bytes > 0 || (up < (256u << 10) && down < (256u << 10)));
+		assert_true(pa.tx_ext_bytes + pb.tx_ext_bytes > 0 ||
+			    (up < (256u << 10) && down < (256u << 10)));
 	} else if (!(off & USN_HAL_OFF_TX_EXT)) {
 		assert_int_equal(sa.tcp_zcopy_bytes + sb.tcp_zcopy_bytes, 0);
 		assert_int_equal(pa.tx_ext_bufs + pb.tx_ext_bufs, 0);

@@ -1,13 +1,11 @@
 /* Simulation test of what a large-segment port may ask of the sender:
  * zero-copy transmission (hal.h USN_BUF_TX_EXT, usn_stack_tx_region) and a
- * limit on the pieces of one TSO frame (hal.tso_max_segs). A sender whose port offers TSO and external buffers
- * sends a mix of pieces by reference from a read-only region, by reference
- * from elsewhere and by writer, clean and with loss and reordering. Every
- * byte is checked at the receiver; every frame handed to the port is
- * checked against the contract (external buffers never first, at most
- * USN_HAL_TX_EXT_MAX per frame, each at least USN_HAL_TX_EXT_MIN bytes and
- * inside the region, the chain within the bound hal.h gives); every buffer
- * is back in its pool at the end; the region is unchanged. */
+ * limit on the pieces of one TSO frame (hal.tso_max_segs). A sender whose port offers TSO and external
+ * buffers sends a mix of pieces by reference from a read-only region, by reference from elsewhere and by
+ * writer, clean and with loss and reordering. Every byte is checked at the receiver; every frame handed to
+ * the port is checked against the contract (external buffers never first, at most USN_HAL_TX_EXT_MAX per
+ * frame, each at least USN_HAL_TX_EXT_MIN bytes and inside the region, the chain within the bound hal.h
+ * gives); every buffer is back in its pool at the end; the region is unchanged. */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <errno.h>
 #include <setjmp.h>
@@ -31,9 +29,9 @@
 #define STREAM_MAX (2u << 20)
 #define BUF_SIZE 2048u
 
-static uint8_t *region;		   /* mmap'd, read-only once filled */
+static uint8_t *region;		     /* mmap'd, read-only once filled */
 static uint8_t outside[OUTSIDE_LEN]; /* sent by reference, not registered */
-static uint8_t *expect;		   /* the stream as the receiver must see it */
+static uint8_t *expect;		     /* the stream as the receiver must see it */
 static uint32_t expect_len;
 
 struct piece {
@@ -44,11 +42,11 @@ struct piece {
 /* Small and large, touching and not: a copy run between two lent ranges, a
  * piece straddling many segments, 1-byte pieces, a writer between. */
 static const struct piece script[] = {
-    {REF_IN, 0, 100},	       {REF_IN, 100, 3000},	 {REF_IN, 3100, 70000},	  {REF_OUT, 0, 5000},
-    {WRITER, 17, 10000},       {REF_IN, 80000, 1},	 {REF_IN, 80001, 1},	  {REF_IN, 80002, 2047},
-    {REF_IN, 90000, 2048},     {REF_IN, 100000, 300000}, {REF_OUT, 100, 8000},	  {REF_IN, 400000, 65536},
-    {REF_IN, 500000, 131072},  {WRITER, 0, 70000},	 {REF_IN, 700000, 4000},  {REF_IN, 704000, 4000},
-    {REF_IN, 708000, 4000},    {REF_IN, 712000, 100000},
+    {REF_IN, 0, 100},	      {REF_IN, 100, 3000},	{REF_IN, 3100, 70000},	{REF_OUT, 0, 5000},
+    {WRITER, 17, 10000},      {REF_IN, 80000, 1},	{REF_IN, 80001, 1},	{REF_IN, 80002, 2047},
+    {REF_IN, 90000, 2048},    {REF_IN, 100000, 300000}, {REF_OUT, 100, 8000},	{REF_IN, 400000, 65536},
+    {REF_IN, 500000, 131072}, {WRITER, 0, 70000},	{REF_IN, 700000, 4000}, {REF_IN, 704000, 4000},
+    {REF_IN, 708000, 4000},   {REF_IN, 712000, 100000},
 };
 #define N_PIECES (sizeof(script) / sizeof(script[0]))
 
@@ -69,7 +67,7 @@ static void writer_fn(void *arg, uint32_t off, uint32_t len, struct usn_cursor d
 
 struct side {
 	struct usn_tcp_conn *c;
-	uint32_t next;	 /* next script piece to queue */
+	uint32_t next; /* next script piece to queue */
 	uint64_t rx, rx_bad, acked;
 	int closed;
 	enum usn_tcp_close_reason why;
@@ -270,8 +268,8 @@ static bool done(void *arg)
 
 /* One transfer of the script from a zero-copy sender; returns its stack's
  * zero-copy byte count. */
-static uint64_t transfer(uint64_t seed, double loss, double reorder, uint32_t extra_offloads, bool do_register,
-			 uint16_t tso_max_segs)
+static uint64_t transfer(uint64_t seed, double loss, double reorder, uint32_t extra_offloads,
+			 bool do_register, uint16_t tso_max_segs)
 {
 	struct simnet net;
 	simnet_init(&net, seed);
@@ -286,8 +284,8 @@ static uint64_t transfer(uint64_t seed, double loss, double reorder, uint32_t ex
 	struct usn_sim_port_config pc;
 	memset(&pc, 0, sizeof pc);
 	pc.buf_size = BUF_SIZE;
-	pc.offloads = USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM | USN_HAL_OFF_TX_MULTISEG | USN_HAL_OFF_TX_TSO |
-		      extra_offloads;
+	pc.offloads = USN_HAL_OFF_TX_IP_CSUM | USN_HAL_OFF_TX_TCP_CSUM | USN_HAL_OFF_TX_MULTISEG |
+		      USN_HAL_OFF_TX_TSO | extra_offloads;
 	pc.tso_max_segs = tso_max_segs; /* the sim stops the test on a frame of more */
 	struct simnet_host *a = simnet_add_host(&net, SIMNET_IP(0, 1), &cfg, &pc);
 	memset(&pc, 0, sizeof pc);
@@ -296,8 +294,9 @@ static uint64_t transfer(uint64_t seed, double loss, double reorder, uint32_t ex
 	assert_non_null(a);
 	assert_non_null(b);
 	if (do_register)
-		assert_int_equal(usn_stack_tx_region(a->stack, region, REGION_LEN),
-				 ((extra_offloads | simnet_env_offloads()) & USN_HAL_OFF_TX_EXT) ? 0 : -EOPNOTSUPP);
+		assert_int_equal(
+		    usn_stack_tx_region(a->stack, region, REGION_LEN),
+		    ((extra_offloads | simnet_env_offloads()) & USN_HAL_OFF_TX_EXT) ? 0 : -EOPNOTSUPP);
 	usn_sim_port_set_tx_tap(a->port, tap, NULL);
 	struct usn_sim_faults f;
 	memset(&f, 0, sizeof f);
@@ -417,10 +416,8 @@ static void test_region_errors(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_clean),
-	    cmocka_unit_test(test_loss_reorder),
-	    cmocka_unit_test(test_port_copies),
-	    cmocka_unit_test(test_tso_max_segs),
+	    cmocka_unit_test(test_clean),	  cmocka_unit_test(test_loss_reorder),
+	    cmocka_unit_test(test_port_copies),	  cmocka_unit_test(test_tso_max_segs),
 	    cmocka_unit_test(test_region_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
