@@ -26,7 +26,9 @@
 # (per-request timeout, seconds, of both clients) COMPARE_RPS [1]: steer the
 # Linux server's veth receive to its core (0: the kernel's default, on the
 # sending core; see rig_up) COMPARE_STRICT=1 (CI: exit 1 when a server does
-# not start, a response is wrong, or a point has no result).
+# not start, a response is wrong, or a point has no result) COMPARE_MEMIF_TSO
+# [1]: the memif point carries large segments whole (--usn-memif-tso at both
+# ends, bsize=65535), as loopback carries 64 KB ones; 0: MSS frames.
 #
 # One method on every point: requests per second count the 2xx responses
 # that arrived within COMPARE_TIMEOUT, in the client's own measured window
@@ -247,15 +249,22 @@ point_memif() {
 		no_result "$name" "not measured: minimal_ws not built or stale"
 		return
 	fi
+	# Large segments whole across the link (both ends libusnet), unless
+	# COMPARE_MEMIF_TSO=0.
+	local mdev="" mopt=""
+	if [ "${COMPARE_MEMIF_TSO:-1}" = 1 ]; then
+		mdev=",bsize=65535,rsize=8"
+		mopt="--usn-memif-tso"
+	fi
 	# shellcheck disable=SC2046
 	start_server minimal_ws "$TMP/memif_srv.log" taskset -c 0 "$B/apps/minimal_ws" \
-		$(eal 0 s "net_memif0,role=server,socket=$sock") -- --root "$WWW" --ip $SRV_IP/24 \
+		$(eal 0 s "net_memif0,role=server,socket=$sock$mdev") $mopt -- --root "$WWW" --ip $SRV_IP/24 \
 		--max-conns "$MAX_CONNS" || {
 		no_result "$name" "minimal_ws did not start"
 		return
 	}
 	# shellcheck disable=SC2046
-	run_client memif taskset -c 1 "$B/apps/usn_load" $(eal 1 c "net_memif0,role=client,socket=$sock") -- \
+	run_client memif taskset -c 1 "$B/apps/usn_load" $(eal 1 c "net_memif0,role=client,socket=$sock$mdev") $mopt -- \
 		--ip $CLI_IP/24 --server $SRV_IP --pages "$PAGES" --connections "$CONNS" --duration "$DUR" \
 		--timeout "$TIMEOUT" --json "$TMP/memif.json" ${COMPARE_CLIENT_ARGS:-}
 	stop_pid "$SRV_PID"

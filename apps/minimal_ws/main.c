@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -293,8 +294,10 @@ int main(int argc, char **argv)
 	char ipbuf[INET_ADDRSTRLEN];
 	struct in_addr ia = {.s_addr = htonl(a.ip)};
 	inet_ntop(AF_INET, &ia, ipbuf, sizeof(ipbuf));
-	printf("listening on %s:%u with %u worker%s%s\n", ipbuf, a.port, a.workers, a.workers == 1 ? "" : "s",
-	       a.keepalive ? ", keep-alive" : "");
+	int zc = mws_zero_copy(m);
+	printf("listening on %s:%u with %u worker%s%s, zero-copy TX %s%s%s\n", ipbuf, a.port, a.workers,
+	       a.workers == 1 ? "" : "s", a.keepalive ? ", keep-alive" : "", zc == 0 ? "on" : "off",
+	       zc == 0 || zc == -EOPNOTSUPP ? "" : ": ", zc == 0 || zc == -EOPNOTSUPP ? "" : strerror(-zc));
 
 	struct run_ctx ctx = {.stack = s};
 	rc = usn_backend_run(b, worker_fn, &ctx);

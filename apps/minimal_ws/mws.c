@@ -42,6 +42,7 @@ struct mws {
 	struct mws_opts o;
 	uint16_t n_workers;
 	struct mws_worker *w;
+	int zcopy_rc; /* usn_stack_tx_region's answer for the store's arena */
 };
 
 static struct mws_worker *worker_of(struct usn_tcp_conn *c)
@@ -272,6 +273,15 @@ struct mws *mws_init(struct usn_stack *s, const struct http_store *store, const 
 	rc = usn_tcp_listen(s, m->o.port, &mws_handlers, m);
 	if (rc != 0)
 		goto fail;
+	/* The pages leave without a copy where the port reads them in place;
+	 * where it cannot (-EOPNOTSUPP), or the region is refused, they are
+	 * copied as before. */
+	const void *arena;
+	size_t arena_len;
+	if (http_store_arena(store, &arena, &arena_len))
+		m->zcopy_rc = usn_stack_tx_region(s, arena, arena_len);
+	else
+		m->zcopy_rc = -EOPNOTSUPP;
 	return m;
 fail:
 	if (err)
@@ -293,6 +303,11 @@ void mws_destroy(struct mws *m)
 	}
 	free(m->w);
 	free(m);
+}
+
+int mws_zero_copy(const struct mws *m)
+{
+	return m->zcopy_rc;
 }
 
 void mws_worker_stats(const struct mws *m, uint16_t worker, struct mws_worker_stats *out)

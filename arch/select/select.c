@@ -45,7 +45,9 @@ int usn_backend_args(int argc, char **argv)
 
 const char *usn_backend_help(void)
 {
-	static char text[1024];
+	/* Every backend's lines whole (1 KB cut the DPDK lines short after
+	 * the packet port's). */
+	static char text[4096];
 
 	if (!text[0]) {
 		size_t n = 0;

@@ -19,6 +19,8 @@
 
 /* Most queue pairs (workers) one port is opened with. */
 #define USN_DPDK_MAX_QUEUES 64
+/* Most zero-copy regions (hal ops->tx_region) one port takes. */
+#define USN_DPDK_MAX_REGIONS 16
 
 /* The stack's usn_buf lives in the mbuf private area, right after the
  * struct rte_mbuf (rte_mbuf_to_priv), so each is found from the other by
@@ -50,6 +52,35 @@ struct usn_dpdk_backend {
 	uint64_t tx_ol_tcp;	 /* mbuf ol_flags for a TX TCP sum, 0 if not offered */
 	bool rx_csum;		 /* RX checksum results are reported in ol_flags */
 	bool rx_hash;		 /* the port's RSS hash is usn_rss_hash (our key, RETA set) */
+	/* Large segments (hal.h USN_BUF_TX_TCP_SEG, USN_BUF_RX_COALESCED). */
+	bool tx_tso;	   /* TSO frames go to the device with RTE_MBUF_F_TX_TCP_SEG */
+	bool rx_lro;	   /* RTE_MBUF_F_RX_LRO frames are passed on coalesced */
+	/* net_tap (DPDK 22.11) refuses a TSO frame whose piece, Ethernet
+	 * header included, exceeds its MTU: pieces are cut at most this many
+	 * bytes of headers and payload (its MTU); 0: no such limit. */
+	uint16_t tso_piece_max;
+	/* --usn-memif-tso: large segments cross the memif link whole; TCP
+	 * sums are the sender's to leave partial and the receiver's to trust. */
+	bool memif_tso;
+	/* Zero-copy TX (hal.h USN_BUF_TX_EXT): application memory the port
+	 * reads in place, each region with a shared-info block per queue
+	 * (the refcount of the mbufs attached to it from that queue, one
+	 * cache line each) whose count never drops below the backend's own
+	 * reference until close. */
+	bool zcopy;
+	bool zcopy_dma;		/* regions are DMA-mapped for the device (a NIC on a bus) */
+	struct rte_device *dev; /* for rte_dev_dma_map */
+	struct usn_dpdk_region {
+		uint8_t *base;
+		size_t len;
+		rte_iova_t iova; /* of base */
+		bool mapped;	 /* rte_extmem_register + rte_dev_dma_map done */
+		struct usn_dpdk_shinfo {
+			struct rte_mbuf_ext_shared_info sh;
+		} __rte_cache_aligned *shinfo; /* [n_queues] */
+	} region[USN_DPDK_MAX_REGIONS];
+	uint16_t n_regions;
+	uint64_t tx_ext[USN_DPDK_MAX_QUEUES]; /* external buffers attached, per queue */
 	/* Frames the driver's rte_eth_tx_prepare refused, dropped; per queue
 	 * (each written by its worker only), printed at exit. */
 	uint64_t tx_prep_drop[USN_DPDK_MAX_QUEUES];
@@ -93,6 +124,12 @@ struct usn_dpdk_backend {
 
 /* dpdk_hal.c: the HAL operations over the backend's port. */
 extern const struct usn_hal_ops usn_dpdk_hal_ops;
+/* dpdk_hal.c: external buffers attached now, over every region and queue. */
+unsigned usn_dpdk_ext_held(const struct usn_dpdk_backend *b);
+/* dpdk_hal.c: drops the backend's reference on every region (after the
+ * port is closed), says on the log if a driver still holds external
+ * buffers, unmaps the regions from the device and frees their state. */
+void usn_dpdk_regions_release(struct usn_dpdk_backend *b);
 /* len bytes from getrandom(); 0 or -errno. */
 int usn_dpdk_random(void *buf, size_t len);
 

@@ -123,6 +123,21 @@ struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_c
  * returned to the HAL. */
 void usn_stack_destroy(struct usn_stack *s);
 
+/* Zero-copy transmission. Declares len bytes at base as application memory
+ * that stays mapped and unchanged until the port is closed (after
+ * usn_stack_destroy), such as a server's preloaded pages: bytes sent from
+ * it by usn_tcp_send_ref may then leave without a copy, the port reading
+ * them in place (a NIC by DMA), where the port offers it
+ * (USN_HAL_OFF_TX_EXT) and the pieces are large enough (hal.h). The port
+ * may read them after sent_fn has reported them acknowledged (a
+ * retransmitted copy still queued, a frame in a software link's queue), so
+ * the acknowledgement does not free such memory; closing the port does.
+ * Call before the workers run. Returns 0; -EOPNOTSUPP if the port copies
+ * anyway (not an error: everything still works, with a copy); -ENOSPC
+ * beyond USN_TX_REGIONS_MAX (8) regions; -EINVAL; or the port's error (the
+ * memory cannot be mapped for it). */
+int usn_stack_tx_region(struct usn_stack *s, const void *base, size_t len);
+
 uint16_t usn_stack_workers(const struct usn_stack *s);
 /* The worker an IPv4/TCP flow belongs to, either direction (symmetric):
  * the port's RSS (usn_rss_hash with hal->rss_key) where it spreads flows;

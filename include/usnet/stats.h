@@ -34,7 +34,7 @@
 	X(tcp_deadline_timeouts) X(tcp_timewait_rst_ignored) X(drop_tcp_zero_window)                   \
 	X(tcp_probe_timeouts) X(tcp_challenge_acks_skipped)                                           \
 	X(steer_tx) X(steer_rx) X(tcp_spurious_rto) X(timers_fired)                                    \
-	X(rx_coalesced) X(gro_frames) X(gro_segs) X(tcp_tso_frames)                                  \
+	X(rx_coalesced) X(gro_frames) X(gro_segs) X(tcp_tso_frames) X(tcp_zcopy_bytes)                 \
 	USN_STATS_GAUGES(X)
 
 /* Gauges: levels, not counts (they go down as well as up). Connections by
@@ -60,7 +60,8 @@
  * (LRO); gro_frames the frames the stack's own GRO merged and passed on,
  * gro_segs the segments it merged into an earlier one (each a TCP input
  * saved); tcp_tso_frames the large segments handed to a TSO port (its
- * pieces count in tcp_tx_segs). */
+ * pieces count in tcp_tx_segs); tcp_zcopy_bytes the bytes sent without a
+ * copy, the port reading them in place (usn_stack_tx_region). */
 struct usn_stats {
 #define USN_STATS_DECLARE(name) uint64_t name;
 	USN_STATS_FIELDS(USN_STATS_DECLARE)

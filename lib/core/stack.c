@@ -398,6 +398,25 @@ void usn_stack_destroy(struct usn_stack *s)
 	free(s);
 }
 
+int usn_stack_tx_region(struct usn_stack *s, const void *base, size_t len)
+{
+	if (!s || !base || len == 0 || (uintptr_t)base + len < (uintptr_t)base)
+		return -EINVAL;
+	const uint32_t need = USN_HAL_OFF_TX_EXT | USN_HAL_OFF_TX_MULTISEG;
+	if ((s->hal->offloads & need) != need || !s->hal->ops->tx_region)
+		return -EOPNOTSUPP;
+	if (s->n_tx_regions == USN_TX_REGIONS_MAX)
+		return -ENOSPC;
+	int id = s->hal->ops->tx_region(s->hal, base, len);
+	if (id < 0)
+		return id;
+	if (id >= (int)USN_TX_REGION_NONE)
+		return -ERANGE; /* a port bug: hal.h says 0..254 */
+	s->tx_regions[s->n_tx_regions++] =
+	    (struct usn_tx_region){.base = (uintptr_t)base, .end = (uintptr_t)base + len, .id = (uint8_t)id};
+	return 0;
+}
+
 uint16_t usn_stack_workers(const struct usn_stack *s)
 {
 	return s->n_workers;

@@ -116,6 +116,7 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG) && w->hal->buf_size < USN_L4_OFF + 20u + t->smss_max)
 		t->smss_max = (uint16_t)(w->hal->buf_size > USN_L4_OFF + 20u + 64u ? w->hal->buf_size - USN_L4_OFF - 20u : 64u);
 	t->tso_max = tso_limit(w->hal, cfg, mtu);
+	t->tso_max_segs = w->hal->tso_max_segs;
 	derive_keys(w, t);
 	t->port_cursor = (uint16_t)(USN_TCP_EPH_LO + (t->key_isn[0] % (USN_TCP_EPH_HI - USN_TCP_EPH_LO + 1)));
 	return t;
@@ -675,6 +676,9 @@ int usn_tcp_send_ref(struct usn_tcp_conn *c, const void *data, uint32_t len, con
 	struct usn_tcp_sdesc d;
 	memset(&d, 0, sizeof d);
 	d.kind = USN_SD_REF;
+	d.region = USN_TX_REGION_NONE;
+	if (c && c->w->stack->n_tx_regions)
+		d.region = usn_stack_tx_region_of(c->w->stack, data, len);
 	d.u.ref.data = data;
 	d.u.ref.csum = csum;
 	return sq_append(c, len, &d);
@@ -701,6 +705,7 @@ int usn_tcp_send_writer(struct usn_tcp_conn *c, uint32_t len, usn_tcp_write_fn f
 	struct usn_tcp_sdesc d;
 	memset(&d, 0, sizeof d);
 	d.kind = USN_SD_WRITER;
+	d.region = USN_TX_REGION_NONE;
 	d.u.wr.fn = fn;
 	d.u.wr.arg = arg;
 	return sq_append(c, len, &d);

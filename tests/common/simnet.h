@@ -32,9 +32,10 @@ void simnet_init(struct simnet *n, uint64_t seed);
 /* The offloads every simulated port of a test advertises on top of its
  * own, from the environment: USN_SIM_OFFLOADS, a comma-separated list of
  * tso (TX_TSO with the checksum and chain offloads it needs), lro (RX_LRO
- * with RX_CSUM) and csum (the checksum offloads alone); `make test-unit`
- * runs the simulation suites again with tso,lro. An unknown word stops the
- * test with a message. */
+ * with RX_CSUM), csum (the checksum offloads alone) and ext (zero-copy TX
+ * from the memory a test declares with usn_stack_tx_region, hal.h
+ * USN_HAL_OFF_TX_EXT); `make test-unit` runs the simulation suites again
+ * with tso,lro,ext. An unknown word stops the test with a message. */
 uint32_t simnet_env_offloads(void);
 /* The HAL a host's stack runs on. The default (weak, in simnet.c) is the
  * host's simulated port itself. A test build may link a strong definition
