@@ -339,6 +339,7 @@ static uint16_t rx_ring(struct usn_pport *p, struct usn_pport_queue *q, struct u
 			q->reading = true;
 			q->pkt = (uint8_t *)d + d->hdr.bh1.offset_to_first_pkt;
 			q->pkt_left = d->hdr.bh1.num_pkts;
+			q->st.rx_blocks++;
 			if (q->pkt_left == 0) {
 				block_release(q);
 				continue;
@@ -436,6 +437,7 @@ static uint16_t pport_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_b
 		if (m == 0)
 			continue;
 		k = sendmmsg(q->fd, q->msgs, m, MSG_DONTWAIT);
+		q->st.tx_calls++;
 		if (k < 0) {
 			if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR) {
 				/* The socket's send buffer or the device is
