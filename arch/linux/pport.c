@@ -810,7 +810,7 @@ static void pport_print_stats(struct usn_backend *b, FILE *out)
 			returned++;
 		fprintf(out,
 			"queue %u: rx %llu frames %llu bytes (%llu coalesced, %llu partial sums, %llu sums "
-			"completed, %llu fetched, %llu blocks), dropped: %llu truncated "
+			"completed, %llu fetched, %llu blocks, %llu idle waits), dropped: %llu truncated "
 			"%llu no buffer %llu vlan %llu outgoing %llu bad header; "
 			"tx %llu frames %llu bytes (%llu tso) in %llu sendmmsg calls, %llu busy, %llu "
 			"refused, %llu too long; kernel: %llu frames, %llu drops, %llu ring freezes; "
@@ -818,7 +818,7 @@ static void pport_print_stats(struct usn_backend *b, FILE *out)
 			i, (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
 			(unsigned long long)s->rx_coalesced, (unsigned long long)s->rx_csum_partial,
 			(unsigned long long)s->rx_csum_sw, (unsigned long long)s->rx_fetched,
-			(unsigned long long)s->rx_blocks,
+			(unsigned long long)s->rx_blocks, (unsigned long long)s->rx_waits,
 			(unsigned long long)s->rx_truncated, (unsigned long long)s->rx_no_buf,
 			(unsigned long long)s->rx_vlan, (unsigned long long)s->rx_outgoing,
 			(unsigned long long)s->rx_bad_vnet, (unsigned long long)s->tx_frames,

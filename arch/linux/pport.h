@@ -48,6 +48,7 @@ struct usn_pport_stats {
 	uint64_t rx_outgoing;	  /* the interface's own transmissions seen by the tap: dropped */
 	uint64_t rx_bad_vnet;	  /* a virtio-net header that does not fit the frame: dropped */
 	uint64_t rx_blocks;	  /* (TPACKET_V3) ring blocks read: frames per block says how full they came */
+	uint64_t rx_waits;	  /* idle waits on the socket (usn_hal_ops.rx_wait) */
 	uint64_t tx_frames, tx_bytes;
 	uint64_t tx_calls;    /* sendmmsg calls: frames per call says how well sends are batched */
 	uint64_t tx_tso;      /* frames handed over with GSO_TCPV4 */
