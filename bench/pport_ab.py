@@ -104,7 +104,8 @@ class Rig:
         r = self.ex(ns, ["ip", "-j", "-s", "link", "show", ifn], check=False)
         try:
             st = json.loads(r.stdout)[0]["stats64"]
-            return {"rx_drop": st["rx"]["dropped"], "tx_drop": st["tx"]["dropped"]}
+            return {"rx_drop": st["rx"]["dropped"], "tx_drop": st["tx"]["dropped"],
+                    "rx_packets": st["rx"]["packets"], "tx_packets": st["tx"]["packets"]}
         except (ValueError, KeyError, IndexError):
             return {}
 
@@ -218,10 +219,24 @@ def one_run(args, name, spec, run_idx, tmp):
 
         sampler = cpuwin.Sampler({args.srv_core, args.cli_core}, interval=0.05, extra=ticks)
         sampler.start()
+        perf = None
+        if args.perf:
+            # The server's own time, from a second in to a second before
+            # the end (call graphs; frame pointers make user stacks whole).
+            time.sleep(1.0)
+            perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-p", str(srv.pid), "-o",
+                                     os.path.join(args.perf, "%s.%d.data" % (name, run_idx)), "--",
+                                     "sleep", str(max(1, args.duration - 2))],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             out, err = wp.communicate(timeout=args.duration + 60)
+            if perf is not None:
+                perf.wait(timeout=30)
         finally:
             sampler.stop()
+            if perf is not None and perf.poll() is None:
+                perf.kill()
+                perf.wait()
             if wp.poll() is None:
                 wp.kill()
                 wp.wait()
@@ -258,7 +273,13 @@ def one_run(args, name, spec, run_idx, tmp):
             "cli_retrans": ns1.get("TcpRetransSegs", 0) - ns0.get("TcpRetransSegs", 0),
             "softnet_drops": [b - a for a, b in zip(sn0, sn1)],
             "veth_drops": {k: ls1[i].get(k, 0) - ls0[i].get(k, 0)
-                           for i in range(2) for k in ls1[i]},
+                           for i in range(2) for k in ls1[i] if k.endswith("_drop")},
+            # Packets on the client's veth per request (a TSO segment is
+            # one): to the client, and from it.
+            "pkts_in_req": (ls1[1].get("rx_packets", 0) - ls0[1].get("rx_packets", 0)) / j["requests"]
+            if j["requests"] else None,
+            "pkts_out_req": (ls1[1].get("tx_packets", 0) - ls0[1].get("tx_packets", 0)) / j["requests"]
+            if j["requests"] else None,
         })
     finally:
         if srv is not None:
@@ -301,9 +322,12 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", help="write every run's figures here")
     ap.add_argument("--keep-logs", action="store_true", help="keep the servers' logs (their paths in --json)")
+    ap.add_argument("--perf", metavar="DIR", help="perf record -e cpu-clock -g of each server into DIR/NAME.RUN.data")
     args = ap.parse_args()
     if os.geteuid() != 0:
         ap.error("needs root (namespaces, packet sockets)")
+    if args.perf:
+        os.makedirs(args.perf, exist_ok=True)
     args.www = os.path.join(args.corpus, "www")
     args.pages = os.path.join(args.corpus, "pages.txt")
     if not os.path.exists(args.pages):
@@ -334,12 +358,13 @@ def main():
                     print("%-8s run %d: ERROR %s" % (name, idx, r["error"]), flush=True)
                     continue
                 print("%-8s req/s %6.0f  us/req %5s  proc %3.0f%% %5s us/req  core %3.0f%% (usr %2.0f sys %2.0f sirq %2.0f)  wrk %3.0f%% (own %3.0f%%)  "
-                      "p50/p99/max ms %s/%s/%s  err %d late %d  cli syn-rtx %d rto %d  k drops %s freezes %s  "
+                      "p50/p99/max ms %s/%s/%s  err %d late %d  pkts/req in %s out %s  cli syn-rtx %d rto %d  k drops %s freezes %s  "
                       "rto %s (spur %s)  idle %s  load %s" % (
                           name, r["req_s"], fmt(r["us_req"]), 100 * r["proc_cpu"], fmt(r["proc_us_req"]),
                           100 * r["busy"], 100 * r["usr"], 100 * r["sys"],
                           100 * r["sirq"], 100 * r["wrk_busy"], 100 * r["wrk_cpu"], fmt(r["p50_ms"], "%.1f"), fmt(r["p99_ms"], "%.0f"),
-                          fmt(r["max_ms"], "%.0f"), r["errors"], r["late"], r["cli_syn_retrans"],
+                          fmt(r["max_ms"], "%.0f"), r["errors"], r["late"], fmt(r["pkts_in_req"], "%.1f"),
+                          fmt(r["pkts_out_req"], "%.1f"), r["cli_syn_retrans"],
                           r["cli_timeouts"], r.get("k_drops", "-"), r.get("k_freezes", "-"), r.get("rto", "-"),
                           r.get("spurious", "-"), r.get("idle_polls", "-"), loadavg()), flush=True)
     except KeyboardInterrupt:
