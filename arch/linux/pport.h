@@ -47,7 +47,10 @@ struct usn_pport_stats {
 	uint64_t rx_vlan;	  /* VLAN-tagged (the stack serves untagged traffic): dropped */
 	uint64_t rx_outgoing;	  /* the interface's own transmissions seen by the tap: dropped */
 	uint64_t rx_bad_vnet;	  /* a virtio-net header that does not fit the frame: dropped */
+	uint64_t rx_blocks;	  /* (TPACKET_V3) ring blocks read: frames per block says how full they came */
+	uint64_t rx_waits;	  /* idle waits on the socket (usn_hal_ops.rx_wait) */
 	uint64_t tx_frames, tx_bytes;
+	uint64_t tx_calls;    /* sendmmsg calls: frames per call says how well sends are batched */
 	uint64_t tx_tso;      /* frames handed over with GSO_TCPV4 */
 	uint64_t tx_busy;     /* sendmmsg calls that stopped on a full socket or device */
 	uint64_t tx_errors;   /* frames the kernel refused: dropped */
@@ -87,6 +90,8 @@ struct usn_pport_queue {
 	uint8_t vnet[USN_PPORT_TX_BATCH][USN_PPORT_VNET_LEN];
 
 	struct usn_pport_stats st;
+	/* The kernel's PACKET_STATISTICS, summed: reading them resets them. */
+	uint64_t k_packets, k_drops, k_freezes;
 
 	/* Buffers of this pool freed by other workers (a frame received here
 	 * and steered away in software): a list through usn_buf.link, pushed
@@ -153,6 +158,12 @@ void usn_pport_pool_fill(struct usn_pport_queue *q);
 /* Gives back to the kernel every block of q's ring that is ready (frames
  * that arrived while the port was being set up). */
 void usn_pport_ring_flush(struct usn_pport_queue *q);
+
+/* Adds the kernel's counters for q's socket (frames it queued for the
+ * ring, frames it dropped for want of room, times the V3 ring froze) since
+ * the last call to q->k_*; returns false if it cannot read them. Not the
+ * worker's: any thread may call it, one at a time. */
+bool usn_pport_kernel_stats(struct usn_pport_queue *q);
 
 /* pport_vnet.c: virtio-net headers <-> usn_buf offload fields. */
 /* What a received frame's header (vnet, NULL without them) and TPACKET

@@ -135,6 +135,13 @@ struct usn_hal_ops {
 	 * memory must stay mapped and unchanged until the port is closed.
 	 * Called only before the workers run (usn_stack_tx_region). */
 	int (*tx_region)(struct usn_hal *hal, const void *base, size_t len);
+	/* Optional (NULL: the stack sleeps instead): blocks until the queue
+	 * may have frames to receive, or max_us microseconds have passed,
+	 * whichever comes first; it may return early. usn_worker_run calls it
+	 * when a round found nothing to do and the configuration lets an idle
+	 * worker sleep (idle_backoff_us), so that arriving frames end the
+	 * sleep instead of waiting out a timer. Never on the packet path. */
+	void (*rx_wait)(struct usn_hal *hal, uint16_t queue, uint32_t max_us);
 };
 
 /* A port as the stack sees it. The backend embeds this struct in its own. */

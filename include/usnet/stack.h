@@ -103,7 +103,8 @@ struct usn_stack_config {
 	uint32_t arp_queue_len;    /* frames waiting on resolution, per worker [64] */
 
 	uint32_t bufs_per_worker;  /* frame buffers a worker keeps cached [256] */
-	uint32_t idle_backoff_us;  /* usn_worker_run: sleep up to this long when idle; 0: spin [0] */
+	uint32_t idle_backoff_us;  /* usn_worker_run: sleep up to this long when idle (a port with
+				    * rx_wait is woken by arriving frames); 0: spin [0] */
 	uint32_t timer_hz;         /* timing-wheel ticks per second [1000] */
 };
 
