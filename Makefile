@@ -101,13 +101,25 @@ check-layers: $(LIB_OBJS)
 check-exports: $(LIBSO)
 	@tests/layout/check_exports.sh "$(CC)" $(LIBSO_REAL) $(API_HEADERS)
 
-install: lib
+# Headers, libusnet (static and shared) and usnet.pc; and, where this build
+# has a backend, what a program links to open a port (usnet/backend.h):
+# libusnet_port.a (the selector and the backends, arch/select/select.mk)
+# and usnet-port.pc, which adds them and their libraries (DPDK's, libnuma)
+# to usnet.pc's: `cc app.c $$(pkg-config --cflags --libs usnet-port)`.
+# The .pc files give the library's directory as the programs' run path,
+# so they find libusnet.so under any PREFIX without ldconfig.
+install: lib $(PORT_LIBA)
 	install -d $(DESTDIR)$(PREFIX)/include/usnet $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/usnet/*.h $(DESTDIR)$(PREFIX)/include/usnet/
 	install -m 644 $(LIBA) $(LIBSO_REAL) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libusnet.so.$(SO_VERSION) $(DESTDIR)$(PREFIX)/lib/libusnet.so.$(SO_MAJOR)
 	ln -sf libusnet.so.$(SO_MAJOR) $(DESTDIR)$(PREFIX)/lib/libusnet.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' lib/usnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/usnet.pc
+ifneq ($(PORT_LIBA),)
+	install -m 644 $(PORT_LIBA) $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@BACKENDS@|$(PORT_BACKENDS)|' -e 's|@PORT_LIBS@|$(strip $(BACKEND_LDLIBS))|' \
+		lib/usnet-port.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/usnet-port.pc
+endif
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

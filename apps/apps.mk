@@ -17,6 +17,9 @@ HTTP_OBJS := $(HTTP_SRCS:%.c=$(APPS_OBJ)/%.o)
 # apps/common/cli.c: the command-line helpers every program links (also
 # minimal_ws_tilegx, by this path).
 CLI_OBJ := $(APPS_OBJ)/apps/common/cli.o
+# apps/common/observe.c: --stats-interval and --pcap, for the programs on
+# libusnet (and minimal_ws_tilegx).
+OBSERVE_OBJ := $(APPS_OBJ)/apps/common/observe.o
 
 BSD_WS := $(B)/apps/bsd_ws
 BSD_WS_OBJS := $(APPS_OBJ)/apps/bsd_ws/bsd_ws.o $(CLI_OBJ) $(HTTP_OBJS)
@@ -34,7 +37,7 @@ APPS := $(BSD_WS)
 ifneq ($(BACKEND_LIBS),)
 ifneq ($(shell grep -ls '^int usn_tcp_send_ref' lib/tcp/*.c 2>/dev/null),)
 MINIMAL_WS := $(B)/apps/minimal_ws
-MINIMAL_WS_OBJS := $(APPS_OBJ)/apps/minimal_ws/main.o $(APPS_OBJ)/apps/minimal_ws/mws.o $(CLI_OBJ) \
+MINIMAL_WS_OBJS := $(APPS_OBJ)/apps/minimal_ws/main.o $(APPS_OBJ)/apps/minimal_ws/mws.o $(CLI_OBJ) $(OBSERVE_OBJ) \
 	$(HTTP_OBJS)
 
 $(MINIMAL_WS): $(MINIMAL_WS_OBJS) $(BACKEND_LIBS) $(LIBA)
@@ -46,7 +49,7 @@ APPS += $(MINIMAL_WS)
 # usn_load: the HTTP/1.0 load generator on libusnet (load.c is also linked
 # in-process by bench/floor).
 USN_LOAD := $(B)/apps/usn_load
-USN_LOAD_OBJS := $(APPS_OBJ)/apps/usn_load/main.o $(APPS_OBJ)/apps/usn_load/load.o $(CLI_OBJ)
+USN_LOAD_OBJS := $(APPS_OBJ)/apps/usn_load/main.o $(APPS_OBJ)/apps/usn_load/load.o $(CLI_OBJ) $(OBSERVE_OBJ)
 
 $(USN_LOAD): $(USN_LOAD_OBJS) $(BACKEND_LIBS) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -56,7 +59,7 @@ APPS += $(USN_LOAD)
 
 # usn_echo: the TCP echo server (apps/echo).
 ECHO_BIN := $(B)/apps/usn_echo
-ECHO_OBJS := $(APPS_OBJ)/apps/echo/echo.o $(CLI_OBJ)
+ECHO_OBJS := $(APPS_OBJ)/apps/echo/echo.o $(CLI_OBJ) $(OBSERVE_OBJ)
 
 $(ECHO_BIN): $(ECHO_OBJS) $(BACKEND_LIBS) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -77,5 +80,5 @@ endif
 apps: $(APPS)
 all: $(APPS)
 
--include $(BSD_WS_OBJS:.o=.d) $(APPS_OBJ)/apps/minimal_ws/main.d $(APPS_OBJ)/apps/minimal_ws/mws.d \
+-include $(BSD_WS_OBJS:.o=.d) $(OBSERVE_OBJ:.o=.d) $(APPS_OBJ)/apps/minimal_ws/main.d $(APPS_OBJ)/apps/minimal_ws/mws.d \
 	$(APPS_OBJ)/apps/usn_load/main.d $(APPS_OBJ)/apps/usn_load/load.d $(APPS_OBJ)/apps/echo/echo.d

@@ -1,9 +1,12 @@
 # bench/bench.mk: `make bench` (the Rusty experiment: wrk against minimal_ws,
 # bsd_ws, nginx and lighttpd in network namespaces) and `make bench-smoke` (CI).
 # Knobs (environment or make variables): BENCH_DURATION (s per run, default 10;
-# the thesis used 50), BENCH_RUNS (3), BENCH_SWEEP=1 (workers and MTU sweeps),
-# BENCH_SERVERS (comma list), BENCH_PROFILE=1 (minimal_ws's cost centres from a
-# USN_PROFILE=1 build in build-prof/), BENCH_ARGS (extra bench.py flags).
+# the thesis used 50), BENCH_RUNS (3), BENCH_SWEEP=1 (workers, MTU and
+# concurrent-connection sweeps; BENCH_SWEEP_AXES picks some), BENCH_SERVERS
+# (comma list), BENCH_PORTS (minimal_ws's ports: dpdk,packet), BENCH_MAX_CONNS
+# (minimal_ws --max-conns, 65536), BENCH_PROFILE=1 (minimal_ws's cost centres
+# on each port from a USN_PROFILE=1 build in build-prof/), BENCH_ARGS (extra
+# bench.py flags).
 
 # Debian's python3 carries python3-matplotlib; a python3 earlier on PATH may not.
 BENCH_PY ?= /usr/bin/python3
@@ -28,9 +31,10 @@ bench-corpus:
 # not measure one that is not (its row says why; an error with --strict).
 BENCH_BUILD = $(MAKE) -k all || echo "bench: WARNING: \`make all\` failed; servers it did not rebuild are not measured (see their rows)" >&2
 
-# Issue 9's figures, folded into the same report: usn_load against both
-# stacks over veth and over each one's cheapest link (1 KiB page and the
-# corpus), then the floor (both stacks in one process, simulated link).
+# The usn_load figures, folded into the same report: usn_load against both
+# stacks over veth (a DPDK client and a packet-port client) and over each
+# one's cheapest link (1 KiB page and the corpus), then the floor (both
+# stacks in one process, simulated link).
 # In `make bench` a failure here is reported and does not undo the wrk
 # comparison; in `make bench-smoke` (CI, BENCH_EXTRA_FAIL=exit 1) it fails
 # the target, as does a project server that does not start or serves wrong
@@ -70,3 +74,11 @@ csum-bench: $(B)/bench/csum_bench
 $(B)/bench/csum_bench: bench/csum_bench.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $< $(LIBA) $(LDFLAGS_COMMON) -o $@
+
+# `make bench-capture`: bench/capture_cost.sh, minimal_ws's requests per
+# second with and without --pcap (and, with a cost-centre build in
+# build-prof/, the worker's cycles per request), figures only.
+.PHONY: bench-capture
+bench-capture:
+	$(MAKE) all
+	B=$(B) bench/capture_cost.sh

@@ -12,8 +12,14 @@ is run BENCH_RUNS times; figures are min/median/max over the runs.
 Servers: bsd_ws and minimal_ws (this project; a "not built" row until their
 binaries exist), nginx and lighttpd (Debian's, with generated configs). The
 Linux-stack servers run twice: veth offloads as the kernel sets them, and with
-checksum/segmentation/receive offloads off. A frame blaster (bench/blast.c)
-measures the link's own ceiling on the same path.
+checksum/segmentation/receive offloads off. minimal_ws runs once per port:
+DPDK's net_af_xdp (else net_af_packet) and the Linux packet port (--iface,
+TSO and checksum offload); the comparison lines use the port that served
+best and say which. A frame blaster (bench/blast.c) measures the link's own
+ceiling on the same path. Every row has frames per request (the veth's
+packet counters, a TSO segment counting once) and CPU per request. With
+--sweep: workers, MTU, and concurrent connections (1,000 / 8,000 / 16,000,
+within the open-file limit, which the bench raises where it may and reports).
 
 Never a stale binary: a project server whose binary is missing or older
 than its sources (`make -q` says it needs remaking, e.g. because the build
@@ -98,7 +104,6 @@ class Procs:
         # Own session: Ctrl-C reaches only bench.py, which then stops its
         # children in order and deletes the namespaces.
         kw.setdefault("start_new_session", True)
-        kw.setdefault("preexec_fn", raise_nofile)
         p = subprocess.Popen(argv, **kw)
         self.live.append(p)
         return p
@@ -130,12 +135,47 @@ class Procs:
                 print("bench: stopping pid %d: %s" % (p.pid, e), file=sys.stderr)
 
 
-def raise_nofile():
-    # 1000 concurrent connections need more than the usual 1024 descriptors.
+# Descriptors a server or wrk needs beyond one per connection (listening
+# sockets, epoll, pipes, logs, the corpus' files while loading).
+FD_MARGIN = 512
+
+
+def read_int(path):
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
-    except (ValueError, OSError):
-        pass
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def raise_nofile(want):
+    """Raises this process' open-file limit, which every process the bench
+    starts inherits (ip netns exec and taskset keep it), to `want`
+    descriptors where it can: soft and hard to `want` (root with
+    CAP_SYS_RESOURCE, up to fs.nr_open), else the soft limit to the hard
+    one. Returns what it found and did, for the report."""
+    soft0, hard0 = resource.getrlimit(resource.RLIMIT_NOFILE)
+    nr_open = read_int("/proc/sys/fs/nr_open")
+    target = min(want, nr_open) if nr_open else want
+    why = None
+    if hard0 != resource.RLIM_INFINITY and hard0 < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, target))
+        except (ValueError, OSError) as e:
+            why = "the hard limit %d cannot be raised here (%s; it needs CAP_SYS_RESOURCE)" % (hard0, e)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(target, hard), hard))
+        except (ValueError, OSError) as e:
+            why = (why + "; " if why else "") + "the soft limit cannot be raised (%s)" % e
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return {"initial": {"soft": soft0, "hard": hard0}, "soft": soft, "hard": hard, "wanted": want,
+            "nr_open": nr_open, "file_max": read_int("/proc/sys/fs/file-max"), "why_not_raised": why}
+
+
+def nofile_limit():
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def kill_quiet(pid):
@@ -262,13 +302,19 @@ class Rig:
         for w, ifn in (("c", self.if_c), ("s", self.if_s)):
             self.sh(w, ["ip", "link", "set", "lo", "up"])
             self.sh(w, ["ip", "link", "set", ifn, "mtu", str(self.mtu)])
+            # IPv4 only: no router solicitations, DAD or MLD reports of the
+            # kernel's on the veth, in the frame counts or at a userspace port.
+            self.sh(w, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
+                        "net.ipv6.conf.default.disable_ipv6=1"], check=False)
         self.sh("c", ["ip", "addr", "add", "%s/%d" % (CLI_IP, PREFIX), "dev", self.if_c])
         if self.kernel_ip:
             self.sh("s", ["ip", "addr", "add", "%s/%d" % (SRV_IP, PREFIX), "dev", self.if_s])
-        # Per-namespace sysctls: a 1000-connection flood must not hit a
-        # 4096-entry listen queue limit, and the client reuses its ports.
-        self.sh("s", ["sysctl", "-q", "-w", "net.core.somaxconn=8192",
-                      "net.ipv4.tcp_max_syn_backlog=8192"])
+        # Per-namespace sysctls: a flood of 1,000 to 16,000 connects must not
+        # be capped by the kernel's listen queue limits (each server asks for
+        # its own backlog; somaxconn only caps it), and the client reuses its
+        # ports.
+        self.sh("s", ["sysctl", "-q", "-w", "net.core.somaxconn=65535",
+                      "net.ipv4.tcp_max_syn_backlog=65535"])
         self.sh("c", ["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65535",
                       "net.ipv4.tcp_tw_reuse=1"])
         if self.offloads == "off":
@@ -276,11 +322,15 @@ class Rig:
                 self.sh(w, ["ethtool", "-K", ifn, "tso", "off", "gso", "off", "gro", "off",
                             "tx", "off", "rx", "off"])
         elif self.offloads == "csum-off":
-            # Userspace stack on the server end: frames must arrive with their
-            # checksums filled in (CHECKSUM_PARTIAL never reaches AF_XDP/AF_PACKET
-            # completed) and no larger than the MTU.
+            # Userspace stack on the server end through DPDK: frames must
+            # arrive with their checksums filled in (CHECKSUM_PARTIAL never
+            # reaches AF_XDP/AF_PACKET completed) and no larger than the MTU.
             self.sh("c", ["ethtool", "-K", self.if_c, "tx", "off", "tso", "off", "gso", "off"])
             self.sh("s", ["ethtool", "-K", self.if_s, "gro", "off"])
+        # "on" (the Linux servers' offl-on, and the packet port): both ends
+        # as the kernel sets them. The packet port takes the client's partial
+        # checksums and TSO frames (virtio-net headers), and its own 64 KB
+        # segments cross the veth whole only while the server end keeps TSO.
         if self.rps:
             # Receive processing on the receiver's own cores: without this,
             # veth runs the server's TCP input on wrk's core and the reverse.
@@ -324,6 +374,18 @@ class Rig:
     def counter(self, which, name):
         ifn = self.if_c if which == "c" else self.if_s
         return int(self.sh(which, ["cat", "/sys/class/net/%s/statistics/%s" % (ifn, name)]).stdout)
+
+    def packets(self):
+        """The veth's packet counters, both ends: {"c": (tx, rx), "s": (tx, rx)}.
+        A veth counts one packet per buffer it carries, so a TSO/GSO segment
+        of 64 KB is one packet, as it is one crossing."""
+        out = {}
+        for w, ifn in (("c", self.if_c), ("s", self.if_s)):
+            d = "/sys/class/net/%s/statistics/" % ifn
+            r = self.sh(w, ["cat", d + "tx_packets", d + "rx_packets"])
+            tx, rx = (int(v) for v in r.stdout.split())
+            out[w] = (tx, rx)
+        return out
 
     def down(self):
         # Processes first (one rig exists at a time, so every live process we
@@ -391,11 +453,34 @@ def binary_fresh(binary, build_dir, make="make"):
     return False, "cannot check %s against its sources: make -q: %s" % (binary, r.stderr.strip()[-200:])
 
 
+_HAS_DPDK = {}
+
+
+def has_dpdk(binary):
+    """Whether a libusnet program carries the DPDK port (its --help lists an
+    "EAL options" port); built where DPDK is not installed, it has the
+    Linux packet port alone."""
+    if binary not in _HAS_DPDK:
+        try:
+            r = subprocess.run([binary, "--help"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=10)
+            _HAS_DPDK[binary] = "EAL options" in r.stdout
+        except (OSError, subprocess.TimeoutExpired):
+            _HAS_DPDK[binary] = False
+    return _HAS_DPDK[binary]
+
+
 def dpdk_prefix():
     return "%s%d" % (NS_PREFIX, os.getpid())
 
 
-def nginx_conf(tmp, www, workers):
+def nginx_conf(tmp, www, workers, conns):
+    # Descriptors and connection slots for the run's connections (one
+    # worker holds them all), within this process' limit, which nginx
+    # inherits; the listen backlog takes a whole flood of connects.
+    nofile = nofile_limit()
+    slots = min(max(16384, conns + FD_MARGIN), nofile)
+    backlog = max(8192, conns)
     conf = os.path.join(tmp, "nginx.conf")
     with open(conf, "w") as f:
         f.write("""# generated by bench/bench.py
@@ -403,10 +488,10 @@ user root;
 daemon off;
 master_process on;
 worker_processes %d;
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile %d;
 pid %s/nginx.pid;
 error_log %s/error.log warn;
-events { worker_connections 16384; use epoll; }
+events { worker_connections %d; use epoll; }
 http {
     access_log off;
     sendfile on;
@@ -419,17 +504,18 @@ http {
     uwsgi_temp_path %s/uwsgi;
     scgi_temp_path %s/scgi;
     server {
-        listen %s:%d backlog=8192%s;
+        listen %s:%d backlog=%d%s;
         root %s;
         location / { }
     }
 }
-""" % (workers, tmp, tmp, tmp, tmp, tmp, tmp, tmp, SRV_IP, PORT,
+""" % (workers, nofile, tmp, tmp, slots, tmp, tmp, tmp, tmp, tmp, SRV_IP, PORT, backlog,
        " reuseport" if workers > 1 else "", www))
     return conf
 
 
-def lighttpd_conf(tmp, www, workers):
+def lighttpd_conf(tmp, www, workers, conns):
+    nofile = nofile_limit()
     conf = os.path.join(tmp, "lighttpd.conf")
     with open(conf, "w") as f:
         f.write("""# generated by bench/bench.py
@@ -439,23 +525,27 @@ server.port = %d
 server.errorlog = "%s/lighttpd.err"
 server.modules = ()
 server.max-keep-alive-requests = 0
-server.max-fds = 65536
-server.max-connections = 16384
-server.listen-backlog = 8192
+server.max-fds = %d
+server.max-connections = %d
+server.listen-backlog = %d
 server.network-backend = "sendfile"
 server.event-handler = "linux-sysepoll"
 server.max-worker = %d
 mimetype.assign = (".html" => "text/html")
-""" % (www, SRV_IP, PORT, tmp, workers if workers > 1 else 0))
+""" % (www, SRV_IP, PORT, tmp, nofile, min(max(16384, conns + FD_MARGIN), nofile // 2), max(8192, conns),
+       workers if workers > 1 else 0))
     return conf
 
 
 class Server:
     """One server process tree inside a rig's server namespace."""
 
-    def __init__(self, name, binary, rig, procs, www, workers, mtu, tmp, vdev=None):
+    def __init__(self, name, binary, rig, procs, www, workers, mtu, tmp, vdev=None, conns=1000, max_conns=None):
         self.name, self.binary, self.rig, self.procs = name, binary, rig, procs
         self.www, self.workers, self.mtu, self.tmp, self.vdev = www, workers, mtu, tmp, vdev
+        self.conns, self.max_conns = conns, max_conns
+        self.pkt_args = ()
+        self.final_ticks = None
         self.proc = None
         self.log = os.path.join(tmp, name + ".log")
         self.seen = set()
@@ -465,15 +555,27 @@ class Server:
         cores = self.rig.srv_cores
         cpus = ",".join(map(str, cores))
         if self.name == "nginx":
-            conf = nginx_conf(self.tmp, self.www, self.workers)
+            conf = nginx_conf(self.tmp, self.www, self.workers, self.conns)
             return [self.binary, "-p", self.tmp, "-e", os.path.join(self.tmp, "error.log"), "-c", conf]
         if self.name == "lighttpd":
-            return [self.binary, "-D", "-f", lighttpd_conf(self.tmp, self.www, self.workers)]
+            return [self.binary, "-D", "-f", lighttpd_conf(self.tmp, self.www, self.workers, self.conns)]
         if self.name == "bsd_ws":
             return [self.binary, "--root", self.www, "--addr", SRV_IP, "--port", str(PORT),
                     "--workers", str(self.workers), "--cpus", cpus]
         if self.name == "minimal_ws":
             q = self.workers
+            # The TCB pool, given explicitly so that the figures do not
+            # depend on the program's default.
+            app = ["--root", self.www, "--ip", "%s/%d" % (SRV_IP, PREFIX), "--port", str(PORT),
+                   "--workers", str(self.workers)] + (["--max-conns", str(self.max_conns)] if self.max_conns else [])
+            if self.mtu != 1500:
+                app += ["--mtu", str(self.mtu)]
+            if self.vdev == "packet":
+                # The Linux packet port on the veth's server end (TSO and
+                # checksum offload through virtio-net headers); its MTU is
+                # the interface's. taskset pins it; the port's workers take
+                # the first CPUs they may run on.
+                return [self.binary, "--iface", self.rig.if_s] + list(self.pkt_args) + ["--"] + app
             if self.vdev == "af_xdp":
                 dev = "net_af_xdp0,iface=%s,start_queue=0,queue_count=%d" % (self.rig.if_s, q)
             else:
@@ -483,14 +585,12 @@ class Server:
             # a unique --file-prefix, removed at stop (--in-memory would avoid
             # them but EAL refuses it beside --file-prefix).
             a = [self.binary, "--no-huge", "-m", "1024", "-l", cpus, "--vdev=" + dev, "--no-pci",
-                 "--no-telemetry", "--file-prefix", dpdk_prefix(), "--", "--root", self.www,
-                 "--ip", "%s/%d" % (SRV_IP, PREFIX), "--port", str(PORT), "--workers", str(self.workers)]
+                 "--no-telemetry", "--file-prefix", dpdk_prefix()]
             if self.mtu != 1500:
                 # The port's MTU is the backend's (before "--"); the stack's
                 # may not exceed it.
-                a.insert(a.index("--"), "--usn-mtu=%d" % self.mtu)
-                a += ["--mtu", str(self.mtu)]
-            return a
+                a.append("--usn-mtu=%d" % self.mtu)
+            return a + ["--"] + app
         raise ValueError(self.name)
 
     def start(self, ready_timeout):
@@ -561,9 +661,11 @@ class Server:
     def stop(self):
         if self.proc is not None:
             self.track()
+            # The processes' CPU over their whole life, just before they go.
+            self.final_ticks = self.cpu_ticks()
             self.procs.stop(self.proc, signal.SIGTERM, grace=5.0, extra_pids=sorted(self.seen))
             self.proc = None
-        if self.name == "minimal_ws":
+        if self.name == "minimal_ws" and self.vdev != "packet":
             shutil.rmtree(os.path.join("/var/run/dpdk", dpdk_prefix()), ignore_errors=True)
 
     def log_tail(self, n=400):
@@ -609,26 +711,31 @@ class Progress:
             sys.stderr.flush()
 
 
-def run_wrk(rig, server, args, pages_txt, seed, progress, detail, mem_before):
-    """One wrk run against a started server, with CPU and memory sampled;
-    mem_before: MemTotal - MemAvailable taken before the server started.
-    CPU is taken over wrk's own measured window: wrk_random.lua's done()
-    creates a mark file when the window has ended, and the window is the
-    "duration_us" before it."""
+def run_wrk(rig, server, args, pages_txt, seed, progress, detail, mem_before, conns=None, rss_before=None):
+    """One wrk run of `conns` connections against a started server, with
+    CPU and memory sampled; mem_before: MemTotal - MemAvailable taken
+    before the server started; rss_before: the server's RSS once it
+    served, before the first run. CPU is taken over wrk's own measured
+    window: wrk_random.lua's done() creates a mark file when the window
+    has ended, and the window is the "duration_us" before it. Frames are
+    the veth's packet counters from just before wrk starts to just after
+    it exits, so they include its connects and closes."""
     cores = rig.srv_cores
+    conns = conns or args.connections
     mark = os.path.join(server.tmp, "wrk_done.%d" % seed)
     if os.path.exists(mark):
         os.unlink(mark)
     # wrk's --timeout only bounds its latency record and counts; above the
     # run's length, every response gets a sample and the Lua script counts
     # those within the benchmark's timeout (args.timeout).
-    wrk_argv = ["wrk", "-t", str(len(rig.cli_cores)), "-c", str(args.connections),
+    wrk_argv = ["wrk", "-t", str(len(rig.cli_cores)), "-c", str(conns),
                 "-d", "%ds" % args.duration, "--timeout", "%ds" % (args.duration + 5),
                 "-s", os.path.join(HERE, "wrk_random.lua"), "http://%s:%d/" % (SRV_IP, PORT),
                 "--", pages_txt, str(seed)]
     env = dict(os.environ, WRK_DONE_MARK=mark, WRK_GOOD_TIMEOUT_US=str(int(args.timeout * 1e6)))
     sampler = cpuwin.Sampler(set(cores) | set(rig.cli_cores), interval=0.05,
                              extra=lambda: list(server.cpu_ticks()))
+    pk0 = rig.packets()
     sampler.start()
     t0 = time.time()
     p = rig.procs.start(rig.exec_argv("c", wrk_argv, rig.cli_cores),
@@ -649,6 +756,7 @@ def run_wrk(rig, server, args, pages_txt, seed, progress, detail, mem_before):
         sampler.stop()
     if p in rig.procs.live:
         rig.procs.live.remove(p)
+    pk1 = rig.packets()
     m = re.search(r"^WRK_JSON (\{.*\})\s*$", out, re.M)
     if p.returncode != 0 or not m:
         raise RigError("wrk failed (exit %d): %s %s" % (p.returncode, err.strip()[-400:], out.strip()[-400:]))
@@ -674,7 +782,11 @@ def run_wrk(rig, server, args, pages_txt, seed, progress, detail, mem_before):
     good = max(0, within - e["status"])
     total = sum(srv[k] for k in cpuwin.FIELDS) or 1
     ctotal = sum(cli[k] for k in cpuwin.FIELDS) or 1
+    # What crossed the veth, counted at the client's end (wrk's kernel),
+    # the same point for every server: out of the client, into it.
+    c2s, s2c = pk1["c"][0] - pk0["c"][0], pk1["c"][1] - pk0["c"][1]
     return {
+        "connections": conns,
         "requests": good,
         "responses": n,
         "late": n - within,
@@ -704,9 +816,16 @@ def run_wrk(rig, server, args, pages_txt, seed, progress, detail, mem_before):
         "server_process_cpu_s": {"user": pd[0] * TICK_US / 1e6, "system": pd[1] * TICK_US / 1e6},
         "cpu_window_s": secs,
         "server_rss_kb_max": rss_max,
+        "server_rss_kb_before": rss_before,
         "mem_used_kb_before": mem_before,
         "mem_used_kb_max": mem_max,
         "server_alive_after": server.alive(),
+        # Both directions, per response (every response wrk got, late ones
+        # and error statuses too: they cost frames as well).
+        "frames": {"client_to_server": c2s, "server_to_client": s2c,
+                   "server_end": {"tx": pk1["s"][0] - pk0["s"][0], "rx": pk1["s"][1] - pk0["s"][1]}},
+        "frames_per_req": ({"client_to_server": c2s / n, "server_to_client": s2c / n, "total": (c2s + s2c) / n}
+                           if n else None),
     }
 
 
@@ -721,12 +840,18 @@ def summarize(runs):
     get = lambda f: agg([f(r) for r in runs])
     s = {
         "req_per_s": get(lambda r: r["req_per_s"]),
+        # Every response, late ones and error statuses too.
+        "responses_per_s": get(lambda r: r.get("responses", r["requests"]) / r["seconds"] if r["seconds"] else None),
         "gbit_per_s": get(lambda r: r["gbit_per_s"]),
         "latency_p50_us": get(lambda r: r["latency_us"]["p50"]),
         "latency_p99_us": get(lambda r: r["latency_us"]["p99"]),
         "latency_max_us": get(lambda r: r["latency_us"]["max"]),
         "cpu_us_per_req": get(lambda r: r["cpu_us_per_req"]),
         "server_rss_kb_max": get(lambda r: r["server_rss_kb_max"]),
+        "server_rss_kb_before": get(lambda r: r.get("server_rss_kb_before")),
+        "frames_per_req": get(lambda r: (r.get("frames_per_req") or {}).get("total")),
+        "frames_per_req_c2s": get(lambda r: (r.get("frames_per_req") or {}).get("client_to_server")),
+        "frames_per_req_s2c": get(lambda r: (r.get("frames_per_req") or {}).get("server_to_client")),
         "mem_used_kb_before": get(lambda r: r["mem_used_kb_before"]),
         "mem_used_kb_max": get(lambda r: r["mem_used_kb_max"]),
     }
@@ -768,25 +893,48 @@ def measure_point(pt, args, ctx, procs, progress):
             res["notes"].append("not measured: " + why)
             return res
     userspace = pt["server"] == "minimal_ws"
-    vdevs = (["af_xdp", "af_packet"] if args.vdev == "af_xdp" else ["af_packet"]) if userspace else [None]
+    port = pt.get("port", "dpdk") if userspace else None
+    conns = pt.get("connections") or args.connections
+    need = conns + FD_MARGIN
+    if need > nofile_limit():
+        res["status"] = "skipped"
+        res["notes"].append("not measured: %d connections need about %d descriptors in wrk (and in a Linux "
+                            "server), above the open-file limit %d" % (conns, need, nofile_limit()))
+        return res
+    if port == "packet":
+        vdevs = ["packet"]
+    elif userspace:
+        if not has_dpdk(binary):
+            res["status"] = "not built"
+            res["notes"].append("not measured: %s was built without DPDK (no EAL port in its --help)" % binary)
+            return res
+        vdevs = ["af_xdp", "af_packet"] if args.vdev == "af_xdp" else ["af_packet"]
+    else:
+        vdevs = [None]
+    # The veth's offloads: the Linux servers' mode; for DPDK's devices the
+    # client sends complete checksums in MTU-sized frames; the packet port
+    # keeps the kernel's settings on both ends (see Rig.up).
+    offloads = pt["offloads"] if not userspace else "on" if port == "packet" else "csum-off"
     last_err = first_err = None
     for vdev in vdevs:
         tmp = tempfile.mkdtemp(prefix="usnb-%s-" % pt["server"])
         try:
             with Rig(procs, mtu=pt["mtu"], queues=pt["workers"],
-                     offloads="csum-off" if userspace else pt["offloads"], kernel_ip=not userspace,
+                     offloads=offloads, kernel_ip=not userspace,
                      rps=args.rps, srv_cores=ctx["srv_cores"][:pt["workers"]],
                      cli_cores=ctx["cli_cores_for"][pt["workers"]]) as rig:
                 res["veth_features"] = rig.features
                 srv = Server(pt["server"], binary, rig, procs, ctx["www"], pt["workers"], pt["mtu"],
-                             tmp, vdev)
+                             tmp, vdev, conns=conns, max_conns=getattr(args, "max_conns", None))
+                srv.pkt_args = getattr(args, "pkt_args", ())
                 try:
                     mem_before = mem_used_kb()
                     srv.start(args.ready_timeout if not userspace else max(args.ready_timeout, 30))
-                    if userspace and args.rps:
+                    if userspace and vdev == "af_xdp" and args.rps:
                         res["notes"] += napi_to_server_cores(rig)
                     res["verified_pages"] = srv.verify(ctx["pages"], ctx["www"])
                     res["command"] = srv.cmdline
+                    res["server_rss_kb_before"] = rss_before = srv.rss_kb()
                     if vdev:
                         res["vdev"] = vdev
                         if vdev != vdevs[0]:
@@ -795,7 +943,7 @@ def measure_point(pt, args, ctx, procs, progress):
                         if i:
                             time.sleep(1.0)
                         r = run_wrk(rig, srv, args, ctx["pages_txt"], args.seed + i, progress,
-                                    "run %d/%d" % (i + 1, args.runs), mem_before)
+                                    "run %d/%d" % (i + 1, args.runs), mem_before, conns, rss_before)
                         res["runs"].append(r)
                         if not r["server_alive_after"]:
                             raise ServerError("%s died during the run: %s" % (srv.name, srv.log_tail()))
@@ -804,6 +952,10 @@ def measure_point(pt, args, ctx, procs, progress):
                     srv.stop()
                     if pt.get("profile"):
                         res["cost_centres"] = parse_profile(srv.log)
+                        if res["cost_centres"] and srv.final_ticks:
+                            u, k = srv.final_ticks
+                            res["cost_centres"]["process_cpu_s"] = {"user": u * TICK_US / 1e6,
+                                                                    "system": k * TICK_US / 1e6}
         except ServerError as e:
             last_err = str(e)
             if vdev == "af_xdp":
@@ -811,7 +963,7 @@ def measure_point(pt, args, ctx, procs, progress):
             if userspace and vdev == "af_xdp" and not res["runs"]:
                 continue  # try net_af_packet
             res["status"] = "error"
-            if userspace and vdev == "af_packet":
+            if userspace and vdev == "af_packet" and first_err:
                 res["notes"].append("net_af_xdp: %s" % first_err)
                 res["notes"].append("net_af_packet: %s" % e)
             else:
@@ -863,39 +1015,85 @@ def parse_profile(log):
     return {"workers": int(m.group(1)), "requests": int(m.group(2)), "categories": cats} if cats else None
 
 
-def measure_profile(args, ctx, procs, progress):
-    """One run of the profiling minimal_ws on the same rig as the main points."""
-    pt = {"server": "minimal_ws", "offloads": "n/a", "mtu": 1500, "workers": 1, "profile": True}
-    binary, err = build_profile()
-    if not binary:
-        return dict(pt, status="not built", runs=[], notes=[err])
-    pt["binary"] = binary
+def measure_profile(args, ctx, procs, progress, port, binary):
+    """One run of the profiling minimal_ws on `port` (dpdk, packet), on the
+    same rig as the main points."""
+    pt = {"server": "minimal_ws", "offloads": "n/a", "mtu": 1500, "workers": 1, "profile": True,
+          "port": port, "binary": binary}
     pargs = argparse.Namespace(**vars(args))
     pargs.runs = 1
     res = measure_point(pt, pargs, ctx, procs, progress)
     res.pop("binary", None)
     if res["runs"]:
         res["summary"] = summarize(res["runs"])
-    if res["status"] == "ok" and not res.get("cost_centres"):
+    cc = res.get("cost_centres")
+    if res["status"] == "ok" and not cc:
         res["notes"].append("minimal_ws printed no cost-centre table (not a USN_PROFILE build?)")
+    if cc:
+        drv = next((c for c in cc["categories"] if c["name"] == "driver"), None)
+        pc = cc.get("process_cpu_s")
+        if drv is None or drv["cycles"] == 0:
+            res["notes"].append("the driver category was charged nothing: the port's work is not counted")
+        elif pc and pc["user"] + pc["system"] > 0:
+            # Every system call of a port (sendmmsg, recv, poll, a DPDK
+            # driver's kicks) is made inside the HAL's bursts, which the
+            # driver category times, or inside an idle round's receive poll
+            # (an idle round is charged to idle whole). The process' kernel
+            # time must fit in the two. It errs high: start-up (mapping and
+            # touching the pools, loading the corpus) is kernel time outside
+            # the loop, and softirq work that interrupts the process may be
+            # charged to it.
+            idle = next((c["share"] for c in cc["categories"] if c["name"] == "idle"), 0.0)
+            ks = pc["system"] / (pc["user"] + pc["system"])
+            cc["kernel_share"] = ks
+            res["notes"].append("driver %.1f%% of the loop's cycles (idle rounds, whose receive polls are driver "
+                                "calls too, %.1f%%); the process' kernel time %.1f%% of its CPU (whole life, "
+                                "start-up included)%s" % (
+                                    drv["share"] * 100, idle * 100, ks * 100,
+                                    "" if drv["share"] + idle >= ks - 0.05 else
+                                    "; KERNEL TIME ABOVE DRIVER AND IDLE: some system calls are charged to "
+                                    "other categories"))
     return res
 
 
-def profile_rows(prof, results):
-    """The cost-centre table: category, cycles/request, share, and us/request
-    estimated as share x the profiling run's CPU us/request; then bsd_ws's
-    user/system/softirq split for comparison."""
+def port_label(port, vdev=None):
+    """minimal_ws's port as the report names it."""
+    if port == "packet" or vdev == "packet":
+        return "packet-port"
+    return vdev or "dpdk"
+
+
+def profile_rows(profs, results):
+    """The cost-centre table: per category, for each profiled port,
+    cycles/request, share, and us/request estimated as share x that
+    profiling run's CPU us/request; then bsd_ws's user/system/softirq split
+    and each profiling run's for comparison."""
     rows, cmp_rows = [], []
-    cc = prof.get("cost_centres") if prof else None
-    s = prof.get("summary") if prof else None
-    us_req = s["cpu_us_per_req"]["median"] if s and s.get("cpu_us_per_req") else None
-    if cc:
-        for c in cc["categories"] + [{"name": "total", "share": 1.0,
-                                      "cycles_per_req": sum(x["cycles_per_req"] for x in cc["categories"])}]:
-            rows.append([c["name"], "%.0f" % c["cycles_per_req"], "%.1f%%" % (c["share"] * 100),
-                         fmt_num(us_req * c["share"] if us_req is not None else None, "%.1f")])
+    have = [p for p in profs if p.get("cost_centres")]
+    names = []
+    for p in have:
+        for c in p["cost_centres"]["categories"]:
+            if c["name"] not in names:
+                names.append(c["name"])
+    for name in names + (["total"] if have else []):
+        row = [name]
+        for p in have:
+            cats = p["cost_centres"]["categories"]
+            s = p.get("summary")
+            us_req = s["cpu_us_per_req"]["median"] if s and s.get("cpu_us_per_req") else None
+            if name == "total":
+                c = {"share": 1.0, "cycles_per_req": sum(x["cycles_per_req"] for x in cats)}
+            else:
+                c = next((x for x in cats if x["name"] == name), None)
+            if c is None:
+                row += ["-", "-", "-"]
+                continue
+            row += ["%.0f" % c["cycles_per_req"], "%.1f%%" % (c["share"] * 100),
+                    fmt_num(us_req * c["share"] if us_req is not None else None, "%.1f")]
+        rows.append(row)
     for r in results:
-        if r["server"] != "bsd_ws" or r["workers"] != 1 or r["mtu"] != 1500 or not r.get("summary"):
+        if r["server"] != "bsd_ws" or r["workers"] != 1 or r["mtu"] != 1500 or not r.get("summary") \
+                or r.get("axis"):
             continue
         rs = r["summary"]
         u = rs["cpu_us_per_req"]["median"] if rs.get("cpu_us_per_req") else None
@@ -904,14 +1102,26 @@ def profile_rows(prof, results):
         cmp_rows.append([row_label(r)] + ["%.1f%%" % (v * 100) for v in parts] +
                         [fmt_num(u, "%.1f")] +
                         [fmt_num(u * v / busy if u is not None and busy else None, "%.1f") for v in parts])
-    if s:
-        cmp_rows.append(["minimal_ws (profiling build)"] +
+    for p in profs:
+        s = p.get("summary")
+        if not s:
+            continue
+        us_req = s["cpu_us_per_req"]["median"] if s.get("cpu_us_per_req") else None
+        cmp_rows.append(["minimal_ws %s (profiling build)" % port_label(p.get("port"), p.get("vdev"))] +
                         ["%.1f%%" % (s[k]["median"] * 100) for k in ("cpu_user", "cpu_system", "cpu_softirq")] +
                         [fmt_num(us_req, "%.1f"), "", "", ""])
     return rows, cmp_rows
 
 
-PROF_HEADERS = ["category", "cycles/req", "share", "us/req (est.)"]
+def prof_headers(profs):
+    h = ["category"]
+    for p in profs:
+        if p.get("cost_centres"):
+            lab = port_label(p.get("port"), p.get("vdev"))
+            h += ["%s cycles/req" % lab, "share", "us/req (est.)"]
+    return h
+
+
 PROF_CMP_HEADERS = ["server", "user", "system", "softirq", "CPU us/req", "user us/req", "system us/req",
                     "softirq us/req"]
 
@@ -924,15 +1134,19 @@ def print_simple(headers, rows, out=sys.stdout):
         print(fmt % tuple(r), file=out)
 
 
-def profile_markdown(prof, results):
-    rows, cmp_rows = profile_rows(prof, results)
-    if not prof:
+def profile_markdown(profs, results):
+    if not profs:
         return ""
-    lines = ["", "Cost centres of minimal_ws (a USN_PROFILE=1 build, one %d s run, 1 worker): every cycle of "
-             "the worker's loop charged to one category (exclusive time); us/req estimated as share x the "
-             "run's CPU us/req. Status: %s." % (prof.get("flags_duration", 0), prof["status"]), ""]
+    rows, cmp_rows = profile_rows(profs, results)
+    hdr = prof_headers(profs)
+    lines = ["", "Cost centres of minimal_ws (a USN_PROFILE=1 build, one %d s run per port, 1 worker): every "
+             "cycle of the worker's loop charged to one category (exclusive time; driver: the port's receive "
+             "and transmit bursts and buffer calls, their system calls included); us/req estimated as share x "
+             "the run's CPU us/req. Status: %s." % (
+                 profs[0].get("flags_duration", 0),
+                 ", ".join("%s %s" % (port_label(p.get("port"), p.get("vdev")), p["status"]) for p in profs)), ""]
     if rows:
-        lines += ["| " + " | ".join(PROF_HEADERS) + " |", "|" + "|".join("---" for _ in PROF_HEADERS) + "|"]
+        lines += ["| " + " | ".join(hdr) + " |", "|" + "|".join("---" for _ in hdr) + "|"]
         lines += ["| " + " | ".join(c if c else " " for c in r) + " |" for r in rows]
         lines.append("")
     if cmp_rows:
@@ -940,8 +1154,9 @@ def profile_markdown(prof, results):
                   "| " + " | ".join(PROF_CMP_HEADERS) + " |", "|" + "|".join("---" for _ in PROF_CMP_HEADERS) + "|"]
         lines += ["| " + " | ".join(c if c else " " for c in r) + " |" for r in cmp_rows]
         lines.append("")
-    for n in prof.get("notes", []):
-        lines.append("- cost centres: %s" % n)
+    for p in profs:
+        for n in p.get("notes", []):
+            lines.append("- cost centres, %s: %s" % (port_label(p.get("port"), p.get("vdev")), n))
     return "\n".join(lines) + "\n"
 
 
@@ -1018,8 +1233,19 @@ def mm(a, f="%.0f", scale=1.0):
 
 
 def row_label(r):
+    if r["server"] == "minimal_ws":
+        return "minimal_ws %s" % port_label(r.get("port", "dpdk"), r.get("vdev"))
     off = r["offloads"]
     return "%s%s" % (r["server"], "" if off == "n/a" else " offl-%s" % off)
+
+
+def fmt_frames(s):
+    """Frames per response, both directions: total (client->server +
+    server->client)."""
+    if not s.get("frames_per_req"):
+        return "-"
+    return "%.1f (%.1f+%.1f)" % (s["frames_per_req"]["median"], s["frames_per_req_c2s"]["median"],
+                                 s["frames_per_req_s2c"]["median"])
 
 
 def link_for(link, mtu):
@@ -1037,10 +1263,10 @@ def table_rows(results, link):
     rows = []
     for r in results:
         s = r.get("summary")
-        base = [row_label(r), str(r["mtu"]), str(r["workers"])]
+        base = [row_label(r), str(r["mtu"]), str(r["workers"]), str(r.get("connections") or "-")]
         if not s:
             rows.append(base + [r["status"] + (" (see notes)" if r["notes"] else "")] +
-                        [""] * (len(HEADERS) - 4))
+                        [""] * (len(HEADERS) - len(base) - 1))
             continue
         l = link_for(link, r["mtu"])
         share = (s["gbit_per_s"]["median"] / l["gbit_per_s"] * 100) if l and l["gbit_per_s"] else None
@@ -1057,17 +1283,19 @@ def table_rows(results, link):
             "%.0f/%.0f/%.0f" % (s["cpu_user"]["median"] * 100, s["cpu_system"]["median"] * 100,
                                 s["cpu_softirq"]["median"] * 100),
             fmt_num(s["cpu_us_per_req"]["median"] if s["cpu_us_per_req"] else None, "%.0f"),
+            fmt_frames(s),
             "%.0f/%.0f" % (s["proc_user"]["median"] * 100, s["proc_system"]["median"] * 100),
             fmt_num(s["client_cpu_busy"]["median"] * 100 if s["client_cpu_busy"] else None, "%.0f"),
-            "%.1f" % (s["server_rss_kb_max"]["median"] / 1024),
+            "%s/%.1f" % (fmt_num(r["server_rss_kb_before"] / 1024 if r.get("server_rss_kb_before") is not None
+                                 else None, "%.1f"), s["server_rss_kb_max"]["median"] / 1024),
             "%.0f/%.0f" % (s["mem_used_kb_before"]["median"] / 1024, s["mem_used_kb_max"]["median"] / 1024),
         ])
     return rows
 
 
-HEADERS = ["server", "MTU", "wrk", "req/s median (min..max)", "Gbit/s", "of link", "lat p50/p99/max ms",
-           "err c/r/w/late", "non-2xx", "CPU usr/sys/sirq %", "CPU us/req", "proc usr/sys %", "wrk CPU %", "RSS MB",
-           "mem used MB before/during"]
+HEADERS = ["server", "MTU", "wrk", "conns", "req/s median (min..max)", "Gbit/s", "of link", "lat p50/p99/max ms",
+           "err c/r/w/late", "non-2xx", "CPU usr/sys/sirq %", "CPU us/req", "frames/req (c>s+s>c)", "proc usr/sys %",
+           "wrk CPU %", "RSS MB before/during", "mem used MB before/during"]
 
 
 def print_table(rows, out=sys.stdout):
@@ -1108,14 +1336,21 @@ def markdown(doc, rows):
         "frame rate at the same MTU (1514-byte frames), so Ethernet/IP/TCP headers make it slightly low; "
         "with offloads on, the kernel carries 64 KB segments across veth and can exceed that ceiling.",
         "offl-on: veth offloads as the kernel sets them (%s); offl-off: tso, gso, gro, tx and rx "
-        "checksum off on both ends. req/s: 2xx responses within the %d s timeout per second of wrk's "
+        "checksum off on both ends. minimal_ws af_xdp (or af_packet): DPDK's net_af_xdp (net_af_packet) on "
+        "the veth, the client end sending complete checksums in MTU-sized frames; minimal_ws packet-port: "
+        "the Linux packet port (--iface) with TSO and checksum offload, both veth ends as the kernel sets "
+        "them (the client is the one of the offl-on rows). minimal_ws gets --max-conns %d. req/s: 2xx responses within the %d s timeout per second of wrk's "
         "measured window; late: responses after the timeout, non-2xx: statuses >= 400, both left out "
         "of req/s. CPU: the server core(s)' /proc/stat split over wrk's measured window only "
         "(sampled every 50 ms and interpolated at the window's ends); steal time is not counted as busy "
         "(steal %% of the server cores: %s). "
-        "CPU us/req: busy time of those cores per counted request (anything else running on them counts too); proc usr/sys: the server processes' own CPU time over the window (softirq work is not charged to them); wrk CPU: busy share of wrk's core(s) (near 100%%: the client set the pace). Mem used: MemTotal - MemAvailable before the server started and at most during the runs. %s Errors: wrk's socket errors "
+        "CPU us/req: busy time of those cores per counted request (anything else running on them counts too); "
+        "frames/req: packets that crossed the veth per response wrk got, both directions (client to server + "
+        "server to client), from the veth's counters at the client's end over wrk's life: a 64 KB TSO segment "
+        "is one packet, as it is one crossing; proc usr/sys: the server processes' own CPU time over the window (softirq work is not charged to them); wrk CPU: busy share of wrk's core(s) (near 100%%: the client set the pace). RSS: the server processes' resident memory once it served (before the runs) and at most during them. Mem used: MemTotal - MemAvailable before the server started and at most during the runs. %s Errors: wrk's socket errors "
         "(connect/read/write)." % (
-            doc.get("default_offloads") or "not run", doc["flags"]["wrk_timeout_s"], steal_text(doc),
+            doc.get("default_offloads") or "not run", doc["flags"].get("max_conns") or 0,
+            doc["flags"]["wrk_timeout_s"], steal_text(doc),
             "Receive processing was moved to the receiver's cores (RPS; threaded NAPI for AF_XDP)."
             if doc["flags"]["rps"] else
             "veth receive processing runs on the sending core (the kernel's default), so each "
@@ -1125,6 +1360,148 @@ def markdown(doc, rows):
     for r in doc["results"]:
         for n in r["notes"]:
             lines.append("- %s: %s" % (row_label(r), n))
+    return "\n".join(lines) + "\n"
+
+
+def headline_rows(results):
+    """The rows of the headline configuration (MTU 1500, one worker, the
+    run's --connections), not the sweeps'."""
+    return [r for r in results if r["mtu"] == 1500 and r["workers"] == 1 and not r.get("axis")]
+
+
+def served(r):
+    s = r.get("summary")
+    return r["status"] == "ok" and s is not None and s["req_per_s"]["median"] > 0
+
+
+def best_row(results):
+    """minimal_ws's headline row with the most requests per second (its best
+    port on this rig), or None."""
+    mws = [r for r in headline_rows(results) if r["server"] == "minimal_ws" and served(r)]
+    return max(mws, key=lambda r: r["summary"]["req_per_s"]["median"]) if mws else None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def comparison(results):
+    """minimal_ws on its best port against every Linux-stack row of the
+    headline configuration: req/s, CPU us/req and frames/req ratios, each
+    line saying which port. Figures, never judged."""
+    out = {"best": None, "vs": [], "lines": []}
+    best = best_row(results)
+    mws = [r for r in headline_rows(results) if r["server"] == "minimal_ws"]
+    if not best:
+        out["lines"].append("No minimal_ws row served (%s): no comparison." % (
+            "; ".join("%s: %s" % (row_label(r), r["status"]) for r in mws) or "none planned"))
+        return out
+    bs = best["summary"]
+    lab = row_label(best)
+    others = ["%s %s" % (row_label(r), "%.0f req/s" % r["summary"]["req_per_s"]["median"] if served(r)
+                         else r["status"]) for r in mws if r is not best]
+    out["best"] = {"label": lab, "port": best.get("port", "dpdk"), "vdev": best.get("vdev"),
+                   "req_s": bs["req_per_s"]["median"]}
+    out["lines"].append("minimal_ws's best port on this rig: %s, %.0f req/s median%s. The comparisons use it." % (
+        port_label(best.get("port", "dpdk"), best.get("vdev")), bs["req_per_s"]["median"],
+        " (%s)" % ", ".join(others) if others else ""))
+    med = lambda s, k: s[k]["median"] if s.get(k) else None
+    for r in headline_rows(results):
+        if r["server"] == "minimal_ws" or not served(r):
+            continue
+        rs = r["summary"]
+        v = {"against": row_label(r),
+             "req_s": ratio(med(bs, "req_per_s"), med(rs, "req_per_s")),
+             "cpu_us_per_req": ratio(med(bs, "cpu_us_per_req"), med(rs, "cpu_us_per_req")),
+             "frames_per_req": ratio(med(bs, "frames_per_req"), med(rs, "frames_per_req"))}
+        out["vs"].append(v)
+        target = ""
+        if r["server"] == "bsd_ws" and r["offloads"] == "on":
+            target = " (target: at least 1x the req/s at no more than 0.5x the CPU per request)"
+        out["lines"].append("%s / %s: %s req/s, %s CPU us/req, %s frames/req%s." % (
+            lab, row_label(r), fmt_num(v["req_s"], "%.2fx"), fmt_num(v["cpu_us_per_req"], "%.2fx"),
+            fmt_num(v["frames_per_req"], "%.2fx"), target))
+    return out
+
+
+def comparison_markdown(doc):
+    c = doc.get("comparison") or {}
+    if not c.get("lines"):
+        return ""
+    return "\n" + "\n".join("- " + l for l in c["lines"]) + "\n"
+
+
+def axis_rows(results, args):
+    """The connection axis: for each server of AXIS_SERVERS, its rows at
+    every connection count (the headline row at --connections; minimal_ws on
+    the port the axis used), sorted by connections."""
+    off = axis_offloads(args)
+    ports = {r.get("port") for r in results if r.get("axis") and r["server"] == "minimal_ws"}
+    out = []
+    for r in results:
+        if r["server"] not in AXIS_SERVERS or r["mtu"] != 1500 or r["workers"] != 1:
+            continue
+        if not r.get("axis"):
+            if r["server"] == "minimal_ws":
+                if r.get("port", "dpdk") not in ports:
+                    continue
+            elif r["offloads"] != off:
+                continue
+        s = r.get("summary")
+        conns = r.get("connections") or args.connections
+        row = {"label": row_label(r), "server": r["server"], "connections": conns, "status": r["status"],
+               "port": r.get("port"), "port_from": r.get("port_from")}
+        if s:
+            e = s["errors_total"]
+            before = r.get("server_rss_kb_before")
+            during = s["server_rss_kb_max"]["median"]
+            mb, mm_ = s["mem_used_kb_before"]["median"], s["mem_used_kb_max"]["median"]
+            row.update({"req_s": s["req_per_s"]["median"],
+                        "responses_s": s["responses_per_s"]["median"] if s.get("responses_per_s") else None,
+                        "errors": {"connect": e["connect"], "read": e["read"], "write": e["write"],
+                                   "timeout": e["timeout"], "late": s["late_total"]},
+                        "server_rss_kb_before": before, "server_rss_kb_during": during,
+                        "rss_growth_kb_per_conn": (during - before) / conns if before is not None else None,
+                        "mem_used_growth_kb_per_conn": (mm_ - mb) / conns})
+        out.append(row)
+    out.sort(key=lambda x: (AXIS_SERVERS.index(x["server"]), x["connections"]))
+    return out
+
+
+AXIS_HEADERS = ["server", "conns", "req/s", "all resp/s", "err c/r/w/late", "RSS MB before/during", "RSS KB/conn",
+                "mem used KB/conn"]
+
+
+def axis_table(rows):
+    out = []
+    for a in rows:
+        if a.get("req_s") is None:
+            out.append([a["label"], str(a["connections"]), a["status"], "", "", "", "", ""])
+            continue
+        e = a["errors"]
+        out.append([a["label"], str(a["connections"]), "%.0f" % a["req_s"], fmt_num(a.get("responses_s")),
+                    "%d/%d/%d/%d" % (e["connect"], e["read"], e["write"], e["late"]),
+                    "%s/%.1f" % (fmt_num(a["server_rss_kb_before"] / 1024 if a["server_rss_kb_before"] is not None
+                                         else None, "%.1f"), a["server_rss_kb_during"] / 1024),
+                    fmt_num(a["rss_growth_kb_per_conn"], "%.2f"), fmt_num(a["mem_used_growth_kb_per_conn"], "%.1f")])
+    return out
+
+
+def axis_markdown(doc):
+    rows = doc.get("connection_axis")
+    if not rows:
+        return ""
+    lines = ["", "Connection axis (MTU 1500, one worker; Linux servers with offloads %s; minimal_ws on %s; "
+             "open-file limit %d): req/s (2xx within the timeout), every response per second (late ones too: with "
+             "N connections in a closed loop each request waits about N / rate, so past a few thousand connections "
+             "the %d s timeout leaves slow servers' responses out of req/s), wrk's socket errors, the server's RSS once it served (before) and at "
+             "most during the runs, its growth per connection, and the machine's memory in use (MemTotal - "
+             "MemAvailable: both kernels' socket memory, wrk included) grown per connection." % (
+                 doc["flags"].get("connection_axis_offloads"),
+                 ", ".join(sorted({port_label(a["port"]) for a in rows if a["server"] == "minimal_ws"})) or "-",
+                 doc["open_files"]["soft"], doc["flags"]["wrk_timeout_s"]), "",
+             "| " + " | ".join(AXIS_HEADERS) + " |", "|" + "|".join("---" for _ in AXIS_HEADERS) + "|"]
+    lines += ["| " + " | ".join(c if c else " " for c in r) + " |" for r in axis_table(rows)]
     return "\n".join(lines) + "\n"
 
 
@@ -1150,16 +1527,21 @@ def write_csv(path, results, link):
     cols = ["server", "offloads", "mtu", "workers", "status", "vdev", "req_s_min", "req_s_median",
             "req_s_max", "gbit_s_median", "link_share", "p50_us", "p99_us", "max_us", "err_connect",
             "err_read", "err_write", "late", "non_2xx", "cpu_user", "cpu_system", "cpu_softirq",
-            "cpu_us_per_req", "proc_user", "proc_system", "client_cpu_busy", "rss_kb", "mem_used_kb_before", "mem_used_kb_max"]
+            "cpu_us_per_req", "proc_user", "proc_system", "client_cpu_busy", "rss_kb", "mem_used_kb_before", "mem_used_kb_max",
+            "connections", "port", "frames_per_req", "frames_per_req_c2s", "frames_per_req_s2c", "rss_kb_before"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
         for r in results:
             s = r.get("summary")
+            tail = [r.get("connections", ""), r.get("port", "")]
             if not s:
                 w.writerow([r["server"], r["offloads"], r["mtu"], r["workers"], r["status"], ""] +
-                           [""] * (len(cols) - 6))
+                           [""] * (len(cols) - 6 - 6) + tail + [""] * 4)
                 continue
+            f3 = [("%.2f" % s[k]["median"]) if s.get(k) else "" for k in
+                  ("frames_per_req", "frames_per_req_c2s", "frames_per_req_s2c")]
+            tail += f3 + [r.get("server_rss_kb_before", "")]
             l = link_for(link, r["mtu"])
             e = s["errors_total"]
             w.writerow([r["server"], r["offloads"], r["mtu"], r["workers"], r["status"], r.get("vdev", ""),
@@ -1174,7 +1556,7 @@ def write_csv(path, results, link):
                         "%.4f" % s["proc_user"]["median"], "%.4f" % s["proc_system"]["median"],
                         "%.4f" % s["client_cpu_busy"]["median"] if s["client_cpu_busy"] else "",
                         s["server_rss_kb_max"]["median"], s["mem_used_kb_before"]["median"],
-                        s["mem_used_kb_max"]["median"]])
+                        s["mem_used_kb_max"]["median"]] + tail)
 
 
 def plots(outdir, doc):
@@ -1185,7 +1567,8 @@ def plots(outdir, doc):
     except ImportError as e:
         return ["plots skipped: %s (install python3-matplotlib)" % e]
     made = []
-    base = [r for r in doc["results"] if r.get("summary") and r["mtu"] == 1500 and r["workers"] == 1]
+    base = [r for r in doc["results"] if r.get("summary") and r["mtu"] == 1500 and r["workers"] == 1
+            and not r.get("axis")]
     # Throughput per server, with min..max whiskers and the link ceiling.
     fig, ax = plt.subplots(figsize=(8, 4.5))
     labels = [row_label(r) for r in base]
@@ -1236,8 +1619,8 @@ def plots(outdir, doc):
         series = {}
         for r in doc["results"]:
             if r.get("summary") and r[other] == (1500 if other == "mtu" else 1) and \
-                    (r["offloads"] in ("off", "n/a")):
-                series.setdefault(r["server"], []).append((r[key], r["summary"]["req_per_s"]["median"]))
+                    (r["offloads"] in ("off", "n/a")) and not r.get("axis"):
+                series.setdefault(row_label(r), []).append((r[key], r["summary"]["req_per_s"]["median"]))
         if not any(len(v) > 1 for v in series.values()):
             continue
         fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -1252,6 +1635,26 @@ def plots(outdir, doc):
         fig.savefig(os.path.join(outdir, fname), dpi=110)
         plt.close(fig)
         made.append(fname)
+    axis = [a for a in doc.get("connection_axis") or [] if a.get("req_s") is not None]
+    if axis:
+        # req/s and the server's RSS against concurrent connections.
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        for lab in sorted({a["label"] for a in axis}):
+            pts = sorted((a["connections"], a["req_s"], a["server_rss_kb_during"] / 1024) for a in axis
+                         if a["label"] == lab)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=lab)
+            ax2.plot([p[0] for p in pts], [p[2] for p in pts], marker="o", label=lab)
+        ax.set_xlabel("concurrent connections")
+        ax.set_ylabel("requests/s")
+        ax2.set_xlabel("concurrent connections")
+        ax2.set_ylabel("server RSS during the runs (MB)")
+        ax.set_title("Requests/s per concurrent connections", fontsize=10)
+        ax2.set_title("Server memory", fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(os.path.join(outdir, "connections.png"), dpi=110)
+        plt.close(fig)
+        made.append("connections.png")
     return made
 
 
@@ -1295,14 +1698,24 @@ def parse_args(argv):
     ap.add_argument("--connections", type=int, default=int(env_default("BENCH_CONNECTIONS", "1000")))
     ap.add_argument("--timeout", type=int, default=5, help="wrk's per-request timeout, seconds")
     ap.add_argument("--sweep", action="store_true", default=env_default("BENCH_SWEEP", "0") == "1",
-                    help="also sweep workers and MTU (BENCH_SWEEP=1)")
+                    help="also sweep workers, MTU and concurrent connections (BENCH_SWEEP=1)")
+    ap.add_argument("--sweep-axes", default=env_default("BENCH_SWEEP_AXES", ",".join(SWEEP_AXES)),
+                    help="the sweeps --sweep runs, a comma list of %s (BENCH_SWEEP_AXES)" % ",".join(SWEEP_AXES))
     ap.add_argument("--servers", default=env_default("BENCH_SERVERS", ",".join(ALL_SERVERS)),
                     help="comma-separated subset of %s (BENCH_SERVERS)" % ",".join(ALL_SERVERS))
     ap.add_argument("--offloads", default=env_default("BENCH_OFFLOADS", "on,off"),
                     help="veth offload modes for the Linux servers (BENCH_OFFLOADS)")
+    ap.add_argument("--ports", default=env_default("BENCH_PORTS", ",".join(PORTS)),
+                    help="minimal_ws's ports, one row each: dpdk (a DPDK virtual device on the veth, --vdev) "
+                         "and packet (the Linux packet port, --iface, TSO on) (BENCH_PORTS)")
     ap.add_argument("--vdev", choices=["af_xdp", "af_packet"], default=env_default("BENCH_VDEV", "af_xdp"),
-                    help="minimal_ws's virtual device on the veth: net_af_xdp (falls back to "
+                    help="minimal_ws's DPDK virtual device on the veth: net_af_xdp (falls back to "
                          "net_af_packet when it cannot start) or net_af_packet (BENCH_VDEV)")
+    ap.add_argument("--pkt-args", default=env_default("BENCH_PKT_ARGS", ""),
+                    help="more options of the packet port for minimal_ws, e.g. --pkt-ring=v2 (BENCH_PKT_ARGS)")
+    ap.add_argument("--max-conns", type=int, default=int(env_default("BENCH_MAX_CONNS", "65536")),
+                    help="minimal_ws's TCBs per worker (--max-conns), passed explicitly so that figures do not "
+                         "depend on its default (BENCH_MAX_CONNS)")
     ap.add_argument("--rps", action="store_true", default=env_default("BENCH_RPS", "0") == "1",
                     help="move each side's veth receive processing to its own cores (RPS, and threaded "
                          "NAPI for AF_XDP); default: the kernel's way, on the sending core (BENCH_RPS=1)")
@@ -1336,9 +1749,30 @@ def parse_args(argv):
         ap.error("unknown server(s): %s" % ",".join(bad))
     if any(o not in ("on", "off") for o in a.offloads) or not a.offloads:
         ap.error("--offloads takes on,off")
+    a.pkt_args = a.pkt_args.split()
+    if any(not x.startswith("--pkt-") for x in a.pkt_args):
+        ap.error("--pkt-args takes the packet port's --pkt-... options")
+    a.sweep_axes = [x.strip() for x in a.sweep_axes.split(",") if x.strip()]
+    if any(x not in SWEEP_AXES for x in a.sweep_axes):
+        ap.error("--sweep-axes takes %s" % ",".join(SWEEP_AXES))
+    a.ports = [p.strip() for p in a.ports.split(",") if p.strip()]
+    if any(p not in PORTS for p in a.ports) or not a.ports:
+        ap.error("--ports takes %s" % ",".join(PORTS))
+    if not 1 <= a.max_conns <= 1000000:
+        ap.error("--max-conns 1..1000000")
     if not (1 <= a.duration <= 600 and 1 <= a.runs <= 20 and 1 <= a.connections <= 60000):
         ap.error("duration 1..600 s, runs 1..20, connections 1..60000")
     return a
+
+
+CONN_AXIS = (1000, 8000, 16000)
+SWEEP_AXES = ("workers", "mtu", "connections")
+AXIS_SERVERS = ("minimal_ws", "bsd_ws", "nginx")
+PORTS = ("dpdk", "packet")
+
+
+def axis_offloads(args):
+    return "on" if "on" in args.offloads else args.offloads[0]
 
 
 def plan(args, cores):
@@ -1348,25 +1782,46 @@ def plan(args, cores):
     srv_cores = list(range(max_workers)) if cores > 1 else [0]
     pts = []
 
-    def add(server, offloads, mtu, workers):
-        pts.append({"server": server, "offloads": offloads, "mtu": mtu, "workers": workers})
+    def add(server, offloads, mtu, workers, port=None, connections=None, axis=False):
+        pt = {"server": server, "offloads": offloads, "mtu": mtu, "workers": workers,
+              "connections": connections or args.connections}
+        if server == "minimal_ws":
+            pt["port"] = port
+        if axis:
+            pt["axis"] = True
+        pts.append(pt)
 
     for s in args.servers:
         if s in LINUX_SERVERS:
             for o in args.offloads:
                 add(s, o, 1500, 1)
         else:
-            add(s, "n/a", 1500, 1)
+            # One row per port minimal_ws runs on: DPDK's (net_af_xdp, else
+            # net_af_packet) and the Linux packet port (TSO on).
+            for port in args.ports:
+                add(s, "n/a", 1500, 1, port)
     if args.sweep:
         # Sweeps compare like with like: Linux with offloads off (same packet
-        # sizes on the wire as the userspace stack).
-        for w in range(2, max_workers + 1):
+        # sizes on the wire as the userspace stack on DPDK's devices, which
+        # send no large segments).
+        sweep_port = "dpdk" if "dpdk" in args.ports else args.ports[0]
+        for w in range(2, max_workers + 1) if "workers" in args.sweep_axes else ():
             for s in args.servers:
-                add(s, "off" if s in LINUX_SERVERS else "n/a", 1500, w)
-        for mtu in (512, 3000, 9000):
+                add(s, "off" if s in LINUX_SERVERS else "n/a", 1500, w, sweep_port)
+        for mtu in (512, 3000, 9000) if "mtu" in args.sweep_axes else ():
             for s in args.servers:
-                add(s, "off" if s in LINUX_SERVERS else "n/a", mtu, 1)
-    frames = [60, 1514] + ([526, 3014, 9014] if args.sweep else [])
+                add(s, "off" if s in LINUX_SERVERS else "n/a", mtu, 1, sweep_port)
+        # The connection axis: the headline rows are its point at
+        # --connections; minimal_ws on the port that served best there (known
+        # once those rows ran), the Linux servers with the kernel's offloads
+        # (the packet port sends 64 KB segments as they do).
+        for c in CONN_AXIS if "connections" in args.sweep_axes else ():
+            if c == args.connections:
+                continue
+            for s in AXIS_SERVERS:
+                if s in args.servers:
+                    add(s, axis_offloads(args) if s in LINUX_SERVERS else "n/a", 1500, 1, "best", c, axis=True)
+    frames = [60, 1514] + ([526, 3014, 9014] if args.sweep and "mtu" in args.sweep_axes else [])
     cli = list(range(max_workers, cores)) if cores > 1 else [0]
     cli_for = {w: cli for w in range(1, max_workers + 1)}
     return pts, frames, srv_cores, cli_for
@@ -1401,8 +1856,19 @@ def main(argv):
         signal.signal(sig, on_signal)
 
     rig_errors = []
-    prof = None
+    profs = []
     t_start = time.time()
+    # Every process the bench starts inherits this limit.
+    axis_on = args.sweep and "connections" in args.sweep_axes
+    most = max([args.connections] + (list(CONN_AXIS) if axis_on else []))
+    nofile = raise_nofile(max(65536, most + FD_MARGIN))
+    print("bench: open-file limit %d (hard %d; it was %d/%d; fs.nr_open %s, fs.file-max %s)%s" % (
+        nofile["soft"], nofile["hard"], nofile["initial"]["soft"], nofile["initial"]["hard"], nofile["nr_open"],
+        nofile["file_max"], "; not raised to %d: %s" % (nofile["wanted"], nofile["why_not_raised"])
+        if nofile["why_not_raised"] else ""))
+    if most + FD_MARGIN > nofile["soft"]:
+        print("bench: points of more than %d connections are not measured (each needs that many descriptors "
+              "in wrk, plus %d)" % (nofile["soft"] - FD_MARGIN, FD_MARGIN), file=sys.stderr)
     try:
         stale_cleanup()
         r = run([sys.executable, os.path.join(HERE, "corpus.py"), "--out", args.corpus, "--seed", "1"],
@@ -1420,7 +1886,7 @@ def main(argv):
         print("bench: %d points x %d run(s) x %d s, %d link blasts; about %s" % (
             len(pts), args.runs, args.duration, len(frames),
             "%.0f s" % est if est < 120 else "%.0f min" % (est / 60.0)))
-        progress = Progress(len(pts) + len(frames) + (1 if args.profile else 0))
+        progress = Progress(len(pts) + len(frames) + (len(args.ports) if args.profile else 0))
         try:
             link = measure_link(args, ctx, procs, progress, frames)
         except RigError as e:
@@ -1429,8 +1895,14 @@ def main(argv):
         default_offloads = None
         results = []
         for pt in pts:
-            progress.step("%s offloads=%s mtu=%d workers=%d" % (pt["server"], pt["offloads"], pt["mtu"],
-                                                                   pt["workers"]))
+            if pt.get("port") == "best":
+                b = best_row(results)
+                pt = dict(pt, port=b.get("port", "dpdk") if b else args.ports[0],
+                          port_from="best of the rows at %d connections" % args.connections if b else
+                          "no minimal_ws row served at %d connections; the first port" % args.connections)
+            progress.step("%s%s offloads=%s mtu=%d workers=%d connections=%d" % (
+                pt["server"], " port=%s" % pt["port"] if pt.get("port") else "", pt["offloads"], pt["mtu"],
+                pt["workers"], pt["connections"]))
             try:
                 res = measure_point(pt, args, ctx, procs, progress)
             except RigError as e:
@@ -1444,18 +1916,31 @@ def main(argv):
                 res["summary"] = summarize(res["runs"])
                 if res["status"] == "ok" and res["summary"]["req_per_s"]["median"] == 0:
                     res["notes"].append("no successful request")
+                    if res["summary"]["responses_total"] == 0:
+                        res["notes"].append(
+                            "no response at all within the %d s run: %d connections each waiting for a page are "
+                            "%.1f GB in flight, which a server sharing its link fairly between them may not "
+                            "finish in that time (longer runs: BENCH_DURATION)" % (
+                                args.duration, pt["connections"],
+                                pt["connections"] * manifest.get("stats", {}).get("mean_bytes", 130000) / 1e9))
             if pt["offloads"] == "on" and res.get("veth_features") and default_offloads is None:
                 default_offloads = ", ".join("%s %s" % kv for kv in sorted(res["veth_features"]["server"].items()))
             results.append(res)
-        prof = None
         if args.profile:
-            progress.step("minimal_ws cost centres (USN_PROFILE=1 build)")
-            try:
-                prof = measure_profile(args, ctx, procs, progress)
-            except RigError as e:
-                prof = {"server": "minimal_ws", "status": "rig error", "runs": [], "notes": [str(e)]}
-                rig_errors.append("cost centres: %s" % e)
-            prof["flags_duration"] = args.duration
+            pbin, perr = build_profile()
+            for port in args.ports:
+                progress.step("minimal_ws cost centres on the %s port (USN_PROFILE=1 build)" % port)
+                if not pbin:
+                    prof = {"server": "minimal_ws", "port": port, "status": "not built", "runs": [], "notes": [perr]}
+                else:
+                    try:
+                        prof = measure_profile(args, ctx, procs, progress, port, pbin)
+                    except RigError as e:
+                        prof = {"server": "minimal_ws", "port": port, "status": "rig error", "runs": [],
+                                "notes": [str(e)]}
+                        rig_errors.append("cost centres (%s): %s" % (port, e))
+                prof["flags_duration"] = args.duration
+                profs.append(prof)
         progress.clear()
     except Interrupted as e:
         procs.stop_all()
@@ -1473,6 +1958,10 @@ def main(argv):
         "dirty": dirty,
         "machine": machine_info(),
         "flags": {"duration_s": args.duration, "runs": args.runs, "connections": args.connections,
+                  "ports": args.ports, "vdev": args.vdev, "max_conns": args.max_conns, "pkt_args": args.pkt_args,
+                  "sweep_axes": args.sweep_axes if args.sweep else [],
+                  "connection_axis": list(CONN_AXIS) if axis_on else None,
+                  "connection_axis_offloads": axis_offloads(args) if axis_on else None,
                   "wrk_timeout_s": args.timeout, "sweep": args.sweep, "smoke": args.smoke,
                   "servers": args.servers, "offloads": args.offloads, "rps": args.rps,
                   "seed": args.seed, "srv_cores": ",".join(map(str, srv_cores[:1])),
@@ -1482,7 +1971,10 @@ def main(argv):
         "default_offloads": default_offloads,
         "link": link,
         "results": results,
-        "profile": prof,
+        "open_files": nofile,
+        "comparison": comparison(results),
+        "connection_axis": axis_rows(results, args) if axis_on else None,
+        "profiles": profs,
         "rig_errors": rig_errors,
         "elapsed_s": round(time.time() - t_start, 1),
     }
@@ -1496,8 +1988,9 @@ def main(argv):
     write_csv(os.path.join(outdir, "results.csv"), results, link)
     with open(os.path.join(outdir, "table.md"), "w") as f:
         f.write(markdown(doc, rows))
-        if prof:
-            f.write(profile_markdown(prof, results))
+        f.write(comparison_markdown(doc))
+        f.write(axis_markdown(doc))
+        f.write(profile_markdown(profs, results))
     made = plots(outdir, doc)
     latest = os.path.join(args.results, "latest")
     tmp_link = latest + ".new%d" % os.getpid()
@@ -1512,16 +2005,24 @@ def main(argv):
     for r in results:
         for n in r["notes"]:
             print("  %s: %s" % (row_label(r), n))
-    if prof:
-        prows, pcmp = profile_rows(prof, results)
-        print("\ncost centres of minimal_ws (USN_PROFILE=1 build, 1 run): %s" % prof["status"])
+    print()
+    for l in doc["comparison"]["lines"]:
+        print(l)
+    if doc["connection_axis"]:
+        print("\nconnection axis (frames and CPU per request: see the table above):")
+        print_simple(AXIS_HEADERS, axis_table(doc["connection_axis"]))
+    if profs:
+        prows, pcmp = profile_rows(profs, results)
+        print("\ncost centres of minimal_ws (USN_PROFILE=1 build, 1 run per port): %s" % ", ".join(
+            "%s %s" % (port_label(p.get("port"), p.get("vdev")), p["status"]) for p in profs))
         if prows:
-            print_simple(PROF_HEADERS, prows)
+            print_simple(prof_headers(profs), prows)
         if pcmp:
             print()
             print_simple(PROF_CMP_HEADERS, pcmp)
-        for n in prof.get("notes", []):
-            print("  cost centres: %s" % n)
+        for p in profs:
+            for n in p.get("notes", []):
+                print("  cost centres, %s: %s" % (port_label(p.get("port"), p.get("vdev")), n))
     print("commit: %s" % commit_text(doc))
     print("results: %s (json, csv, table.md%s); %.0f s" % (
         os.path.relpath(outdir, ROOT), (", " + ", ".join(made)) if made else "", doc["elapsed_s"]))

@@ -1,10 +1,15 @@
 #!/bin/bash
-# bench/usn_load_compare.sh: issue 9's comparisons with the project's own load
+# bench/usn_load_compare.sh: the comparisons with the project's own load
 # generator. (1) The cheapest link each stack has: usn_load -> minimal_ws over
 # net_memif (two processes, shared memory) beside wrk -> bsd_ws over Linux
-# loopback. (2) Same client, both stacks: usn_load over net_af_xdp (else
-# net_af_packet) on a veth against minimal_ws (DPDK on the other end) and
-# against bsd_ws (the kernel on the other end). Prints a table and writes JSON
+# loopback. (2) Same client, both stacks, once per client port: usn_load over
+# DPDK's net_af_xdp (else net_af_packet) on a veth against minimal_ws (DPDK on
+# the other end) and against bsd_ws (the kernel on the other end); then
+# usn_load over the Linux packet port (--iface: TSO, checksum offload, large
+# segments received whole) against minimal_ws on the packet port and against
+# bsd_ws, the veth's offloads as the kernel sets them. A ratio is computed
+# only between two points of the same client port and device (see
+# compare_ratios.py). Prints a table and writes JSON
 # (bench/results/latest/usn_load.json when that dir exists, bench.py merges it).
 #
 # Needs root (namespaces, AF_XDP). Everything it makes is named with $$ and
@@ -12,13 +17,18 @@
 # socket, DPDK runtime dirs /var/run/dpdk/ulc<pid>*. Server on core 0, client
 # on core 1. Every run is bounded (COMPARE_DURATION s + a timeout).
 # Knobs: COMPARE_DURATION [5] COMPARE_CONNS [256] COMPARE_PAGES [bench/corpus,
-# or "1k" for one 1 KiB page] COMPARE_POINTS [memif,loopback,veth-mws,veth-bsd]
+# or "1k" for one 1 KiB page] COMPARE_POINTS
+# [memif,loopback,veth-mws,veth-bsd,pkt-mws,pkt-bsd] COMPARE_MAX_CONNS [65536]
+# (minimal_ws --max-conns) COMPARE_PKT_ARGS (more --pkt-... options for both
+# programs on the packet port, e.g. --pkt-ring=v2)
 # COMPARE_OUT [build/usn_load_compare.json] B [build/rel] COMPARE_KEEP=1 (keep
 # the logs) COMPARE_CLIENT_ARGS (more usn_load options) COMPARE_TIMEOUT [5]
 # (per-request timeout, seconds, of both clients) COMPARE_RPS [1]: steer the
 # Linux server's veth receive to its core (0: the kernel's default, on the
 # sending core; see rig_up) COMPARE_STRICT=1 (CI: exit 1 when a server does
-# not start, a response is wrong, or a point has no result).
+# not start, a response is wrong, or a point has no result) COMPARE_MEMIF_TSO
+# [1]: the memif point carries large segments whole (--usn-memif-tso at both
+# ends, bsize=65535), as loopback carries 64 KB ones; 0: MSS frames.
 #
 # One method on every point: requests per second count the 2xx responses
 # that arrived within COMPARE_TIMEOUT, in the client's own measured window
@@ -36,7 +46,8 @@ TIMEOUT=${COMPARE_TIMEOUT:-5}
 STRICT=${COMPARE_STRICT:-0}
 CONNS=${COMPARE_CONNS:-256}
 PAGES=${COMPARE_PAGES:-bench/corpus}
-POINTS=${COMPARE_POINTS:-memif,loopback,veth-mws,veth-bsd}
+POINTS=${COMPARE_POINTS:-memif,loopback,veth-mws,veth-bsd,pkt-mws,pkt-bsd}
+MAX_CONNS=${COMPARE_MAX_CONNS:-65536}
 OUT=${COMPARE_OUT:-build/usn_load_compare.json}
 ID=$$
 NS_C=ulc${ID}c NS_S=ulc${ID}s NS_L=ulc${ID}l
@@ -160,16 +171,19 @@ run_client() {
 	wait "$cp"
 }
 
-# record NAME LINK CLIENT SERVER VDEV CLIENT_JSON TAG NOTE: appends one
-# result line to $TMP/points.jsonl (the method: see the top of this file).
+# record NAME LINK CLIENT SERVER VDEV CLIENT_JSON TAG NOTE [PORT]: appends
+# one result line to $TMP/points.jsonl (the method: see the top of this
+# file). VDEV and PORT are the client's device and port (dpdk, packet).
 record() {
-	python3 -B - "$@" "$TMP" "$TIMEOUT" >>"$TMP/points.jsonl" <<'EOF'
+	python3 -B - "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$TMP" "$TIMEOUT" "${9:-dpdk}" >>"$TMP/points.jsonl" <<'EOF'
 import json, os, sys
 sys.path.insert(0, "bench")
 import cpuwin
-name, link, client, server, vdev, cjson, tag, note, tmp, timeout = sys.argv[1:11]
+name, link, client, server, vdev, cjson, tag, note, tmp, timeout, port = sys.argv[1:12]
 r = {"name": name, "link": link, "client": client, "server": server, "vdev": vdev or None,
      "timeout_s": float(timeout)}
+if client == "usn_load":
+    r["port"] = port
 notes = [note] if note else []
 res = t0 = t1 = None
 try:
@@ -235,14 +249,22 @@ point_memif() {
 		no_result "$name" "not measured: minimal_ws not built or stale"
 		return
 	fi
+	# Large segments whole across the link (both ends libusnet), unless
+	# COMPARE_MEMIF_TSO=0.
+	local mdev="" mopt=""
+	if [ "${COMPARE_MEMIF_TSO:-1}" = 1 ]; then
+		mdev=",bsize=65535,rsize=8"
+		mopt="--usn-memif-tso"
+	fi
 	# shellcheck disable=SC2046
 	start_server minimal_ws "$TMP/memif_srv.log" taskset -c 0 "$B/apps/minimal_ws" \
-		$(eal 0 s "net_memif0,role=server,socket=$sock") -- --root "$WWW" --ip $SRV_IP/24 || {
+		$(eal 0 s "net_memif0,role=server,socket=$sock$mdev") $mopt -- --root "$WWW" --ip $SRV_IP/24 \
+		--max-conns "$MAX_CONNS" || {
 		no_result "$name" "minimal_ws did not start"
 		return
 	}
 	# shellcheck disable=SC2046
-	run_client memif taskset -c 1 "$B/apps/usn_load" $(eal 1 c "net_memif0,role=client,socket=$sock") -- \
+	run_client memif taskset -c 1 "$B/apps/usn_load" $(eal 1 c "net_memif0,role=client,socket=$sock$mdev") $mopt -- \
 		--ip $CLI_IP/24 --server $SRV_IP --pages "$PAGES" --connections "$CONNS" --duration "$DUR" \
 		--timeout "$TIMEOUT" --json "$TMP/memif.json" ${COMPARE_CLIENT_ARGS:-}
 	stop_pid "$SRV_PID"
@@ -286,7 +308,7 @@ point_loopback() {
 }
 
 # ------------------------------------------------------------------ veth
-rig_up() { # rig_up KERNEL_IP(0/1)
+rig_up() { # rig_up KERNEL_IP(0/1) [OFFLOADS: dpdk (default) or packet]
 	ip netns add "$NS_C" && NSS+=("$NS_C") || return 1
 	ip netns add "$NS_S" && NSS+=("$NS_S") || return 1
 	ip link add "$IF_C" netns "$NS_C" type veth peer name "$IF_S" netns "$NS_S" || return 1
@@ -299,10 +321,15 @@ rig_up() { # rig_up KERNEL_IP(0/1)
 		ip -n "$NS_S" addr add $SRV_IP/24 dev "$IF_S"
 		ip netns exec "$NS_S" sysctl -q -w net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192
 	fi
-	# Frames the kernel sends toward a userspace stack must carry complete
+	# Frames the kernel sends toward a DPDK device must carry complete
 	# checksums and fit the MTU (no CHECKSUM_PARTIAL, no TSO super-frames).
-	ip netns exec "$NS_S" ethtool -K "$IF_S" tx off tso off gso off gro off >/dev/null 2>&1
-	ip netns exec "$NS_C" ethtool -K "$IF_C" tx off tso off gso off gro off >/dev/null 2>&1
+	# The packet port takes both (virtio-net headers), and its own large
+	# segments cross the veth whole only while the sending end keeps TSO:
+	# there both ends stay as the kernel sets them.
+	if [ "${2:-dpdk}" = dpdk ]; then
+		ip netns exec "$NS_S" ethtool -K "$IF_S" tx off tso off gso off gro off >/dev/null 2>&1
+		ip netns exec "$NS_C" ethtool -K "$IF_C" tx off tso off gso off gro off >/dev/null 2>&1
+	fi
 	# A veth receives in the sender's context: without this, the Linux
 	# server's whole receive path (IP, TCP, and the transmissions its ACK
 	# processing triggers) ran in softirq on the client's core, which then
@@ -353,7 +380,7 @@ point_veth() {
 			# shellcheck disable=SC2046
 			start_server minimal_ws "$TMP/$tag.srv.log" ip netns exec "$NS_S" taskset -c 0 \
 				"$B/apps/minimal_ws" $(eal 0 s "$(vdev_for $kind "$IF_S")") -- --root "$WWW" \
-				--ip $SRV_IP/24 || {
+				--ip $SRV_IP/24 --max-conns "$MAX_CONNS" || {
 				rig_down
 				note="${note:+$note; }minimal_ws did not start on $kind"
 				continue
@@ -386,6 +413,49 @@ point_veth() {
 	no_result "$name" "$note"
 }
 
+# point_pkt mws|bsd: usn_load on the Linux packet port (--iface) against
+# minimal_ws on the packet port, or against bsd_ws; the veth's offloads as
+# the kernel sets them on both ends (rig_up ... packet).
+point_pkt() {
+	local which=$1 tag=pkt_$1 srv name
+	if [ "$which" = mws ]; then srv=minimal_ws; else srv=bsd_ws; fi
+	name="veth: usn_load -> $srv (packet port)"
+	if { [ "$which" = mws ] && [ "$MWS_OK" != 1 ]; } || { [ "$which" = bsd ] && [ "$BSD_OK" != 1 ]; }; then
+		no_result "$name" "not measured: $srv not built or stale"
+		return
+	fi
+	if [ "$which" = mws ]; then
+		log "== veth: usn_load (packet port) -> minimal_ws (packet port), ${DUR}s, $CONNS connections"
+		rig_up 0 packet || { log "veth rig failed"; rig_down; return; }
+		start_server minimal_ws "$TMP/$tag.srv.log" ip netns exec "$NS_S" taskset -c 0 \
+			"$B/apps/minimal_ws" --iface "$IF_S" ${COMPARE_PKT_ARGS:-} -- --root "$WWW" --ip $SRV_IP/24 \
+			--max-conns "$MAX_CONNS" || {
+			rig_down
+			no_result "$name" "minimal_ws did not start on the packet port: $(tail -2 "$TMP/$tag.srv.log" | tr '\n' ' ')"
+			return
+		}
+	else
+		log "== veth: usn_load (packet port) -> bsd_ws (Linux), ${DUR}s, $CONNS connections"
+		rig_up 1 packet || { log "veth rig failed"; rig_down; return; }
+		start_server bsd_ws "$TMP/$tag.srv.log" ip netns exec "$NS_S" taskset -c 0 "$B/apps/bsd_ws" \
+			--root "$WWW" --addr $SRV_IP --port 80 --workers 1 --cpus 0 || {
+			rig_down
+			no_result "$name" "bsd_ws did not start"
+			return
+		}
+	fi
+	run_client "$tag" ip netns exec "$NS_C" taskset -c 1 "$B/apps/usn_load" --iface "$IF_C" ${COMPARE_PKT_ARGS:-} -- \
+		--ip $CLI_IP/24 --server $SRV_IP --pages "$PAGES" --connections "$CONNS" --duration "$DUR" \
+		--timeout "$TIMEOUT" --json "$TMP/$tag.json" ${COMPARE_CLIENT_ARGS:-}
+	stop_pid "$SRV_PID"
+	rig_down
+	if [ -s "$TMP/$tag.json" ] && python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["requests"] > 0 else 1)' "$TMP/$tag.json"; then
+		record "$name" veth usn_load "$srv" packet "$TMP/$tag.json" "$tag" "" packet
+		return
+	fi
+	no_result "$name" "usn_load got no response over the packet port: $(tail -2 "$TMP/$tag.err" | tr '\n' ' ')"
+}
+
 # no_result NAME WHY: a point without figures, and a problem for COMPARE_STRICT.
 no_result() {
 	python3 -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "note": sys.argv[2]}))' "$1" "$2" \
@@ -405,6 +475,8 @@ for p in "${WANT[@]}"; do
 	loopback) point_loopback ;;
 	veth-mws) point_veth mws ;;
 	veth-bsd) point_veth bsd ;;
+	pkt-mws) point_pkt mws ;;
+	pkt-bsd) point_pkt bsd ;;
 	*) log "unknown point $p"; PROBLEMS+=("unknown point $p") ;;
 	esac
 done
@@ -444,19 +516,19 @@ for path in [out] + ([latest] if latest else []):
         json.dump(doc, f, indent=1)
 print("commit %s%s" % (commit, "" if not dirty else " + uncommitted changes (%d modified, %d untracked files)"
                        % (dirty["modified"], dirty["untracked"])))
-print("%-30s %-10s %9s %7s %6s %8s %8s %8s %5s %5s %9s" % (
+print("%-44s %-10s %9s %7s %6s %8s %8s %8s %5s %5s %9s" % (
     "point", "vdev", "req/s", "Gbit/s", "errors", "p50 us", "p99 us", "max us", "srv", "cli", "req/s/core"))
 for p in points:
     if not p.get("req_s"):
-        print("%-30s %s" % (p.get("name", "?"), p.get("note", "no result")))
+        print("%-44s %s" % (p.get("name", "?"), p.get("note", "no result")))
         continue
     lat = p.get("latency_us", {})
-    print("%-30s %-10s %9.0f %7.3f %6d %8.0f %8.0f %8.0f %5.2f %5.2f %9.0f" % (
+    print("%-44s %-10s %9.0f %7.3f %6d %8.0f %8.0f %8.0f %5.2f %5.2f %9.0f" % (
         p["name"], p.get("vdev") or "-", p["req_s"], p["gbit_s"], p.get("errors_total", 0),
         lat.get("p50", 0), lat.get("p99", 0), lat.get("max", 0), p.get("server_cores_busy") or 0,
         p.get("client_cores_busy") or 0, p.get("req_s_per_core") or 0))
     if p.get("note"):
-        print("%-30s   (%s)" % ("", p["note"]))
+        print("%-44s   (%s)" % ("", p["note"]))
 print("(%s)" % compare_ratios.METHOD)
 for k, v in ratios.items():
     if v.get("value") is None:

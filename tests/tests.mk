@@ -38,19 +38,20 @@ $(B)/tests/sim/%: tests/sim/%.c $(TEST_COMMON_OBJS) $(LIBA)
 .PHONY: test-big
 test-big: $(B)/tests/sim/test_tcp_pair
 	USN_TCP_BIG_MIB=256 USN_TCP_BIG_CONNS=100000 $(B)/tests/sim/test_tcp_pair
-	USN_SIM_OFFLOADS=tso,lro USN_TCP_BIG_MIB=256 USN_TCP_BIG_CONNS=100000 $(B)/tests/sim/test_tcp_pair
+	USN_SIM_OFFLOADS=tso,lro,ext USN_TCP_BIG_MIB=256 USN_TCP_BIG_CONNS=100000 $(B)/tests/sim/test_tcp_pair
 
 .PHONY: tests-build test-unit test-rig test-san
 tests-build: $(TEST_BINS)
 
 # Runs the unit and simulation suites of this build ($(B)), then the
 # simulation suites (the fuzz replay among them) again with every simulated
-# port offering TSO and LRO (USN_SIM_OFFLOADS, tests/common/simnet.h); fails
-# when a test fails (tests/run-suite.sh), after both passes.
+# port offering TSO, LRO and zero-copy TX (USN_SIM_OFFLOADS,
+# tests/common/simnet.h); fails when a test fails (tests/run-suite.sh),
+# after both passes.
 SIM_TEST_BINS := $(filter $(B)/tests/sim/%,$(TEST_BINS))
 test-unit: tests-build check-layers check-exports
 	@rc=0; tests/run-suite.sh "$(B)" $(TEST_BINS) || rc=1; \
-	USN_SIM_OFFLOADS=tso,lro USN_SUITE_LABEL=$(notdir $(B))-tso-lro tests/run-suite.sh "$(B)" $(SIM_TEST_BINS) || rc=1; \
+	USN_SIM_OFFLOADS=tso,lro,ext USN_SUITE_LABEL=$(notdir $(B))-tso-lro tests/run-suite.sh "$(B)" $(SIM_TEST_BINS) || rc=1; \
 	exit $$rc
 
 # The whole test command: dependencies, both builds, the TILE-Gx modes, the

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../common/cli.h"
+#include "../common/observe.h"
 #include "usnet/backend.h"
 #include "usnet/stack.h"
 #include "usnet/tcp.h"
@@ -24,7 +26,13 @@
  * zero window. The abort on overflow is a guard that cannot fire. */
 #define ECHO_RING 65536u
 #define ECHO_RCV_WND (ECHO_RING / 2u)
-#define ECHO_CONNS_PER_WORKER 2048u
+/* Connections per worker (--max-conns). Their rings are address space
+ * reserved at start (mmap, MAP_NORESERVE: 4 GiB a worker at the default),
+ * backed by memory only where a connection has carried data, and a closed
+ * connection's slot is the next one taken; so memory follows the
+ * connections in use, and nothing is allocated once the workers run. */
+#define ECHO_DEFAULT_CONNS 65536u
+#define ECHO_MAX_CONNS 1000000u
 
 /* One line per flag; apps/echo/README.md carries the same table. */
 static const char usage[] =
@@ -35,6 +43,8 @@ static const char usage[] =
     "  --port N             TCP port to echo on, 1..65535 (default 7)\n"
     "  --workers N          workers, one per queue and core, 1..64 (default 1; with DPDK, EAL -l must list N lcores)\n"
     "  --idle-backoff-us N  sleep up to N us when idle instead of spinning, 0..1000000 (default 0: spin)\n"
+    "  --max-conns N        connections per worker, 1..1000000; each reserves a 64 KiB ring, backed once it carries data (default 65536)\n"
+    OBSERVE_USAGE
     "  -h, --help           print this help and exit\n"
     "examples: usn_echo --iface veth0 --ip 198.18.0.2/24\n"
     "          usn_echo --no-huge -m 512 -l 0 --vdev=net_af_packet0,iface=veth0 -- --ip 198.18.0.2/24\n";
@@ -44,6 +54,8 @@ struct echo_opts {
 	uint8_t prefix;
 	uint16_t port, workers;
 	uint32_t idle_backoff_us;
+	uint32_t max_conns;
+	struct observe_opts obs; /* --stats-interval, --pcap */
 };
 
 struct echo_worker;
@@ -73,6 +85,7 @@ struct echo_app {
 	struct usn_stack *stack;
 	struct echo_worker *workers;
 	uint16_t n_workers;
+	uint32_t max_conns;
 };
 
 /* Set by SIGINT/SIGTERM, read by every worker's poll loop: the one global
@@ -222,7 +235,7 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 {
 	bool have_ip = false;
 
-	*o = (struct echo_opts){.port = 7, .workers = 1};
+	*o = (struct echo_opts){.port = 7, .workers = 1, .max_conns = ECHO_DEFAULT_CONNS};
 	for (int i = 0; i < argc; i++) {
 		char *name = argv[i], *val = NULL, *eq;
 		char buf[64];
@@ -233,6 +246,14 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 				 "unexpected argument \"%s\" (options start with --; see --help)", name);
 			return -1;
 		}
+		switch (observe_parse(argc, argv, &i, &o->obs, msg, msg_len)) {
+		case 1:
+			continue;
+		case -1:
+			return -1;
+		default:
+			break;
+		}
 		eq = strchr(name, '=');
 		if (eq) {
 			snprintf(buf, sizeof(buf), "%.*s", (int)(eq - name), name);
@@ -240,7 +261,7 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 			val = eq + 1;
 		}
 		if (strcmp(name, "--ip") && strcmp(name, "--gw") && strcmp(name, "--port") &&
-		    strcmp(name, "--workers") && strcmp(name, "--idle-backoff-us")) {
+		    strcmp(name, "--workers") && strcmp(name, "--idle-backoff-us") && strcmp(name, "--max-conns")) {
 			snprintf(msg, msg_len, "unknown option %s (see --help)", name);
 			return -1;
 		}
@@ -288,6 +309,12 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 				return -1;
 			}
 			o->workers = (uint16_t)v;
+		} else if (strcmp(name, "--max-conns") == 0) {
+			if (parse_u32(val, 1, ECHO_MAX_CONNS, &v) != 0) {
+				snprintf(msg, msg_len, "--max-conns %s: not a number in 1..%u", val, ECHO_MAX_CONNS);
+				return -1;
+			}
+			o->max_conns = v;
 		} else {
 			if (parse_u32(val, 0, 1000000, &v) != 0) {
 				snprintf(msg, msg_len, "--idle-backoff-us %s: not a number in 0..1000000",
@@ -314,11 +341,15 @@ static int workers_create(struct echo_app *app)
 		struct echo_worker *ew = &app->workers[i];
 
 		ew->id = i;
-		ew->conns = calloc(ECHO_CONNS_PER_WORKER, sizeof(*ew->conns));
-		ew->rings = malloc((size_t)ECHO_CONNS_PER_WORKER * ECHO_RING);
-		if (!ew->conns || !ew->rings)
+		ew->conns = calloc(app->max_conns, sizeof(*ew->conns));
+		if (!ew->conns)
 			return -ENOMEM;
-		for (uint32_t k = ECHO_CONNS_PER_WORKER; k-- > 0;) {
+		void *rings = mmap(NULL, (size_t)app->max_conns * ECHO_RING, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (rings == MAP_FAILED)
+			return -ENOMEM;
+		ew->rings = rings;
+		for (uint32_t k = app->max_conns; k-- > 0;) {
 			ew->conns[k].ew = ew;
 			ew->conns[k].ring = ew->rings + (size_t)k * ECHO_RING;
 			ew->conns[k].next_free = ew->free;
@@ -335,7 +366,8 @@ static void workers_destroy(struct echo_app *app)
 		return;
 	for (uint16_t i = 0; i < app->n_workers; i++) {
 		free(app->workers[i].conns);
-		free(app->workers[i].rings);
+		if (app->workers[i].rings)
+			munmap(app->workers[i].rings, (size_t)app->max_conns * ECHO_RING);
 	}
 	free(app->workers);
 }
@@ -346,6 +378,7 @@ int main(int argc, char **argv)
 	struct echo_opts o;
 	struct usn_stack_config cfg;
 	struct usn_backend *b = NULL;
+	struct observe *ob = NULL;
 	struct usn_hal *hal;
 	char msg[256] = "";
 	int first, rc, status = 1;
@@ -379,20 +412,22 @@ int main(int argc, char **argv)
 	cfg.n_workers = o.workers;
 	cfg.idle_backoff_us = o.idle_backoff_us;
 	cfg.tcp_rcv_wnd = ECHO_RCV_WND;
-	cfg.tcp_max_conns = ECHO_CONNS_PER_WORKER;
+	cfg.tcp_max_conns = o.max_conns;
 	if (usn_stack_config_check(&cfg, hal, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "usn_echo: %s\n", msg);
 		goto out_backend;
 	}
 	app.stack = usn_stack_create(hal, &cfg);
 	if (!app.stack) {
-		fprintf(stderr, "usn_echo: cannot create the stack (out of memory?)\n");
+		fprintf(stderr, "usn_echo: cannot create the stack: no memory for %u connections per worker? (lower --max-conns; with DPDK, raise the EAL's -m)\n",
+			o.max_conns);
 		goto out_backend;
 	}
 	app.n_workers = o.workers;
+	app.max_conns = o.max_conns;
 	if (workers_create(&app) != 0) {
-		fprintf(stderr, "usn_echo: out of memory for %u connections per worker\n",
-			ECHO_CONNS_PER_WORKER);
+		fprintf(stderr, "usn_echo: out of memory for %u connections per worker (%u MiB of rings each; lower --max-conns)\n",
+			o.max_conns, (unsigned)((uint64_t)o.max_conns * ECHO_RING >> 20));
 		goto out_stack;
 	}
 	rc = usn_tcp_listen(app.stack, o.port, &echo_handlers, NULL);
@@ -401,6 +436,13 @@ int main(int argc, char **argv)
 		goto out_stack;
 	}
 	usn_backend_attach(b, app.stack);
+	rc = observe_start(&ob, &o.obs, b, app.stack, NULL, msg, sizeof(msg));
+	if (rc != 0) {
+		fprintf(stderr, "usn_echo: %s\n", msg);
+		usn_backend_attach(b, NULL);
+		status = 2;
+		goto out_stack;
+	}
 
 	cli_stop_on_signals();
 
@@ -416,6 +458,7 @@ int main(int argc, char **argv)
 		    hal->mac[5], o.workers, o.workers == 1 ? "" : "s", hal->mtu, hal->offloads);
 	}
 	rc = usn_backend_run(b, echo_worker_main, &app);
+	observe_stop(ob);
 	if (rc != 0)
 		fprintf(stderr, "usn_echo: workers failed to run: %s\n", strerror(-rc));
 	else

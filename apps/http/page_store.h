@@ -68,6 +68,12 @@ struct http_store *http_store_open(const char *root, const struct http_store_opt
 				   size_t msg_len);
 void http_store_close(struct http_store *s);
 
+/* The one block holding every response's bytes (headers and bodies, the
+ * error answers too), read-only once the store is open: what a server
+ * declares for zero-copy transmission (usn_stack_tx_region). It stays
+ * mapped until http_store_close. */
+bool http_store_arena(const struct http_store *s, const void **base, size_t *len);
+
 /* The page at a decoded URL path (no query), NULL if none. */
 const struct http_page *http_store_lookup(const struct http_store *s, const char *path, size_t len);
 

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "../common/cli.h"
+#include "../common/observe.h"
 #include "../http/page_store.h"
 #include "mws.h"
 #include "usnet/backend.h"
@@ -30,6 +32,7 @@ struct args {
 	bool have_mac, keepalive, allow_dotfiles;
 	uint32_t idle_backoff_us, idle_timeout_ms, header_timeout_ms;
 	uint32_t max_conns, probe_retries, orphan_probe_retries; /* 0: the stack's default */
+	struct observe_opts obs; /* --stats-interval, --pcap */
 };
 
 /* One line per flag; apps/minimal_ws/README.md carries the same table. The
@@ -48,11 +51,12 @@ static const char usage[] =
     "  --idle-backoff-us N  sleep up to N us when idle instead of spinning (default 0: spin)\n"
     "  --idle-timeout-ms N  reset a connection that sends no new bytes for N ms while its request is awaited (slowloris; repeated or out-of-window bytes do not count); 0: never (default 10000)\n"
     "  --header-timeout-ms N  reset a connection whose request is not complete N ms after it opened, or with --keepalive after the previous answer was acknowledged, whatever it sends meanwhile (byte-trickling slowloris); 0: never (default 30000)\n"
-    "  --max-conns N        TCBs (connections, TIME-WAIT included) per worker, 1..1000000 (default 4096)\n"
+    "  --max-conns N        TCBs (connections, TIME-WAIT included) per worker, 1..1000000; each costs about 1.8 KB at start (default 65536)\n"
     "  --probe-retries N    zero-window probes a client may leave unanswered before it is reset, 1..255 (default 12)\n"
     "  --orphan-probe-retries N  zero-window probes, answered or not, before a connection the server has closed is reset while the client's window stays 0, 1..255 (default 8)\n"
     "  --keepalive          several requests per connection (default: one, Connection: close)\n"
     "  --allow-dotfiles     also serve files and directories whose name begins with a dot (default: not loaded)\n"
+    OBSERVE_USAGE
     "  -h, --help           print this help and exit\n";
 
 static const char prog[] = "minimal_ws";
@@ -66,6 +70,7 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 	a->workers = 1;
 	a->idle_timeout_ms = 10000;
 	a->header_timeout_ms = 30000;
+	a->max_conns = 65536; /* the library's default, said here for --help */
 	uint64_t v;
 	bool have_ip = false;
 	for (int i = first; i < argc; i++) {
@@ -137,7 +142,12 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 		} else if (strcmp(o, "--allow-dotfiles") == 0) {
 			a->allow_dotfiles = true;
 		} else {
-			cli_fail(prog, "unknown option %s", o);
+			char msg[160];
+			int r = observe_parse(argc, argv, &i, &a->obs, msg, sizeof(msg));
+			if (r < 0)
+				cli_fail(prog, "%s", msg);
+			if (r == 0)
+				cli_fail(prog, "unknown option %s", o);
 		}
 	}
 	if (!a->root)
@@ -175,6 +185,12 @@ static void print_profile(struct usn_stack *s, uint64_t requests)
 struct run_ctx {
 	struct usn_stack *stack;
 };
+
+/* The live line's and telemetry's request counter (any thread). */
+static uint64_t requests_read(void *arg)
+{
+	return mws_requests(arg);
+}
 
 static int worker_fn(void *arg, uint16_t i)
 {
@@ -240,7 +256,8 @@ int main(int argc, char **argv)
 	}
 	struct usn_stack *s = usn_stack_create(hal, &cfg);
 	if (!s) {
-		fprintf(stderr, "minimal_ws: cannot create the stack (memory?)\n");
+		fprintf(stderr, "minimal_ws: cannot create the stack: no memory for %u connections per worker? (lower --max-conns; with DPDK, raise the EAL's -m)\n",
+			a.max_conns);
 		usn_backend_close(b);
 		http_store_close(store);
 		return 1;
@@ -257,19 +274,36 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	usn_backend_attach(b, s);
+	struct observe *ob = NULL;
+	struct observe_app app = {.name = "requests", .read = requests_read, .arg = m};
+	rc = observe_start(&ob, &a.obs, b, s, &app, msg, sizeof(msg));
+	if (rc != 0) {
+		/* The flag's fault (a port without capture, a file that
+		 * cannot be written): exit 2. */
+		fprintf(stderr, "minimal_ws: %s\n", msg);
+		usn_backend_attach(b, NULL);
+		mws_destroy(m);
+		usn_stack_destroy(s);
+		usn_backend_close(b);
+		http_store_close(store);
+		return 2;
+	}
 
 	cli_stop_on_signals();
 
 	char ipbuf[INET_ADDRSTRLEN];
 	struct in_addr ia = {.s_addr = htonl(a.ip)};
 	inet_ntop(AF_INET, &ia, ipbuf, sizeof(ipbuf));
-	printf("listening on %s:%u with %u worker%s%s\n", ipbuf, a.port, a.workers, a.workers == 1 ? "" : "s",
-	       a.keepalive ? ", keep-alive" : "");
+	int zc = mws_zero_copy(m);
+	printf("listening on %s:%u with %u worker%s%s, zero-copy TX %s%s%s\n", ipbuf, a.port, a.workers,
+	       a.workers == 1 ? "" : "s", a.keepalive ? ", keep-alive" : "", zc == 0 ? "on" : "off",
+	       zc == 0 || zc == -EOPNOTSUPP ? "" : ": ", zc == 0 || zc == -EOPNOTSUPP ? "" : strerror(-zc));
 
 	struct run_ctx ctx = {.stack = s};
 	rc = usn_backend_run(b, worker_fn, &ctx);
 	if (rc != 0)
 		fprintf(stderr, "minimal_ws: backend run: %s\n", strerror(-rc));
+	observe_stop(ob);
 
 	uint64_t total = 0;
 	for (uint16_t i = 0; i < usn_stack_workers(s); i++) {
@@ -285,6 +319,9 @@ int main(int argc, char **argv)
 	usn_backend_print_stats(b, stdout);
 	print_profile(s, total);
 	printf("stopped: %" PRIu64 " requests\n", total);
+	/* Telemetry (another thread) reads the stack and the request counter
+	 * until the backend lets them go: before either is freed. */
+	usn_backend_attach(b, NULL);
 	mws_destroy(m);
 	usn_stack_destroy(s);
 	usn_backend_close(b);

@@ -5,6 +5,7 @@
 #include "mws.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,9 @@ struct mws_worker {
 	struct mws_conn *conns;
 	struct mws_conn *free_list;
 	struct mws_worker_stats st;
+	/* st.requests for other threads (mws_requests): the worker stores it,
+	 * relaxed, after each request; a plain store on x86. */
+	_Atomic uint64_t requests_pub;
 };
 
 struct mws {
@@ -38,6 +42,7 @@ struct mws {
 	struct mws_opts o;
 	uint16_t n_workers;
 	struct mws_worker *w;
+	int zcopy_rc; /* usn_stack_tx_region's answer for the store's arena */
 };
 
 static struct mws_worker *worker_of(struct usn_tcp_conn *c)
@@ -121,6 +126,7 @@ static bool respond(struct mws_worker *mw, struct mws_conn *k)
 		return true;
 	}
 	mw->st.requests++;
+	atomic_store_explicit(&mw->requests_pub, mw->st.requests, memory_order_relaxed);
 	if (rep.status == 200)
 		mw->st.st200++;
 	else if (rep.status == 404)
@@ -267,6 +273,15 @@ struct mws *mws_init(struct usn_stack *s, const struct http_store *store, const 
 	rc = usn_tcp_listen(s, m->o.port, &mws_handlers, m);
 	if (rc != 0)
 		goto fail;
+	/* The pages leave without a copy where the port reads them in place;
+	 * where it cannot (-EOPNOTSUPP), or the region is refused, they are
+	 * copied as before. */
+	const void *arena;
+	size_t arena_len;
+	if (http_store_arena(store, &arena, &arena_len))
+		m->zcopy_rc = usn_stack_tx_region(s, arena, arena_len);
+	else
+		m->zcopy_rc = -EOPNOTSUPP;
 	return m;
 fail:
 	if (err)
@@ -290,10 +305,24 @@ void mws_destroy(struct mws *m)
 	free(m);
 }
 
+int mws_zero_copy(const struct mws *m)
+{
+	return m->zcopy_rc;
+}
+
 void mws_worker_stats(const struct mws *m, uint16_t worker, struct mws_worker_stats *out)
 {
 	if (worker < m->n_workers)
 		*out = m->w[worker].st;
 	else
 		memset(out, 0, sizeof(*out));
+}
+
+uint64_t mws_requests(const struct mws *m)
+{
+	uint64_t n = 0;
+
+	for (uint16_t i = 0; i < m->n_workers; i++)
+		n += atomic_load_explicit(&m->w[i].requests_pub, memory_order_relaxed);
+	return n;
 }

@@ -51,5 +51,12 @@ struct mws *mws_init(struct usn_stack *s, const struct http_store *store, const 
 /* Frees the state; the workers must have stopped. */
 void mws_destroy(struct mws *m);
 void mws_worker_stats(const struct mws *m, uint16_t worker, struct mws_worker_stats *out);
+/* Requests answered so far, all workers: any thread, while they run (each
+ * worker keeps its count readable, a relaxed atomic store per request). */
+uint64_t mws_requests(const struct mws *m);
+/* Whether the pages leave without a copy: 0 when mws_init declared the
+ * store's arena to the stack (usn_stack_tx_region), else its refusal
+ * (-EOPNOTSUPP: the port copies). */
+int mws_zero_copy(const struct mws *m);
 
 #endif

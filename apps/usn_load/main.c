@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "../common/cli.h"
+#include "../common/observe.h"
 #include "load.h"
 #include "usnet/backend.h"
 #include "usnet/stack.h"
@@ -26,10 +27,12 @@ struct args {
 	uint8_t prefix;
 	uint16_t port, workers, mtu;
 	uint32_t connections;
+	uint32_t max_conns; /* 0: the default below */
 	uint64_t requests;
 	double duration_s, rate, timeout_s;
 	uint64_t seed;
 	bool quiet;
+	struct observe_opts obs; /* --stats-interval, --pcap */
 };
 
 /* One line per flag; apps/usn_load/README.md carries the same table. The
@@ -47,12 +50,14 @@ static const char usage[] =
     "  --requests N          stop after N requests (default: no limit)\n"
     "  --rate R              fixed rate, R requests/s over all workers (default: closed loop)\n"
     "  --workers N           workers, one per queue and core (default 1; with DPDK, EAL -l must list N lcores)\n"
+    "  --max-conns N         TCBs per worker, at least its share of --connections, up to 1000000 (default 65536, or twice the share if more)\n"
     "  --seed N              seed of the page choice (default 1)\n"
     "  --timeout S           per-request timeout in seconds (default 5)\n"
     "  --mtu N               IPv4 MTU, 68 up to the port's (default: the port's)\n"
     "  --json FILE           also write the results as JSON to FILE (- for stdout) (default: none)\n"
     "  --label TEXT          label of the run in the JSON (default usn_load)\n"
     "  --quiet               do not print the port's and workers' counters (default: print them)\n"
+    OBSERVE_USAGE
     "  -h, --help            print this help and exit\n";
 
 static const char prog[] = "usn_load";
@@ -104,6 +109,11 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 			if (!cli_parse_u64(s, 1000000, &v) || v == 0)
 				cli_fail(prog, "bad --connections %s", s);
 			a->connections = (uint32_t)v;
+		} else if (strcmp(o, "--max-conns") == 0) {
+			const char *s = cli_need(prog, argc, argv, &i);
+			if (!cli_parse_u64(s, 1000000, &v) || v == 0)
+				cli_fail(prog, "bad --max-conns %s (1..1000000)", s);
+			a->max_conns = (uint32_t)v;
 		} else if (strcmp(o, "--duration") == 0) {
 			const char *s = cli_need(prog, argc, argv, &i);
 			if (!parse_pos_double(s, &a->duration_s))
@@ -141,7 +151,12 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 		} else if (strcmp(o, "--quiet") == 0) {
 			a->quiet = true;
 		} else {
-			cli_fail(prog, "unknown option %s", o);
+			char msg[160];
+			int r = observe_parse(argc, argv, &i, &a->obs, msg, sizeof(msg));
+			if (r < 0)
+				cli_fail(prog, "%s", msg);
+			if (r == 0)
+				cli_fail(prog, "unknown option %s", o);
 		}
 	}
 	if (!have_ip)
@@ -152,6 +167,9 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 		cli_fail(prog, "%s", "--pages is required");
 	if (!a->duration_s && !a->requests)
 		a->duration_s = 10; /* always stops by itself */
+	if (a->max_conns && a->max_conns < a->connections / a->workers + 1)
+		cli_fail(prog, "--max-conns %u is below the %u connections each worker keeps open", a->max_conns,
+			 a->connections / a->workers + 1);
 }
 
 static uint64_t mono_ns(void *arg)
@@ -230,7 +248,7 @@ int main(int argc, char **argv)
 	cfg.mtu = a.mtu;
 	/* One TCB per slot, and room for the ones still closing. */
 	uint32_t per = a.connections / a.workers + 1;
-	cfg.tcp_max_conns = per * 2 < 4096 ? 4096 : per * 2;
+	cfg.tcp_max_conns = a.max_conns ? a.max_conns : per * 2 < 65536 ? 65536 : per * 2;
 	if (usn_stack_config_check(&cfg, hal, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "usn_load: %s\n", msg);
 		usn_backend_close(b);
@@ -239,7 +257,8 @@ int main(int argc, char **argv)
 	}
 	struct usn_stack *s = usn_stack_create(hal, &cfg);
 	if (!s) {
-		fprintf(stderr, "usn_load: cannot create the stack (memory?)\n");
+		fprintf(stderr, "usn_load: cannot create the stack: no memory for %u connections per worker? (lower --max-conns; with DPDK, raise the EAL's -m)\n",
+			cfg.tcp_max_conns);
 		usn_backend_close(b);
 		load_corpus_close(corpus);
 		return 1;
@@ -265,6 +284,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	usn_backend_attach(b, s);
+	struct observe *ob = NULL;
+	rc = observe_start(&ob, &a.obs, b, s, NULL, msg, sizeof(msg));
+	if (rc != 0) {
+		fprintf(stderr, "usn_load: %s\n", msg);
+		usn_backend_attach(b, NULL);
+		load_destroy(l);
+		usn_stack_destroy(s);
+		usn_backend_close(b);
+		load_corpus_close(corpus);
+		return 2;
+	}
 
 	cli_stop_on_signals();
 
@@ -284,6 +314,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
 	rc = usn_backend_run(b, worker_fn, &ctx);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu1);
+	observe_stop(ob);
 	/* The run's own CPU and wall time (port start-up excluded): a bench
 	 * divides them for the cores this client kept busy. */
 	double cpu_s = (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
@@ -326,6 +357,7 @@ int main(int argc, char **argv)
 		}
 	}
 	free(st);
+	usn_backend_attach(b, NULL); /* telemetry lets the stack go first */
 	load_destroy(l);
 	usn_stack_destroy(s);
 	usn_backend_close(b);

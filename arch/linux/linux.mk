@@ -4,7 +4,8 @@
 # ($(BACKEND_LIBS)); it needs libusnet.a after it and -pthread.
 # Also: tests/unit/test_pport (the backend's pure parts, no socket),
 # $(PPORT_HAL_TEST) (tests/rig/pport_hal_test.c: the port on a veth, run by
-# tests/rig/run_pport_hal.sh), $(PPORT_REFUSE) (run_pport_flags.sh) and
+# tests/rig/run_pport_hal.sh), $(PPORT_BURST_TEST) (run_pport_burst.sh),
+# $(PPORT_REFUSE) (run_pport_flags.sh) and
 # bench/pport_tx (its transmit paths).
 
 ifneq ($(ARCH),tilegx)
@@ -35,6 +36,13 @@ $(PPORT_HAL_TEST): tests/rig/pport_hal_test.c $(PPORT_LIB) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -D_GNU_SOURCE -Iarch/linux $< $(PPORT_LIB) $(LIBA) -pthread -lm $(LDFLAGS_COMMON) -o $@
 
+# tests/rig/pport_burst_test.c: the receive ring under a burst while the
+# port is not read (tests/rig/run_pport_burst.sh).
+PPORT_BURST_TEST := $(B)/tests/rig/pport_burst_test
+$(PPORT_BURST_TEST): tests/rig/pport_burst_test.c $(PPORT_LIB) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -D_GNU_SOURCE -Iarch/linux $< $(PPORT_LIB) $(LIBA) -pthread -lm $(LDFLAGS_COMMON) -o $@
+
 # tests/rig/pport_refuse.so: an LD_PRELOAD shim that makes setsockopt refuse
 # virtio-net headers or a CBPF fanout group (run_pport_flags.sh's fallbacks).
 PPORT_REFUSE := $(B)/tests/rig/pport_refuse.so
@@ -49,9 +57,9 @@ $(PPORT_TX_BENCH): bench/pport_tx.c
 
 .PHONY: pport
 pport: $(PPORT_LIB)
-all: $(PPORT_LIB) $(PPORT_HAL_TEST) $(PPORT_REFUSE) $(PPORT_TX_BENCH)
+all: $(PPORT_LIB) $(PPORT_HAL_TEST) $(PPORT_BURST_TEST) $(PPORT_REFUSE) $(PPORT_TX_BENCH)
 
--include $(PPORT_OBJS:.o=.d) $(PPORT_HAL_TEST).d $(PPORT_REFUSE:.so=.d) $(PPORT_TX_BENCH).d
+-include $(PPORT_OBJS:.o=.d) $(PPORT_HAL_TEST).d $(PPORT_BURST_TEST).d $(PPORT_REFUSE:.so=.d) $(PPORT_TX_BENCH).d
 
 endif
 endif

@@ -47,7 +47,10 @@ struct usn_pport_stats {
 	uint64_t rx_vlan;	  /* VLAN-tagged (the stack serves untagged traffic): dropped */
 	uint64_t rx_outgoing;	  /* the interface's own transmissions seen by the tap: dropped */
 	uint64_t rx_bad_vnet;	  /* a virtio-net header that does not fit the frame: dropped */
+	uint64_t rx_blocks;	  /* (TPACKET_V3) ring blocks read: frames per block says how full they came */
+	uint64_t rx_waits;	  /* idle waits on the socket (usn_hal_ops.rx_wait) */
 	uint64_t tx_frames, tx_bytes;
+	uint64_t tx_calls;    /* sendmmsg calls: frames per call says how well sends are batched */
 	uint64_t tx_tso;      /* frames handed over with GSO_TCPV4 */
 	uint64_t tx_busy;     /* sendmmsg calls that stopped on a full socket or device */
 	uint64_t tx_errors;   /* frames the kernel refused: dropped */
@@ -87,12 +90,20 @@ struct usn_pport_queue {
 	uint8_t vnet[USN_PPORT_TX_BATCH][USN_PPORT_VNET_LEN];
 
 	struct usn_pport_stats st;
+	/* The kernel's PACKET_STATISTICS, summed: reading them resets them. */
+	uint64_t k_packets, k_drops, k_freezes;
 
 	/* Buffers of this pool freed by other workers (a frame received here
 	 * and steered away in software): a list through usn_buf.link, pushed
 	 * with one compare-and-swap per burst and taken whole by this queue's
-	 * worker when its free stack runs low. */
+	 * worker when its free stack runs low; returned_n counts them. */
 	_Alignas(64) _Atomic(struct usn_buf *) returned;
+	_Atomic uint32_t returned_n;
+	/* For live statistics (usn_backend_bufs, any thread): free_n as of
+	 * this worker's last allocation or free, and the fewest buffers free
+	 * at once (free_n and returned_n) since open. */
+	_Alignas(64) _Atomic uint32_t bufs_free;
+	_Atomic uint32_t bufs_low;
 };
 
 enum usn_pport_fanout {
@@ -122,6 +133,18 @@ struct usn_pport {
 	struct usn_pport_queue *q[USN_PPORT_MAX_QUEUES];
 };
 
+/* Lowers q's low-water mark to lvl if that is lower (the worker as it
+ * allocates, and readers of the level, so the mark holds every level
+ * anyone saw). */
+static inline void usn_pport_bufs_low(struct usn_pport_queue *q, uint32_t lvl)
+{
+	uint32_t old = atomic_load_explicit(&q->bufs_low, memory_order_relaxed);
+
+	while (lvl < old && !atomic_compare_exchange_weak_explicit(&q->bufs_low, &old, lvl, memory_order_relaxed,
+								   memory_order_relaxed))
+		;
+}
+
 static inline struct usn_pport *usn_pport_of_hal(struct usn_hal *hal)
 {
 	return (struct usn_pport *)hal; /* hal is the first member */
@@ -135,6 +158,12 @@ void usn_pport_pool_fill(struct usn_pport_queue *q);
 /* Gives back to the kernel every block of q's ring that is ready (frames
  * that arrived while the port was being set up). */
 void usn_pport_ring_flush(struct usn_pport_queue *q);
+
+/* Adds the kernel's counters for q's socket (frames it queued for the
+ * ring, frames it dropped for want of room, times the V3 ring froze) since
+ * the last call to q->k_*; returns false if it cannot read them. Not the
+ * worker's: any thread may call it, one at a time. */
+bool usn_pport_kernel_stats(struct usn_pport_queue *q);
 
 /* pport_vnet.c: virtio-net headers <-> usn_buf offload fields. */
 /* What a received frame's header (vnet, NULL without them) and TPACKET

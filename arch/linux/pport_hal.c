@@ -6,10 +6,12 @@
  * TX hands a burst to one sendmmsg, each frame a virtio-net header and its
  * buffers as an iovec, so the kernel copies once and the buffers are free
  * again at once. No system call but that sendmmsg per burst (and v2's
- * recvmsg per large frame); nothing allocated. */
+ * recvmsg per large frame, and a poll when the worker is idle and asked to
+ * sleep); nothing allocated. */
 
 #include <errno.h>
 #include <linux/if_packet.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -53,19 +55,36 @@ void usn_pport_pool_fill(struct usn_pport_queue *q)
 		q->free[q->free_n++] = b;
 	}
 	atomic_store_explicit(&q->returned, NULL, memory_order_relaxed);
+	atomic_store_explicit(&q->returned_n, 0, memory_order_relaxed);
+	atomic_store_explicit(&q->bufs_free, q->free_n, memory_order_relaxed);
+	atomic_store_explicit(&q->bufs_low, q->free_n, memory_order_relaxed);
 }
 
 /* Takes back what other workers freed into this pool. */
 static void pool_reclaim(struct usn_pport_queue *q)
 {
 	struct usn_buf *b = atomic_exchange_explicit(&q->returned, NULL, memory_order_acquire);
+	uint32_t n = 0;
 
 	while (b) {
 		struct usn_buf *nx = b->link;
 
 		q->free[q->free_n++] = b;
 		b = nx;
+		n++;
 	}
+	if (n)
+		atomic_fetch_sub_explicit(&q->returned_n, n, memory_order_relaxed);
+}
+
+/* The level other threads read, and its low-water mark (this queue's
+ * worker: a store and a compare per allocation burst). */
+static void pool_level(struct usn_pport_queue *q)
+{
+	uint32_t lvl = q->free_n + atomic_load_explicit(&q->returned_n, memory_order_relaxed);
+
+	atomic_store_explicit(&q->bufs_free, q->free_n, memory_order_relaxed);
+	usn_pport_bufs_low(q, lvl);
 }
 
 /* Up to n single buffers from q's pool. */
@@ -81,6 +100,7 @@ static uint32_t pool_get(struct usn_pport_queue *q, struct usn_buf **bufs, uint3
 		buf_reset(b);
 		bufs[i] = b;
 	}
+	pool_level(q);
 	return n;
 }
 
@@ -91,6 +111,7 @@ static void pool_put_chains(struct usn_pport *p, uint16_t self, struct usn_buf *
 {
 	struct usn_pport_queue *me = p->q[self];
 	struct usn_buf *head[USN_PPORT_MAX_QUEUES] = {0}, *tail[USN_PPORT_MAX_QUEUES] = {0};
+	uint32_t count[USN_PPORT_MAX_QUEUES];
 	bool foreign = false;
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -104,13 +125,17 @@ static void pool_put_chains(struct usn_pport *p, uint16_t self, struct usn_buf *
 				me->free[me->free_n++] = b;
 				continue;
 			}
+			if (!head[owner])
+				count[owner] = 0;
 			b->link = head[owner];
 			head[owner] = b;
 			if (!tail[owner])
 				tail[owner] = b;
+			count[owner]++;
 			foreign = true;
 		}
 	}
+	atomic_store_explicit(&me->bufs_free, me->free_n, memory_order_relaxed);
 	if (!foreign)
 		return;
 	for (uint16_t o = 0; o < p->n_queues; o++) {
@@ -118,6 +143,9 @@ static void pool_put_chains(struct usn_pport *p, uint16_t self, struct usn_buf *
 
 		if (!head[o])
 			continue;
+		/* Counted first: the owner may take them as soon as they are
+		 * pushed, and the count must not go below zero. */
+		atomic_fetch_add_explicit(&p->q[o]->returned_n, count[o], memory_order_relaxed);
 		old = atomic_load_explicit(&p->q[o]->returned, memory_order_relaxed);
 		do {
 			tail[o]->link = old;
@@ -339,6 +367,7 @@ static uint16_t rx_ring(struct usn_pport *p, struct usn_pport_queue *q, struct u
 			q->reading = true;
 			q->pkt = (uint8_t *)d + d->hdr.bh1.offset_to_first_pkt;
 			q->pkt_left = d->hdr.bh1.num_pkts;
+			q->st.rx_blocks++;
 			if (q->pkt_left == 0) {
 				block_release(q);
 				continue;
@@ -382,6 +411,30 @@ static uint16_t pport_rx_burst(struct usn_hal *hal, uint16_t queue, struct usn_b
 		got = (uint16_t)(got + rx_ring(p, p->q[r], p->q[0], bufs + got, (uint16_t)(n - got)));
 	}
 	return got;
+}
+
+/* Waits up to max_us for the kernel to hand queue `queue` frames: poll()
+ * on its socket, which the kernel wakes when it retires a TPACKET_V3 block
+ * (or fills a V2 slot), and which returns at once if one is already
+ * waiting. With PACKET_FANOUT_HASH worker 0 waits on every socket, and the
+ * others, whose frames reach them through worker 0, only sleep. One system
+ * call per idle round, none while frames come. */
+static void pport_rx_wait(struct usn_hal *hal, uint16_t queue, uint32_t max_us)
+{
+	struct usn_pport *p = usn_pport_of_hal(hal);
+	struct pollfd fds[USN_PPORT_MAX_QUEUES];
+	struct timespec ts = {.tv_sec = (time_t)(max_us / 1000000u), .tv_nsec = (long)(max_us % 1000000u) * 1000L};
+	nfds_t n = 0;
+
+	if (max_us == 0)
+		return;
+	if (!p->rx_drain_all)
+		fds[n++] = (struct pollfd){.fd = p->q[queue]->fd, .events = POLLIN};
+	else if (queue == 0)
+		for (uint16_t i = 0; i < p->n_queues; i++)
+			fds[n++] = (struct pollfd){.fd = p->q[i]->fd, .events = POLLIN};
+	p->q[queue]->st.rx_waits++;
+	(void)ppoll(n ? fds : NULL, n, &ts, NULL);
 }
 
 /* ---- transmit ---- */
@@ -436,6 +489,7 @@ static uint16_t pport_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_b
 		if (m == 0)
 			continue;
 		k = sendmmsg(q->fd, q->msgs, m, MSG_DONTWAIT);
+		q->st.tx_calls++;
 		if (k < 0) {
 			if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR) {
 				/* The socket's send buffer or the device is
@@ -525,4 +579,5 @@ const struct usn_hal_ops usn_pport_hal_ops = {
     .mem_alloc = NULL,
     .mem_free = NULL,
     .random = pport_random,
+    .rx_wait = pport_rx_wait,
 };

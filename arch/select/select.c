@@ -45,7 +45,9 @@ int usn_backend_args(int argc, char **argv)
 
 const char *usn_backend_help(void)
 {
-	static char text[1024];
+	/* Every backend's lines whole (1 KB cut the DPDK lines short after
+	 * the packet port's). */
+	static char text[4096];
 
 	if (!text[0]) {
 		size_t n = 0;
@@ -95,4 +97,22 @@ void usn_backend_close(struct usn_backend *b)
 {
 	if (b)
 		b->ops->close(b);
+}
+
+int usn_backend_bufs(struct usn_backend *b, struct usn_backend_bufs *out)
+{
+	return b->ops->bufs ? b->ops->bufs(b, out) : -ENOTSUP;
+}
+
+int usn_backend_pcap(struct usn_backend *b, const char *path, uint64_t max_bytes, char *msg, size_t msg_len)
+{
+	if (b->ops->pcap)
+		return b->ops->pcap(b, path, max_bytes, msg, msg_len);
+	snprintf(msg, msg_len, "--pcap: the %s backend cannot capture", b->ops->name);
+	return -ENOTSUP;
+}
+
+int usn_backend_app_counter(struct usn_backend *b, const char *name, uint64_t (*read)(void *arg), void *arg)
+{
+	return b->ops->app_counter ? b->ops->app_counter(b, name, read, arg) : -ENOTSUP;
 }

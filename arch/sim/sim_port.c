@@ -45,6 +45,18 @@ static void sim_buf_check(const struct usn_sim_port *p, const struct usn_buf *b,
 		sim_die(p, b, "buffer owner word overwritten");
 	if (b->backend_u16 != SIM_BUF_OUT)
 		sim_die(p, b, op[0] == 't' ? "tx of a free buffer (use after free)" : "double free");
+	if (b->flags & USN_BUF_TX_EXT) {
+		/* A buffer lent to application memory (hal.h): only where the
+		 * port offers it, inside a region it was given, nothing
+		 * writable. */
+		uintptr_t d = (uintptr_t)b->data;
+		if (!(p->hal.offloads & USN_HAL_OFF_TX_EXT))
+			sim_die(p, b, "external buffer on a port without USN_HAL_OFF_TX_EXT");
+		if (b->region >= p->n_regions || d < p->region[b->region].base ||
+		    d + b->len > p->region[b->region].end || b->room != 0)
+			sim_die(p, b, "external buffer outside its region (or with room)");
+		return;
+	}
 	uintptr_t lo = at + SIM_META_BYTES, hi = at + SIM_META_BYTES + p->cfg.headroom + p->cfg.buf_size;
 	if ((uintptr_t)b->data < lo || (uintptr_t)b->data + b->len > hi)
 		sim_die(p, b, "data/len outside the buffer");
@@ -241,6 +253,8 @@ static void sim_tso_send(struct usn_sim_port *p, uint32_t len, uint8_t l2, uint8
 	if (len > p->scratch_cap || !sim_tso_valid(p->scratch, len, l2, l3, l4, seg, p->hal.tso_max, &t))
 		sim_die(p, NULL, "a TSO frame that breaks the contract (hal.h USN_BUF_TX_TCP_SEG)");
 	uint32_t nseg = t.pay_len ? (t.pay_len + seg - 1u) / seg : 1u;
+	if (p->hal.tso_max_segs && nseg > p->hal.tso_max_segs)
+		sim_die(p, NULL, "a TSO frame of more pieces than the port's tso_max_segs");
 	uint8_t hdr[SIM_ETH_HLEN + 60u + 60u];
 	memcpy(hdr, p->scratch, t.pay);
 	p->st.tso_frames++;
@@ -262,8 +276,14 @@ static uint16_t sim_tx_burst(struct usn_hal *hal, uint16_t queue, struct usn_buf
 		bool fits = true;
 		if (p->tap)
 			p->tap(p->tap_arg, head);
+		if (head->flags & USN_BUF_TX_EXT)
+			sim_die(p, head, "external buffer at the head of a frame");
 		for (struct usn_buf *c = head; c; c = c->next) {
 			sim_buf_check(p, c, "tx");
+			if (c->flags & USN_BUF_TX_EXT) {
+				p->st.tx_ext_bufs++;
+				p->st.tx_ext_bytes += c->len;
+			}
 			if (total + c->len <= p->scratch_cap)
 				memcpy(p->scratch + total, c->data, c->len);
 			else
@@ -319,6 +339,20 @@ static int sim_random(struct usn_hal *hal, void *buf, size_t len)
 	return 0;
 }
 
+/* Zero-copy TX: the port reads these bytes where they are (its tx_burst
+ * copies them onto the wire as it copies its own buffers). */
+static int sim_tx_region(struct usn_hal *hal, const void *base, size_t len)
+{
+	struct usn_sim_port *p = sim_port_of(hal);
+	if (!(p->hal.offloads & USN_HAL_OFF_TX_EXT))
+		return -EOPNOTSUPP;
+	if (p->n_regions == SIM_REGIONS_MAX)
+		return -ENOSPC;
+	p->region[p->n_regions].base = (uintptr_t)base;
+	p->region[p->n_regions].end = (uintptr_t)base + len;
+	return p->n_regions++;
+}
+
 static const struct usn_hal_ops sim_ops = {
     .rx_burst = sim_rx_burst,
     .tx_burst = sim_tx_burst,
@@ -328,6 +362,7 @@ static const struct usn_hal_ops sim_ops = {
     .mem_alloc = NULL,
     .mem_free = NULL,
     .random = sim_random,
+    .tx_region = sim_tx_region,
 };
 
 /* ---- create / destroy ---- */
@@ -432,6 +467,7 @@ struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct us
 	p->hal.n_bufs = c->n_bufs / c->n_queues;
 	p->hal.rss_key = c->rss_key ? c->rss_key : usn_rss_key_from(sim_rng_next(&p->key_rng));
 	p->hal.tso_max = (c->offloads & (USN_HAL_OFF_TX_TSO | USN_HAL_OFF_RX_LRO)) ? tso_max : 0;
+	p->hal.tso_max_segs = (c->offloads & USN_HAL_OFF_TX_TSO) ? c->tso_max_segs : 0;
 	memcpy(p->hal.mac, c->mac, 6);
 	p->st.bufs_total = c->n_bufs;
 

@@ -16,6 +16,7 @@
 #define SIM_META_BYTES 64u	     /* struct usn_buf, rounded to a cache line */
 #define SIM_ETH_HLEN 14u
 #define SIM_START_US 1000000u
+#define SIM_REGIONS_MAX 16 /* zero-copy TX regions (ops->tx_region) a port takes */
 
 /* The owner word in usn_buf.backend_u16: where a pool buffer is. */
 #define SIM_BUF_FREE 0xf5eeu
@@ -77,6 +78,11 @@ struct usn_sim_port {
 	uint64_t tx_busy_until_ns; /* serialisation queue (rate fault) */
 	struct sim_held held[SIM_HELD_MAX];
 	uint32_t n_held;
+	/* Application memory it reads in place (USN_BUF_TX_EXT). */
+	struct {
+		uintptr_t base, end;
+	} region[SIM_REGIONS_MAX];
+	uint8_t n_regions;
 
 	struct usn_sim_port_stats st;
 };

@@ -38,9 +38,12 @@ struct usn_sim_port_config {
 	uint32_t n_bufs;     /* buffers in this port's pool [4096] */
 	uint16_t mtu;        /* [1500] */
 	uint32_t offloads;   /* USN_HAL_OFF_* to advertise (RX_CSUM, TX_*, RSS, TX_TSO, RX_LRO emulated;
-			      * without TX_MULTISEG a chained TX frame is refused, tx_chain_refused) */
+			      * without TX_MULTISEG a chained TX frame is refused, tx_chain_refused;
+			      * TX_EXT reads external buffers in their regions, and stops the test on
+			      * one outside them, at a frame's head or without the offload) */
 	uint32_t rx_ring;    /* frames waiting per RX queue before tail drop [1024] */
 	uint32_t tso_max;    /* with TX_TSO or RX_LRO: largest IPv4 packet cut or coalesced [65535] */
+	uint16_t tso_max_segs; /* with TX_TSO: most pieces it cuts a frame into (more stops a test) */
 };
 
 struct usn_sim_link *usn_sim_link_create(uint64_t seed);
@@ -79,6 +82,7 @@ struct usn_sim_port_stats {
 	/* TX_TSO: large frames cut, and the frames they became; RX_LRO:
 	 * coalesced frames delivered, and the frames merged into them. */
 	uint64_t tso_frames, tso_segs, lro_frames, lro_merged;
+	uint64_t tx_ext_bufs, tx_ext_bytes; /* TX_EXT: external buffers sent, and their bytes */
 	uint32_t tx_max_ip; /* largest frame put on the wire (after TSO), bytes after the Ethernet header */
 	uint32_t bufs_free; /* buffers back in this port's pool */
 	uint32_t bufs_total;

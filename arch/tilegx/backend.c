@@ -257,3 +257,29 @@ void usn_backend_close(struct usn_backend *b)
 	usn_gx_port_destroy(b->port);
 	free(b);
 }
+
+/* Not on the mPIPE backend (yet): its buffer stacks have no cheap level
+ * for another thread, it has no capture and no telemetry. */
+int usn_backend_bufs(struct usn_backend *b, struct usn_backend_bufs *out)
+{
+	(void)b;
+	(void)out;
+	return -ENOTSUP;
+}
+
+int usn_backend_pcap(struct usn_backend *b, const char *path, uint64_t max_bytes, char *msg, size_t msg_len)
+{
+	(void)b;
+	(void)path;
+	(void)max_bytes;
+	return bk_fail(msg, msg_len, -ENOTSUP, "--pcap: the mPIPE backend cannot capture");
+}
+
+int usn_backend_app_counter(struct usn_backend *b, const char *name, uint64_t (*read)(void *arg), void *arg)
+{
+	(void)b;
+	(void)name;
+	(void)read;
+	(void)arg;
+	return -ENOTSUP;
+}

@@ -33,6 +33,7 @@ $(TILEGX_LIB): $(TILEGX_OBJS)
 
 TILEGX_WS := $(B)/apps/minimal_ws_tilegx
 TILEGX_WS_OBJS := $(B)/obj/apps/minimal_ws/main.o $(B)/obj/apps/minimal_ws/mws.o $(B)/obj/apps/common/cli.o \
+	$(B)/obj/apps/common/observe.o \
 	$(patsubst %.c,$(B)/obj/%.o,$(wildcard apps/http/*.c))
 
 $(TILEGX_WS): $(TILEGX_WS_OBJS) $(TILEGX_LIB) $(LIBA)
@@ -87,9 +88,10 @@ TILEGX_TEST_COMMON_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard tests/common/*.c))
 # Only the suites whose hosts go through the backend run in these modes
 # (the others would be counted again for nothing): not the fuzz replay (no
 # simnet host) nor the backpressure suite (its hosts sit on their own ring
-# over the sim port). Each test run here must print simnet's "host ... on
+# over the sim port), nor the zero-copy suite (its sender is the simulated
+# port's external-buffer emulation). Each test run here must print simnet's "host ... on
 # the tilegx backend" line, or it fails (USN_SUITE_REQUIRE).
-TILEGX_SIM_OFF := test_fuzz_replay test_tcp_backpressure
+TILEGX_SIM_OFF := test_fuzz_replay test_tcp_backpressure test_tcp_zcopy
 TILEGX_SIM_BINS := $(patsubst tests/sim/%.c,$(B)/tilegx/tests/sim/%,$(filter-out $(TILEGX_SIM_OFF:%=tests/sim/%.c),$(wildcard tests/sim/test_*.c)))
 TILEGX_MODES := 0:1:even 128:1:all 1664:1:even 0:2:all 256:2:all 0:35:all 0:2:all:9000
 

@@ -9,6 +9,11 @@
  *   --usn-mtu=N     set the port MTU (rte_eth_dev_set_mtu) before start
  *   --usn-mbufs=N   mbufs per worker pool (default 16383)
  *   --usn-rxd=N, --usn-txd=N   descriptors per queue (default 2048)
+ *   --usn-no-tso    no TSO nor LRO even where the port offers them
+ *   --usn-zero-copy=auto|on|off   TX from registered application memory
+ *                   as external buffers (auto: where the port takes TSO)
+ *   --usn-memif-tso net_memif between two libusnet processes: large
+ *                   segments cross whole, TCP sums trusted (both ends)
  * Unless the EAL options name a --log-level, the EAL logs at "notice" (its
  * start-up chatter at "info" would hide the program's own messages). */
 /* _GNU_SOURCE comes from arch/x86/x86.mk (before rte_config.h is included). */
@@ -21,16 +26,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_bus.h>
 #include <rte_cycles.h>
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_kvargs.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_pool_ops.h>
-#include <rte_memzone.h>
 #include <rte_mempool.h>
+#include <rte_memzone.h>
 
 #include "usn_dpdk.h"
 #include "usnet/stats.h"
@@ -49,11 +58,21 @@
 #define USN_DPDK_RETA_SPAN 128u /* usn_rss_queue's table size */
 #define USN_DPDK_LINK_WAIT_MS 5000
 
+/* net_memif's ring buffers (its bsize devarg), 2048 bytes by default;
+ * --usn-memif-tso wants segments of at least 16 KB in one of them. */
+#define USN_DPDK_MEMIF_BSIZE 2048u
+#define USN_DPDK_MEMIF_TSO_MIN 16384u
+
+enum zcopy_mode { ZCOPY_AUTO, ZCOPY_ON, ZCOPY_OFF };
+
 struct backend_opts {
 	long port; /* -1: the first available */
 	long mtu;  /* 0: leave the port's */
 	long mbufs;
 	long rxd, txd;
+	bool no_tso;
+	bool memif_tso;
+	enum zcopy_mode zcopy;
 };
 
 static int fail(char *msg, size_t msg_len, int err, const char *fmt, ...)
@@ -113,6 +132,29 @@ static int split_args(int n, char **argv, char **eal, int *eal_n, struct backend
 		int matched = 0;
 
 		if (strncmp(argv[i], "--usn-", 6) == 0) {
+			if (strcmp(argv[i], "--usn-no-tso") == 0) {
+				o->no_tso = true;
+				continue;
+			}
+			if (strcmp(argv[i], "--usn-memif-tso") == 0) {
+				o->memif_tso = true;
+				continue;
+			}
+			if (strncmp(argv[i], "--usn-zero-copy=", 16) == 0) {
+				const char *v = argv[i] + 16;
+				if (strcmp(v, "auto") == 0)
+					o->zcopy = ZCOPY_AUTO;
+				else if (strcmp(v, "on") == 0)
+					o->zcopy = ZCOPY_ON;
+				else if (strcmp(v, "off") == 0)
+					o->zcopy = ZCOPY_OFF;
+				else
+					return fail(
+					    msg, msg_len, -EINVAL,
+					    "bad value in %s (expected --usn-zero-copy=auto, on or off)",
+					    argv[i]);
+				continue;
+			}
 			for (size_t j = 0; j < sizeof(opts) / sizeof(opts[0]) && !matched; j++) {
 				long *dst = (long *)((char *)o + opts[j].off);
 
@@ -123,10 +165,12 @@ static int split_args(int n, char **argv, char **eal, int *eal_n, struct backend
 						    opts[j].name, opts[j].lo, opts[j].hi);
 			}
 			if (!matched)
-				return fail(msg, msg_len, -EINVAL,
-					    "unknown backend option %s (known: --usn-port, --usn-mtu, "
-					    "--usn-mbufs, --usn-rxd, --usn-txd)",
-					    argv[i]);
+				return fail(
+				    msg, msg_len, -EINVAL,
+				    "unknown backend option %s (known: --usn-port, --usn-mtu, "
+				    "--usn-mbufs, --usn-rxd, --usn-txd, --usn-no-tso, --usn-zero-copy, "
+				    "--usn-memif-tso)",
+				    argv[i]);
 			continue;
 		}
 		if (strncmp(argv[i], "--log-level", 11) == 0)
@@ -226,8 +270,8 @@ static int reta_program(struct usn_dpdk_backend *b, uint16_t size)
  * real stride, the upper 40% of the mbufs lay outside the UMEM. The kernel
  * refused them as invalid TX descriptors (the frames were lost) and, since
  * it skips only one invalid descriptor per send(), the frames behind each
- * waited in the TX ring, for seconds when the stack sent little: issue 9's
- * stall. An object of exactly one page (no spreading pad) makes the stride
+ * waited in the TX ring, for seconds when the stack sent little: the stall
+ * usn_load met against bsd_ws. An object of exactly one page (no spreading pad) makes the stride
  * and the computed size agree, costs no memory, and gives the data room the
  * rest of the page. */
 static uint16_t pool_data_room(void)
@@ -320,6 +364,9 @@ static int pools_create(struct usn_dpdk_backend *b, const struct backend_opts *o
 				    "cannot create mbuf pool %s (%u mbufs): %s; give the EAL more memory "
 				    "(-m) or lower --usn-mbufs",
 				    name, n, rte_strerror(rte_errno));
+		b->bufs_low[q] = b->pool[q]->size;
+		if (strncmp(rte_mempool_get_ops(b->pool[q]->ops_index)->name, "ring_", 5) == 0)
+			b->pool_ring[q] = b->pool[q]->pool_data;
 	}
 	return 0;
 }
@@ -338,6 +385,68 @@ static void link_wait(uint16_t port)
 		rte_delay_ms(100);
 	}
 	RTE_LOG(WARNING, USER1, "usnet: port %u link still down after %d ms\n", port, USN_DPDK_LINK_WAIT_MS);
+}
+
+/* net_memif's ring buffer size as its devargs give it (bsize). */
+static unsigned long memif_bsize(const struct rte_eth_dev_info *info)
+{
+	unsigned long bsize = USN_DPDK_MEMIF_BSIZE;
+	const struct rte_devargs *da = info->device ? rte_dev_devargs(info->device) : NULL;
+
+	if (da && da->args && da->args[0]) {
+		struct rte_kvargs *kv = rte_kvargs_parse(da->args, NULL);
+		const char *v;
+
+		if (kv) {
+			if ((v = rte_kvargs_get(kv, "bsize")) != NULL)
+				bsize = strtoul(v, NULL, 10);
+			rte_kvargs_free(kv);
+		}
+	}
+	return bsize;
+}
+
+/* Whether the device reaches memory by DMA through an IOMMU or physical
+ * addresses (a NIC on a bus), rather than through the CPU (a virtual
+ * device: net_tap, net_memif, net_ring...). */
+static bool port_dma(const struct rte_eth_dev_info *info)
+{
+	const struct rte_bus *bus = info->device ? rte_dev_bus(info->device) : NULL;
+
+	return bus && strcmp(rte_bus_name(bus), "vdev") != 0;
+}
+
+/* Zero-copy TX (hal.h USN_BUF_TX_EXT): NULL where the port can take
+ * external buffers, else why not. */
+static const char *zcopy_refusal(const struct usn_dpdk_backend *b, const struct rte_eth_conf *conf)
+{
+	if (!(conf->txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS))
+		return "it takes no chained mbufs (no multi-segment TX)";
+	if (b->zcopy_dma && rte_eal_iova_mode() != RTE_IOVA_VA)
+		return "the EAL gives the device physical addresses (IOVA as PA), and application pages are "
+		       "not contiguous in physical memory; bind the NIC to vfio-pci with the IOMMU on";
+	return NULL;
+}
+
+/* TSO's limit where the device cuts: a frame in at most nb_seg_max mbufs
+ * (the stack's frames fill each, plus the external buffers zero-copy may
+ * add, hal.h), each piece in at most nb_mtu_seg_max of them (a piece of
+ * at most an mbuf's room touches two, plus the headers' own, plus two
+ * external buffers and the copies between them). 0: no TSO. */
+static uint32_t tso_limit(const struct usn_dpdk_backend *b, const struct rte_eth_dev_info *info)
+{
+	uint32_t room = (uint32_t)b->data_room - RTE_PKTMBUF_HEADROOM;
+	uint32_t segs = info->tx_desc_lim.nb_seg_max ? info->tx_desc_lim.nb_seg_max : UINT16_MAX;
+	uint32_t per_piece = info->tx_desc_lim.nb_mtu_seg_max ? info->tx_desc_lim.nb_mtu_seg_max : UINT16_MAX;
+	uint64_t lim;
+
+	if (b->zcopy)
+		segs = segs > 2 * USN_HAL_TX_EXT_MAX ? segs - 2 * USN_HAL_TX_EXT_MAX : 0;
+	if (per_piece < (b->zcopy ? 3u + 2 * USN_HAL_TX_EXT_MAX : 3u))
+		return 0;
+	lim = (uint64_t)segs * room;
+	lim = lim > RTE_ETHER_HDR_LEN ? lim - RTE_ETHER_HDR_LEN : 0;
+	return (uint32_t)RTE_MIN(lim, (uint64_t)UINT16_MAX);
 }
 
 static int port_setup(struct usn_dpdk_backend *b, const struct backend_opts *o, char *msg, size_t msg_len)
@@ -398,6 +507,47 @@ static int port_setup(struct usn_dpdk_backend *b, const struct backend_opts *o, 
 	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) {
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 		b->hal.offloads |= USN_HAL_OFF_TX_MULTISEG;
+	}
+	/* Large segments out (TSO) with what DPDK's TSO needs beside it
+	 * (rte_mbuf_core.h RTE_MBUF_F_TX_TCP_SEG): chains and both sums. */
+	const uint64_t tso_need = RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS |
+				  RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+	if (!o->no_tso && (info.tx_offload_capa & tso_need) == tso_need) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
+		b->tx_tso = true;
+	}
+	/* Large segments in (LRO): only beside RX checksum results (a merged
+	 * frame's own TCP sum need not hold, hal.h) and RX scatter (it spans
+	 * mbufs). */
+	const uint64_t lro_need = RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_SCATTER;
+	if (!o->no_tso && b->rx_csum && (info.rx_offload_capa & lro_need) == lro_need) {
+		conf.rxmode.offloads |= lro_need;
+		conf.rxmode.max_lro_pkt_size =
+		    RTE_MIN(info.max_lro_pkt_size, (uint32_t)UINT16_MAX + RTE_ETHER_HDR_LEN);
+		b->rx_lro = true;
+	}
+	if (o->memif_tso) {
+		if (strcmp(b->driver, "net_memif") != 0)
+			return fail(
+			    msg, msg_len, -EINVAL,
+			    "--usn-memif-tso: port %u is %s, not net_memif (the option is for a memif "
+			    "link between two libusnet programs)",
+			    b->port, b->driver);
+		if (o->no_tso)
+			return fail(msg, msg_len, -EINVAL,
+				    "--usn-memif-tso and --usn-no-tso contradict each other");
+		b->memif_tso = true;
+	}
+	b->zcopy_dma = port_dma(&info);
+	if (o->zcopy != ZCOPY_OFF) {
+		const char *no = zcopy_refusal(b, &conf);
+
+		if (no && o->zcopy == ZCOPY_ON)
+			return fail(msg, msg_len, -EINVAL, "--usn-zero-copy=on: port %u (%s) cannot: %s",
+				    b->port, b->driver, no);
+		/* auto: where segments are large (TSO), the copy is the cost;
+		 * MSS frames are no larger than the smallest piece lent. */
+		b->zcopy = !no && (o->zcopy == ZCOPY_ON || b->tx_tso || b->memif_tso);
 	}
 	/* RSS with usn_rss_hash's key, where the port hashes IPv4/TCP with a
 	 * key we can set; otherwise the stack steers in software. The key
@@ -489,6 +639,58 @@ static int port_setup(struct usn_dpdk_backend *b, const struct backend_opts *o, 
 		mtu = (uint16_t)RTE_MIN(mtu, b->data_room - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN -
 						 RTE_ETHER_CRC_LEN);
 	b->hal.mtu = mtu;
+
+	/* Large segments and zero-copy, for the stack (hal.h). */
+	if (b->tx_tso) {
+		uint32_t lim = tso_limit(b, &info);
+
+		if (lim > mtu) {
+			b->hal.offloads |= USN_HAL_OFF_TX_TSO;
+			b->hal.tso_max = lim;
+		} else {
+			b->tx_tso = false; /* the flag stays off every frame */
+		}
+		if (strcmp(b->driver, "net_tap") == 0) {
+			/* DPDK 22.11's net_tap cuts in software (librte_gso)
+			 * into an array of 64 frames, and checks each piece,
+			 * its Ethernet header included, against the MTU. */
+			b->hal.tso_max_segs = 64;
+			b->tso_piece_max = mtu;
+		}
+	}
+	if (b->memif_tso) {
+		/* The segment crosses whole: no device cuts it, so the
+		 * "offloads" are promises the peer keeps (a libusnet receiver
+		 * with the same option takes the TCP sums on trust and marks
+		 * frames beyond the MTU coalesced, dpdk_hal.c). Each frame in
+		 * one ring buffer: net_memif (DPDK 22.11, 23.11 alike) never
+		 * clears the chain flag of the first ring slot a frame takes,
+		 * so once a frame has spanned several slots, a later frame in
+		 * one of them runs on into slots not yet written and the
+		 * receiver reads stale frames over and over. */
+		unsigned long bsize = memif_bsize(&info);
+		uint32_t lim =
+		    bsize > RTE_ETHER_HDR_LEN ? (uint32_t)RTE_MIN(bsize - RTE_ETHER_HDR_LEN, UINT16_MAX) : 0;
+
+		if (lim < USN_DPDK_MEMIF_TSO_MIN || lim <= mtu)
+			return fail(
+			    msg, msg_len, -EINVAL,
+			    "--usn-memif-tso: the memif ring buffers hold %lu bytes, too few for a large "
+			    "segment in one buffer: give bsize=65535 in the net_memif devargs (at both ends; "
+			    "rsize=8 keeps the shared memory at 32 MB)",
+			    bsize);
+		b->hal.offloads |= USN_HAL_OFF_TX_TCP_CSUM | USN_HAL_OFF_TX_TSO | USN_HAL_OFF_RX_LRO;
+		b->hal.tso_max = lim;
+	}
+	if (b->rx_lro) {
+		b->hal.offloads |= USN_HAL_OFF_RX_LRO;
+		if (!b->hal.tso_max)
+			b->hal.tso_max =
+			    RTE_MIN(conf.rxmode.max_lro_pkt_size - RTE_ETHER_HDR_LEN, (uint32_t)UINT16_MAX);
+	}
+	if (b->zcopy)
+		b->hal.offloads |= USN_HAL_OFF_TX_EXT;
+	b->dev = info.device;
 	return 0;
 }
 
@@ -673,6 +875,8 @@ static int dpdk_run(struct usn_backend *base, int (*fn)(void *arg, uint16_t work
 			rc = r < 0 ? r : -EIO;
 	}
 	b->running = false;
+	/* No worker sends or receives any more: the capture ends here. */
+	usn_dpdk_pcap_finish(b->pcap);
 	return rc;
 }
 
@@ -695,10 +899,25 @@ static void dpdk_print_stats(struct usn_backend *base, FILE *out)
 		if (b->pool[q])
 			fprintf(out, "pool %u (%s): %u of %u mbufs free, data room %u bytes\n", q, b->pool[q]->name,
 				rte_mempool_avail_count(b->pool[q]), b->pool[q]->size, b->data_room);
+	usn_dpdk_pcap_print(b->pcap, out);
 	for (uint16_t q = 0; q < b->n_queues; q++)
 		if (b->tx_prep_drop[q])
 			fprintf(out, "queue %u: %" PRIu64 " frames refused by the driver's tx_prepare, dropped\n", q,
 				b->tx_prep_drop[q]);
+	if (b->hal.offloads & (USN_HAL_OFF_TX_TSO | USN_HAL_OFF_RX_LRO | USN_HAL_OFF_TX_EXT)) {
+		uint64_t ext = 0;
+
+		for (uint16_t q = 0; q < b->n_queues; q++)
+			ext += b->tx_ext[q];
+		fprintf(out,
+			"large segments: TSO %s (up to %u bytes%s), LRO %s%s; zero-copy TX %s, %u region%s, "
+			"%" PRIu64 " external buffers attached, %u held now\n",
+			(b->hal.offloads & USN_HAL_OFF_TX_TSO) ? "on" : "off", b->hal.tso_max,
+			b->memif_tso ? ", whole across memif" : "",
+			(b->hal.offloads & USN_HAL_OFF_RX_LRO) ? "on" : "off",
+			b->memif_tso ? " (memif: sums trusted)" : "", b->zcopy ? "on" : "off", b->n_regions,
+			b->n_regions == 1 ? "" : "s", ext, usn_dpdk_ext_held(b));
+	}
 	if (!s)
 		return;
 	for (uint16_t w = 0; w < usn_stack_workers(s); w++) {
@@ -730,12 +949,17 @@ static void dpdk_close(struct usn_backend *base)
 		return;
 	b = usn_dpdk_of(base);
 	usn_dpdk_telemetry_attach(b, NULL);
+	usn_dpdk_pcap_close(b->pcap);
+	b->pcap = NULL;
 	if (b->port_started) {
 		(void)rte_eth_dev_stop(b->port);
 		b->port_started = false;
 	}
 	if (b->port_picked)
 		(void)rte_eth_dev_close(b->port);
+	/* The port's queues are gone, and their mbufs with them: every
+	 * external buffer should be back (the stack was destroyed first). */
+	usn_dpdk_regions_release(b);
 	for (uint16_t q = 0; q < b->n_queues; q++)
 		rte_mempool_free(b->pool[q]);
 	if (b->eal_ready)
@@ -744,17 +968,66 @@ static void dpdk_close(struct usn_backend *base)
 	free(b);
 }
 
+static int dpdk_bufs(struct usn_backend *base, struct usn_backend_bufs *out)
+{
+	struct usn_dpdk_backend *b = usn_dpdk_of(base);
+
+	*out = (struct usn_backend_bufs){0};
+	for (uint16_t q = 0; q < b->n_queues; q++) {
+		unsigned avail, low;
+
+		if (!b->pool[q])
+			continue;
+		avail = rte_mempool_avail_count(b->pool[q]);
+		/* What is seen here counts for the mark too. */
+		low = __atomic_load_n(&b->bufs_low[q], __ATOMIC_RELAXED);
+		while (avail < low && !__atomic_compare_exchange_n(&b->bufs_low[q], &low, avail, true,
+								   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+		out->size += b->pool[q]->size;
+		out->free += avail;
+		out->free_low += __atomic_load_n(&b->bufs_low[q], __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+static int dpdk_pcap(struct usn_backend *base, const char *path, uint64_t max_bytes, char *msg, size_t msg_len)
+{
+	return usn_dpdk_pcap_open(usn_dpdk_of(base), path, max_bytes, msg, msg_len);
+}
+
+static int dpdk_app_counter(struct usn_backend *base, const char *name, uint64_t (*read)(void *arg), void *arg)
+{
+	struct usn_dpdk_backend *b = usn_dpdk_of(base);
+
+	if (b->running)
+		return -EBUSY;
+	if (b->n_app >= sizeof(b->app) / sizeof(b->app[0]))
+		return -ENOSPC;
+	snprintf(b->app[b->n_app].name, sizeof(b->app[0].name), "%s", name);
+	b->app[b->n_app].read = read;
+	b->app[b->n_app].arg = arg;
+	b->n_app++;
+	return 0;
+}
+
 const struct usn_backend_ops usn_dpdk_backend_ops = {
     .name = "dpdk",
     .claims = NULL, /* the default: EAL options */
     .args = dpdk_args,
     .help = "port: EAL options --  DPDK (see DPDK's EAL parameters), typically\n"
 	    "      --no-huge -m 512 -l 0 --vdev=net_af_xdp0,iface=IF --; backend options before \"--\":\n"
-	    "      --usn-port=N, --usn-mtu=N, --usn-mbufs=N, --usn-rxd=N, --usn-txd=N\n",
+	    "      --usn-port=N, --usn-mtu=N, --usn-mbufs=N, --usn-rxd=N, --usn-txd=N,\n"
+	    "      --usn-no-tso (no TSO/LRO even where the port offers them),\n"
+	    "      --usn-zero-copy=auto|on|off (send registered pages as external buffers; auto: with TSO),\n"
+	    "      --usn-memif-tso (net_memif, libusnet at both ends: large segments whole, sums trusted)\n",
     .open = dpdk_open,
     .hal = dpdk_hal,
     .attach = dpdk_attach,
     .run = dpdk_run,
     .print_stats = dpdk_print_stats,
     .close = dpdk_close,
+    .bufs = dpdk_bufs,
+    .pcap = dpdk_pcap,
+    .app_counter = dpdk_app_counter,
 };

@@ -1,7 +1,9 @@
 /* libusnet DPDK backend: the stack's counters over DPDK telemetry, so
- * `dpdk-telemetry.py -f PREFIX` can ask "/usnet/stats" (every worker summed),
- * "/usnet/worker,N" (worker N; no parameter: the list of worker ids) and
- * "/usnet/pools" (each queue's buffer pool: mbufs free now, and its size). */
+ * `dpdk-telemetry.py -f PREFIX` can ask "/usnet/stats" (every worker summed:
+ * counters, and the conns_* gauges of connections by state),
+ * "/usnet/worker,N" (worker N; no parameter: the list of worker ids),
+ * "/usnet/pools" (each queue's buffer pool: mbufs free now, its size, its
+ * low-water mark) and "/usnet/app" (the program's own counters). */
 /* _GNU_SOURCE comes from arch/x86/x86.mk (before rte_config.h is included). */
 
 #include <errno.h>
@@ -82,8 +84,10 @@ static int tel_worker(const char *cmd, const char *params, struct rte_tel_data *
 	return rc;
 }
 
-/* free_Q and size_Q for every queue Q's pool: how many of its mbufs are
- * free now (the port's RX ring and the lcore caches hold some of the rest). */
+/* free_Q, size_Q and low_Q for every queue Q's pool: how many of its mbufs
+ * are free now (the port's RX ring and the lcore caches hold some of the
+ * rest), how many it has, and the fewest free at once since start (the
+ * low-water mark the worker keeps, usn_dpdk_bufs_sample). */
 static int tel_pools(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	int rc = 0;
@@ -105,7 +109,30 @@ static int tel_pools(const char *cmd, const char *params, struct rte_tel_data *d
 			rte_tel_data_add_dict_u64(d, name, rte_mempool_avail_count(mp));
 			snprintf(name, sizeof(name), "size_%u", (unsigned)q);
 			rte_tel_data_add_dict_u64(d, name, mp->size);
+			snprintf(name, sizeof(name), "low_%u", (unsigned)q);
+			rte_tel_data_add_dict_u64(d, name, __atomic_load_n(&tel.backend->bufs_low[q], __ATOMIC_RELAXED));
 		}
+	}
+	rte_spinlock_unlock(&tel.lock);
+	return rc;
+}
+
+/* The program's own counters (usn_backend_app_counter): minimal_ws's
+ * requests. */
+static int tel_app(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	int rc = 0;
+
+	(void)cmd;
+	(void)params;
+	rte_spinlock_lock(&tel.lock);
+	if (!tel.backend) {
+		rc = -ENODEV;
+	} else {
+		rte_tel_data_start_dict(d);
+		for (unsigned i = 0; i < tel.backend->n_app; i++)
+			rte_tel_data_add_dict_u64(d, tel.backend->app[i].name,
+						  tel.backend->app[i].read(tel.backend->app[i].arg));
 	}
 	rte_spinlock_unlock(&tel.lock);
 	return rc;
@@ -126,6 +153,9 @@ int usn_dpdk_telemetry_register(void)
 	if (rc == 0)
 		rc = rte_telemetry_register_cmd("/usnet/pools", tel_pools,
 						"Free mbufs and size of each queue's buffer pool. No parameters");
+	if (rc == 0)
+		rc = rte_telemetry_register_cmd("/usnet/app", tel_app,
+						"The program's own counters (minimal_ws: requests). No parameters");
 	if (rc == 0)
 		tel.registered = true;
 	return rc;

@@ -1,4 +1,4 @@
-/* bench/floor: the stack's own floor (issues 9 and 3). Client (apps/usn_load)
+/* bench/floor: the stack's own floor. Client (apps/usn_load)
  * and server (apps/minimal_ws) libusnet stacks in ONE process over the
  * simulated link, no DPDK, no kernel: requests/s and cycles per HTTP/1.0
  * exchange (both sides together) for a 1 KiB page and for the bench corpus;
@@ -854,7 +854,7 @@ int main(int argc, char **argv)
 			usage_exit("unknown option");
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* Per-connection memory without data (issue 3: at most 512 bytes). */
+	/* Per-connection memory without data (the target: at most 512 bytes). */
 	printf("TCB: %zu bytes per connection (without data)\n", usn_tcp_tcb_size());
 	struct case_result res[2];
 	unsigned n_res = 0;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/floor/run.sh: the stack's floor (issue 9): floor's figures (cycles and
+# bench/floor/run.sh: the stack's floor: floor's figures (cycles and
 # requests/s per 1 KiB exchange and per corpus page, client + server stacks in
 # one process over the simulated link; bulk throughput of one connection, in
 # Gbit/s and cycles per byte), then callgrind instructions per request with

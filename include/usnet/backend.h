@@ -41,4 +41,39 @@ void usn_backend_print_stats(struct usn_backend *b, FILE *out);
 /* Stops and closes the port and releases the backend. */
 void usn_backend_close(struct usn_backend *b);
 
+/* ---- operating a running program ---- */
+
+/* The port's frame buffers, summed over its queues: how many there are,
+ * how many are free now, and the low-water mark, the fewest that were free
+ * at once since the port opened (each queue's, summed). The mark is kept by
+ * the workers as they take buffers (a compare per bulk allocation or
+ * receive burst); the DPDK backend counts mbufs cached by other cores as
+ * taken, so its mark may read a little low. */
+struct usn_backend_bufs {
+	uint64_t size;
+	uint64_t free;
+	uint64_t free_low;
+};
+/* Any thread, while the workers run. 0, or -ENOTSUP where the backend
+ * cannot say. */
+int usn_backend_bufs(struct usn_backend *b, struct usn_backend_bufs *out);
+
+/* Packet capture: from now until the workers return from usn_backend_run,
+ * every frame the workers receive and send is written to `path` as pcapng,
+ * each worker with an interface block of its own, until max_bytes of
+ * packets are written (0: no limit; past it the capture stops and says so
+ * on stderr). Call after usn_backend_open, before usn_backend_run. Returns
+ * 0, or -errno with a one-line message in msg: -ENOTSUP where the port
+ * captures nothing itself (the Linux packet port: the message names
+ * tcpdump, which sees its interface). */
+int usn_backend_pcap(struct usn_backend *b, const char *path, uint64_t max_bytes, char *msg, size_t msg_len);
+
+/* A counter of the program's own (minimal_ws's requests), published beside
+ * the stack's counters where the backend publishes them (DPDK telemetry:
+ * /usnet/app). read(arg) is called from any thread, so it reads something
+ * the workers keep readable (an atomic). At most 8, registered before
+ * usn_backend_run. 0, -ENOSPC, or -ENOTSUP where the backend publishes
+ * nothing. */
+int usn_backend_app_counter(struct usn_backend *b, const char *name, uint64_t (*read)(void *arg), void *arg);
+
 #endif

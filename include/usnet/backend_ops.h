@@ -34,6 +34,12 @@ struct usn_backend_ops {
 	int (*run)(struct usn_backend *b, int (*fn)(void *arg, uint16_t worker), void *arg);
 	void (*print_stats)(struct usn_backend *b, FILE *out);
 	void (*close)(struct usn_backend *b);
+	/* Optional (NULL: -ENOTSUP): usn_backend_bufs, usn_backend_pcap,
+	 * usn_backend_app_counter. A backend that has no capture of its own
+	 * still gives pcap, to say in its message what captures its port. */
+	int (*bufs)(struct usn_backend *b, struct usn_backend_bufs *out);
+	int (*pcap)(struct usn_backend *b, const char *path, uint64_t max_bytes, char *msg, size_t msg_len);
+	int (*app_counter)(struct usn_backend *b, const char *name, uint64_t (*read)(void *arg), void *arg);
 };
 
 /* What the selector sees of an open backend: every backend's own object

@@ -31,7 +31,8 @@ struct usn_buf {
 	uint8_t l3_len;       /* TX offload: IPv4 header bytes */
 	uint16_t backend_u16; /* free for the backend (queue, port, buffer stack) */
 	uint8_t l4_len;       /* TX offload: TCP header bytes, options included (TSO) */
-	uint8_t reserved;
+	uint8_t region;       /* TX with USN_BUF_TX_EXT: the port's number of the memory region
+			       * (ops->tx_region) that data lies in */
 	uint16_t seg_size;    /* TX with USN_BUF_TX_TCP_SEG: payload bytes per segment the port cuts
 			       * (the MSS); RX with USN_BUF_RX_COALESCED: payload bytes of the
 			       * segments the port merged, 0 if unknown */
@@ -66,6 +67,16 @@ enum {
 	 * keeps (and CWR, which only the first keeps), IP IDs counting up from
 	 * the header's, and both sums. */
 	USN_BUF_TX_TCP_SEG = 1u << 10,
+	/* TX without a copy: this buffer, never the first of a frame, lends
+	 * its descriptor to `len` bytes of application memory at `data`, inside
+	 * the region numbered `region` (ops->tx_region), which the port reads
+	 * in place (DPDK: an external buffer attached to the mbuf); room and
+	 * headroom are 0 and nobody writes there. Set only where the port has
+	 * USN_HAL_OFF_TX_EXT. The port may still read the bytes after the
+	 * frame is freed or the stack has seen them acknowledged (a
+	 * retransmitted copy queued behind the original, a software link's
+	 * queue): hence regions, which live until the port is closed. */
+	USN_BUF_TX_EXT = 1u << 11,
 };
 
 /* What a port can do for the stack. */
@@ -80,7 +91,19 @@ enum {
 	 * with TX_MULTISEG). */
 	USN_HAL_OFF_TX_TSO = 1u << 5,
 	USN_HAL_OFF_RX_LRO = 1u << 6,      /* RX may deliver USN_BUF_RX_COALESCED frames beyond the MTU */
+	/* TX takes USN_BUF_TX_EXT buffers in chains (ops->tx_region set). The
+	 * stack attaches at most USN_HAL_TX_EXT_MAX of them to one frame, each
+	 * of at least USN_HAL_TX_EXT_MIN bytes, and copies the rest, so a frame
+	 * spans at most 2 * USN_HAL_TX_EXT_MAX buffers more than the same frame
+	 * copied: a port with a limit on buffers per frame sizes tso_max for it. */
+	USN_HAL_OFF_TX_EXT = 1u << 7,
 };
+
+/* Zero-copy TX (USN_HAL_OFF_TX_EXT): external buffers per frame, and the
+ * shortest range worth one (below a buffer's worth, a copy costs about what
+ * the extra descriptor does). */
+#define USN_HAL_TX_EXT_MAX 2u
+#define USN_HAL_TX_EXT_MIN 2048u
 
 struct usn_hal;
 
@@ -105,6 +128,20 @@ struct usn_hal_ops {
 	 * stack is created, for its secret keys. NULL: the port has none, and
 	 * the stack then needs an explicit secret in its configuration. */
 	int (*random)(struct usn_hal *hal, void *buf, size_t len);
+	/* Zero-copy TX (with USN_HAL_OFF_TX_EXT; NULL otherwise): makes len
+	 * bytes of application memory at base readable by the port (a NIC's
+	 * DMA mapping) and returns the region's number, 0..254, for
+	 * USN_BUF_TX_EXT buffers, or -errno (the stack then copies). The
+	 * memory must stay mapped and unchanged until the port is closed.
+	 * Called only before the workers run (usn_stack_tx_region). */
+	int (*tx_region)(struct usn_hal *hal, const void *base, size_t len);
+	/* Optional (NULL: the stack sleeps instead): blocks until the queue
+	 * may have frames to receive, or max_us microseconds have passed,
+	 * whichever comes first; it may return early. usn_worker_run calls it
+	 * when a round found nothing to do and the configuration lets an idle
+	 * worker sleep (idle_backoff_us), so that arriving frames end the
+	 * sleep instead of waiting out a timer. Never on the packet path. */
+	void (*rx_wait)(struct usn_hal *hal, uint16_t queue, uint32_t max_us);
 };
 
 /* A port as the stack sees it. The backend embeds this struct in its own. */
@@ -123,6 +160,8 @@ struct usn_hal {
 	uint16_t rss_key;        /* the port's RSS key (usn_rss_hash), chosen at each start from
 				  * random bits by usn_rss_key_from; with USN_HAL_OFF_RSS the stack
 				  * refuses a key usn_rss_key_ok rejects */
+	uint16_t tso_max_segs;   /* with USN_HAL_OFF_TX_TSO: most pieces it cuts one frame into
+				  * (Linux's gso_max_segs); 0: no limit */
 };
 
 /* The flow hash a port's RSS uses, and that active open reproduces: the

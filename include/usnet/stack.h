@@ -25,7 +25,21 @@ struct usn_stack_config {
 	uint16_t n_workers;   /* 1..hal->n_queues [hal->n_queues] */
 	uint16_t mtu;         /* IPv4 MTU, 68..hal->mtu [hal->mtu] */
 
-	uint32_t tcp_max_conns;    /* TCBs per worker [4096] */
+	/* TCBs per worker, TIME-WAIT included [4096], at most 16777216. Every
+	 * table that scales with connections follows it: send descriptors
+	 * (tcp_sendq_max), TIME-WAIT (tcp_max_timewait), the connection
+	 * table's buckets (a power of two at least this), the timers (in the
+	 * TCB). A slot costs 612 bytes of the worker's memory (a 480-byte TCB,
+	 * four 32-byte send descriptors, a 4-byte bucket), allocated and
+	 * written at start so no page fault or allocation waits on the packet
+	 * path: 2.4 MiB at the default, 38 MiB at 65536. The default suits a
+	 * small or embedded user; a server sizes it for its load (minimal_ws,
+	 * usn_echo and usn_load default to 65536). When no TCB is free, the
+	 * oldest TIME-WAIT's is taken, else a SYN is answered with a SYN
+	 * cookie (no state) and the connection made from its ACK if a TCB has
+	 * come free by then (usnet/stats.h: tcp_syncookies_pool_full,
+	 * drop_tcp_cookie_pool_full). */
+	uint32_t tcp_max_conns;
 	uint32_t tcp_max_listen;   /* listening ports [16] */
 	uint32_t tcp_syn_backlog;  /* half-open connections per worker before SYN cookies [1024] */
 	uint32_t tcp_max_timewait; /* TIME-WAIT TCBs per worker before the oldest is reused [tcp_max_conns / 4] */
@@ -33,7 +47,9 @@ struct usn_stack_config {
 	/* Frame buffers the out-of-order queues of one worker may hold together
 	 * (small segments are packed several to a buffer; over the budget the
 	 * newest is dropped, drop_tcp_ooo_budget) [hal->n_bufs / 4, or 1024
-	 * when the port does not say]; at most hal->n_bufs. */
+	 * when the port does not say]; at most hal->n_bufs. It follows the
+	 * port's buffers, not tcp_max_conns: queued segments sit in frame
+	 * buffers, of which a worker has as many whatever its connections. */
 	uint32_t tcp_ooo_max_bufs;
 	uint32_t tcp_timewait_ms;  /* TIME-WAIT duration (2 MSL) [60000] */
 	uint32_t tcp_rcv_wnd;      /* advertised receive window, bytes [262144] */
@@ -87,7 +103,8 @@ struct usn_stack_config {
 	uint32_t arp_queue_len;    /* frames waiting on resolution, per worker [64] */
 
 	uint32_t bufs_per_worker;  /* frame buffers a worker keeps cached [256] */
-	uint32_t idle_backoff_us;  /* usn_worker_run: sleep up to this long when idle; 0: spin [0] */
+	uint32_t idle_backoff_us;  /* usn_worker_run: sleep up to this long when idle (a port with
+				    * rx_wait is woken by arriving frames); 0: spin [0] */
 	uint32_t timer_hz;         /* timing-wheel ticks per second [1000] */
 };
 
@@ -106,6 +123,21 @@ struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_c
 /* Frees everything; the workers must have stopped. Buffers still held are
  * returned to the HAL. */
 void usn_stack_destroy(struct usn_stack *s);
+
+/* Zero-copy transmission. Declares len bytes at base as application memory
+ * that stays mapped and unchanged until the port is closed (after
+ * usn_stack_destroy), such as a server's preloaded pages: bytes sent from
+ * it by usn_tcp_send_ref may then leave without a copy, the port reading
+ * them in place (a NIC by DMA), where the port offers it
+ * (USN_HAL_OFF_TX_EXT) and the pieces are large enough (hal.h). The port
+ * may read them after sent_fn has reported them acknowledged (a
+ * retransmitted copy still queued, a frame in a software link's queue), so
+ * the acknowledgement does not free such memory; closing the port does.
+ * Call before the workers run. Returns 0; -EOPNOTSUPP if the port copies
+ * anyway (not an error: everything still works, with a copy); -ENOSPC
+ * beyond USN_TX_REGIONS_MAX (8) regions; -EINVAL; or the port's error (the
+ * memory cannot be mapped for it). */
+int usn_stack_tx_region(struct usn_stack *s, const void *base, size_t len);
 
 uint16_t usn_stack_workers(const struct usn_stack *s);
 /* The worker an IPv4/TCP flow belongs to, either direction (symmetric):

@@ -1,8 +1,9 @@
-/* libusnet statistics: per-worker counters, written only by the owning
- * worker (no atomics, no sharing), read through a snapshot. */
+/* libusnet statistics: per-worker counters and gauges, written only by the
+ * owning worker (no atomics, no sharing), read through a snapshot. */
 #ifndef USNET_STATS_H
 #define USNET_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +18,7 @@
 	X(drop_ip_ttl) X(drop_ip_fragment) X(drop_ip_not_for_us) X(drop_ip_proto)                     \
 	X(drop_icmp_malformed) X(drop_icmp_csum) X(drop_icmp_type)                                    \
 	X(drop_tcp_malformed) X(drop_tcp_csum) X(drop_tcp_no_conn) X(drop_tcp_not_acceptable)         \
-	X(drop_tcp_opts) X(drop_tcp_listen_full) X(drop_tcp_ooo_full) X(drop_tcp_paws)                 \
+	X(drop_tcp_opts) X(drop_tcp_cookie_pool_full) X(drop_tcp_ooo_full) X(drop_tcp_paws)            \
 	X(drop_no_buf) X(drop_arp_queue_full) X(drop_arp_unresolved) X(drop_steer_full)              \
 	X(drop_tcp_ooo_budget) X(tcp_send_conn_cap) X(tcp_send_no_desc)                               \
 	X(arp_requests_rx) X(arp_replies_rx) X(arp_requests_tx) X(arp_replies_tx)                     \
@@ -26,19 +27,41 @@
 	X(tcp_rx_segs) X(tcp_tx_segs) X(tcp_rx_bytes) X(tcp_tx_bytes) X(tcp_retrans_segs)             \
 	X(tcp_fast_retrans) X(tcp_rto_fired) X(tcp_rst_tx) X(tcp_rst_rx) X(tcp_challenge_acks)        \
 	X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_bad)                             \
+	X(tcp_syncookies_backlog_full) X(tcp_syncookies_pool_full)                                   \
 	X(tcp_passive_opens) X(tcp_active_opens) X(tcp_established) X(tcp_closed) X(tcp_resets)       \
 	X(tcp_timewait_reused) X(tcp_timewait_overflow) X(tcp_ooo_segs) X(tcp_dup_acks)               \
 	X(tcp_zero_window_probes) X(tcp_pool_empty) X(tcp_idle_timeouts)                               \
 	X(tcp_deadline_timeouts) X(tcp_timewait_rst_ignored) X(drop_tcp_zero_window)                   \
 	X(tcp_probe_timeouts) X(tcp_challenge_acks_skipped)                                           \
 	X(steer_tx) X(steer_rx) X(tcp_spurious_rto) X(timers_fired)                                    \
-	X(rx_coalesced) X(gro_frames) X(gro_segs) X(tcp_tso_frames)
+	X(rx_coalesced) X(gro_frames) X(gro_segs) X(tcp_tso_frames) X(tcp_zcopy_bytes)                 \
+	USN_STATS_GAUGES(X)
 
-/* Large segments: rx_coalesced counts frames the port delivered coalesced
+/* Gauges: levels, not counts (they go down as well as up). Connections by
+ * TCP state, kept by the one function every transition goes through (two
+ * additions per transition); LISTEN and CLOSED have none (a listener is
+ * no connection; a closed TCB is free). Summed over workers they are the
+ * stack's connections in each state. */
+#define USN_STATS_GAUGES(X)                                                                       \
+	X(conns_syn_sent) X(conns_syn_received) X(conns_established) X(conns_close_wait)              \
+	X(conns_close_pending) X(conns_close_pending_rcvd_fin) X(conns_fin_wait_1) X(conns_closing)   \
+	X(conns_last_ack) X(conns_fin_wait_2) X(conns_time_wait)
+
+/* SYN cookies (RFC 4987): tcp_syncookies_sent counts every SYN answered
+ * with one, tcp_syncookies_backlog_full those sent because tcp_syn_backlog
+ * connections were half open, tcp_syncookies_pool_full those sent because
+ * no TCB was free (TIME-WAIT's recycled first); tcp_syncookies_ok the ACKs
+ * that made a connection from one, tcp_syncookies_bad the ACKs whose
+ * cookie failed, drop_tcp_cookie_pool_full the valid ones dropped because
+ * still no TCB was free (the client retransmits; nothing established is
+ * touched). tcp_pool_empty counts every TCB asked for and not found.
+ *
+ * Large segments: rx_coalesced counts frames the port delivered coalesced
  * (LRO); gro_frames the frames the stack's own GRO merged and passed on,
  * gro_segs the segments it merged into an earlier one (each a TCP input
  * saved); tcp_tso_frames the large segments handed to a TSO port (its
- * pieces count in tcp_tx_segs). */
+ * pieces count in tcp_tx_segs); tcp_zcopy_bytes the bytes sent without a
+ * copy, the port reading them in place (usn_stack_tx_region). */
 struct usn_stats {
 #define USN_STATS_DECLARE(name) uint64_t name;
 	USN_STATS_FIELDS(USN_STATS_DECLARE)
@@ -48,6 +71,9 @@ struct usn_stats {
 /* Number of counters and the name of counter i (for printing and telemetry). */
 size_t usn_stats_count(void);
 const char *usn_stats_name(size_t i);
+/* Whether entry i is a gauge (USN_STATS_GAUGES) rather than a counter: a
+ * rate or a difference of two snapshots means nothing for it. */
+bool usn_stats_is_gauge(size_t i);
 /* Counter i of s, by the same index. */
 uint64_t usn_stats_value(const struct usn_stats *s, size_t i);
 /* dst += src, field by field. */

@@ -13,6 +13,15 @@ static const size_t usn_stats_offsets[] = {USN_STATS_FIELDS(USN_STATS_OFFSET)};
 #define USN_STATS_N (sizeof(usn_stats_names) / sizeof(usn_stats_names[0]))
 _Static_assert(USN_STATS_N * sizeof(uint64_t) == sizeof(struct usn_stats), "stats struct has only counters");
 
+/* The gauges come last (USN_STATS_FIELDS ends with USN_STATS_GAUGES). */
+#define USN_STATS_ONE(name) +1
+#define USN_STATS_NGAUGES (0 USN_STATS_GAUGES(USN_STATS_ONE))
+
+bool usn_stats_is_gauge(size_t i)
+{
+	return i < USN_STATS_N && i >= USN_STATS_N - USN_STATS_NGAUGES;
+}
+
 size_t usn_stats_count(void)
 {
 	return USN_STATS_N;

@@ -65,6 +65,14 @@ struct usn_worker {
 #endif
 };
 
+/* Application memory the port reads in place (usn_stack_tx_region). */
+#define USN_TX_REGIONS_MAX 8
+#define USN_TX_REGION_NONE 0xffu
+struct usn_tx_region {
+	uintptr_t base, end;
+	uint8_t id; /* the port's number (hal ops->tx_region) */
+};
+
 struct usn_stack {
 	struct usn_hal *hal;
 	struct usn_stack_config cfg; /* defaults filled in */
@@ -77,7 +85,21 @@ struct usn_stack {
 	uint64_t steer_key[2];
 	struct usn_worker **workers;
 	struct usn_tcp_shared *tcp;
+	/* Read-only once the workers run. */
+	struct usn_tx_region tx_regions[USN_TX_REGIONS_MAX];
+	uint8_t n_tx_regions;
 };
+
+/* The port's number of the region holding all of [p, p + len), or
+ * USN_TX_REGION_NONE. Once per send_ref call, never per packet. */
+static inline uint8_t usn_stack_tx_region_of(const struct usn_stack *s, const void *p, uint32_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+	for (uint8_t i = 0; i < s->n_tx_regions; i++)
+		if (a >= s->tx_regions[i].base && a + len <= s->tx_regions[i].end && a + len >= a)
+			return s->tx_regions[i].id;
+	return USN_TX_REGION_NONE;
+}
 
 /* ---- cost centres (USN_PROFILE builds; nothing otherwise) ---- */
 

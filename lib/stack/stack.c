@@ -16,6 +16,9 @@
 /* Slots of each inter-worker ring (one per ordered pair of workers): room for
  * several bursts of steered frames plus ARP news. */
 #define USN_INBOX_SLOTS 1024u
+/* TCBs per worker at most: 10 GiB of tables, and four send descriptors
+ * each still count in 32 bits. */
+#define USN_TCP_MAX_CONNS_LIMIT (1u << 24)
 
 void usn_stack_config_init(struct usn_stack_config *cfg, uint32_t ip, uint8_t prefix_len)
 {
@@ -84,6 +87,9 @@ int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_
 		USN_CFG_FAIL("tcp_delack_ms: %u exceeds 500 (RFC 9293 3.8.6.3)", (unsigned)cfg->tcp_delack_ms);
 	if (cfg->tcp_rto_min_ms && cfg->tcp_rto_max_ms && cfg->tcp_rto_min_ms > cfg->tcp_rto_max_ms)
 		USN_CFG_FAIL("tcp_rto_min_ms: above tcp_rto_max_ms");
+	if (cfg->tcp_max_conns > USN_TCP_MAX_CONNS_LIMIT)
+		USN_CFG_FAIL("tcp_max_conns: %u is too many (at most %u per worker)", (unsigned)cfg->tcp_max_conns,
+			     (unsigned)USN_TCP_MAX_CONNS_LIMIT);
 	if (cfg->tcp_max_timewait && cfg->tcp_max_conns && cfg->tcp_max_timewait > cfg->tcp_max_conns)
 		USN_CFG_FAIL("tcp_max_timewait: above tcp_max_conns");
 	if (cfg->tcp_probe_retries > 255)
@@ -357,6 +363,25 @@ void usn_stack_destroy(struct usn_stack *s)
 	usn_tcp_shared_destroy(s);
 	free(s->workers);
 	free(s);
+}
+
+int usn_stack_tx_region(struct usn_stack *s, const void *base, size_t len)
+{
+	if (!s || !base || len == 0 || (uintptr_t)base + len < (uintptr_t)base)
+		return -EINVAL;
+	const uint32_t need = USN_HAL_OFF_TX_EXT | USN_HAL_OFF_TX_MULTISEG;
+	if ((s->hal->offloads & need) != need || !s->hal->ops->tx_region)
+		return -EOPNOTSUPP;
+	if (s->n_tx_regions == USN_TX_REGIONS_MAX)
+		return -ENOSPC;
+	int id = s->hal->ops->tx_region(s->hal, base, len);
+	if (id < 0)
+		return id;
+	if (id >= (int)USN_TX_REGION_NONE)
+		return -ERANGE; /* a port bug: hal.h says 0..254 */
+	s->tx_regions[s->n_tx_regions++] =
+	    (struct usn_tx_region){.base = (uintptr_t)base, .end = (uintptr_t)base + len, .id = (uint8_t)id};
+	return 0;
 }
 
 uint16_t usn_stack_workers(const struct usn_stack *s)

@@ -258,9 +258,11 @@ void usn_worker_run(struct usn_worker *w, const volatile int *stop)
 			continue;
 		}
 		/* Idle: sleep, doubling up to the configured ceiling, but never
-		 * past the next timer. Not the per-packet path: nothing arrived. */
+		 * past the next timer. Not the per-packet path: nothing arrived.
+		 * A port that can wait for its frames is woken by them, so it
+		 * waits the whole ceiling at once. */
 		backoff_us = backoff_us ? backoff_us * 2 : 1;
-		if (backoff_us > max_us)
+		if (backoff_us > max_us || w->hal->ops->rx_wait)
 			backoff_us = max_us;
 		uint64_t sleep_us = backoff_us;
 		uint64_t next = usn_worker_next_deadline_us(w);
@@ -269,6 +271,10 @@ void usn_worker_run(struct usn_worker *w, const volatile int *stop)
 				continue;
 			if (next - w->now_us < sleep_us)
 				sleep_us = next - w->now_us;
+		}
+		if (w->hal->ops->rx_wait) {
+			w->hal->ops->rx_wait(w->hal, w->id, (uint32_t)sleep_us);
+			continue;
 		}
 		struct timespec ts = {.tv_sec = (time_t)(sleep_us / 1000000u),
 				      .tv_nsec = (long)(sleep_us % 1000000u) * 1000L};

@@ -140,6 +140,9 @@ int usn_tcp_send_ref(struct usn_tcp_conn *c, const void *data, uint32_t len, con
 	struct usn_tcp_sdesc d;
 	memset(&d, 0, sizeof d);
 	d.kind = USN_SD_REF;
+	d.region = USN_TX_REGION_NONE;
+	if (c && c->w->stack->n_tx_regions)
+		d.region = usn_stack_tx_region_of(c->w->stack, data, len);
 	d.u.ref.data = data;
 	d.u.ref.csum = csum;
 	return sq_append(c, len, &d);
@@ -159,6 +162,7 @@ int usn_tcp_send_writer(struct usn_tcp_conn *c, uint32_t len, usn_tcp_write_fn f
 	struct usn_tcp_sdesc d;
 	memset(&d, 0, sizeof d);
 	d.kind = USN_SD_WRITER;
+	d.region = USN_TX_REGION_NONE;
 	d.u.wr.fn = fn;
 	d.u.wr.arg = arg;
 	return sq_append(c, len, &d);

@@ -26,6 +26,41 @@ const char *usn_tcp_state_name(enum usn_tcp_state s)
 
 /* ---- TCB life cycle ---- */
 
+/* The gauge counting a worker's connections in state s (usnet/stats.h);
+ * NULL for the states that are no connection. */
+static uint64_t *state_gauge(struct usn_stats *st, enum usn_tcp_state s)
+{
+	switch (s) {
+	case USN_TCP_CLOSED:
+	case USN_TCP_LISTEN:
+	case USN_TCP_N_STATES:
+		return NULL;
+	case USN_TCP_SYN_SENT:
+		return &st->conns_syn_sent;
+	case USN_TCP_SYN_RECEIVED:
+		return &st->conns_syn_received;
+	case USN_TCP_ESTABLISHED:
+		return &st->conns_established;
+	case USN_TCP_CLOSE_WAIT:
+		return &st->conns_close_wait;
+	case USN_TCP_CLOSE_PENDING:
+		return &st->conns_close_pending;
+	case USN_TCP_CLOSE_PENDING_RCVD_FIN:
+		return &st->conns_close_pending_rcvd_fin;
+	case USN_TCP_FIN_WAIT_1:
+		return &st->conns_fin_wait_1;
+	case USN_TCP_CLOSING:
+		return &st->conns_closing;
+	case USN_TCP_LAST_ACK:
+		return &st->conns_last_ack;
+	case USN_TCP_FIN_WAIT_2:
+		return &st->conns_fin_wait_2;
+	case USN_TCP_TIME_WAIT:
+		return &st->conns_time_wait;
+	}
+	return NULL;
+}
+
 void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
@@ -56,6 +91,13 @@ void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s)
 			t->tw_tail = c->tw_prev;
 		t->tw_n--;
 	}
+	/* Connections by state, for live statistics: two additions. */
+	uint64_t *g = state_gauge(&c->w->stats, old);
+	if (g)
+		(*g)--;
+	g = state_gauge(&c->w->stats, s);
+	if (g)
+		(*g)++;
 	if (s == USN_TCP_ESTABLISHED)
 		c->w->stats.tcp_established++;
 	if (s == USN_TCP_CLOSED)

@@ -430,7 +430,50 @@ static struct usn_tcp_conn *new_passive(struct usn_worker *w, const struct usn_t
 	return c;
 }
 
-/* RFC 9293 3.10.7.2 LISTEN, with SYN cookies (RFC 4987) past the backlog. */
+/* A SYN-ACK whose ISN is a SYN cookie (RFC 4987 3.6): nothing is kept until
+ * the ACK comes back with it. Sent when the half-open table is full (the
+ * RFC's case), and also when no TCB is free: a SYN then costs no state, and
+ * the connection is made from the ACK if a TCB has come free by then. Both
+ * move cookie_last_us, which opens the ACK check for as long as a cookie
+ * can be valid (the minute it was made and the next, so 120 s covers
+ * every live cookie whichever reason sent it). */
+static void send_cookie_synack(struct usn_worker *w, struct seg *s)
+{
+	struct usn_tcp_worker *t = usn_tcp_tw(w);
+	const struct usn_stack_config *cfg = t->cfg;
+	const struct usn_tcp_repr *r = &s->r;
+	struct usn_tcp_repr o;
+	uint16_t mss;
+	memset(&o, 0, sizeof o);
+	o.src_port = r->dst_port;
+	o.dst_port = r->src_port;
+	o.seq = usn_tcp_cookie_make(t, s->lip, r->dst_port, s->rip, r->src_port, r->seq, r->has_mss ? r->mss : 536, &mss);
+	o.ack = r->seq + 1;
+	o.flags = USN_TCP_SYN | USN_TCP_ACK;
+	o.window = (uint16_t)(cfg->tcp_rcv_wnd > 65535 ? 65535 : cfg->tcp_rcv_wnd);
+	o.has_mss = true;
+	o.mss = t->mss_local;
+	if (r->has_ts && !cfg->tcp_no_timestamps) {
+		/* Without timestamps there is nowhere to keep wscale and
+		 * SACK-permitted, so they are not offered (as Linux). */
+		bool ws = r->has_wscale && !cfg->tcp_no_wscale;
+		bool sack = r->sack_permitted && !cfg->tcp_no_sack;
+		uint8_t pws = r->wscale > USN_TCP_MAX_WSCALE ? USN_TCP_MAX_WSCALE : r->wscale;
+		uint32_t now = (uint32_t)(w->now_us / 1000u) + usn_tcp_ts_offset(t, s->lip, r->dst_port, s->rip, r->src_port);
+		o.has_ts = true;
+		o.ts_val = usn_tcp_cookie_ts(now, ws ? pws : 15, sack);
+		o.ts_ecr = r->ts_val;
+		o.has_wscale = ws;
+		o.wscale = rcv_wscale_for(cfg);
+		o.sack_permitted = sack;
+	}
+	t->cookie_last_us = w->now_us ? w->now_us : 1;
+	w->stats.tcp_syncookies_sent++;
+	(void)usn_tcp_send_raw(w, s->lip, s->rip, &o);
+}
+
+/* RFC 9293 3.10.7.2 LISTEN, with SYN cookies (RFC 4987) past the backlog
+ * and when the TCB pool is empty. */
 static void input_listen(struct usn_worker *w, const struct usn_tcp_listener *l, struct seg *s)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(w);
@@ -445,7 +488,13 @@ static void input_listen(struct usn_worker *w, const struct usn_tcp_listener *l,
 			if (usn_tcp_cookie_check(t, s->lip, r->dst_port, s->rip, r->src_port, r->seq - 1, r->ack - 1, &mss)) {
 				struct usn_tcp_conn *c = new_passive(w, l, s);
 				if (!c) {
-					w->stats.drop_tcp_listen_full++;
+					/* Still no TCB (TIME-WAIT recycled first, by
+					 * usn_tcp_conn_alloc): drop without an answer.
+					 * The client believes it is connected and
+					 * retransmits its data (or this ACK, with its
+					 * first data), each a valid cookie again;
+					 * nothing established is touched. */
+					w->stats.drop_tcp_cookie_pool_full++;
 					return;
 				}
 				w->stats.tcp_syncookies_ok++;
@@ -499,40 +548,17 @@ static void input_listen(struct usn_worker *w, const struct usn_tcp_listener *l,
 	}
 	const struct usn_stack_config *cfg = t->cfg;
 	if (t->half_open >= cfg->tcp_syn_backlog) {
-		/* SYN cookie: no state until the ACK comes back. */
-		struct usn_tcp_repr o;
-		uint16_t mss;
-		memset(&o, 0, sizeof o);
-		o.src_port = r->dst_port;
-		o.dst_port = r->src_port;
-		o.seq = usn_tcp_cookie_make(t, s->lip, r->dst_port, s->rip, r->src_port, r->seq, r->has_mss ? r->mss : 536, &mss);
-		o.ack = r->seq + 1;
-		o.flags = USN_TCP_SYN | USN_TCP_ACK;
-		o.window = (uint16_t)(cfg->tcp_rcv_wnd > 65535 ? 65535 : cfg->tcp_rcv_wnd);
-		o.has_mss = true;
-		o.mss = t->mss_local;
-		if (r->has_ts && !cfg->tcp_no_timestamps) {
-			/* Without timestamps there is nowhere to keep wscale and
-			 * SACK-permitted, so they are not offered (as Linux). */
-			bool ws = r->has_wscale && !cfg->tcp_no_wscale;
-			bool sack = r->sack_permitted && !cfg->tcp_no_sack;
-			uint8_t pws = r->wscale > USN_TCP_MAX_WSCALE ? USN_TCP_MAX_WSCALE : r->wscale;
-			uint32_t now = (uint32_t)(w->now_us / 1000u) + usn_tcp_ts_offset(t, s->lip, r->dst_port, s->rip, r->src_port);
-			o.has_ts = true;
-			o.ts_val = usn_tcp_cookie_ts(now, ws ? pws : 15, sack);
-			o.ts_ecr = r->ts_val;
-			o.has_wscale = ws;
-			o.wscale = rcv_wscale_for(cfg);
-			o.sack_permitted = sack;
-		}
-		t->cookie_last_us = w->now_us ? w->now_us : 1;
-		w->stats.tcp_syncookies_sent++;
-		(void)usn_tcp_send_raw(w, s->lip, s->rip, &o);
+		w->stats.tcp_syncookies_backlog_full++;
+		send_cookie_synack(w, s);
 		return;
 	}
 	struct usn_tcp_conn *c = new_passive(w, l, s);
 	if (!c) {
-		w->stats.drop_tcp_listen_full++;
+		/* No TCB free, TIME-WAIT's recycled included: answer with a
+		 * cookie rather than drop the SYN (the client would wait a
+		 * whole SYN timeout, 1 s, to try again). */
+		w->stats.tcp_syncookies_pool_full++;
+		send_cookie_synack(w, s);
 		return;
 	}
 	c->flags |= USN_TF_TS | USN_TF_SACK | USN_TF_WSCALE;

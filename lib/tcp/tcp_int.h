@@ -45,6 +45,7 @@ struct usn_tcp_sdesc {
 	uint32_t next; /* index in the worker's descriptor pool */
 	uint32_t len;
 	uint8_t kind;
+	uint8_t region; /* USN_SD_REF: the port's region holding it (zero-copy TX), or USN_TX_REGION_NONE */
 	union {
 		struct {
 			const uint8_t *data;
@@ -268,6 +269,7 @@ struct usn_tcp_worker {
 	uint16_t mss_local; /* mtu - 40 */
 	uint16_t smss_max;  /* the largest send MSS: mss_local, and one buffer's worth where the port takes no chains */
 	uint32_t tso_max;   /* largest IPv4 packet the port cuts for us (TSO); 0: no TSO */
+	uint16_t tso_max_segs; /* most pieces it cuts one into; 0: no limit */
 
 	/* Challenge ACKs (usn_tcp_challenge_ack): what is left of the budget
 	 * of second chal_sec - 1 (0: none drawn yet). */

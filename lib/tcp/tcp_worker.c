@@ -93,6 +93,7 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG) && w->hal->buf_size < USN_L4_OFF + 20u + t->smss_max)
 		t->smss_max = (uint16_t)(w->hal->buf_size > USN_L4_OFF + 20u + 64u ? w->hal->buf_size - USN_L4_OFF - 20u : 64u);
 	t->tso_max = tso_limit(w->hal, cfg, mtu);
+	t->tso_max_segs = w->hal->tso_max_segs;
 	derive_keys(w, t);
 	/* What each timer of a TCB calls when it fires (tcp_timeout.c):
 	 * wired here, at the top, so the lifecycle below need not name it. */

@@ -32,8 +32,11 @@ uint32_t simnet_env_offloads(void)
 			off |= USN_HAL_OFF_RX_CSUM | USN_HAL_OFF_RX_LRO;
 		else if (n == 4 && strncmp(v, "csum", 4) == 0)
 			off |= csum;
+		else if (n == 3 && strncmp(v, "ext", 3) == 0)
+			off |= USN_HAL_OFF_TX_MULTISEG | USN_HAL_OFF_TX_EXT;
 		else if (n) {
-			fprintf(stderr, "USN_SIM_OFFLOADS: unknown offload '%.*s' (tso, lro, csum)\n", (int)n, v);
+			fprintf(stderr, "USN_SIM_OFFLOADS: unknown offload '%.*s' (tso, lro, csum, ext)\n",
+				(int)n, v);
 			exit(2);
 		}
 		v += n + (v[n] == ',');
@@ -188,4 +191,11 @@ __attribute__((weak)) void simnet_host_port_config(struct simnet *n, int idx, st
 	(void)n;
 	(void)idx;
 	(void)pc;
+}
+
+__attribute__((weak)) uint16_t simnet_host_default_queues(const struct simnet *n, int idx)
+{
+	(void)n;
+	(void)idx;
+	return 1;
 }

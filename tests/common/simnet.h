@@ -32,9 +32,10 @@ void simnet_init(struct simnet *n, uint64_t seed);
 /* The offloads every simulated port of a test advertises on top of its
  * own, from the environment: USN_SIM_OFFLOADS, a comma-separated list of
  * tso (TX_TSO with the checksum and chain offloads it needs), lro (RX_LRO
- * with RX_CSUM) and csum (the checksum offloads alone); `make test-unit`
- * runs the simulation suites again with tso,lro. An unknown word stops the
- * test with a message. */
+ * with RX_CSUM), csum (the checksum offloads alone) and ext (zero-copy TX
+ * from the memory a test declares with usn_stack_tx_region, hal.h
+ * USN_HAL_OFF_TX_EXT); `make test-unit` runs the simulation suites again
+ * with tso,lro,ext. An unknown word stops the test with a message. */
 uint32_t simnet_env_offloads(void);
 /* The HAL a host's stack runs on. The default (weak, in simnet.c) is the
  * host's simulated port itself. A test build may link a strong definition
@@ -48,6 +49,11 @@ void simnet_host_release(struct simnet_host *h);
  * before it is made (the default, weak in simnet.c, leaves it as the test
  * asked; the tilegx hook raises the MTU in its jumbo modes). */
 void simnet_host_port_config(struct simnet *n, int idx, struct usn_sim_port_config *pc);
+/* The queues (workers) host number idx gets when the test's port config
+ * leaves n_queues 0: 1 on the simulated port; a test backend may give more
+ * (the TILE-Gx modes' USN_TILEGX_WORKERS). For tests that size per-worker
+ * tables to a host's total. */
+uint16_t simnet_host_default_queues(const struct simnet *n, int idx);
 /* Adds a host with address ip (prefix /15) and MAC 02:00:c6:12:xx:yy from
  * ip. cfg and pcfg NULL mean defaults; otherwise their ip/mac fields are
  * overridden. Starts its workers (usn_worker_start). */

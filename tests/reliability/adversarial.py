@@ -768,16 +768,24 @@ class Suite:
         answer the server's probes, until the pool (--max-conns 64) is full:
         each is reset within the bound (4 orphan probes: about 6 s), and a
         normal client that connects meanwhile is served. They were probed
-        for ever, the pool stayed full and nobody else was served."""
+        for ever, the pool stayed full and nobody else was served. With the
+        pool full, a SYN is answered with a SYN cookie and the request that
+        follows is dropped (no TCB, nothing kept): no ACK of it marks the
+        full pool."""
         holders = {}
         refused = False
         base = random.randint(20000, 60000 - max_holders)  # distinct ports: a repeat would hit a holder
+        req = b"GET /mid.bin HTTP/1.1\r\nHost: rel\r\n\r\n"
         for i in range(max_holders):
             c = Conn(self.l, self.a.port, sport=base + i, win=0)
             if c.open(timeout=1.0) is None:
-                refused = True  # the pool is full
+                refused = True  # the pool is full (SYNs were dropped then)
                 break
-            c.send(flags=PSH | ACK, data=b"GET /mid.bin HTTP/1.1\r\nHost: rel\r\n\r\n")
+            c.send(flags=PSH | ACK, data=req)
+            end_req = u32(c.snd_nxt + len(req))
+            if c.expect(1.0, lambda p: p[TCP].flags & ACK and p[TCP].ack == end_req) is None:
+                refused = True  # a cookie's SYN-ACK: the pool is full
+                break
             holders[c.sport] = time.monotonic()
         if len(holders) < 16:
             return "only %d zero-window connections opened" % len(holders)

@@ -27,7 +27,7 @@ stages=${REL_STAGES:-adv sec ooo faults flood slow soak}
 : "${OOO_CONNS:=256}"
 # The idle timeout the slowloris stage asks minimal_ws for, when it has one.
 SLOW_IDLE_MS=${SLOW_IDLE_MS:-5000}
-TIMEWAIT_MAX=1024 # minimal_ws's default tcp_max_timewait (tcp_max_conns 4096 / 4)
+TIMEWAIT_MAX=16384 # minimal_ws's default tcp_max_timewait (--max-conns 65536 / 4)
 
 cexec() { ip netns exec "$NS_C" "$@"; }
 json() { "$REL_PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))" "$@"; }
@@ -309,7 +309,7 @@ stage_slow() {
 for l in open(sys.argv[1]):
     if l.startswith("{"):
         d = json.loads(l)["/usnet/stats"]; print(d["tcp_passive_opens"] - d["tcp_closed"])' "$rel_work/slow_mid.tel" 2>/dev/null)
-	note "slowloris: TCBs in use 3 s into the hold (tcp_passive_opens - tcp_closed, TIME-WAITs included): ${mid:-?} of 4096"
+	note "slowloris: TCBs in use 3 s into the hold (tcp_passive_opens - tcp_closed, TIME-WAITs included): ${mid:-?} of 65536"
 	local opened
 	opened=$(json "$rel_work/slow.json" 'opened')
 	if [ "$opened" -ge $((SLOW_CONNS * 9 / 10)) ]; then
@@ -325,7 +325,7 @@ for l in open(sys.argv[1]):
 	local closed still
 	closed=$(json "$rel_work/slow.json" 'closed_by_server'); still=$(json "$rel_work/slow.json" 'still_open')
 	if [ -z "$idle" ]; then
-		fail "slowloris: idle timeout frees stalled connections" "minimal_ws has no idle timeout (no --idle-timeout-ms option): $still of $opened stalled connections still open after ${hold}s, each holding a TCB (pool 4096) forever"
+		fail "slowloris: idle timeout frees stalled connections" "minimal_ws has no idle timeout (no --idle-timeout-ms option): $still of $opened stalled connections still open after ${hold}s, each holding a TCB (pool 65536) forever"
 	elif [ "$still" = 0 ]; then
 		pass "slowloris: idle timeout (${idle} ms) freed all $closed stalled connections (last after $(json "$rel_work/slow.json" 'last_close_s') s)"
 	else
@@ -391,13 +391,13 @@ stage_soak() {
 	rel_tel >"$rel_work/soak.tel"
 	local po cl two ovf pe lf
 	if ! rel_stats_into "$rel_work/soak.tel" po=tcp_passive_opens cl=tcp_closed ovf=tcp_timewait_overflow \
-		two=tcp_timewait_reused pe=tcp_pool_empty lf=drop_tcp_listen_full; then
+		two=tcp_timewait_reused pe=tcp_pool_empty lf=drop_tcp_cookie_pool_full; then
 		fail "soak: counters" "no telemetry after the soak: $rel_missing"
 		stop_and_stats soak
 		check_balance soak "$rel_work/soak.stats"
 		return
 	fi
-	note "soak counters: tcp_passive_opens=$po tcp_closed=$cl tcp_timewait_overflow=$ovf tcp_timewait_reused=$two tcp_pool_empty=$pe drop_tcp_listen_full=$lf"
+	note "soak counters: tcp_passive_opens=$po tcp_closed=$cl tcp_timewait_overflow=$ovf tcp_timewait_reused=$two tcp_pool_empty=$pe drop_tcp_cookie_pool_full=$lf"
 	# Every connection wrk completed was one the server opened.
 	if [ "$done_c" -gt 0 ] && [ "$po" -ge "$done_c" ]; then
 		pass "soak: the server opened the connections (tcp_passive_opens $po >= $done_c completed by wrk)"
@@ -405,9 +405,9 @@ stage_soak() {
 		fail "soak: connections opened" "tcp_passive_opens $po, wrk completed $done_c"
 	fi
 	if [ "$pe" = 0 ] && [ "$lf" = 0 ] && [ "$ovf" -le $((po > TIMEWAIT_MAX ? po - TIMEWAIT_MAX : 0)) ]; then
-		pass "soak: no TCB exhaustion (tcp_pool_empty 0, drop_tcp_listen_full 0); TIME-WAIT overflow $ovf <= opens - $TIMEWAIT_MAX (oldest TIME-WAIT recycled as designed)"
+		pass "soak: no TCB exhaustion (tcp_pool_empty 0, drop_tcp_cookie_pool_full 0); TIME-WAIT overflow $ovf <= opens - $TIMEWAIT_MAX (oldest TIME-WAIT recycled as designed)"
 	else
-		fail "soak: TIME-WAIT / pool" "tcp_pool_empty=$pe drop_tcp_listen_full=$lf tcp_timewait_overflow=$ovf opens=$po"
+		fail "soak: TIME-WAIT / pool" "tcp_pool_empty=$pe drop_tcp_cookie_pool_full=$lf tcp_timewait_overflow=$ovf opens=$po"
 	fi
 	# TCB pool back to full: every TCB closed once TIME-WAIT (60 s) ends.
 	local i inuse=$((po - cl))

@@ -3,7 +3,12 @@
  * mapping, RX fill and TX sync of single and chained frames, offload flags
  * only where advertised, RX of every queue by worker 0 without RSS, pool
  * exhaustion and accounting, a frame the driver's tx_prepare refuses (dropped
- * and counted, not retried for ever), the random source and RSS key.
+ * and counted, not retried for ever), the random source and RSS key; and,
+ * with the backend set up as for a port that offers them (net_ring offers
+ * none), the large-segment translations: TSO flags, lengths and the
+ * pseudo-header sum DPDK wants, LRO frames passed on coalesced, the memif
+ * large-segment receiver's marks, and zero-copy external buffers (attached
+ * once, pointing at the region, every reference returned).
  * Prints "PASS name" / "FAIL name: why". */
 #include <stdio.h>
 #include <string.h>
@@ -11,8 +16,10 @@
 
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_tcp.h>
 
 #include "usn_dpdk.h"
 
@@ -315,6 +322,329 @@ static void test_tx_prepare_refused(struct usn_dpdk_backend *be, struct usn_hal 
 	be->tx_ol_ip = saved_ol;
 }
 
+/* An Ethernet + IPv4 + TCP frame of `ip_len` IPv4 bytes (TCP header of
+ * thl bytes), headers in a first buffer of hdr_room bytes and the payload
+ * chained behind it in buffers of `piece` bytes, as the stack builds a
+ * large segment; the TCP sum field holds the pseudo-header sum with the
+ * length (hal.h). Returns the head, or NULL. */
+static struct usn_buf *tcp_frame(struct usn_hal *hal, uint16_t q, uint16_t ip_len, uint8_t thl,
+				 uint16_t piece, uint8_t proto)
+{
+	struct usn_buf *b[40];
+	uint32_t hdr = 14u + 20u + thl, pay = (uint32_t)ip_len - 20u - thl;
+	uint16_t nb = (uint16_t)(1 + (pay + piece - 1) / piece);
+	struct rte_ipv4_hdr *ip;
+
+	if (nb > 40 || hal->ops->alloc_bulk(hal, q, b, nb) != nb)
+		return NULL;
+	memset(b[0]->data, 0, hdr);
+	b[0]->data[12] = 0x08;
+	ip = (struct rte_ipv4_hdr *)(b[0]->data + 14);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16(ip_len);
+	ip->time_to_live = 64;
+	ip->next_proto_id = proto;
+	ip->src_addr = rte_cpu_to_be_32(0xc6120001);
+	ip->dst_addr = rte_cpu_to_be_32(0xc6120002);
+	b[0]->data[14 + 20 + 12] = (uint8_t)(thl / 4 << 4);
+	((struct rte_tcp_hdr *)(b[0]->data + 34))->cksum = rte_ipv4_phdr_cksum(ip, 0);
+	b[0]->len = (uint16_t)hdr;
+	for (uint16_t i = 1; i < nb; i++) {
+		uint32_t n =
+		    pay - (uint32_t)(i - 1) * piece < piece ? pay - (uint32_t)(i - 1) * piece : piece;
+		fill(b[i], (uint16_t)n, (uint8_t)i);
+		b[i - 1]->next = b[i];
+	}
+	b[0]->frame_len = 14u + ip_len;
+	b[0]->l2_len = 14;
+	b[0]->l3_len = 20;
+	return b[0];
+}
+
+/* TSO as the backend sets it up for a port that offers it (net_tap, a
+ * NIC): the flags DPDK's TSO wants, the lengths, the piece size (cut to
+ * net_tap's MTU check where it applies) and the pseudo-header sum without
+ * the length. */
+static void test_tso(struct usn_dpdk_backend *be, struct usn_hal *hal)
+{
+	const uint64_t ol_ip = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+	const uint64_t ol_tcp = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
+	uint64_t s_ip = be->tx_ol_ip, s_tcp = be->tx_ol_tcp;
+	bool s_tso = be->tx_tso;
+	unsigned before = pool_avail(be, 0);
+
+	be->tx_ol_ip = ol_ip;
+	be->tx_ol_tcp = ol_tcp;
+	be->tx_tso = true;
+	for (int pass = 0; pass < 2; pass++) {
+		struct usn_buf *f = tcp_frame(hal, 0, 20000, 32, 3000, IPPROTO_TCP), *r = NULL;
+		uint16_t rx;
+
+		if (!f) {
+			CHECK("tso: frame built", false, "no buffers");
+			break;
+		}
+		be->tso_piece_max = pass ? 1500 : 0; /* net_tap's check */
+		f->flags = USN_BUF_TX_TCP_SEG | USN_BUF_TX_TCP_CSUM | USN_BUF_TX_IP_CSUM;
+		f->l4_len = 32;
+		f->seg_size = 1448;
+		hal->ops->tx_burst(hal, 0, &f, 1);
+		rx = hal->ops->rx_burst(hal, 0, &r, 1);
+		if (rx != 1) {
+			CHECK("tso: the frame comes back", false, "rx=%u", rx);
+			break;
+		}
+		struct rte_mbuf *m = usn_dpdk_mbuf(r);
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+		uint16_t sum = ((struct rte_tcp_hdr *)((uint8_t *)ip + 20))->cksum;
+		uint64_t want = RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+
+		CHECK(pass ? "tso (net_tap): flags, lengths, pieces cut to its MTU check (1500 - 66)"
+			   : "tso: RTE_MBUF_F_TX_TCP_SEG | IPV4 | IP_CKSUM, l2/l3/l4_len, tso_segsz",
+		      (m->ol_flags & want) == want && m->l2_len == 14 && m->l3_len == 20 && m->l4_len == 32 &&
+			  m->tso_segsz == (pass ? 1434 : 1448) && m->nb_segs == 8 && m->pkt_len == 20014,
+		      "ol_flags 0x%llx l2 %u l3 %u l4 %u tso_segsz %u nb_segs %u pkt_len %u",
+		      (unsigned long long)m->ol_flags, m->l2_len, m->l3_len, m->l4_len, m->tso_segsz,
+		      m->nb_segs, m->pkt_len);
+		if (!pass)
+			CHECK("tso: the TCP sum field holds the pseudo-header sum without the length (DPDK's "
+			      "TSO)",
+			      sum == rte_ipv4_phdr_cksum(ip, RTE_MBUF_F_TX_TCP_SEG) &&
+				  sum != rte_ipv4_phdr_cksum(ip, 0),
+			      "field 0x%04x, without length 0x%04x, with 0x%04x", sum,
+			      rte_ipv4_phdr_cksum(ip, RTE_MBUF_F_TX_TCP_SEG), rte_ipv4_phdr_cksum(ip, 0));
+		hal->ops->free_bulk(hal, 0, &r, 1);
+	}
+	/* A plain frame on the same port: no TSO flag, the sum as it was. */
+	struct usn_buf *f = tcp_frame(hal, 0, 1000, 20, 2000, IPPROTO_TCP), *r = NULL;
+	if (f) {
+		f->flags = USN_BUF_TX_TCP_CSUM | USN_BUF_TX_IP_CSUM;
+		hal->ops->tx_burst(hal, 0, &f, 1);
+		if (hal->ops->rx_burst(hal, 0, &r, 1) == 1) {
+			struct rte_mbuf *m = usn_dpdk_mbuf(r);
+			struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+
+			CHECK("tso: a plain frame keeps the checksum flags only, and the pseudo sum with the "
+			      "length",
+			      !(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) && m->tso_segsz == 0 &&
+				  ((struct rte_tcp_hdr *)((uint8_t *)ip + 20))->cksum ==
+				      rte_ipv4_phdr_cksum(ip, 0),
+			      "ol_flags 0x%llx tso_segsz %u", (unsigned long long)m->ol_flags, m->tso_segsz);
+			hal->ops->free_bulk(hal, 0, &r, 1);
+		}
+	}
+	be->tx_ol_ip = s_ip;
+	be->tx_ol_tcp = s_tcp;
+	be->tx_tso = s_tso;
+	be->tso_piece_max = 0;
+	CHECK("tso: every buffer back", pool_avail(be, 0) == before, "%u != %u", pool_avail(be, 0), before);
+}
+
+/* Puts mbufs on the ring as a device would deliver them (RX flags set),
+ * bypassing the HAL's TX. */
+static bool ring_inject(struct usn_dpdk_backend *be, struct usn_buf *f, uint64_t ol, uint16_t tso_segsz)
+{
+	struct rte_mbuf *m = usn_dpdk_mbuf(f);
+	uint16_t segs = 0;
+	uint32_t total = 0;
+
+	for (struct usn_buf *b = f; b; b = b->next) {
+		struct rte_mbuf *s = usn_dpdk_mbuf(b);
+
+		s->data_off = (uint16_t)(b->data - (uint8_t *)s->buf_addr);
+		s->data_len = b->len;
+		s->next = b->next ? usn_dpdk_mbuf(b->next) : NULL;
+		total += b->len;
+		segs++;
+	}
+	m->nb_segs = segs;
+	m->pkt_len = total;
+	m->ol_flags = ol;
+	m->tso_segsz = tso_segsz;
+	return rte_eth_tx_burst(be->port, 0, &m, 1) == 1;
+}
+
+/* LRO: a frame the device coalesced (RTE_MBUF_F_RX_LRO, tso_segsz) is
+ * passed on coalesced with the segments' size and the sums as the device
+ * reported them; one it did not is not, whatever its buffer held before. */
+static void test_lro(struct usn_dpdk_backend *be, struct usn_hal *hal)
+{
+	bool s_lro = be->rx_lro, s_csum = be->rx_csum;
+	struct usn_buf *f, *r = NULL;
+
+	be->rx_lro = true;
+	be->rx_csum = true;
+	f = tcp_frame(hal, 0, 9000, 32, 3000, IPPROTO_TCP);
+	if (f &&
+	    ring_inject(be, f, RTE_MBUF_F_RX_LRO | RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD,
+			1448) &&
+	    hal->ops->rx_burst(hal, 0, &r, 1) == 1) {
+		uint16_t want = USN_BUF_RX_COALESCED | USN_BUF_RX_IP_CSUM_GOOD | USN_BUF_RX_L4_CSUM_GOOD;
+		CHECK("lro: RTE_MBUF_F_RX_LRO -> USN_BUF_RX_COALESCED, seg_size from tso_segsz, sums as "
+		      "reported",
+		      (r->flags & want) == want && r->seg_size == 1448 && r->frame_len == 9014,
+		      "flags 0x%x seg_size %u frame_len %u", r->flags, r->seg_size, r->frame_len);
+		r->seg_size = 999; /* as a stale value the next user of the buffer must not see */
+		hal->ops->free_bulk(hal, 0, &r, 1);
+	} else {
+		CHECK("lro: injected frame received", false, "no frame");
+	}
+	f = tcp_frame(hal, 0, 1000, 20, 3000, IPPROTO_TCP);
+	if (f && ring_inject(be, f, RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD, 0) &&
+	    hal->ops->rx_burst(hal, 0, &r, 1) == 1) {
+		CHECK("lro: a frame the device did not merge is not marked coalesced",
+		      !(r->flags & USN_BUF_RX_COALESCED) && r->seg_size == 0, "flags 0x%x seg_size %u",
+		      r->flags, r->seg_size);
+		hal->ops->free_bulk(hal, 0, &r, 1);
+	}
+	be->rx_lro = false;
+	f = tcp_frame(hal, 0, 9000, 32, 3000, IPPROTO_TCP);
+	if (f && ring_inject(be, f, RTE_MBUF_F_RX_LRO, 1448) && hal->ops->rx_burst(hal, 0, &r, 1) == 1) {
+		CHECK("lro: not passed on where LRO was not enabled", !(r->flags & USN_BUF_RX_COALESCED),
+		      "flags 0x%x", r->flags);
+		hal->ops->free_bulk(hal, 0, &r, 1);
+	}
+	be->rx_lro = s_lro;
+	be->rx_csum = s_csum;
+}
+
+/* --usn-memif-tso's receiving end: TCP frames taken on trust, those beyond
+ * the MTU coalesced in pieces of the MTU less their headers; anything else
+ * untouched. */
+static void test_memif_marks(struct usn_dpdk_backend *be, struct usn_hal *hal)
+{
+	struct {
+		const char *name;
+		uint16_t ip_len;
+		uint8_t thl, proto;
+		uint16_t want_flags, want_seg;
+	} c[] = {
+	    {"memif-tso: a 64 KB TCP frame is coalesced (seg_size = MTU - 20 - 32), its TCP sum trusted",
+	     60000, 32, IPPROTO_TCP, USN_BUF_RX_COALESCED | USN_BUF_RX_L4_CSUM_GOOD, 0},
+	    {"memif-tso: an MTU-sized TCP frame: sum trusted, not coalesced", 1500, 20, IPPROTO_TCP,
+	     USN_BUF_RX_L4_CSUM_GOOD, 0},
+	    {"memif-tso: an ICMP frame is left alone", 84, 20, IPPROTO_ICMP, 0, 0},
+	};
+	bool s_memif = be->memif_tso;
+
+	c[0].want_seg = (uint16_t)(hal->mtu - 20 - 32);
+	be->memif_tso = true;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct usn_buf *f = tcp_frame(hal, 0, c[i].ip_len, c[i].thl, 3000, c[i].proto), *r = NULL;
+
+		if (!f || !ring_inject(be, f, 0, 0) || hal->ops->rx_burst(hal, 0, &r, 1) != 1) {
+			CHECK(c[i].name, false, "frame not received");
+			continue;
+		}
+		CHECK(c[i].name, r->flags == c[i].want_flags && r->seg_size == c[i].want_seg,
+		      "flags 0x%x seg_size %u, wanted 0x%x %u", r->flags, r->seg_size, c[i].want_flags,
+		      c[i].want_seg);
+		hal->ops->free_bulk(hal, 0, &r, 1);
+	}
+	be->memif_tso = s_memif;
+}
+
+static uint16_t tx_none(void *txq, struct rte_mbuf **pkts, uint16_t n)
+{
+	(void)txq;
+	(void)pkts;
+	(void)n;
+	return 0; /* a full ring */
+}
+
+/* Zero-copy TX as on a port where it is on: an external buffer is attached
+ * to the region's bytes themselves (no copy: the receiver's data pointer is
+ * the region's), once even when a full ring hands the frame back, and every
+ * reference returns when the mbufs are freed, sent or not. */
+static void test_zero_copy(struct usn_dpdk_backend *be, struct usn_hal *hal)
+{
+	static uint8_t region[64 * 1024];
+	struct rte_eth_fp_ops saved = rte_eth_fp_ops[be->port];
+	bool s_zc = be->zcopy;
+	uint32_t s_off = hal->offloads;
+	unsigned before = pool_avail(be, 0);
+	uint64_t attached0 = be->tx_ext[0];
+	struct usn_buf *b[2], *r = NULL;
+	int id;
+
+	for (size_t i = 0; i < sizeof(region); i++)
+		region[i] = (uint8_t)(i * 31u + 7u);
+	CHECK("zero-copy: tx_region refused where the port copies",
+	      hal->ops->tx_region(hal, region, sizeof(region)) == -EOPNOTSUPP, "port %s", be->driver);
+	be->zcopy = true;
+	hal->offloads |= USN_HAL_OFF_TX_EXT;
+	id = hal->ops->tx_region(hal, region, sizeof(region));
+	CHECK("zero-copy: tx_region gives region 0", id == 0 && be->n_regions == 1, "id %d", id);
+	if (id != 0)
+		goto out;
+
+	for (int round = 0; round < 3; round++) {
+		hal->ops->alloc_bulk(hal, 0, b, 2);
+		fill(b[0], 60, 9);
+		b[1]->data = region + 1000 + round;
+		b[1]->len = 5000;
+		b[1]->room = 0;
+		b[1]->headroom = 0;
+		b[1]->flags = USN_BUF_TX_EXT;
+		b[1]->region = 0;
+		b[0]->next = b[1];
+		b[0]->frame_len = 5060;
+		if (round == 1) {
+			/* A full ring: the frame comes back attached, then goes. */
+			uint16_t n;
+
+			rte_eth_fp_ops[be->port].tx_pkt_burst = tx_none;
+			n = hal->ops->tx_burst(hal, 0, b, 1);
+			rte_eth_fp_ops[be->port] = saved;
+			CHECK("zero-copy: a frame the full ring refused comes back attached, one reference",
+			      n == 0 && RTE_MBUF_HAS_EXTBUF(usn_dpdk_mbuf(b[1])) &&
+				  usn_dpdk_ext_held(be) == 1,
+			      "tx %u, ext %d, held %u", n, RTE_MBUF_HAS_EXTBUF(usn_dpdk_mbuf(b[1])) != 0,
+			      usn_dpdk_ext_held(be));
+		}
+		if (round == 2) {
+			/* The stack frees a frame it never sent. */
+			hal->ops->free_bulk(hal, 0, b, 1);
+			CHECK("zero-copy: a frame freed unsent returns its buffers",
+			      usn_dpdk_ext_held(be) == 0 && pool_avail(be, 0) == before,
+			      "held %u, pool %u of %u", usn_dpdk_ext_held(be), pool_avail(be, 0), before);
+			break;
+		}
+		hal->ops->tx_burst(hal, 0, b, 1);
+		if (hal->ops->rx_burst(hal, 0, &r, 1) != 1) {
+			CHECK("zero-copy: frame received", false, "round %d", round);
+			break;
+		}
+		struct rte_mbuf *e = usn_dpdk_mbuf(r->next);
+		CHECK(round ? "zero-copy: retried after the full ring: still one reference, bytes in place"
+			    : "zero-copy: the external buffer carries the region's bytes in place (no copy), "
+			      "one reference",
+		      r->next && r->next->data == region + 1000 + round && r->next->len == 5000 &&
+			  RTE_MBUF_HAS_EXTBUF(e) && e->buf_addr == region + 1000 + round &&
+			  usn_dpdk_mbuf(r)->pkt_len == 5060 && usn_dpdk_ext_held(be) == 1 &&
+			  same_bytes(r, 60, 9),
+		      "data %p (region %p), held %u", r->next ? (void *)r->next->data : NULL, (void *)region,
+		      usn_dpdk_ext_held(be));
+		hal->ops->free_bulk(hal, 0, &r, 1);
+		CHECK(round ? "zero-copy: freed after the retry: no reference left, pool whole"
+			    : "zero-copy: freed: no reference left, pool whole",
+		      usn_dpdk_ext_held(be) == 0 && pool_avail(be, 0) == before, "held %u, pool %u of %u",
+		      usn_dpdk_ext_held(be), pool_avail(be, 0), before);
+	}
+	CHECK("zero-copy: two attachments counted", be->tx_ext[0] == attached0 + 2, "%llu",
+	      (unsigned long long)(be->tx_ext[0] - attached0));
+	/* Freed mbufs come back from the pool as plain ones again. */
+	hal->ops->alloc_bulk(hal, 0, b, 2);
+	CHECK("zero-copy: a recycled mbuf is direct again, its data in its own room",
+	      !RTE_MBUF_HAS_EXTBUF(usn_dpdk_mbuf(b[0])) && !RTE_MBUF_HAS_EXTBUF(usn_dpdk_mbuf(b[1])) &&
+		  b[1]->data == (uint8_t *)usn_dpdk_mbuf(b[1])->buf_addr + RTE_PKTMBUF_HEADROOM,
+	      "still external");
+	hal->ops->free_bulk(hal, 0, b, 2);
+out:
+	be->zcopy = s_zc;
+	hal->offloads = s_off;
+}
+
 static void test_random_and_key(struct usn_hal *hal)
 {
 	uint8_t a[32], z[32] = {0};
@@ -350,6 +680,10 @@ int main(int argc, char **argv)
 	test_misc(hal);
 	test_umem_span(be);
 	test_tx_prepare_refused(be, hal);
+	test_tso(be, hal);
+	test_lro(be, hal);
+	test_memif_marks(be, hal);
+	test_zero_copy(be, hal);
 	test_random_and_key(hal);
 	usn_dpdk_backend_ops.close(b);
 	return fails ? 1 : 0;

@@ -4,7 +4,8 @@
 # start-up (no root, no port): exit 0, usage on stdout, nothing on stderr,
 # one line per flag the source parses (string literals "--flag", getopt_long
 # {"flag", ...} entries; also those of apps/common/cli.c, --help, when the
-# source includes its cli.h), each also a row of the program's README.md table.
+# source includes its cli.h, and of apps/common/observe.c when it includes
+# observe.h), each also a row of the program's README.md table.
 # Usage: tests/rig/help_check.sh NAME BIN SOURCE README [dpdk]. Prints
 # PASS/FAIL; "dpdk": also with EAL options and "--" around the flag.
 set -u
@@ -21,6 +22,8 @@ fail() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
 srcs=("$src")
 cli=$(dirname "$src")/../common/cli.c
 grep -q '#include "../common/cli.h"' "$src" && srcs+=("$cli")
+obs=$(dirname "$src")/../common/observe.c
+grep -q '#include "../common/observe.h"' "$src" && srcs+=("$obs")
 flags=$({
 	grep -ohE '"--[a-z][a-z-]*"' "${srcs[@]}"
 	grep -ohE '\{"[a-z][a-z-]*", *(required|no|optional)_argument' "${srcs[@]}" | sed -E 's/^\{"([^"]*)".*/"--\1"/'

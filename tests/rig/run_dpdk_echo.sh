@@ -230,6 +230,14 @@ else
 	else
 		fail "tap offloads" "net_tap should advertise TX IPv4/TCP checksum offload, got '0x$off'"
 	fi
+	# net_tap offers TSO (its software GSO): the echoes of the larger
+	# messages left as large segments, every byte checked by the client.
+	tso=$(grep -o ' tcp_tso_frames=[0-9]*' "$tmp/tap.log" | head -1 | sed 's/.*=//')
+	if [ -n "$off" ] && (((16#$off & 0x20) != 0)) && [ "${tso:-0}" -gt 0 ]; then
+		pass "tap: TSO advertised and used ($tso large segments)"
+	else
+		fail "tap TSO" "offloads '0x$off', tcp_tso_frames '${tso:-none}'"
+	fi
 	# Two queues on the tap (a multi-queue tun); the port has no RSS, so
 	# worker 0 drains both and steers flows to worker 1 in software.
 	after_start="tap_up_n ut${id}b" run_case tap_2w 0-1 2 "net_tap1,iface=ut${id}b" "" "$NS_S"

@@ -75,6 +75,8 @@ expect "--port=-1" 2 "--port -1: not a port number" -- --ip 198.18.0.2/24 --port
 expect "--workers 0" 2 "--workers 0: not a number in 1..64" -- --ip 198.18.0.2/24 --workers 0
 expect "--workers 65" 2 "--workers 65: not a number in 1..64" -- --ip 198.18.0.2/24 --workers 65
 expect "--idle-backoff-us -5" 2 "--idle-backoff-us -5: not a number" -- --ip 198.18.0.2/24 --idle-backoff-us -5
+expect "--max-conns 0" 2 "--max-conns 0: not a number in 1..1000000" -- --ip 198.18.0.2/24 --max-conns 0
+expect "--max-conns 1000001" 2 "--max-conns 1000001: not a number in 1..1000000" -- --ip 198.18.0.2/24 --max-conns 1000001
 expect "unknown option" 2 "unknown option --bogus" -- --ip 198.18.0.2/24 --bogus 1
 expect "stray argument" 2 'unexpected argument "foo"' -- --ip 198.18.0.2/24 foo
 
@@ -82,6 +84,12 @@ if "$BIN" --help 2>/dev/null | grep -q '^usage: usn_echo' && "$BIN" -- --help | 
 	pass "--help prints the usage, exit 0"
 else
 	fail "--help" "no usage on stdout or non-zero exit"
+fi
+# The backends' lines of --help, whole: the last DPDK option is there.
+if "$BIN" --help 2>/dev/null | grep -q -- '--usn-memif-tso (net_memif'; then
+	pass "--help lists every backend option (through --usn-memif-tso)"
+else
+	fail "--help backend options" "the DPDK lines end with: $("$BIN" --help 2>/dev/null | tail -1)"
 fi
 # --help of every DPDK program: exit 0 before the EAL, with or without
 # "--", one line per flag it parses, the same rows in its README.md.
@@ -117,8 +125,22 @@ if [ "$(id -u)" = 0 ]; then
 	expect "too few lcores" 1 "2 workers need 2 EAL lcores .*pass -l 0-1" $EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.2/24 --workers 2
 	expect "too few queues" 1 "has at most 1 RX / 1 TX queues, 2 workers" $EAL -l 0-1 --vdev=net_af_packet0,iface=lo -- --ip 198.18.0.2/24 --workers 2
 	expect "af_packet queues unpolled" 1 "opened with 2 queues for 1 worker: .*give qpairs=1" $EAL -l 0 --vdev=net_af_packet0,iface=lo,qpairs=2 -- --ip 198.18.0.2/24
+	expect "--usn-zero-copy bad value" 1 "bad value in --usn-zero-copy=maybe \\(expected --usn-zero-copy=auto, on or off\\)" \
+		$EAL -l 0 --vdev=net_null0 --usn-zero-copy=maybe -- --ip 198.18.0.2/24
+	expect "--usn-zero-copy=on without chained TX" 1 "--usn-zero-copy=on: port 0 \\(net_null\\) cannot: it takes no chained mbufs" \
+		$EAL -l 0 --vdev=net_null0 --usn-zero-copy=on -- --ip 198.18.0.2/24
+	expect "--usn-memif-tso on another port" 1 "--usn-memif-tso: port 0 is net_null, not net_memif" \
+		$EAL -l 0 --vdev=net_null0 --usn-memif-tso -- --ip 198.18.0.2/24
+	expect "--usn-memif-tso with small ring buffers" 1 "--usn-memif-tso: the memif ring buffers hold 2048 bytes.*give bsize=65535" \
+		$EAL -l 0 --vdev="net_memif0,role=server,socket=$tmp/m.sock" --usn-memif-tso -- --ip 198.18.0.2/24
+	expect "--usn-memif-tso with --usn-no-tso" 1 "--usn-memif-tso and --usn-no-tso contradict" \
+		$EAL -l 0 --vdev="net_memif0,role=server,socket=$tmp/m.sock,bsize=65535" --usn-memif-tso --usn-no-tso -- --ip 198.18.0.2/24
 	expect "network address" 1 "ip: the network or broadcast address" $EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.0/24
 	expect "gateway off-link" 1 "gateway: not on the interface's /24" $EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.2/24 --gw 198.19.0.1
+	# The tables of --max-conns come from the EAL's -m (256 here): too many
+	# is one line naming both, not a crash.
+	expect "--max-conns beyond -m" 1 "cannot create the stack: no memory for 1000000 connections per worker\\? \\(lower --max-conns; with DPDK, raise the EAL's -m\\)" \
+		$EAL -l 0 --vdev=net_null0 -- --ip 198.18.0.2/24 --max-conns 1000000
 
 	# A second primary process on the same --file-prefix: the first, on
 	# net_null, idles (backing off) until it is stopped, by pid.

@@ -11,7 +11,8 @@
 # through the qdisc (--pkt-qdisc). Each: ping and ARP from the kernel, 1,000
 # echoed connections with every byte checked, a clean stop, per-worker
 # counters. Then tcpdump on the port's interface: it sees what arrives, and
-# with --pkt-qdisc what the port sends as well. Fails (never skips) when it
+# with --pkt-qdisc what the port sends as well. Last, a worker allowed to
+# sleep long when idle is woken by arriving frames (pings answered at once). Fails (never skips) when it
 # cannot run. Needs root. Binary: $USN_ECHO (default build/rel/apps/usn_echo).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -90,7 +91,7 @@ start_server() {
 	shift 2
 	log=$tmp/$name.log
 	ip netns exec "$NS_S" "$BIN" --iface "$IF_S" "$@" --ip "$SRV_IP/24" --port 7 --workers "$workers" \
-		--idle-backoff-us 200 >"$log" 2>&1 </dev/null &
+		--idle-backoff-us "${BACKOFF_US:-200}" >"$log" 2>&1 </dev/null &
 	srv_pid=$!
 	for _ in $(seq 100); do
 		grep -q 'listening on' "$log" && return 0
@@ -251,5 +252,41 @@ if command -v tcpdump >/dev/null; then
 else
 	fail tcpdump "tcpdump not installed"
 fi
+
+# An idle worker allowed to sleep long (--idle-backoff-us 400000) waits on
+# its socket, and an arriving frame ends the wait: pings are answered in
+# milliseconds, not after the sleep ran out. With either ring.
+# sleep_case NAME [PORT OPTIONS...]
+sleep_case() {
+	local name=$1
+	shift
+	if ! BACKOFF_US=400000 start_server "$name" 1 "$@"; then
+		fail "$name start" "$(tail -3 "$log" | tr '\n' ' ')"
+		return
+	fi
+	# One ping a second, each after the worker has been idle long enough
+	# to sleep its longest (a sleep that only timers end would then answer
+	# most of them after 100 to 400 ms).
+	: >"$tmp/$name.ping"
+	for _ in 1 2 3 4 5; do
+		sleep 1
+		ip netns exec "$NS_C" timeout 20 python3 tests/rig/icmp_ping.py "$SRV_IP" 1 >>"$tmp/$name.ping" 2>&1
+	done
+	stop_server
+	local slow ok waits
+	slow=$(awk '/reply from/ { ms = $(NF-1); if (ms > 100) n++ } END { print n + 0 }' "$tmp/$name.ping")
+	ok=$(grep -c '1/1 replies' "$tmp/$name.ping")
+	waits=$(port_sum "$log" ' \([0-9]*\) idle waits')
+	# (One slow reply is forgiven: a busy machine may not run the woken
+	# worker at once. A timer-only sleep leaves more than one slow 98% of
+	# the time.)
+	if [ "$ok" -eq 5 ] && [ "$slow" -le 1 ] && [ "$waits" -gt 0 ]; then
+		pass "$name: a sleeping worker answered 5 pings, $((5 - slow)) within 100 ms ($waits idle waits on the socket)"
+	else
+		fail "$name" "$ok of 5 answered, $slow slower than 100 ms, $waits idle waits: $(grep -E 'reply from' "$tmp/$name.ping" | tr '\n' ' ')"
+	fi
+}
+sleep_case sleep_v3
+sleep_case sleep_v2 --pkt-ring=v2
 
 [ "$fails" -eq 0 ]

@@ -199,6 +199,15 @@ fails=$((fails + $(grep -c '^FAIL reliability: [a-z]' "$tmp/rel.out")))
 	fail "reliability data" "the checks did not all run: $(tail -3 "$tmp/rel.out" | tr '\n' ' ')"
 
 # ---------------------------------------------------------------- benchmark guards
+# The benchmark asks `make -q` whether a program is up to date: a rule that
+# always runs (a FORCE prerequisite) on a program's path makes every program
+# look stale. The backend selector's object is on every program's path.
+mq=$tmp/mq
+if make -s O="$mq" SAN=0 "$mq/rel/arch/select/select.o" >"$tmp/mq.out" 2>&1; then
+	check "bench: an object just built is up to date for make -q" 0 make -q O="$mq" SAN=0 "$mq/rel/arch/select/select.o"
+else
+	fail "bench: an object just built is up to date for make -q" "the build failed: $(tail -3 "$tmp/mq.out" | tr '\n' ' ')"
+fi
 /usr/bin/python3 -B - "$tmp" >"$tmp/bench.out" 2>&1 <<'EOF'
 import os, subprocess, sys, time
 sys.path.insert(0, "bench")
@@ -249,6 +258,25 @@ _, dirty = bench.git_info()
 check("an untracked file makes the tree dirty", dirty == {"modified": 0, "untracked": 1}, repr(dirty))
 check("the report's commit says so", "untracked" in bench.commit_text({"commit": "abc", "dirty": dirty}))
 
+# The comparison lines use minimal_ws's best port, and say which.
+def row(server, off, req, cpu, frames, port=None):
+    r = {"server": server, "offloads": off, "mtu": 1500, "workers": 1, "status": "ok", "notes": [],
+         "summary": {"req_per_s": {"median": req}, "cpu_us_per_req": {"median": cpu},
+                     "frames_per_req": {"median": frames}}}
+    if port:
+        r.update(port=port, vdev={"dpdk": "af_xdp", "packet": "packet"}[port])
+    return r
+c = bench.comparison([row("minimal_ws", "n/a", 100, 10, 80, "dpdk"), row("minimal_ws", "n/a", 300, 5, 20, "packet"),
+                      row("bsd_ws", "on", 200, 20, 10)])
+check("the comparison uses minimal_ws's best port and says which",
+      c["best"]["port"] == "packet" and "packet-port" in c["lines"][0] and
+      any("1.50x req/s, 0.25x CPU us/req, 2.00x frames/req" in l for l in c["lines"]), repr(c))
+# A point beyond the open-file limit is not measured, and says why.
+res = bench.measure_point({"server": "nginx", "binary": "/bin/true", "offloads": "on", "mtu": 1500, "workers": 1,
+                           "connections": bench.nofile_limit()}, argparse.Namespace(connections=1000), {}, None, None)
+check("a point beyond the open-file limit is not measured and says why",
+      res["status"] == "skipped" and "open-file limit" in " ".join(res["notes"]), repr(res))
+
 # CPU over a window: interpolated at its ends, steal apart.
 tk = 1 / cpuwin.TICK_S
 s = [(0.0, {0: [0, 0, 0, 0, 0, 0, 0, 0]}, None),
@@ -274,10 +302,24 @@ check("no same-client ratio across client drivers", r["value"] is None and "diff
 pts[1]["vdev"] = "net_af_xdp"
 r = compare_ratios.ratios(pts)["same_client_minimal_vs_bsd_req_s"]
 check("the same-client ratio states its method", r["value"] == 1.0 and "usn_load" in r["method"], repr(r))
+# Per client port: minimal_ws over the packet port is never divided by bsd_ws
+# measured with a DPDK client; the headline is the best port's, and says so.
+pts.append(dict(base, name="mp", server="minimal_ws", vdev="packet", port="packet", req_s=30.0))
+rr = compare_ratios.ratios(pts)
+r = rr["same_client_minimal_vs_bsd_req_s.packet"]
+check("no same-client ratio across client ports", r["value"] is None, repr(r))
+check("a port without a pair leaves the others' headline", rr["same_client_minimal_vs_bsd_req_s"]["value"] == 1.0,
+      repr(rr["same_client_minimal_vs_bsd_req_s"]))
+pts.append(dict(base, name="bp", server="bsd_ws", vdev="packet", port="packet", req_s=10.0))
+rr = compare_ratios.ratios(pts)
+r = rr["same_client_minimal_vs_bsd_req_s"]
+check("the same-client headline is the best client port's and says which",
+      r["value"] == 3.0 and rr["same_client_minimal_vs_bsd_req_s.dpdk"]["value"] == 1.0 and
+      "best client port on this rig: the Linux packet port" in r["method"], repr(rr))
 EOF
 cat "$tmp/bench.out" | grep -E '^(PASS|FAIL) '
 fails=$((fails + $(grep -c '^FAIL ' "$tmp/bench.out")))
-[ "$(grep -c '^PASS bench: ' "$tmp/bench.out")" -ge 12 ] ||
+[ "$(grep -c '^PASS bench: ' "$tmp/bench.out")" -ge 17 ] ||
 	fail "bench guards" "the checks did not all run: $(tail -3 "$tmp/bench.out" | tr '\n' ' ')"
 
 [ "$fails" = 0 ]

@@ -7,7 +7,9 @@
  * 2016 short exchanges with SYN cookies and TIME-WAIT recycling, keepalive,
  * the idle timeout, zero-window probes, and out-of-order bytes packed
  * into a shared buffer; GRO, and in the second pass of `make test-unit`
- * (USN_SIM_OFFLOADS=tso,lro) TSO and LRO. */
+ * (USN_SIM_OFFLOADS=tso,lro) TSO and LRO. The TCP stacks have 65,536 TCBs
+ * a worker, the servers' default, so no table that grows with
+ * connections can hide a lazy allocation. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,7 +155,15 @@ static void test_workers_never_allocate(void **state)
 #define SHORT_PAR 32
 #define SHORT_REQ 100u
 #define SHORT_RESP 300u
-#define MAX_CONNS 256u
+/* TCBs a worker: 65,536, the servers' default (minimal_ws, usn_echo,
+ * usn_load), so every table that scales with connections is as large as
+ * in production; in the TILE-Gx mode with 35 workers, 131,072 a host
+ * shared among them (35 x 65,536 TCBs on two hosts would be 2.8 GB). */
+static uint32_t max_conns(const struct simnet *n, int idx)
+{
+	uint16_t q = simnet_host_default_queues(n, idx);
+	return q <= 2 ? 65536u : 131072u / q;
+}
 
 static uint8_t pattern[PAT_LEN];
 
@@ -429,8 +439,8 @@ static void tcp_counted_run(struct simnet *n, struct simnet_host *a, struct simn
 	usn_stack_stats(b->stack, &r->sb);
 	r->free_a = free_tcbs(a->stack);
 	r->free_b = free_tcbs(b->stack);
-	r->total_a = MAX_CONNS * usn_stack_workers(a->stack);
-	r->total_b = MAX_CONNS * usn_stack_workers(b->stack);
+	r->total_a = usn_stack_config(a->stack)->tcp_max_conns * usn_stack_workers(a->stack);
+	r->total_b = usn_stack_config(b->stack)->tcp_max_conns * usn_stack_workers(b->stack);
 }
 
 static void test_tcp_never_allocates(void **state)
@@ -444,7 +454,7 @@ static void test_tcp_never_allocates(void **state)
 	simnet_init(&n, 23);
 	struct usn_stack_config cfg;
 	usn_stack_config_init(&cfg, 0, 15);
-	cfg.tcp_max_conns = MAX_CONNS;
+	cfg.tcp_max_conns = max_conns(&n, 0);
 	cfg.tcp_syn_backlog = 2; /* SYN cookies beyond two half-open */
 	/* 2,016 short connections close server first: past 4 TIME-WAITs on a
 	 * worker the oldest is reused, however many workers the port's random
@@ -457,6 +467,7 @@ static void test_tcp_never_allocates(void **state)
 	cfg.arp_timeout_ms = 24u * 3600 * 1000;
 	struct simnet_host *a = simnet_add_host(&n, SIMNET_IP(0, 1), &cfg, NULL);
 	cfg.tcp_cookie_secret[1] = 0xb;
+	cfg.tcp_max_conns = max_conns(&n, 1);
 	struct simnet_host *b = simnet_add_host(&n, SIMNET_IP(0, 2), &cfg, NULL);
 	assert_non_null(a);
 	assert_non_null(b);
@@ -667,7 +678,7 @@ static void persist_counted_run(struct netfix *nf, struct persist_run *r)
 	tseg_advance(nf, 1000);
 	usn_stack_stats(nf->host->stack, &r->st); /* the flow may hash to any worker */
 	r->free_tcbs = free_tcbs(nf->host->stack);
-	r->total_tcbs = MAX_CONNS * usn_stack_workers(nf->host->stack);
+	r->total_tcbs = usn_stack_config(nf->host->stack)->tcp_max_conns * usn_stack_workers(nf->host->stack);
 }
 
 static void test_tcp_persist_never_allocates(void **state)
@@ -677,9 +688,9 @@ static void test_tcp_persist_never_allocates(void **state)
 	struct usn_csum_table tab;
 	assert_int_equal(usn_csum_table_build(&tab, pattern, P_LEN), 0);
 	struct usn_stack_config cfg;
-	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 15);
-	cfg.tcp_max_conns = MAX_CONNS;
 	static struct netfix nf;
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 15);
+	cfg.tcp_max_conns = max_conns(&nf.net, 0);
 	netfix_setup(&nf, &cfg, NULL);
 	netfix_drain(&nf);
 	tseg_seed_arp(&nf);

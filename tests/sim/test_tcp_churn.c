@@ -208,12 +208,12 @@ static void churn(uint64_t seed, int concurrent, int total, const struct usn_sta
 	stats_of(ch->srv, &b);
 	if (getenv("PAIR_DEBUG") || !ok || ch->bad || a.tcp_retrans_segs || b.tcp_retrans_segs)
 		fprintf(stderr,
-			"churn %d/%d (started %d): %.3f s virtual; done %d bad %d connect_failed %d | srv: passive %llu listen_full %llu "
+			"churn %d/%d (started %d): %.3f s virtual; done %d bad %d connect_failed %d | srv: passive %llu cookie_pool_full %llu "
 			"pool_empty %llu cookies %llu tw_reused %llu tw_overflow %llu no_conn %llu not_acc %llu paws %llu "
 			"chal %llu rst_tx %llu retrans %llu | cli: pool_empty %llu rst_rx %llu rst_tx %llu retrans %llu "
 			"rto %llu not_acc %llu\n",
 			ch->done, total, ch->started, (double)simnet_now_us(&ch->net) / 1e6 - 1.0, ch->done, ch->bad, ch->connect_failed,
-			(unsigned long long)b.tcp_passive_opens, (unsigned long long)b.drop_tcp_listen_full,
+			(unsigned long long)b.tcp_passive_opens, (unsigned long long)b.drop_tcp_cookie_pool_full,
 			(unsigned long long)b.tcp_pool_empty, (unsigned long long)b.tcp_syncookies_sent,
 			(unsigned long long)b.tcp_timewait_reused, (unsigned long long)b.tcp_timewait_overflow,
 			(unsigned long long)b.drop_tcp_no_conn, (unsigned long long)b.drop_tcp_not_acceptable,
@@ -242,7 +242,7 @@ static void churn(uint64_t seed, int concurrent, int total, const struct usn_sta
 	 * by a cookie, none needing a retransmission (a clean link) */
 	assert_int_equal(b.tcp_passive_opens, (uint64_t)total);
 	assert_int_equal(a.tcp_active_opens, (uint64_t)total);
-	assert_int_equal(b.drop_tcp_listen_full, 0);
+	assert_int_equal(b.drop_tcp_cookie_pool_full, 0);
 	assert_int_equal(b.tcp_pool_empty, 0);
 	assert_int_equal(a.tcp_pool_empty, 0);
 	assert_int_equal(b.tcp_syncookies_sent, 0);
@@ -270,6 +270,18 @@ static void churn(uint64_t seed, int concurrent, int total, const struct usn_sta
 	assert_int_equal(ch->srv_bad, 0);
 	assert_int_equal(usn_tcp_free_tcbs(usn_stack_worker(ch->cli->stack, 0)), cli_free0);
 	assert_int_equal(usn_tcp_free_tcbs(usn_stack_worker(ch->srv->stack, 0)), srv_free0);
+	/* ... and no connection is left counted in any state (the conns_*
+	 * gauges), whichever way each went: TIME-WAIT expired or reused, the
+	 * pool full of TIME-WAITs */
+	for (size_t i = 0; i < usn_stats_count(); i++) {
+		if (!usn_stats_is_gauge(i))
+			continue;
+		if (usn_stats_value(usn_worker_stats(usn_stack_worker(ch->cli->stack, 0)), i) ||
+		    usn_stats_value(usn_worker_stats(usn_stack_worker(ch->srv->stack, 0)), i))
+			fprintf(stderr, "gauge %s not 0\n", usn_stats_name(i));
+		assert_int_equal(usn_stats_value(usn_worker_stats(usn_stack_worker(ch->cli->stack, 0)), i), 0);
+		assert_int_equal(usn_stats_value(usn_worker_stats(usn_stack_worker(ch->srv->stack, 0)), i), 0);
+	}
 	if (srv_out)
 		*srv_out = b;
 	simnet_destroy(&ch->net);

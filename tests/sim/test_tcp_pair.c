@@ -2,6 +2,7 @@
  * sink application in both directions with seeded faults (loss, duplicates,
  * reordering, corruption), every byte checked against a pattern; many short
  * connections; every TCB back in its pool at the end. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -170,6 +171,7 @@ struct pair {
 	struct simnet_host *a, *b;
 	struct app srv;
 	struct app cli;
+	bool zcopy; /* both stacks took the pattern as a zero-copy region */
 };
 
 static void pair_init(struct pair *p, uint64_t seed, uint16_t buf_size)
@@ -206,6 +208,16 @@ static void pair_init(struct pair *p, uint64_t seed, uint16_t buf_size)
 	assert_non_null(p->b);
 	p->srv.tag = TAG_APP;
 	assert_int_equal(usn_tcp_listen(p->b->stack, PORT, &handlers, &p->srv), 0);
+	/* Zero-copy mode (USN_SIM_OFFLOADS=ext): the pattern both sides send
+	 * by reference is memory the ports read in place (a port on another
+	 * backend, make test-tilegx, copies). */
+	if (simnet_env_offloads() & USN_HAL_OFF_TX_EXT) {
+		int ra = usn_stack_tx_region(p->a->stack, pattern, PAT_LEN);
+		int rb = usn_stack_tx_region(p->b->stack, pattern, PAT_LEN);
+		assert_true(ra == 0 || ra == -EOPNOTSUPP);
+		assert_true(rb == 0 || rb == -EOPNOTSUPP);
+		p->zcopy = ra == 0 && rb == 0;
+	}
 }
 
 static void set_faults(struct pair *p, double loss, double dup, double reorder, double corrupt)
@@ -292,6 +304,22 @@ static void offload_checks(struct pair *p, uint64_t up, uint64_t down)
 		assert_int_equal(pa.tso_frames, sa.tcp_tso_frames);
 	} else {
 		assert_int_equal(sa.tcp_tso_frames + sb.tcp_tso_frames, 0);
+	}
+	/* Zero-copy: large segments of the pattern went out in place (each
+	 * direction sends every other 64 KB chunk by reference), and the
+	 * ports saw what the stacks counted (some built frames may be dropped
+	 * before the port, never more). Without TSO a segment is below the
+	 * smallest piece lent (USN_HAL_TX_EXT_MIN). */
+	if ((off & USN_HAL_OFF_TX_EXT) && (off & USN_HAL_OFF_TX_TSO) && p->zcopy) {
+		assert_true(up < (256u << 10) || sa.tcp_zcopy_bytes > 0);
+		assert_true(down < (256u << 10) || sb.tcp_zcopy_bytes > 0);
+		assert_true(pa.tx_ext_bytes <= sa.tcp_zcopy_bytes);
+		assert_true(pb.tx_ext_bytes <= sb.tcp_zcopy_bytes);
+		assert_true(pa.tx_ext_bytes + pb.tx_ext_bytes > 0 ||
+			    (up < (256u << 10) && down < (256u << 10)));
+	} else if (!(off & USN_HAL_OFF_TX_EXT)) {
+		assert_int_equal(sa.tcp_zcopy_bytes + sb.tcp_zcopy_bytes, 0);
+		assert_int_equal(pa.tx_ext_bufs + pb.tx_ext_bufs, 0);
 	}
 	if (off & USN_HAL_OFF_RX_LRO)
 		assert_true(pb.lro_frames + pa.lro_frames > 0);

@@ -1621,6 +1621,57 @@ static void test_active_close_time_wait(void **state)
 	fx_free(x);
 }
 
+/* The connection-state gauges (conns_* in usnet/stats.h) follow every
+ * transition: one connection is counted in exactly one state, and in none
+ * once it is gone, whichever way it went (RST in SYN-RECEIVED, TIME-WAIT
+ * expiry). */
+static uint64_t gauges_sum(struct fx *x)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < usn_stats_count(); i++)
+		if (usn_stats_is_gauge(i))
+			n += usn_stats_value(st(x), i);
+	return n;
+}
+
+static void test_state_gauges(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	assert_int_equal(gauges_sum(x), 0);
+	/* SYN-RECEIVED, then reset by the peer: gone */
+	fx_syn_received(x);
+	assert_int_equal(st(x)->conns_syn_received, 1);
+	assert_int_equal(gauges_sum(x), 1);
+	struct tseg s = seg(x, TSEG_RST, x->pnxt, 0);
+	send_seg(x, &s);
+	assert_int_equal(gauges_sum(x), 0);
+	/* a new one through every state of an active close */
+	x->pport++;
+	fx_established(x);
+	assert_int_equal(st(x)->conns_established, 1);
+	assert_int_equal(st(x)->conns_syn_received, 0);
+	assert_int_equal(gauges_sum(x), 1);
+	uint32_t s1 = x->siss + 1;
+	assert_int_equal(usn_tcp_close(x->c), 0);
+	assert_int_equal(st(x)->conns_fin_wait_1, 1);
+	assert_int_equal(st(x)->conns_established, 0);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, s1, PISS + 1);
+	s = seg(x, TSEG_ACK, x->pnxt, s1 + 1);
+	send_seg(x, &s);
+	assert_int_equal(st(x)->conns_fin_wait_2, 1);
+	assert_int_equal(st(x)->conns_fin_wait_1, 0);
+	peer_data(x, 0, TSEG_FIN);
+	expect_seg(x, TSEG_ACK, s1 + 1, x->pnxt);
+	assert_int_equal(st(x)->conns_time_wait, 1);
+	assert_int_equal(gauges_sum(x), 1);
+	tseg_advance(&x->nf, 1000 * MS);
+	assert_int_equal(st(x)->conns_time_wait, 0);
+	assert_int_equal(gauges_sum(x), 0);
+	fx_free(x);
+}
+
 /* FIN-WAIT-2 is an idle limit of twice the back-off ceiling: a peer whose
  * RTO has reached the ceiling (60 s) retransmits its last data a little
  * after 60 s of silence, and must still find the connection there. */
@@ -1916,7 +1967,7 @@ static void test_syn_takes_time_wait_tcb_when_pool_full(void **state)
 	fx_established(x);
 	assert_int_equal(st(x)->tcp_timewait_overflow, 1);
 	assert_int_equal(st(x)->tcp_pool_empty, 0);
-	assert_int_equal(st(x)->drop_tcp_listen_full, 0);
+	assert_int_equal(st(x)->tcp_syncookies_sent, 0); /* a TCB, not a cookie */
 	/* the newer TIME-WAIT is still there: a repeated FIN is ACKed; the
 	 * older one is gone: RST */
 	x->pport = PEER + 1;
@@ -1928,6 +1979,97 @@ static void test_syn_takes_time_wait_tcb_when_pool_full(void **state)
 	send_seg(x, &s);
 	expect_seg(x, TSEG_RST, s1[0] + 1, 0);
 	expect_none(x);
+	fx_free(x);
+}
+
+static void pool_of_one(struct usn_stack_config *c)
+{
+	c->tcp_max_conns = 1;
+}
+
+/* No TCB free and no TIME-WAIT to recycle: a SYN is answered with a SYN
+ * cookie (it was dropped, and the client waited a SYN timeout); the
+ * cookie's ACK is dropped without an answer while the pool is still full
+ * (no RST: the client believes it is connected and retransmits); once a
+ * TCB frees, the retransmitted data makes the connection. The established
+ * connection meanwhile is untouched. */
+static void test_syn_cookie_when_pool_full(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(pool_of_one);
+	fx_established(x); /* A: the pool's only TCB */
+	struct usn_tcp_conn *a = x->c;
+	uint32_t a_s1 = x->siss + 1, a_pnxt = x->pnxt;
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), 0);
+
+	/* B's SYN: a cookie, no state */
+	x->pport = PEER + 1;
+	struct tseg s = seg(x, TSEG_SYN, 7000, 0);
+	s.has_mss = true;
+	s.mss = 1460;
+	send_seg(x, &s);
+	struct tseg *o = recv_seg(x);
+	assert_int_equal(o->flags, TSEG_SYN | TSEG_ACK);
+	assert_int_equal(o->ack, 7001);
+	uint32_t cookie = o->seq;
+	expect_none(x);
+	assert_int_equal(st(x)->tcp_syncookies_sent, 1);
+	assert_int_equal(st(x)->tcp_syncookies_pool_full, 1);
+	assert_int_equal(st(x)->tcp_syncookies_backlog_full, 0);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), 0);
+
+	/* B's ACK, and its first data: dropped, counted, no answer */
+	s = seg(x, TSEG_ACK, 7001, cookie + 1);
+	send_seg(x, &s);
+	s = seg(x, TSEG_ACK | TSEG_PSH, 7001, cookie + 1);
+	s.payload = payload;
+	s.len = 10;
+	send_seg(x, &s);
+	expect_none(x);
+	assert_int_equal(st(x)->drop_tcp_cookie_pool_full, 2);
+	assert_int_equal(st(x)->tcp_syncookies_ok, 0);
+	assert_int_equal(st(x)->tcp_rst_tx, 0);
+	assert_int_equal(x->connected, 1);
+
+	/* A is untouched: data both ways */
+	x->pport = PEER;
+	x->pnxt = a_pnxt;
+	x->siss = a_s1 - 1;
+	peer_data(x, 100, 0);
+	assert_int_equal(x->rx_len, 100);
+	assert_int_equal(usn_tcp_send_ref(a, payload, 20, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	o = expect_seg(x, TSEG_ACK | TSEG_PSH, a_s1, x->pnxt);
+	assert_int_equal(o->len, 20);
+	assert_int_equal(state_of(x), USN_TCP_ESTABLISHED);
+
+	/* A ends (the peer closes first): its TCB is free again */
+	s = seg(x, TSEG_ACK | TSEG_FIN, x->pnxt, a_s1 + 20);
+	send_seg(x, &s);
+	x->pnxt++;
+	expect_seg(x, TSEG_ACK, a_s1 + 20, x->pnxt);
+	usn_tcp_close(a);
+	tseg_advance(&x->nf, 0);
+	expect_seg(x, TSEG_ACK | TSEG_FIN, a_s1 + 20, x->pnxt);
+	s = seg(x, TSEG_ACK, x->pnxt, a_s1 + 21);
+	send_seg(x, &s);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->why, USN_TCP_CLOSE_NORMAL);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), 1);
+
+	/* B retransmits its data: the cookie is still good, and now a TCB is */
+	x->pport = PEER + 1;
+	s = seg(x, TSEG_ACK | TSEG_PSH, 7001, cookie + 1);
+	s.payload = payload;
+	s.len = 10;
+	send_seg(x, &s);
+	assert_int_equal(x->connected, 2);
+	assert_int_equal(st(x)->tcp_syncookies_ok, 1);
+	assert_int_equal(st(x)->drop_tcp_cookie_pool_full, 2);
+	assert_int_equal(x->rx_len, 110);
+	assert_memory_equal(x->rx + 100, payload, 10);
+	assert_int_equal(state_of(x), USN_TCP_ESTABLISHED);
+	assert_int_equal(usn_tcp_free_tcbs(x->nf.w), 0);
 	fx_free(x);
 }
 
@@ -2549,6 +2691,7 @@ int main(void)
 		cmocka_unit_test(test_syn_cookies),
 		cmocka_unit_test(test_rfc5961),
 		cmocka_unit_test(test_active_close_time_wait),
+		cmocka_unit_test(test_state_gauges),
 		cmocka_unit_test(test_fin_wait_2_outlasts_peer_backoff),
 		cmocka_unit_test(test_passive_close),
 		cmocka_unit_test(test_simultaneous_close),
@@ -2559,6 +2702,7 @@ int main(void)
 		cmocka_unit_test(test_time_wait_reuse_same_timestamp),
 		cmocka_unit_test(test_time_wait_bounded),
 		cmocka_unit_test(test_syn_takes_time_wait_tcb_when_pool_full),
+		cmocka_unit_test(test_syn_cookie_when_pool_full),
 		cmocka_unit_test(test_active_open),
 		cmocka_unit_test(test_active_open_refused),
 		cmocka_unit_test(test_syn_sent_timeout),

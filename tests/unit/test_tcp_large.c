@@ -714,9 +714,12 @@ static void test_tso_sws_piece_with_sack_is_full(void **state)
 	fx_free(x);
 }
 
-/* A long path: the segment size follows the connection's rate (Linux's
- * tcp_tso_autosize), not the window: with an SRTT of 100 ms, 2 pieces. */
-static void test_tso_autosize_long_rtt(void **state)
+/* A long (or slow-to-answer) path: the window goes as one segment all the
+ * same. The stack does not pace, so smaller segments would leave back to
+ * back anyway, only more of them (sized by the SRTT, as Linux's
+ * tcp_tso_autosize, they were 2 pieces here, and a busy worker's receive
+ * ring, whose wait counts in every RTT sample, made them so on a veth). */
+static void test_tso_long_rtt_one_segment(void **state)
 {
 	(void)state;
 	struct fx *x = fx_tso(0);
@@ -731,10 +734,8 @@ static void test_tso_autosize_long_rtt(void **state)
 	n_taps = 0;
 	assert_int_equal(usn_tcp_send_ref(x->c, payload, 14480, NULL), 0);
 	tseg_advance(&x->nf, 0);
-	/* 2 * cwnd per SRTT: 290 bytes per ms, below two pieces: 2 pieces. */
-	assert_int_equal(n_taps, 5);
-	for (unsigned k = 0; k < 5; k++)
-		check_tso(&taps[k], s0 + k * 2896, 2896, 1448, 32, k == 4 ? TSEG_ACK | TSEG_PSH : TSEG_ACK);
+	assert_int_equal(n_taps, 1);
+	check_tso(&taps[0], s0, 14480, 1448, 32, TSEG_ACK | TSEG_PSH);
 	expect_pieces(x, s0, 14480, 1448, TSEG_ACK | TSEG_PSH, 0);
 	fx_free(x);
 }
@@ -1004,7 +1005,7 @@ int main(void)
 	    cmocka_unit_test(test_tso_window_sws_and_fin),
 	    cmocka_unit_test(test_tso_sack_blocks_shorten_pieces),
 	    cmocka_unit_test(test_tso_sws_piece_with_sack_is_full),
-	    cmocka_unit_test(test_tso_autosize_long_rtt),
+	    cmocka_unit_test(test_tso_long_rtt_one_segment),
 	    cmocka_unit_test(test_tso_rto_then_large_retransmission),
 	    cmocka_unit_test(test_tso_sack_recovery),
 	    cmocka_unit_test(test_tso_rto_skips_sacked),

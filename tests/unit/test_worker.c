@@ -1,7 +1,8 @@
 /* Unit tests for lib/core/{worker,stack,stats}.c on a fake HAL that counts
  * every call: the buffer cache (bulk refill and drain, nothing leaked), the
  * TX batch and a port that refuses part of it, the statistics seqlock, the
- * idle back-off, configuration checks, and software RSS over two workers. */
+ * idle back-off (and the wait on a port that offers one), configuration
+ * checks, and software RSS over two workers. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,6 +155,27 @@ static const struct usn_hal_ops fake_ops_norandom = {
 	.alloc_bulk = fake_alloc_bulk,
 	.free_bulk = fake_free_bulk,
 	.clock_cycles = fake_clock,
+};
+
+/* A port that can wait for its frames: each wait is recorded. */
+static unsigned wait_calls;
+static uint32_t wait_max_us[16];
+
+static void fake_rx_wait(struct usn_hal *h, uint16_t q, uint32_t max_us)
+{
+	(void)h;
+	(void)q;
+	wait_max_us[wait_calls++ % 16] = max_us;
+}
+
+static const struct usn_hal_ops fake_ops_wait = {
+	.rx_burst = fake_rx_burst,
+	.tx_burst = fake_tx_burst,
+	.alloc_bulk = fake_alloc_bulk,
+	.free_bulk = fake_free_bulk,
+	.clock_cycles = fake_clock,
+	.random = fake_random,
+	.rx_wait = fake_rx_wait,
 };
 
 static struct fake *fake_new(uint16_t n_queues)
@@ -421,8 +443,11 @@ static void test_stats_names(void **state)
 	(void)state;
 	assert_int_equal(usn_stats_count() * sizeof(uint64_t), sizeof(struct usn_stats));
 	assert_string_equal(usn_stats_name(0), "rx_frames");
-	assert_string_equal(usn_stats_name(usn_stats_count() - 1), "tcp_tso_frames");
+	assert_string_equal(usn_stats_name(usn_stats_count() - 1), "conns_time_wait");
 	assert_null(usn_stats_name(usn_stats_count()));
+	/* the gauges are the conns_* entries, and only they */
+	for (size_t i = 0; i <= usn_stats_count(); i++)
+		assert_int_equal(usn_stats_is_gauge(i), i < usn_stats_count() && strncmp(usn_stats_name(i), "conns_", 6) == 0);
 	struct usn_stats a, b;
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
@@ -456,6 +481,53 @@ static void test_run_idle_backoff_and_stop(void **state)
 	usn_worker_run(w, &stop);
 	assert_int_equal(f->rx_calls, 12);
 	assert_int_equal(usn_worker_stats(w)->idle_polls, 12);
+	usn_stack_destroy(s);
+	test_free(f);
+}
+
+static void nop_timer(struct usn_timer *t, void *ctx)
+{
+	(void)t;
+	(void)ctx;
+}
+
+/* A port with rx_wait: an idle worker waits on it instead of sleeping, the
+ * whole ceiling at once (arriving frames end the wait, so nothing is gained
+ * by starting short), never past the next timer. */
+static void test_run_idle_waits_on_port(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(1);
+	f->hal.ops = &fake_ops_wait;
+	f->clock_ns = 1000000000u;
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, NETFIX_STACK_IP, 15);
+	cfg.idle_backoff_us = 5000;
+	struct usn_stack *s = usn_stack_create(&f->hal, &cfg);
+	assert_non_null(s);
+	struct usn_worker *w = usn_stack_worker(s, 0);
+	volatile int stop = 0;
+	f->stop = &stop;
+	f->stop_after_rx = 4;
+	wait_calls = 0;
+	usn_worker_run(w, &stop);
+	assert_int_equal(f->rx_calls, 4);
+	assert_int_equal(wait_calls, 4);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(wait_max_us[i], 5000);
+
+	/* A timer 3 ms ahead bounds the wait (the clock stands still). */
+	struct usn_timer t;
+	usn_timer_init(&t, nop_timer);
+	usn_timer_arm(&w->wheel, &t, usn_worker_now_us(w) + 3000);
+	stop = 0;
+	f->rx_calls = 0;
+	wait_calls = 0;
+	usn_worker_run(w, &stop);
+	assert_int_equal(wait_calls, 4);
+	for (unsigned i = 0; i < 4; i++)
+		assert_in_range(wait_max_us[i], 2000, 3000);
+	usn_timer_cancel(&w->wheel, &t);
 	usn_stack_destroy(s);
 	test_free(f);
 }
@@ -774,6 +846,7 @@ int main(void)
 		cmocka_unit_test(test_stats_snapshot),
 		cmocka_unit_test(test_stats_names),
 		cmocka_unit_test(test_run_idle_backoff_and_stop),
+		cmocka_unit_test(test_run_idle_waits_on_port),
 		cmocka_unit_test(test_config_check_and_defaults),
 		cmocka_unit_test(test_software_rss_two_workers),
 		cmocka_unit_test(test_destroy_frees_frames_in_inbox),

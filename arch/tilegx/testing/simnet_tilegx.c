@@ -47,6 +47,12 @@ void simnet_host_port_config(struct simnet *n, int idx, struct usn_sim_port_conf
 		pc->mtu = (uint16_t)mtu;
 }
 
+uint16_t simnet_host_default_queues(const struct simnet *n, int idx)
+{
+	(void)n;
+	return on_tilegx(idx) ? (uint16_t)env_long("USN_TILEGX_WORKERS", 1) : 1;
+}
+
 struct usn_hal *simnet_host_hal(struct simnet *n, struct simnet_host *h, const struct usn_sim_port_config *pcfg)
 {
 	long idx = h - n->host, workers = env_long("USN_TILEGX_WORKERS", 1);
