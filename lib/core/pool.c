@@ -5,6 +5,26 @@
 
 #include <string.h>
 
+/* Under AddressSanitizer a free object is poisoned, so that a handle used
+ * after its object went back to the pool (a TCB after closed_fn) is caught
+ * where it is used; the pool unpoisons what it hands out. Nothing in other
+ * builds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define USN_POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define USN_POOL_ASAN 1
+#endif
+#endif
+#ifdef USN_POOL_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 static size_t pool_stride(size_t obj_size)
 {
 	const size_t a = sizeof(void *);
@@ -30,7 +50,14 @@ void usn_pool_init(struct usn_pool *p, void *mem, size_t obj_size, uint32_t cap)
 		void *obj = p->base + (size_t)i * p->obj_size;
 		memcpy(obj, &p->free_list, sizeof(void *));
 		p->free_list = obj;
+		POISON(obj, p->obj_size);
 	}
+}
+
+void usn_pool_fini(struct usn_pool *p)
+{
+	if (p->base)
+		UNPOISON(p->base, p->obj_size * p->cap);
 }
 
 void *usn_pool_get(struct usn_pool *p)
@@ -38,6 +65,7 @@ void *usn_pool_get(struct usn_pool *p)
 	void *obj = p->free_list;
 	if (!obj)
 		return NULL;
+	UNPOISON(obj, p->obj_size);
 	memcpy(&p->free_list, obj, sizeof(void *));
 	p->n_free--;
 	return obj;
@@ -50,6 +78,7 @@ void usn_pool_put(struct usn_pool *p, void *obj)
 	memcpy(obj, &p->free_list, sizeof(void *));
 	p->free_list = obj;
 	p->n_free++;
+	POISON(obj, p->obj_size);
 }
 
 uint32_t usn_pool_index(const struct usn_pool *p, const void *obj)

@@ -19,6 +19,9 @@ struct usn_pool {
  * least usn_pool_mem_size(obj_size, cap) bytes. */
 size_t usn_pool_mem_size(size_t obj_size, uint32_t cap);
 void usn_pool_init(struct usn_pool *p, void *mem, size_t obj_size, uint32_t cap);
+/* Before mem is freed or reused: under AddressSanitizer, the free objects
+ * are poisoned until then. */
+void usn_pool_fini(struct usn_pool *p);
 /* An object (contents unspecified), or NULL when the pool is empty. */
 void *usn_pool_get(struct usn_pool *p);
 void usn_pool_put(struct usn_pool *p, void *obj);

@@ -115,6 +115,8 @@ void usn_tcp_worker_destroy(struct usn_worker *w, struct usn_tcp_worker *t)
 			for (uint32_t i = t->bucket[b]; i != USN_TCP_NIL; i = usn_tcp_at(t, i)->hnext)
 				usn_tcp_ooo_free(usn_tcp_at(t, i));
 	}
+	usn_pool_fini(&t->tcbs);
+	usn_pool_fini(&t->sds);
 	if (t->tcb_mem)
 		usn_worker_mem_free(w, t->tcb_mem, t->tcb_mem_size);
 	if (t->bucket)
