@@ -70,7 +70,7 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 	a->workers = 1;
 	a->idle_timeout_ms = 10000;
 	a->header_timeout_ms = 30000;
-	a->max_conns = 65536; /* the library's default, said here for --help */
+	a->max_conns = 65536; /* a server's share of connections, not the library's small default */
 	uint64_t v;
 	bool have_ip = false;
 	for (int i = first; i < argc; i++) {

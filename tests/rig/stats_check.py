@@ -46,6 +46,8 @@ def main():
     ap.add_argument("--min-lines", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--held", action="store_true")
+    ap.add_argument("--max-conns", type=int, default=65536,
+                    help="the server's --max-conns (its default: 65536)")
     a = ap.parse_args()
     L = a.label
 
@@ -95,7 +97,7 @@ def main():
         check(L, outb > 0, "out bytes/s moved (at most %.0f B/s)" % outb)
         end = lines[-1]
         tw = int(end["tw"])
-        cap = 1024 * a.workers  # the stack's TIME-WAIT cap: tcp_max_conns / 4 per worker
+        cap = a.max_conns // 4 * a.workers  # the stack's TIME-WAIT cap: tcp_max_conns / 4 per worker
         check(L, int(end["est"]) == 0 and int(end["opening"]) == 0 and 0 < tw <= min(last, cap),
               "at the end: est=0 opening=0, time_wait=%s (the server closed first; at most %d)" %
               (end["tw"], min(last, cap)), end.string)
