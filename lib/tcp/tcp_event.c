@@ -156,10 +156,8 @@ static void tell(struct usn_tcp_worker *t, struct usn_tcp_conn *c)
 	rx_release(t, c);
 }
 
-void usn_tcp_events_run(struct usn_tcp_worker *t)
+void usn_tcp_events_dispatch(struct usn_tcp_worker *t)
 {
-	if (t->dispatching || t->ev_head == USN_TCP_NIL)
-		return;
 	t->dispatching = true;
 	while (t->ev_head != USN_TCP_NIL) {
 		/* c stays first on the list (and listed) while it is told, so

@@ -286,13 +286,18 @@ static inline struct usn_tcp_worker *usn_tcp_tw(struct usn_worker *w)
 {
 	return w->tcp;
 }
+/* A TCB's index in the worker's pool and back, as usn_pool_index and
+ * usn_pool_at, inline: the pool's stride is the TCB's size (a multiple of
+ * a pointer's), so the division is by a constant. Every list of TCBs is
+ * linked by index. */
+_Static_assert(sizeof(struct usn_tcp_conn) % sizeof(void *) == 0, "the TCB pool's stride is sizeof(struct usn_tcp_conn)");
 static inline uint32_t usn_tcp_idx(struct usn_tcp_worker *t, const struct usn_tcp_conn *c)
 {
-	return usn_pool_index(&t->tcbs, c);
+	return (uint32_t)((size_t)((const uint8_t *)c - t->tcbs.base) / sizeof *c);
 }
 static inline struct usn_tcp_conn *usn_tcp_at(struct usn_tcp_worker *t, uint32_t i)
 {
-	return (struct usn_tcp_conn *)usn_pool_at(&t->tcbs, i);
+	return i < t->tcbs.cap ? (struct usn_tcp_conn *)(t->tcbs.base + (size_t)i * sizeof(struct usn_tcp_conn)) : NULL;
 }
 /* Our timestamp clock (RFC 7323): milliseconds plus the connection's offset. */
 static inline uint32_t usn_tcp_ts_now(const struct usn_tcp_conn *c)
@@ -434,8 +439,14 @@ void usn_tcp_ev_release(struct usn_tcp_conn *c);
 void usn_tcp_ev_cancel(struct usn_tcp_conn *c);
 /* Tells the application what happened, connection by connection, and
  * returns closed TCBs to the pool. Every entry into lib/tcp ends with it;
- * inside a handler it returns at once (the dispatch running tells). */
-void usn_tcp_events_run(struct usn_tcp_worker *t);
+ * inside a handler it returns at once (the dispatch running tells). The
+ * check for nothing to tell is inline: most calls find nothing. */
+void usn_tcp_events_dispatch(struct usn_tcp_worker *t);
+static inline void usn_tcp_events_run(struct usn_tcp_worker *t)
+{
+	if (t->ev_head != USN_TCP_NIL && !t->dispatching)
+		usn_tcp_events_dispatch(t);
+}
 
 /* ---- tcp_timer.c: which timer runs when ---- */
 /* Re-arms (or cancels) the main timer for what the connection needs now. */
