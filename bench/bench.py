@@ -66,6 +66,8 @@ SRV_IP = "198.18.0.1"
 CLI_IP = "198.18.0.2"
 PREFIX = 24
 PORT = 80
+# minimal_ws on the packet port: the longest an idle worker waits on its socket.
+PKT_IDLE_WAIT_US = 1000
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 NS_PREFIX = "usnb"
 LINUX_SERVERS = ("bsd_ws", "nginx", "lighttpd")
@@ -574,7 +576,13 @@ class Server:
                 # The Linux packet port on the veth's server end (TSO and
                 # checksum offload through virtio-net headers); its MTU is
                 # the interface's. taskset pins it; the port's workers take
-                # the first CPUs they may run on.
+                # the first CPUs they may run on. An idle worker waits on
+                # its socket, which arriving frames end, instead of
+                # spinning: a spinning core counts as busy, and the spin
+                # took cycles from the veth's receive work that shares the
+                # core (A/B on this rig: 1.15x the req/s, 0.54x the server
+                # process's CPU per request; bench/pport_ab.py).
+                app += ["--idle-backoff-us", str(PKT_IDLE_WAIT_US)]
                 return [self.binary, "--iface", self.rig.if_s] + list(self.pkt_args) + ["--"] + app
             if self.vdev == "af_xdp":
                 dev = "net_af_xdp0,iface=%s,start_queue=0,queue_count=%d" % (self.rig.if_s, q)
@@ -1338,7 +1346,8 @@ def markdown(doc, rows):
         "offl-on: veth offloads as the kernel sets them (%s); offl-off: tso, gso, gro, tx and rx "
         "checksum off on both ends. minimal_ws af_xdp (or af_packet): DPDK's net_af_xdp (net_af_packet) on "
         "the veth, the client end sending complete checksums in MTU-sized frames; minimal_ws packet-port: "
-        "the Linux packet port (--iface) with TSO and checksum offload, both veth ends as the kernel sets "
+        "the Linux packet port (--iface) with TSO and checksum offload and --idle-backoff-us %d (an idle "
+        "worker waits on its socket, which arriving frames end), both veth ends as the kernel sets "
         "them (the client is the one of the offl-on rows). minimal_ws gets --max-conns %d. req/s: 2xx responses within the %d s timeout per second of wrk's "
         "measured window; late: responses after the timeout, non-2xx: statuses >= 400, both left out "
         "of req/s. CPU: the server core(s)' /proc/stat split over wrk's measured window only "
@@ -1349,7 +1358,7 @@ def markdown(doc, rows):
         "server to client), from the veth's counters at the client's end over wrk's life: a 64 KB TSO segment "
         "is one packet, as it is one crossing; proc usr/sys: the server processes' own CPU time over the window (softirq work is not charged to them); wrk CPU: busy share of wrk's core(s) (near 100%%: the client set the pace). RSS: the server processes' resident memory once it served (before the runs) and at most during them. Mem used: MemTotal - MemAvailable before the server started and at most during the runs. %s Errors: wrk's socket errors "
         "(connect/read/write)." % (
-            doc.get("default_offloads") or "not run", doc["flags"].get("max_conns") or 0,
+            doc.get("default_offloads") or "not run", PKT_IDLE_WAIT_US, doc["flags"].get("max_conns") or 0,
             doc["flags"]["wrk_timeout_s"], steal_text(doc),
             "Receive processing was moved to the receiver's cores (RPS; threaded NAPI for AF_XDP)."
             if doc["flags"]["rps"] else
