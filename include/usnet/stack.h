@@ -29,10 +29,10 @@ struct usn_stack_config {
 	 * table that scales with connections follows it: send descriptors
 	 * (tcp_sendq_max), TIME-WAIT (tcp_max_timewait), the connection
 	 * table's buckets (a power of two at least this), the timers (in the
-	 * TCB). A slot costs 612 bytes of the worker's memory (a 480-byte TCB,
+	 * TCB). A slot costs 620 bytes of the worker's memory (a 488-byte TCB,
 	 * four 32-byte send descriptors, a 4-byte bucket), allocated and
 	 * written at start so no page fault or allocation waits on the packet
-	 * path: 2.4 MiB at the default, 38 MiB at 65536. The default suits a
+	 * path: 2.4 MiB at the default, 39 MiB at 65536. The default suits a
 	 * small or embedded user; a server sizes it for its load (minimal_ws,
 	 * usn_echo and usn_load default to 65536). When no TCB is free, the
 	 * oldest TIME-WAIT's is taken, else a SYN is answered with a SYN
