@@ -83,11 +83,13 @@ fi
 if grep -q '/src/\|/include/usnet/\.\./' "$work/cc.log"; then
 	fail "no tree paths" "$(head -3 "$work/cc.log")"
 fi
+# The program needs the library by its soname (libusnet.so.0), which the
+# install links to the versioned file.
 lib=$(ldd "$work/src/hello" | awk '/libusnet\.so/ {print $3}')
-if [ "$lib" = "$prefix/lib/libusnet.so" ]; then
-	pass "hello finds libusnet.so in the prefix by itself (run path)"
+if [ "$lib" = "$prefix/lib/libusnet.so.0" ]; then
+	pass "hello finds libusnet.so.0 in the prefix by itself (run path)"
 else
-	fail "hello finds libusnet.so in the prefix" "ldd: ${lib:-not found}"
+	fail "hello finds libusnet.so.0 in the prefix" "ldd: ${lib:-not found}"
 fi
 out=$("$work/src/hello" --iface 2>&1)
 rc=$?
