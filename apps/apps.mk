@@ -14,6 +14,12 @@ $(APPS_OBJ)/apps/%.o: apps/%.c
 HTTP_SRCS := $(wildcard apps/http/*.c)
 HTTP_OBJS := $(HTTP_SRCS:%.c=$(APPS_OBJ)/%.o)
 
+# apps/usn_load/ but its main.c: the load client as a library (load.h:
+# hash, corpus, client, histograms, reports), linked by usn_load, by
+# bench/floor and by the tests of it (tests/tests.mk).
+USN_LOAD_LIB_SRCS := $(filter-out apps/usn_load/main.c,$(wildcard apps/usn_load/*.c))
+USN_LOAD_LIB_OBJS := $(USN_LOAD_LIB_SRCS:%.c=$(APPS_OBJ)/%.o)
+
 # apps/common/cli.c: the command-line helpers every program links (also
 # minimal_ws_tilegx, by this path).
 CLI_OBJ := $(APPS_OBJ)/apps/common/cli.o
@@ -46,10 +52,10 @@ $(MINIMAL_WS): $(MINIMAL_WS_OBJS) $(BACKEND_LIBS) $(LIBA)
 
 APPS += $(MINIMAL_WS)
 
-# usn_load: the HTTP/1.0 load generator on libusnet (load.c is also linked
-# in-process by bench/floor).
+# usn_load: the HTTP/1.0 load generator on libusnet (its client library,
+# $(USN_LOAD_LIB_OBJS), is also linked in-process by bench/floor).
 USN_LOAD := $(B)/apps/usn_load
-USN_LOAD_OBJS := $(APPS_OBJ)/apps/usn_load/main.o $(APPS_OBJ)/apps/usn_load/load.o $(CLI_OBJ) $(OBSERVE_OBJ)
+USN_LOAD_OBJS := $(APPS_OBJ)/apps/usn_load/main.o $(USN_LOAD_LIB_OBJS) $(CLI_OBJ) $(OBSERVE_OBJ)
 
 $(USN_LOAD): $(USN_LOAD_OBJS) $(BACKEND_LIBS) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -81,4 +87,4 @@ apps: $(APPS)
 all: $(APPS)
 
 -include $(BSD_WS_OBJS:.o=.d) $(OBSERVE_OBJ:.o=.d) $(APPS_OBJ)/apps/minimal_ws/main.d $(APPS_OBJ)/apps/minimal_ws/mws.d \
-	$(APPS_OBJ)/apps/usn_load/main.d $(APPS_OBJ)/apps/usn_load/load.d $(APPS_OBJ)/apps/echo/echo.d
+	$(APPS_OBJ)/apps/usn_load/main.d $(USN_LOAD_LIB_OBJS:.o=.d) $(APPS_OBJ)/apps/echo/echo.d

@@ -15,9 +15,9 @@ TEST_EXTRA_SRCS_test_http := $(wildcard apps/http/*.c)
 $(B)/tests/unit/test_http: $(TEST_EXTRA_SRCS_test_http)
 TEST_EXTRA_SRCS_test_http_sim := $(wildcard apps/http/*.c) apps/minimal_ws/mws.c
 $(B)/tests/sim/test_http_sim: $(TEST_EXTRA_SRCS_test_http_sim)
-TEST_EXTRA_SRCS_test_load_sim := $(wildcard apps/http/*.c) apps/minimal_ws/mws.c apps/usn_load/load.c
+TEST_EXTRA_SRCS_test_load_sim := $(wildcard apps/http/*.c) apps/minimal_ws/mws.c $(USN_LOAD_LIB_SRCS)
 $(B)/tests/sim/test_load_sim: $(TEST_EXTRA_SRCS_test_load_sim)
-TEST_EXTRA_SRCS_test_load := apps/usn_load/load.c
+TEST_EXTRA_SRCS_test_load := $(USN_LOAD_LIB_SRCS)
 $(B)/tests/unit/test_load: $(TEST_EXTRA_SRCS_test_load)
 
 $(B)/tests/common/%.o: tests/common/%.c

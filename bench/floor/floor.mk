@@ -1,10 +1,10 @@
 # bench/floor/floor.mk (included from apps/apps.mk): `make floor` builds
-# $(B)/bench/floor, client (apps/usn_load/load.c) and server (apps/minimal_ws/
+# $(B)/bench/floor, client (apps/usn_load/, load.h) and server (apps/minimal_ws/
 # mws.c) stacks in one process over the simulated link; no DPDK needed.
 # `make floor-run` runs bench/floor/run.sh (figures + callgrind).
 
 FLOOR := $(B)/bench/floor
-FLOOR_OBJS := $(APPS_OBJ)/bench/floor/floor.o $(APPS_OBJ)/apps/usn_load/load.o \
+FLOOR_OBJS := $(APPS_OBJ)/bench/floor/floor.o $(USN_LOAD_LIB_OBJS) \
 	$(APPS_OBJ)/apps/minimal_ws/mws.o $(HTTP_OBJS)
 
 $(APPS_OBJ)/bench/floor/%.o: bench/floor/%.c

@@ -1,5 +1,5 @@
 /* Unit tests for usn_load's pieces that need no network
- * (apps/usn_load/load.c): the incremental body hash agrees with the
+ * (apps/usn_load/load_hash.c): the incremental body hash agrees with the
  * one-shot hash however the body is split, and changes with any bit. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,11 +1,12 @@
-/* Unit tests of TCP with large segments (lib/tcp), in test_tcp.c's style: a
- * stack on the simulated link and a raw peer port. Input: segments longer
- * than the MSS (a jumbo-capable port, or coalesced by the port's LRO), in
- * order, out of order with SACK, beyond the window, spread over buffer
- * chains, with FIN, in each state that takes data. Output: the large
- * segments a TSO port is handed (sizes, flags, seg_size, the checksum
- * convention), checked both as handed over (a TX tap) and as cut on the
- * wire, with retransmission, SACK recovery, RTO and the zero-window probe. */
+/* Unit tests of TCP with large segments (lib/tcp), in the style of the
+ * tests over tests/common/tcpfx.h: a stack on the simulated link and a raw
+ * peer port. Input: segments longer than the MSS (a jumbo-capable port, or
+ * coalesced by the port's LRO), in order, out of order with SACK, beyond
+ * the window, spread over buffer chains, with FIN, in each state that
+ * takes data. Output: the large segments a TSO port is handed (sizes,
+ * flags, seg_size, the checksum convention), checked both as handed over
+ * (a TX tap) and as cut on the wire, with retransmission, SACK recovery,
+ * RTO and the zero-window probe. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
