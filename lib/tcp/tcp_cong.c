@@ -148,6 +148,8 @@ void usn_tcp_undo_save(struct usn_tcp_conn *c)
 	c->undo_rttvar_us = c->rttvar_us;
 }
 
+static void rto_update(struct usn_tcp_conn *c);
+
 void usn_tcp_undo_rto(struct usn_tcp_conn *c, uint32_t acked)
 {
 	/* RFC 4015 3.1 steps (3) and (4): resume with unsent data (what the
@@ -170,6 +172,28 @@ void usn_tcp_undo_rto(struct usn_tcp_conn *c, uint32_t acked)
 	 * sent from here on (TSval at least this). */
 	c->undo = USN_UNDO_RTT;
 	c->undo_ts = usn_tcp_ts_now(c);
+	/* The back-off goes with the timeout it answered, all but one step
+	 * (RFC 6298 5.5 backs off for a loss, and there was none): the RTO is
+	 * at most twice the estimator's, which the late echoes left alone
+	 * (Karn), and the caller restarts the timer with it (5.3). Kept whole,
+	 * a lost segment of the rest of the flight waited up to the 60 s
+	 * ceiling, the RTO stayed there until a fresh sample, and under heavy
+	 * loss a peer in FIN-WAIT-2 gave up first (120 s). One step is kept
+	 * so that data sent from here on is answered before its timer fires
+	 * when the path has only grown slower (the late ACK's case), and its
+	 * sample re-initialises the estimator (step (5)); if even that was
+	 * short (an episode begun before that sample), the back-off stays
+	 * whole until one comes. Nothing unacknowledged is resent at once:
+	 * the ACK shows the original flight arriving, only late (step (4));
+	 * a real loss among it goes by that timer or fast retransmit. */
+	if (!c->undo_est_short) {
+		uint32_t bo = c->rto_ms;
+		if (c->srtt_us)
+			rto_update(c);
+		else
+			c->rto_ms = usn_tcp_tw(c->w)->cfg->tcp_rto_init_ms; /* no sample yet: RFC 6298 2.1 */
+		c->rto_ms = c->rto_ms <= bo / 2 ? 2 * c->rto_ms : bo;
+	}
 	c->w->stats.tcp_spurious_rto++;
 }
 

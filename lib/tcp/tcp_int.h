@@ -213,6 +213,10 @@ struct usn_tcp_conn {
 	/* Events for the application (tcp_event.c, USN_EV_*): what happened,
 	 * not yet told, and why it closed; in what was padding. */
 	uint8_t ev, ev_why;
+	/* This timeout episode began while the estimator still waited for
+	 * its first sample after an undo (USN_UNDO_RTT): it is known short,
+	 * and undoing this one keeps the back-off (usn_tcp_undo_rto). */
+	bool undo_est_short;
 };
 
 struct usn_tcp_listener {

@@ -26,8 +26,10 @@ static void on_rto(struct usn_tcp_conn *c)
 	 * one keeps Eifel's RetransmitTS, the first retransmission's (RFC
 	 * 3522), and ends F-RTO (RFC 5682 2.1: conventional recovery). */
 	bool first = c->rtx_count == 1 && !syn;
-	if (first)
+	if (first) {
+		c->undo_est_short = c->undo == USN_UNDO_RTT;
 		usn_tcp_undo_save(c);
+	}
 	else if (c->undo != USN_UNDO_EIFEL)
 		c->undo = USN_UNDO_NONE;
 	/* RFC 6298 5.5: back off. */

@@ -226,6 +226,140 @@ static void test_spurious_rto_timestamps(void **state)
 	fx_free(x);
 }
 
+/* A spurious timeout undoes its back-off too, all but one step: the
+ * flight's first ACK comes after four timeouts (RTO backed off to 3.2 s)
+ * and echoes the original TSval, so the first timeout was spurious and is
+ * undone, but half of the flight is still unacknowledged. Its timer runs
+ * at twice the estimator's RTO (400 ms), not at the backed-off value:
+ * with the back-off kept whole, the rest of a flight waited up to the
+ * 60 s ceiling per loss, and under heavy loss a peer in FIN-WAIT-2 gave
+ * up (120 s) and reset the connection. Nothing is resent at once: the ACK
+ * shows the original flight arriving, only late. */
+static void test_spurious_rto_undoes_backoff(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_established(x);
+	uint32_t s0 = x->siss + 1;
+	uint32_t t0 = flight_out(x, 10 * 1448, 10, 1448);
+	uint64_t rto = 200 * MS;
+	for (int k = 0; k < 4; k++) {
+		tseg_advance(&x->nf, rto - 1);
+		EXPECT_NONE(x);
+		tseg_advance(&x->nf, 1);
+		EXPECT_DATA(x, TSEG_ACK, s0, PISS + 1, 0, 1448);
+		EXPECT_NONE(x);
+		rto *= 2;
+	}
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.rto_ms, 3200);
+	uint32_t srtt0 = i.srtt_us;
+	/* 100 ms later, the ACK of the first half, echoing the original */
+	tseg_advance(&x->nf, 100 * MS);
+	struct tseg a = SEG(x, TSEG_ACK, x->pnxt, s0 + 5 * 1448);
+	a.tsecr = t0;
+	SEND_SEG(x, &a);
+	assert_int_equal(st(x)->tcp_spurious_rto, 1);
+	assert_int_equal(x->sent, 5 * 1448);
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.srtt_us, srtt0); /* no sample from the old echo */
+	assert_int_equal(i.rto_ms, 400);
+	EXPECT_NONE(x);
+	/* the rest of the flight is lost: 400 ms later it is resent from
+	 * SND.UNA, one segment (cwnd after a timeout) */
+	tseg_advance(&x->nf, 400 * MS - 1);
+	EXPECT_NONE(x);
+	tseg_advance(&x->nf, 1);
+	EXPECT_DATA(x, TSEG_ACK, s0 + 5 * 1448, PISS + 1, 5 * 1448, 1448);
+	EXPECT_NONE(x);
+	assert_int_equal(st(x)->tcp_rto_fired, 5);
+	/* which a real loss proves: the ACK echoes this retransmission */
+	tseg_advance(&x->nf, 10 * MS);
+	SEND(x, TSEG_ACK, x->pnxt, s0 + 6 * 1448);
+	assert_int_equal(st(x)->tcp_spurious_rto, 1);
+	fx_free(x);
+}
+
+/* Karn's rule still holds after an undo: when the path has grown slower
+ * than even twice the estimator's RTO (1 s here, against 200 ms), data
+ * sent after the first undo times out too before its ACK can give the
+ * sample that would re-initialise the estimator; that second spurious
+ * timeout is undone with its back-off kept, so the next data is answered
+ * in time and the estimator learns the new RTT (each time it was short
+ * the back-off doubles again, as RFC 6298 5.5). Undoing every back-off
+ * there would time out every flight, and no echo would ever be fresh. */
+static void test_spurious_rto_twice_keeps_backoff(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_established(x);
+	uint32_t s0 = x->siss + 1;
+	uint32_t t0 = flight_out(x, 4 * 1448, 4, 1448);
+	/* timeouts at 200 and 600 ms; the flight's ACK at 1000 ms */
+	tseg_advance(&x->nf, 200 * MS);
+	EXPECT_DATA(x, TSEG_ACK, s0, PISS + 1, 0, 1448);
+	tseg_advance(&x->nf, 400 * MS);
+	EXPECT_DATA(x, TSEG_ACK, s0, PISS + 1, 0, 1448);
+	tseg_advance(&x->nf, 400 * MS);
+	struct tseg a = SEG(x, TSEG_ACK, x->pnxt, s0 + 4 * 1448);
+	a.tsecr = t0;
+	SEND_SEG(x, &a);
+	assert_int_equal(st(x)->tcp_spurious_rto, 1);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.rto_ms, 400);
+	/* new data: its timer fires at 400 ms, before the 1 s ACK */
+	assert_int_equal(usn_tcp_send_ref(x->c, fx_payload + 4 * 1448, 1448, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = EXPECT_DATA(x, TSEG_ACK | TSEG_PSH, s0 + 4 * 1448, PISS + 1, 4 * 1448, 1448);
+	uint32_t t1 = o->tsval;
+	tseg_advance(&x->nf, 400 * MS);
+	EXPECT_DATA(x, TSEG_ACK | TSEG_PSH, s0 + 4 * 1448, PISS + 1, 4 * 1448, 1448);
+	assert_int_equal(st(x)->tcp_rto_fired, 3);
+	tseg_advance(&x->nf, 600 * MS);
+	a = SEG(x, TSEG_ACK, x->pnxt, s0 + 5 * 1448);
+	a.tsecr = t1;
+	SEND_SEG(x, &a);
+	assert_int_equal(st(x)->tcp_spurious_rto, 2);
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.rto_ms, 800); /* the back-off kept */
+	/* the path is still that slow: the next data times out at 800 ms,
+	 * and its undo keeps the back-off again (1.6 s) */
+	assert_int_equal(usn_tcp_send_ref(x->c, fx_payload + 5 * 1448, 1448, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	o = EXPECT_DATA(x, TSEG_ACK | TSEG_PSH, s0 + 5 * 1448, PISS + 1, 5 * 1448, 1448);
+	uint32_t t2 = o->tsval;
+	tseg_advance(&x->nf, 800 * MS);
+	EXPECT_DATA(x, TSEG_ACK | TSEG_PSH, s0 + 5 * 1448, PISS + 1, 5 * 1448, 1448);
+	tseg_advance(&x->nf, 200 * MS);
+	a = SEG(x, TSEG_ACK, x->pnxt, s0 + 6 * 1448);
+	a.tsecr = t2;
+	SEND_SEG(x, &a);
+	assert_int_equal(st(x)->tcp_spurious_rto, 3);
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.rto_ms, 1600);
+	/* and the next is answered (1 s) before its timer: that fresh sample
+	 * re-initialises the estimator (RFC 4015): SRTT 1 s, RTTVAR 0.5 s */
+	assert_int_equal(usn_tcp_send_ref(x->c, fx_payload + 6 * 1448, 1448, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	EXPECT_DATA(x, TSEG_ACK | TSEG_PSH, s0 + 6 * 1448, PISS + 1, 6 * 1448, 1448);
+	tseg_advance(&x->nf, 1000 * MS);
+	EXPECT_NONE(x);
+	SEND(x, TSEG_ACK, x->pnxt, s0 + 7 * 1448);
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.srtt_us, 1000000);
+	assert_int_equal(i.rttvar_us, 500000);
+	assert_int_equal(i.rto_ms, 3000);
+	assert_int_equal(st(x)->tcp_rto_fired, 4);
+	assert_int_equal(st(x)->tcp_spurious_rto, 3);
+	fx_free(x);
+}
+
 /* A genuine loss: the ACK echoes the retransmission's TSval. Nothing is
  * undone: ssthresh half the flight, slow start from 1 MSS, and going back
  * N resends the rest of the flight. */
@@ -612,6 +746,8 @@ int main(void)
 		cmocka_unit_test(test_retries_exhausted),
 		cmocka_unit_test(test_no_rtt_from_echo_older_than_retransmit),
 		cmocka_unit_test(test_spurious_rto_timestamps),
+		cmocka_unit_test(test_spurious_rto_undoes_backoff),
+		cmocka_unit_test(test_spurious_rto_twice_keeps_backoff),
 		cmocka_unit_test(test_rto_genuine_loss_timestamps),
 		cmocka_unit_test(test_spurious_rto_frto),
 		cmocka_unit_test(test_rto_genuine_loss_frto),
