@@ -1,10 +1,19 @@
-# Test build: every tests/unit/test_*.c and tests/sim/test_*.c is one cmocka
-# program linked with the helpers in tests/common/ and libusnet.a.
-# A test that needs extra link flags sets TEST_LDFLAGS_<name> below.
+# Test build: every tests/unit/<layer>/test_*.c and tests/sim/test_*.c is
+# one cmocka program linked with the helpers in tests/common/ and
+# libusnet.a. The unit tests sit by the layer they test, as lib/ does:
+# core, wire, net, tcp, stack (lib/<layer>), port (the HAL's ports under
+# arch/) and app (apps/). A test that needs extra link flags sets
+# TEST_LDFLAGS_<name> below (names stay unique across the layers).
 
 TEST_COMMON_SRCS := $(wildcard tests/common/*.c)
 TEST_COMMON_OBJS := $(TEST_COMMON_SRCS:%.c=$(B)/%.o)
-TEST_SRCS := $(wildcard tests/unit/test_*.c) $(wildcard tests/sim/test_*.c)
+TEST_UNIT_LAYERS := core wire net tcp stack port app
+TEST_SRCS := $(wildcard $(TEST_UNIT_LAYERS:%=tests/unit/%/test_*.c)) $(wildcard tests/sim/test_*.c)
+# A unit test outside a layer's folder would never run: say where it goes.
+TEST_UNIT_STRAYS := $(strip $(wildcard tests/unit/test_*.c) $(filter-out $(TEST_UNIT_LAYERS:%=tests/unit/%/%),$(wildcard tests/unit/*/test_*.c)))
+ifneq ($(TEST_UNIT_STRAYS),)
+$(error $(firstword $(TEST_UNIT_STRAYS)): unit tests live in tests/unit/<layer>/ ($(TEST_UNIT_LAYERS)); move it there)
+endif
 TEST_BINS := $(TEST_SRCS:%.c=$(B)/%)
 
 # The no-malloc test counts every allocation the worker makes after start.
@@ -12,13 +21,13 @@ TEST_LDFLAGS_test_nomalloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--w
 TEST_LDFLAGS_test_ring := -pthread
 # A test that also compiles application sources lists them here.
 TEST_EXTRA_SRCS_test_http := $(wildcard apps/http/*.c)
-$(B)/tests/unit/test_http: $(TEST_EXTRA_SRCS_test_http)
+$(B)/tests/unit/app/test_http: $(TEST_EXTRA_SRCS_test_http)
 TEST_EXTRA_SRCS_test_http_sim := $(wildcard apps/http/*.c) apps/minimal_ws/mws.c
 $(B)/tests/sim/test_http_sim: $(TEST_EXTRA_SRCS_test_http_sim)
 TEST_EXTRA_SRCS_test_load_sim := $(wildcard apps/http/*.c) apps/minimal_ws/mws.c $(USN_LOAD_LIB_SRCS)
 $(B)/tests/sim/test_load_sim: $(TEST_EXTRA_SRCS_test_load_sim)
 TEST_EXTRA_SRCS_test_load := $(USN_LOAD_LIB_SRCS)
-$(B)/tests/unit/test_load: $(TEST_EXTRA_SRCS_test_load)
+$(B)/tests/unit/app/test_load: $(TEST_EXTRA_SRCS_test_load)
 
 $(B)/tests/common/%.o: tests/common/%.c
 	@mkdir -p $(dir $@)

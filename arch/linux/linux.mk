@@ -2,7 +2,7 @@
 # Linux host except for the TILE-Gx cross build: $(PPORT_LIB) =
 # $(B)/libusnet_pport.a (gnu extensions of glibc: _GNU_SOURCE). Programs link it through arch/select/select.mk
 # ($(BACKEND_LIBS)); it needs libusnet.a after it and -pthread.
-# Also: tests/unit/test_pport (the backend's pure parts, no socket),
+# Also: tests/unit/port/test_pport (the backend's pure parts, no socket),
 # $(PPORT_HAL_TEST) (tests/rig/pport_hal_test.c: the port on a veth, run by
 # tests/rig/run_pport_hal.sh), $(PPORT_BURST_TEST) (run_pport_burst.sh),
 # $(PPORT_REFUSE) (run_pport_flags.sh) and
@@ -28,8 +28,8 @@ $(PPORT_LIB): $(PPORT_OBJS)
 # usn_rss_hash and the checksums; it counts allocations, as test_nomalloc.
 TEST_LDFLAGS_test_pport := $(PPORT_LIB) $(LIBA) -pthread \
 	-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
-$(B)/tests/unit/test_pport: $(PPORT_LIB)
-$(B)/tests/unit/test_pport: CFLAGS_TEST = $(CFLAGS_COMMON) -D_GNU_SOURCE -Itests/common -Iarch/linux
+$(B)/tests/unit/port/test_pport: $(PPORT_LIB)
+$(B)/tests/unit/port/test_pport: CFLAGS_TEST = $(CFLAGS_COMMON) -D_GNU_SOURCE -Itests/common -Iarch/linux
 
 PPORT_HAL_TEST := $(B)/tests/rig/pport_hal_test
 $(PPORT_HAL_TEST): tests/rig/pport_hal_test.c $(PPORT_LIB) $(LIBA)

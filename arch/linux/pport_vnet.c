@@ -1,7 +1,7 @@
 /* libusnet Linux packet port: the virtio-net header (linux/virtio_net.h) that
  * precedes each frame on a PACKET_VNET_HDR socket, translated to and from the
  * usn_buf offload fields (include/usnet/hal.h). Pure functions over bytes,
- * so tests/unit/test_pport.c checks them without a socket. */
+ * so tests/unit/port/test_pport.c checks them without a socket. */
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 #
 # On any other host it builds the backend against the x86 emulation of the
 # gxio/tmc subset it uses: $(TILEGX_EMU_LIB) = $(B)/libusnet_tilegx_emu.a,
-# linked into tests/unit/test_tilegx*.c; `make test-tilegx` runs the
+# linked into tests/unit/port/test_tilegx*.c; `make test-tilegx` runs the
 # simulation suites (tests/sim/*) with their hosts on this backend.
 
 TILEGX_SRCS := arch/tilegx/mpipe.c arch/tilegx/backend.c
@@ -58,11 +58,11 @@ $(TILEGX_EMU_LIB): $(TILEGX_EMU_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-# Each tests/unit/test_tilegx*.c links the emulated backend (before
+# Each tests/unit/port/test_tilegx*.c links the emulated backend (before
 # libusnet.a, which it uses: usn_rss_hash, the simulated link).
-TILEGX_TESTS := $(notdir $(basename $(wildcard tests/unit/test_tilegx*.c)))
+TILEGX_TESTS := $(notdir $(basename $(wildcard tests/unit/port/test_tilegx*.c)))
 $(foreach t,$(TILEGX_TESTS),$(eval TEST_LDFLAGS_$(t) := $(TILEGX_EMU_LIB) $(LIBA) -pthread))
-$(foreach t,$(TILEGX_TESTS),$(eval $(B)/tests/unit/$(t): $(TILEGX_EMU_LIB)))
+$(foreach t,$(TILEGX_TESTS),$(eval $(B)/tests/unit/port/$(t): $(TILEGX_EMU_LIB)))
 
 .PHONY: tilegx-emu test-tilegx test-tilegx-faults tilegx-plan
 tilegx-emu: $(TILEGX_EMU_LIB)

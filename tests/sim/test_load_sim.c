@@ -1,7 +1,7 @@
 /* Simulation test: usn_load's client (apps/usn_load/load.c) against
  * minimal_ws's server logic on two simulated hosts: every response checked
  * (also over a lossy link), each error kind detected and counted exactly,
- * fixed-rate pacing in virtual time. (The body hash: tests/unit/test_load.c.) */
+ * fixed-rate pacing in virtual time. (The body hash: tests/unit/app/test_load.c.) */
 
 #include <errno.h>
 #include <setjmp.h>

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "../../arch/tilegx/emu/gxio_emu.h"
-#include "../../arch/tilegx/mpipe.h"
+#include "../../../arch/tilegx/emu/gxio_emu.h"
+#include "../../../arch/tilegx/mpipe.h"
 #include "usn_sim.h"
 #include "usnet/backend.h"
 #include "usnet/cursor.h"

@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "../../apps/http/http_parse.h"
-#include "../../apps/http/page_store.h"
+#include "../../../apps/http/http_parse.h"
+#include "../../../apps/http/page_store.h"
 
 /* memmem is a GNU extension */
 static const void *find_bytes(const void *hay, size_t n, const void *needle, size_t m)

@@ -1,8 +1,8 @@
-/* Unit tests for lib/core/{worker,stack,stats}.c on a fake HAL that counts
- * every call: the buffer cache (bulk refill and drain, nothing leaked), the
- * TX batch and a port that refuses part of it, the statistics seqlock, the
- * idle back-off (and the wait on a port that offers one), configuration
- * checks, and software RSS over two workers. */
+/* Unit tests for lib/stack/{stack,worker}.c and lib/core/{worker,stats}.c
+ * on a fake HAL that counts every call: the buffer cache (bulk refill and
+ * drain, nothing leaked), the TX batch and a port that refuses part of it,
+ * the statistics seqlock, the idle back-off (and the wait on a port that
+ * offers one), configuration checks, and software RSS over two workers. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../apps/usn_load/load.h"
+#include "../../../apps/usn_load/load.h"
 
 static void test_hash_incremental(void **state)
 {
