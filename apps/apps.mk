@@ -26,9 +26,12 @@ CLI_OBJ := $(APPS_OBJ)/apps/common/cli.o
 # apps/common/observe.c: --stats-interval and --pcap, for the programs on
 # libusnet (and minimal_ws_tilegx).
 OBSERVE_OBJ := $(APPS_OBJ)/apps/common/observe.o
+# apps/common/walk.c: the directory walk of the page store and of
+# usn_load's corpus, linked by every program that has either.
+WALK_OBJ := $(APPS_OBJ)/apps/common/walk.o
 
 BSD_WS := $(B)/apps/bsd_ws
-BSD_WS_OBJS := $(APPS_OBJ)/apps/bsd_ws/bsd_ws.o $(CLI_OBJ) $(HTTP_OBJS)
+BSD_WS_OBJS := $(APPS_OBJ)/apps/bsd_ws/bsd_ws.o $(CLI_OBJ) $(HTTP_OBJS) $(WALK_OBJ)
 
 # bsd_ws uses nothing from libusnet (its page store builds no checksum
 # tables), so it links only the HTTP core.
@@ -44,7 +47,7 @@ ifneq ($(BACKEND_LIBS),)
 ifneq ($(shell grep -ls '^int usn_tcp_send_ref' lib/tcp/*.c 2>/dev/null),)
 MINIMAL_WS := $(B)/apps/minimal_ws
 MINIMAL_WS_OBJS := $(APPS_OBJ)/apps/minimal_ws/main.o $(APPS_OBJ)/apps/minimal_ws/mws.o $(CLI_OBJ) $(OBSERVE_OBJ) \
-	$(HTTP_OBJS)
+	$(HTTP_OBJS) $(WALK_OBJ)
 
 $(MINIMAL_WS): $(MINIMAL_WS_OBJS) $(BACKEND_LIBS) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -55,7 +58,7 @@ APPS += $(MINIMAL_WS)
 # usn_load: the HTTP/1.0 load generator on libusnet (its client library,
 # $(USN_LOAD_LIB_OBJS), is also linked in-process by bench/floor).
 USN_LOAD := $(B)/apps/usn_load
-USN_LOAD_OBJS := $(APPS_OBJ)/apps/usn_load/main.o $(USN_LOAD_LIB_OBJS) $(CLI_OBJ) $(OBSERVE_OBJ)
+USN_LOAD_OBJS := $(APPS_OBJ)/apps/usn_load/main.o $(USN_LOAD_LIB_OBJS) $(CLI_OBJ) $(OBSERVE_OBJ) $(WALK_OBJ)
 
 $(USN_LOAD): $(USN_LOAD_OBJS) $(BACKEND_LIBS) $(LIBA)
 	@mkdir -p $(dir $@)

@@ -19,14 +19,17 @@ TEST_BINS := $(TEST_SRCS:%.c=$(B)/%)
 # The no-malloc test counts every allocation the worker makes after start.
 TEST_LDFLAGS_test_nomalloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
 TEST_LDFLAGS_test_ring := -pthread
-# A test that also compiles application sources lists them here.
-TEST_EXTRA_SRCS_test_http := $(wildcard apps/http/*.c)
+# A test that also compiles application sources lists them here (the page
+# store and usn_load's corpus walk with apps/common/walk.c).
+TEST_EXTRA_SRCS_test_http := $(wildcard apps/http/*.c) apps/common/walk.c
 $(B)/tests/unit/app/test_http: $(TEST_EXTRA_SRCS_test_http)
-TEST_EXTRA_SRCS_test_http_sim := $(wildcard apps/http/*.c) apps/minimal_ws/mws.c
+TEST_EXTRA_SRCS_test_walk := apps/common/walk.c
+$(B)/tests/unit/app/test_walk: $(TEST_EXTRA_SRCS_test_walk)
+TEST_EXTRA_SRCS_test_http_sim := $(wildcard apps/http/*.c) apps/common/walk.c apps/minimal_ws/mws.c
 $(B)/tests/sim/test_http_sim: $(TEST_EXTRA_SRCS_test_http_sim)
-TEST_EXTRA_SRCS_test_load_sim := $(wildcard apps/http/*.c) apps/minimal_ws/mws.c $(USN_LOAD_LIB_SRCS)
+TEST_EXTRA_SRCS_test_load_sim := $(wildcard apps/http/*.c) apps/common/walk.c apps/minimal_ws/mws.c $(USN_LOAD_LIB_SRCS)
 $(B)/tests/sim/test_load_sim: $(TEST_EXTRA_SRCS_test_load_sim)
-TEST_EXTRA_SRCS_test_load := $(USN_LOAD_LIB_SRCS)
+TEST_EXTRA_SRCS_test_load := $(USN_LOAD_LIB_SRCS) apps/common/walk.c
 $(B)/tests/unit/app/test_load: $(TEST_EXTRA_SRCS_test_load)
 
 $(B)/tests/common/%.o: tests/common/%.c
@@ -104,7 +107,7 @@ test-selftest: $(B)/tests/sim/test_fuzz_replay $(LIB_OBJS) $(LIBSO)
 # the normal and sanitizer builds never see the flag.
 PROF_TEST_SRCS := $(wildcard tests/prof/test_*.c)
 PROF_TEST_BINS := $(PROF_TEST_SRCS:%.c=$(B)/%)
-TEST_EXTRA_SRCS_test_prof := $(wildcard apps/http/*.c) apps/minimal_ws/mws.c
+TEST_EXTRA_SRCS_test_prof := $(wildcard apps/http/*.c) apps/common/walk.c apps/minimal_ws/mws.c
 $(B)/tests/prof/test_prof: $(TEST_EXTRA_SRCS_test_prof)
 $(B)/tests/prof/%: CFLAGS_TEST = $(CFLAGS_COMMON) -Itests/common
 $(B)/tests/prof/%: tests/prof/%.c $(TEST_COMMON_OBJS) $(LIBA)

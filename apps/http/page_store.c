@@ -1,12 +1,14 @@
-/* HTTP page store: loads a directory tree at start (openat walk, symlinks
- * checked with realpath against the root), precomputes each response and
- * indexes the pages in an open-addressing hash table (FNV-1a). */
+/* HTTP page store: loads a directory tree at start (the walk shared with
+ * usn_load's corpus, apps/common/walk.h: openat, symlinks checked with
+ * realpath against the root), precomputes each response and indexes the
+ * pages in an open-addressing hash table (FNV-1a). */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 + XSI: realpath */
 #define _DEFAULT_SOURCE   /* MAP_ANONYMOUS */
 
 #include "page_store.h"
 
-#include <dirent.h>
+#include "../common/walk.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -46,7 +48,6 @@ struct http_store {
 	uint64_t bytes;
 	uint32_t skipped;
 	char root[PATH_MAX]; /* realpath of the root */
-	size_t root_len;
 	struct http_resp err[N_ERR];
 	struct http_resp err_ka[N_ERR]; /* 404 and 405 keep the connection */
 	/* Every response's bytes, once loaded: one read-only mapping. */
@@ -236,117 +237,25 @@ static int load_file(struct http_store *s, int fd, const struct stat *st, const 
 	return 0;
 }
 
-/* Is the resolved path inside the root (or the root itself)? */
-static bool inside_root(const struct http_store *s, const char *resolved)
+/* The walk's callback for each regular file (walk.h). */
+static int walk_file(void *arg, int fd, const struct stat *st, const char *path, size_t path_len, char *msg,
+		     size_t msg_len)
 {
-	if (strncmp(resolved, s->root, s->root_len) != 0)
-		return false;
-	/* root "/" has root_len 1 and every absolute path is inside it */
-	return resolved[s->root_len] == '\0' || resolved[s->root_len] == '/' ||
-	       s->root[s->root_len - 1] == '/';
+	(void)msg;
+	(void)msg_len;
+	return load_file(arg, fd, st, path, path_len);
 }
 
-/* Walks the directory open as dfd, whose URL path is url[0..url_len)
- * (ending in '/'). Takes ownership of dfd. */
-static int walk(struct http_store *s, int dfd, char *url, size_t url_len, int depth)
+/* And for each entry skipped: counted, and logged in the store's words. */
+static void walk_skip(void *arg, const char *path, enum walk_skip kind, const char *why)
 {
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	int rc = 0;
-	struct dirent *e;
-	while (rc == 0 && (errno = 0, e = readdir(d)) != NULL) {
-		const char *name = e->d_name;
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-			continue;
-		size_t nl = strlen(name);
-		if (name[0] == '.' && !s->opts.allow_dotfiles) {
-			/* .git/, .env, .htpasswd: kept next to pages, rarely
-			 * meant for the world. A directory is skipped whole. */
-			if (url_len + nl + 1 <= HTTP_PATH_MAX) {
-				memcpy(url + url_len, name, nl);
-				url[url_len + nl] = '\0';
-			} else {
-				url[url_len] = '\0';
-			}
-			log_skip(s, url, "name begins with a dot (--allow-dotfiles serves it)");
-			s->skipped++;
-			continue;
-		}
-		if (url_len + nl + 1 > HTTP_PATH_MAX) {
-			url[url_len] = '\0';
-			log_skip(s, name, "URL path too long");
-			s->skipped++;
-			continue;
-		}
-		memcpy(url + url_len, name, nl);
-		url[url_len + nl] = '\0';
-		struct stat st;
-		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			log_skip(s, url, strerror(errno));
-			s->skipped++;
-			continue;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if (depth >= WALK_MAX_DEPTH) {
-				log_skip(s, url, "too deep");
-				s->skipped++;
-				continue;
-			}
-			int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-			if (sub < 0) {
-				log_skip(s, url, strerror(errno));
-				s->skipped++;
-				continue;
-			}
-			url[url_len + nl] = '/';
-			url[url_len + nl + 1] = '\0';
-			rc = walk(s, sub, url, url_len + nl + 1, depth + 1);
-			continue;
-		}
-		int fd = -1;
-		if (S_ISREG(st.st_mode)) {
-			fd = openat(dirfd(d), name, O_RDONLY | O_NOFOLLOW);
-		} else if (S_ISLNK(st.st_mode)) {
-			/* Resolve through the real file system path, then refuse
-			 * anything outside the root and anything not a file. */
-			char lpath[PATH_MAX], real[PATH_MAX];
-			int n = snprintf(lpath, sizeof(lpath), "%s%s", s->root, url);
-			if (n < 0 || (size_t)n >= sizeof(lpath) || !realpath(lpath, real)) {
-				log_skip(s, url, "dangling or unresolvable symlink");
-				s->skipped++;
-				continue;
-			}
-			if (!inside_root(s, real)) {
-				log_skip(s, url, "symlink leads out of the root");
-				s->skipped++;
-				continue;
-			}
-			fd = open(real, O_RDONLY | O_NOFOLLOW);
-		} else {
-			continue; /* sockets, fifos, devices: not pages */
-		}
-		if (fd < 0) {
-			log_skip(s, url, strerror(errno));
-			s->skipped++;
-			continue;
-		}
-		struct stat fst;
-		if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
-			close(fd);
-			log_skip(s, url, "not a regular file");
-			s->skipped++;
-			continue;
-		}
-		rc = load_file(s, fd, &fst, url, url_len + nl);
-		close(fd);
-	}
-	if (rc == 0 && errno != 0)
-		rc = -errno;
-	closedir(d);
-	return rc;
+	struct http_store *s = arg;
+	if (kind == WALK_SKIP_DOT)
+		why = "name begins with a dot (--allow-dotfiles serves it)";
+	else if (kind == WALK_SKIP_LONG)
+		why = "URL path too long";
+	log_skip(s, path, why);
+	s->skipped++;
 }
 
 static int build_errors(struct http_store *s)
@@ -524,14 +433,25 @@ struct http_store *http_store_open(const char *root, const struct http_store_opt
 		set_msg(msg, msg_len, "cannot open root %s: %s", root, strerror(errno));
 		goto fail;
 	}
-	s->root_len = strlen(s->root);
 	int dfd = open(s->root, O_RDONLY | O_DIRECTORY);
 	if (dfd < 0) {
 		set_msg(msg, msg_len, "cannot open root %s: %s", root, strerror(errno));
 		goto fail;
 	}
-	char url[HTTP_PATH_MAX + 2] = "/";
-	int rc = walk(s, dfd, url, 1, 0);
+	close(dfd);
+	/* Every file under the root but dotfiles (unless asked for), through
+	 * symlinks that stay inside it; anything unreadable is skipped and
+	 * logged, so one bad file does not keep the server down. */
+	const struct walk_opts wo = {.max_depth = WALK_MAX_DEPTH,
+				     .path_max = HTTP_PATH_MAX,
+				     .dotfiles = s->opts.allow_dotfiles,
+				     .symlinks = true,
+				     .strict = false,
+				     .file_fn = walk_file,
+				     .skip_fn = walk_skip,
+				     .arg = s};
+	char wmsg[256];
+	int rc = walk_tree(s->root, &wo, wmsg, sizeof(wmsg));
 	if (rc != 0) {
 		set_msg(msg, msg_len, "cannot load root %s: %s", root, strerror(-rc));
 		goto fail;

@@ -1,16 +1,19 @@
 /* usn_load's corpus (load.h): the pages to request and what must come
- * back, from a directory walked recursively, a list of paths, or memory. */
+ * back, from a directory walked recursively (the walk shared with the page
+ * store, apps/common/walk.h), a list of paths, or memory. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "load.h"
 
-#include <dirent.h>
+#include "../common/walk.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct corpus_build {
 	struct load_corpus *c;
@@ -82,44 +85,51 @@ static int read_file(const char *path, uint8_t **out, uint64_t *len)
 	return 0;
 }
 
-static int walk_dir(struct corpus_build *b, const char *root, const char *rel, int depth)
+/* The walk's callback for each regular file (walk.h): read whole, hashed. */
+static int walk_file(void *arg, int fd, const struct stat *st, const char *path, size_t path_len, char *msg,
+		     size_t msg_len)
 {
-	char dpath[PATH_MAX];
-	if (snprintf(dpath, sizeof(dpath), "%s%s", root, rel) >= (int)sizeof(dpath))
-		return -ENAMETOOLONG;
-	DIR *d = opendir(dpath);
-	if (!d)
-		return -errno;
-	int rc = 0;
-	struct dirent *e;
-	while (rc == 0 && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char r2[PATH_MAX], full[PATH_MAX];
-		if (snprintf(r2, sizeof(r2), "%s/%s", rel, e->d_name) >= (int)sizeof(r2) ||
-		    snprintf(full, sizeof(full), "%s%s", root, r2) >= (int)sizeof(full)) {
-			rc = -ENAMETOOLONG;
-			break;
-		}
-		struct stat st;
-		if (lstat(full, &st) != 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			if (depth < 16)
-				rc = walk_dir(b, root, r2, depth + 1);
-		} else if (S_ISREG(st.st_mode)) {
-			uint8_t *body = NULL;
-			uint64_t len = 0;
-			rc = read_file(full, &body, &len);
-			if (rc == 0)
-				rc = corpus_add(b, r2, len, body, true);
-			free(body);
-			if (rc != 0)
-				snprintf(b->msg, b->msg_len, "%s: %s", full, strerror(-rc));
+	(void)path_len;
+	(void)msg;
+	(void)msg_len;
+	uint64_t len = (uint64_t)st->st_size;
+	uint8_t *body = NULL;
+	if (len > 0) {
+		body = malloc((size_t)len);
+		if (!body)
+			return -ENOMEM;
+		uint64_t got = 0;
+		while (got < len) {
+			ssize_t n = read(fd, body + got, (size_t)(len - got));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				int err = n < 0 ? errno : EIO; /* shorter than its size: changed under us */
+				free(body);
+				return -err;
+			}
+			got += (uint64_t)n;
 		}
 	}
-	closedir(d);
+	int rc = corpus_add(arg, path, len, body, true);
+	free(body);
 	return rc;
+}
+
+/* Every regular file under root, as the pages "/dir/name": dotfiles and
+ * symlinks skipped, 16 levels deep at most, and anything unreadable stops
+ * the load with a message naming it (a corpus that silently lost a page
+ * would measure something else). */
+static int walk_corpus(struct corpus_build *b, const char *root)
+{
+	const struct walk_opts wo = {.max_depth = 16,
+				     .path_max = WALK_PATH_MAX,
+				     .dotfiles = false,
+				     .symlinks = false,
+				     .strict = true,
+				     .file_fn = walk_file,
+				     .arg = b};
+	return walk_tree(root, &wo, b->msg, b->msg_len);
 }
 
 static int page_cmp(const void *a, const void *b)
@@ -212,9 +222,7 @@ struct load_corpus *load_corpus_open(const char *path, char *msg, size_t msg_len
 		const char *root = path;
 		if (stat(www, &s2) == 0 && S_ISDIR(s2.st_mode) && stat(list, &s2) == 0)
 			root = www;
-		rc = walk_dir(&b, root, "", 0);
-		if (rc != 0 && msg_len && !msg[0])
-			snprintf(msg, msg_len, "%s: %s", root, strerror(-rc));
+		rc = walk_corpus(&b, root);
 		if (rc == 0)
 			qsort(b.c->pages, b.c->n, sizeof(*b.c->pages), page_cmp);
 	} else {

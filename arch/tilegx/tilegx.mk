@@ -33,7 +33,7 @@ $(TILEGX_LIB): $(TILEGX_OBJS)
 
 TILEGX_WS := $(B)/apps/minimal_ws_tilegx
 TILEGX_WS_OBJS := $(B)/obj/apps/minimal_ws/main.o $(B)/obj/apps/minimal_ws/mws.o $(B)/obj/apps/common/cli.o \
-	$(B)/obj/apps/common/observe.o \
+	$(B)/obj/apps/common/observe.o $(B)/obj/apps/common/walk.o \
 	$(patsubst %.c,$(B)/obj/%.o,$(wildcard apps/http/*.c))
 
 $(TILEGX_WS): $(TILEGX_WS_OBJS) $(TILEGX_LIB) $(LIBA)

@@ -5,7 +5,7 @@
 
 FLOOR := $(B)/bench/floor
 FLOOR_OBJS := $(APPS_OBJ)/bench/floor/floor.o $(USN_LOAD_LIB_OBJS) \
-	$(APPS_OBJ)/apps/minimal_ws/mws.o $(HTTP_OBJS)
+	$(APPS_OBJ)/apps/minimal_ws/mws.o $(HTTP_OBJS) $(WALK_OBJ)
 
 $(APPS_OBJ)/bench/floor/%.o: bench/floor/%.c
 	@mkdir -p $(dir $@)
