@@ -125,15 +125,8 @@ void usn_worker_flush(struct usn_worker *w)
 	w->tx_n = (uint16_t)(n - sent);
 }
 
-uint16_t usn_worker_tx_room(const struct usn_worker *w)
+bool usn_worker_tx_flush_room(struct usn_worker *w)
 {
-	return (uint16_t)(USN_TX_BATCH - w->tx_n);
-}
-
-bool usn_worker_tx_make_room(struct usn_worker *w)
-{
-	if (usn_worker_tx_room(w))
-		return true;
 	usn_worker_flush(w);
 	return usn_worker_tx_room(w) != 0;
 }

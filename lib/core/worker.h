@@ -149,10 +149,18 @@ void usn_worker_tx(struct usn_worker *w, struct usn_buf *frame);
 void usn_worker_flush(struct usn_worker *w);
 /* Frames usn_worker_tx can still take without a drop: a sender that can
  * wait (TCP data) stops when this reaches 0 and goes on next round. */
-uint16_t usn_worker_tx_room(const struct usn_worker *w);
-/* Whether a frame can be queued now: the batch has room, or gets it from
- * one flush. false: the port refuses the batch; wait for the next round. */
-bool usn_worker_tx_make_room(struct usn_worker *w);
+static inline uint16_t usn_worker_tx_room(const struct usn_worker *w)
+{
+	return (uint16_t)(USN_TX_BATCH - w->tx_n);
+}
+/* Whether a frame can be queued now: the batch has room (inline: asked
+ * before every segment), or gets it from one flush. false: the port
+ * refuses the batch; wait for the next round. */
+bool usn_worker_tx_flush_room(struct usn_worker *w);
+static inline bool usn_worker_tx_make_room(struct usn_worker *w)
+{
+	return w->tx_n < USN_TX_BATCH || usn_worker_tx_flush_room(w);
+}
 
 /* ---- inter-worker messages ---- */
 enum usn_msg_type {

@@ -27,7 +27,8 @@ const char *usn_tcp_state_name(enum usn_tcp_state s)
 /* ---- TCB life cycle ---- */
 
 /* The gauge counting a worker's connections in state s (usnet/stats.h);
- * NULL for the states that are no connection. */
+ * NULL for the states that are no connection. Read once per state, into
+ * the worker's table (usn_tcp_gauges_init). */
 static uint64_t *state_gauge(struct usn_stats *st, enum usn_tcp_state s)
 {
 	switch (s) {
@@ -61,6 +62,14 @@ static uint64_t *state_gauge(struct usn_stats *st, enum usn_tcp_state s)
 	return NULL;
 }
 
+void usn_tcp_gauges_init(struct usn_tcp_worker *t)
+{
+	for (int s = 0; s < USN_TCP_N_STATES; s++) {
+		uint64_t *g = state_gauge(&t->w->stats, (enum usn_tcp_state)s);
+		t->gauge[s] = g ? g : &t->gauge_none;
+	}
+}
+
 void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
@@ -92,12 +101,8 @@ void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s)
 		t->tw_n--;
 	}
 	/* Connections by state, for live statistics: two additions. */
-	uint64_t *g = state_gauge(&c->w->stats, old);
-	if (g)
-		(*g)--;
-	g = state_gauge(&c->w->stats, s);
-	if (g)
-		(*g)++;
+	(*t->gauge[old])--;
+	(*t->gauge[s])++;
 	if (s == USN_TCP_ESTABLISHED)
 		c->w->stats.tcp_established++;
 	if (s == USN_TCP_CLOSED)
@@ -166,6 +171,7 @@ struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w)
 		return NULL;
 	}
 	memset(c, 0, sizeof *c);
+	c->idx = (uint32_t)((size_t)((const uint8_t *)c - t->tcbs.base) / sizeof *c);
 	c->w = w;
 	c->hnext = c->pend_next = c->pend_prev = c->tw_prev = c->tw_next = c->ev_next = USN_TCP_NIL;
 	c->sq_head = c->sq_tail = c->sq_cache_idx = USN_TCP_NIL;
@@ -243,13 +249,11 @@ void usn_tcp_enter_timewait(struct usn_tcp_conn *c)
 	}
 }
 
-void usn_tcp_pending(struct usn_tcp_conn *c)
+void usn_tcp_pending_add(struct usn_tcp_conn *c)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
-	if (c->flags & USN_TF_PENDING)
-		return;
-	c->flags |= USN_TF_PENDING;
 	uint32_t me = usn_tcp_idx(t, c);
+	c->flags |= USN_TF_PENDING;
 	c->pend_next = USN_TCP_NIL;
 	c->pend_prev = t->pend_tail;
 	if (t->pend_tail != USN_TCP_NIL)
@@ -263,8 +267,14 @@ struct usn_tcp_conn *usn_tcp_pending_pop(struct usn_tcp_worker *t)
 {
 	if (t->pend_head == USN_TCP_NIL)
 		return NULL;
+	/* The head: nothing before it to relink. */
 	struct usn_tcp_conn *c = usn_tcp_at(t, t->pend_head);
-	pending_remove(t, c);
+	c->flags &= (uint16_t)~USN_TF_PENDING;
+	t->pend_head = c->pend_next;
+	if (c->pend_next != USN_TCP_NIL)
+		usn_tcp_at(t, c->pend_next)->pend_prev = USN_TCP_NIL;
+	else
+		t->pend_tail = USN_TCP_NIL;
 	return c;
 }
 

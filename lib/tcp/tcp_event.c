@@ -111,45 +111,43 @@ static void rx_release(struct usn_tcp_worker *t, struct usn_tcp_conn *c)
 }
 
 /* Everything c's handlers are owed, in order: connected, sent, recv,
- * remote_closed, closed. Events a handler causes on c join the loop. */
+ * remote_closed, closed; the earliest still owed first, looked at again
+ * after each handler, so events a handler causes on c join the loop, and
+ * once the application has ended c (USN_EV_CANCELLED) only closed_fn is
+ * left. Tests in order, not a switch on the lowest bit: most connections
+ * owe one or two events a segment, and this runs for every one. */
 static void tell(struct usn_tcp_worker *t, struct usn_tcp_conn *c)
 {
 	for (;;) {
-		uint8_t ev = c->ev & USN_EV_PENDING;
-		if (c->ev & USN_EV_CANCELLED)
-			ev &= USN_EV_CLOSED;
+		uint8_t ev = c->ev & ((c->ev & USN_EV_CANCELLED) ? USN_EV_CLOSED : USN_EV_PENDING);
 		if (!ev)
 			break;
-		uint8_t one = (uint8_t)(ev & -ev); /* the lowest: the earliest in order */
-		c->ev &= (uint8_t)~one;
 		usn_prof_enter(c->w, USN_PROF_APP);
-		switch (one) {
-		case USN_EV_CONNECTED:
+		if (ev & USN_EV_CONNECTED) {
+			c->ev &= (uint8_t)~USN_EV_CONNECTED;
 			if (c->h.connected_fn)
 				c->h.connected_fn(c, c->user);
-			break;
-		case USN_EV_SENT: {
+		} else if (ev & USN_EV_SENT) {
 			uint32_t bytes = c->ev_sent;
 			c->ev_sent = 0;
+			c->ev &= (uint8_t)~USN_EV_SENT;
 			if (c->h.sent_fn)
 				c->h.sent_fn(c, c->user, bytes);
-			break;
-		}
-		case USN_EV_RECV:
+		} else if (ev & USN_EV_RECV) {
+			c->ev &= (uint8_t)~USN_EV_RECV;
 			tell_recv(t, c);
-			break;
-		case USN_EV_REMOTE_CLOSED:
+		} else if (ev & USN_EV_REMOTE_CLOSED) {
+			c->ev &= (uint8_t)~USN_EV_REMOTE_CLOSED;
 			if (c->h.remote_closed_fn)
 				c->h.remote_closed_fn(c, c->user);
-			break;
-		case USN_EV_CLOSED:
+		} else {
+			c->ev &= (uint8_t)~USN_EV_CLOSED;
 			if (c->h.closed_fn)
 				c->h.closed_fn(c, c->user, (enum usn_tcp_close_reason)c->ev_why);
 			/* The handle is the application's no more: nothing is
 			 * told again (a TIME-WAIT TCB lives on, anonymous). */
 			memset(&c->h, 0, sizeof c->h);
 			c->user = NULL;
-			break;
 		}
 		usn_prof_leave(c->w);
 	}

@@ -217,6 +217,10 @@ struct usn_tcp_conn {
 	 * its first sample after an undo (USN_UNDO_RTT): it is known short,
 	 * and undoing this one keeps the back-off (usn_tcp_undo_rto). */
 	bool undo_est_short;
+	/* This TCB's index in the worker's pool (usn_tcp_idx), set when it
+	 * is taken: every list of TCBs links by index, and computing it
+	 * divides by the TCB's size, on every list operation. */
+	uint32_t idx;
 };
 
 struct usn_tcp_listener {
@@ -249,6 +253,11 @@ struct usn_tcp_worker {
 	uint32_t ooo_bufs, ooo_max_bufs;
 
 	uint32_t half_open;
+	/* The gauge of connections in each state (usnet/stats.h), or
+	 * gauge_none for the states that are no connection: the two counts
+	 * a state change moves, without a branch (usn_tcp_set_state). */
+	uint64_t *gauge[USN_TCP_N_STATES];
+	uint64_t gauge_none;
 	uint32_t tw_n, tw_head, tw_tail; /* FIFO, oldest at head */
 	uint32_t pend_head, pend_tail;
 	/* Connections with events to tell the application, or closed and to
@@ -292,12 +301,13 @@ static inline struct usn_tcp_worker *usn_tcp_tw(struct usn_worker *w)
 }
 /* A TCB's index in the worker's pool and back, as usn_pool_index and
  * usn_pool_at, inline: the pool's stride is the TCB's size (a multiple of
- * a pointer's), so the division is by a constant. Every list of TCBs is
- * linked by index. */
+ * a pointer's). Every list of TCBs is linked by index; the index is kept
+ * in the TCB (usn_tcp_conn_alloc), so only the way back multiplies. */
 _Static_assert(sizeof(struct usn_tcp_conn) % sizeof(void *) == 0, "the TCB pool's stride is sizeof(struct usn_tcp_conn)");
 static inline uint32_t usn_tcp_idx(struct usn_tcp_worker *t, const struct usn_tcp_conn *c)
 {
-	return (uint32_t)((size_t)((const uint8_t *)c - t->tcbs.base) / sizeof *c);
+	(void)t;
+	return c->idx;
 }
 static inline struct usn_tcp_conn *usn_tcp_at(struct usn_tcp_worker *t, uint32_t i)
 {
@@ -395,6 +405,8 @@ void usn_tcp_reset_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
 /* ---- tcp_conn.c: the connection lifecycle ---- */
 /* Every state change goes through here (traced with USN_TCP_TRACE). */
 void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s);
+/* Fills the worker's table of state gauges (at its start). */
+void usn_tcp_gauges_init(struct usn_tcp_worker *t);
 struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w);
 /* Initialises a fresh TCB's sequence state and options defaults. */
 void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
@@ -409,8 +421,14 @@ void usn_tcp_enter_timewait(struct usn_tcp_conn *c);
 /* The application's close as a state change (FIN after the queued data);
  * 0 or -ENOTCONN. */
 int usn_tcp_conn_shutdown(struct usn_tcp_conn *c);
-/* Queue for output at the next flush. */
-void usn_tcp_pending(struct usn_tcp_conn *c);
+/* Queue for output at the next flush (once: the check is inline, as most
+ * calls find the connection queued already). */
+void usn_tcp_pending_add(struct usn_tcp_conn *c);
+static inline void usn_tcp_pending(struct usn_tcp_conn *c)
+{
+	if (!(c->flags & USN_TF_PENDING))
+		usn_tcp_pending_add(c);
+}
 /* The first connection of the pending list, taken off it; NULL if none. */
 struct usn_tcp_conn *usn_tcp_pending_pop(struct usn_tcp_worker *t);
 

@@ -82,6 +82,7 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	t->tw_head = t->tw_tail = USN_TCP_NIL;
 	t->pend_head = t->pend_tail = USN_TCP_NIL;
 	t->ev_head = t->ev_tail = USN_TCP_NIL;
+	usn_tcp_gauges_init(t);
 	t->ack_conn = USN_TCP_NIL;
 	t->rx_last = &t->rx_recs;
 	uint16_t mtu = cfg->mtu ? cfg->mtu : w->hal->mtu;
