@@ -150,6 +150,31 @@ void usn_tcp_undo_save(struct usn_tcp_conn *c)
 
 static void rto_update(struct usn_tcp_conn *c);
 
+void usn_tcp_rto_collapse(struct usn_tcp_conn *c)
+{
+	/* RFC 6298 5.5 keeps the backed-off RTO until a new RTT sample, and a
+	 * sample is rare after timeouts here (an echo older than the latest
+	 * retransmission is not taken: tcp_input.c). Kept whole, the back-off
+	 * cost every later loss up to the 60 s ceiling once new data was
+	 * acknowledged again, and under heavy loss a peer in FIN-WAIT-2 gave
+	 * up first (120 s). The ACK shows the path delivering, so the RTO
+	 * comes back to at most twice the estimator's (as lwIP resets it on
+	 * every new ACK; Linux and BSD do it through the echo's sample). One
+	 * step is kept so that data sent from here on is answered before its
+	 * timer when the path has only grown slower, and its sample then
+	 * re-initialises the estimator (RFC 4015 step (5)). If even that was
+	 * short (this episode began before that sample, undo_est_short), the
+	 * back-off stays whole until a sample comes (Karn). */
+	if (c->undo_est_short)
+		return;
+	uint32_t bo = c->rto_ms;
+	if (c->srtt_us)
+		rto_update(c);
+	else
+		c->rto_ms = usn_tcp_tw(c->w)->cfg->tcp_rto_init_ms; /* no sample yet: RFC 6298 2.1 */
+	c->rto_ms = c->rto_ms <= bo / 2 ? 2 * c->rto_ms : bo;
+}
+
 void usn_tcp_undo_rto(struct usn_tcp_conn *c, uint32_t acked)
 {
 	/* RFC 4015 3.1 steps (3) and (4): resume with unsent data (what the
@@ -172,28 +197,12 @@ void usn_tcp_undo_rto(struct usn_tcp_conn *c, uint32_t acked)
 	 * sent from here on (TSval at least this). */
 	c->undo = USN_UNDO_RTT;
 	c->undo_ts = usn_tcp_ts_now(c);
-	/* The back-off goes with the timeout it answered, all but one step
-	 * (RFC 6298 5.5 backs off for a loss, and there was none): the RTO is
-	 * at most twice the estimator's, which the late echoes left alone
-	 * (Karn), and the caller restarts the timer with it (5.3). Kept whole,
-	 * a lost segment of the rest of the flight waited up to the 60 s
-	 * ceiling, the RTO stayed there until a fresh sample, and under heavy
-	 * loss a peer in FIN-WAIT-2 gave up first (120 s). One step is kept
-	 * so that data sent from here on is answered before its timer fires
-	 * when the path has only grown slower (the late ACK's case), and its
-	 * sample re-initialises the estimator (step (5)); if even that was
-	 * short (an episode begun before that sample), the back-off stays
-	 * whole until one comes. Nothing unacknowledged is resent at once:
-	 * the ACK shows the original flight arriving, only late (step (4));
-	 * a real loss among it goes by that timer or fast retransmit. */
-	if (!c->undo_est_short) {
-		uint32_t bo = c->rto_ms;
-		if (c->srtt_us)
-			rto_update(c);
-		else
-			c->rto_ms = usn_tcp_tw(c->w)->cfg->tcp_rto_init_ms; /* no sample yet: RFC 6298 2.1 */
-		c->rto_ms = c->rto_ms <= bo / 2 ? 2 * c->rto_ms : bo;
-	}
+	/* The back-off goes with the timeout it answered (all but one step:
+	 * usn_tcp_rto_collapse), and the caller restarts the timer with it
+	 * (RFC 6298 5.3). Nothing unacknowledged is resent at once: the ACK
+	 * shows the original flight arriving, only late (step (4)); a real
+	 * loss among it goes by that timer or fast retransmit. */
+	usn_tcp_rto_collapse(c);
 	c->w->stats.tcp_spurious_rto++;
 }
 

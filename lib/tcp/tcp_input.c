@@ -374,17 +374,22 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 		usn_tcp_sq_release(c, data_acked);
 	if (SEQ_LT(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
+	bool timed_out = c->rtx_count != 0;
 	c->rtx_count = 0;
 	usn_tcp_sack_prune(c);
-	if (spurious)
+	if (spurious) {
 		usn_tcp_undo_rto(c, acked); /* RFC 4015 */
-	else if (c->flags & USN_TF_RECOVERY) {
-		uint32_t from;
-		if (usn_tcp_cong_recovery_ack(c, acked, &from))
-			usn_tcp_rexmit(c, from);
 	} else {
-		c->dupacks = 0;
-		usn_tcp_cong_ack(c, acked);
+		if (timed_out)
+			usn_tcp_rto_collapse(c); /* a retransmission got through */
+		if (c->flags & USN_TF_RECOVERY) {
+			uint32_t from;
+			if (usn_tcp_cong_recovery_ack(c, acked, &from))
+				usn_tcp_rexmit(c, from);
+		} else {
+			c->dupacks = 0;
+			usn_tcp_cong_ack(c, acked);
+		}
 	}
 	update_window(c, s);
 	if (c->undo == USN_UNDO_FRTO1)

@@ -502,6 +502,9 @@ void usn_tcp_undo_save(struct usn_tcp_conn *c);
  * `acked`: cwnd = FlightSize + min(acked, IW), ssthresh = pipe_prev,
  * SND.NXT = SND.MAX; the next RTT sample re-initialises the estimator. */
 void usn_tcp_undo_rto(struct usn_tcp_conn *c, uint32_t acked);
+/* New data acknowledged after timeouts: the RTO back to at most twice the
+ * estimator's (unless the estimator is known short). */
+void usn_tcp_rto_collapse(struct usn_tcp_conn *c);
 void usn_tcp_rtt_sample(struct usn_tcp_conn *c, uint32_t rtt_us);
 /* RFC 4015 (RTO re-initialisation): SRTT = max(SRTT_prev, r), RTTVAR =
  * max(RTTVAR_prev, r / 2), for the first sample after an undo. */

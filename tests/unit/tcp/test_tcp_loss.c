@@ -226,6 +226,54 @@ static void test_spurious_rto_timestamps(void **state)
 	fx_free(x);
 }
 
+/* A genuine loss, its back-off undone by the ACK that ends it: the first
+ * of two segments is lost three times (RTO backed off to 1.6 s), and the
+ * ACK of its retransmission echoes an older retransmission than the
+ * latest, so it gives no RTT sample (Karn, for echoes). The rest of the
+ * flight goes at once; its timer is twice the estimator's RTO (400 ms),
+ * not the backed-off 1.6 s: kept, every later loss cost up to the 60 s
+ * ceiling, and under heavy loss a peer in FIN-WAIT-2 gave up (120 s) and
+ * the connection ended in a reset. */
+static void test_ack_after_timeouts_collapses_backoff(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	x->ts = true;
+	x->tsval = 100;
+	fx_established(x);
+	uint32_t s0 = x->siss + 1;
+	uint32_t t0 = flight_out(x, 2 * 1448, 2, 1448);
+	uint64_t rto = 200 * MS;
+	for (int k = 0; k < 3; k++) {
+		tseg_advance(&x->nf, rto);
+		EXPECT_DATA(x, TSEG_ACK, s0, PISS + 1, 0, 1448);
+		EXPECT_NONE(x);
+		rto *= 2;
+	}
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.rto_ms, 1600);
+	uint32_t srtt0 = i.srtt_us;
+	/* the ACK of the first segment, echoing the second retransmission */
+	tseg_advance(&x->nf, 50 * MS);
+	struct tseg a = SEG(x, TSEG_ACK, x->pnxt, s0 + 1448);
+	a.tsecr = t0 + 600;
+	SEND_SEG(x, &a);
+	assert_int_equal(st(x)->tcp_spurious_rto, 0);
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.srtt_us, srtt0); /* no sample */
+	assert_int_equal(i.rto_ms, 400);
+	/* the second segment at once (go-back-N), then lost: 400 ms later */
+	EXPECT_DATA(x, TSEG_ACK | TSEG_PSH, s0 + 1448, PISS + 1, 1448, 1448);
+	EXPECT_NONE(x);
+	tseg_advance(&x->nf, 400 * MS - 1);
+	EXPECT_NONE(x);
+	tseg_advance(&x->nf, 1);
+	EXPECT_DATA(x, TSEG_ACK | TSEG_PSH, s0 + 1448, PISS + 1, 1448, 1448);
+	assert_int_equal(st(x)->tcp_rto_fired, 4);
+	fx_free(x);
+}
+
 /* A spurious timeout undoes its back-off too, all but one step: the
  * flight's first ACK comes after four timeouts (RTO backed off to 3.2 s)
  * and echoes the original TSval, so the first timeout was spurious and is
@@ -748,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_spurious_rto_timestamps),
 		cmocka_unit_test(test_spurious_rto_undoes_backoff),
 		cmocka_unit_test(test_spurious_rto_twice_keeps_backoff),
+		cmocka_unit_test(test_ack_after_timeouts_collapses_backoff),
 		cmocka_unit_test(test_rto_genuine_loss_timestamps),
 		cmocka_unit_test(test_spurious_rto_frto),
 		cmocka_unit_test(test_rto_genuine_loss_frto),
