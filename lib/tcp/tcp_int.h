@@ -3,7 +3,8 @@
  * of lib/tcp, one job each. Calls between them run one way, top to bottom
  * (tests/layout/check_layers.sh checks it):
  *   tcp_worker.c (the stack layer: set-up, the flush each round)
- *   -> tcp_api.c (application), tcp_input.c (IPv4), tcp_timeout.c (the wheel)
+ *   -> tcp_api.c (application), tcp_input.c (IPv4), tcp_icmp.c (ICMP errors),
+ *      tcp_timeout.c (the wheel)
  *   -> tcp_output.c -> tcp_conn.c (lifecycle) -> tcp_event.c, tcp_timer.c
  *   -> tcp_cong.c, tcp_sendq.c, tcp_ooo.c -> tcp_cookie.c, tcp_table.c */
 #ifndef USN_TCP_INT_H
@@ -213,6 +214,10 @@ struct usn_tcp_conn {
 	/* Events for the application (tcp_event.c, USN_EV_*): what happened,
 	 * not yet told, and why it closed; in what was padding. */
 	uint8_t ev, ev_why;
+	/* An ICMP soft error (RFC 1122 4.2.3.9) came since data was last
+	 * acknowledged: a timeout then closes with USN_TCP_CLOSE_UNREACHABLE
+	 * (tcp_icmp.c); in what was padding. */
+	uint8_t soft_err;
 };
 
 struct usn_tcp_listener {
@@ -389,6 +394,9 @@ void usn_tcp_rexmit(struct usn_tcp_conn *c, uint32_t from);
 void usn_tcp_reset_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
 
 /* ---- tcp_conn.c: the connection lifecycle ---- */
+/* The largest send MSS towards the peer: smss_max, lowered by the path
+ * MTU cache (lib/net, RFC 1191) while it holds a smaller MTU for it. */
+uint16_t usn_tcp_path_mss(struct usn_tcp_conn *c);
 /* Every state change goes through here (traced with USN_TCP_TRACE). */
 void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s);
 struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w);
