@@ -459,6 +459,39 @@ static void test_frag_needed_tso(void **state)
 	fx_free(x);
 }
 
+/* Two workers: the ICMP error reaches worker 0 (the port hashes only TCP
+ * to its flow's queue; with software steering worker 0 receives all), the
+ * connection lives on worker 1, which must get the error and act on it.
+ * With the port's RSS and with software steering. */
+static void test_icmp_err_to_owning_worker(void **state)
+{
+	(void)state;
+	for (int rss = 0; rss < 2; rss++) {
+		struct usn_sim_port_config pc;
+		memset(&pc, 0, sizeof pc);
+		pc.n_queues = 2;
+		pc.offloads = rss ? USN_HAL_OFF_RSS : 0;
+		struct fx *x = fx_new_port(&pc);
+		struct usn_stack *s = x->nf.host->stack;
+		assert_int_equal(usn_stack_workers(s), 2);
+		while (usn_stack_flow_worker(s, NETFIX_RAW_IP, x->pport, NETFIX_STACK_IP, SRV) != 1)
+			x->pport++;
+		fx_established(x);
+		assert_int_equal(usn_worker_id(usn_tcp_worker(x->c)), 1);
+		fx_send_segments(x, 2);
+		send_frag_needed(x, 1280, x->siss + 1);
+		tseg_advance(&x->nf, 0);
+		const struct usn_stats *w1 = usn_worker_stats(usn_stack_worker(s, 1));
+		assert_int_equal(st(x)->icmp_unreach_rx, 1); /* worker 0 received it */
+		assert_int_equal(st(x)->icmp_err_no_conn, 0);
+		assert_int_equal(w1->tcp_pmtu_lowered, 1);
+		assert_int_equal(w1->icmp_err_no_conn, 0);
+		expect_cover(x, x->siss + 1, x->siss + 1 + 2 * 1460, 1240, 1240);
+		EXPECT_NONE(x);
+		fx_free(x);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_pmtu_cache_and_expiry),
 		cmocka_unit_test(test_frag_needed_in_syn_sent),
 		cmocka_unit_test(test_frag_needed_tso),
+		cmocka_unit_test(test_icmp_err_to_owning_worker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
