@@ -68,7 +68,8 @@
 /* ICMP errors and path MTU (RFC 1191, 1122 4.2.3.9, 5927):
  * icmp_unreach_rx and icmp_time_exceeded_rx count the messages received,
  * drop_icmp_err_quote those whose quoted packet is short, malformed, not
- * TCP or not from this host; icmp_err_no_conn those quoting a connection
+ * TCP or not from this host (a message handed to the worker that owns the
+ * connection counts on both); icmp_err_no_conn those quoting a connection
  * that does not exist, icmp_err_bad_seq those whose quoted sequence number
  * lies outside SND.UNA..SND.NXT (ignored: blind attacks). Of the accepted:
  * tcp_pmtu_lowered "fragmentation needed" that lowered a connection's MSS

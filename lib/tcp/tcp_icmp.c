@@ -35,11 +35,13 @@ static void usn_tcp_frag_needed(struct usn_tcp_conn *c, const struct usn_icmp_er
 	uint32_t hdrs = USN_IPV4_HDR_LEN + USN_TCP_HDR_LEN;
 	if (mtu < hdrs + 64)
 		mtu = hdrs + 64; /* the smallest MSS set_smss allows */
+	/* The destination's path, whatever this connection's MSS (the
+	 * peer's own may be smaller): the cache keeps only a decrease. */
+	usn_pmtu_update(w, c->remote_ip, (uint16_t)mtu);
 	if (mtu - hdrs >= c->smss) {
 		w->stats.tcp_pmtu_ignored++;
 		return;
 	}
-	usn_pmtu_update(w, c->remote_ip, (uint16_t)mtu);
 	c->smss = (uint16_t)(mtu - hdrs);
 	w->stats.tcp_pmtu_lowered++;
 	if (c->state < USN_TCP_ESTABLISHED)
