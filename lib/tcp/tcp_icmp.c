@@ -71,7 +71,7 @@ static void usn_tcp_unreachable(struct usn_tcp_conn *c, const struct usn_icmp_er
 		return;
 	}
 	w->stats.tcp_icmp_soft++;
-	c->soft_err = 1;
+	c->flags |= USN_TF_SOFT_ERR;
 }
 
 void usn_tcp_icmp_error(struct usn_worker *w, const struct usn_icmp_err_repr *e)

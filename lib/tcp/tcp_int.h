@@ -93,7 +93,10 @@ static inline struct usn_cursor usn_tcp_ooo_data(struct usn_tcp_ooo_rec *r)
 enum {
 	USN_TF_ACK_NOW = 1u << 0,     /* send an ACK at the next flush */
 	USN_TF_PENDING = 1u << 1,     /* on the worker's pending-output list */
-	/* 1u << 2: free */
+	/* An ICMP soft error (RFC 1122 4.2.3.9) came since data was last
+	 * acknowledged: a timeout then closes with USN_TCP_CLOSE_UNREACHABLE
+	 * (tcp_icmp.c). */
+	USN_TF_SOFT_ERR = 1u << 2,
 	USN_TF_ANNOUNCED = 1u << 3,   /* closed_fn is owed */
 	USN_TF_TS = 1u << 4,          /* timestamps agreed */
 	USN_TF_SACK = 1u << 5,        /* SACK-permitted agreed */
@@ -214,10 +217,6 @@ struct usn_tcp_conn {
 	/* Events for the application (tcp_event.c, USN_EV_*): what happened,
 	 * not yet told, and why it closed; in what was padding. */
 	uint8_t ev, ev_why;
-	/* An ICMP soft error (RFC 1122 4.2.3.9) came since data was last
-	 * acknowledged: a timeout then closes with USN_TCP_CLOSE_UNREACHABLE
-	 * (tcp_icmp.c); in what was padding. */
-	uint8_t soft_err;
 };
 
 struct usn_tcp_listener {

@@ -18,7 +18,7 @@ static void on_rto(struct usn_tcp_conn *c)
 	if (c->rtx_count >= limit) {
 		/* After ICMP soft errors, say what the network said (RFC 1122
 		 * 4.2.3.9: report them to the application). */
-		usn_tcp_conn_close(c, c->soft_err ? USN_TCP_CLOSE_UNREACHABLE : USN_TCP_CLOSE_TIMEOUT);
+		usn_tcp_conn_close(c, (c->flags & USN_TF_SOFT_ERR) ? USN_TCP_CLOSE_UNREACHABLE : USN_TCP_CLOSE_TIMEOUT);
 		return;
 	}
 	c->rtx_count++;
