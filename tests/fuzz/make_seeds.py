@@ -84,6 +84,15 @@ def write(d, name, data):
         f.write(data)
 
 
+def icmp_quote(typ, code, mtu, seq=12345, quote_tcp=8, qproto=6):
+    """An ICMP error quoting a packet from the stack: its IPv4 header and
+    quote_tcp bytes of TCP (ports 80 -> 50000, seq)."""
+    q = ipv4(qproto, b"\0" * 20, src=STACK_IP, dst=PEER_IP)[:20]
+    t = struct.pack("!HHI", 80, 50000, seq & 0xFFFFFFFF)[:quote_tcp]
+    h = struct.pack("!BBHHH", typ, code, 0, 0, mtu) + q + t
+    return h[:2] + struct.pack("!H", csum(h)) + h[4:]
+
+
 # ---- fuzz_wire: [max_buf-1][pre][seed:4] bytes ----
 def wire_seeds(d):
     frames = {
@@ -107,6 +116,10 @@ def wire_seeds(d):
     for i, (name, fr) in enumerate(sorted(frames.items())):
         ctl = bytes([[0, 0, 6, 13, 47][i % 5], i % 3, 0, 0, 0, 1 + i])
         write(d, name, ctl + fr)
+    # ICMP errors and their quoted packet (kept out of the numbering above,
+    # so that the other seeds stay as they were).
+    write(d, "icmp_frag_needed", bytes([0, 2, 0, 0, 0, 31]) + icmp_quote(3, 4, 1280))
+    write(d, "icmp_time_exceeded_short", bytes([6, 1, 0, 0, 0, 32]) + icmp_quote(11, 0, 0)[:30])
 
 
 # ---- fuzz_frame: [variant] then [ctl][dt][len:2][frame] ----
