@@ -221,7 +221,7 @@ static void on_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_rea
 	if (why == USN_TCP_CLOSE_TIMEOUT && k && k->hdr_deadline_us &&
 	    usn_worker_now_us(usn_tcp_worker(c)) >= k->hdr_deadline_us)
 		mw->st.header_timeouts++;
-	else if (why == USN_TCP_CLOSE_TIMEOUT)
+	else if (why == USN_TCP_CLOSE_TIMEOUT || why == USN_TCP_CLOSE_UNREACHABLE) /* the latter: after ICMP errors */
 		mw->st.timed_out++;
 	if (!k)
 		return;

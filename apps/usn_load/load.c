@@ -277,8 +277,11 @@ static void on_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_rea
 		case USN_TCP_CLOSE_TIMEOUT:
 			slot_fail(k, k->connected ? LOAD_ERR_TIMEOUT : LOAD_ERR_CONNECT);
 			break;
-		case USN_TCP_CLOSE_REFUSED:
 		case USN_TCP_CLOSE_UNREACHABLE:
+			/* connected: a timeout after ICMP errors said why */
+			slot_fail(k, k->connected ? LOAD_ERR_TIMEOUT : LOAD_ERR_CONNECT);
+			break;
+		case USN_TCP_CLOSE_REFUSED:
 			slot_fail(k, LOAD_ERR_CONNECT);
 			break;
 		case USN_TCP_CLOSE_NORMAL:

@@ -102,6 +102,14 @@ struct usn_stack_config {
 	uint32_t arp_retries;      /* requests before resolution fails [3] */
 	uint32_t arp_queue_len;    /* frames waiting on resolution, per worker [64] */
 
+	/* Path MTU discovery (RFC 1191): an ICMP "fragmentation needed" whose
+	 * quoted segment is in flight lowers the connection's MSS, never below
+	 * pmtu_min; each worker remembers the lower MTU per destination for
+	 * pmtu_expire_ms, so new connections to it start there. */
+	uint32_t pmtu_entries;     /* destinations cached per worker [256] */
+	uint32_t pmtu_expire_ms;   /* entry lifetime, then the interface MTU again [600000] */
+	uint16_t pmtu_min;         /* the lowest path MTU believed, 68..65535 [552, Linux's min_pmtu] */
+
 	uint32_t bufs_per_worker;  /* frame buffers a worker keeps cached [256] */
 	uint32_t idle_backoff_us;  /* usn_worker_run: sleep up to this long when idle (a port with
 				    * rx_wait is woken by arriving frames); 0: spin [0] */

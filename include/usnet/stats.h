@@ -24,6 +24,9 @@
 	X(arp_requests_rx) X(arp_replies_rx) X(arp_requests_tx) X(arp_replies_tx)                     \
 	X(arp_gratuitous_tx) X(arp_learned) X(arp_expired) X(arp_failed) X(arp_sender_refused)        \
 	X(icmp_echo_rx) X(icmp_echo_tx)                                                               \
+	X(icmp_unreach_rx) X(icmp_time_exceeded_rx) X(drop_icmp_err_quote) X(icmp_err_no_conn)         \
+	X(icmp_err_bad_seq) X(tcp_icmp_soft) X(tcp_icmp_hard) X(tcp_pmtu_lowered) X(tcp_pmtu_ignored)   \
+	X(tcp_pmtu_cached_opens) X(pmtu_updates) X(pmtu_expired) X(pmtu_evicted)                       \
 	X(tcp_rx_segs) X(tcp_tx_segs) X(tcp_rx_bytes) X(tcp_tx_bytes) X(tcp_retrans_segs)             \
 	X(tcp_fast_retrans) X(tcp_rto_fired) X(tcp_rst_tx) X(tcp_rst_rx) X(tcp_challenge_acks)        \
 	X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_bad)                             \
@@ -62,6 +65,22 @@
  * saved); tcp_tso_frames the large segments handed to a TSO port (its
  * pieces count in tcp_tx_segs); tcp_zcopy_bytes the bytes sent without a
  * copy, the port reading them in place (usn_stack_tx_region). */
+/* ICMP errors and path MTU (RFC 1191, 1122 4.2.3.9, 5927):
+ * icmp_unreach_rx and icmp_time_exceeded_rx count the messages received,
+ * drop_icmp_err_quote those whose quoted packet is short, malformed, not
+ * TCP or not from this host (a message handed to the worker that owns the
+ * connection counts on both); icmp_err_no_conn those quoting a connection
+ * that does not exist, icmp_err_bad_seq those whose quoted sequence number
+ * lies outside SND.UNA..SND.NXT (ignored: blind attacks). Of the accepted:
+ * tcp_pmtu_lowered "fragmentation needed" that lowered a connection's MSS
+ * (its data then retransmitted at once at the new size), tcp_pmtu_ignored
+ * those that would not lower it; tcp_icmp_hard the connections an error
+ * aborted in SYN-SENT, tcp_icmp_soft the errors recorded against a
+ * connection (told as the close reason if it then times out).
+ * pmtu_updates counts what the per-worker path MTU cache learned,
+ * pmtu_expired its entries that timed out (back to the interface MTU),
+ * pmtu_evicted those a full cache replaced, tcp_pmtu_cached_opens the new
+ * connections that started from a cached, smaller MTU. */
 struct usn_stats {
 #define USN_STATS_DECLARE(name) uint64_t name;
 	USN_STATS_FIELDS(USN_STATS_DECLARE)

@@ -51,8 +51,10 @@ enum usn_tcp_close_reason {
 	USN_TCP_CLOSE_ABORTED,    /* the application called usn_tcp_abort */
 	USN_TCP_CLOSE_TIMEOUT,    /* retransmissions, keepalives or zero-window probes exhausted,
 				     idle timeout or deadline */
-	USN_TCP_CLOSE_REFUSED,    /* active open answered by RST */
-	USN_TCP_CLOSE_UNREACHABLE,/* ARP could not resolve the next hop */
+	USN_TCP_CLOSE_REFUSED,    /* active open answered by RST, or by ICMP port or protocol unreachable */
+	USN_TCP_CLOSE_UNREACHABLE,/* ARP could not resolve the next hop; an active open answered by
+				     ICMP destination unreachable (net, host, ...); or a timeout after
+				     ICMP errors (destination unreachable, time exceeded) said why */
 };
 
 /* Event handlers. Any may be NULL. `user` is the connection's user pointer

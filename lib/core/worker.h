@@ -24,6 +24,7 @@
 #define USN_FREE_BATCH 64
 
 struct usn_arp_cache;    /* lib/net/arp.c: opaque here */
+struct usn_pmtu_cache;   /* lib/net/pmtu.c: opaque here */
 struct usn_tcp_worker;   /* lib/tcp/: opaque here */
 struct usn_tcp_shared;   /* lib/tcp/: listeners, read-only once workers run */
 
@@ -46,6 +47,7 @@ struct usn_worker {
 
 	struct usn_wheel wheel;
 	struct usn_arp_cache *arp;
+	struct usn_pmtu_cache *pmtu;
 	struct usn_tcp_worker *tcp;
 	struct usn_stats stats;
 	uint16_t ip_id; /* IPv4 identification, per worker (lib/net/ipv4.c) */

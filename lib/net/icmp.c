@@ -1,6 +1,8 @@
 /* libusnet ICMP (lib/net, RFC 792, RFC 1122 3.2.2.6): answers echo
  * requests, in the request's own buffer when it is a single one (type
- * changed, checksum updated per RFC 1624), else in a new one. */
+ * changed, checksum updated per RFC 1624), else in a new one; hands errors
+ * about our TCP segments (destination unreachable, time exceeded) back to
+ * the caller for TCP, which judges them (RFC 5927). */
 #include <string.h>
 
 #include "net/net.h"
@@ -42,7 +44,26 @@ fail:
 	return NULL;
 }
 
-void usn_icmp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip, struct usn_cursor l4)
+/* An error message: the quoted packet must be a TCP segment from our
+ * address (RFC 1122 3.2.2.1: the error goes to the transport by the
+ * quoted header). Everything else is counted and dropped. */
+static enum usn_net_verdict usn_icmp_error(struct usn_worker *w, struct usn_buf *frame, struct usn_cursor l4,
+					   uint8_t type, struct usn_net_l4 *out)
+{
+	if (type == USN_ICMP_DEST_UNREACH)
+		w->stats.icmp_unreach_rx++;
+	else
+		w->stats.icmp_time_exceeded_rx++;
+	if (usn_icmp_err_parse(l4, &out->err) != USN_WIRE_OK || out->err.src != w->stack->cfg.ip) {
+		w->stats.drop_icmp_err_quote++;
+		usn_worker_buf_free(w, frame);
+		return USN_NET_DONE;
+	}
+	return USN_NET_ICMP_ERR;
+}
+
+enum usn_net_verdict usn_icmp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip,
+				    struct usn_cursor l4, struct usn_net_l4 *out)
 {
 	struct usn_icmp_repr r;
 	switch (usn_icmp_parse(l4, &r)) {
@@ -60,6 +81,8 @@ void usn_icmp_input(struct usn_worker *w, struct usn_buf *frame, const struct us
 		w->stats.drop_icmp_malformed++;
 		goto drop;
 	}
+	if (r.type == USN_ICMP_DEST_UNREACH || r.type == USN_ICMP_TIME_EXCEEDED)
+		return usn_icmp_error(w, frame, l4, r.type, out);
 	if (r.type != USN_ICMP_ECHO_REQUEST || r.code != 0) {
 		w->stats.drop_icmp_type++;
 		goto drop;
@@ -107,7 +130,8 @@ void usn_icmp_input(struct usn_worker *w, struct usn_buf *frame, const struct us
 	reply->flags = 0;
 	if (usn_ipv4_output(w, reply, ip->src, USN_IPPROTO_ICMP, (uint16_t)l4_len) == 0)
 		w->stats.icmp_echo_tx++;
-	return;
+	return USN_NET_DONE;
 drop:
 	usn_worker_buf_free(w, frame);
+	return USN_NET_DONE;
 }

@@ -54,8 +54,7 @@ enum usn_net_verdict usn_ipv4_input(struct usn_worker *w, struct usn_buf *frame,
 	struct usn_cursor l4 = usn_cursor_take(usn_cursor_drop(l3, ip.hdr_len), (uint32_t)(ip.total_len - ip.hdr_len));
 	switch (ip.proto) {
 	case USN_IPPROTO_ICMP:
-		usn_icmp_input(w, frame, &ip, l4);
-		return USN_NET_DONE;
+		return usn_icmp_input(w, frame, &ip, l4, out);
 	case USN_IPPROTO_TCP:
 		out->ip = ip;
 		out->data = l4;

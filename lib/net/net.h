@@ -32,10 +32,12 @@ uint32_t usn_ipv4_next_hop(const struct usn_worker *w, uint32_t dst_ip);
 enum usn_net_verdict {
 	USN_NET_DONE = 0, /* the frame was consumed: ARP, ICMP, or dropped and counted */
 	USN_NET_TCP,      /* an IPv4 TCP segment for us, in *out: the caller owns the frame */
+	USN_NET_ICMP_ERR, /* an ICMP error about a TCP segment we sent, in out->err: the caller owns the frame */
 };
 struct usn_net_l4 {
 	struct usn_ipv4_repr ip;
 	struct usn_cursor data; /* the IPv4 payload (Ethernet padding cut) */
+	struct usn_icmp_err_repr err; /* USN_NET_ICMP_ERR: what it says and quotes */
 };
 
 /* One received frame: Ethernet, then ARP (answered, learned) or IPv4, then
@@ -53,7 +55,10 @@ void usn_net_gro_burst(struct usn_worker *w, struct usn_buf **frames, uint16_t n
 void usn_arp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_eth_repr *eth, struct usn_cursor l3);
 enum usn_net_verdict usn_ipv4_input(struct usn_worker *w, struct usn_buf *frame, struct usn_cursor l3,
 				    struct usn_net_l4 *out);
-void usn_icmp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip, struct usn_cursor l4);
+/* ICMP: echo answered (USN_NET_DONE), or an error about a TCP segment of
+ * ours handed back in out->err (USN_NET_ICMP_ERR, the frame the caller's). */
+enum usn_net_verdict usn_icmp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip,
+				    struct usn_cursor l4, struct usn_net_l4 *out);
 
 /* ARP cache lookup: true and the MAC if ip has a usable entry (reachable,
  * stale or being probed; unlike usn_arp_send, a lookup starts no probe). */
@@ -61,6 +66,18 @@ bool usn_arp_lookup(struct usn_worker *w, uint32_t ip, uint8_t mac[6]);
 /* Sends frame (Ethernet header not yet written) to next_hop, resolving it
  * first if needed (see usn_ipv4_output). Takes ownership. */
 void usn_arp_send(struct usn_worker *w, struct usn_buf *frame, uint32_t next_hop);
+
+/* The path MTU cache (RFC 1191), one per worker: what "fragmentation
+ * needed" taught about a destination, for pmtu_expire_ms. */
+struct usn_pmtu_cache;
+struct usn_pmtu_cache *usn_pmtu_create(struct usn_worker *w);
+void usn_pmtu_destroy(struct usn_worker *w, struct usn_pmtu_cache *p);
+/* The path MTU to dst: a live cached value, else the interface's (an
+ * expired entry is dropped, pmtu_expired). */
+uint16_t usn_pmtu_get(struct usn_worker *w, uint32_t dst);
+/* Records that the path to dst carries at most mtu (only ever lowers a
+ * live entry; a full cache replaces its oldest entry, pmtu_evicted). */
+void usn_pmtu_update(struct usn_worker *w, uint32_t dst, uint16_t mtu);
 
 /* ARP's per-worker state, made and freed by the stack layer. */
 struct usn_arp_cache *usn_arp_create(struct usn_worker *w);

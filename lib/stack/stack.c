@@ -105,6 +105,10 @@ int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_
 		USN_CFG_FAIL("tcp_sendq_per_conn: %u exceeds 65535", (unsigned)cfg->tcp_sendq_per_conn);
 	if (cfg->timer_hz > 1000000)
 		USN_CFG_FAIL("timer_hz: %u exceeds 1000000", (unsigned)cfg->timer_hz);
+	if (cfg->pmtu_min && cfg->pmtu_min < 68)
+		USN_CFG_FAIL("pmtu_min: %u is below 68", (unsigned)cfg->pmtu_min);
+	if (cfg->pmtu_entries > (1u << 20))
+		USN_CFG_FAIL("pmtu_entries: %u is too many", (unsigned)cfg->pmtu_entries);
 	if (cfg->arp_entries > (1u << 24))
 		USN_CFG_FAIL("arp_entries: %u is too many", (unsigned)cfg->arp_entries);
 	if (cfg->arp_queue_len > (1u << 20))
@@ -160,6 +164,9 @@ static void usn_config_fill_defaults(struct usn_stack_config *c, const struct us
 	USN_DEFAULT(arp_retry_ms, 1000);
 	USN_DEFAULT(arp_retries, 3);
 	USN_DEFAULT(arp_queue_len, 64);
+	USN_DEFAULT(pmtu_entries, 256);
+	USN_DEFAULT(pmtu_expire_ms, 600000);
+	USN_DEFAULT(pmtu_min, 552);
 	USN_DEFAULT(bufs_per_worker, 256);
 	USN_DEFAULT(timer_hz, 1000);
 }
@@ -321,6 +328,9 @@ struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_c
 		w->arp = usn_arp_create(w);
 		if (!w->arp)
 			goto fail_destroy;
+		w->pmtu = usn_pmtu_create(w);
+		if (!w->pmtu)
+			goto fail_destroy;
 		w->tcp = usn_tcp_worker_create(w);
 		if (!w->tcp)
 			goto fail_destroy;
@@ -352,6 +362,9 @@ void usn_stack_destroy(struct usn_stack *s)
 			if (w->arp)
 				usn_arp_destroy(w, w->arp);
 			w->arp = NULL;
+			if (w->pmtu)
+				usn_pmtu_destroy(w, w->pmtu);
+			w->pmtu = NULL;
 		}
 		for (uint16_t i = 0; i < s->n_workers; i++)
 			if (s->workers[i] && usn_worker_complete(s, s->workers[i]))

@@ -22,6 +22,29 @@
 
 /* ---- input ---- */
 
+/* An ICMP error about one of our TCP segments goes to the worker that owns
+ * the quoted connection (the port's RSS or worker 0 placed it by its own
+ * addresses, not the connection's), which reads it again from the start;
+ * on that worker, to TCP. Consumes the frame. */
+static void usn_worker_icmp_err(struct usn_worker *w, struct usn_buf *frame, const struct usn_icmp_err_repr *e)
+{
+	uint16_t owner = usn_stack_flow_worker(w->stack, e->src, e->src_port, e->dst, e->dst_port);
+	if (owner != w->id) {
+		struct usn_msg m = {.type = USN_MSG_FRAME, .ptr = frame};
+		if (usn_worker_post(w, owner, &m)) {
+			w->stats.steer_tx++;
+		} else {
+			w->stats.drop_steer_full++;
+			usn_worker_buf_free(w, frame);
+		}
+		return;
+	}
+	usn_prof_enter(w, USN_PROF_TCP_IN);
+	usn_tcp_icmp_error(w, e);
+	usn_prof_leave(w);
+	usn_worker_buf_free(w, frame);
+}
+
 /* The frames of one burst this worker handles: GRO across the burst, then
  * each frame through Ethernet, ARP/IPv4 and ICMP (lib/net), and the TCP
  * segments among them to lib/tcp. Consumes them all. */
@@ -31,11 +54,20 @@ static void usn_worker_input(struct usn_worker *w, struct usn_buf **frames, uint
 	usn_net_gro_burst(w, frames, n);
 	for (uint16_t i = 0; i < n; i++) {
 		struct usn_net_l4 l4;
-		if (!frames[i] || usn_net_input(w, frames[i], &l4) != USN_NET_TCP)
+		if (!frames[i])
 			continue;
-		usn_prof_enter(w, USN_PROF_TCP_IN);
-		usn_tcp_input(w, frames[i], &l4.ip, l4.data);
-		usn_prof_leave(w);
+		switch (usn_net_input(w, frames[i], &l4)) {
+		case USN_NET_DONE:
+			break;
+		case USN_NET_TCP:
+			usn_prof_enter(w, USN_PROF_TCP_IN);
+			usn_tcp_input(w, frames[i], &l4.ip, l4.data);
+			usn_prof_leave(w);
+			break;
+		case USN_NET_ICMP_ERR:
+			usn_worker_icmp_err(w, frames[i], &l4.err);
+			break;
+		}
 	}
 	usn_prof_leave(w);
 }

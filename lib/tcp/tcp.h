@@ -15,6 +15,10 @@ void usn_tcp_shared_destroy(struct usn_stack *s);
 /* One received segment (usn_net_input's USN_NET_TCP): the frame, its IPv4
  * header and payload. Consumes the frame. */
 void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip, struct usn_cursor l4);
+/* An ICMP error quoting one of this worker's connections (usn_net_input's
+ * USN_NET_ICMP_ERR): checked against the connection (RFC 5927), then path
+ * MTU (RFC 1191), a hard error in SYN-SENT, or a soft error recorded. */
+void usn_tcp_icmp_error(struct usn_worker *w, const struct usn_icmp_err_repr *e);
 /* Called once per poll round after input and timers, before the TX flush
  * (sends what the windows now allow, delayed work). */
 void usn_tcp_worker_flush(struct usn_worker *w);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "net/net.h"
 #include "tcp/tcp_int.h"
 
 static_assert(sizeof(struct usn_tcp_conn) <= 512, "TCB larger than 512 bytes");
@@ -181,6 +182,15 @@ struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w)
 	return c;
 }
 
+uint16_t usn_tcp_path_mss(struct usn_tcp_conn *c)
+{
+	uint16_t m = usn_tcp_tw(c->w)->smss_max;
+	uint16_t pmtu = usn_pmtu_get(c->w, c->remote_ip);
+	if (pmtu > USN_IPV4_HDR_LEN + USN_TCP_HDR_LEN && pmtu - USN_IPV4_HDR_LEN - USN_TCP_HDR_LEN < m)
+		m = (uint16_t)(pmtu - USN_IPV4_HDR_LEN - USN_TCP_HDR_LEN);
+	return m;
+}
+
 void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
@@ -192,7 +202,9 @@ void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uin
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->recover = c->iss;
 	c->rto_ms = t->cfg->tcp_rto_init_ms;
-	c->smss = t->smss_max;
+	c->smss = usn_tcp_path_mss(c);
+	if (c->smss < t->smss_max)
+		c->w->stats.tcp_pmtu_cached_opens++;
 	c->last_rx_us = c->last_progress_us = c->w->now_us;
 	usn_tcp_cong_init(c);
 }

@@ -39,7 +39,7 @@ static uint8_t rcv_wscale_for(const struct usn_stack_config *cfg)
 
 static void set_smss(struct usn_tcp_conn *c, uint16_t peer_mss)
 {
-	uint16_t m = usn_tcp_tw(c->w)->smss_max;
+	uint16_t m = usn_tcp_path_mss(c);
 	if (peer_mss < m)
 		m = peer_mss;
 	if (m < 64)
@@ -370,6 +370,7 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 	/* The send queue is addressed from snd_una: release in the same step. */
 	c->snd_una = r->ack;
 	c->last_progress_us = w->now_us; /* new data (or FIN) of ours acked */
+	c->flags &= (uint16_t)~USN_TF_SOFT_ERR; /* the path works again (as Linux clears sk_err_soft) */
 	if (data_acked)
 		usn_tcp_sq_release(c, data_acked);
 	if (SEQ_LT(c->snd_nxt, c->snd_una))

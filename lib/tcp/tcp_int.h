@@ -3,7 +3,8 @@
  * of lib/tcp, one job each. Calls between them run one way, top to bottom
  * (tests/layout/check_layers.sh checks it):
  *   tcp_worker.c (the stack layer: set-up, the flush each round)
- *   -> tcp_api.c (application), tcp_input.c (IPv4), tcp_timeout.c (the wheel)
+ *   -> tcp_api.c (application), tcp_input.c (IPv4), tcp_icmp.c (ICMP errors),
+ *      tcp_timeout.c (the wheel)
  *   -> tcp_output.c -> tcp_conn.c (lifecycle) -> tcp_event.c, tcp_timer.c
  *   -> tcp_cong.c, tcp_sendq.c, tcp_ooo.c -> tcp_cookie.c, tcp_table.c */
 #ifndef USN_TCP_INT_H
@@ -92,7 +93,10 @@ static inline struct usn_cursor usn_tcp_ooo_data(struct usn_tcp_ooo_rec *r)
 enum {
 	USN_TF_ACK_NOW = 1u << 0,     /* send an ACK at the next flush */
 	USN_TF_PENDING = 1u << 1,     /* on the worker's pending-output list */
-	/* 1u << 2: free */
+	/* An ICMP soft error (RFC 1122 4.2.3.9) came since data was last
+	 * acknowledged: a timeout then closes with USN_TCP_CLOSE_UNREACHABLE
+	 * (tcp_icmp.c). */
+	USN_TF_SOFT_ERR = 1u << 2,
 	USN_TF_ANNOUNCED = 1u << 3,   /* closed_fn is owed */
 	USN_TF_TS = 1u << 4,          /* timestamps agreed */
 	USN_TF_SACK = 1u << 5,        /* SACK-permitted agreed */
@@ -403,6 +407,9 @@ void usn_tcp_rexmit(struct usn_tcp_conn *c, uint32_t from);
 void usn_tcp_reset_close(struct usn_tcp_conn *c, enum usn_tcp_close_reason why);
 
 /* ---- tcp_conn.c: the connection lifecycle ---- */
+/* The largest send MSS towards the peer: smss_max, lowered by the path
+ * MTU cache (lib/net, RFC 1191) while it holds a smaller MTU for it. */
+uint16_t usn_tcp_path_mss(struct usn_tcp_conn *c);
 /* Every state change goes through here (traced with USN_TCP_TRACE). */
 void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s);
 /* Fills the worker's table of state gauges (at its start). */

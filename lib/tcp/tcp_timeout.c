@@ -16,7 +16,9 @@ static void on_rto(struct usn_tcp_conn *c)
 	bool syn = c->state == USN_TCP_SYN_SENT || c->state == USN_TCP_SYN_RECEIVED;
 	uint32_t limit = syn ? cfg->tcp_syn_retries : cfg->tcp_max_retries;
 	if (c->rtx_count >= limit) {
-		usn_tcp_conn_close(c, USN_TCP_CLOSE_TIMEOUT);
+		/* After ICMP soft errors, say what the network said (RFC 1122
+		 * 4.2.3.9: report them to the application). */
+		usn_tcp_conn_close(c, (c->flags & USN_TF_SOFT_ERR) ? USN_TCP_CLOSE_UNREACHABLE : USN_TCP_CLOSE_TIMEOUT);
 		return;
 	}
 	c->rtx_count++;

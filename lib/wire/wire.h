@@ -104,7 +104,7 @@ static inline bool usn_ipv4_is_fragment(const struct usn_ipv4_repr *r)
 	return (r->frag & (USN_IPV4_MF | USN_IPV4_OFFMASK)) != 0;
 }
 
-/* ---- ICMP (RFC 792): echo only ---- */
+/* ---- ICMP (RFC 792): echo ---- */
 #define USN_ICMP_ECHO_REPLY 0
 #define USN_ICMP_ECHO_REQUEST 8
 struct usn_icmp_repr {
@@ -117,6 +117,33 @@ enum usn_wire_err usn_icmp_parse(struct usn_cursor c, struct usn_icmp_repr *r);
 /* Writes the 8-byte header with the checksum computed from data_sum, the
  * partial sum of the data that follows. */
 void usn_icmp_emit(const struct usn_icmp_repr *r, uint8_t *p, uint32_t data_sum);
+
+/* ---- ICMP errors about a TCP segment we sent (RFC 792, RFC 1191, RFC 5927) ---- */
+#define USN_ICMP_DEST_UNREACH 3
+#define USN_ICMP_TIME_EXCEEDED 11
+#define USN_ICMP_UNREACH_NET 0
+#define USN_ICMP_UNREACH_HOST 1
+#define USN_ICMP_UNREACH_PROTO 2
+#define USN_ICMP_UNREACH_PORT 3
+#define USN_ICMP_UNREACH_FRAG_NEEDED 4 /* RFC 1191: next-hop MTU in the header's last two bytes */
+/* What an ICMP error quotes of the packet that caused it: the IPv4 header
+ * and the first 8 bytes of its TCP header (RFC 792), which is all this
+ * stack reads (ports and sequence number). */
+struct usn_icmp_err_repr {
+	uint8_t type, code;
+	uint16_t next_hop_mtu;      /* destination unreachable code 4; else 0 */
+	uint32_t src, dst;          /* the quoted packet's addresses (ours, the peer's) */
+	uint16_t total_len;         /* the quoted packet's total length (RFC 1191's plateau search) */
+	uint16_t src_port, dst_port;
+	uint32_t seq;
+};
+/* Parses an error message (type 3 or 11, checksum already checked by
+ * usn_icmp_parse) whose quoted packet is IPv4 TCP: the 8-byte ICMP header,
+ * a quoted header of version 4 with IHL >= 5 all present, at least 8 bytes
+ * after it, and a first fragment. USN_WIRE_SHORT, USN_WIRE_VERSION,
+ * USN_WIRE_HDRLEN or USN_WIRE_MALFORMED (another protocol, a later
+ * fragment) otherwise. */
+enum usn_wire_err usn_icmp_err_parse(struct usn_cursor c, struct usn_icmp_err_repr *r);
 
 /* ---- TCP (RFC 9293) with options (RFC 7323, 2018) ---- */
 #define USN_TCP_HDR_LEN 20

@@ -9,8 +9,11 @@
  * ctl bit 0: recompute the IPv4/TCP/ICMP sums; bit 1: Ethernet addresses
  * from peer to stack; bit 2: aim at fixture flow ctl >> 4: IPv4 addresses
  * and TCP ports set, seq and ack read as offsets from what the flow expects;
- * (15: the newest flow, e.g. one an earlier record's SYN opened); bit 3:
- * IPv4 addresses only. dt: time before the frame (fz_time_of_byte). */
+ * (15: the newest flow, e.g. one an earlier record's SYN opened); an ICMP
+ * error (destination unreachable, time exceeded) is aimed by its quoted
+ * packet instead: addresses and ports of the flow's segments from the
+ * stack, the quoted seq an offset from the stack's next; bit 3: IPv4
+ * addresses only. dt: time before the frame (fz_time_of_byte). */
 #include <string.h>
 
 #include "fuzz_fixture.h"
@@ -31,6 +34,23 @@ static void frame_aim(struct fz *f, uint8_t *p, size_t len, uint8_t ctl)
 	usn_store_be32(ip + 12, FZ_PEER_IP);
 	usn_store_be32(ip + 16, FZ_STACK_IP);
 	size_t ihl = (size_t)(ip[0] & 15) * 4;
+	if ((ctl & 4) && ip[9] == USN_IPPROTO_ICMP && ihl >= USN_IPV4_HDR_LEN && f->n_flows &&
+	    len >= USN_ETH_HDR_LEN + ihl + 8 + USN_IPV4_HDR_LEN) {
+		uint8_t *q = ip + ihl + 8; /* the quoted IPv4 header */
+		unsigned k = ctl >> 4;
+		const struct fz_flow *fl = &f->flow[k == 15 ? f->n_flows - 1 : k % f->n_flows];
+		size_t qihl = (size_t)(q[0] & 15) * 4;
+		if (ip[ihl] != 3 && ip[ihl] != 11)
+			return;
+		usn_store_be32(q + 12, FZ_STACK_IP);
+		usn_store_be32(q + 16, FZ_PEER_IP);
+		if (len < USN_ETH_HDR_LEN + ihl + 8 + qihl + 8)
+			return;
+		usn_store_be16(q + qihl, fl->stack_port);
+		usn_store_be16(q + qihl + 2, fl->peer_port);
+		usn_store_be32(q + qihl + 4, usn_load_be32(q + qihl + 4) + fl->stack_nxt);
+		return;
+	}
 	if (!(ctl & 4) || ip[9] != USN_IPPROTO_TCP || ihl < USN_IPV4_HDR_LEN ||
 	    len < USN_ETH_HDR_LEN + ihl + USN_TCP_HDR_LEN || f->n_flows == 0)
 		return;

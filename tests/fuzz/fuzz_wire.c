@@ -158,6 +158,14 @@ static void fuzz_icmp(const struct wire_views *v, const uint8_t *p, size_t len)
 	FUZZ_CHECK(ef == ec);
 	if (ef == USN_WIRE_OK)
 		FUZZ_CHECK(memcmp(&rf, &rc, sizeof(rf)) == 0);
+	/* The quoted packet of an error message: flat and chained agree. */
+	struct usn_icmp_err_repr qf, qc;
+	memset(&qf, 0, sizeof(qf));
+	memset(&qc, 0, sizeof(qc));
+	enum usn_wire_err qef = usn_icmp_err_parse(v->cf, &qf), qec = usn_icmp_err_parse(v->cc, &qc);
+	FUZZ_CHECK(qef == qec);
+	if (qef == USN_WIRE_OK)
+		FUZZ_CHECK(memcmp(&qf, &qc, sizeof(qf)) == 0);
 	if (len < 8)
 		return;
 	/* Whatever the sum said, a header emitted over this data must verify

@@ -84,6 +84,15 @@ def write(d, name, data):
         f.write(data)
 
 
+def icmp_quote(typ, code, mtu, seq=12345, quote_tcp=8, qproto=6):
+    """An ICMP error quoting a packet from the stack: its IPv4 header and
+    quote_tcp bytes of TCP (ports 80 -> 50000, seq)."""
+    q = ipv4(qproto, b"\0" * 20, src=STACK_IP, dst=PEER_IP)[:20]
+    t = struct.pack("!HHI", 80, 50000, seq & 0xFFFFFFFF)[:quote_tcp]
+    h = struct.pack("!BBHHH", typ, code, 0, 0, mtu) + q + t
+    return h[:2] + struct.pack("!H", csum(h)) + h[4:]
+
+
 # ---- fuzz_wire: [max_buf-1][pre][seed:4] bytes ----
 def wire_seeds(d):
     frames = {
@@ -107,6 +116,10 @@ def wire_seeds(d):
     for i, (name, fr) in enumerate(sorted(frames.items())):
         ctl = bytes([[0, 0, 6, 13, 47][i % 5], i % 3, 0, 0, 0, 1 + i])
         write(d, name, ctl + fr)
+    # ICMP errors and their quoted packet (kept out of the numbering above,
+    # so that the other seeds stay as they were).
+    write(d, "icmp_frag_needed", bytes([0, 2, 0, 0, 0, 31]) + icmp_quote(3, 4, 1280))
+    write(d, "icmp_time_exceeded_short", bytes([6, 1, 0, 0, 0, 32]) + icmp_quote(11, 0, 0)[:30])
 
 
 # ---- fuzz_frame: [variant] then [ctl][dt][len:2][frame] ----
@@ -148,6 +161,32 @@ def frame_seeds(d):
     s["tcp_lies"] = bytes([0]) + rec(FIX | MACS | ADDRS, 0, frame_tcp(50001, 80, 1, 0, SYN, doff=15)) + \
         rec(FIX, 0, eth(0x0800) + ipv4(6, tcp(50002, 80, 1, 0, SYN), ihl=15)) + \
         rec(0, 0, eth(0x0800) + ipv4(6, tcp(50003, 80, 1, 0, SYN), total=1000))
+    # ICMP errors quoting each flow's segments (the quote aimed, seq an
+    # offset from the stack's next): fragmentation needed inside the
+    # flight, with MTU 0 and below the floor, outside it; unreachable (hard
+    # in SYN-SENT), time exceeded; a short quote, a quoted UDP packet.
+    def icmp_err(typ, code, mtu, seq, quote_tcp=8, qproto=6):
+        q = ipv4(qproto, b"\0" * 20, src=STACK_IP, dst=PEER_IP)[:20]
+        t = struct.pack("!HHI", 0, 0, seq & 0xFFFFFFFF)[:quote_tcp]
+        h = struct.pack("!BBHHH", typ, code, 0, 0, mtu) + q + t
+        h = h[:2] + struct.pack("!H", csum(h)) + h[4:]
+        return eth(0x0800) + ipv4(1, h, src=bytes([198, 18, 0, 9]))
+    for k in range(15):
+        s["icmp_err_flow%02d" % k] = bytes([2]) + \
+            rec(aim(k), 0, icmp_err(3, 4, 1280, -1)) + \
+            rec(aim(k), 0, icmp_err(3, 4, 0, -1)) + \
+            rec(aim(k), 0, icmp_err(3, 4, 100, -1)) + \
+            rec(aim(k), 0, icmp_err(3, 4, 576, 100000)) + \
+            rec(aim(k), 5, icmp_err(11, 0, 0, -1)) + \
+            rec(aim(k), 5, icmp_err(3, 1, 0, -1)) + \
+            rec(aim(k), 200, icmp_err(3, 3, 0, -1)) + \
+            rec(aim(k), 250, frame_tcp(0, 0, 0, 0, ACK | PSH, payload=b"after"))
+    s["icmp_err_malformed"] = bytes([0]) + \
+        rec(aim(2), 0, icmp_err(3, 4, 1280, -1, quote_tcp=4)) + \
+        rec(aim(2), 0, icmp_err(3, 4, 1280, -1, qproto=17)) + \
+        rec(aim(13), 0, icmp_err(3, 3, 0, -1)[:-10]) + \
+        rec(FIX | MACS | ADDRS, 0, icmp_err(3, 4, 1280, 5)) + \
+        rec(aim(2), 0, icmp_err(12, 0, 0, -1))
     for name, data in s.items():
         write(d, name, data)
 

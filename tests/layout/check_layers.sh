@@ -26,6 +26,7 @@ declare -A may=(
 declare -A tcp_rank=(
 	[tcp_worker]=7                           # the stack layer's entry: set-up (wires the timeouts), the flush
 	[tcp_api]=6 [tcp_input]=6 [tcp_timeout]=6 # entries: the application, IPv4 input, the wheel
+	[tcp_icmp]=6                              # entry: ICMP errors (RFC 5927, 1191)
 	[tcp_output]=5                                           # segments out
 	[tcp_conn]=4                                             # lifecycle, set_state, pending list, shutdown
 	[tcp_event]=3 [tcp_timer]=3                              # events to the application; which timer runs when
