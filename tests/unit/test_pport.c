@@ -266,8 +266,15 @@ static void test_rx_plain(void **state)
 	assert_true(partial);
 	assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER, f, len, true, &flags, &seg, &partial, &sw));
 	assert_int_equal(flags, 0);
-	/* A partial UDP sum without offsets cannot be finished: not claimed. */
+	/* A partial UDP sum: a local sender's, taken as TCP's is (the stack
+	 * would find the unfinished sum wrong and drop every datagram). */
 	len = frame_make(f, false, 5, 17, 0xc6120001, 0xc6120002, 53, 53, 10);
+	assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER | TP_STATUS_CSUMNOTREADY, f, len, true, &flags,
+				      &seg, &partial, &sw));
+	assert_int_equal(flags, USN_BUF_RX_L4_CSUM_GOOD);
+	assert_true(partial);
+	/* Any other protocol's is not claimed. */
+	len = frame_make(f, false, 5, 1, 0xc6120001, 0xc6120002, 53, 53, 10);
 	assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER | TP_STATUS_CSUMNOTREADY, f, len, true, &flags,
 				      &seg, &partial, &sw));
 	assert_int_equal(flags, 0);
