@@ -245,9 +245,11 @@ static int usn_udp_send(struct usn_worker *w, uint16_t src_port, const struct us
 	if (fn) {
 		fn(arg, payload);
 		sum = usn_cursor_csum(payload);
-	} else {
+	} else if (len) {
 		usn_cursor_write(payload, data, len);
 		sum = csum ? usn_csum_table_range(csum, 0, len) : usn_csum_partial(data, len, 0);
+	} else {
+		sum = 0; /* an empty datagram; data may be NULL */
 	}
 	usn_prof_leave(w);
 	struct usn_udp_repr r = {.src_port = src_port, .dst_port = dst_port, .len = (uint16_t)l4_len};

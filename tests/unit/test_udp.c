@@ -396,7 +396,12 @@ static void test_send_ref_and_writer(void **state)
 	assert_int_equal(usn_udp_send_writer(f.w, 5000, &peer, 6000, 10, NULL, NULL), -EINVAL);
 	simnet_run_until(&f.net, NULL, NULL, 0);
 	assert_int_equal(netfix_capture(&f), 0);
-	assert_int_equal(usn_worker_stats(f.w)->udp_tx_dgrams, 3);
+	/* An empty datagram, no data pointer needed. */
+	assert_int_equal(usn_udp_send_ref(f.w, 5002, &peer, 6002, NULL, 0, NULL), 0);
+	simnet_run_until(&f.net, NULL, NULL, 0);
+	assert_true(netfix_capture(&f) > 0);
+	expect_udp(&f, 5002, 6002, NULL, 0);
+	assert_int_equal(usn_worker_stats(f.w)->udp_tx_dgrams, 4);
 	netfix_teardown(&f);
 }
 
