@@ -784,6 +784,7 @@ static void test_udp_never_allocates(void **state)
 	usn_stack_config_init(&cfg, 0, 15);
 	cfg.icmp_error_rate = 100;
 	cfg.icmp_error_burst = 10;
+	cfg.udp_max_ports = 32;
 	struct usn_sim_port_config pc;
 	memset(&pc, 0, sizeof(pc));
 	pc.buf_size = 512; /* datagrams over 470 bytes travel chained */
@@ -801,7 +802,7 @@ static void test_udp_never_allocates(void **state)
 	usn_sim_port_set_faults(a->port, &f);
 	struct uapp client = {0}, server = {.echo = 1};
 	assert_int_equal(usn_udp_bind(b->stack, 7, udp_recv, &server), 0);
-	for (uint16_t p = 0; p < 8; p++)
+	for (uint16_t p = 0; p < 32; p++)
 		assert_int_equal(usn_udp_bind(a->stack, (uint16_t)(20000 + p), udp_recv, &client), 0);
 	struct usn_csum_table tab;
 	assert_int_equal(usn_csum_table_build(&tab, pattern, 1400), 0);
@@ -813,7 +814,7 @@ static void test_udp_never_allocates(void **state)
 	uint32_t sent = 0;
 	for (uint32_t i = 0; i < 400; i++) {
 		uint32_t len = (i * 37) % 1401;
-		uint16_t sport = (uint16_t)(20000 + i % 8);
+		uint16_t sport = (uint16_t)(20000 + i % 32);
 		int rc = i % 2 ? usn_udp_send_ref(wa, sport, &to_b, 7, pattern, len, len == 1400 ? &tab : NULL)
 			       : usn_udp_send_writer(wa, sport, &to_b, 7, len, pattern_writer, NULL);
 		fails += rc != 0 && rc != -EAGAIN;
@@ -844,7 +845,7 @@ static void test_udp_never_allocates(void **state)
 	assert_int_equal(server.rx_bad, 0);
 	assert_int_equal(server.echo_fail, 0);
 	/* b has two workers on the simulated port (as many as a test backend
-	 * gives it otherwise): the eight flows spread, steered in software
+	 * gives it otherwise): the 32 flows spread, steered in software
 	 * where the port has no RSS. */
 	if (nw >= 2) {
 		assert_true(answering >= 2);
