@@ -59,7 +59,6 @@ enum usn_net_verdict usn_ipv4_input(struct usn_worker *w, struct usn_buf *frame,
 	case USN_IPPROTO_TCP:
 		out->ip = ip;
 		out->data = l4;
-		out->l3 = usn_cursor_take(l3, ip.total_len);
 		return USN_NET_TCP;
 	case USN_IPPROTO_UDP:
 		out->ip = ip;

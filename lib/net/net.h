@@ -37,7 +37,7 @@ enum usn_net_verdict {
 struct usn_net_l4 {
 	struct usn_ipv4_repr ip;
 	struct usn_cursor data; /* the IPv4 payload (Ethernet padding cut) */
-	struct usn_cursor l3;   /* the IPv4 packet, header to total_len (an ICMP error quotes it) */
+	struct usn_cursor l3;   /* UDP: the IPv4 packet, header to total_len (an ICMP error quotes it) */
 };
 
 /* One received frame: Ethernet, then ARP (answered, learned) or IPv4, then
