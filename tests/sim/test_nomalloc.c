@@ -844,12 +844,12 @@ static void test_udp_never_allocates(void **state)
 	assert_int_equal(client.rx_bad, 0);
 	assert_int_equal(server.rx_bad, 0);
 	assert_int_equal(server.echo_fail, 0);
-	/* b has two workers on the simulated port (as many as a test backend
-	 * gives it otherwise): the 32 flows spread, steered in software
-	 * where the port has no RSS. */
-	if (nw >= 2) {
+	/* b has two workers on the simulated port, which has no RSS: worker 0
+	 * steers the 32 flows in software and both answer. (A test backend
+	 * with RSS spreads them by its own classifier, not checked here.) */
+	if (nw >= 2 && !(usn_stack_worker(b->stack, 0)->hal->offloads & USN_HAL_OFF_RSS)) {
 		assert_true(answering >= 2);
-		assert_true(sb.steer_tx > 0 || (usn_stack_worker(b->stack, 0)->hal->offloads & USN_HAL_OFF_RSS));
+		assert_true(sb.steer_tx > 0);
 	}
 	assert_true(sb.icmp_errors_tx >= 10);
 	assert_true(sb.icmp_errors_suppressed > 0);
