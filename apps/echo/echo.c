@@ -1,7 +1,8 @@
-/* usn_echo: a TCP echo server (RFC 862) on libusnet, on the port backend.h
- * opens (the Linux packet port with --iface, else DPDK). Each connection
- * copies what it receives into a preallocated ring and sends it back by
- * reference. */
+/* usn_echo: a TCP and UDP echo server (RFC 862) on libusnet, on the port
+ * backend.h opens (the Linux packet port with --iface, else DPDK). Each
+ * TCP connection copies what it receives into a preallocated ring and
+ * sends it back by reference; each UDP datagram goes straight back, its
+ * payload copied into the answer by a writer. */
 #define _GNU_SOURCE
 
 #include <arpa/inet.h>
@@ -18,6 +19,7 @@
 #include "usnet/backend.h"
 #include "usnet/stack.h"
 #include "usnet/tcp.h"
+#include "usnet/udp.h"
 
 /* Per-connection ring: what arrived and is not yet acknowledged by the
  * peer. The receive window is half of it, less what the ring holds
@@ -40,7 +42,8 @@ static const char usage[] =
     "PORT says which network port to use (see \"port:\" below)\n"
     "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
     "  --gw ADDR            next hop for off-link peers (default: none)\n"
-    "  --port N             TCP port to echo on, 1..65535 (default 7)\n"
+    "  --port N             TCP and UDP port to echo on, 1..65535 (default 7)\n"
+    "  --no-udp             echo on TCP only: datagrams to the port get ICMP port unreachable (default: UDP too)\n"
     "  --workers N          workers, one per queue and core, 1..64 (default 1; with DPDK, EAL -l must list N lcores)\n"
     "  --idle-backoff-us N  sleep up to N us when idle instead of spinning, 0..1000000 (default 0: spin)\n"
     "  --max-conns N        connections per worker, 1..1000000; each reserves a 64 KiB ring, backed once it carries data (default 65536)\n"
@@ -55,6 +58,7 @@ struct echo_opts {
 	uint16_t port, workers;
 	uint32_t idle_backoff_us;
 	uint32_t max_conns;
+	bool no_udp;
 	struct observe_opts obs; /* --stats-interval, --pcap */
 };
 
@@ -79,6 +83,7 @@ struct echo_worker {
 	uint8_t *rings;
 	struct echo_conn *free;
 	uint64_t accepted, closed, reset, bytes, overflow, no_slot;
+	uint64_t udp_dgrams, udp_bytes, udp_not_sent;
 };
 
 struct echo_app {
@@ -216,6 +221,39 @@ static int echo_worker_main(void *arg, uint16_t id)
 	return 0;
 }
 
+/* ---- UDP echo (runs on the worker that received the datagram) ---- */
+
+/* The answer's payload: the received one, read through its cursor (which
+ * may span chained buffers) while the handler still holds it. */
+static void echo_udp_write(void *arg, struct usn_cursor dst)
+{
+	const struct usn_cursor *src = arg;
+	uint8_t bounce[512];
+
+	for (uint32_t off = 0; off < usn_cursor_size(*src);) {
+		size_t n = usn_cursor_read(usn_cursor_drop(*src, off), bounce, sizeof(bounce));
+
+		usn_cursor_write(usn_cursor_drop(dst, off), bounce, n);
+		off += (uint32_t)n;
+	}
+}
+
+static void echo_udp_recv(struct usn_worker *w, void *user, const struct usn_addr *peer, uint16_t peer_port,
+			  uint16_t local_port, struct usn_cursor data)
+{
+	struct echo_worker *ew = usn_worker_user(w);
+
+	(void)user;
+	/* A datagram that cannot go back now (TX or ARP queue full, no
+	 * buffer) is dropped, as UDP may: counted, never waited for. */
+	if (usn_udp_send_writer(w, local_port, peer, peer_port, usn_cursor_size(data), echo_udp_write, &data) == 0) {
+		ew->udp_dgrams++;
+		ew->udp_bytes += usn_cursor_size(data);
+	} else {
+		ew->udp_not_sent++;
+	}
+}
+
 /* ---- set-up ---- */
 
 /* A number in lo..hi (cli_parse_u64's syntax). */
@@ -253,6 +291,14 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 			return -1;
 		default:
 			break;
+		}
+		if (strcmp(name, "--no-udp") == 0) {
+			o->no_udp = true;
+			continue;
+		}
+		if (strncmp(name, "--no-udp=", 9) == 0) {
+			snprintf(msg, msg_len, "--no-udp takes no value (see --help)");
+			return -1;
 		}
 		eq = strchr(name, '=');
 		if (eq) {
@@ -435,6 +481,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usn_echo: cannot listen on port %u: %s\n", o.port, strerror(-rc));
 		goto out_stack;
 	}
+	if (!o.no_udp) {
+		rc = usn_udp_bind(app.stack, o.port, echo_udp_recv, NULL);
+		if (rc != 0) {
+			fprintf(stderr, "usn_echo: cannot bind UDP port %u: %s\n", o.port, strerror(-rc));
+			goto out_stack;
+		}
+	}
 	usn_backend_attach(b, app.stack);
 	rc = observe_start(&ob, &o.obs, b, app.stack, NULL, msg, sizeof(msg));
 	if (rc != 0) {
@@ -452,9 +505,9 @@ int main(int argc, char **argv)
 
 		inet_ntop(AF_INET, &a, ip, sizeof(ip));
 		printf(
-		    "usn_echo: listening on %s/%u port %u, mac %02x:%02x:%02x:%02x:%02x:%02x, %u worker%s, "
+		    "usn_echo: listening on %s/%u port %u (%s), mac %02x:%02x:%02x:%02x:%02x:%02x, %u worker%s, "
 		    "mtu %u, offloads 0x%x\n",
-		    ip, o.prefix, o.port, hal->mac[0], hal->mac[1], hal->mac[2], hal->mac[3], hal->mac[4],
+		    ip, o.prefix, o.port, o.no_udp ? "tcp" : "tcp, udp", hal->mac[0], hal->mac[1], hal->mac[2], hal->mac[3], hal->mac[4],
 		    hal->mac[5], o.workers, o.workers == 1 ? "" : "s", hal->mtu, hal->offloads);
 	}
 	rc = usn_backend_run(b, echo_worker_main, &app);
@@ -472,6 +525,10 @@ int main(int argc, char **argv)
 		printf("echo worker %u: connections=%" PRIu64 " closed=%" PRIu64 " not_normal=%" PRIu64
 		       " bytes=%" PRIu64 " overflow_aborts=%" PRIu64 " no_slot=%" PRIu64 "\n",
 		       i, ew->accepted, ew->closed, ew->reset, ew->bytes, ew->overflow, ew->no_slot);
+		if (!o.no_udp)
+			printf("echo worker %u: udp_datagrams=%" PRIu64 " udp_bytes=%" PRIu64 " udp_not_sent=%" PRIu64
+			       "\n",
+			       i, ew->udp_dgrams, ew->udp_bytes, ew->udp_not_sent);
 	}
 	usn_backend_attach(b, NULL);
 out_stack:

@@ -69,13 +69,15 @@ size_t usn_pport_rss_prog(struct sock_filter *f, size_t cap, uint16_t key, uint1
 
 	if (n_queues == 0)
 		return 0;
-	/* IPv4 (the frame's protocol, VLAN tag already taken off), TCP, not
-	 * a fragment, a header of at least 20 bytes: as the stack's software
-	 * steering (usn_worker_steer_target); anything else to worker 0. */
+	/* IPv4 (the frame's protocol, VLAN tag already taken off), TCP or
+	 * UDP (whose ports sit where TCP's do), not a fragment, a header of
+	 * at least 20 bytes: as the stack's software steering
+	 * (usn_worker_steer_target); anything else to worker 0. */
 	emit(&p, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL));
 	guard(&p, BPF_JEQ, 0x0800, true);
 	emit(&p, BPF_LD | BPF_B | BPF_ABS, 0, 0, net + IP_PROTO);
-	guard(&p, BPF_JEQ, 6, true);
+	emit(&p, BPF_JMP | BPF_JEQ | BPF_K, 2, 0, 6); /* TCP: past the UDP check and its return */
+	guard(&p, BPF_JEQ, 17, true);
 	emit(&p, BPF_LD | BPF_H | BPF_ABS, 0, 0, net + IP_FRAG);
 	guard(&p, BPF_JSET, 0x3fff, false);
 	emit(&p, BPF_LD | BPF_B | BPF_ABS, 0, 0, net);

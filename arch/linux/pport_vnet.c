@@ -29,8 +29,10 @@ static uint16_t ld_be16(const uint8_t *p)
 }
 
 /* Whether the partial checksum at csum_start/csum_off of frame[0..len) is
- * the TCP checksum of an IPv4 packet (Ethernet, optionally one VLAN tag). */
-static bool at_tcp_sum(const uint8_t *frame, uint32_t len, uint32_t csum_start, uint32_t csum_off)
+ * the checksum of protocol proto (its field at sum_off in the header) of an
+ * IPv4 packet (Ethernet, optionally one VLAN tag). */
+static bool at_l4_sum(const uint8_t *frame, uint32_t len, uint32_t csum_start, uint32_t csum_off, uint8_t proto,
+		      uint32_t sum_off)
 {
 	uint32_t l2 = 14;
 	uint16_t type;
@@ -44,9 +46,14 @@ static bool at_tcp_sum(const uint8_t *frame, uint32_t len, uint32_t csum_start, 
 			return false;
 		type = ld_be16(frame + 16);
 	}
-	if (type != 0x0800 || (frame[l2] >> 4) != 4 || (frame[l2] & 15u) < 5 || frame[l2 + 9] != 6)
+	if (type != 0x0800 || (frame[l2] >> 4) != 4 || (frame[l2] & 15u) < 5 || frame[l2 + 9] != proto)
 		return false;
-	return csum_start == l2 + (frame[l2] & 15u) * 4u && csum_off == 16;
+	return csum_start == l2 + (frame[l2] & 15u) * 4u && csum_off == sum_off;
+}
+
+static bool at_tcp_sum(const uint8_t *frame, uint32_t len, uint32_t csum_start, uint32_t csum_off)
+{
+	return at_l4_sum(frame, len, csum_start, csum_off, 6, 16);
 }
 
 bool usn_pport_rx_meta(const uint8_t *vnet, uint32_t tp_status, uint8_t *frame, uint32_t len, bool whole,
@@ -58,12 +65,14 @@ bool usn_pport_rx_meta(const uint8_t *vnet, uint32_t tp_status, uint8_t *frame, 
 	*sw = false;
 	if (!vnet) {
 		/* Plain frames: the TPACKET status says as much, without the
-		 * offsets. A partial sum is taken where it is a TCP one. */
+		 * offsets. A partial sum is taken where it is a TCP or UDP one
+		 * (a local sender's: the bytes never crossed a wire). */
 		if (tp_status & TP_STATUS_CSUM_VALID) {
 			*flags |= USN_BUF_RX_L4_CSUM_GOOD;
 		} else if (tp_status & TP_STATUS_CSUMNOTREADY) {
 			uint32_t l2 = len >= 14 && ld_be16(frame + 12) == 0x8100 ? 18u : 14u;
-			if (len >= l2 + 20 && at_tcp_sum(frame, len, l2 + (frame[l2] & 15u) * 4u, 16)) {
+			uint32_t l4 = len >= l2 + 20 ? l2 + (frame[l2] & 15u) * 4u : 0;
+			if (l4 && (at_tcp_sum(frame, len, l4, 16) || at_l4_sum(frame, len, l4, 6, 17, 6))) {
 				*flags |= USN_BUF_RX_L4_CSUM_GOOD;
 				*partial = true;
 			}

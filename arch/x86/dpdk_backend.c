@@ -561,8 +561,10 @@ static int port_setup(struct usn_dpdk_backend *b, const struct backend_opts *o, 
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_key = key;
 		conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+		/* UDP by its ports too, as software steering hashes it. */
 		conf.rx_adv_conf.rss_conf.rss_hf =
-		    info.flow_type_rss_offloads & (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP);
+		    info.flow_type_rss_offloads &
+		    (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_NONFRAG_IPV4_UDP);
 		if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH)
 			conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
 		rss = true;

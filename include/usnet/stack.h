@@ -96,6 +96,16 @@ struct usn_stack_config {
 	 * start (hal->ops->random). Set it only for reproducible tests. */
 	uint32_t tcp_cookie_secret[4];
 
+	/* UDP ports that may be bound at once (usn_udp_bind), each on every
+	 * worker: a table per worker made at start [16], at most 65535. */
+	uint32_t udp_max_ports;
+	/* ICMP errors (port unreachable) a worker sends, per second, on
+	 * average [1000], after a burst of up to icmp_error_burst [50] (Linux's
+	 * icmp_msgs_per_sec and icmp_msgs_burst); beyond it they are counted
+	 * (icmp_errors_suppressed) and not sent. At most 1000000 each. */
+	uint32_t icmp_error_rate;
+	uint32_t icmp_error_burst;
+
 	uint32_t arp_entries;      /* ARP cache entries per worker [256] */
 	uint32_t arp_timeout_ms;   /* entry lifetime [60000] */
 	uint32_t arp_retry_ms;     /* request retry interval [1000] */

@@ -38,6 +38,8 @@
 	X(tcp_probe_timeouts) X(tcp_challenge_acks_skipped)                                           \
 	X(steer_tx) X(steer_rx) X(tcp_spurious_rto) X(timers_fired)                                    \
 	X(rx_coalesced) X(gro_frames) X(gro_segs) X(tcp_tso_frames) X(tcp_zcopy_bytes)                 \
+	X(udp_rx_dgrams) X(udp_rx_bytes) X(udp_tx_dgrams) X(udp_tx_bytes) X(drop_udp_no_port)          \
+	X(drop_udp_csum) X(drop_udp_short) X(drop_udp_len) X(icmp_errors_tx) X(icmp_errors_suppressed) \
 	USN_STATS_GAUGES(X)
 
 /* Gauges: levels, not counts (they go down as well as up). Connections by
@@ -81,6 +83,15 @@
  * pmtu_expired its entries that timed out (back to the interface MTU),
  * pmtu_evicted those a full cache replaced, tcp_pmtu_cached_opens the new
  * connections that started from a cached, smaller MTU. */
+/* UDP: udp_rx_dgrams counts datagrams given to a bound port's handler
+ * (udp_rx_bytes their payload), udp_tx_dgrams those sent (udp_tx_bytes
+ * their payload); drop_udp_no_port the datagrams to a port nobody bound
+ * (each answered with port unreachable, unless that is forbidden or
+ * limited), drop_udp_csum those with a wrong checksum, drop_udp_short
+ * those under 8 bytes or with a length field under 8, drop_udp_len those
+ * whose length field runs past the IP payload. icmp_errors_tx counts the
+ * ICMP errors sent, icmp_errors_suppressed those the rate limit held back
+ * (usnet/stack.h: icmp_error_rate). */
 struct usn_stats {
 #define USN_STATS_DECLARE(name) uint64_t name;
 	USN_STATS_FIELDS(USN_STATS_DECLARE)

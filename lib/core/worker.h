@@ -27,6 +27,7 @@ struct usn_arp_cache;    /* lib/net/arp.c: opaque here */
 struct usn_pmtu_cache;   /* lib/net/pmtu.c: opaque here */
 struct usn_tcp_worker;   /* lib/tcp/: opaque here */
 struct usn_tcp_shared;   /* lib/tcp/: listeners, read-only once workers run */
+struct usn_udp_worker;   /* lib/udp/: the bound ports, opaque here */
 
 struct usn_worker {
 	struct usn_stack *stack;
@@ -49,8 +50,13 @@ struct usn_worker {
 	struct usn_arp_cache *arp;
 	struct usn_pmtu_cache *pmtu;
 	struct usn_tcp_worker *tcp;
+	struct usn_udp_worker *udp;
 	struct usn_stats stats;
 	uint16_t ip_id; /* IPv4 identification, per worker (lib/net/ipv4.c) */
+	/* ICMP errors' token bucket (lib/net/icmp_error.c): credit in
+	 * millionths of a message, refilled from the clock. */
+	uint64_t icmp_err_credit;
+	uint64_t icmp_err_last_us;
 
 	/* Inter-worker messages (software RSS, ARP learned); inbox[i] is
 	 * written only by worker i. NULL entries when there is one worker. */

@@ -528,3 +528,13 @@ void usn_arp_destroy(struct usn_worker *w, struct usn_arp_cache *a)
 	usn_worker_mem_free(w, a->tab, sizeof(*a->tab) * a->cap);
 	usn_worker_mem_free(w, a, sizeof(*a));
 }
+
+bool usn_arp_can_send(struct usn_worker *w, uint32_t next_hop)
+{
+	struct usn_arp_cache *a = w->arp;
+	if (usn_arp_get(w, a, next_hop))
+		return true;
+	if (a->q_n >= a->q_cap)
+		return false;
+	return usn_arp_pending_find(a, next_hop) || usn_arp_pending_find(a, 0);
+}

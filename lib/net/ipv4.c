@@ -59,6 +59,11 @@ enum usn_net_verdict usn_ipv4_input(struct usn_worker *w, struct usn_buf *frame,
 		out->ip = ip;
 		out->data = l4;
 		return USN_NET_TCP;
+	case USN_IPPROTO_UDP:
+		out->ip = ip;
+		out->data = l4;
+		out->l3 = usn_cursor_take(l3, ip.total_len);
+		return USN_NET_UDP;
 	default:
 		w->stats.drop_ip_proto++;
 		goto drop;

@@ -33,11 +33,13 @@ enum usn_net_verdict {
 	USN_NET_DONE = 0, /* the frame was consumed: ARP, ICMP, or dropped and counted */
 	USN_NET_TCP,      /* an IPv4 TCP segment for us, in *out: the caller owns the frame */
 	USN_NET_ICMP_ERR, /* an ICMP error about a TCP segment we sent, in out->err: the caller owns the frame */
+	USN_NET_UDP,      /* an IPv4 UDP datagram for us, in *out: the caller owns the frame */
 };
 struct usn_net_l4 {
 	struct usn_ipv4_repr ip;
 	struct usn_cursor data; /* the IPv4 payload (Ethernet padding cut) */
 	struct usn_icmp_err_repr err; /* USN_NET_ICMP_ERR: what it says and quotes */
+	struct usn_cursor l3;   /* UDP: the IPv4 packet, header to total_len (an ICMP error quotes it) */
 };
 
 /* One received frame: Ethernet, then ARP (answered, learned) or IPv4, then
@@ -78,6 +80,27 @@ uint16_t usn_pmtu_get(struct usn_worker *w, uint32_t dst);
 /* Records that the path to dst carries at most mtu (only ever lowers a
  * live entry; a full cache replaces its oldest entry, pmtu_evicted). */
 void usn_pmtu_update(struct usn_worker *w, uint32_t dst, uint16_t mtu);
+/* Whether usn_arp_send would take a frame for next_hop now rather than
+ * drop it: the entry is usable, or the resolution queue has room. For a
+ * sender that can refuse (UDP: -EAGAIN) instead of losing the frame. */
+bool usn_arp_can_send(struct usn_worker *w, uint32_t next_hop);
+
+/* ICMP errors (RFC 792, RFC 1122 3.2.2, RFC 1812 4.3.2), for any layer
+ * that must report one: an error of `type` and `code` (`rest`, the word
+ * after the checksum: 0, or the next-hop MTU for fragmentation needed)
+ * about the received packet `l3` (its IPv4 header to total_len, parsed in
+ * *ip) that arrived in `frame` (read for its Ethernet destination; not
+ * taken: the caller still owns and frees it). The quote is the packet's
+ * header and as much of its data as keeps the error within 576 bytes
+ * (RFC 1812 4.3.2.3; at least the 8 bytes RFC 792 asks for). Nothing is
+ * sent about an ICMP error, a packet to a broadcast or multicast address
+ * (IP or link layer), a fragment other than the first, or a packet whose
+ * source is not one host (RFC 1122 3.2.2); -EPERM then. A per-worker token
+ * bucket (icmp_error_rate per second, icmp_error_burst) limits them:
+ * -EAGAIN, counted in icmp_errors_suppressed. -ENOBUFS without a buffer;
+ * else usn_ipv4_output's return (0: sent, counted in icmp_errors_tx). */
+int usn_icmp_error_send(struct usn_worker *w, const struct usn_buf *frame, const struct usn_ipv4_repr *ip,
+			struct usn_cursor l3, uint8_t type, uint8_t code, uint32_t rest);
 
 /* ARP's per-worker state, made and freed by the stack layer. */
 struct usn_arp_cache *usn_arp_create(struct usn_worker *w);

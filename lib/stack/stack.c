@@ -1,6 +1,6 @@
 /* libusnet stack object (lib/stack): configuration defaults and checks, and
  * the assembly of every worker: its ground floor (lib/core), its ARP cache
- * (lib/net) and its TCP tables (lib/tcp). All memory a worker will ever use
+ * (lib/net), its TCP tables (lib/tcp) and its UDP ports (lib/udp). All memory a worker will ever use
  * is allocated here, on its node, so the per-packet path never calls malloc. */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "core/worker.h"
 #include "net/net.h"
 #include "tcp/tcp.h"
+#include "udp/udp.h"
 #include "usnet/stack.h"
 
 /* Slots of each inter-worker ring (one per ordered pair of workers): room for
@@ -109,6 +110,12 @@ int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_
 		USN_CFG_FAIL("pmtu_min: %u is below 68", (unsigned)cfg->pmtu_min);
 	if (cfg->pmtu_entries > (1u << 20))
 		USN_CFG_FAIL("pmtu_entries: %u is too many", (unsigned)cfg->pmtu_entries);
+	if (cfg->udp_max_ports > 65535)
+		USN_CFG_FAIL("udp_max_ports: %u exceeds 65535", (unsigned)cfg->udp_max_ports);
+	if (cfg->icmp_error_rate > 1000000)
+		USN_CFG_FAIL("icmp_error_rate: %u exceeds 1000000 per second", (unsigned)cfg->icmp_error_rate);
+	if (cfg->icmp_error_burst > 1000000)
+		USN_CFG_FAIL("icmp_error_burst: %u exceeds 1000000", (unsigned)cfg->icmp_error_burst);
 	if (cfg->arp_entries > (1u << 24))
 		USN_CFG_FAIL("arp_entries: %u is too many", (unsigned)cfg->arp_entries);
 	if (cfg->arp_queue_len > (1u << 20))
@@ -159,6 +166,9 @@ static void usn_config_fill_defaults(struct usn_stack_config *c, const struct us
 	USN_DEFAULT(tcp_challenge_ack_limit, 1000);
 	USN_DEFAULT(tcp_sendq_max, c->tcp_max_conns * 4);
 	USN_DEFAULT(tcp_sendq_per_conn, 64);
+	USN_DEFAULT(udp_max_ports, 16);
+	USN_DEFAULT(icmp_error_rate, 1000);
+	USN_DEFAULT(icmp_error_burst, 50);
 	USN_DEFAULT(arp_entries, 256);
 	USN_DEFAULT(arp_timeout_ms, 60000);
 	USN_DEFAULT(arp_retry_ms, 1000);
@@ -196,6 +206,9 @@ static struct usn_worker *usn_worker_alloc(struct usn_stack *s, uint16_t id)
 	w->ip_id = (uint16_t)(id * 0x1000u);
 	w->now_us = usn_hal_clock_us(s->hal, &w->now_cycles);
 	w->pub_last_us = w->now_us;
+	/* A full bucket of ICMP errors at start. */
+	w->icmp_err_credit = (uint64_t)s->cfg.icmp_error_burst * 1000000u;
+	w->icmp_err_last_us = w->now_us;
 	usn_wheel_init(&w->wheel, 1000000u / s->cfg.timer_hz ? 1000000u / s->cfg.timer_hz : 1, w->now_us);
 	w->cache_cap = s->cfg.bufs_per_worker;
 	/* An eighth of the cache for control frames only (usn_worker_buf_alloc_ctl):
@@ -334,6 +347,9 @@ struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_c
 		w->tcp = usn_tcp_worker_create(w);
 		if (!w->tcp)
 			goto fail_destroy;
+		w->udp = usn_udp_worker_create(w);
+		if (!w->udp)
+			goto fail_destroy;
 	}
 	return s;
 
@@ -359,6 +375,9 @@ void usn_stack_destroy(struct usn_stack *s)
 			if (w->tcp)
 				usn_tcp_worker_destroy(w, w->tcp);
 			w->tcp = NULL;
+			if (w->udp)
+				usn_udp_worker_destroy(w, w->udp);
+			w->udp = NULL;
 			if (w->arp)
 				usn_arp_destroy(w, w->arp);
 			w->arp = NULL;

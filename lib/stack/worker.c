@@ -12,6 +12,7 @@
 #include "core/worker.h"
 #include "net/net.h"
 #include "tcp/tcp.h"
+#include "udp/udp.h"
 #include "wire/wire.h"
 
 /* Statistics are published at most this often while busy (worker time). */
@@ -46,8 +47,9 @@ static void usn_worker_icmp_err(struct usn_worker *w, struct usn_buf *frame, con
 }
 
 /* The frames of one burst this worker handles: GRO across the burst, then
- * each frame through Ethernet, ARP/IPv4 and ICMP (lib/net), and the TCP
- * segments among them to lib/tcp. Consumes them all. */
+ * each frame through Ethernet, ARP/IPv4 and ICMP (lib/net), the TCP
+ * segments among them to lib/tcp, the UDP datagrams to lib/udp. Consumes
+ * them all. */
 static void usn_worker_input(struct usn_worker *w, struct usn_buf **frames, uint16_t n)
 {
 	usn_prof_enter(w, USN_PROF_NET);
@@ -66,6 +68,9 @@ static void usn_worker_input(struct usn_worker *w, struct usn_buf **frames, uint
 			break;
 		case USN_NET_ICMP_ERR:
 			usn_worker_icmp_err(w, frames[i], &l4.err);
+			break;
+		case USN_NET_UDP:
+			usn_udp_input(w, frames[i], &l4);
 			break;
 		}
 	}
@@ -189,7 +194,9 @@ void usn_worker_start(struct usn_worker *w)
 }
 
 /* Software RSS (worker 0 on a port without RSS): the worker an IPv4/TCP
- * frame belongs to, by usn_stack_flow_worker, as active open chooses; 0
+ * or IPv4/UDP frame belongs to, by usn_stack_flow_worker over its 4-tuple
+ * (as active open chooses; a UDP port is bound on every worker, so any
+ * worker answers its datagrams); 0
  * for everything else (ARP, ICMP, fragments and malformed frames stay with
  * worker 0, whose input counts and drops what it must). The headers are
  * read with the wire parsers; the IPv4 sum is left to the worker that
@@ -204,8 +211,10 @@ static uint16_t usn_worker_steer_target(const struct usn_worker *w, struct usn_b
 	if (usn_eth_parse(c, &eth) != USN_WIRE_OK || eth.ethertype != USN_ETHERTYPE_IPV4)
 		return 0;
 	struct usn_cursor l3 = usn_cursor_drop(c, eth.hdr_len);
-	if (usn_ipv4_parse(l3, &ip, true) != USN_WIRE_OK || ip.proto != USN_IPPROTO_TCP || usn_ipv4_is_fragment(&ip))
+	if (usn_ipv4_parse(l3, &ip, true) != USN_WIRE_OK ||
+	    (ip.proto != USN_IPPROTO_TCP && ip.proto != USN_IPPROTO_UDP) || usn_ipv4_is_fragment(&ip))
 		return 0;
+	/* UDP's ports sit where TCP's do: the first four bytes. */
 	if (usn_tcp_ports_parse(usn_cursor_drop(usn_cursor_take(l3, ip.total_len), ip.hdr_len), &sport, &dport) !=
 	    USN_WIRE_OK)
 		return 0;

@@ -1,5 +1,5 @@
-/* libusnet wire formats (private): parse and emit Ethernet, ARP, IPv4, ICMP
- * and TCP headers. A parser checks lengths once, fills a plain representation
+/* libusnet wire formats (private): parse and emit Ethernet, ARP, IPv4, ICMP,
+ * UDP and TCP headers. A parser checks lengths once, fills a plain representation
  * in host order and does not act; an emitter writes one. No state, no
  * allocation, no clock. Bytes are read with load helpers, never through a
  * struct overlaid on unchecked memory. */
@@ -81,6 +81,7 @@ void usn_arp_emit(const struct usn_arp_repr *r, uint8_t *p);
 #define USN_IPV4_HDR_LEN 20
 #define USN_IPPROTO_ICMP 1
 #define USN_IPPROTO_TCP 6
+#define USN_IPPROTO_UDP 17
 #define USN_IPV4_DF 0x4000
 #define USN_IPV4_MF 0x2000
 #define USN_IPV4_OFFMASK 0x1fff
@@ -118,7 +119,7 @@ enum usn_wire_err usn_icmp_parse(struct usn_cursor c, struct usn_icmp_repr *r);
  * partial sum of the data that follows. */
 void usn_icmp_emit(const struct usn_icmp_repr *r, uint8_t *p, uint32_t data_sum);
 
-/* ---- ICMP errors about a TCP segment we sent (RFC 792, RFC 1191, RFC 5927) ---- */
+/* ---- ICMP errors (RFC 792, RFC 1122 3.2.2, RFC 1191, RFC 5927) ---- */
 #define USN_ICMP_DEST_UNREACH 3
 #define USN_ICMP_TIME_EXCEEDED 11
 #define USN_ICMP_UNREACH_NET 0
@@ -144,6 +145,40 @@ struct usn_icmp_err_repr {
  * USN_WIRE_HDRLEN or USN_WIRE_MALFORMED (another protocol, a later
  * fragment) otherwise. */
 enum usn_wire_err usn_icmp_err_parse(struct usn_cursor c, struct usn_icmp_err_repr *r);
+/* Whether an ICMP message of this type is an error (destination
+ * unreachable, source quench, redirect, time exceeded, parameter problem):
+ * no error is ever sent about one (RFC 1122 3.2.2). Unknown types count as
+ * errors, so nothing answers them either. */
+bool usn_icmp_type_is_error(uint8_t type);
+/* Writes the 8-byte header of an ICMP error (type, code, the 32-bit word
+ * after the checksum: unused 0, or the next-hop MTU for fragmentation
+ * needed) with the checksum computed from data_sum, the partial sum of the
+ * quoted bytes that follow. */
+void usn_icmp_error_emit(uint8_t type, uint8_t code, uint32_t rest, uint8_t *p, uint32_t data_sum);
+
+/* ---- UDP (RFC 768) ---- */
+#define USN_UDP_HDR_LEN 8
+struct usn_udp_repr {
+	uint16_t src_port, dst_port;
+	uint16_t len; /* header + data, from the length field */
+};
+/* Parses the datagram in c (the whole IP payload) sent from src to dst
+ * (IPv4, host order): USN_WIRE_SHORT for fewer than 8 bytes or a length
+ * field below 8, USN_WIRE_LEN for a length field beyond the payload,
+ * USN_WIRE_CSUM for a wrong checksum over the first len bytes and the
+ * pseudo-header (unless csum_ok: the port verified it). A zero checksum
+ * field means the sender computed none and is accepted (RFC 768; IPv4
+ * only). A payload longer than the length field is not an error: the
+ * datagram is the first len bytes (RFC 768, RFC 1122 4.1.3.4's "silently
+ * discard" applies to the longer field only). */
+enum usn_wire_err usn_udp_parse_ipv4(struct usn_cursor c, uint32_t src, uint32_t dst, bool csum_ok,
+				     struct usn_udp_repr *r);
+/* The ports of a UDP header, for steering (same layout as TCP's). */
+enum usn_wire_err usn_udp_ports_parse(struct usn_cursor c, uint16_t *src_port, uint16_t *dst_port);
+/* Writes the 8-byte header for an IPv4 datagram from src to dst with its
+ * checksum, computed from data_sum, the partial sum of the r->len - 8 data
+ * bytes that follow (a computed 0 is sent as 0xffff, RFC 768). */
+void usn_udp_emit_ipv4(const struct usn_udp_repr *r, uint32_t src, uint32_t dst, uint8_t *p, uint32_t data_sum);
 
 /* ---- TCP (RFC 9293) with options (RFC 7323, 2018) ---- */
 #define USN_TCP_HDR_LEN 20

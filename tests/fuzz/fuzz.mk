@@ -17,8 +17,9 @@ FUZZ_TARGETS ?= $(foreach t,$(FUZZ_ALL),$(if $(wildcard tests/fuzz/$(t).c),$(t))
 # Shared by every target: the replay/finding helpers and the stack fixture.
 FUZZ_SUPPORT_SRCS := tests/fuzz/fuzz_replay.c $(wildcard tests/fuzz/fuzz_fixture.c)
 # Without lib/tcp the weak stand-ins of tests/common fill the TCP hooks.
-# tests/common/pagetree.c asserts with cmocka, which the fuzz binaries do not link.
-FUZZ_COMMON_SRCS := $(filter-out tests/common/pagetree.c,$(if $(wildcard lib/tcp/*.c),$(filter-out tests/common/tcp_weak.c,$(TEST_COMMON_SRCS)),$(TEST_COMMON_SRCS)))
+# tests/common/pagetree.c and tcpfx.c assert with cmocka, which the fuzz binaries do not link.
+FUZZ_NO_CMOCKA := tests/common/pagetree.c tests/common/tcpfx.c
+FUZZ_COMMON_SRCS := $(filter-out $(FUZZ_NO_CMOCKA),$(if $(wildcard lib/tcp/*.c),$(filter-out tests/common/tcp_weak.c,$(TEST_COMMON_SRCS)),$(TEST_COMMON_SRCS)))
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_B)/obj/%.o) $(FUZZ_COMMON_SRCS:%.c=$(FUZZ_B)/obj/%.o) \
 	$(FUZZ_SUPPORT_SRCS:%.c=$(FUZZ_B)/obj/%.o)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
@@ -37,11 +38,12 @@ $(FUZZ_BINS): $(FUZZ_B)/%: $(FUZZ_B)/obj/tests/fuzz/%.o tests/fuzz/fuzz_entry.c 
 
 # gcc replay drivers, in the normal ($(B) = build/rel) or SAN=1 build.
 FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(B)/fuzz/replay_%)
+FUZZ_REPLAY_OBJS := $(filter-out $(FUZZ_NO_CMOCKA:%.c=$(B)/%.o),$(TEST_COMMON_OBJS))
 $(FUZZ_REPLAYS): $(B)/fuzz/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c tests/fuzz/fuzz_entry.c $(FUZZ_SUPPORT_SRCS) \
-		$(wildcard tests/fuzz/*.h) $(TEST_COMMON_OBJS) $(LIBA)
+		$(wildcard tests/fuzz/*.h) $(FUZZ_REPLAY_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Itests/common -Itests/fuzz -DFUZZ_ENTRY=$*_one tests/fuzz/$*.c \
-		tests/fuzz/replay_main.c tests/fuzz/fuzz_entry.c $(FUZZ_SUPPORT_SRCS) $(TEST_COMMON_OBJS) $(LIBA) \
+		tests/fuzz/replay_main.c tests/fuzz/fuzz_entry.c $(FUZZ_SUPPORT_SRCS) $(FUZZ_REPLAY_OBJS) $(LIBA) \
 		$(LDFLAGS_COMMON) -o $@
 
 # The cmocka replay test (tests/sim/test_fuzz_replay.c) links every target.

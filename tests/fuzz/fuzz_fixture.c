@@ -4,6 +4,7 @@
  * code: allocates freely; all state lives in struct fz. */
 #include "fuzz_fixture.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,13 @@ void fz_fix_checksums(uint8_t *p, size_t len)
 	if (ip[9] == USN_IPPROTO_TCP && l4_len >= USN_TCP_HDR_LEN) {
 		usn_store_be16(l4 + 16, 0);
 		usn_store_be16(l4 + 16, fold_not(sum16(l4, l4_len, pseudo_sum(ip, USN_IPPROTO_TCP, l4_len))));
+	} else if (ip[9] == USN_IPPROTO_UDP && l4_len >= USN_UDP_HDR_LEN) {
+		size_t ulen = usn_load_be16(l4 + 4);
+		if (ulen < USN_UDP_HDR_LEN || ulen > l4_len)
+			ulen = l4_len;
+		usn_store_be16(l4 + 6, 0);
+		uint16_t c = fold_not(sum16(l4, ulen, pseudo_sum(ip, USN_IPPROTO_UDP, ulen)));
+		usn_store_be16(l4 + 6, c ? c : 0xffff);
 	} else if (ip[9] == USN_IPPROTO_ICMP && l4_len >= 4) {
 		usn_store_be16(l4 + 2, 0);
 		usn_store_be16(l4 + 2, fold_not(sum16(l4, l4_len, 0)));
@@ -445,6 +453,14 @@ static void fz_check_out(struct fz *f, uint8_t *p, size_t len)
 		FUZZ_CHECK(l4_len >= 8 && fold_not(sum16(l4, l4_len, 0)) == 0);
 		return;
 	}
+	if (ip.proto == USN_IPPROTO_UDP) {
+		/* Only the echo port answers; never with a zero sum. */
+		FUZZ_CHECK(l4_len >= USN_UDP_HDR_LEN && usn_load_be16(l4 + 4) == l4_len);
+		FUZZ_CHECK(usn_load_be16(l4) == FZ_UDP_PORT && usn_load_be16(l4 + 6) != 0);
+		FUZZ_CHECK(fold_not(sum16(l4, l4_len, pseudo_sum(iph, USN_IPPROTO_UDP, l4_len))) == 0);
+		f->udp_out++;
+		return;
+	}
 	FUZZ_CHECK(ip.proto == USN_IPPROTO_TCP);
 	FUZZ_CHECK(fold_not(sum16(l4, l4_len, pseudo_sum(iph, USN_IPPROTO_TCP, l4_len))) == 0);
 	struct usn_tcp_repr t;
@@ -456,6 +472,29 @@ static void fz_check_out(struct fz *f, uint8_t *p, size_t len)
 	FUZZ_CHECK((t.flags & (USN_TCP_SYN | USN_TCP_RST)) != (USN_TCP_SYN | USN_TCP_RST));
 	FUZZ_CHECK(!(t.flags & USN_TCP_ACK) || fz_ack_plausible(f, ip.dst, &t));
 	fz_track_tcp(f, &t, (uint32_t)(l4_len - t.hdr_len));
+}
+
+/* The UDP echo port's handler: the datagram back, by writer. */
+static void fz_udp_copy(void *arg, struct usn_cursor dst)
+{
+	const struct usn_cursor *src = arg;
+	uint8_t bounce[256];
+	for (uint32_t off = 0; off < usn_cursor_size(*src);) {
+		size_t n = usn_cursor_read(usn_cursor_drop(*src, off), bounce, sizeof(bounce));
+		usn_cursor_write(usn_cursor_drop(dst, off), bounce, n);
+		off += (uint32_t)n;
+	}
+}
+
+static void fz_udp_echo(struct usn_worker *w, void *user, const struct usn_addr *peer, uint16_t peer_port,
+			uint16_t local_port, struct usn_cursor data)
+{
+	struct fz *f = user;
+	f->udp_in++;
+	FUZZ_CHECK(local_port == FZ_UDP_PORT && peer->family == USN_AF_INET);
+	int rc = usn_udp_send_writer(w, local_port, peer, peer_port, usn_cursor_size(data), fz_udp_copy, &data);
+	FUZZ_CHECK(rc == 0 || rc == -EAGAIN || rc == -ENOBUFS || rc == -EHOSTUNREACH || rc == -EMSGSIZE ||
+		   (rc == -EINVAL && peer_port == 0));
 }
 
 static unsigned fz_drain(struct fz *f)
@@ -676,6 +715,7 @@ static void fz_build_stack(struct fz *f)
 	FUZZ_CHECK(f->stack);
 	f->mtu = usn_stack_config(f->stack)->mtu;
 	FUZZ_CHECK(usn_tcp_listen(f->stack, FZ_HTTP_PORT, &fz_handlers, &f->anon) == 0);
+	FUZZ_CHECK(usn_udp_bind(f->stack, FZ_UDP_PORT, fz_udp_echo, f) == 0);
 	for (uint16_t i = 0; i < usn_stack_workers(f->stack); i++)
 		usn_worker_start(usn_stack_worker(f->stack, i));
 	fz_settle(f);

@@ -13,10 +13,12 @@
 #include "usn_sim.h"
 #include "usnet/stack.h"
 #include "usnet/tcp.h"
+#include "usnet/udp.h"
 
 #define FZ_STACK_IP ((198u << 24) | (18u << 16) | 1u) /* 198.18.0.1 */
 #define FZ_PEER_IP ((198u << 24) | (18u << 16) | 2u)  /* 198.18.0.2 */
 #define FZ_HTTP_PORT 80
+#define FZ_UDP_PORT 7 /* UDP echo; every other port answers port unreachable */
 #define FZ_MAX_FLOWS 64
 #define FZ_FRAME_MAX 1600
 #define FZ_MAX_SENT 512
@@ -71,6 +73,7 @@ struct fz {
 	unsigned n_fixture_flows; /* those set up before fuzzing */
 	uint32_t peer_ts;         /* the peer's TSval clock */
 	uint32_t frames_out;      /* frames the stack sent (checked, parsed) */
+	uint32_t udp_in, udp_out; /* datagrams to the UDP echo port; echoes sent */
 	/* Connections the application owns: passive connected_fn calls plus
 	 * usn_tcp_connect successes, and closed_fn calls. */
 	uint32_t opened, closed;

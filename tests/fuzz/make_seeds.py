@@ -60,6 +60,18 @@ def tcp(sport, dport, seq, ack, flags, wnd=65535, opts=b"", payload=b"", urg=0, 
     return h[:16] + struct.pack("!H", c) + h[18:]
 
 
+def udp(sport, dport, payload, src=PEER_IP, dst=STACK_IP, good=True, zero=False, length=None):
+    h = struct.pack("!HHHH", sport, dport, length if length is not None else 8 + len(payload), 0) + payload
+    if zero:
+        return h
+    c = csum(src + dst + struct.pack("!BBH", 0, 17, len(h)) + h) if good else 0xBEEF
+    return h[:6] + struct.pack("!H", c or 0xFFFF) + h[8:]
+
+
+def frame_udp(*a, **k):
+    return eth(0x0800) + ipv4(17, udp(*a, **k))
+
+
 def frame_tcp(*a, **k):
     return eth(0x0800) + ipv4(6, tcp(*a, **k))
 
@@ -112,6 +124,12 @@ def wire_seeds(d):
         "tcp_doff_lie": frame_tcp(1, 2, 3, 4, ACK, doff=15),
         "tcp_bare": tcp(1, 80, 5, 6, SYN | ACK, opts=MSS(0) + WS(15)),
         "icmp_bare": icmp_echo(9, 9, b"abc"),
+        "udp_echo": frame_udp(40000, 7, bytes(range(33))),
+        "udp_zero_sum": frame_udp(40000, 7, b"nosum", zero=True),
+        "udp_len_short": frame_udp(1, 7, b"abcdef", length=4),
+        "udp_len_long": frame_udp(1, 7, b"abcdef", length=300),
+        "udp_trailing": eth(0x0800) + ipv4(17, udp(1, 7, b"ab") + b"\xee" * 9),
+        "udp_bare": udp(53, 9, b"q"),
     }
     for i, (name, fr) in enumerate(sorted(frames.items())):
         ctl = bytes([[0, 0, 6, 13, 47][i % 5], i % 3, 0, 0, 0, 1 + i])
@@ -187,6 +205,23 @@ def frame_seeds(d):
         rec(aim(13), 0, icmp_err(3, 3, 0, -1)[:-10]) + \
         rec(FIX | MACS | ADDRS, 0, icmp_err(3, 4, 1280, 5)) + \
         rec(aim(2), 0, icmp_err(12, 0, 0, -1))
+    # UDP: echoes (odd, even, empty, the largest), an unbound port (ICMP
+    # port unreachable, then its rate limit), and every malformed kind.
+    s["udp_echo"] = bytes([0]) + b"".join(rec(FIX, i % 3, frame_udp(40000 + i, 7, bytes(k % 251 for k in range(n))))
+                                          for i, n in enumerate((0, 1, 64, 333, 1472)))
+    s["udp_echo_chained"] = bytes([1]) + rec(FIX, 0, frame_udp(40000, 7, b"c" * 900)) + \
+        rec(FIX, 5, frame_udp(40001, 7, b"d" * 1200))
+    s["udp_unbound_burst"] = bytes([0]) + b"".join(rec(FIX, 0, frame_udp(30000 + i, 9, b"x" * 20))
+                                                   for i in range(60)) + rec(FIX, 250, frame_udp(1, 9, b"later"))
+    s["udp_malformed"] = bytes([4]) + rec(0, 0, frame_udp(1, 7, b"badsum", good=False)) + \
+        rec(0, 0, frame_udp(1, 7, b"nosum", zero=True)) + \
+        rec(0, 0, frame_udp(1, 7, b"abcdef", length=5)) + \
+        rec(0, 0, frame_udp(1, 7, b"abcdef", length=600)) + \
+        rec(0, 0, eth(0x0800) + ipv4(17, udp(1, 7, b"ab") + b"\xee" * 9)) + \
+        rec(0, 0, eth(0x0800) + ipv4(17, b"\0" * 5)) + \
+        rec(0, 0, eth(0x0800) + ipv4(17, udp(1, 7, b"frag" * 8), frag=0x2000, ident=5)) + \
+        rec(0, 0, eth(0x0800, BCAST) + ipv4(17, udp(1, 9, b"to all"))) + \
+        rec(0, 0, frame_udp(0, 7, b"port zero"))
     for name, data in s.items():
         write(d, name, data)
 

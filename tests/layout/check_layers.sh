@@ -18,7 +18,8 @@ declare -A may=(
 	[wire]="core wire"
 	[net]="core wire net"
 	[tcp]="core wire net tcp"
-	[stack]="core wire net tcp stack"
+	[udp]="core wire net udp"
+	[stack]="core wire net tcp udp stack"
 	[sim]="core sim" # a backend: the HAL helpers of lib/core only
 )
 # lib/tcp, one job per file: a file calls only files of a lower rank.

@@ -126,8 +126,8 @@ static void test_malformed_drops(void **state)
 	fix_ip_csum(fr);
 	inject_expect_drop(&f, fr, n, &st->drop_ip_fragment);
 
-	n = ping(fr); /* UDP */
-	fr[23] = 17;
+	n = ping(fr); /* SCTP: no transport here for it (UDP has lib/udp) */
+	fr[23] = 132;
 	fix_ip_csum(fr);
 	inject_expect_drop(&f, fr, n, &st->drop_ip_proto);
 

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Rig suite: UDP echo. usn_echo on the Linux packet port (--iface) at the
+# server end of a veth pair, the Linux kernel's UDP sockets at the client
+# end (tests/rig/udp_echo_client.py), each in a namespace of its own.
+# Cases: one worker; two workers in a PACKET_FANOUT_CBPF group (UDP flows
+# spread by their 4-tuple, both workers answer); two workers with
+# --pkt-fanout=hash (worker 0 steers datagrams in software); plain frames
+# (--pkt-no-vnet). Each: datagrams of 0 to 1472 bytes from many source
+# ports echoed byte for byte; a datagram to a port nobody bound makes the
+# kernel socket report ECONNREFUSED (ICMP port unreachable); a clean stop
+# and the per-worker UDP counters. Last, --no-udp: the echo port itself
+# refuses. Fails (never skips) when it cannot run. Needs root. Binary:
+# $USN_ECHO (default build/rel/apps/usn_echo).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+
+BIN=${USN_ECHO:-build/rel/apps/usn_echo}
+COUNT=${USN_UDP_COUNT:-500}
+id=$$
+NS_S=usnus$id
+NS_C=usnuc$id
+IF_S=uus$id
+IF_C=uuc$id
+SRV_IP=198.18.0.2
+CLI_IP=198.18.0.1
+tmp=$(mktemp -d /tmp/usn_pport_udp.XXXXXX)
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/rig/lsan.supp}
+srv_pid=
+fails=0
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
+
+stop_server() {
+	[ -n "$srv_pid" ] || return 0
+	if kill -0 "$srv_pid" 2>/dev/null; then
+		kill -INT "$srv_pid" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$srv_pid" 2>/dev/null || break; sleep 0.2; done
+		if kill -0 "$srv_pid" 2>/dev/null; then
+			kill -KILL "$srv_pid" 2>/dev/null
+			wait "$srv_pid" 2>/dev/null
+			srv_pid=
+			return 1
+		fi
+	fi
+	wait "$srv_pid" 2>/dev/null
+	srv_rc=$?
+	srv_pid=
+	return 0
+}
+
+cleanup() {
+	stop_server
+	ip netns del "$NS_S" 2>/dev/null
+	ip netns del "$NS_C" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ "$(id -u)" != 0 ]; then
+	fail pport_udp "needs root (network namespaces, packet sockets)"
+	exit 1
+fi
+if [ ! -x "$BIN" ]; then
+	fail pport_udp "$BIN not built (make)"
+	exit 1
+fi
+
+setup_net() {
+	ip netns add "$NS_S" && ip netns add "$NS_C" &&
+		ip link add "$IF_S" netns "$NS_S" type veth peer name "$IF_C" netns "$NS_C" &&
+		ip -n "$NS_S" link set lo up && ip -n "$NS_C" link set lo up &&
+		ip netns exec "$NS_S" sysctl -qw "net.ipv6.conf.$IF_S.disable_ipv6=1" &&
+		ip netns exec "$NS_C" sysctl -qw "net.ipv6.conf.$IF_C.disable_ipv6=1" &&
+		ip -n "$NS_S" link set "$IF_S" up && ip -n "$NS_C" link set "$IF_C" up &&
+		ip -n "$NS_C" addr add "$CLI_IP/24" dev "$IF_C"
+}
+if ! setup_net 2>"$tmp/setup.err"; then
+	fail setup "namespaces/veth: $(head -1 "$tmp/setup.err")"
+	exit 1
+fi
+pass setup
+
+# start_server NAME WORKERS [OPTIONS...]: 0 when it printed "listening".
+start_server() {
+	local name=$1 workers=$2
+	shift 2
+	log=$tmp/$name.log
+	ip netns exec "$NS_S" "$BIN" --iface "$IF_S" "$@" --ip "$SRV_IP/24" --port 7 --workers "$workers" \
+		--max-conns 64 --idle-backoff-us 200 >"$log" 2>&1 </dev/null &
+	srv_pid=$!
+	for _ in $(seq 100); do
+		grep -q 'listening on' "$log" && return 0
+		kill -0 "$srv_pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	stop_server
+	return 1
+}
+
+client() { # client OUT ARGS...
+	local out=$1
+	shift
+	ip netns exec "$NS_C" timeout 120 python3 tests/rig/udp_echo_client.py "$SRV_IP" "$@" >"$out" 2>&1
+}
+
+# run_case NAME WORKERS [OPTIONS...]
+run_case() {
+	local name=$1 workers=$2
+	shift 2
+	if ! start_server "$name" "$workers" "$@"; then
+		fail "$name start" "$(tail -3 "$log" | tr '\n' ' ')"
+		return
+	fi
+	if grep -q 'port 7 (tcp, udp)' "$log"; then
+		pass "$name start: echo on TCP and UDP port 7"
+	else
+		fail "$name start" "not serving UDP: $(grep 'listening' "$log")"
+	fi
+	ip -n "$NS_C" neigh flush all 2>/dev/null
+	if client "$tmp/echo.out" --port 7 --count "$COUNT" --sources 32 --seed "$id"; then
+		pass "$name: $(cat "$tmp/echo.out")"
+	else
+		fail "$name echo" "$(tr '\n' ' ' <"$tmp/echo.out" | cut -c1-300)"
+	fi
+	if client "$tmp/refused.out" --port 9 --mode refused; then
+		pass "$name: unbound port 9: $(cat "$tmp/refused.out")"
+	else
+		fail "$name refused" "$(tr '\n' ' ' <"$tmp/refused.out")"
+	fi
+	if stop_server && [ "${srv_rc:-1}" = 0 ] && grep -q '^usn_echo: stopped' "$log"; then
+		pass "$name clean stop"
+	else
+		fail "$name clean stop" "no clean exit on SIGINT (rc ${srv_rc:-killed}): $(tail -3 "$log" | tr '\n' ' ')"
+	fi
+	# Every datagram was answered by some worker (resent ones count
+	# again); with two workers, both answered.
+	local total=0 w n
+	for ((w = 0; w < workers; w++)); do
+		n=$(sed -n "s/^echo worker $w: udp_datagrams=\([0-9]*\).*/\1/p" "$log")
+		if [ -z "$n" ] || [ "$n" -eq 0 ]; then
+			fail "$name worker $w answered datagrams" "worker $w: '${n:-no counters printed}'"
+		else
+			pass "$name worker $w answered $n datagrams"
+		fi
+		total=$((total + ${n:-0}))
+	done
+	if [ "$total" -ge "$COUNT" ] && ! grep -qE 'udp_not_sent=[1-9]' "$log"; then
+		pass "$name counters: $total datagrams echoed, none refused"
+	else
+		fail "$name counters" "$(grep '^echo worker' "$log" | tr '\n' ' ')"
+	fi
+	grep -E '^echo worker .*udp' "$log" | sed "s/^/  [$name] /"
+}
+
+run_case pport_udp 1
+run_case pport_udp_rss_2w 2
+run_case pport_udp_hash_2w 2 --pkt-fanout=hash
+if grep -qE '^worker 0 .*steer_tx=[1-9]' "$tmp/pport_udp_hash_2w.log"; then
+	pass "pport_udp_hash_2w: worker 0 steered datagrams in software"
+else
+	fail "pport_udp_hash_2w steering" "$(grep -E '^worker' "$tmp/pport_udp_hash_2w.log" | tr '\n' ' ' | cut -c1-300)"
+fi
+run_case pport_udp_plain 1 --pkt-no-vnet
+
+# --no-udp: the echo port is TCP only, so its datagrams are refused too.
+if start_server no_udp 1 --no-udp; then
+	if grep -q 'port 7 (tcp)' "$log" && client "$tmp/nu.out" --port 7 --mode refused; then
+		pass "no_udp: port 7 $(cat "$tmp/nu.out")"
+	else
+		fail "no_udp" "$(grep listening "$log") $(cat "$tmp/nu.out" 2>/dev/null)"
+	fi
+	stop_server
+else
+	fail "no_udp start" "$(tail -3 "$log" | tr '\n' ' ')"
+fi
+
+[ $fails = 0 ] || exit 1
