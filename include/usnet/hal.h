@@ -175,6 +175,12 @@ struct usn_hal {
  * its six 16-bit words, so flows whose words XOR alike share a worker under
  * every key. Addresses and ports in host order. */
 uint32_t usn_rss_hash(uint16_t key, uint32_t ip_a, uint32_t ip_b, uint16_t port_a, uint16_t port_b);
+/* The same Toeplitz hash over an IPv6 4-tuple (addresses in network order,
+ * ports in host order), as a NIC computes it with the expanded key:
+ * symmetric too, reading the tuple through the XOR of its eighteen 16-bit
+ * words. */
+uint32_t usn_rss_hash6(uint16_t key, const uint8_t ip_a[16], const uint8_t ip_b[16], uint16_t port_a,
+		       uint16_t port_b);
 
 /* Whether a key spreads flows: odd weight (no two folds of the 4-tuple hash
  * alike), and flows differing only in 7 consecutive bits of the fold (one
