@@ -137,7 +137,7 @@ static void test_chain_count_limit(void **state)
 		for (unsigned i = 0; i < n; i++)
 			off += ext_opts(pkt + off, i + 1 == n ? 6 : 60, 0);
 		size_t len = finish(60, off - 40);
-		if (n <= USN_IPV6_MAX_EXT_HDRS) {
+		if (n <= 8) { /* the limit, USN_IPV6_MAX_EXT_HDRS */
 			assert_int_equal(parse(len, &r), USN_IPV6_OK);
 			assert_int_equal(r.n_ext, n);
 			assert_int_equal(r.hdr_len, off);
