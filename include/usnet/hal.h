@@ -142,6 +142,12 @@ struct usn_hal_ops {
 	 * worker sleep (idle_backoff_us), so that arriving frames end the
 	 * sleep instead of waiting out a timer. Never on the packet path. */
 	void (*rx_wait)(struct usn_hal *hal, uint16_t queue, uint32_t max_us);
+	/* Optional: makes the port deliver frames sent to the Ethernet group
+	 * address mac (IPv6's all-nodes and solicited-node groups, RFC 2464
+	 * 7); 0 or -errno. NULL: the port delivers group frames without being
+	 * asked (the simulated link, a veth). Called only while the stack is
+	 * created, with IPv6 on. */
+	int (*mcast_add)(struct usn_hal *hal, const uint8_t mac[6]);
 };
 
 /* A port as the stack sees it. The backend embeds this struct in its own. */

@@ -237,6 +237,33 @@ static void usn_stack_ipv6_init(struct usn_stack *s)
 	s->n_ip6 = (uint8_t)(1 + c->n_ip6);
 }
 
+/* Asks the port for IPv6's groups: all-nodes and each address's
+ * solicited-node group (RFC 4861 7.2.1). */
+static int usn_stack_ipv6_join(struct usn_stack *s)
+{
+	if (!s->n_ip6 || !s->hal->ops->mcast_add)
+		return 0;
+	uint8_t macs[USN_IP6_SLOTS + 1][6];
+	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 0x01};
+	usn_ipv6_mcast_mac(all_nodes, macs[0]);
+	for (int i = 0; i < s->n_ip6; i++) {
+		uint8_t sn[16];
+		usn_ipv6_solicited_node(s->ip6[i].addr, sn);
+		usn_ipv6_mcast_mac(sn, macs[1 + i]);
+	}
+	for (int i = 0; i <= s->n_ip6; i++) {
+		int rc = s->hal->ops->mcast_add(s->hal, macs[i]);
+		if (rc != 0) {
+			fprintf(stderr, "usnet: the port cannot receive the IPv6 group address "
+					"%02x:%02x:%02x:%02x:%02x:%02x: %s\n",
+				macs[i][0], macs[i][1], macs[i][2], macs[i][3], macs[i][4], macs[i][5],
+				strerror(rc < 0 ? -rc : EIO));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
 unsigned usn_stack_ipv6_addrs(const struct usn_stack *s, struct usn_ipv6_addr *out, enum usn_ipv6_state *state,
 			      unsigned max)
 {
@@ -392,7 +419,7 @@ struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_c
 	s->n_workers = s->cfg.n_workers;
 	s->software_rss = s->n_workers > 1 && !(hal->offloads & USN_HAL_OFF_RSS);
 	usn_stack_ipv6_init(s);
-	if (usn_stack_keys(s) != 0)
+	if (usn_stack_keys(s) != 0 || usn_stack_ipv6_join(s) != 0)
 		goto fail_free_stack;
 	s->workers = calloc(s->n_workers, sizeof(*s->workers));
 	if (!s->workers)
