@@ -10,7 +10,9 @@
  * from peer to stack; bit 2: aim at fixture flow ctl >> 4: IPv4 addresses
  * and TCP ports set, seq and ack read as offsets from what the flow expects;
  * (15: the newest flow, e.g. one an earlier record's SYN opened); bit 3:
- * IPv4 addresses only. dt: time before the frame (fz_time_of_byte). */
+ * IPv4 addresses only (bits 2 and 3 on an IPv6 frame: the peer's and the
+ * stack's global IPv6 addresses, a group destination kept). dt: time
+ * before the frame (fz_time_of_byte). */
 #include <string.h>
 
 #include "fuzz_fixture.h"
@@ -24,6 +26,13 @@ static void frame_aim(struct fz *f, uint8_t *p, size_t len, uint8_t ctl)
 	if (ctl & 2) {
 		memcpy(p, fz_stack_mac, 6);
 		memcpy(p + 6, fz_peer_mac, 6);
+	}
+	if ((ctl & 12) && len >= USN_ETH_HDR_LEN + USN_IPV6_HDR_LEN && usn_load_be16(p + 12) == USN_ETHERTYPE_IPV6) {
+		uint8_t *ip6 = p + USN_ETH_HDR_LEN;
+		memcpy(ip6 + 8, fz_peer_ip6, 16);
+		if (!usn_ipv6_is_multicast(ip6 + 24))
+			memcpy(ip6 + 24, fz_stack_ip6, 16);
+		return;
 	}
 	if (!(ctl & 12) || len < USN_ETH_HDR_LEN + USN_IPV4_HDR_LEN)
 		return;
