@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Rig suite: IPv6 on the Linux packet port. usn_echo at the server end of a
+# Rig suite: IPv6 on the Linux packet port, and on DPDK's net_af_packet
+# (its all-multicast switch). usn_echo at the server end of a
 # veth pair (--ip 198.18.0.2/24 --ip 2001:2::2/64), the Linux kernel at the
 # client end (2001:2::1/64), each in a namespace of its own; the server
 # side's kernel has IPv6 off on its veth, so every answer is the stack's.
@@ -12,7 +13,9 @@
 # the kernel: the client already has 2001:2::3, the stack started with it
 # says the address is in use and does not advertise it. Addresses from
 # 2001:2::/48 (RFC 5180) and 198.18.0.0/15 only. Fails (never skips) when
-# it cannot run. Needs root. Binary: $USN_ECHO (default build/rel/apps/usn_echo).
+# it cannot run. Last, over DPDK net_af_packet (no hugepages): the kernel's
+# pings answered at both addresses. Needs root. Binary: $USN_ECHO (default
+# build/rel/apps/usn_echo).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
@@ -27,7 +30,7 @@ CLI_IP=198.18.0.1
 SRV_IP6=2001:2::2
 CLI_IP6=2001:2::1
 DUP_IP6=2001:2::3
-tmp=$(mktemp -d /tmp/usn_pport_ipv6.XXXXXX)
+tmp=$(mktemp -d /tmp/usn_ipv6_ping.XXXXXX)
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/rig/lsan.supp}
 srv_pid=
 dump_pid=
@@ -104,11 +107,14 @@ if ! setup_net 2>"$tmp/setup.err"; then
 fi
 pass setup
 
-# start_server NAME IP6: 0 when it printed its IPv6 line.
+# start_server NAME IP6 [dpdk]: 0 when it printed its IPv6 line.
 start_server() {
 	local name=$1 ip6=$2
+	local port=(--iface "$IF_S")
+	[ "${3:-}" = dpdk ] && port=(--no-huge --no-pci -m 512 -l 0 --file-prefix="usn6$id$name"
+		--vdev="net_af_packet0,iface=$IF_S" --)
 	log=$tmp/$name.log
-	ip netns exec "$NS_S" "$BIN" --iface "$IF_S" --ip "$SRV_IP/24" --ip "$ip6/64" --port 7 \
+	ip netns exec "$NS_S" "$BIN" "${port[@]}" --ip "$SRV_IP/24" --ip "$ip6/64" --port 7 \
 		--idle-backoff-us 200 >"$log" 2>&1 </dev/null &
 	srv_pid=$!
 	for _ in $(seq 100); do
@@ -223,6 +229,26 @@ elif grep -q "who has $DUP_IP6" "$tmp/dup.dump"; then
 	pass "dup: $DUP_IP6 never advertised by the stack (its DAD solicitation seen, the kernel's answer too)"
 else
 	fail "dup" "no DAD solicitation seen: $(head -c 400 "$tmp/dup.dump" | tr '\n' ' ')"
+fi
+
+# ---- DPDK net_af_packet ----
+ip -n "$NS_C" addr del "$DUP_IP6/64" dev "$IF_C"
+ip -n "$NS_C" -6 neigh flush all 2>/dev/null
+if ! start_server dpdk "$SRV_IP6" dpdk; then
+	fail "dpdk start" "$(tail -3 "$log" | tr '\n' ' ')"
+else
+	ll=$(sed -n 's/.*IPv6 [^ ]* and \(fe80::[0-9a-f:]*\) answer.*/\1/p' "$log" | head -1)
+	for _ in $(seq 10); do
+		ip netns exec "$NS_C" timeout 5 python3 tests/rig/icmp6_ping.py "$SRV_IP6" 1 >/dev/null 2>&1 && break
+		sleep 0.5
+	done
+	if ip netns exec "$NS_C" timeout 20 python3 tests/rig/icmp6_ping.py "$SRV_IP6" 3 >"$tmp/dping.out" 2>&1 &&
+		ip netns exec "$NS_C" timeout 20 python3 tests/rig/icmp6_ping.py "$ll%$IF_C" 3 >>"$tmp/dping.out" 2>&1; then
+		pass "dpdk net_af_packet: the kernel's pings to $SRV_IP6 and $ll answered"
+	else
+		fail "dpdk ping -6" "$(tr '\n' ' ' <"$tmp/dping.out")"
+	fi
+	stop_server
 fi
 
 [ "$fails" -eq 0 ]
