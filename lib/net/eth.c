@@ -18,7 +18,8 @@ enum usn_net_verdict usn_net_input(struct usn_worker *w, struct usn_buf *frame, 
 	}
 	/* Multicast other than broadcast is joined only by IPv6 (33:33:...,
 	 * RFC 2464 7), which checks the group itself. */
-	bool ip6_group = eth.dst[0] == 0x33 && eth.dst[1] == 0x33 && eth.ethertype == USN_ETHERTYPE_IPV6;
+	bool ip6_group = w->stack->n_ip6 && eth.dst[0] == 0x33 && eth.dst[1] == 0x33 &&
+			 eth.ethertype == USN_ETHERTYPE_IPV6;
 	if (memcmp(eth.dst, w->stack->mac, 6) != 0 && memcmp(eth.dst, usn_eth_broadcast, 6) != 0 && !ip6_group) {
 		w->stats.drop_eth_not_for_us++;
 		goto drop;
