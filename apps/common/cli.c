@@ -35,6 +35,38 @@ bool cli_parse_ip(const char *s, uint32_t *out)
 	return true;
 }
 
+bool cli_parse_ip6(const char *s, uint8_t addr[16])
+{
+	return inet_pton(AF_INET6, s, addr) == 1;
+}
+
+bool cli_parse_ip6_prefix(const char *s, uint8_t addr[16], uint8_t *prefix)
+{
+	char buf[64];
+	const char *p = strchr(s, '/');
+	uint64_t v;
+	if (!p || (size_t)(p - s) >= sizeof(buf))
+		return false;
+	memcpy(buf, s, (size_t)(p - s));
+	buf[p - s] = '\0';
+	if (!cli_parse_ip6(buf, addr) || !cli_parse_u64(p + 1, 128, &v) || v == 0)
+		return false;
+	*prefix = (uint8_t)v;
+	return true;
+}
+
+bool cli_is_ip6(const char *s)
+{
+	return strchr(s, ':') != NULL;
+}
+
+const char *cli_ip6_text(const uint8_t addr[16], char *out, size_t len)
+{
+	if (!inet_ntop(AF_INET6, addr, out, (socklen_t)len))
+		snprintf(out, len, "?");
+	return out;
+}
+
 bool cli_parse_mac(const char *s, uint8_t mac[6])
 {
 	unsigned v[6];

@@ -5,6 +5,7 @@
 #define USN_APPS_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #if defined(__GNUC__)
@@ -19,6 +20,16 @@ bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
 /* A dotted IPv4 address into *out, host order. */
 bool cli_parse_ip(const char *s, uint32_t *out);
+
+/* An IPv6 address (RFC 4291 2.2 text) into addr[16], network order. */
+bool cli_parse_ip6(const char *s, uint8_t addr[16]);
+/* ADDR/PREFIX for IPv6, prefix 1..128 required. */
+bool cli_parse_ip6_prefix(const char *s, uint8_t addr[16], uint8_t *prefix);
+/* Whether s looks like an IPv6 address (it has a colon): --ip and --gw
+ * take either family. */
+bool cli_is_ip6(const char *s);
+/* The text of an IPv6 address (out: at least 46 bytes). */
+const char *cli_ip6_text(const uint8_t addr[16], char *out, size_t len);
 
 /* An Ethernet address, aa:bb:cc:dd:ee:ff (one or two hex digits a byte). */
 bool cli_parse_mac(const char *s, uint8_t mac[6]);

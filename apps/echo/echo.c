@@ -40,8 +40,11 @@
 static const char usage[] =
     "usage: usn_echo PORT --ip ADDR/PREFIX [options]\n"
     "PORT says which network port to use (see \"port:\" below)\n"
-    "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
-    "  --gw ADDR            next hop for off-link peers (default: none)\n"
+    "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required); given\n"
+    "                       a second time with an IPv6 address (e.g. 2001:2::2/64), the stack also has\n"
+    "                       that address and a link-local one, and answers ping and neighbour\n"
+    "                       discovery on both (TCP echo over IPv4 only for now)\n"
+    "  --gw ADDR            next hop for off-link peers, one per family (default: none)\n"
     "  --port N             TCP and UDP port to echo on, 1..65535 (default 7)\n"
     "  --no-udp             echo on TCP only: datagrams to the port get ICMP port unreachable (default: UDP too)\n"
     "  --workers N          workers, one per queue and core, 1..64 (default 1; with DPDK, EAL -l must list N lcores)\n"
@@ -55,6 +58,8 @@ static const char usage[] =
 struct echo_opts {
 	uint32_t ip, gw;
 	uint8_t prefix;
+	bool have_ip6;
+	uint8_t ip6[16], prefix6, gw6[16];
 	uint16_t port, workers;
 	uint32_t idle_backoff_us;
 	uint32_t max_conns;
@@ -318,8 +323,23 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 			}
 			val = argv[++i];
 		}
-		if (strcmp(name, "--ip") == 0) {
+		if (strcmp(name, "--ip") == 0 && cli_is_ip6(val)) {
+			if (o->have_ip6) {
+				snprintf(msg, msg_len, "--ip %s: an IPv6 address was already given (one per family)", val);
+				return -1;
+			}
+			if (!cli_parse_ip6_prefix(val, o->ip6, &o->prefix6)) {
+				snprintf(msg, msg_len, "--ip %s: expected IPv6 ADDR/PREFIX, e.g. 2001:2::2/64", val);
+				return -1;
+			}
+			o->have_ip6 = true;
+		} else if (strcmp(name, "--ip") == 0) {
 			char addr[64], *slash = strchr(val, '/');
+
+			if (have_ip) {
+				snprintf(msg, msg_len, "--ip %s: an IPv4 address was already given (one per family)", val);
+				return -1;
+			}
 
 			if (!slash || slash - val >= (long)sizeof(addr)) {
 				snprintf(msg, msg_len, "--ip %s: expected ADDR/PREFIX, e.g. 198.18.0.2/24",
@@ -338,6 +358,11 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 			}
 			o->prefix = (uint8_t)v;
 			have_ip = true;
+		} else if (strcmp(name, "--gw") == 0 && cli_is_ip6(val)) {
+			if (!cli_parse_ip6(val, o->gw6)) {
+				snprintf(msg, msg_len, "--gw %s: not an IPv6 address", val);
+				return -1;
+			}
 		} else if (strcmp(name, "--gw") == 0) {
 			if (!cli_parse_ip(val, &o->gw)) {
 				snprintf(msg, msg_len, "--gw %s: not an IPv4 address", val);
@@ -372,7 +397,7 @@ static int parse_opts(int argc, char **argv, struct echo_opts *o, char *msg, siz
 	}
 	if (!have_ip) {
 		snprintf(msg, msg_len,
-			 "missing --ip ADDR/PREFIX (see --help)");
+			 "missing --ip ADDR/PREFIX with an IPv4 address (see --help)");
 		return -1;
 	}
 	return 0;
@@ -459,6 +484,13 @@ int main(int argc, char **argv)
 	cfg.idle_backoff_us = o.idle_backoff_us;
 	cfg.tcp_rcv_wnd = ECHO_RCV_WND;
 	cfg.tcp_max_conns = o.max_conns;
+	if (o.have_ip6) {
+		cfg.ipv6 = true;
+		cfg.n_ip6 = 1;
+		memcpy(cfg.ip6[0].addr, o.ip6, 16);
+		cfg.ip6[0].prefix_len = o.prefix6;
+		memcpy(cfg.gateway6, o.gw6, 16);
+	}
 	if (usn_stack_config_check(&cfg, hal, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "usn_echo: %s\n", msg);
 		goto out_backend;
@@ -509,6 +541,15 @@ int main(int argc, char **argv)
 		    "mtu %u, offloads 0x%x\n",
 		    ip, o.prefix, o.port, o.no_udp ? "tcp" : "tcp, udp", hal->mac[0], hal->mac[1], hal->mac[2], hal->mac[3], hal->mac[4],
 		    hal->mac[5], o.workers, o.workers == 1 ? "" : "s", hal->mtu, hal->offloads);
+		if (o.have_ip6) {
+			struct usn_ipv6_addr v6[2];
+			char t0[INET6_ADDRSTRLEN], t1[INET6_ADDRSTRLEN];
+
+			usn_stack_ipv6_addrs(app.stack, v6, NULL, 2);
+			printf("usn_echo: IPv6 %s/%u and %s answer ping and neighbour discovery (TCP echo over IPv4 only)\n",
+			       cli_ip6_text(v6[1].addr, t1, sizeof t1), v6[1].prefix_len,
+			       cli_ip6_text(v6[0].addr, t0, sizeof t0));
+		}
 	}
 	rc = usn_backend_run(b, echo_worker_main, &app);
 	observe_stop(ob);

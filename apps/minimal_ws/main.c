@@ -27,6 +27,8 @@ struct args {
 	const char *root;
 	uint32_t ip, gw; /* host order */
 	uint8_t prefix;
+	bool have_ip6;    /* a second --ip, IPv6 */
+	uint8_t ip6[16], prefix6, gw6[16];
 	uint16_t port, workers, mtu;
 	uint8_t mac[6];
 	bool have_mac, keepalive, allow_dotfiles;
@@ -42,8 +44,11 @@ static const char usage[] =
     "PORT says which network port to use (see \"port:\" below), e.g.\n"
     "  minimal_ws --iface veth0 --root DIR --ip 198.18.0.2/24\n"
     "  --root DIR           directory of pages, all preloaded at start (required)\n"
-    "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
-    "  --gw ADDR            next hop for off-link clients (default: none)\n"
+    "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required); given\n"
+    "                       a second time with an IPv6 address (e.g. 2001:2::2/64), the stack also has\n"
+    "                       that address and a link-local one, and answers ping and neighbour\n"
+    "                       discovery on both (pages are served over IPv4 only for now)\n"
+    "  --gw ADDR            next hop for off-link clients, one per family (default: none)\n"
     "  --port N             TCP port to serve (default 80)\n"
     "  --workers N          workers, one per queue and core (default 1; with DPDK, EAL -l must list N lcores)\n"
     "  --mac MAC            the stack's Ethernet address, aa:bb:cc:dd:ee:ff (default: the port's)\n"
@@ -79,13 +84,23 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 			a->root = cli_need(prog, argc, argv, &i);
 		} else if (strcmp(o, "--ip") == 0) {
 			const char *s = cli_need(prog, argc, argv, &i);
+			if (cli_is_ip6(s)) {
+				if (a->have_ip6)
+					cli_fail(prog, "--ip %s: an IPv6 address was already given (one per family)", s);
+				if (!cli_parse_ip6_prefix(s, a->ip6, &a->prefix6))
+					cli_fail(prog, "bad --ip %s (IPv6 ADDR/PREFIX, prefix 1..128)", s);
+				a->have_ip6 = true;
+				continue;
+			}
+			if (have_ip)
+				cli_fail(prog, "--ip %s: an IPv4 address was already given (one per family)", s);
 			if (!cli_parse_addr_num(s, '/', &a->ip, 32, &v, true))
 				cli_fail(prog, "bad --ip %s (ADDR/PREFIX)", s);
 			a->prefix = (uint8_t)v;
 			have_ip = true;
 		} else if (strcmp(o, "--gw") == 0) {
 			const char *s = cli_need(prog, argc, argv, &i);
-			if (!cli_parse_ip(s, &a->gw))
+			if (cli_is_ip6(s) ? !cli_parse_ip6(s, a->gw6) : !cli_parse_ip(s, &a->gw))
 				cli_fail(prog, "bad --gw %s", s);
 		} else if (strcmp(o, "--port") == 0) {
 			const char *s = cli_need(prog, argc, argv, &i);
@@ -153,7 +168,7 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 	if (!a->root)
 		cli_fail(prog, "%s", "--root is required");
 	if (!have_ip)
-		cli_fail(prog, "%s", "--ip is required");
+		cli_fail(prog, "%s", "--ip with an IPv4 address is required (IPv6 comes as a second --ip)");
 }
 
 /* The cost centres of a USN_PROFILE build (nothing otherwise), summed over
@@ -246,6 +261,13 @@ int main(int argc, char **argv)
 	cfg.tcp_max_conns = a.max_conns;
 	cfg.tcp_probe_retries = a.probe_retries;
 	cfg.tcp_orphan_probe_retries = a.orphan_probe_retries;
+	if (a.have_ip6) {
+		cfg.ipv6 = true;
+		cfg.n_ip6 = 1;
+		memcpy(cfg.ip6[0].addr, a.ip6, 16);
+		cfg.ip6[0].prefix_len = a.prefix6;
+		memcpy(cfg.gateway6, a.gw6, 16);
+	}
 	if (a.have_mac)
 		memcpy(cfg.mac, a.mac, 6);
 	if (usn_stack_config_check(&cfg, hal, msg, sizeof(msg)) != 0) {
@@ -298,6 +320,13 @@ int main(int argc, char **argv)
 	printf("listening on %s:%u with %u worker%s%s, zero-copy TX %s%s%s\n", ipbuf, a.port, a.workers,
 	       a.workers == 1 ? "" : "s", a.keepalive ? ", keep-alive" : "", zc == 0 ? "on" : "off",
 	       zc == 0 || zc == -EOPNOTSUPP ? "" : ": ", zc == 0 || zc == -EOPNOTSUPP ? "" : strerror(-zc));
+	if (a.have_ip6) {
+		struct usn_ipv6_addr v6[2];
+		char t0[INET6_ADDRSTRLEN], t1[INET6_ADDRSTRLEN];
+		usn_stack_ipv6_addrs(s, v6, NULL, 2);
+		printf("IPv6: %s/%u and %s answer ping and neighbour discovery (pages over IPv4 only)\n",
+		       cli_ip6_text(v6[1].addr, t1, sizeof t1), v6[1].prefix_len, cli_ip6_text(v6[0].addr, t0, sizeof t0));
+	}
 
 	struct run_ctx ctx = {.stack = s};
 	rc = usn_backend_run(b, worker_fn, &ctx);

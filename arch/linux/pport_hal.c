@@ -570,6 +570,24 @@ static int pport_random(struct usn_hal *hal, void *buf, size_t len)
 	return usn_pport_random(buf, len);
 }
 
+/* A group address joined on the interface (PACKET_ADD_MEMBERSHIP): a NIC
+ * filtering by address then passes it up; the membership lasts as long as
+ * the socket. */
+static int pport_mcast_add(struct usn_hal *hal, const uint8_t mac[6])
+{
+	struct usn_pport *p = usn_pport_of_hal(hal);
+	struct packet_mreq mr;
+
+	memset(&mr, 0, sizeof(mr));
+	mr.mr_ifindex = p->ifindex;
+	mr.mr_type = PACKET_MR_MULTICAST;
+	mr.mr_alen = 6;
+	memcpy(mr.mr_address, mac, 6);
+	if (setsockopt(p->q[0]->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) != 0)
+		return -errno;
+	return 0;
+}
+
 const struct usn_hal_ops usn_pport_hal_ops = {
     .rx_burst = pport_rx_burst,
     .tx_burst = pport_tx_burst,
@@ -580,4 +598,5 @@ const struct usn_hal_ops usn_pport_hal_ops = {
     .mem_free = NULL,
     .random = pport_random,
     .rx_wait = pport_rx_wait,
+    .mcast_add = pport_mcast_add,
 };

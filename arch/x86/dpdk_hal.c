@@ -514,6 +514,20 @@ void usn_dpdk_regions_release(struct usn_dpdk_backend *b)
 	b->n_regions = 0;
 }
 
+/* IPv6's groups: all multicast, the one switch every ethdev has (an exact
+ * list would replace the port's whole list at each call). A virtual device
+ * that has no such switch (net_af_packet, net_af_xdp) takes what its
+ * kernel interface passes, group frames included. */
+static int dpdk_mcast_add(struct usn_hal *hal, const uint8_t mac[6])
+{
+	struct usn_dpdk_backend *b = backend_of(hal);
+	int rc;
+
+	(void)mac;
+	rc = rte_eth_allmulticast_enable(b->port);
+	return rc == -ENOTSUP ? 0 : rc;
+}
+
 const struct usn_hal_ops usn_dpdk_hal_ops = {
     .rx_burst = dpdk_rx_burst,
     .tx_burst = dpdk_tx_burst,
@@ -524,4 +538,5 @@ const struct usn_hal_ops usn_dpdk_hal_ops = {
     .mem_free = dpdk_mem_free,
     .random = dpdk_random,
     .tx_region = dpdk_tx_region,
+    .mcast_add = dpdk_mcast_add,
 };

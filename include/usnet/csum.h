@@ -26,6 +26,10 @@ uint16_t usn_csum_finish(uint32_t sum);
 uint16_t usn_csum_update16(uint16_t check, uint16_t old_word, uint16_t new_word);
 /* The TCP/UDP pseudo-header sum (RFC 9293 3.1); addresses in host order. */
 uint32_t usn_csum_pseudo(uint32_t src_ip, uint32_t dst_ip, uint8_t proto, uint16_t l4_len);
+/* The IPv6 pseudo-header sum (RFC 8200 8.1): source, destination (16 bytes
+ * each, network order), the upper-layer length and next header; combine it
+ * with a data sum (usn_csum_add), a table's range sum included. */
+uint32_t usn_csum_pseudo6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto, uint32_t l4_len);
 
 /* A prefix-sum table over immutable bytes: entry k is the folded sum of the
  * first 2k bytes. Build once (at page load), then ask for any range. */

@@ -142,6 +142,12 @@ struct usn_hal_ops {
 	 * worker sleep (idle_backoff_us), so that arriving frames end the
 	 * sleep instead of waiting out a timer. Never on the packet path. */
 	void (*rx_wait)(struct usn_hal *hal, uint16_t queue, uint32_t max_us);
+	/* Optional: makes the port deliver frames sent to the Ethernet group
+	 * address mac (IPv6's all-nodes and solicited-node groups, RFC 2464
+	 * 7); 0 or -errno. NULL: the port delivers group frames without being
+	 * asked (the simulated link, a veth). Called only while the stack is
+	 * created, with IPv6 on. */
+	int (*mcast_add)(struct usn_hal *hal, const uint8_t mac[6]);
 };
 
 /* A port as the stack sees it. The backend embeds this struct in its own. */
@@ -175,6 +181,12 @@ struct usn_hal {
  * its six 16-bit words, so flows whose words XOR alike share a worker under
  * every key. Addresses and ports in host order. */
 uint32_t usn_rss_hash(uint16_t key, uint32_t ip_a, uint32_t ip_b, uint16_t port_a, uint16_t port_b);
+/* The same Toeplitz hash over an IPv6 4-tuple (addresses in network order,
+ * ports in host order), as a NIC computes it with the expanded key:
+ * symmetric too, reading the tuple through the XOR of its eighteen 16-bit
+ * words. */
+uint32_t usn_rss_hash6(uint16_t key, const uint8_t ip_a[16], const uint8_t ip_b[16], uint16_t port_a,
+		       uint16_t port_b);
 
 /* Whether a key spreads flows: odd weight (no two folds of the 4-tuple hash
  * alike), and flows differing only in 7 consecutive bits of the fold (one

@@ -15,6 +15,13 @@
 struct usn_stack;
 struct usn_worker;
 
+/* An IPv6 address with its on-link prefix (network order, 16 bytes). */
+#define USN_IPV6_ADDRS_MAX 4
+struct usn_ipv6_addr {
+	uint8_t addr[16];
+	uint8_t prefix_len; /* 1..128 [64] */
+};
+
 /* Configuration. Zero in any sizing field means its default (in brackets).
  * Addresses are in host order. */
 struct usn_stack_config {
@@ -24,6 +31,21 @@ struct usn_stack_config {
 	uint8_t mac[6];       /* all zero: the port's address */
 	uint16_t n_workers;   /* 1..hal->n_queues [hal->n_queues] */
 	uint16_t mtu;         /* IPv4 MTU, 68..hal->mtu [hal->mtu] */
+
+	/* IPv6 (RFC 8200), off unless ipv6 is set or a global address given:
+	 * then the stack also has a link-local address made from its MAC
+	 * (modified EUI-64, RFC 4291 2.5.1), runs duplicate address detection
+	 * on every address at start (RFC 4862 5.4; an address found in use is
+	 * never used, and one line on stderr says so), advertises them (an
+	 * unsolicited neighbour advertisement), answers neighbour
+	 * solicitations and echo requests. The neighbour cache is sized and
+	 * timed by the arp_* fields below. TCP and UDP over IPv6 are not
+	 * there yet. */
+	bool ipv6;
+	bool ipv6_no_dad; /* addresses usable at once (tests; links known to be private) */
+	uint8_t n_ip6;    /* global addresses in ip6[] */
+	struct usn_ipv6_addr ip6[USN_IPV6_ADDRS_MAX];
+	uint8_t gateway6[16]; /* IPv6 next hop off-link (a router's link-local address, say); zero: none */
 
 	/* TCBs per worker, TIME-WAIT included [4096], at most 16777216. Every
 	 * table that scales with connections follows it: send descriptors
@@ -164,6 +186,18 @@ uint16_t usn_stack_workers(const struct usn_stack *s);
  * stack's secret, which no remote host can aim. Host order. */
 uint16_t usn_stack_flow_worker(const struct usn_stack *s, uint32_t ip_a, uint16_t port_a, uint32_t ip_b,
 			       uint16_t port_b);
+/* The same for an IPv6 flow (addresses in network order): usn_rss_hash6
+ * with the port's RSS, else the stack's SipHash. */
+uint16_t usn_stack_flow_worker6(const struct usn_stack *s, const uint8_t ip_a[16], uint16_t port_a,
+				const uint8_t ip_b[16], uint16_t port_b);
+/* The stack's IPv6 addresses: writes up to max of them (link-local first)
+ * with their state and returns how many it has. A state is
+ * USN_IPV6_TENTATIVE while duplicate address detection runs, then
+ * USN_IPV6_PREFERRED (usable) or USN_IPV6_DUPLICATE (in use elsewhere:
+ * never used). Any thread. */
+enum usn_ipv6_state { USN_IPV6_TENTATIVE = 1, USN_IPV6_PREFERRED, USN_IPV6_DUPLICATE };
+unsigned usn_stack_ipv6_addrs(const struct usn_stack *s, struct usn_ipv6_addr *out, enum usn_ipv6_state *state,
+			      unsigned max);
 struct usn_worker *usn_stack_worker(struct usn_stack *s, uint16_t i);
 const struct usn_stack_config *usn_stack_config(const struct usn_stack *s);
 /* Sum of every worker's published statistics. Any thread. */

@@ -40,7 +40,24 @@
 	X(rx_coalesced) X(gro_frames) X(gro_segs) X(tcp_tso_frames) X(tcp_zcopy_bytes)                 \
 	X(udp_rx_dgrams) X(udp_rx_bytes) X(udp_tx_dgrams) X(udp_tx_bytes) X(drop_udp_no_port)          \
 	X(drop_udp_csum) X(drop_udp_short) X(drop_udp_len) X(icmp_errors_tx) X(icmp_errors_suppressed) \
+	USN_STATS_IPV6(X)                                                                             \
 	USN_STATS_GAUGES(X)
+
+/* IPv6: drops by reason (the extension-header walk's limits, fragments,
+ * transports not served yet), ICMPv6, and Neighbour Discovery: every
+ * message that fails RFC 4861 7.1's validation counts in drop_nd_invalid
+ * (hop limit not 255 in drop_nd_hop_limit), a solicitation from a source
+ * that is not on the link in drop_nd_src; nd_dad_conflicts counts our
+ * addresses found in use elsewhere. */
+#define USN_STATS_IPV6(X)                                                                         \
+	X(drop_ip6_short) X(drop_ip6_version) X(drop_ip6_len) X(drop_ip6_ext_malformed)               \
+	X(drop_ip6_ext_limit) X(drop_ip6_ext_unknown) X(drop_ip6_fragment) X(drop_ip6_not_for_us)     \
+	X(drop_ip6_src) X(drop_ip6_proto)                                                             \
+	X(drop_icmp6_malformed) X(drop_icmp6_csum) X(drop_icmp6_type) X(icmp6_echo_rx) X(icmp6_echo_tx) \
+	X(drop_nd_invalid) X(drop_nd_hop_limit) X(drop_nd_src) X(drop_nd_not_for_us)                  \
+	X(drop_nd_queue_full) X(drop_nd_unresolved)                                                   \
+	X(nd_ns_rx) X(nd_na_rx) X(nd_ns_tx) X(nd_na_tx) X(nd_unsolicited_na_tx) X(nd_dad_ns_tx)       \
+	X(nd_dad_conflicts) X(nd_learned) X(nd_expired) X(nd_failed)
 
 /* Gauges: levels, not counts (they go down as well as up). Connections by
  * TCP state, kept by the one function every transition goes through (two

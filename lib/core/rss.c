@@ -6,6 +6,7 @@
 #include "core/rss.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "core/siphash.h"
 #include "core/worker.h"
@@ -63,6 +64,18 @@ static uint16_t rss_fold(uint32_t ip_a, uint32_t ip_b, uint16_t port_a, uint16_t
 uint32_t usn_rss_hash(uint16_t key, uint32_t ip_a, uint32_t ip_b, uint16_t port_a, uint16_t port_b)
 {
 	uint32_t h = rss_fold_hash(key, rss_fold(ip_a, ip_b, port_a, port_b));
+	return h << 16 | h;
+}
+
+uint32_t usn_rss_hash6(uint16_t key, const uint8_t ip_a[16], const uint8_t ip_b[16], uint16_t port_a,
+		       uint16_t port_b)
+{
+	/* The input is 36 bytes: every 16-bit word sits at an even bit offset
+	 * of 16, so the fold argument above holds word for word. */
+	uint16_t fold = (uint16_t)(port_a ^ port_b);
+	for (int i = 0; i < 16; i += 2)
+		fold ^= (uint16_t)(((ip_a[i] ^ ip_b[i]) << 8) | (ip_a[i + 1] ^ ip_b[i + 1]));
+	uint32_t h = rss_fold_hash(key, fold);
 	return h << 16 | h;
 }
 
@@ -167,5 +180,26 @@ uint16_t usn_stack_flow_worker(const struct usn_stack *s, uint32_t ip_a, uint16_
 	b[9] = (uint8_t)port_lo;
 	b[10] = (uint8_t)(port_hi >> 8);
 	b[11] = (uint8_t)port_hi;
+	return usn_rss_queue((uint32_t)usn_siphash24(s->steer_key, b, sizeof b), s->n_workers);
+}
+
+uint16_t usn_stack_flow_worker6(const struct usn_stack *s, const uint8_t ip_a[16], uint16_t port_a,
+				const uint8_t ip_b[16], uint16_t port_b)
+{
+	if (s->n_workers < 2)
+		return 0;
+	if (!s->software_rss)
+		return usn_rss_queue(usn_rss_hash6(s->hal->rss_key, ip_a, ip_b, port_a, port_b), s->n_workers);
+	/* As for IPv4: the lower endpoint first, then one SipHash. */
+	uint8_t b[36];
+	int cmp = memcmp(ip_a, ip_b, 16);
+	bool swap = cmp > 0 || (cmp == 0 && port_a > port_b);
+	memcpy(b, swap ? ip_b : ip_a, 16);
+	memcpy(b + 16, swap ? ip_a : ip_b, 16);
+	uint16_t port_lo = swap ? port_b : port_a, port_hi = swap ? port_a : port_b;
+	b[32] = (uint8_t)(port_lo >> 8);
+	b[33] = (uint8_t)port_lo;
+	b[34] = (uint8_t)(port_hi >> 8);
+	b[35] = (uint8_t)port_hi;
 	return usn_rss_queue((uint32_t)usn_siphash24(s->steer_key, b, sizeof b), s->n_workers);
 }

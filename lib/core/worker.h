@@ -25,6 +25,7 @@
 
 struct usn_arp_cache;    /* lib/net/arp.c: opaque here */
 struct usn_pmtu_cache;   /* lib/net/pmtu.c: opaque here */
+struct usn_nd_cache;     /* lib/net/nd.c: opaque here */
 struct usn_tcp_worker;   /* lib/tcp/: opaque here */
 struct usn_tcp_shared;   /* lib/tcp/: listeners, read-only once workers run */
 struct usn_udp_worker;   /* lib/udp/: the bound ports, opaque here */
@@ -49,6 +50,7 @@ struct usn_worker {
 	struct usn_wheel wheel;
 	struct usn_arp_cache *arp;
 	struct usn_pmtu_cache *pmtu;
+	struct usn_nd_cache *nd; /* NULL without IPv6 */
 	struct usn_tcp_worker *tcp;
 	struct usn_udp_worker *udp;
 	struct usn_stats stats;
@@ -73,6 +75,18 @@ struct usn_worker {
 #endif
 };
 
+/* One of the stack's IPv6 addresses (entry 0: the link-local one). The
+ * state (enum usn_ipv6_state) is the only field written once workers run:
+ * worker 0's duplicate address detection makes it PREFERRED, any worker
+ * that sees the address in use elsewhere DUPLICATE, each by one atomic
+ * compare-and-swap from TENTATIVE; readers load it relaxed. */
+#define USN_IP6_SLOTS (1 + USN_IPV6_ADDRS_MAX)
+struct usn_ip6_if {
+	uint8_t addr[16];
+	uint8_t prefix_len;
+	_Atomic uint8_t state;
+};
+
 /* Application memory the port reads in place (usn_stack_tx_region). */
 #define USN_TX_REGIONS_MAX 8
 #define USN_TX_REGION_NONE 0xffu
@@ -93,6 +107,9 @@ struct usn_stack {
 	uint64_t steer_key[2];
 	struct usn_worker **workers;
 	struct usn_tcp_shared *tcp;
+	/* IPv6: on when n_ip6 > 0 (the link-local address at least). */
+	struct usn_ip6_if ip6[USN_IP6_SLOTS];
+	uint8_t n_ip6;
 	/* Read-only once the workers run. */
 	struct usn_tx_region tx_regions[USN_TX_REGIONS_MAX];
 	uint8_t n_tx_regions;
@@ -174,12 +191,18 @@ static inline bool usn_worker_tx_make_room(struct usn_worker *w)
 enum usn_msg_type {
 	USN_MSG_FRAME = 1, /* a steered frame: ptr is the usn_buf */
 	USN_MSG_ARP,       /* an ARP entry learned: ip, mac */
+	USN_MSG_ND,        /* a neighbour (IPv6) learned: ip6, mac */
 };
 struct usn_msg {
 	uint8_t type;
 	uint8_t mac[6];
-	uint32_t ip;
-	void *ptr;
+	union {
+		struct {
+			uint32_t ip;
+			void *ptr;
+		};
+		uint8_t ip6[16];
+	};
 };
 /* Posts a message to worker dst; false if its ring is full. */
 bool usn_worker_post(struct usn_worker *w, uint16_t dst, const struct usn_msg *m);

@@ -6,6 +6,7 @@
 #ifndef USN_NET_H
 #define USN_NET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -101,6 +102,58 @@ bool usn_arp_can_send(struct usn_worker *w, uint32_t next_hop);
  * else usn_ipv4_output's return (0: sent, counted in icmp_errors_tx). */
 int usn_icmp_error_send(struct usn_worker *w, const struct usn_buf *frame, const struct usn_ipv4_repr *ip,
 			struct usn_cursor l3, uint8_t type, uint8_t code, uint32_t rest);
+/* ---- IPv6 (ipv6.c, icmp6.c, nd.c) ---- */
+
+/* IPv6 frames the stack builds: an untagged Ethernet header, the fixed
+ * IPv6 header (no extension headers), then L4. */
+#define USN_L4_OFF6 (USN_ETH_HDR_LEN + USN_IPV6_HDR_LEN)
+
+/* Sends an IPv6 packet whose L4 bytes (l4_len) are written from
+ * USN_L4_OFF6 on, frame_len = USN_L4_OFF6 + l4_len, from src (one of our
+ * addresses, usn_ipv6_src_select) to dst. Writes the IPv6 and Ethernet
+ * headers; a multicast dst goes to its group MAC, a unicast one to its next
+ * hop (on-link: itself; else gateway6), resolved by Neighbour Discovery,
+ * the frame waiting in the bounded queue meanwhile (dropped and counted
+ * when full or when resolution fails). Takes ownership of frame in every
+ * case. Returns 0, or -EHOSTUNREACH (no route). */
+int usn_ipv6_output(struct usn_worker *w, struct usn_buf *frame, const uint8_t src[16], const uint8_t dst[16],
+		    uint8_t proto, uint16_t l4_len);
+/* Our source address for dst (RFC 6724 in short): the link-local one for
+ * link-scope destinations, else a usable global address, one on dst's
+ * prefix first. 0, or -EADDRNOTAVAIL if none is usable (yet). */
+int usn_ipv6_src_select(const struct usn_worker *w, const uint8_t dst[16], uint8_t src[16]);
+/* The next hop for a unicast dst: dst on-link, else gateway6; false if none. */
+bool usn_ipv6_next_hop(const struct usn_worker *w, const uint8_t dst[16], uint8_t hop[16]);
+/* The slot of our address a in w->stack->ip6[] (any state), or -1. */
+int usn_ipv6_addr_find(const struct usn_stack *s, const uint8_t a[16]);
+/* An address of a neighbour on the link: link-local, or on one of our
+ * prefixes, and not ours. */
+bool usn_ipv6_on_link(const struct usn_stack *s, const uint8_t a[16]);
+static inline uint8_t usn_ipv6_state(const struct usn_stack *s, int slot)
+{
+	return atomic_load_explicit(&((struct usn_stack *)(uintptr_t)s)->ip6[slot].state, memory_order_relaxed);
+}
+
+enum usn_net_verdict usn_ipv6_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_eth_repr *eth,
+				    struct usn_cursor l3, struct usn_net_l4 *out);
+void usn_icmp6_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_eth_repr *eth,
+		     const struct usn_ipv6_repr *ip, struct usn_cursor l4);
+/* A neighbour solicitation or advertisement (icmp its checked header). */
+void usn_nd_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_eth_repr *eth,
+		  const struct usn_ipv6_repr *ip, const struct usn_icmp6_repr *icmp, struct usn_cursor l4);
+/* Neighbour cache lookup (as usn_arp_lookup). */
+bool usn_nd_lookup(struct usn_worker *w, const uint8_t ip[16], uint8_t mac[6]);
+/* Sends frame (IPv6 header written, Ethernet not) to next_hop, resolving
+ * it first if needed. Takes ownership. */
+void usn_nd_send(struct usn_worker *w, struct usn_buf *frame, const uint8_t next_hop[16]);
+struct usn_nd_cache *usn_nd_create(struct usn_worker *w);
+void usn_nd_destroy(struct usn_worker *w, struct usn_nd_cache *nd);
+/* Worker 0, at start: duplicate address detection for every tentative
+ * address, then (after arp_retry_ms with no conflict) an unsolicited
+ * advertisement of each; at once when DAD is off. */
+void usn_nd_start(struct usn_worker *w);
+/* A neighbour another worker learned (its USN_MSG_ND message). */
+void usn_nd_learn_msg(struct usn_worker *w, const uint8_t ip[16], const uint8_t mac[6]);
 
 /* ARP's per-worker state, made and freed by the stack layer. */
 struct usn_arp_cache *usn_arp_create(struct usn_worker *w);

@@ -44,12 +44,50 @@ static bool usn_secret_given(const struct usn_stack_config *cfg)
 	return (k[0] | k[1] | k[2] | k[3]) != 0;
 }
 
+static bool usn_ip6_is_zero(const uint8_t a[16])
+{
+	for (int i = 0; i < 16; i++)
+		if (a[i])
+			return false;
+	return true;
+}
+
 #define USN_CFG_FAIL(...)                                                                                    \
 	do {                                                                                                     \
 		if (msg && msg_len)                                                                              \
 			snprintf(msg, msg_len, __VA_ARGS__);                                                     \
 		return -EINVAL;                                                                                  \
 	} while (0)
+
+/* The IPv6 part of the configuration: global unicast addresses only (the
+ * link-local one comes from the MAC), each once, prefixes 1..128. */
+static int usn_ipv6_config_check(const struct usn_stack_config *cfg, char *msg, size_t msg_len)
+{
+	static const uint8_t loopback[16] = {[15] = 1};
+	static const uint8_t v4mapped[12] = {[10] = 0xff, [11] = 0xff};
+	if (cfg->n_ip6 > USN_IPV6_ADDRS_MAX)
+		USN_CFG_FAIL("n_ip6: %u addresses, at most %u", (unsigned)cfg->n_ip6, (unsigned)USN_IPV6_ADDRS_MAX);
+	for (unsigned i = 0; i < cfg->n_ip6; i++) {
+		const uint8_t *a = cfg->ip6[i].addr;
+		if (usn_ip6_is_zero(a) || memcmp(a, loopback, 16) == 0)
+			USN_CFG_FAIL("ip6[%u]: the unspecified or loopback address", i);
+		if (a[0] == 0xff)
+			USN_CFG_FAIL("ip6[%u]: a multicast address", i);
+		if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+			USN_CFG_FAIL("ip6[%u]: a link-local address (the stack makes its own from the MAC)", i);
+		if (memcmp(a, v4mapped, 12) == 0)
+			USN_CFG_FAIL("ip6[%u]: an IPv4-mapped address", i);
+		if (cfg->ip6[i].prefix_len > 128)
+			USN_CFG_FAIL("ip6[%u]: prefix length %u is not in 1..128", i, (unsigned)cfg->ip6[i].prefix_len);
+		for (unsigned j = 0; j < i; j++)
+			if (memcmp(a, cfg->ip6[j].addr, 16) == 0)
+				USN_CFG_FAIL("ip6[%u]: the same address as ip6[%u]", i, j);
+	}
+	const uint8_t *g = cfg->gateway6;
+	if (!usn_ip6_is_zero(g) && (g[0] == 0xff || memcmp(g, loopback, 16) == 0))
+		USN_CFG_FAIL("gateway6: a multicast or loopback address");
+	return 0;
+}
 
 int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_hal *hal, char *msg, size_t msg_len)
 {
@@ -126,6 +164,8 @@ int usn_stack_config_check(const struct usn_stack_config *cfg, const struct usn_
 		USN_CFG_FAIL("buf_size: the port's %u bytes cannot hold the stack's headers", (unsigned)hal->buf_size);
 	if (!usn_secret_given(cfg) && !hal->ops->random)
 		USN_CFG_FAIL("tcp_cookie_secret: none given, and the port has no random source for the stack's keys");
+	if (usn_ipv6_config_check(cfg, msg, msg_len) != 0)
+		return -EINVAL;
 	if ((hal->offloads & USN_HAL_OFF_RSS) && hal->n_queues > 1 && !usn_rss_key_ok(hal->rss_key))
 		USN_CFG_FAIL("rss_key: the port's RSS key 0x%04x spreads flows badly (usn_rss_key_ok)",
 			     (unsigned)hal->rss_key);
@@ -179,6 +219,80 @@ static void usn_config_fill_defaults(struct usn_stack_config *c, const struct us
 	USN_DEFAULT(pmtu_min, 552);
 	USN_DEFAULT(bufs_per_worker, 256);
 	USN_DEFAULT(timer_hz, 1000);
+	for (unsigned i = 0; i < c->n_ip6; i++)
+		USN_DEFAULT(ip6[i].prefix_len, 64);
+	if (c->n_ip6)
+		c->ipv6 = true;
+}
+
+/* The stack's IPv6 addresses: the link-local one from the MAC (modified
+ * EUI-64, RFC 4291 2.5.1 and appendix A: ff:fe in the middle, the
+ * universal/local bit inverted), then the configured ones; tentative until
+ * duplicate address detection clears them. */
+static void usn_stack_ipv6_init(struct usn_stack *s)
+{
+	const struct usn_stack_config *c = &s->cfg;
+	if (!c->ipv6)
+		return;
+	uint8_t state = c->ipv6_no_dad ? USN_IPV6_PREFERRED : USN_IPV6_TENTATIVE;
+	struct usn_ip6_if *ll = &s->ip6[0];
+	static const uint8_t fe80[8] = {0xfe, 0x80};
+	memcpy(ll->addr, fe80, 8);
+	ll->addr[8] = s->mac[0] ^ 0x02;
+	ll->addr[9] = s->mac[1];
+	ll->addr[10] = s->mac[2];
+	ll->addr[11] = 0xff;
+	ll->addr[12] = 0xfe;
+	memcpy(ll->addr + 13, s->mac + 3, 3);
+	ll->prefix_len = 64;
+	atomic_init(&ll->state, state);
+	for (unsigned i = 0; i < c->n_ip6; i++) {
+		memcpy(s->ip6[1 + i].addr, c->ip6[i].addr, 16);
+		s->ip6[1 + i].prefix_len = c->ip6[i].prefix_len;
+		atomic_init(&s->ip6[1 + i].state, state);
+	}
+	s->n_ip6 = (uint8_t)(1 + c->n_ip6);
+}
+
+/* Asks the port for IPv6's groups: all-nodes and each address's
+ * solicited-node group (RFC 4861 7.2.1). */
+static int usn_stack_ipv6_join(struct usn_stack *s)
+{
+	if (!s->n_ip6 || !s->hal->ops->mcast_add)
+		return 0;
+	uint8_t macs[USN_IP6_SLOTS + 1][6];
+	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 0x01};
+	usn_ipv6_mcast_mac(all_nodes, macs[0]);
+	for (int i = 0; i < s->n_ip6; i++) {
+		uint8_t sn[16];
+		usn_ipv6_solicited_node(s->ip6[i].addr, sn);
+		usn_ipv6_mcast_mac(sn, macs[1 + i]);
+	}
+	for (int i = 0; i <= s->n_ip6; i++) {
+		int rc = s->hal->ops->mcast_add(s->hal, macs[i]);
+		if (rc != 0) {
+			fprintf(stderr, "usnet: the port cannot receive the IPv6 group address "
+					"%02x:%02x:%02x:%02x:%02x:%02x: %s\n",
+				macs[i][0], macs[i][1], macs[i][2], macs[i][3], macs[i][4], macs[i][5],
+				strerror(rc < 0 ? -rc : EIO));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+unsigned usn_stack_ipv6_addrs(const struct usn_stack *s, struct usn_ipv6_addr *out, enum usn_ipv6_state *state,
+			      unsigned max)
+{
+	for (unsigned i = 0; i < s->n_ip6 && i < max; i++) {
+		if (out) {
+			memcpy(out[i].addr, s->ip6[i].addr, 16);
+			out[i].prefix_len = s->ip6[i].prefix_len;
+		}
+		if (state)
+			state[i] = (enum usn_ipv6_state)usn_ipv6_state(s, (int)i);
+	}
+	return s->n_ip6;
 }
 
 /* The inbox array holds n_workers ring pointers, then the n_workers blocks
@@ -324,7 +438,8 @@ struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_c
 	memcpy(s->mac, s->cfg.mac, 6);
 	s->n_workers = s->cfg.n_workers;
 	s->software_rss = s->n_workers > 1 && !(hal->offloads & USN_HAL_OFF_RSS);
-	if (usn_stack_keys(s) != 0)
+	usn_stack_ipv6_init(s);
+	if (usn_stack_keys(s) != 0 || usn_stack_ipv6_join(s) != 0)
 		goto fail_free_stack;
 	s->workers = calloc(s->n_workers, sizeof(*s->workers));
 	if (!s->workers)
@@ -349,6 +464,8 @@ struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_c
 			goto fail_destroy;
 		w->udp = usn_udp_worker_create(w);
 		if (!w->udp)
+			goto fail_destroy;
+		if (s->n_ip6 && !(w->nd = usn_nd_create(w)))
 			goto fail_destroy;
 	}
 	return s;
@@ -384,6 +501,9 @@ void usn_stack_destroy(struct usn_stack *s)
 			if (w->pmtu)
 				usn_pmtu_destroy(w, w->pmtu);
 			w->pmtu = NULL;
+			if (w->nd)
+				usn_nd_destroy(w, w->nd);
+			w->nd = NULL;
 		}
 		for (uint16_t i = 0; i < s->n_workers; i++)
 			if (s->workers[i] && usn_worker_complete(s, s->workers[i]))

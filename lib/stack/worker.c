@@ -109,6 +109,10 @@ static unsigned usn_worker_drain_inbox(struct usn_worker *w)
 				usn_worker_input_steered(w, frames, &n); /* in order */
 				usn_arp_learn_msg(w, m.ip, m.mac);
 				break;
+			case USN_MSG_ND:
+				usn_worker_input_steered(w, frames, &n);
+				usn_nd_learn_msg(w, m.ip6, m.mac);
+				break;
 			}
 		}
 		usn_worker_input_steered(w, frames, &n);
@@ -188,6 +192,8 @@ void usn_worker_start(struct usn_worker *w)
 	usn_worker_read_clock(w);
 	if (w->id == 0)
 		usn_arp_announce(w);
+	if (w->id == 0 && w->nd)
+		usn_nd_start(w);
 	usn_worker_flush(w);
 	usn_worker_free_flush(w);
 	usn_worker_publish(w);
@@ -202,15 +208,33 @@ void usn_worker_start(struct usn_worker *w)
  * read with the wire parsers; the IPv4 sum is left to the worker that
  * takes the frame. A hash the port may have reported is not that
  * function, so it is not used. */
+/* The same for an IPv6/TCP frame (extension headers walked by the parser;
+ * ND, ICMPv6, fragments and malformed frames stay with worker 0). */
+static uint16_t usn_worker_steer_target6(const struct usn_worker *w, struct usn_cursor l3)
+{
+	struct usn_ipv6_repr ip;
+	uint16_t sport, dport;
+	if (usn_ipv6_parse(l3, &ip) != USN_IPV6_OK || ip.next_header != USN_IPPROTO_TCP || ip.fragment)
+		return 0;
+	struct usn_cursor l4 = usn_cursor_drop(usn_cursor_take(l3, USN_IPV6_HDR_LEN + (uint32_t)ip.payload_len), ip.hdr_len);
+	if (usn_tcp_ports_parse(l4, &sport, &dport) != USN_WIRE_OK)
+		return 0;
+	return usn_stack_flow_worker6(w->stack, ip.src, sport, ip.dst, dport);
+}
+
 static uint16_t usn_worker_steer_target(const struct usn_worker *w, struct usn_buf *b)
 {
 	struct usn_cursor c = usn_cursor_of_frame(b);
 	struct usn_eth_repr eth;
 	struct usn_ipv4_repr ip;
 	uint16_t sport, dport;
-	if (usn_eth_parse(c, &eth) != USN_WIRE_OK || eth.ethertype != USN_ETHERTYPE_IPV4)
+	if (usn_eth_parse(c, &eth) != USN_WIRE_OK)
 		return 0;
 	struct usn_cursor l3 = usn_cursor_drop(c, eth.hdr_len);
+	if (eth.ethertype == USN_ETHERTYPE_IPV6 && w->stack->n_ip6)
+		return usn_worker_steer_target6(w, l3);
+	if (eth.ethertype != USN_ETHERTYPE_IPV4)
+		return 0;
 	if (usn_ipv4_parse(l3, &ip, true) != USN_WIRE_OK ||
 	    (ip.proto != USN_IPPROTO_TCP && ip.proto != USN_IPPROTO_UDP) || usn_ipv4_is_fragment(&ip))
 		return 0;

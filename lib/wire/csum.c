@@ -168,6 +168,16 @@ uint32_t usn_csum_pseudo(uint32_t src_ip, uint32_t dst_ip, uint8_t proto, uint16
 	return s + proto + l4_len;
 }
 
+uint32_t usn_csum_pseudo6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto, uint32_t l4_len)
+{
+	/* 16 words of addresses, at most 0xffff each, plus four more words:
+	 * below 2^21, no carry out of 32 bits. */
+	uint32_t s = 0;
+	for (int i = 0; i < 16; i += 2)
+		s += (uint32_t)((src[i] << 8) | src[i + 1]) + (uint32_t)((dst[i] << 8) | dst[i + 1]);
+	return s + (l4_len >> 16) + (l4_len & 0xffffu) + proto;
+}
+
 /* ---- prefix-sum tables ----
  * prefix[k] is the folded sum of data[0..2k). The sum of a range is then a
  * ones'-complement difference of two entries, swapped if the range starts at

@@ -51,6 +51,7 @@ enum usn_wire_err {
 #define USN_ETHERTYPE_IPV4 0x0800
 #define USN_ETHERTYPE_ARP 0x0806
 #define USN_ETHERTYPE_VLAN 0x8100
+#define USN_ETHERTYPE_IPV6 0x86dd
 
 struct usn_eth_repr {
 	uint8_t dst[6];
@@ -223,5 +224,121 @@ enum usn_wire_err usn_tcp_ports_parse(struct usn_cursor c, uint16_t *src_port, u
 uint8_t usn_tcp_hdr_len(const struct usn_tcp_repr *r);
 /* Writes header and options, checksum field 0; returns the length written. */
 uint8_t usn_tcp_emit(const struct usn_tcp_repr *r, uint8_t *p);
+
+/* ---- IPv6 (RFC 8200) and its extension headers ---- */
+#define USN_IPV6_HDR_LEN 40
+#define USN_IPPROTO_HOPOPTS 0
+#define USN_IPPROTO_ROUTING 43
+#define USN_IPPROTO_FRAGMENT 44
+#define USN_IPPROTO_ICMPV6 58
+#define USN_IPPROTO_NONE 59
+#define USN_IPPROTO_DSTOPTS 60
+/* The walk's limits: a host has no use for long chains, and each header
+ * costs a read; beyond them the packet is dropped (RFC 8200 4 lets a node
+ * discard what it cannot process; RFC 9098 describes the attacks). */
+#define USN_IPV6_MAX_EXT_HDRS 8
+#define USN_IPV6_MAX_EXT_BYTES 512
+
+/* IPv6 parse results (a separate set from usn_wire_err: each maps to its
+ * own drop counter). */
+enum usn_ipv6_err {
+	USN_IPV6_OK = 0,
+	USN_IPV6_SHORT,         /* fewer than 40 bytes */
+	USN_IPV6_VERSION,       /* version != 6 */
+	USN_IPV6_LEN,           /* payload length past the bytes present */
+	USN_IPV6_EXT_MALFORMED, /* an extension header or option past its bounds, hop-by-hop not first */
+	USN_IPV6_EXT_LIMIT,     /* more than USN_IPV6_MAX_EXT_HDRS headers or _BYTES bytes */
+	USN_IPV6_EXT_UNKNOWN,   /* a header or option a host must not skip (AH, ESP, a routing
+				 * header with segments left, an option whose type says discard) */
+};
+
+struct usn_ipv6_repr {
+	uint8_t src[16], dst[16];
+	uint32_t flow_label;
+	uint16_t payload_len; /* from the fixed header: extension headers and upper layer */
+	uint16_t hdr_len;     /* 40 + the extension headers walked: the upper layer's offset */
+	uint8_t tclass, hop_limit;
+	uint8_t next_header; /* the upper-layer protocol, after every extension header */
+	uint8_t n_ext;       /* extension headers walked */
+	bool fragment;       /* a fragment header of a real fragment (not atomic, RFC 6946):
+			      * the walk stops there; the caller counts and drops */
+};
+/* Validates version and payload length against the bytes present (the
+ * frame may carry Ethernet padding after it), then walks the extension
+ * headers (hop-by-hop first only; destination options; a routing header
+ * with no segments left; fragment) within the limits above. Options of
+ * hop-by-hop and destination-option headers are walked too: Pad1, PadN and
+ * unknown ones whose type says "skip" pass (RFC 8200 4.2). */
+enum usn_ipv6_err usn_ipv6_parse(struct usn_cursor c, struct usn_ipv6_repr *r);
+/* Writes the 40-byte fixed header (next_header is the upper layer's). */
+void usn_ipv6_emit(const struct usn_ipv6_repr *r, uint8_t *p);
+
+static inline bool usn_ipv6_is_multicast(const uint8_t a[16])
+{
+	return a[0] == 0xff;
+}
+static inline bool usn_ipv6_is_unspecified(const uint8_t a[16])
+{
+	for (int i = 0; i < 16; i++)
+		if (a[i])
+			return false;
+	return true;
+}
+static inline bool usn_ipv6_is_link_local(const uint8_t a[16])
+{
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+/* The solicited-node multicast address of a (RFC 4291 2.7.1). */
+void usn_ipv6_solicited_node(const uint8_t a[16], uint8_t out[16]);
+/* The Ethernet group address of an IPv6 multicast address (RFC 2464 7). */
+void usn_ipv6_mcast_mac(const uint8_t a[16], uint8_t mac[6]);
+/* Whether a and b agree in their first prefix_len bits. */
+bool usn_ipv6_prefix_eq(const uint8_t a[16], const uint8_t b[16], uint8_t prefix_len);
+
+/* ---- ICMPv6 (RFC 4443) and Neighbour Discovery (RFC 4861) ---- */
+#define USN_ICMP6_HDR_LEN 8
+#define USN_ICMP6_ECHO_REQUEST 128
+#define USN_ICMP6_ECHO_REPLY 129
+#define USN_ICMP6_ND_NS 135
+#define USN_ICMP6_ND_NA 136
+#define USN_ND_OPT_SLLA 1
+#define USN_ND_OPT_TLLA 2
+#define USN_ND_NA_ROUTER 0x80
+#define USN_ND_NA_SOLICITED 0x40
+#define USN_ND_NA_OVERRIDE 0x20
+#define USN_ND_LEN 24     /* NS and NA without options */
+#define USN_ND_LLA_LEN 8  /* a link-layer address option for Ethernet */
+
+struct usn_icmp6_repr {
+	uint8_t type, code;
+	uint16_t ident, seq; /* echo */
+};
+/* Checks the length (4 bytes at least; 8 for echo) and the checksum over
+ * the pseudo-header (src, dst, the message's length) and the whole message. */
+enum usn_wire_err usn_icmp6_parse(struct usn_cursor c, const uint8_t src[16], const uint8_t dst[16],
+				  struct usn_icmp6_repr *r);
+/* Writes an echo's 8-byte header with the checksum from data_sum (the data
+ * after it) and the pseudo-header of src, dst and the message's length. */
+void usn_icmp6_echo_emit(const struct usn_icmp6_repr *r, uint8_t *p, const uint8_t src[16], const uint8_t dst[16],
+			 uint16_t len, uint32_t data_sum);
+
+/* A neighbour solicitation or advertisement: the target and the one
+ * link-layer address option that type carries (source for NS, target for
+ * NA; the other kind is ignored, RFC 4861 7.1). */
+struct usn_nd_repr {
+	uint8_t type;  /* USN_ICMP6_ND_NS or _NA */
+	uint8_t flags; /* NA: USN_ND_NA_* */
+	uint8_t target[16];
+	bool has_lla;
+	uint8_t lla[6];
+};
+/* Parses an NS or NA whose ICMPv6 checksum was checked: length at least
+ * 24, every option of non-zero length and inside the message (RFC 4861
+ * 7.1.1, 7.1.2), a link-layer option of Ethernet's 8 bytes. BADOPT for an
+ * option that breaks these; SHORT for a short message. */
+enum usn_wire_err usn_nd_parse(struct usn_cursor c, struct usn_nd_repr *r);
+/* Writes r (with its link-layer option if has_lla) and its checksum for
+ * src and dst; returns the length written (24 or 32). */
+uint16_t usn_nd_emit(const struct usn_nd_repr *r, uint8_t *p, const uint8_t src[16], const uint8_t dst[16]);
 
 #endif

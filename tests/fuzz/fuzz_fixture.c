@@ -15,6 +15,9 @@
 
 const uint8_t fz_stack_mac[6] = {0x02, 0x00, 0xc6, 0x12, 0x00, 0x01};
 const uint8_t fz_peer_mac[6] = {0x02, 0x00, 0xc6, 0x12, 0x00, 0x02};
+const uint8_t fz_stack_ip6[16] = {0x20, 0x01, 0x00, 0x02, [15] = 0x01};
+const uint8_t fz_peer_ip6[16] = {0x20, 0x01, 0x00, 0x02, [15] = 0x02};
+static const uint8_t fz_stack_ll6[16] = {0xfe, 0x80, [10] = 0xc6, 0xff, 0xfe, 0x12, 0x00, 0x01};
 
 #define FZ_SETTLE_ROUNDS 2000 /* polls without quiet at one instant: a livelock */
 #define FZ_ADVANCE_STEPS 2000
@@ -48,8 +51,25 @@ static uint32_t pseudo_sum(const uint8_t *ip, uint8_t proto, size_t l4_len)
 	return s + proto + (uint32_t)l4_len;
 }
 
+/* The ICMPv6 sum of an IPv6 packet whose upper layer follows the fixed
+ * header directly (RFC 8200 8.1's pseudo-header). */
+static void fz_fix_icmp6(uint8_t *ip, size_t avail)
+{
+	size_t plen = usn_load_be16(ip + 4);
+	if (ip[6] != USN_IPPROTO_ICMPV6 || plen < 4 || USN_IPV6_HDR_LEN + plen > avail)
+		return;
+	uint8_t *m = ip + USN_IPV6_HDR_LEN;
+	usn_store_be16(m + 2, 0);
+	uint32_t ph = sum16(ip + 8, 32, 0) + (uint32_t)plen + USN_IPPROTO_ICMPV6;
+	usn_store_be16(m + 2, fold_not(sum16(m, plen, ph)));
+}
+
 void fz_fix_checksums(uint8_t *p, size_t len)
 {
+	if (len >= USN_ETH_HDR_LEN + USN_IPV6_HDR_LEN && usn_load_be16(p + 12) == USN_ETHERTYPE_IPV6) {
+		fz_fix_icmp6(p + USN_ETH_HDR_LEN, len - USN_ETH_HDR_LEN);
+		return;
+	}
 	if (len < USN_ETH_HDR_LEN + USN_IPV4_HDR_LEN)
 		return;
 	size_t l2 = USN_ETH_HDR_LEN;
@@ -441,6 +461,24 @@ static void fz_check_out(struct fz *f, uint8_t *p, size_t len)
 		fz_answer_arp(f, &a);
 		return;
 	}
+	if (eth.ethertype == USN_ETHERTYPE_IPV6) {
+		/* Echo replies and Neighbour Discovery: from one of our
+		 * addresses (or :: for DAD), no extension headers, ICMPv6 with
+		 * a sum that verifies, ND with hop limit 255. */
+		struct usn_ipv6_repr ip6;
+		static const uint8_t unspec[16];
+		FUZZ_CHECK(usn_ipv6_parse(l3, &ip6) == USN_IPV6_OK);
+		FUZZ_CHECK(memcmp(ip6.src, fz_stack_ip6, 16) == 0 || memcmp(ip6.src, fz_stack_ll6, 16) == 0 ||
+			   memcmp(ip6.src, unspec, 16) == 0);
+		FUZZ_CHECK(ip6.hdr_len == USN_IPV6_HDR_LEN && ip6.next_header == USN_IPPROTO_ICMPV6);
+		FUZZ_CHECK(USN_IPV6_HDR_LEN + (size_t)ip6.payload_len <= f->mtu && ip6.payload_len >= 8);
+		uint8_t *m = p + eth.hdr_len + USN_IPV6_HDR_LEN;
+		uint32_t ph = sum16(p + eth.hdr_len + 8, 32, 0) + ip6.payload_len + USN_IPPROTO_ICMPV6;
+		FUZZ_CHECK(fold_not(sum16(m, ip6.payload_len, ph)) == 0);
+		FUZZ_CHECK(m[0] == 129 || m[0] == 135 || m[0] == 136);
+		FUZZ_CHECK(m[0] == 129 || ip6.hop_limit == 255);
+		return;
+	}
 	FUZZ_CHECK(eth.ethertype == USN_ETHERTYPE_IPV4);
 	struct usn_ipv4_repr ip;
 	FUZZ_CHECK(usn_ipv4_parse(l3, &ip, false) == USN_WIRE_OK);
@@ -709,6 +747,12 @@ static void fz_build_stack(struct fz *f)
 	c.tcp_cookie_secret[2] = 1;
 	c.tcp_cookie_secret[3] = 2;
 	c.tcp_no_timestamps = c.tcp_no_sack = c.tcp_no_wscale = f->opt.bare_tcp;
+	/* IPv6 too, usable at once (DAD would wait a second of virtual time). */
+	c.ipv6 = true;
+	c.ipv6_no_dad = true;
+	c.n_ip6 = 1;
+	memcpy(c.ip6[0].addr, fz_stack_ip6, 16);
+	c.ip6[0].prefix_len = 64;
 	char msg[160];
 	FUZZ_CHECK(usn_stack_config_check(&c, usn_sim_port_hal(f->port), msg, sizeof(msg)) == 0);
 	f->stack = usn_stack_create(usn_sim_port_hal(f->port), &c);

@@ -24,6 +24,10 @@
 #define FZ_MAX_SENT 512
 
 extern const uint8_t fz_stack_mac[6];
+/* IPv6: the stack's global address 2001:2::1/64 (its link-local one from
+ * its MAC, fe80::c6:12ff:fe12:1) and the peer's 2001:2::2. */
+extern const uint8_t fz_stack_ip6[16];
+extern const uint8_t fz_peer_ip6[16];
 extern const uint8_t fz_peer_mac[6];
 
 /* What the application does on a connection (chosen by the peer's port). */

@@ -13,7 +13,9 @@
  * error (destination unreachable, time exceeded) is aimed by its quoted
  * packet instead: addresses and ports of the flow's segments from the
  * stack, the quoted seq an offset from the stack's next; bit 3: IPv4
- * addresses only. dt: time before the frame (fz_time_of_byte). */
+ * addresses only (bits 2 and 3 on an IPv6 frame: the peer's and the
+ * stack's global IPv6 addresses, a group destination kept). dt: time
+ * before the frame (fz_time_of_byte). */
 #include <string.h>
 
 #include "fuzz_fixture.h"
@@ -27,6 +29,13 @@ static void frame_aim(struct fz *f, uint8_t *p, size_t len, uint8_t ctl)
 	if (ctl & 2) {
 		memcpy(p, fz_stack_mac, 6);
 		memcpy(p + 6, fz_peer_mac, 6);
+	}
+	if ((ctl & 12) && len >= USN_ETH_HDR_LEN + USN_IPV6_HDR_LEN && usn_load_be16(p + 12) == USN_ETHERTYPE_IPV6) {
+		uint8_t *ip6 = p + USN_ETH_HDR_LEN;
+		memcpy(ip6 + 8, fz_peer_ip6, 16);
+		if (!usn_ipv6_is_multicast(ip6 + 24))
+			memcpy(ip6 + 24, fz_stack_ip6, 16);
+		return;
 	}
 	if (!(ctl & 12) || len < USN_ETH_HDR_LEN + USN_IPV4_HDR_LEN)
 		return;

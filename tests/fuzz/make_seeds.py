@@ -15,6 +15,68 @@ PEER_IP = bytes([198, 18, 0, 2])
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 1, 2, 4, 8, 16, 32, 64, 128
 
+# IPv6 (benchmarking prefix 2001:2::/48, RFC 5180): the fixture's stack has
+# 2001:2::1/64 and fe80::c6:12ff:fe12:1, the peer 2001:2::2.
+STACK_IP6 = bytes([0x20, 0x01, 0, 2] + [0] * 11 + [1])
+PEER_IP6 = bytes([0x20, 0x01, 0, 2] + [0] * 11 + [2])
+STACK_LL6 = bytes([0xFE, 0x80] + [0] * 8 + [0xC6, 0xFF, 0xFE, 0x12, 0, 1])
+PEER_LL6 = bytes([0xFE, 0x80] + [0] * 8 + [0xC6, 0xFF, 0xFE, 0x12, 0, 2])
+ALL_NODES = bytes([0xFF, 2] + [0] * 13 + [1])
+UNSPEC = bytes(16)
+
+
+def snm(a):
+    return bytes([0xFF, 2] + [0] * 9 + [1, 0xFF]) + a[13:]
+
+
+def group_mac(g):
+    return b"\x33\x33" + g[12:]
+
+
+def ipv6(nh, payload, src=PEER_IP6, dst=STACK_IP6, hop=64, plen=None):
+    return struct.pack("!IHBB", 6 << 28, len(payload) if plen is None else plen, nh, hop) + src + dst + payload
+
+
+def icmp6(typ, code, body, src=PEER_IP6, dst=STACK_IP6):
+    m = struct.pack("!BBH", typ, code, 0) + body
+    ph = src + dst + struct.pack("!IxxxB", len(m), 58)
+    return m[:2] + struct.pack("!H", csum(ph + m)) + m[4:]
+
+
+def echo6(ident, seq, data, src=PEER_IP6, dst=STACK_IP6):
+    return icmp6(128, 0, struct.pack("!HH", ident, seq) + data, src, dst)
+
+
+def nd6(typ, target, lla=None, flags=0, src=PEER_IP6, dst=None, code=0):
+    dst = dst if dst is not None else snm(target)
+    body = struct.pack("!B3x", flags) + target
+    if lla is not None:
+        body += bytes([1 if typ == 135 else 2, 1]) + lla
+    return icmp6(typ, code, body, src, dst)
+
+
+def frame6(nh, payload, src=PEER_IP6, dst=STACK_IP6, hop=64, ext=b"", first=None):
+    """An IPv6 frame; ext: extension headers (their own next-header bytes
+    chained to nh by the caller), first: the fixed header's next header."""
+    mac = group_mac(dst) if dst[0] == 0xFF else STACK_MAC
+    return eth(0x86DD, dst=mac) + ipv6(first if first is not None else nh, ext + payload, src, dst, hop)
+
+
+def ext_opts(nh, units=0, opt=None):
+    """A hop-by-hop or destination-options header of 8 * (units + 1) bytes:
+    PadN filling it, or opt (type, data) first."""
+    n = 8 * (units + 1)
+    body = bytes([opt[0], len(opt[1])]) + opt[1] if opt else b""
+    pad = n - 2 - len(body)
+    while pad >= 2:
+        k = min(pad, 257)
+        if pad - k == 1:
+            k -= 1
+        body += bytes([1, k - 2]) + bytes(k - 2)
+        pad -= k
+    body += bytes(pad)
+    return bytes([nh, units]) + body
+
 
 def csum(b):
     if len(b) % 2:
@@ -138,6 +200,20 @@ def wire_seeds(d):
     # so that the other seeds stay as they were).
     write(d, "icmp_frag_needed", bytes([0, 2, 0, 0, 0, 31]) + icmp_quote(3, 4, 1280))
     write(d, "icmp_time_exceeded_short", bytes([6, 1, 0, 0, 0, 32]) + icmp_quote(11, 0, 0)[:30])
+    # IPv6 (after the others, so their control bytes stay as they were).
+    e = echo6(5, 6, b"v6" * 10)
+    frames6 = {
+        "ipv6_echo": frame6(58, e),
+        "ipv6_ns_sllao": frame6(58, nd6(135, STACK_IP6, PEER_MAC), dst=snm(STACK_IP6), hop=255),
+        "ipv6_na_flags": frame6(58, nd6(136, PEER_IP6, PEER_MAC, 0x60, dst=STACK_IP6), hop=255),
+        "ipv6_chain": frame6(58, e, ext=ext_opts(60) + ext_opts(43, 1) + bytes([44, 0, 4, 0, 0, 0, 0, 0]) +
+                             bytes([58, 0, 0, 0, 0, 0, 0, 1]), first=0),
+        "ipv6_frag": frame6(58, e, ext=bytes([58, 0, 0, 9, 0, 0, 0, 7]), first=44),
+        "ipv6_nine_ext": frame6(58, e, ext=b"".join(ext_opts(60 if i < 8 else 58) for i in range(9)), first=60),
+    }
+    for i, (name, fr) in enumerate(sorted(frames6.items()), start=len(frames)):
+        ctl = bytes([[0, 0, 6, 13, 47][i % 5], i % 3, 0, 0, 0, 1 + i])
+        write(d, name, ctl + fr)
 
 
 # ---- fuzz_frame: [variant] then [ctl][dt][len:2][frame] ----
@@ -222,6 +298,38 @@ def frame_seeds(d):
         rec(0, 0, eth(0x0800) + ipv4(17, udp(1, 7, b"frag" * 8), frag=0x2000, ident=5)) + \
         rec(0, 0, eth(0x0800, BCAST) + ipv4(17, udp(1, 9, b"to all"))) + \
         rec(0, 0, frame_udp(0, 7, b"port zero"))
+    # IPv6: echo to the global and the link-local address (the reply waits
+    # on Neighbour Discovery, which the peer answers in the next record),
+    # solicitations for our addresses, DAD, advertisements, and the ND
+    # validation and extension-header paths that drop.
+    e = lambda seq, src=PEER_IP6, dst=STACK_IP6: echo6(0x66, seq, bytes(range(40)), src, dst)
+    ns_g = frame6(58, nd6(135, STACK_IP6, PEER_MAC), dst=snm(STACK_IP6), hop=255)
+    ns_ll = frame6(58, nd6(135, STACK_LL6, PEER_MAC, src=PEER_LL6), src=PEER_LL6, dst=snm(STACK_LL6), hop=255)
+    na_peer = frame6(58, nd6(136, PEER_IP6, PEER_MAC, 0x60, dst=STACK_IP6), hop=255)
+    s["ipv6_echo_nd"] = bytes([0]) + rec(0, 0, frame6(58, e(1))) + rec(0, 1, na_peer) + \
+        rec(0, 2, frame6(58, e(2))) + rec(0, 0, ns_g) + rec(0, 0, ns_ll) + \
+        rec(0, 0, frame6(58, e(3, PEER_LL6, STACK_LL6), src=PEER_LL6, dst=STACK_LL6)) + \
+        rec(0, 250, frame6(58, e(4)))
+    s["ipv6_nd_invalid"] = bytes([1]) + \
+        rec(0, 0, frame6(58, nd6(135, STACK_IP6, PEER_MAC), dst=snm(STACK_IP6), hop=254)) + \
+        rec(0, 0, frame6(58, nd6(135, STACK_IP6, PEER_MAC, src=UNSPEC), src=UNSPEC, dst=snm(STACK_IP6), hop=255)) + \
+        rec(0, 0, frame6(58, nd6(135, STACK_IP6, None, src=UNSPEC), src=UNSPEC, dst=snm(STACK_IP6), hop=255)) + \
+        rec(0, 0, frame6(58, nd6(135, ALL_NODES, PEER_MAC), dst=snm(STACK_IP6), hop=255)) + \
+        rec(0, 0, frame6(58, nd6(135, STACK_IP6, PEER_MAC, code=1), dst=snm(STACK_IP6), hop=255)) + \
+        rec(0, 0, frame6(58, nd6(136, STACK_IP6, BCAST, 0x20, dst=ALL_NODES), dst=ALL_NODES, hop=255)) + \
+        rec(0, 0, frame6(58, nd6(136, PEER_IP6, PEER_MAC, 0x60, dst=ALL_NODES), dst=ALL_NODES, hop=255)) + \
+        rec(FIX, 0, frame6(58, nd6(135, STACK_IP6, PEER_MAC)[:24] + bytes([1, 0, 0, 0, 0, 0, 0, 0]),
+                           dst=snm(STACK_IP6), hop=255))
+    s["ipv6_ext_chains"] = bytes([0]) + \
+        rec(0, 0, frame6(58, e(5), ext=ext_opts(60) + ext_opts(58, 2), first=0)) + \
+        rec(0, 0, frame6(58, e(6), ext=b"".join(ext_opts(60 if i < 8 else 58) for i in range(9)), first=60)) + \
+        rec(0, 0, frame6(58, e(7), ext=ext_opts(60, 62) + ext_opts(58, 0), first=60)) + \
+        rec(0, 0, frame6(58, e(8), ext=ext_opts(58, opt=(0x85, b"\0\0")), first=60)) + \
+        rec(0, 0, frame6(58, e(9), ext=bytes([58, 0, 0, 1, 0, 0, 0, 3]), first=44)) + \
+        rec(0, 0, frame6(58, e(10), ext=bytes([58, 0, 0, 0, 0, 0, 0, 3]), first=44)) + \
+        rec(0, 0, frame6(58, e(11), ext=bytes([58, 0, 4, 2]) + bytes(4), first=43)) + \
+        rec(0, 0, frame6(6, tcp(50000, 80, 1, 0, SYN))) + \
+        rec(ADDRS | FIX, 0, frame6(58, e(12)))
     for name, data in s.items():
         write(d, name, data)
 

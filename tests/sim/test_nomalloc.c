@@ -26,6 +26,7 @@
 #include "core/worker.h"
 #include "net/net.h"
 #include "netfix.h"
+#include "netfix6.h"
 #include "simnet.h"
 #include "tcpseg.h"
 #include "usnet/csum.h"
@@ -146,6 +147,91 @@ static void test_workers_never_allocate(void **state)
 	assert_true(sa.arp_failed > 0);
 	assert_true(sa.timers_fired > 0);
 	assert_true(sb.arp_learned > 1);
+	simnet_destroy(&n);
+}
+
+/* ---- IPv6: duplicate address detection, Neighbour Discovery (learning,
+ * expiry, probes, a failed resolution, entries posted between workers),
+ * ICMPv6 echo ---- */
+
+static int send_ping6(struct usn_worker *w, const uint8_t dst[16], uint16_t seq)
+{
+	uint8_t src[16];
+	if (usn_ipv6_src_select(w, dst, src) != 0)
+		return -1;
+	struct usn_buf *b = usn_worker_buf_alloc(w);
+	if (!b)
+		return -1;
+	uint8_t *m = b->data + USN_L4_OFF6;
+	memset(m, 0, 8 + 48);
+	m[0] = 128;
+	m[6] = (uint8_t)(seq >> 8);
+	m[7] = (uint8_t)seq;
+	memset(m + 8, (int)seq, 48);
+	netfix6_icmp_csum(m, 56, src, dst);
+	b->len = (uint16_t)(USN_L4_OFF6 + 56);
+	b->frame_len = b->len;
+	return usn_ipv6_output(w, b, src, dst, USN_IPPROTO_ICMPV6, 56);
+}
+
+static void test_ipv6_never_allocates(void **state)
+{
+	(void)state;
+	n_allocs = 0;
+	struct simnet n;
+	simnet_init(&n, 12);
+	struct usn_stack_config ca, cb;
+	netfix6_config(&ca, true);
+	ca.ip = SIMNET_IP(0, 1);
+	ca.arp_timeout_ms = 2000;
+	ca.arp_retry_ms = 200;
+	cb = ca;
+	cb.ip = SIMNET_IP(0, 2);
+	memcpy(cb.ip6[0].addr, netfix6_raw_ip, 16);
+	struct usn_sim_port_config two;
+	memset(&two, 0, sizeof(two));
+	two.n_queues = 2;
+	struct simnet_host *a = simnet_add_host(&n, SIMNET_IP(0, 1), &ca, NULL);
+	struct simnet_host *b = simnet_add_host(&n, SIMNET_IP(0, 2), &cb, &two);
+	assert_non_null(a);
+	assert_non_null(b);
+	struct usn_sim_faults f;
+	memset(&f, 0, sizeof(f));
+	f.loss = 0.1;
+	f.delay_us = 50;
+	usn_sim_port_set_faults(a->port, &f);
+	usn_sim_port_set_faults(b->port, &f);
+	struct usn_worker *wa = usn_stack_worker(a->stack, 0);
+	struct usn_worker *wb = usn_stack_worker(b->stack, 0);
+
+	counting = 1;
+	simnet_run_for(&n, 1500000); /* DAD: a solicitation, a second, the advertisements */
+	int fails = 0;
+	for (uint16_t i = 0; i < 300; i++) {
+		fails += send_ping6(wa, netfix6_raw_ip, i) != 0;
+		fails += send_ping6(wb, netfix6_stack_ip, i) != 0;
+		fails += send_ping6(wa, netfix6_raw_ll, i) != 0;
+		simnet_run_for(&n, i % 50 == 49 ? 3000000 : 10000);
+	}
+	uint8_t nobody[16];
+	memcpy(nobody, netfix6_raw_ip, 16);
+	nobody[15] = 99;
+	fails += send_ping6(wa, nobody, 1) != 0;
+	simnet_run_for(&n, 2000000);
+	struct usn_stats sa, sb;
+	usn_stack_stats(a->stack, &sa);
+	usn_stack_stats(b->stack, &sb);
+	counting = 0;
+
+	assert_int_equal(n_allocs, 0);
+	assert_int_equal(fails, 0);
+	assert_true(sb.icmp6_echo_rx > 200);
+	assert_true(sa.icmp6_echo_rx > 100);
+	assert_int_equal(sa.nd_unsolicited_na_tx, 2);
+	assert_int_equal(sb.nd_unsolicited_na_tx, 2);
+	assert_true(sa.nd_expired > 0);
+	assert_true(sa.nd_failed > 0);
+	assert_true(sb.nd_learned > 1);
 	simnet_destroy(&n);
 }
 
@@ -865,6 +951,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workers_never_allocate),
+		cmocka_unit_test(test_ipv6_never_allocates),
 		cmocka_unit_test(test_tcp_never_allocates),
 		cmocka_unit_test(test_tcp_persist_never_allocates),
 		cmocka_unit_test(test_udp_never_allocates),
