@@ -11,29 +11,10 @@
 
 #include <stdint.h>
 
+#include "usnet/addr.h"
 #include "usnet/csum.h"
 #include "usnet/cursor.h"
 #include "usnet/stack.h"
-
-/* An IP address tagged with its family. Only USN_AF_INET is carried today;
- * a USN_AF_INET6 address is refused with -EAFNOSUPPORT. */
-enum usn_addr_family {
-	USN_AF_INET = 4,
-	USN_AF_INET6 = 6,
-};
-struct usn_addr {
-	uint8_t family; /* enum usn_addr_family */
-	union {
-		uint32_t v4;    /* host order */
-		uint8_t v6[16]; /* network order */
-	} u;
-};
-/* An IPv4 address, host order. */
-static inline struct usn_addr usn_addr_ipv4(uint32_t ip)
-{
-	struct usn_addr a = {.family = USN_AF_INET, .u = {.v4 = ip}};
-	return a;
-}
 
 /* A datagram for a bound port: `peer` and `peer_port` sent it to
  * `local_port`; `data` is its payload (the bytes the length field covers),

@@ -1,0 +1,28 @@
+/* libusnet addresses: an IPv4 or IPv6 address tagged with its family. */
+#ifndef USNET_ADDR_H
+#define USNET_ADDR_H
+
+#include <stdint.h>
+
+/* An IP address tagged with its family, for the APIs that take either
+ * (UDP today). Where a call does not carry IPv6 yet it refuses a
+ * USN_AF_INET6 address with -EAFNOSUPPORT, and says so. */
+enum usn_addr_family {
+	USN_AF_INET = 4,
+	USN_AF_INET6 = 6,
+};
+struct usn_addr {
+	uint8_t family; /* enum usn_addr_family */
+	union {
+		uint32_t v4;    /* host order */
+		uint8_t v6[16]; /* network order */
+	} u;
+};
+/* An IPv4 address, host order. */
+static inline struct usn_addr usn_addr_ipv4(uint32_t ip)
+{
+	struct usn_addr a = {.family = USN_AF_INET, .u = {.v4 = ip}};
+	return a;
+}
+
+#endif
