@@ -66,5 +66,6 @@ enum usn_wire_err usn_icmp_err_parse(struct usn_cursor c, struct usn_icmp_err_re
 	r->src_port = usn_load_be16(t);
 	r->dst_port = usn_load_be16(t + 2);
 	r->seq = usn_load_be32(t + 4);
+	r->family = USN_AF_INET;
 	return USN_WIRE_OK;
 }

@@ -1,6 +1,7 @@
 /* libusnet ICMPv6 (RFC 4443) and Neighbour Discovery messages (RFC 4861):
  * parse with the checksum over the pseudo-header, NS and NA with their
- * link-layer address options, emit of echo headers and NS/NA. */
+ * link-layer address options, errors with the TCP header they quote; emit
+ * of echo and error headers and NS/NA. */
 #include <string.h>
 
 #include "usnet/csum.h"
@@ -39,6 +40,51 @@ void usn_icmp6_echo_emit(const struct usn_icmp6_repr *r, uint8_t *p, const uint8
 	usn_store_be16(p + 2, 0);
 	usn_store_be16(p + 4, r->ident);
 	usn_store_be16(p + 6, r->seq);
+	uint32_t sum = usn_csum_add(data_sum, usn_csum_pseudo6(src, dst, USN_IPPROTO_ICMPV6, len));
+	usn_store_be16(p + 2, usn_csum_finish(usn_csum_partial(p, USN_ICMP6_HDR_LEN, sum)));
+}
+
+enum usn_wire_err usn_icmp6_err_parse(struct usn_cursor c, struct usn_icmp_err_repr *r)
+{
+	uint8_t scratch[USN_ICMP6_HDR_LEN + USN_IPV6_HDR_LEN];
+	const uint8_t *p = usn_cursor_read_with(c, USN_ICMP6_HDR_LEN + USN_IPV6_HDR_LEN, scratch);
+	if (!p)
+		return USN_WIRE_SHORT;
+	r->type = p[0];
+	r->code = p[1];
+	if (r->type != USN_ICMP6_DEST_UNREACH && r->type != USN_ICMP6_PACKET_TOO_BIG &&
+	    r->type != USN_ICMP6_TIME_EXCEEDED)
+		return USN_WIRE_MALFORMED;
+	uint32_t mtu = r->type == USN_ICMP6_PACKET_TOO_BIG ? usn_load_be32(p + 4) : 0;
+	r->next_hop_mtu = (uint16_t)(mtu > 0xffff ? 0xffff : mtu);
+	const uint8_t *q = p + USN_ICMP6_HDR_LEN;
+	if ((q[0] >> 4) != 6)
+		return USN_WIRE_VERSION;
+	if (q[6] != USN_IPPROTO_TCP)
+		return USN_WIRE_MALFORMED;
+	uint32_t total = USN_IPV6_HDR_LEN + (uint32_t)usn_load_be16(q + 4);
+	r->total_len = (uint16_t)(total > 0xffff ? 0xffff : total);
+	memcpy(r->src6, q + 8, 16);
+	memcpy(r->dst6, q + 24, 16);
+	r->src = r->dst = 0;
+	uint8_t tscratch[8];
+	const uint8_t *t = usn_cursor_read_with(usn_cursor_drop(c, USN_ICMP6_HDR_LEN + USN_IPV6_HDR_LEN), 8, tscratch);
+	if (!t)
+		return USN_WIRE_SHORT;
+	r->src_port = usn_load_be16(t);
+	r->dst_port = usn_load_be16(t + 2);
+	r->seq = usn_load_be32(t + 4);
+	r->family = USN_AF_INET6;
+	return USN_WIRE_OK;
+}
+
+void usn_icmp6_error_emit(uint8_t type, uint8_t code, uint32_t rest, uint8_t *p, const uint8_t src[16],
+			  const uint8_t dst[16], uint32_t len, uint32_t data_sum)
+{
+	p[0] = type;
+	p[1] = code;
+	usn_store_be16(p + 2, 0);
+	usn_store_be32(p + 4, rest);
 	uint32_t sum = usn_csum_add(data_sum, usn_csum_pseudo6(src, dst, USN_IPPROTO_ICMPV6, len));
 	usn_store_be16(p + 2, usn_csum_finish(usn_csum_partial(p, USN_ICMP6_HDR_LEN, sum)));
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "usnet/addr.h"
 #include "usnet/cursor.h"
 
 /* Byte-order load/store helpers for unaligned wire bytes. */
@@ -128,16 +129,23 @@ void usn_icmp_emit(const struct usn_icmp_repr *r, uint8_t *p, uint32_t data_sum)
 #define USN_ICMP_UNREACH_PROTO 2
 #define USN_ICMP_UNREACH_PORT 3
 #define USN_ICMP_UNREACH_FRAG_NEEDED 4 /* RFC 1191: next-hop MTU in the header's last two bytes */
-/* What an ICMP error quotes of the packet that caused it: the IPv4 header
- * and the first 8 bytes of its TCP header (RFC 792), which is all this
- * stack reads (ports and sequence number). */
+/* What an ICMP or ICMPv6 error quotes of the packet that caused it: the IP
+ * header and the first 8 bytes of its TCP header (RFC 792, RFC 4443 3),
+ * which is all this stack reads (ports and sequence number). `family`
+ * says which addresses hold: src and dst for IPv4, src6 and dst6 for
+ * IPv6 (type and code are then ICMPv6's, and next_hop_mtu a packet too
+ * big's MTU). */
 struct usn_icmp_err_repr {
 	uint8_t type, code;
-	uint16_t next_hop_mtu;      /* destination unreachable code 4; else 0 */
-	uint32_t src, dst;          /* the quoted packet's addresses (ours, the peer's) */
-	uint16_t total_len;         /* the quoted packet's total length (RFC 1191's plateau search) */
+	uint16_t next_hop_mtu;      /* destination unreachable code 4 (IPv4), packet too big (IPv6,
+				     * at most 65535); else 0 */
+	uint32_t src, dst;          /* IPv4: the quoted packet's addresses (ours, the peer's) */
+	uint16_t total_len;         /* the quoted packet's total length (RFC 1191's plateau search;
+				     * IPv6: 40 + its payload length, at most 65535) */
 	uint16_t src_port, dst_port;
 	uint32_t seq;
+	uint8_t family;             /* enum usn_addr_family */
+	uint8_t src6[16], dst6[16]; /* IPv6: the quoted packet's addresses (ours, the peer's) */
 };
 /* Parses an error message (type 3 or 11, checksum already checked by
  * usn_icmp_parse) whose quoted packet is IPv4 TCP: the 8-byte ICMP header,
@@ -180,6 +188,16 @@ enum usn_wire_err usn_udp_ports_parse(struct usn_cursor c, uint16_t *src_port, u
  * checksum, computed from data_sum, the partial sum of the r->len - 8 data
  * bytes that follow (a computed 0 is sent as 0xffff, RFC 768). */
 void usn_udp_emit_ipv4(const struct usn_udp_repr *r, uint32_t src, uint32_t dst, uint8_t *p, uint32_t data_sum);
+/* The same over IPv6 (RFC 8200 8.1): the pseudo-header of src and dst
+ * (16 bytes each, network order). The checksum is mandatory there: a zero
+ * checksum field is USN_WIRE_MALFORMED (the receiver discards it, RFC
+ * 8200 8.1), checked even when csum_ok; the other results as for IPv4. */
+enum usn_wire_err usn_udp_parse_ipv6(struct usn_cursor c, const uint8_t src[16], const uint8_t dst[16],
+				     bool csum_ok, struct usn_udp_repr *r);
+/* Writes the 8-byte header of an IPv6 datagram from src to dst with its
+ * checksum (a computed 0 is sent as 0xffff: zero is not allowed). */
+void usn_udp_emit_ipv6(const struct usn_udp_repr *r, const uint8_t src[16], const uint8_t dst[16], uint8_t *p,
+		       uint32_t data_sum);
 
 /* ---- TCP (RFC 9293) with options (RFC 7323, 2018) ---- */
 #define USN_TCP_HDR_LEN 20
@@ -321,6 +339,40 @@ enum usn_wire_err usn_icmp6_parse(struct usn_cursor c, const uint8_t src[16], co
  * after it) and the pseudo-header of src, dst and the message's length. */
 void usn_icmp6_echo_emit(const struct usn_icmp6_repr *r, uint8_t *p, const uint8_t src[16], const uint8_t dst[16],
 			 uint16_t len, uint32_t data_sum);
+
+/* ICMPv6 errors (RFC 4443 3, RFC 8201). */
+#define USN_ICMP6_DEST_UNREACH 1
+#define USN_ICMP6_PACKET_TOO_BIG 2
+#define USN_ICMP6_TIME_EXCEEDED 3
+#define USN_ICMP6_PARAM_PROBLEM 4
+#define USN_ICMP6_UNREACH_NO_ROUTE 0
+#define USN_ICMP6_UNREACH_ADMIN 1
+#define USN_ICMP6_UNREACH_ADDR 3
+#define USN_ICMP6_UNREACH_PORT 4
+#define USN_ICMP6_ND_REDIRECT 137
+#define USN_IPV6_MIN_MTU 1280 /* RFC 8200 5: every link carries it */
+/* Whether an ICMPv6 message of this type is an error (types 0..127, RFC
+ * 4443 2.1): no error is ever sent about one (RFC 4443 2.4 e.1). */
+static inline bool usn_icmp6_type_is_error(uint8_t type)
+{
+	return type < 128;
+}
+/* Parses an error message (destination unreachable, packet too big, time
+ * exceeded; checksum already checked by usn_icmp6_parse) whose quoted
+ * packet is IPv6 TCP: the 8-byte ICMPv6 header, a quoted fixed header of
+ * version 6 whose next header is TCP (a quote with extension headers is
+ * not read), and at least the first 8 bytes of the TCP header. Fills r
+ * with family USN_AF_INET6; a packet too big's MTU lands in next_hop_mtu
+ * (clamped to 65535). USN_WIRE_SHORT, USN_WIRE_VERSION or
+ * USN_WIRE_MALFORMED (another type or protocol) otherwise. */
+enum usn_wire_err usn_icmp6_err_parse(struct usn_cursor c, struct usn_icmp_err_repr *r);
+/* Writes the 8-byte header of an ICMPv6 error (type, code, the 32-bit word
+ * after the checksum: unused 0, a packet too big's MTU, a parameter
+ * problem's pointer) from src to dst, len bytes in all (header and quote),
+ * with the checksum from data_sum, the partial sum of the quote that
+ * follows, and the pseudo-header. */
+void usn_icmp6_error_emit(uint8_t type, uint8_t code, uint32_t rest, uint8_t *p, const uint8_t src[16],
+			  const uint8_t dst[16], uint32_t len, uint32_t data_sum);
 
 /* A neighbour solicitation or advertisement: the target and the one
  * link-layer address option that type carries (source for NS, target for

@@ -121,3 +121,65 @@ size_t netfix6_echo_frame(uint8_t *p, const uint8_t eth_dst[6], const uint8_t et
 	n += netfix6_ip(p + n, src, dst, 58, (uint16_t)(8 + len), 64);
 	return n + 8 + len;
 }
+
+uint16_t netfix6_l4_sum(const uint8_t *msg, size_t len, const uint8_t src[16], const uint8_t dst[16], uint8_t nh)
+{
+	static uint8_t buf[70000 + 40];
+	memcpy(buf, src, 16);
+	memcpy(buf + 16, dst, 16);
+	buf[32] = (uint8_t)(len >> 24);
+	buf[33] = (uint8_t)(len >> 16);
+	buf[34] = (uint8_t)(len >> 8);
+	buf[35] = (uint8_t)len;
+	buf[36] = buf[37] = buf[38] = 0;
+	buf[39] = nh;
+	memcpy(buf + 40, msg, len);
+	return netfix_csum(buf, 40 + len);
+}
+
+size_t netfix6_udp(uint8_t *p, const uint8_t src[16], const uint8_t dst[16], uint16_t sp, uint16_t dp,
+		   const void *data, size_t len)
+{
+	size_t n = 8 + len;
+	p[0] = (uint8_t)(sp >> 8);
+	p[1] = (uint8_t)sp;
+	p[2] = (uint8_t)(dp >> 8);
+	p[3] = (uint8_t)dp;
+	p[4] = (uint8_t)(n >> 8);
+	p[5] = (uint8_t)n;
+	p[6] = p[7] = 0;
+	if (len)
+		memmove(p + 8, data, len);
+	uint16_t c = netfix6_l4_sum(p, n, src, dst, 17);
+	if (c == 0)
+		c = 0xffff;
+	p[6] = (uint8_t)(c >> 8);
+	p[7] = (uint8_t)c;
+	return n;
+}
+
+size_t netfix6_udp_frame(uint8_t *p, const uint8_t eth_dst[6], const uint8_t eth_src[6], const uint8_t src[16],
+			 const uint8_t dst[16], uint16_t sp, uint16_t dp, const void *data, size_t len)
+{
+	size_t n = netfix_eth(p, eth_dst, eth_src, 0x86dd);
+	size_t m = netfix6_udp(p + n + 40, src, dst, sp, dp, data, len);
+	n += netfix6_ip(p + n, src, dst, 17, (uint16_t)m, 64);
+	return n + m;
+}
+
+size_t netfix6_icmp_err(uint8_t *p, uint8_t type, uint8_t code, uint32_t rest, const void *quote, size_t qlen,
+			const uint8_t src[16], const uint8_t dst[16])
+{
+	p[0] = type;
+	p[1] = code;
+	p[2] = p[3] = 0;
+	p[4] = (uint8_t)(rest >> 24);
+	p[5] = (uint8_t)(rest >> 16);
+	p[6] = (uint8_t)(rest >> 8);
+	p[7] = (uint8_t)rest;
+	memmove(p + 8, quote, qlen);
+	uint16_t c = netfix6_l4_sum(p, 8 + qlen, src, dst, 58);
+	p[2] = (uint8_t)(c >> 8);
+	p[3] = (uint8_t)c;
+	return 8 + qlen;
+}

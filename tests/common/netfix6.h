@@ -47,4 +47,19 @@ size_t netfix6_echo_frame(uint8_t *p, const uint8_t eth_dst[6], const uint8_t et
 			  const uint8_t dst[16], uint8_t type, uint16_t ident, uint16_t seq, const void *data,
 			  size_t len);
 
+/* The checksum of an upper-layer message msg[0..len) with next header nh
+ * from src to dst (RFC 8200 8.1), folded and complemented (0 stays 0). */
+uint16_t netfix6_l4_sum(const uint8_t *msg, size_t len, const uint8_t src[16], const uint8_t dst[16], uint8_t nh);
+/* A UDP datagram (8 bytes + data) from src to dst with its checksum (a
+ * computed 0 sent as 0xffff); returns its length. */
+size_t netfix6_udp(uint8_t *p, const uint8_t src[16], const uint8_t dst[16], uint16_t sp, uint16_t dp,
+		   const void *data, size_t len);
+/* A whole UDP frame from eth_src to eth_dst. */
+size_t netfix6_udp_frame(uint8_t *p, const uint8_t eth_dst[6], const uint8_t eth_src[6], const uint8_t src[16],
+			 const uint8_t dst[16], uint16_t sp, uint16_t dp, const void *data, size_t len);
+/* An ICMPv6 error (type, code, the word after the checksum) quoting
+ * quote[0..qlen), from src to dst, checksum filled; returns its length. */
+size_t netfix6_icmp_err(uint8_t *p, uint8_t type, uint8_t code, uint32_t rest, const void *quote, size_t qlen,
+			const uint8_t src[16], const uint8_t dst[16]);
+
 #endif
