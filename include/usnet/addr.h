@@ -5,8 +5,9 @@
 #include <stdint.h>
 
 /* An IP address tagged with its family, for the APIs that take either
- * (UDP today). Where a call does not carry IPv6 yet it refuses a
- * USN_AF_INET6 address with -EAFNOSUPPORT, and says so. */
+ * (UDP carries both). Where a call does not carry IPv6 (or the stack has
+ * no IPv6 address) it refuses a USN_AF_INET6 address with -EAFNOSUPPORT,
+ * and says so. */
 enum usn_addr_family {
 	USN_AF_INET = 4,
 	USN_AF_INET6 = 6,
@@ -22,6 +23,14 @@ struct usn_addr {
 static inline struct usn_addr usn_addr_ipv4(uint32_t ip)
 {
 	struct usn_addr a = {.family = USN_AF_INET, .u = {.v4 = ip}};
+	return a;
+}
+/* An IPv6 address, 16 bytes in network order. */
+static inline struct usn_addr usn_addr_ipv6(const uint8_t ip6[16])
+{
+	struct usn_addr a = {.family = USN_AF_INET6};
+	for (int i = 0; i < 16; i++)
+		a.u.v6[i] = ip6[i];
 	return a;
 }
 

@@ -48,7 +48,16 @@
  * message that fails RFC 4861 7.1's validation counts in drop_nd_invalid
  * (hop limit not 255 in drop_nd_hop_limit), a solicitation from a source
  * that is not on the link in drop_nd_src; nd_dad_conflicts counts our
- * addresses found in use elsewhere. */
+ * addresses found in use elsewhere. UDP over IPv6 counts in the UDP
+ * counters below, but for drop_udp6_zero_csum: datagrams with a zero
+ * checksum field, which IPv6 forbids (RFC 8200 8.1). ICMPv6 errors
+ * received: icmp6_unreach_rx, icmp6_pkt_too_big_rx and
+ * icmp6_time_exceeded_rx count them by type, drop_icmp6_err_quote those
+ * whose quoted packet is short, not IPv6 TCP (extension headers in the
+ * quote are not read) or not from one of our addresses; the rest go to
+ * TCP as IPv4's do (icmp_err_no_conn and on). Errors sent about IPv6
+ * packets count in icmp_errors_tx and icmp_errors_suppressed with IPv4's:
+ * the two families share one token bucket. */
 #define USN_STATS_IPV6(X)                                                                         \
 	X(drop_ip6_short) X(drop_ip6_version) X(drop_ip6_len) X(drop_ip6_ext_malformed)               \
 	X(drop_ip6_ext_limit) X(drop_ip6_ext_unknown) X(drop_ip6_fragment) X(drop_ip6_not_for_us)     \
@@ -57,7 +66,8 @@
 	X(drop_nd_invalid) X(drop_nd_hop_limit) X(drop_nd_src) X(drop_nd_not_for_us)                  \
 	X(drop_nd_queue_full) X(drop_nd_unresolved)                                                   \
 	X(nd_ns_rx) X(nd_na_rx) X(nd_ns_tx) X(nd_na_tx) X(nd_unsolicited_na_tx) X(nd_dad_ns_tx)       \
-	X(nd_dad_conflicts) X(nd_learned) X(nd_expired) X(nd_failed)
+	X(nd_dad_conflicts) X(nd_learned) X(nd_expired) X(nd_failed)                                  \
+	X(drop_udp6_zero_csum)
 
 /* Gauges: levels, not counts (they go down as well as up). Connections by
  * TCP state, kept by the one function every transition goes through (two
@@ -108,7 +118,7 @@
  * those under 8 bytes or with a length field under 8, drop_udp_len those
  * whose length field runs past the IP payload. icmp_errors_tx counts the
  * ICMP errors sent, icmp_errors_suppressed those the rate limit held back
- * (usnet/stack.h: icmp_error_rate). */
+ * (usnet/stack.h: icmp_error_rate), ICMPv6 errors included. */
 struct usn_stats {
 #define USN_STATS_DECLARE(name) uint64_t name;
 	USN_STATS_FIELDS(USN_STATS_DECLARE)

@@ -28,8 +28,8 @@ static bool usn_icmp_src_ok(const struct usn_stack_config *cfg, uint32_t src)
 }
 
 /* Takes one token, if the bucket has one (refilled by the time since the
- * last call). */
-static bool usn_icmp_token_take(struct usn_worker *w)
+ * last call). IPv6's errors draw on it too (icmp6_error.c). */
+bool usn_icmp_error_token_take(struct usn_worker *w)
 {
 	const struct usn_stack_config *cfg = &w->stack->cfg;
 	uint64_t cap = (uint64_t)cfg->icmp_error_burst * USN_ICMP_TOKEN;
@@ -64,7 +64,7 @@ int usn_icmp_error_send(struct usn_worker *w, const struct usn_buf *frame, const
 		if (usn_cursor_read(usn_cursor_drop(l3, ip->hdr_len), &t, 1) != 1 || usn_icmp_type_is_error(t))
 			return -EPERM;
 	}
-	if (!usn_icmp_token_take(w)) {
+	if (!usn_icmp_error_token_take(w)) {
 		w->stats.icmp_errors_suppressed++;
 		return -EAGAIN;
 	}

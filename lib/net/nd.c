@@ -410,6 +410,18 @@ void usn_nd_send(struct usn_worker *w, struct usn_buf *frame, const uint8_t next
 	}
 }
 
+bool usn_nd_can_send(struct usn_worker *w, const uint8_t next_hop[16])
+{
+	struct usn_nd_cache *c = w->nd;
+	if (!c)
+		return false;
+	if (usn_nd_get(w, c, next_hop))
+		return true;
+	if (c->q_n >= c->q_cap)
+		return false;
+	return usn_nd_pending_find(c, next_hop) || usn_nd_pending_free(c);
+}
+
 /* ---- learning ---- */
 
 static void usn_nd_learn_wire(struct usn_worker *w, const uint8_t ip[16], const uint8_t mac[6])

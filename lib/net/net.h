@@ -1,5 +1,7 @@
 /* libusnet link and IP layer (private): Ethernet dispatch, ARP cache and
- * resolution, IPv4 input and output, ICMP echo, GRO over a receive burst.
+ * resolution, IPv4 and IPv6 input and output, ICMP and ICMPv6 echo and
+ * port unreachable, Neighbour Discovery, the path MTU cache, GRO over a
+ * receive burst.
  * Sits between the wire formats below and TCP above; it calls neither TCP
  * nor the stack layer: input hands a TCP segment back to its caller
  * (lib/stack), which gives it to lib/tcp. */
@@ -35,12 +37,15 @@ enum usn_net_verdict {
 	USN_NET_TCP,      /* an IPv4 TCP segment for us, in *out: the caller owns the frame */
 	USN_NET_ICMP_ERR, /* an ICMP error about a TCP segment we sent, in out->err: the caller owns the frame */
 	USN_NET_UDP,      /* an IPv4 UDP datagram for us, in *out: the caller owns the frame */
+	USN_NET_UDP6,     /* an IPv6 UDP datagram for us, in out->ip6, data, l3: the caller owns the frame */
 };
 struct usn_net_l4 {
 	struct usn_ipv4_repr ip;
-	struct usn_cursor data; /* the IPv4 payload (Ethernet padding cut) */
+	struct usn_cursor data; /* the IPv4 (IPv6) payload (Ethernet padding cut) */
 	struct usn_icmp_err_repr err; /* USN_NET_ICMP_ERR: what it says and quotes */
-	struct usn_cursor l3;   /* UDP: the IPv4 packet, header to total_len (an ICMP error quotes it) */
+	struct usn_cursor l3;   /* UDP: the IPv4 packet, header to total_len (an ICMP error quotes it);
+				 * UDP6: the IPv6 packet, fixed header to the payload's end */
+	struct usn_ipv6_repr ip6; /* UDP6 */
 };
 
 /* One received frame: Ethernet, then ARP (answered, learned) or IPv4, then
@@ -102,6 +107,23 @@ bool usn_arp_can_send(struct usn_worker *w, uint32_t next_hop);
  * else usn_ipv4_output's return (0: sent, counted in icmp_errors_tx). */
 int usn_icmp_error_send(struct usn_worker *w, const struct usn_buf *frame, const struct usn_ipv4_repr *ip,
 			struct usn_cursor l3, uint8_t type, uint8_t code, uint32_t rest);
+/* The per-worker token bucket both families' errors draw on: true and one
+ * token taken, or false (the caller counts icmp_errors_suppressed). */
+bool usn_icmp_error_token_take(struct usn_worker *w);
+/* ICMPv6 errors (RFC 4443 2.4), as usn_icmp_error_send: an error of `type`
+ * and `code` (`rest`: the word after the checksum) about the received
+ * packet `l3` (its IPv6 header to the payload's end, parsed in *ip) that
+ * arrived in `frame` (not taken). The quote is as much of the packet as
+ * keeps the error within the IPv6 minimum MTU, 1280 bytes (and within one
+ * buffer). Nothing is sent (-EPERM) about an ICMPv6 error or a redirect,
+ * a packet to a multicast address or in a link-layer group frame (but a
+ * packet too big, RFC 4443 2.4 e.3), or a packet whose source is not one
+ * node's (unspecified, multicast, loopback, ours). The same token bucket
+ * as IPv4's: -EAGAIN, counted in icmp_errors_suppressed. -EADDRNOTAVAIL
+ * without a usable source address, -ENOBUFS without a buffer; else
+ * usn_ipv6_output's return (0: sent, counted in icmp_errors_tx). */
+int usn_icmp6_error_send(struct usn_worker *w, const struct usn_buf *frame, const struct usn_ipv6_repr *ip,
+			 struct usn_cursor l3, uint8_t type, uint8_t code, uint32_t rest);
 /* ---- IPv6 (ipv6.c, icmp6.c, nd.c) ---- */
 
 /* IPv6 frames the stack builds: an untagged Ethernet header, the fixed
@@ -146,6 +168,9 @@ bool usn_nd_lookup(struct usn_worker *w, const uint8_t ip[16], uint8_t mac[6]);
 /* Sends frame (IPv6 header written, Ethernet not) to next_hop, resolving
  * it first if needed. Takes ownership. */
 void usn_nd_send(struct usn_worker *w, struct usn_buf *frame, const uint8_t next_hop[16]);
+/* Whether usn_nd_send would take a frame for next_hop now rather than drop
+ * it (as usn_arp_can_send). */
+bool usn_nd_can_send(struct usn_worker *w, const uint8_t next_hop[16]);
 struct usn_nd_cache *usn_nd_create(struct usn_worker *w);
 void usn_nd_destroy(struct usn_worker *w, struct usn_nd_cache *nd);
 /* Worker 0, at start: duplicate address detection for every tentative

@@ -72,6 +72,9 @@ static void usn_worker_input(struct usn_worker *w, struct usn_buf **frames, uint
 		case USN_NET_UDP:
 			usn_udp_input(w, frames[i], &l4);
 			break;
+		case USN_NET_UDP6:
+			usn_udp_input6(w, frames[i], &l4);
+			break;
 		}
 	}
 	usn_prof_leave(w);
@@ -208,13 +211,15 @@ void usn_worker_start(struct usn_worker *w)
  * read with the wire parsers; the IPv4 sum is left to the worker that
  * takes the frame. A hash the port may have reported is not that
  * function, so it is not used. */
-/* The same for an IPv6/TCP frame (extension headers walked by the parser;
- * ND, ICMPv6, fragments and malformed frames stay with worker 0). */
+/* The same for an IPv6/TCP or IPv6/UDP frame by usn_stack_flow_worker6
+ * (extension headers walked by the parser; ND, ICMPv6, fragments and
+ * malformed frames stay with worker 0). */
 static uint16_t usn_worker_steer_target6(const struct usn_worker *w, struct usn_cursor l3)
 {
 	struct usn_ipv6_repr ip;
 	uint16_t sport, dport;
-	if (usn_ipv6_parse(l3, &ip) != USN_IPV6_OK || ip.next_header != USN_IPPROTO_TCP || ip.fragment)
+	if (usn_ipv6_parse(l3, &ip) != USN_IPV6_OK ||
+	    (ip.next_header != USN_IPPROTO_TCP && ip.next_header != USN_IPPROTO_UDP) || ip.fragment)
 		return 0;
 	struct usn_cursor l4 = usn_cursor_drop(usn_cursor_take(l3, USN_IPV6_HDR_LEN + (uint32_t)ip.payload_len), ip.hdr_len);
 	if (usn_tcp_ports_parse(l4, &sport, &dport) != USN_WIRE_OK)

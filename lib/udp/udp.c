@@ -1,8 +1,9 @@
-/* libusnet UDP (lib/udp, RFC 768, RFC 1122 4.1): the per-worker table of
- * bound ports, datagram input to their handlers (port unreachable for the
- * rest), and output by reference or by writer, never fragmented. Sits
- * beside lib/tcp: IPv4 input hands it datagrams through the stack layer,
- * and it calls lib/net for output and ICMP errors. */
+/* libusnet UDP (lib/udp, RFC 768, RFC 1122 4.1, RFC 8200 8.1): the
+ * per-worker table of bound ports, datagram input to their handlers (port
+ * unreachable for the rest), and output by reference or by writer, never
+ * fragmented, over IPv4 and IPv6. Sits beside lib/tcp: IP input hands it
+ * datagrams through the stack layer, and it calls lib/net for output and
+ * ICMP errors. */
 #include <errno.h>
 #include <string.h>
 
@@ -123,13 +124,47 @@ int usn_udp_unbind(struct usn_stack *s, uint16_t port)
 
 /* ---- input ---- */
 
+/* A parsed datagram: to the bound port's handler, or (none bound) port
+ * unreachable through the family's error generator. Frees the frame. */
+static void usn_udp_deliver(struct usn_worker *w, struct usn_buf *frame, const struct usn_net_l4 *l4,
+			    const struct usn_udp_repr *r, const struct usn_addr *peer)
+{
+	const struct usn_udp_bound *b = usn_udp_find(w->udp, r->dst_port);
+	if (!b) {
+		/* RFC 1122 4.1.3.1, RFC 4443 3.1: SHOULD answer port
+		 * unreachable; the generator applies the rules against it and
+		 * the rate limit. */
+		w->stats.drop_udp_no_port++;
+		if (peer->family == USN_AF_INET6)
+			usn_icmp6_error_send(w, frame, &l4->ip6, l4->l3, USN_ICMP6_DEST_UNREACH, USN_ICMP6_UNREACH_PORT,
+					     0);
+		else
+			usn_icmp_error_send(w, frame, &l4->ip, l4->l3, USN_ICMP_DEST_UNREACH, USN_ICMP_UNREACH_PORT,
+					    0);
+		goto drop;
+	}
+	uint32_t n = (uint32_t)r->len - USN_UDP_HDR_LEN;
+	w->stats.udp_rx_dgrams++;
+	w->stats.udp_rx_bytes += n;
+	usn_udp_recv_fn fn = b->fn;
+	void *user = b->user;
+	usn_prof_enter(w, USN_PROF_APP);
+	fn(w, user, peer, r->src_port, r->dst_port, usn_cursor_take(usn_cursor_drop(l4->data, USN_UDP_HDR_LEN), n));
+	usn_prof_leave(w);
+drop:
+	usn_worker_buf_free(w, frame);
+}
+
+/* A port that verified the sum says so; trust it (and only it). */
+static bool usn_udp_csum_ok(const struct usn_buf *frame)
+{
+	return (frame->flags & (USN_BUF_RX_L4_CSUM_GOOD | USN_BUF_RX_CSUM_BAD)) == USN_BUF_RX_L4_CSUM_GOOD;
+}
+
 void usn_udp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_net_l4 *l4)
 {
 	struct usn_udp_repr r;
-	/* A port that verified the sum says so; trust it (and only it). */
-	bool csum_ok = (frame->flags & (USN_BUF_RX_L4_CSUM_GOOD | USN_BUF_RX_CSUM_BAD)) == USN_BUF_RX_L4_CSUM_GOOD;
-
-	switch (usn_udp_parse_ipv4(l4->data, l4->ip.src, l4->ip.dst, csum_ok, &r)) {
+	switch (usn_udp_parse_ipv4(l4->data, l4->ip.src, l4->ip.dst, usn_udp_csum_ok(frame), &r)) {
 	case USN_WIRE_OK:
 		break;
 	case USN_WIRE_CSUM:
@@ -146,36 +181,55 @@ void usn_udp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn
 		w->stats.drop_udp_short++;
 		goto drop;
 	}
-	const struct usn_udp_bound *b = usn_udp_find(w->udp, r.dst_port);
-	if (!b) {
-		/* RFC 1122 4.1.3.1: SHOULD answer port unreachable; the
-		 * generator applies the rules against it and the rate limit. */
-		w->stats.drop_udp_no_port++;
-		usn_icmp_error_send(w, frame, &l4->ip, l4->l3, USN_ICMP_DEST_UNREACH, USN_ICMP_UNREACH_PORT, 0);
+	struct usn_addr peer = usn_addr_ipv4(l4->ip.src);
+	usn_udp_deliver(w, frame, l4, &r, &peer);
+	return;
+drop:
+	usn_worker_buf_free(w, frame);
+}
+
+void usn_udp_input6(struct usn_worker *w, struct usn_buf *frame, const struct usn_net_l4 *l4)
+{
+	struct usn_udp_repr r;
+	switch (usn_udp_parse_ipv6(l4->data, l4->ip6.src, l4->ip6.dst, usn_udp_csum_ok(frame), &r)) {
+	case USN_WIRE_OK:
+		break;
+	case USN_WIRE_CSUM:
+		w->stats.drop_udp_csum++;
+		goto drop;
+	case USN_WIRE_LEN:
+		w->stats.drop_udp_len++;
+		goto drop;
+	case USN_WIRE_MALFORMED:
+		w->stats.drop_udp6_zero_csum++; /* RFC 8200 8.1 */
+		goto drop;
+	case USN_WIRE_SHORT:
+	case USN_WIRE_VERSION:
+	case USN_WIRE_HDRLEN:
+	case USN_WIRE_BADOPT:
+		w->stats.drop_udp_short++;
 		goto drop;
 	}
-	uint32_t n = (uint32_t)r.len - USN_UDP_HDR_LEN;
-	w->stats.udp_rx_dgrams++;
-	w->stats.udp_rx_bytes += n;
-	struct usn_addr peer = usn_addr_ipv4(l4->ip.src);
-	usn_udp_recv_fn fn = b->fn;
-	void *user = b->user;
-	usn_prof_enter(w, USN_PROF_APP);
-	fn(w, user, &peer, r.src_port, r.dst_port, usn_cursor_take(usn_cursor_drop(l4->data, USN_UDP_HDR_LEN), n));
-	usn_prof_leave(w);
+	struct usn_addr peer = {.family = USN_AF_INET6};
+	memcpy(peer.u.v6, l4->ip6.src, 16);
+	usn_udp_deliver(w, frame, l4, &r, &peer);
+	return;
 drop:
 	usn_worker_buf_free(w, frame);
 }
 
 /* ---- output ---- */
 
-uint32_t usn_udp_max_payload(const struct usn_worker *w)
+uint32_t usn_udp_max_payload(const struct usn_worker *w, uint8_t family)
 {
-	uint32_t max = (uint32_t)w->stack->cfg.mtu - USN_IPV4_HDR_LEN - USN_UDP_HDR_LEN;
+	uint32_t l3 = family == USN_AF_INET6 ? USN_IPV6_HDR_LEN : family == USN_AF_INET ? USN_IPV4_HDR_LEN : 0;
+	uint32_t mtu = w->stack->cfg.mtu;
+	if (l3 == 0 || mtu < l3 + USN_UDP_HDR_LEN)
+		return 0;
+	uint32_t max = mtu - l3 - USN_UDP_HDR_LEN;
 	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG)) {
-		uint32_t one = w->hal->buf_size > USN_L4_OFF + USN_UDP_HDR_LEN
-				   ? (uint32_t)w->hal->buf_size - USN_L4_OFF - USN_UDP_HDR_LEN
-				   : 0;
+		uint32_t hdrs = USN_ETH_HDR_LEN + l3 + USN_UDP_HDR_LEN;
+		uint32_t one = w->hal->buf_size > hdrs ? (uint32_t)w->hal->buf_size - hdrs : 0;
 		if (one < max)
 			max = one;
 	}
@@ -183,8 +237,8 @@ uint32_t usn_udp_max_payload(const struct usn_worker *w)
 }
 
 /* A frame of `total` bytes, chained where the port takes chains, with the
- * headers in the first buffer. NULL and *rc set if not. */
-static struct usn_buf *usn_udp_frame_alloc(struct usn_worker *w, uint32_t total, int *rc)
+ * headers (hdrs bytes) in the first buffer. NULL and *rc set if not. */
+static struct usn_buf *usn_udp_frame_alloc(struct usn_worker *w, uint32_t total, uint32_t hdrs, int *rc)
 {
 	struct usn_buf *head = usn_worker_buf_alloc(w);
 	*rc = -ENOBUFS;
@@ -195,7 +249,7 @@ static struct usn_buf *usn_udp_frame_alloc(struct usn_worker *w, uint32_t total,
 		head->len = (uint16_t)total;
 		return head;
 	}
-	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG) || head->room < USN_L4_OFF + USN_UDP_HDR_LEN) {
+	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG) || head->room < hdrs) {
 		*rc = -EMSGSIZE; /* this port's buffers cannot carry it */
 		goto fail;
 	}
@@ -218,28 +272,58 @@ fail:
 	return NULL;
 }
 
+/* Where the datagram goes: IPv4's next hop, or IPv6's with our source
+ * address for it. 0, or the send's error. */
+struct usn_udp_route {
+	bool v6;
+	uint8_t src6[16];
+};
+
+static int usn_udp_route(struct usn_worker *w, const struct usn_addr *dst, struct usn_udp_route *rt)
+{
+	if (dst->family == USN_AF_INET) {
+		uint32_t next_hop = usn_ipv4_next_hop(w, dst->u.v4);
+		if (next_hop == 0)
+			return -EHOSTUNREACH;
+		/* Refuse now rather than lose the datagram after the call said 0. */
+		if (!usn_worker_tx_make_room(w) || !usn_arp_can_send(w, next_hop))
+			return -EAGAIN;
+		rt->v6 = false;
+		return 0;
+	}
+	if (dst->family != USN_AF_INET6 || w->stack->n_ip6 == 0)
+		return -EAFNOSUPPORT;
+	uint8_t hop[16];
+	if (!usn_ipv6_next_hop(w, dst->u.v6, hop))
+		return -EHOSTUNREACH;
+	if (usn_ipv6_src_select(w, dst->u.v6, rt->src6) != 0)
+		return -EADDRNOTAVAIL;
+	if (!usn_worker_tx_make_room(w) || !usn_nd_can_send(w, hop))
+		return -EAGAIN;
+	rt->v6 = true;
+	return 0;
+}
+
 static int usn_udp_send(struct usn_worker *w, uint16_t src_port, const struct usn_addr *dst, uint16_t dst_port,
 			uint32_t len, const void *data, const struct usn_csum_table *csum, usn_udp_write_fn fn,
 			void *arg)
 {
 	if (!w || !dst || src_port == 0 || dst_port == 0)
 		return -EINVAL;
-	if (dst->family != USN_AF_INET)
+	if (dst->family != USN_AF_INET && (dst->family != USN_AF_INET6 || w->stack->n_ip6 == 0))
 		return -EAFNOSUPPORT;
-	if (len > usn_udp_max_payload(w))
+	if (len > usn_udp_max_payload(w, dst->family))
 		return -EMSGSIZE; /* no fragmentation (RFC 8900) */
-	uint32_t next_hop = usn_ipv4_next_hop(w, dst->u.v4);
-	if (next_hop == 0)
-		return -EHOSTUNREACH;
-	/* Refuse now rather than lose the datagram after the call said 0. */
-	if (!usn_worker_tx_make_room(w) || !usn_arp_can_send(w, next_hop))
-		return -EAGAIN;
-	int rc;
+	struct usn_udp_route rt;
+	int rc = usn_udp_route(w, dst, &rt);
+	if (rc != 0)
+		return rc;
+	uint32_t l4_off = rt.v6 ? USN_L4_OFF6 : USN_L4_OFF;
 	uint32_t l4_len = USN_UDP_HDR_LEN + len;
-	struct usn_buf *frame = usn_udp_frame_alloc(w, USN_L4_OFF + l4_len, &rc);
+	struct usn_buf *frame = usn_udp_frame_alloc(w, l4_off + l4_len, l4_off + USN_UDP_HDR_LEN, &rc);
 	if (!frame)
 		return rc;
-	struct usn_cursor payload = usn_cursor_drop(usn_cursor_of_frame(frame), USN_L4_OFF + USN_UDP_HDR_LEN);
+	struct usn_cursor payload = usn_cursor_drop(usn_cursor_of_frame(frame), l4_off + USN_UDP_HDR_LEN);
 	uint32_t sum;
 	usn_prof_enter(w, USN_PROF_COPY);
 	if (fn) {
@@ -253,8 +337,13 @@ static int usn_udp_send(struct usn_worker *w, uint16_t src_port, const struct us
 	}
 	usn_prof_leave(w);
 	struct usn_udp_repr r = {.src_port = src_port, .dst_port = dst_port, .len = (uint16_t)l4_len};
-	usn_udp_emit_ipv4(&r, w->stack->cfg.ip, dst->u.v4, frame->data + USN_L4_OFF, sum);
-	rc = usn_ipv4_output(w, frame, dst->u.v4, USN_IPPROTO_UDP, (uint16_t)l4_len);
+	if (rt.v6) {
+		usn_udp_emit_ipv6(&r, rt.src6, dst->u.v6, frame->data + l4_off, sum);
+		rc = usn_ipv6_output(w, frame, rt.src6, dst->u.v6, USN_IPPROTO_UDP, (uint16_t)l4_len);
+	} else {
+		usn_udp_emit_ipv4(&r, w->stack->cfg.ip, dst->u.v4, frame->data + l4_off, sum);
+		rc = usn_ipv4_output(w, frame, dst->u.v4, USN_IPPROTO_UDP, (uint16_t)l4_len);
+	}
 	if (rc == 0) {
 		w->stats.udp_tx_dgrams++;
 		w->stats.udp_tx_bytes += len;

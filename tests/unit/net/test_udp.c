@@ -415,7 +415,7 @@ static void test_mtu(void **state)
 	setup_resolved(&f, &cfg, NULL);
 	struct usn_addr peer = usn_addr_ipv4(NETFIX_RAW_IP);
 	static uint8_t page[2000];
-	assert_int_equal(usn_udp_max_payload(f.w), 576 - 28);
+	assert_int_equal(usn_udp_max_payload(f.w, USN_AF_INET), 576 - 28);
 	assert_int_equal(usn_udp_send_ref(f.w, 1, &peer, 2, page, 576 - 28 + 1, NULL), -EMSGSIZE);
 	assert_int_equal(usn_udp_send_ref(f.w, 1, &peer, 2, page, 2000, NULL), -EMSGSIZE);
 	struct gen g = {.len = 576 - 27};
@@ -434,7 +434,7 @@ static void test_mtu(void **state)
 	memset(&pc, 0, sizeof(pc));
 	pc.buf_size = 512;
 	setup_resolved(&f, NULL, &pc);
-	assert_int_equal(usn_udp_max_payload(f.w), 512 - 42);
+	assert_int_equal(usn_udp_max_payload(f.w, USN_AF_INET), 512 - 42);
 	assert_int_equal(usn_udp_send_ref(f.w, 1, &peer, 2, page, 512 - 41, NULL), -EMSGSIZE);
 	assert_int_equal(usn_udp_send_ref(f.w, 1, &peer, 2, page, 512 - 42, NULL), 0);
 	netfix_teardown(&f);

@@ -17,6 +17,7 @@
 #include "tcp/tcp_int.h"
 #include "netfix.h"
 #include "netfix6.h"
+#include "usnet/udp.h"
 
 #define FAKE_BUFS 256
 #define FAKE_BUF_SIZE 512
@@ -695,6 +696,53 @@ static void test_software_rss_ipv6(void **state)
 	test_free(f);
 }
 
+/* Which worker each IPv6 datagram reached. */
+static void count_worker(struct usn_worker *w, void *user, const struct usn_addr *peer, uint16_t peer_port,
+			 uint16_t local_port, struct usn_cursor data)
+{
+	unsigned *seen = user;
+	(void)peer;
+	(void)peer_port;
+	(void)local_port;
+	(void)data;
+	seen[usn_worker_id(w)]++;
+}
+
+/* Software steering of IPv6 UDP by its 4-tuple (usn_stack_flow_worker6). */
+static void test_software_rss_udp6(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(2);
+	struct usn_stack_config cfg;
+	netfix6_config(&cfg, false);
+	struct usn_stack *s = usn_stack_create(&f->hal, &cfg);
+	assert_non_null(s);
+	struct usn_worker *w0 = usn_stack_worker(s, 0), *w1 = usn_stack_worker(s, 1);
+	unsigned seen[2] = {0, 0}, expect[2] = {0, 0};
+	assert_int_equal(usn_udp_bind(s, 7, count_worker, seen), 0);
+	uint8_t fr[200];
+	for (uint16_t i = 0; i < 30; i++) {
+		uint8_t src[16];
+		memcpy(src, netfix6_raw_ip, 16);
+		src[14] = (uint8_t)i;
+		uint16_t sport = (uint16_t)(40000 + i * 7);
+		fake_push_rx(f, 0, fr, netfix6_udp_frame(fr, netfix_stack_mac, netfix_raw_mac, src, netfix6_stack_ip,
+							 sport, 7, "x", 1));
+		expect[usn_stack_flow_worker6(s, src, sport, netfix6_stack_ip, 7)]++;
+	}
+	assert_true(expect[0] > 0 && expect[1] > 0);
+	usn_worker_poll(w0);
+	usn_worker_poll(w1);
+	assert_int_equal(seen[0], expect[0]);
+	assert_int_equal(seen[1], expect[1]);
+	const struct usn_stats *s0 = usn_worker_stats(w0), *s1 = usn_worker_stats(w1);
+	assert_int_equal(s0->steer_tx, expect[1]);
+	assert_int_equal(s1->steer_rx, expect[1]);
+	usn_stack_destroy(s);
+	assert_int_equal(f->n_free, FAKE_BUFS);
+	test_free(f);
+}
+
 static void test_software_rss_two_workers(void **state)
 {
 	(void)state;
@@ -930,6 +978,7 @@ int main(void)
 		cmocka_unit_test(test_config_refuses_degenerate_rss_key),
 		cmocka_unit_test(test_software_steering_keyed),
 		cmocka_unit_test(test_software_rss_ipv6),
+		cmocka_unit_test(test_software_rss_udp6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
