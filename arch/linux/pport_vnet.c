@@ -51,6 +51,17 @@ static bool at_l4_sum(const uint8_t *frame, uint32_t len, uint32_t csum_start, u
 	return csum_start == l2 + (frame[l2] & 15u) * 4u && csum_off == sum_off;
 }
 
+/* Whether frame[0..len) is an IPv6 packet (its fixed header at l2) whose
+ * next header is TCP or UDP with its header present: the kernel leaves a
+ * partial sum only there (a plain frame gives no offsets to check). */
+static bool at_l4_sum6(const uint8_t *frame, uint32_t len, uint32_t l2)
+{
+	if (len < l2 + 40 || ld_be16(frame + l2 - 2) != 0x86dd || (frame[l2] >> 4) != 6)
+		return false;
+	uint8_t nh = frame[l2 + 6];
+	return (nh == 6 && len >= l2 + 40 + 20) || (nh == 17 && len >= l2 + 40 + 8);
+}
+
 static bool at_tcp_sum(const uint8_t *frame, uint32_t len, uint32_t csum_start, uint32_t csum_off)
 {
 	return at_l4_sum(frame, len, csum_start, csum_off, 6, 16);
@@ -66,13 +77,15 @@ bool usn_pport_rx_meta(const uint8_t *vnet, uint32_t tp_status, uint8_t *frame, 
 	if (!vnet) {
 		/* Plain frames: the TPACKET status says as much, without the
 		 * offsets. A partial sum is taken where it is a TCP or UDP one
-		 * (a local sender's: the bytes never crossed a wire). */
+		 * over IPv4 or IPv6 (a local sender's: the bytes never crossed
+		 * a wire). */
 		if (tp_status & TP_STATUS_CSUM_VALID) {
 			*flags |= USN_BUF_RX_L4_CSUM_GOOD;
 		} else if (tp_status & TP_STATUS_CSUMNOTREADY) {
 			uint32_t l2 = len >= 14 && ld_be16(frame + 12) == 0x8100 ? 18u : 14u;
 			uint32_t l4 = len >= l2 + 20 ? l2 + (frame[l2] & 15u) * 4u : 0;
-			if (l4 && (at_tcp_sum(frame, len, l4, 16) || at_l4_sum(frame, len, l4, 6, 17, 6))) {
+			if ((l4 && (at_tcp_sum(frame, len, l4, 16) || at_l4_sum(frame, len, l4, 6, 17, 6))) ||
+			    at_l4_sum6(frame, len, l2)) {
 				*flags |= USN_BUF_RX_L4_CSUM_GOOD;
 				*partial = true;
 			}

@@ -282,6 +282,24 @@ static void test_rx_plain(void **state)
 	assert_true(
 	    usn_pport_rx_meta(NULL, TP_STATUS_CSUMNOTREADY, f, 20, true, &flags, &seg, &partial, &sw));
 	assert_int_equal(flags, 0);
+	/* IPv6: a partial UDP or TCP sum, the next header right after the
+	 * fixed header; not ICMPv6's, not a frame too short for the header. */
+	static const uint8_t nhs[] = {17, 6, 58};
+	for (size_t i = 0; i < sizeof(nhs); i++) {
+		memset(f, 0, 14 + 40 + 20);
+		f[12] = 0x86;
+		f[13] = 0xdd;
+		f[14] = 0x60;
+		f[14 + 5] = 20;
+		f[14 + 6] = nhs[i];
+		assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER | TP_STATUS_CSUMNOTREADY, f, 14 + 40 + 20, true,
+					      &flags, &seg, &partial, &sw));
+		assert_int_equal(flags, nhs[i] == 58 ? 0 : USN_BUF_RX_L4_CSUM_GOOD);
+		assert_int_equal(partial, nhs[i] != 58);
+		assert_true(usn_pport_rx_meta(NULL, TP_STATUS_USER | TP_STATUS_CSUMNOTREADY, f, 14 + 40 + 7, true,
+					      &flags, &seg, &partial, &sw));
+		assert_int_equal(flags, 0);
+	}
 }
 
 /* ---- virtio-net header, transmit ---- */
