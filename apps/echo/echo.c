@@ -1,8 +1,9 @@
 /* usn_echo: a TCP and UDP echo server (RFC 862) on libusnet, on the port
  * backend.h opens (the Linux packet port with --iface, else DPDK). Each
  * TCP connection copies what it receives into a preallocated ring and
- * sends it back by reference; each UDP datagram goes straight back, its
- * payload copied into the answer by a writer. */
+ * sends it back by reference; each UDP datagram (IPv4, or IPv6 with a
+ * second --ip) goes straight back, its payload copied into the answer by
+ * a writer. */
 #define _GNU_SOURCE
 
 #include <arpa/inet.h>
@@ -42,11 +43,11 @@ static const char usage[] =
     "PORT says which network port to use (see \"port:\" below)\n"
     "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required); given\n"
     "                       a second time with an IPv6 address (e.g. 2001:2::2/64), the stack also has\n"
-    "                       that address and a link-local one, and answers ping and neighbour\n"
-    "                       discovery on both (TCP echo over IPv4 only for now)\n"
+    "                       that address and a link-local one, answers ping and neighbour discovery on\n"
+    "                       both, and echoes UDP over IPv6 too (TCP echo over IPv4 only for now)\n"
     "  --gw ADDR            next hop for off-link peers, one per family (default: none)\n"
     "  --port N             TCP and UDP port to echo on, 1..65535 (default 7)\n"
-    "  --no-udp             echo on TCP only: datagrams to the port get ICMP port unreachable (default: UDP too)\n"
+    "  --no-udp             echo on TCP only: datagrams to the port get ICMP (ICMPv6) port unreachable (default: UDP too)\n"
     "  --workers N          workers, one per queue and core, 1..64 (default 1; with DPDK, EAL -l must list N lcores)\n"
     "  --idle-backoff-us N  sleep up to N us when idle instead of spinning, 0..1000000 (default 0: spin)\n"
     "  --max-conns N        connections per worker, 1..1000000; each reserves a 64 KiB ring, backed once it carries data (default 65536)\n"
@@ -249,8 +250,9 @@ static void echo_udp_recv(struct usn_worker *w, void *user, const struct usn_add
 	struct echo_worker *ew = usn_worker_user(w);
 
 	(void)user;
-	/* A datagram that cannot go back now (TX or ARP queue full, no
-	 * buffer) is dropped, as UDP may: counted, never waited for. */
+	/* A datagram that cannot go back now (TX, ARP or neighbour queue
+	 * full, no buffer) is dropped, as UDP may: counted, never waited for.
+	 * peer is either family: the answer goes back over the same one. */
 	if (usn_udp_send_writer(w, local_port, peer, peer_port, usn_cursor_size(data), echo_udp_write, &data) == 0) {
 		ew->udp_dgrams++;
 		ew->udp_bytes += usn_cursor_size(data);
@@ -546,9 +548,10 @@ int main(int argc, char **argv)
 			char t0[INET6_ADDRSTRLEN], t1[INET6_ADDRSTRLEN];
 
 			usn_stack_ipv6_addrs(app.stack, v6, NULL, 2);
-			printf("usn_echo: IPv6 %s/%u and %s answer ping and neighbour discovery (TCP echo over IPv4 only)\n",
+			printf("usn_echo: IPv6 %s/%u and %s answer ping and neighbour discovery%s (TCP echo over IPv4 "
+			       "only)\n",
 			       cli_ip6_text(v6[1].addr, t1, sizeof t1), v6[1].prefix_len,
-			       cli_ip6_text(v6[0].addr, t0, sizeof t0));
+			       cli_ip6_text(v6[0].addr, t0, sizeof t0), o.no_udp ? "" : ", and echo UDP");
 		}
 	}
 	rc = usn_backend_run(b, echo_worker_main, &app);

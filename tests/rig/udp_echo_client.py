@@ -15,12 +15,16 @@ import socket
 import sys
 
 
+def family(args):
+    return socket.AF_INET6 if args.family == 6 else socket.AF_INET
+
+
 def echo(args):
     rnd = random.Random(args.seed)
     socks = []
     for _ in range(args.sources):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("0.0.0.0", 0))
+        s = socket.socket(family(args), socket.SOCK_DGRAM)
+        s.bind(("::" if args.family == 6 else "0.0.0.0", 0))
         s.connect((args.host, args.port))
         s.settimeout(1.0)
         socks.append(s)
@@ -44,13 +48,13 @@ def echo(args):
         else:
             print("datagram %d (%d bytes): no echo after 3 tries" % (i, size))
             return 1
-    print("%d datagrams echoed byte for byte from %d source ports (%d sent again)"
-          % (args.count, len(socks), resent))
+    print("%d datagrams echoed byte for byte over IPv%d from %d source ports (%d sent again)"
+          % (args.count, args.family, len(socks), resent))
     return 0
 
 
 def refused(args):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family(args), socket.SOCK_DGRAM)
     s.connect((args.host, args.port))
     s.settimeout(1.0)
     for _ in range(3):
@@ -60,7 +64,7 @@ def refused(args):
             print("port %d answered: expected ECONNREFUSED" % args.port)
             return 1
         except ConnectionRefusedError:
-            print("ECONNREFUSED from port %d" % args.port)
+            print("ECONNREFUSED from port %d over IPv%d" % (args.port, args.family))
             return 0
         except socket.timeout:
             continue
@@ -78,9 +82,13 @@ def main():
     p.add_argument("--mode", choices=["echo", "refused"], default="echo")
     p.add_argument("--count", type=int, default=500)
     p.add_argument("--sources", type=int, default=16)
-    p.add_argument("--max-size", type=int, default=1472)
+    p.add_argument("--max-size", type=int, default=None,
+                   help="largest payload (default: 1472 over IPv4, 1452 over IPv6)")
+    p.add_argument("--family", type=int, choices=[4, 6], default=4)
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
+    if args.max_size is None:
+        args.max_size = 1452 if args.family == 6 else 1472
     return echo(args) if args.mode == "echo" else refused(args)
 
 
