@@ -67,7 +67,8 @@
 	X(drop_nd_queue_full) X(drop_nd_unresolved)                                                   \
 	X(nd_ns_rx) X(nd_na_rx) X(nd_ns_tx) X(nd_na_tx) X(nd_unsolicited_na_tx) X(nd_dad_ns_tx)       \
 	X(nd_dad_conflicts) X(nd_learned) X(nd_expired) X(nd_failed)                                  \
-	X(drop_udp6_zero_csum)
+	X(drop_udp6_zero_csum) X(icmp6_unreach_rx) X(icmp6_pkt_too_big_rx) X(icmp6_time_exceeded_rx)  \
+	X(drop_icmp6_err_quote)
 
 /* Gauges: levels, not counts (they go down as well as up). Connections by
  * TCP state, kept by the one function every transition goes through (two
@@ -118,7 +119,8 @@
  * those under 8 bytes or with a length field under 8, drop_udp_len those
  * whose length field runs past the IP payload. icmp_errors_tx counts the
  * ICMP errors sent, icmp_errors_suppressed those the rate limit held back
- * (usnet/stack.h: icmp_error_rate), ICMPv6 errors included. */
+ * (usnet/stack.h: icmp_error_rate), ICMPv6 errors included. The path MTU
+ * cache's counters (above) count IPv6's cache too. */
 struct usn_stats {
 #define USN_STATS_DECLARE(name) uint64_t name;
 	USN_STATS_FIELDS(USN_STATS_DECLARE)

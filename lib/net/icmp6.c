@@ -1,7 +1,9 @@
 /* libusnet ICMPv6 (lib/net, RFC 4443): checks every message's checksum,
  * hands Neighbour Discovery to nd.c, answers echo requests to our usable
  * unicast addresses (in the request's own buffer when it can, as ICMP for
- * IPv4 does) and counts the other types. */
+ * IPv4 does), hands errors about our TCP segments (destination
+ * unreachable, packet too big, time exceeded) back to the caller for TCP
+ * (RFC 4443 2.4 d, RFC 8201, RFC 5927), and counts the other types. */
 #include <string.h>
 
 #include "net/net.h"
@@ -98,8 +100,33 @@ drop:
 	usn_worker_buf_free(w, frame);
 }
 
-void usn_icmp6_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_eth_repr *eth,
-		     const struct usn_ipv6_repr *ip, struct usn_cursor l4)
+/* An error message: the quoted packet must be a TCP segment from one of
+ * our addresses (RFC 4443 2.4 d: the error goes to the transport by the
+ * quoted header). Everything else is counted and dropped. */
+static enum usn_net_verdict usn_icmp6_error(struct usn_worker *w, struct usn_buf *frame, struct usn_cursor l4,
+					    uint8_t type, struct usn_net_l4 *out)
+{
+	switch (type) {
+	case USN_ICMP6_DEST_UNREACH:
+		w->stats.icmp6_unreach_rx++;
+		break;
+	case USN_ICMP6_PACKET_TOO_BIG:
+		w->stats.icmp6_pkt_too_big_rx++;
+		break;
+	default:
+		w->stats.icmp6_time_exceeded_rx++;
+		break;
+	}
+	if (usn_icmp6_err_parse(l4, &out->err) != USN_WIRE_OK || usn_ipv6_addr_find(w->stack, out->err.src6) < 0) {
+		w->stats.drop_icmp6_err_quote++;
+		usn_worker_buf_free(w, frame);
+		return USN_NET_DONE;
+	}
+	return USN_NET_ICMP_ERR;
+}
+
+enum usn_net_verdict usn_icmp6_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_eth_repr *eth,
+				     const struct usn_ipv6_repr *ip, struct usn_cursor l4, struct usn_net_l4 *out)
 {
 	struct usn_icmp6_repr r;
 	switch (usn_icmp6_parse(l4, ip->src, ip->dst, &r)) {
@@ -121,18 +148,24 @@ void usn_icmp6_input(struct usn_worker *w, struct usn_buf *frame, const struct u
 	case USN_ICMP6_ND_NS:
 	case USN_ICMP6_ND_NA:
 		usn_nd_input(w, frame, eth, ip, &r, l4);
-		return;
+		return USN_NET_DONE;
 	case USN_ICMP6_ECHO_REQUEST:
 		if (r.code == 0) {
 			usn_icmp6_echo(w, frame, ip, l4);
-			return;
+			return USN_NET_DONE;
 		}
 		break;
+	case USN_ICMP6_DEST_UNREACH:
+	case USN_ICMP6_PACKET_TOO_BIG:
+	case USN_ICMP6_TIME_EXCEEDED:
+		return usn_icmp6_error(w, frame, l4, r.type, out);
 	default:
 		break;
 	}
-	/* Errors, router and multicast-listener messages, replies: counted. */
+	/* Parameter problems, router and multicast-listener messages,
+	 * replies: counted. */
 	w->stats.drop_icmp6_type++;
 drop:
 	usn_worker_buf_free(w, frame);
+	return USN_NET_DONE;
 }

@@ -112,8 +112,7 @@ enum usn_net_verdict usn_ipv6_input(struct usn_worker *w, struct usn_buf *frame,
 					       (uint32_t)USN_IPV6_HDR_LEN + ip.payload_len - ip.hdr_len);
 	switch (ip.next_header) {
 	case USN_IPPROTO_ICMPV6:
-		usn_icmp6_input(w, frame, eth, &ip, l4);
-		return USN_NET_DONE;
+		return usn_icmp6_input(w, frame, eth, &ip, l4, out);
 	case USN_IPPROTO_UDP:
 		out->ip6 = ip;
 		out->data = l4;

@@ -1,7 +1,6 @@
 /* libusnet link and IP layer (private): Ethernet dispatch, ARP cache and
  * resolution, IPv4 and IPv6 input and output, ICMP and ICMPv6 echo and
- * port unreachable, Neighbour Discovery, the path MTU cache, GRO over a
- * receive burst.
+ * errors, Neighbour Discovery, the path MTU caches, GRO over a receive burst.
  * Sits between the wire formats below and TCP above; it calls neither TCP
  * nor the stack layer: input hands a TCP segment back to its caller
  * (lib/stack), which gives it to lib/tcp. */
@@ -42,7 +41,7 @@ enum usn_net_verdict {
 struct usn_net_l4 {
 	struct usn_ipv4_repr ip;
 	struct usn_cursor data; /* the IPv4 (IPv6) payload (Ethernet padding cut) */
-	struct usn_icmp_err_repr err; /* USN_NET_ICMP_ERR: what it says and quotes */
+	struct usn_icmp_err_repr err; /* USN_NET_ICMP_ERR: what it says and quotes (err.family: which IP) */
 	struct usn_cursor l3;   /* UDP: the IPv4 packet, header to total_len (an ICMP error quotes it);
 				 * UDP6: the IPv6 packet, fixed header to the payload's end */
 	struct usn_ipv6_repr ip6; /* UDP6 */
@@ -86,6 +85,12 @@ uint16_t usn_pmtu_get(struct usn_worker *w, uint32_t dst);
 /* Records that the path to dst carries at most mtu (only ever lowers a
  * live entry; a full cache replaces its oldest entry, pmtu_evicted). */
 void usn_pmtu_update(struct usn_worker *w, uint32_t dst, uint16_t mtu);
+/* The same for IPv6 (RFC 8201), keyed by the 16-byte destination, sized
+ * and timed by the same settings; never below the IPv6 minimum MTU 1280
+ * (nor pmtu_min): a lower report is recorded as 1280 (RFC 8201 4). The
+ * counters are shared with IPv4's (pmtu_updates, _expired, _evicted). */
+uint16_t usn_pmtu_get6(struct usn_worker *w, const uint8_t dst[16]);
+void usn_pmtu_update6(struct usn_worker *w, const uint8_t dst[16], uint16_t mtu);
 /* Whether usn_arp_send would take a frame for next_hop now rather than
  * drop it: the entry is usable, or the resolution queue has room. For a
  * sender that can refuse (UDP: -EAGAIN) instead of losing the frame. */
@@ -158,8 +163,11 @@ static inline uint8_t usn_ipv6_state(const struct usn_stack *s, int slot)
 
 enum usn_net_verdict usn_ipv6_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_eth_repr *eth,
 				    struct usn_cursor l3, struct usn_net_l4 *out);
-void usn_icmp6_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_eth_repr *eth,
-		     const struct usn_ipv6_repr *ip, struct usn_cursor l4);
+/* ICMPv6: ND and echo answered (USN_NET_DONE), or an error about a TCP
+ * segment of ours handed back in out->err (USN_NET_ICMP_ERR, family
+ * USN_AF_INET6, the frame the caller's). */
+enum usn_net_verdict usn_icmp6_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_eth_repr *eth,
+				     const struct usn_ipv6_repr *ip, struct usn_cursor l4, struct usn_net_l4 *out);
 /* A neighbour solicitation or advertisement (icmp its checked header). */
 void usn_nd_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_eth_repr *eth,
 		  const struct usn_ipv6_repr *ip, const struct usn_icmp6_repr *icmp, struct usn_cursor l4);

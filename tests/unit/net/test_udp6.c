@@ -4,7 +4,7 @@
  * writer with every refusal, the neighbour queue, each drop counted (a
  * zero checksum among them), port unreachable quoting at most what keeps
  * it within 1280 bytes and sharing IPv4's rate limit, the errors never
- * sent.
+ * sent, ICMPv6 errors received and handed on, and the IPv6 path MTU cache.
  * Frames are built and checked with netfix6, written apart from lib/wire. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -458,6 +458,132 @@ static void test_rate_limit_shared(void **state)
 	netfix_teardown(&f);
 }
 
+/* An ICMPv6 error frame from the raw port quoting a TCP segment from
+ * qsrc:40000 to the raw port's :80. */
+static size_t err_frame(uint8_t *p, uint8_t type, uint8_t code, uint32_t rest, const uint8_t qsrc[16], uint8_t qnh)
+{
+	uint8_t q[48];
+	netfix6_ip(q, qsrc, netfix6_raw_ip, qnh, 1440, 64);
+	static const uint8_t tcp[8] = {0x9c, 0x40, 0x00, 0x50, 0xde, 0xad, 0xbe, 0xef};
+	memcpy(q + 40, tcp, 8);
+	size_t n = netfix_eth(p, netfix_stack_mac, netfix_raw_mac, 0x86dd);
+	size_t m = netfix6_icmp_err(p + n + 40, type, code, rest, q, sizeof(q), netfix6_raw_ip, netfix6_stack_ip);
+	n += netfix6_ip(p + n, netfix6_raw_ip, netfix6_stack_ip, 58, (uint16_t)m, 64);
+	return n + m;
+}
+
+static void test_errors_received(void **state)
+{
+	(void)state;
+	struct netfix f;
+	setup6(&f, NULL);
+	const struct usn_stats *st = stats(&f);
+	/* The verdict and what it carries, read straight from lib/net. */
+	size_t n = err_frame(fr, 2, 0, 1400, netfix6_stack_ip, 6);
+	struct usn_buf *b = usn_worker_buf_alloc(f.w);
+	memcpy(b->data, fr, n);
+	b->len = (uint16_t)n;
+	b->frame_len = (uint32_t)n;
+	struct usn_net_l4 l4;
+	memset(&l4, 0, sizeof(l4));
+	assert_int_equal(usn_net_input(f.w, b, &l4), USN_NET_ICMP_ERR);
+	assert_int_equal(l4.err.family, USN_AF_INET6);
+	assert_int_equal(l4.err.type, USN_ICMP6_PACKET_TOO_BIG);
+	assert_int_equal(l4.err.next_hop_mtu, 1400);
+	assert_memory_equal(l4.err.src6, netfix6_stack_ip, 16);
+	assert_memory_equal(l4.err.dst6, netfix6_raw_ip, 16);
+	assert_int_equal(l4.err.src_port, 40000);
+	assert_int_equal(l4.err.dst_port, 80);
+	assert_int_equal(l4.err.seq, 0xdeadbeef);
+	usn_worker_buf_free(f.w, b);
+	assert_int_equal(st->icmp6_pkt_too_big_rx, 1);
+
+	/* Through the worker: each type counted, handed to TCP's seam (no
+	 * connection over IPv6 yet), the link-local address ours too. */
+	netfix_inject(&f, fr, err_frame(fr, 2, 0, 1280, netfix6_stack_ip, 6));
+	netfix_inject(&f, fr, err_frame(fr, 1, 4, 0, netfix6_stack_ll, 6));
+	netfix_inject(&f, fr, err_frame(fr, 3, 0, 0, netfix6_stack_ip, 6));
+	assert_int_equal(st->icmp6_pkt_too_big_rx, 2);
+	assert_int_equal(st->icmp6_unreach_rx, 1);
+	assert_int_equal(st->icmp6_time_exceeded_rx, 1);
+	assert_int_equal(st->icmp_err_no_conn, 3);
+	assert_int_equal(st->drop_icmp6_err_quote, 0);
+	/* Not from us, not TCP, short: dropped with their reason. */
+	static const uint8_t other[16] = {0x20, 0x01, 0x00, 0x02, [15] = 0x09};
+	netfix_inject(&f, fr, err_frame(fr, 2, 0, 1280, other, 6));
+	netfix_inject(&f, fr, err_frame(fr, 1, 4, 0, netfix6_stack_ip, 17));
+	n = err_frame(fr, 3, 0, 0, netfix6_stack_ip, 6);
+	fr[19] = (uint8_t)(fr[19] - 4); /* the payload length: 4 TCP bytes quoted */
+	netfix6_icmp_csum(fr + 54, n - 54 - 4, netfix6_raw_ip, netfix6_stack_ip);
+	netfix_inject(&f, fr, n - 4);
+	assert_int_equal(st->drop_icmp6_err_quote, 3);
+	assert_int_equal(st->icmp_err_no_conn, 3);
+	assert_int_equal(st->drop_icmp6_type, 0);
+	/* A parameter problem is counted as a type not handled. */
+	netfix_inject(&f, fr, err_frame(fr, 4, 0, 0, netfix6_stack_ip, 6));
+	assert_int_equal(st->drop_icmp6_type, 1);
+	assert_int_equal(netfix_capture(&f), 0);
+	netfix_teardown(&f);
+}
+
+static void pmtu_small(struct usn_stack_config *cfg)
+{
+	cfg->pmtu_entries = 4; /* one set of four */
+	cfg->pmtu_expire_ms = 1000;
+}
+
+static void test_pmtu6_cache(void **state)
+{
+	(void)state;
+	struct netfix f;
+	setup6(&f, pmtu_small);
+	const struct usn_stats *st = stats(&f);
+	uint8_t d[6][16];
+	for (int i = 0; i < 6; i++) {
+		memcpy(d[i], netfix6_raw_ip, 16);
+		d[i][15] = (uint8_t)(0x10 + i);
+	}
+	/* Unknown: the interface MTU. */
+	assert_int_equal(usn_pmtu_get6(f.w, d[0]), 1500);
+	/* Lowered, never raised by a later report. */
+	usn_pmtu_update6(f.w, d[0], 1400);
+	assert_int_equal(usn_pmtu_get6(f.w, d[0]), 1400);
+	usn_pmtu_update6(f.w, d[0], 1450);
+	assert_int_equal(usn_pmtu_get6(f.w, d[0]), 1400);
+	usn_pmtu_update6(f.w, d[0], 1300);
+	assert_int_equal(usn_pmtu_get6(f.w, d[0]), 1300);
+	/* Never below 1280 (RFC 8201 4): a smaller report means 1280. */
+	usn_pmtu_update6(f.w, d[0], 576);
+	assert_int_equal(usn_pmtu_get6(f.w, d[0]), 1280);
+	usn_pmtu_update6(f.w, d[1], 68);
+	assert_int_equal(usn_pmtu_get6(f.w, d[1]), 1280);
+	/* The interface's own MTU or more: nothing to remember; nor a group. */
+	usn_pmtu_update6(f.w, d[2], 1500);
+	usn_pmtu_update6(f.w, netfix6_all_nodes, 1300);
+	assert_int_equal(usn_pmtu_get6(f.w, netfix6_all_nodes), 1500);
+	assert_int_equal(st->pmtu_updates, 4);
+	/* IPv4's cache is apart. */
+	assert_int_equal(usn_pmtu_get(f.w, NETFIX_RAW_IP), 1500);
+	/* Expiry: back to the interface MTU. */
+	simnet_run_for(&f.net, 1000u * 1000u);
+	assert_int_equal(usn_pmtu_get6(f.w, d[0]), 1500);
+	assert_int_equal(st->pmtu_expired, 1);
+	/* Eviction: four live entries fill the set; a fifth replaces the
+	 * oldest. */
+	for (int i = 1; i <= 4; i++) {
+		usn_pmtu_update6(f.w, d[i], (uint16_t)(1400 + i));
+		simnet_run_for(&f.net, 1000);
+	}
+	assert_int_equal(st->pmtu_evicted, 0);
+	usn_pmtu_update6(f.w, d[5], 1300);
+	assert_int_equal(st->pmtu_evicted, 1);
+	assert_int_equal(usn_pmtu_get6(f.w, d[5]), 1300);
+	assert_int_equal(usn_pmtu_get6(f.w, d[1]), 1500); /* the oldest, gone */
+	for (int i = 2; i <= 4; i++)
+		assert_int_equal(usn_pmtu_get6(f.w, d[i]), 1400 + i);
+	netfix_teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -468,6 +594,8 @@ int main(void)
 	    cmocka_unit_test(test_port_unreachable),
 	    cmocka_unit_test(test_no_error_sent),
 	    cmocka_unit_test(test_rate_limit_shared),
+	    cmocka_unit_test(test_errors_received),
+	    cmocka_unit_test(test_pmtu6_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

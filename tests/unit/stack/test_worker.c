@@ -708,7 +708,9 @@ static void count_worker(struct usn_worker *w, void *user, const struct usn_addr
 	seen[usn_worker_id(w)]++;
 }
 
-/* Software steering of IPv6 UDP by its 4-tuple (usn_stack_flow_worker6). */
+/* Software steering of IPv6 UDP by its 4-tuple (usn_stack_flow_worker6),
+ * and an ICMPv6 error about a TCP segment of ours handed by worker 0 to
+ * the worker that owns the quoted flow, which counts it at TCP's seam. */
 static void test_software_rss_udp6(void **state)
 {
 	(void)state;
@@ -731,13 +733,35 @@ static void test_software_rss_udp6(void **state)
 		expect[usn_stack_flow_worker6(s, src, sport, netfix6_stack_ip, 7)]++;
 	}
 	assert_true(expect[0] > 0 && expect[1] > 0);
+	/* Errors quoting our segments of 10 flows: each to its owner. */
+	unsigned owner[2] = {0, 0};
+	for (uint16_t i = 0; i < 10; i++) {
+		uint8_t q[48];
+		uint16_t sport = (uint16_t)(30000 + i * 11);
+		netfix6_ip(q, netfix6_stack_ip, netfix6_raw_ip, 6, 1440, 64);
+		memset(q + 40, 0, 8);
+		q[40] = (uint8_t)(sport >> 8);
+		q[41] = (uint8_t)sport;
+		q[43] = 80;
+		size_t n = netfix_eth(fr, netfix_stack_mac, netfix_raw_mac, 0x86dd);
+		size_t m = netfix6_icmp_err(fr + n + 40, 2, 0, 1280, q, sizeof(q), netfix6_raw_ip, netfix6_stack_ip);
+		n += netfix6_ip(fr + n, netfix6_raw_ip, netfix6_stack_ip, 58, (uint16_t)m, 64);
+		fake_push_rx(f, 0, fr, n + m);
+		owner[usn_stack_flow_worker6(s, netfix6_stack_ip, sport, netfix6_raw_ip, 80)]++;
+	}
+	/* 40 frames: two receive bursts on worker 0, then worker 1's inbox. */
+	usn_worker_poll(w0);
 	usn_worker_poll(w0);
 	usn_worker_poll(w1);
 	assert_int_equal(seen[0], expect[0]);
 	assert_int_equal(seen[1], expect[1]);
 	const struct usn_stats *s0 = usn_worker_stats(w0), *s1 = usn_worker_stats(w1);
-	assert_int_equal(s0->steer_tx, expect[1]);
-	assert_int_equal(s1->steer_rx, expect[1]);
+	assert_int_equal(s0->steer_tx, expect[1] + owner[1]);
+	assert_int_equal(s1->steer_rx, expect[1] + owner[1]);
+	assert_int_equal(s0->icmp_err_no_conn, owner[0]);
+	assert_int_equal(s1->icmp_err_no_conn, owner[1]);
+	assert_int_equal(s0->icmp6_pkt_too_big_rx, 10);
+	assert_int_equal(s1->icmp6_pkt_too_big_rx, owner[1]); /* read again by its owner */
 	usn_stack_destroy(s);
 	assert_int_equal(f->n_free, FAKE_BUFS);
 	test_free(f);
