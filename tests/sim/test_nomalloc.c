@@ -7,7 +7,8 @@
  * 2016 short exchanges with SYN cookies and TIME-WAIT recycling, keepalive,
  * the idle timeout, zero-window probes, and out-of-order bytes packed
  * into a shared buffer; UDP echo by reference and by writer, chained,
- * steered to two workers, with port unreachable under its rate limit;
+ * steered to two workers, with port unreachable under its rate limit,
+ * over IPv4 and IPv6 (ICMPv6 errors sent and read);
  * GRO, and in the second pass of `make test-unit`
  * (USN_SIM_OFFLOADS=tso,lro) TSO and LRO. The TCP stacks have 65,536 TCBs
  * a worker, the servers' default, so no table that grows with
@@ -947,6 +948,97 @@ static void test_udp_never_allocates(void **state)
 	simnet_destroy(&n);
 }
 
+/* The same over IPv6: neighbour discovery, datagrams echoed (chained past
+ * 450 bytes) and steered by worker 0 to b's two workers, ICMPv6 port
+ * unreachables sent, held back and read by a (their quote is UDP: counted
+ * as one it cannot use). */
+static void test_udp6_never_allocates(void **state)
+{
+	(void)state;
+	pattern_init();
+	n_allocs = 0;
+	struct simnet n;
+	simnet_init(&n, 19);
+	struct usn_stack_config ca, cb;
+	netfix6_config(&ca, false);
+	ca.ip = SIMNET_IP(0, 1);
+	ca.icmp_error_rate = 100;
+	ca.icmp_error_burst = 10;
+	ca.udp_max_ports = 32;
+	cb = ca;
+	cb.ip = SIMNET_IP(0, 2);
+	memcpy(cb.ip6[0].addr, netfix6_raw_ip, 16);
+	struct usn_sim_port_config pc;
+	memset(&pc, 0, sizeof(pc));
+	pc.buf_size = 512;
+	pc.offloads = USN_HAL_OFF_TX_MULTISEG;
+	struct usn_sim_port_config two = pc;
+	two.n_queues = 2;
+	struct simnet_host *a = simnet_add_host(&n, SIMNET_IP(0, 1), &ca, &pc);
+	struct simnet_host *b = simnet_add_host(&n, SIMNET_IP(0, 2), &cb, &two);
+	assert_non_null(a);
+	assert_non_null(b);
+	struct usn_sim_faults f;
+	memset(&f, 0, sizeof(f));
+	f.loss = 0.05;
+	f.delay_us = 50;
+	usn_sim_port_set_faults(a->port, &f);
+	struct uapp client = {0}, server = {.echo = 1};
+	assert_int_equal(usn_udp_bind(b->stack, 7, udp_recv, &server), 0);
+	for (uint16_t p = 0; p < 32; p++)
+		assert_int_equal(usn_udp_bind(a->stack, (uint16_t)(20000 + p), udp_recv, &client), 0);
+	struct usn_csum_table tab;
+	assert_int_equal(usn_csum_table_build(&tab, pattern, 1400), 0);
+	struct usn_worker *wa = usn_stack_worker(a->stack, 0);
+	struct usn_addr to_b = usn_addr_ipv6(netfix6_raw_ip);
+
+	counting = 1;
+	int fails = 0;
+	uint32_t sent = 0;
+	for (uint32_t i = 0; i < 400; i++) {
+		uint32_t len = (i * 37) % 1401;
+		uint16_t sport = (uint16_t)(20000 + i % 32);
+		int rc = i % 2 ? usn_udp_send_ref(wa, sport, &to_b, 7, pattern, len, len == 1400 ? &tab : NULL)
+			       : usn_udp_send_writer(wa, sport, &to_b, 7, len, pattern_writer, NULL);
+		fails += rc != 0 && rc != -EAGAIN;
+		sent += rc == 0;
+		if (i % 100 == 50)
+			for (int k = 0; k < 40; k++) {
+				rc = usn_udp_send_ref(wa, sport, &to_b, 8, pattern, 10, NULL);
+				fails += rc != 0 && rc != -EAGAIN;
+			}
+		simnet_run_for(&n, 1000);
+	}
+	simnet_run_for(&n, 100000);
+	struct usn_stats sa, sb;
+	usn_stack_stats(a->stack, &sa);
+	usn_stack_stats(b->stack, &sb);
+	uint16_t nw = usn_stack_workers(b->stack), answering = 0;
+	for (uint16_t i = 0; i < nw; i++)
+		answering += usn_worker_stats(usn_stack_worker(b->stack, i))->udp_rx_dgrams > 0;
+	counting = 0;
+
+	usn_csum_table_free(&tab);
+	assert_int_equal(n_allocs, 0);
+	assert_int_equal(fails, 0);
+	assert_true(sent > 380);
+	assert_true(client.rx > sent * 8 / 10);
+	assert_int_equal(client.rx_bad, 0);
+	assert_int_equal(server.rx_bad, 0);
+	assert_int_equal(server.echo_fail, 0);
+	if (nw >= 2 && !(usn_stack_worker(b->stack, 0)->hal->offloads & USN_HAL_OFF_RSS)) {
+		assert_true(answering >= 2);
+		assert_true(sb.steer_tx > 0);
+	}
+	assert_int_equal(sb.drop_udp6_zero_csum, 0);
+	assert_true(sb.icmp_errors_tx >= 10);
+	assert_true(sb.icmp_errors_suppressed > 0);
+	assert_int_equal(sb.drop_udp_no_port, sb.icmp_errors_tx + sb.icmp_errors_suppressed);
+	assert_true(sa.icmp6_unreach_rx >= sb.icmp_errors_tx * 8 / 10);
+	assert_true(sa.drop_icmp6_err_quote >= sb.icmp_errors_tx * 8 / 10);
+	simnet_destroy(&n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -955,6 +1047,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_never_allocates),
 		cmocka_unit_test(test_tcp_persist_never_allocates),
 		cmocka_unit_test(test_udp_never_allocates),
+		cmocka_unit_test(test_udp6_never_allocates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
