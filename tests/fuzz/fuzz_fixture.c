@@ -51,14 +51,27 @@ static uint32_t pseudo_sum(const uint8_t *ip, uint8_t proto, size_t l4_len)
 	return s + proto + (uint32_t)l4_len;
 }
 
-/* The ICMPv6 sum of an IPv6 packet whose upper layer follows the fixed
- * header directly (RFC 8200 8.1's pseudo-header). */
+/* The ICMPv6 or UDP sum of an IPv6 packet whose upper layer follows the
+ * fixed header directly (RFC 8200 8.1's pseudo-header; UDP's over its
+ * length field's bytes, when they are there, and never 0). */
 static void fz_fix_icmp6(uint8_t *ip, size_t avail)
 {
 	size_t plen = usn_load_be16(ip + 4);
-	if (ip[6] != USN_IPPROTO_ICMPV6 || plen < 4 || USN_IPV6_HDR_LEN + plen > avail)
-		return;
 	uint8_t *m = ip + USN_IPV6_HDR_LEN;
+	if (USN_IPV6_HDR_LEN + plen > avail)
+		return;
+	if (ip[6] == USN_IPPROTO_UDP && plen >= USN_UDP_HDR_LEN) {
+		size_t ulen = usn_load_be16(m + 4);
+		if (ulen < USN_UDP_HDR_LEN || ulen > plen)
+			return;
+		usn_store_be16(m + 6, 0);
+		uint32_t ph = sum16(ip + 8, 32, 0) + (uint32_t)ulen + USN_IPPROTO_UDP;
+		uint16_t c = fold_not(sum16(m, ulen, ph));
+		usn_store_be16(m + 6, c ? c : 0xffff);
+		return;
+	}
+	if (ip[6] != USN_IPPROTO_ICMPV6 || plen < 4)
+		return;
 	usn_store_be16(m + 2, 0);
 	uint32_t ph = sum16(ip + 8, 32, 0) + (uint32_t)plen + USN_IPPROTO_ICMPV6;
 	usn_store_be16(m + 2, fold_not(sum16(m, plen, ph)));
@@ -462,21 +475,32 @@ static void fz_check_out(struct fz *f, uint8_t *p, size_t len)
 		return;
 	}
 	if (eth.ethertype == USN_ETHERTYPE_IPV6) {
-		/* Echo replies and Neighbour Discovery: from one of our
-		 * addresses (or :: for DAD), no extension headers, ICMPv6 with
-		 * a sum that verifies, ND with hop limit 255. */
+		/* Echo replies, Neighbour Discovery, port unreachables and UDP
+		 * echoes: from one of our addresses (or :: for DAD), no
+		 * extension headers, ICMPv6 or UDP with a sum that verifies
+		 * (UDP's never 0), ND with hop limit 255, an error within 1280
+		 * bytes (RFC 4443 2.4 c) and never to a group. */
 		struct usn_ipv6_repr ip6;
 		static const uint8_t unspec[16];
 		FUZZ_CHECK(usn_ipv6_parse(l3, &ip6) == USN_IPV6_OK);
 		FUZZ_CHECK(memcmp(ip6.src, fz_stack_ip6, 16) == 0 || memcmp(ip6.src, fz_stack_ll6, 16) == 0 ||
 			   memcmp(ip6.src, unspec, 16) == 0);
-		FUZZ_CHECK(ip6.hdr_len == USN_IPV6_HDR_LEN && ip6.next_header == USN_IPPROTO_ICMPV6);
+		FUZZ_CHECK(ip6.hdr_len == USN_IPV6_HDR_LEN &&
+			   (ip6.next_header == USN_IPPROTO_ICMPV6 || ip6.next_header == USN_IPPROTO_UDP));
 		FUZZ_CHECK(USN_IPV6_HDR_LEN + (size_t)ip6.payload_len <= f->mtu && ip6.payload_len >= 8);
 		uint8_t *m = p + eth.hdr_len + USN_IPV6_HDR_LEN;
-		uint32_t ph = sum16(p + eth.hdr_len + 8, 32, 0) + ip6.payload_len + USN_IPPROTO_ICMPV6;
+		uint32_t ph = sum16(p + eth.hdr_len + 8, 32, 0) + ip6.payload_len + ip6.next_header;
 		FUZZ_CHECK(fold_not(sum16(m, ip6.payload_len, ph)) == 0);
-		FUZZ_CHECK(m[0] == 129 || m[0] == 135 || m[0] == 136);
-		FUZZ_CHECK(m[0] == 129 || ip6.hop_limit == 255);
+		if (ip6.next_header == USN_IPPROTO_UDP) {
+			FUZZ_CHECK(usn_load_be16(m + 4) == ip6.payload_len);
+			FUZZ_CHECK(usn_load_be16(m) == FZ_UDP_PORT && usn_load_be16(m + 6) != 0);
+			f->udp_out++;
+			return;
+		}
+		FUZZ_CHECK(m[0] == 129 || m[0] == 135 || m[0] == 136 || (m[0] == 1 && m[1] == 4));
+		FUZZ_CHECK(m[0] == 129 || m[0] == 1 || ip6.hop_limit == 255);
+		FUZZ_CHECK(m[0] != 1 || (USN_IPV6_HDR_LEN + (size_t)ip6.payload_len <= 1280 &&
+					 !usn_ipv6_is_multicast(ip6.dst) && !usn_ipv6_is_unspecified(ip6.dst)));
 		return;
 	}
 	FUZZ_CHECK(eth.ethertype == USN_ETHERTYPE_IPV4);
@@ -529,10 +553,10 @@ static void fz_udp_echo(struct usn_worker *w, void *user, const struct usn_addr 
 {
 	struct fz *f = user;
 	f->udp_in++;
-	FUZZ_CHECK(local_port == FZ_UDP_PORT && peer->family == USN_AF_INET);
+	FUZZ_CHECK(local_port == FZ_UDP_PORT && (peer->family == USN_AF_INET || peer->family == USN_AF_INET6));
 	int rc = usn_udp_send_writer(w, local_port, peer, peer_port, usn_cursor_size(data), fz_udp_copy, &data);
 	FUZZ_CHECK(rc == 0 || rc == -EAGAIN || rc == -ENOBUFS || rc == -EHOSTUNREACH || rc == -EMSGSIZE ||
-		   (rc == -EINVAL && peer_port == 0));
+		   rc == -EADDRNOTAVAIL || (rc == -EINVAL && peer_port == 0));
 }
 
 static unsigned fz_drain(struct fz *f)

@@ -189,7 +189,8 @@ static void fuzz_icmp(const struct wire_views *v, const uint8_t *p, size_t len)
 
 /* IPv6: the chain walk agrees on flat and chained bytes and stays within
  * its limits; a re-emitted fixed header parses to the same fields; ICMPv6
- * and ND parsers agree too, and NS/NA re-emit consistently. */
+ * (errors and their quote too), UDP and ND parsers agree too, and NS/NA
+ * re-emit consistently. */
 static void fuzz_ipv6(const struct wire_views *v, const uint8_t *p, size_t len)
 {
 	struct usn_ipv6_repr rf, rc;
@@ -216,6 +217,19 @@ static void fuzz_ipv6(const struct wire_views *v, const uint8_t *p, size_t len)
 	memset(&i2, 0, sizeof(i2));
 	FUZZ_CHECK(usn_icmp6_parse(uf, rf.src, rf.dst, &i1) == usn_icmp6_parse(uc, rf.src, rf.dst, &i2));
 	FUZZ_CHECK(memcmp(&i1, &i2, sizeof(i1)) == 0);
+	/* As an ICMPv6 error's quote, and as UDP (a zero sum never OK). */
+	struct usn_icmp_err_repr q1, q2;
+	memset(&q1, 0, sizeof(q1));
+	memset(&q2, 0, sizeof(q2));
+	enum usn_wire_err qe = usn_icmp6_err_parse(uf, &q1);
+	FUZZ_CHECK(qe == usn_icmp6_err_parse(uc, &q2));
+	FUZZ_CHECK(qe != USN_WIRE_OK || (memcmp(&q1, &q2, sizeof(q1)) == 0 && q1.family == USN_AF_INET6));
+	struct usn_udp_repr u1, u2;
+	memset(&u1, 0, sizeof(u1));
+	memset(&u2, 0, sizeof(u2));
+	enum usn_wire_err ue = usn_udp_parse_ipv6(uf, rf.src, rf.dst, false, &u1);
+	FUZZ_CHECK(ue == usn_udp_parse_ipv6(uc, rf.src, rf.dst, false, &u2));
+	FUZZ_CHECK(ue != USN_WIRE_OK || (memcmp(&u1, &u2, sizeof(u1)) == 0 && u1.len <= usn_cursor_size(uf)));
 	struct usn_nd_repr n1, n2, n3;
 	memset(&n1, 0, sizeof(n1));
 	memset(&n2, 0, sizeof(n2));

@@ -130,6 +130,23 @@ def udp(sport, dport, payload, src=PEER_IP, dst=STACK_IP, good=True, zero=False,
     return h[:6] + struct.pack("!H", c or 0xFFFF) + h[8:]
 
 
+def udp6(sport, dport, payload, src=PEER_IP6, dst=STACK_IP6, good=True, zero=False, length=None):
+    """UDP over IPv6: the sum over RFC 8200 8.1's pseudo-header, never 0
+    (zero=True leaves the forbidden zero)."""
+    h = struct.pack("!HHHH", sport, dport, length if length is not None else 8 + len(payload), 0) + payload
+    if zero:
+        return h
+    c = csum(src + dst + struct.pack("!IxxxB", len(h), 17) + h) if good else 0xBEEF
+    return h[:6] + struct.pack("!H", c or 0xFFFF) + h[8:]
+
+
+def icmp6_err(typ, code, word, qnh=6, qsrc=STACK_IP6, qdst=PEER_IP6, quote_l4=8, src=PEER_IP6, dst=STACK_IP6):
+    """An ICMPv6 error quoting a packet from qsrc (a TCP segment 80 ->
+    50000, seq 12345, of which quote_l4 bytes) with next header qnh."""
+    q = ipv6(qnh, b"", src=qsrc, dst=qdst, plen=1440) + struct.pack("!HHI", 80, 50000, 12345)[:quote_l4]
+    return icmp6(typ, code, struct.pack("!I", word) + q, src, dst)
+
+
 def frame_udp(*a, **k):
     return eth(0x0800) + ipv4(17, udp(*a, **k))
 
@@ -212,6 +229,19 @@ def wire_seeds(d):
         "ipv6_nine_ext": frame6(58, e, ext=b"".join(ext_opts(60 if i < 8 else 58) for i in range(9)), first=60),
     }
     for i, (name, fr) in enumerate(sorted(frames6.items()), start=len(frames)):
+        ctl = bytes([[0, 0, 6, 13, 47][i % 5], i % 3, 0, 0, 0, 1 + i])
+        write(d, name, ctl + fr)
+    # UDP over IPv6 and ICMPv6 errors (numbered after the others again).
+    frames6u = {
+        "udp6_echo": frame6(17, udp6(40000, 7, bytes(range(33)))),
+        "udp6_zero_sum": frame6(17, udp6(40000, 7, b"nosum", zero=True)),
+        "udp6_len_long": frame6(17, udp6(1, 7, b"abcdef", length=300)),
+        "udp6_trailing": frame6(17, udp6(1, 7, b"ab") + b"\xee" * 9),
+        "icmp6_ptb_tcp": frame6(58, icmp6_err(2, 0, 1280)),
+        "icmp6_unreach_udp": frame6(58, icmp6_err(1, 4, 0, qnh=17)),
+        "icmp6_time_exceeded_short": frame6(58, icmp6_err(3, 0, 0, quote_l4=4)),
+    }
+    for i, (name, fr) in enumerate(sorted(frames6u.items()), start=len(frames) + len(frames6)):
         ctl = bytes([[0, 0, 6, 13, 47][i % 5], i % 3, 0, 0, 0, 1 + i])
         write(d, name, ctl + fr)
 
@@ -330,6 +360,41 @@ def frame_seeds(d):
         rec(0, 0, frame6(58, e(11), ext=bytes([58, 0, 4, 2]) + bytes(4), first=43)) + \
         rec(0, 0, frame6(6, tcp(50000, 80, 1, 0, SYN))) + \
         rec(ADDRS | FIX, 0, frame6(58, e(12)))
+    # UDP over IPv6: the peer solicits (the stack learns its MAC), then
+    # echoes (odd, even, empty, the largest, chained in variant 1), the
+    # link-local address; an unbound port past the rate limit (ICMPv6 port
+    # unreachable); every drop: a zero, a bad sum, short, a length past the
+    # payload, a group destination, an unspecified source.
+    s["udp6_echo"] = bytes([0]) + rec(0, 0, ns_g) + b"".join(
+        rec(FIX, i % 3, frame6(17, udp6(40000 + i, 7, bytes(k % 251 for k in range(n)))))
+        for i, n in enumerate((0, 1, 64, 333, 1452))) + rec(0, 0, ns_ll) + \
+        rec(FIX, 1, frame6(17, udp6(40009, 7, b"ll", src=PEER_LL6, dst=STACK_LL6), src=PEER_LL6, dst=STACK_LL6))
+    s["udp6_echo_chained"] = bytes([1]) + rec(0, 0, ns_g) + rec(FIX, 0, frame6(17, udp6(40000, 7, b"c" * 900))) + \
+        rec(FIX, 5, frame6(17, udp6(40001, 7, b"d" * 1200)))
+    s["udp6_unbound_burst"] = bytes([0]) + rec(0, 0, ns_g) + \
+        b"".join(rec(FIX, 0, frame6(17, udp6(30000 + i, 9, b"x" * 20))) for i in range(60)) + \
+        rec(FIX, 0, frame6(17, udp6(30100, 9, b"y" * 1400))) + rec(FIX, 250, frame6(17, udp6(1, 9, b"later")))
+    s["udp6_malformed"] = bytes([4]) + rec(0, 0, ns_g) + \
+        rec(0, 0, frame6(17, udp6(1, 7, b"nosum", zero=True))) + \
+        rec(0, 0, frame6(17, udp6(1, 7, b"badsum", good=False))) + \
+        rec(0, 0, frame6(17, b"\0" * 5)) + \
+        rec(0, 0, frame6(17, udp6(1, 7, b"abcdef", length=600))) + \
+        rec(FIX, 0, frame6(17, udp6(1, 9, b"to all", dst=ALL_NODES), dst=ALL_NODES)) + \
+        rec(FIX, 0, frame6(17, udp6(1, 9, b"from ::", src=UNSPEC), src=UNSPEC)) + \
+        rec(FIX, 0, frame6(17, udp6(0, 7, b"port zero")))
+    # ICMPv6 errors quoting our TCP segments (no connection over IPv6:
+    # counted at TCP's seam), and the quotes that are dropped.
+    s["icmp6_errors"] = bytes([2]) + \
+        rec(FIX, 0, frame6(58, icmp6_err(2, 0, 1280))) + \
+        rec(FIX, 0, frame6(58, icmp6_err(2, 0, 68))) + \
+        rec(FIX, 0, frame6(58, icmp6_err(2, 0, 0x10000))) + \
+        rec(FIX, 5, frame6(58, icmp6_err(1, 4, 0))) + \
+        rec(FIX, 5, frame6(58, icmp6_err(3, 0, 0, qsrc=STACK_LL6))) + \
+        rec(FIX, 0, frame6(58, icmp6_err(2, 0, 1280, qsrc=PEER_IP6))) + \
+        rec(FIX, 0, frame6(58, icmp6_err(1, 4, 0, qnh=17))) + \
+        rec(FIX, 0, frame6(58, icmp6_err(3, 0, 0, quote_l4=4))) + \
+        rec(FIX, 0, frame6(58, icmp6_err(4, 0, 0))) + \
+        rec(FIX, 250, frame6(58, icmp6_err(2, 0, 1400)))
     for name, data in s.items():
         write(d, name, data)
 
