@@ -121,9 +121,10 @@ struct usn_stack_config {
 	/* UDP ports that may be bound at once (usn_udp_bind), each on every
 	 * worker: a table per worker made at start [16], at most 65535. */
 	uint32_t udp_max_ports;
-	/* ICMP errors (port unreachable) a worker sends, per second, on
-	 * average [1000], after a burst of up to icmp_error_burst [50] (Linux's
-	 * icmp_msgs_per_sec and icmp_msgs_burst); beyond it they are counted
+	/* ICMP and ICMPv6 errors (port unreachable) a worker sends, both
+	 * families together, per second, on average [1000], after a burst of
+	 * up to icmp_error_burst [50] (Linux's icmp_msgs_per_sec and
+	 * icmp_msgs_burst); beyond it they are counted
 	 * (icmp_errors_suppressed) and not sent. At most 1000000 each. */
 	uint32_t icmp_error_rate;
 	uint32_t icmp_error_burst;
@@ -137,7 +138,9 @@ struct usn_stack_config {
 	/* Path MTU discovery (RFC 1191): an ICMP "fragmentation needed" whose
 	 * quoted segment is in flight lowers the connection's MSS, never below
 	 * pmtu_min; each worker remembers the lower MTU per destination for
-	 * pmtu_expire_ms, so new connections to it start there. */
+	 * pmtu_expire_ms, so new connections to it start there. IPv6 has a
+	 * cache of its own with the same size and lifetime, never below 1280
+	 * (RFC 8201), for TCP over IPv6 to fill. */
 	uint32_t pmtu_entries;     /* destinations cached per worker [256] */
 	uint32_t pmtu_expire_ms;   /* entry lifetime, then the interface MTU again [600000] */
 	uint16_t pmtu_min;         /* the lowest path MTU believed, 68..65535 [552, Linux's min_pmtu] */

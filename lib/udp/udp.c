@@ -272,8 +272,9 @@ fail:
 	return NULL;
 }
 
-/* Where the datagram goes: IPv4's next hop, or IPv6's with our source
- * address for it. 0, or the send's error. */
+/* Where the datagram goes (dst of a family the stack carries): IPv4's
+ * next hop, or IPv6's with our source address for it. 0, or the send's
+ * error. */
 struct usn_udp_route {
 	bool v6;
 	uint8_t src6[16];
@@ -291,8 +292,6 @@ static int usn_udp_route(struct usn_worker *w, const struct usn_addr *dst, struc
 		rt->v6 = false;
 		return 0;
 	}
-	if (dst->family != USN_AF_INET6 || w->stack->n_ip6 == 0)
-		return -EAFNOSUPPORT;
 	uint8_t hop[16];
 	if (!usn_ipv6_next_hop(w, dst->u.v6, hop))
 		return -EHOSTUNREACH;
