@@ -161,7 +161,7 @@ static bool usn_arp_insert(struct usn_worker *w, struct usn_arp_cache *a, uint32
 
 /* ip's entry if it may be used (reachable, stale or being probed); an
  * expired one is removed and counted. */
-static struct usn_arp_entry *usn_arp_get(struct usn_worker *w, struct usn_arp_cache *a, uint32_t ip)
+static inline struct usn_arp_entry *usn_arp_get(struct usn_worker *w, struct usn_arp_cache *a, uint32_t ip)
 {
 	struct usn_arp_entry *e = usn_arp_find(a, ip);
 	if (e && usn_arp_expired(w, a, e)) {

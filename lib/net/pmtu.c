@@ -27,6 +27,10 @@ struct usn_pmtu_cache {
 	struct usn_pmtu_entry6 *tab6; /* the same number of sets */
 	uint16_t floor6;              /* 1280, or pmtu_min if higher */
 	uint32_t n_sets; /* a power of two */
+	/* Entries in use in each table (expired or not): while one is 0,
+	 * a lookup answers the interface's MTU without hashing, which is
+	 * every lookup on a path that never sent "fragmentation needed". */
+	uint32_t used4, used6;
 	uint64_t lifetime_us;
 	uint16_t if_mtu;
 };
@@ -84,6 +88,7 @@ static struct usn_pmtu_entry *usn_pmtu_find(struct usn_worker *w, uint32_t dst)
 			/* RFC 1191 6.3: the estimate ages out and the
 			 * interface's MTU is tried again. */
 			e->dst = 0;
+			w->pmtu->used4--;
 			w->stats.pmtu_expired++;
 			return NULL;
 		}
@@ -94,6 +99,8 @@ static struct usn_pmtu_entry *usn_pmtu_find(struct usn_worker *w, uint32_t dst)
 
 uint16_t usn_pmtu_get(struct usn_worker *w, uint32_t dst)
 {
+	if (w->pmtu->used4 == 0)
+		return w->pmtu->if_mtu;
 	struct usn_pmtu_entry *e = usn_pmtu_find(w, dst);
 	return e ? e->mtu : w->pmtu->if_mtu;
 }
@@ -123,6 +130,8 @@ void usn_pmtu_update(struct usn_worker *w, uint32_t dst, uint16_t mtu)
 				w->stats.pmtu_expired++;
 			else
 				w->stats.pmtu_evicted++;
+		} else {
+			p->used4++;
 		}
 		e->dst = dst;
 	}
@@ -151,6 +160,7 @@ static struct usn_pmtu_entry6 *usn_pmtu_find6(struct usn_worker *w, const uint8_
 		if (w->now_us >= e->expires_us) {
 			/* RFC 8201 4: the estimate ages out, the link's MTU is tried again. */
 			e->used = false;
+			w->pmtu->used6--;
 			w->stats.pmtu_expired++;
 			return NULL;
 		}
@@ -161,6 +171,8 @@ static struct usn_pmtu_entry6 *usn_pmtu_find6(struct usn_worker *w, const uint8_
 
 uint16_t usn_pmtu_get6(struct usn_worker *w, const uint8_t dst[16])
 {
+	if (w->pmtu->used6 == 0)
+		return w->pmtu->if_mtu;
 	struct usn_pmtu_entry6 *e = usn_pmtu_find6(w, dst);
 	return e ? e->mtu : w->pmtu->if_mtu;
 }
@@ -194,6 +206,8 @@ void usn_pmtu_update6(struct usn_worker *w, const uint8_t dst[16], uint16_t mtu)
 				w->stats.pmtu_expired++;
 			else
 				w->stats.pmtu_evicted++;
+		} else {
+			p->used6++;
 		}
 		memcpy(e->dst, dst, 16);
 		e->used = true;

@@ -37,9 +37,11 @@ static uint8_t rcv_wscale_for(const struct usn_stack_config *cfg)
 	return s;
 }
 
+/* The send MSS: the peer's, within the path's (usn_tcp_conn_init set
+ * c->smss from it; an ICMP error since may only have lowered it). */
 static void set_smss(struct usn_tcp_conn *c, uint16_t peer_mss)
 {
-	uint16_t m = usn_tcp_path_mss(c);
+	uint16_t m = c->smss;
 	if (peer_mss < m)
 		m = peer_mss;
 	if (m < 64)
