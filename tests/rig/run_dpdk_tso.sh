@@ -167,12 +167,31 @@ fi
 # ---------------------------------------------------------------- net_memif
 # memif_case NAME [BACKEND OPTIONS...]: minimal_ws (server) on lcore 0,
 # usn_load (client) on lcore 1, over one memif socket.
+#
+# DPDK 22.11's memif PMD has a race of its own: when the peer leaves, its
+# interrupt thread unmaps the shared regions (memif_disconnect) without
+# waiting for a datapath thread inside rte_eth_rx_burst, which then reads
+# unmapped memory. The client leaves first here, so the server can die of
+# it, more often on a loaded machine (about 1 run in 7 with builds beside
+# it). A server that died before it was told to stop, after the client got
+# every body right, is that race: said so in a NOTE and the case is run
+# once more; any other death, or a second one, fails.
 memif_case() {
-	local name=$1
+	local name=$1 try
 	shift
-	local sock=$tmp/$name.sock slog=$tmp/$name.srv clog=$tmp/$name.cli dev_opt=""
+	for try in 1 2; do
+		memif_try "$name" "$try" "$@" && return
+	done
+}
+
+# memif_try NAME TRY [BACKEND OPTIONS...]: one run of memif_case; status 1
+# when the server died of the memif race on the first try (run it again).
+memif_try() {
+	local name=$1 try=$2
+	shift 2
+	local sock=$tmp/$name.$try.sock slog=$tmp/$name.srv clog=$tmp/$name.cli dev_opt=""
 	[ "$#" -gt 0 ] && dev_opt=",bsize=65535,rsize=8"
-	"$MWS" $EAL -l 0 --file-prefix="usnt${id}${name}s" --vdev="net_memif0,role=server,socket=$sock$dev_opt" "$@" -- \
+	"$MWS" $EAL -l 0 --file-prefix="usnt${id}${name}${try}s" --vdev="net_memif0,role=server,socket=$sock$dev_opt" "$@" -- \
 		--root "$www" --ip "$CLI_IP/24" >"$slog" 2>&1 </dev/null &
 	local sp=$!
 	pids+=("$sp")
@@ -181,11 +200,19 @@ memif_case() {
 		stop "$sp"
 		return
 	fi
-	timeout 180 "$LOAD" $EAL -l 1 --file-prefix="usnt${id}${name}c" --vdev="net_memif0,role=client,socket=$sock$dev_opt" \
+	timeout 180 "$LOAD" $EAL -l 1 --file-prefix="usnt${id}${name}${try}c" --vdev="net_memif0,role=client,socket=$sock$dev_opt" \
 		"$@" -- --ip "$SRV_IP/24" --server "$CLI_IP" --pages "$www" --connections 16 --requests "$REQS" \
 		--timeout 10 >"$clog" 2>&1 </dev/null
-	local rc=$?
+	local rc=$? died=0
+	# Exited already? (A zombie until waited for, which kill -0 still finds.)
+	case $(awk '{print $3}' "/proc/$sp/stat" 2>/dev/null) in '' | Z | X) died=1 ;; esac
 	stop "$sp"
+	if [ "$died" = 1 ] && [ "$try" = 1 ] && [ "$rc" = 0 ] &&
+		grep -q "requests: $REQS started, $REQS correct, 0 errors" "$clog"; then
+		echo "NOTE $name: the server died after the client left, every body correct (DPDK memif's disconnect race, above); running the case again"
+		return 1
+	fi
+	[ "$died" = 1 ] && fail "$name server" "died before it was told to stop ($(tail -1 "$slog"))"
 	if [ "$rc" = 0 ] && grep -q "requests: $REQS started, $REQS correct, 0 errors" "$clog"; then
 		pass "$name: usn_load -> minimal_ws, $REQS requests, every body checked"
 	else
