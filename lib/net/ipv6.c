@@ -52,7 +52,6 @@ enum usn_net_verdict usn_ipv6_input(struct usn_worker *w, struct usn_buf *frame,
 {
 	const struct usn_stack *s = w->stack;
 	struct usn_ipv6_repr ip;
-	(void)out; /* no transport over IPv6 yet */
 	if (s->n_ip6 == 0) {
 		w->stats.drop_eth_type++; /* IPv6 off: as any other ethertype */
 		goto drop;
@@ -115,8 +114,12 @@ enum usn_net_verdict usn_ipv6_input(struct usn_worker *w, struct usn_buf *frame,
 	case USN_IPPROTO_ICMPV6:
 		usn_icmp6_input(w, frame, eth, &ip, l4);
 		return USN_NET_DONE;
+	case USN_IPPROTO_TCP:
+		out->ip6 = ip;
+		out->data = l4;
+		return USN_NET_TCP6;
 	default:
-		/* TCP and UDP over IPv6 are not served yet. */
+		/* UDP over IPv6 is not served yet. */
 		w->stats.drop_ip6_proto++;
 		goto drop;
 	}

@@ -35,12 +35,14 @@ enum usn_net_verdict {
 	USN_NET_TCP,      /* an IPv4 TCP segment for us, in *out: the caller owns the frame */
 	USN_NET_ICMP_ERR, /* an ICMP error about a TCP segment we sent, in out->err: the caller owns the frame */
 	USN_NET_UDP,      /* an IPv4 UDP datagram for us, in *out: the caller owns the frame */
+	USN_NET_TCP6,     /* an IPv6 TCP segment for us: out->ip6, out->data; the caller owns the frame */
 };
 struct usn_net_l4 {
 	struct usn_ipv4_repr ip;
 	struct usn_cursor data; /* the IPv4 payload (Ethernet padding cut) */
 	struct usn_icmp_err_repr err; /* USN_NET_ICMP_ERR: what it says and quotes */
 	struct usn_cursor l3;   /* UDP: the IPv4 packet, header to total_len (an ICMP error quotes it) */
+	struct usn_ipv6_repr ip6; /* USN_NET_TCP6 */
 };
 
 /* One received frame: Ethernet, then ARP (answered, learned) or IPv4, then

@@ -63,7 +63,7 @@ static void usn_worker_input(struct usn_worker *w, struct usn_buf **frames, uint
 			break;
 		case USN_NET_TCP:
 			usn_prof_enter(w, USN_PROF_TCP_IN);
-			usn_tcp_input(w, frames[i], &l4.ip, l4.data);
+			usn_tcp_input(w, frames[i], &l4.ip, NULL, l4.data);
 			usn_prof_leave(w);
 			break;
 		case USN_NET_ICMP_ERR:
@@ -71,6 +71,11 @@ static void usn_worker_input(struct usn_worker *w, struct usn_buf **frames, uint
 			break;
 		case USN_NET_UDP:
 			usn_udp_input(w, frames[i], &l4);
+			break;
+		case USN_NET_TCP6:
+			usn_prof_enter(w, USN_PROF_TCP_IN);
+			usn_tcp_input(w, frames[i], NULL, &l4.ip6, l4.data);
+			usn_prof_leave(w);
 			break;
 		}
 	}
