@@ -279,7 +279,9 @@ static void frto_dupack(struct usn_tcp_conn *c)
 		c->undo = USN_UNDO_NONE;
 }
 
-static void update_window(struct usn_tcp_conn *c, const struct seg *s)
+/* The peer's window from this segment, if it is newer than the one held;
+ * true if taken. */
+static bool update_window(struct usn_tcp_conn *c, const struct seg *s)
 {
 	const struct usn_tcp_repr *r = &s->r;
 	/* RFC 9293 3.10.7.4: SND.WL1 < SEG.SEQ or (= and SND.WL2 =< SEG.ACK) */
@@ -297,7 +299,9 @@ static void update_window(struct usn_tcp_conn *c, const struct seg *s)
 				usn_tcp_timer_stop(c);
 			c->flags |= USN_TF_WND_ZERO; /* tells process_ack to announce it */
 		}
+		return true;
 	}
+	return false;
 }
 
 static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *fin_acked)
@@ -368,6 +372,9 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 		c->flags &= (uint16_t)~USN_TF_RTT_TIMING;
 		rtt_take(c, (uint32_t)(w->now_us - c->rtt_start_us), true);
 	}
+	/* The peer's right edge as it last offered it (SND.WND counts from
+	 * SND.UNA), kept below if this segment's window is not taken. */
+	uint32_t edge = c->snd_una + c->snd_wnd;
 	/* The send queue is addressed from snd_una: release in the same step. */
 	c->snd_una = r->ack;
 	c->last_progress_us = w->now_us; /* new data (or FIN) of ours acked */
@@ -393,7 +400,14 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 			usn_tcp_cong_ack(c, acked);
 		}
 	}
-	update_window(c, s);
+	/* An ACK whose window is older than the one held (SND.WL1 > SEG.SEQ:
+	 * a retransmission of the peer's, sent after its ACK at SND.MAX)
+	 * moves SND.UNA but not the peer's right edge (as BSD's snd_wnd -=
+	 * acked): moved, we sent past what the peer offered; the bytes were
+	 * dropped, and our ACKs at SND.MAX outside its window with them, until
+	 * both ends' retransmissions gave up. */
+	if (!update_window(c, s))
+		c->snd_wnd = SEQ_GT(edge, c->snd_una) ? edge - c->snd_una : 0;
 	if (c->undo == USN_UNDO_FRTO1)
 		frto_step2(c);
 	c->flags &= (uint16_t)~USN_TF_WND_ZERO;
