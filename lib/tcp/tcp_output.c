@@ -314,7 +314,9 @@ static void frame_csum(struct usn_worker *w, struct usn_buf *head, uint32_t lip,
 		ph = usn_csum_pseudo(lip, rip, USN_IPPROTO_TCP, (uint16_t)l4_len);
 		head->l3_len = USN_IPV4_HDR_LEN;
 	}
-	if (w->hal->offloads & USN_HAL_OFF_TX_TCP_CSUM) {
+	/* The ports' checksum offload (hal.h USN_BUF_TX_TCP_CSUM) is IPv4's
+	 * contract, as TSO's is: IPv6 segments are summed here. */
+	if ((w->hal->offloads & USN_HAL_OFF_TX_TCP_CSUM) && !a6) {
 		head->flags |= USN_BUF_TX_TCP_CSUM;
 		v = usn_csum_fold(ph);
 	} else {
@@ -474,7 +476,7 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 
 	uint8_t hdr[USN_TCP_MAX_HDR_LEN];
 	usn_tcp_emit(&r, hdr);
-	bool sw = !(w->hal->offloads & USN_HAL_OFF_TX_TCP_CSUM);
+	bool sw = !(w->hal->offloads & USN_HAL_OFF_TX_TCP_CSUM) || a6;
 	uint32_t psum = 0;
 	struct usn_buf *f;
 	if (len >= USN_HAL_TX_EXT_MIN && w->stack->n_tx_regions) {
