@@ -279,13 +279,22 @@ static void frto_dupack(struct usn_tcp_conn *c)
 		c->undo = USN_UNDO_NONE;
 }
 
-/* The peer's window from this segment, if it is newer than the one held;
- * true if taken. */
-static bool update_window(struct usn_tcp_conn *c, const struct seg *s)
+/* The peer's window from this segment, if it is newer than the one held:
+ * RFC 9293 3.10.7.4's test (SND.WL1 < SEG.SEQ, or = and SND.WL2 =<
+ * SEG.ACK), or the segment acknowledged new data (acked_new), as Linux's
+ * tcp_may_update_window. SND.WND counts from SND.UNA: a segment that
+ * moved SND.UNA and kept the old window would move the peer's right edge
+ * by what it acked. That happens when the peer's retransmission (SEG.SEQ
+ * below SND.WL1, which its pure ACK at its SND.MAX set) carries a newer
+ * ACK: we sent past what the peer offered, it dropped those bytes, and
+ * our ACKs at SND.MAX outside its window with them; with both ends in
+ * that state neither took the other's ACKs until their retransmissions
+ * gave up. Its window is the peer's offer as of its own ACK field, and a
+ * receiver's edge never moves left: taking it never overshoots. */
+static void update_window(struct usn_tcp_conn *c, const struct seg *s, bool acked_new)
 {
 	const struct usn_tcp_repr *r = &s->r;
-	/* RFC 9293 3.10.7.4: SND.WL1 < SEG.SEQ or (= and SND.WL2 =< SEG.ACK) */
-	if (SEQ_LT(c->snd_wl1, r->seq) || (c->snd_wl1 == r->seq && SEQ_LEQ(c->snd_wl2, r->ack))) {
+	if (acked_new || SEQ_LT(c->snd_wl1, r->seq) || (c->snd_wl1 == r->seq && SEQ_LEQ(c->snd_wl2, r->ack))) {
 		uint32_t nw = (uint32_t)r->window << c->snd_wscale;
 		bool opened = c->snd_wnd == 0 && nw > 0;
 		c->snd_wnd = nw;
@@ -299,9 +308,7 @@ static bool update_window(struct usn_tcp_conn *c, const struct seg *s)
 				usn_tcp_timer_stop(c);
 			c->flags |= USN_TF_WND_ZERO; /* tells process_ack to announce it */
 		}
-		return true;
 	}
-	return false;
 }
 
 static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *fin_acked)
@@ -334,7 +341,7 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 			   ((s->len == 0 && !(r->flags & (USN_TCP_SYN | USN_TCP_FIN)) &&
 			     ((uint32_t)r->window << c->snd_wscale) == old_wnd) ||
 			    sacked_more);
-		update_window(c, s);
+		update_window(c, s, false);
 		uint32_t from;
 		if (dup) {
 			frto_dupack(c);
@@ -372,9 +379,6 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 		c->flags &= (uint16_t)~USN_TF_RTT_TIMING;
 		rtt_take(c, (uint32_t)(w->now_us - c->rtt_start_us), true);
 	}
-	/* The peer's right edge as it last offered it (SND.WND counts from
-	 * SND.UNA), kept below if this segment's window is not taken. */
-	uint32_t edge = c->snd_una + c->snd_wnd;
 	/* The send queue is addressed from snd_una: release in the same step. */
 	c->snd_una = r->ack;
 	c->last_progress_us = w->now_us; /* new data (or FIN) of ours acked */
@@ -400,14 +404,7 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 			usn_tcp_cong_ack(c, acked);
 		}
 	}
-	/* An ACK whose window is older than the one held (SND.WL1 > SEG.SEQ:
-	 * a retransmission of the peer's, sent after its ACK at SND.MAX)
-	 * moves SND.UNA but not the peer's right edge (as BSD's snd_wnd -=
-	 * acked): moved, we sent past what the peer offered; the bytes were
-	 * dropped, and our ACKs at SND.MAX outside its window with them, until
-	 * both ends' retransmissions gave up. */
-	if (!update_window(c, s))
-		c->snd_wnd = SEQ_GT(edge, c->snd_una) ? edge - c->snd_una : 0;
+	update_window(c, s, true);
 	if (c->undo == USN_UNDO_FRTO1)
 		frto_step2(c);
 	c->flags &= (uint16_t)~USN_TF_WND_ZERO;

@@ -365,11 +365,12 @@ static void test_offloads(void **state)
 	fx_free(x);
 }
 
-/* SND.WND counts from SND.UNA. A segment that acknowledges new data but
- * carries an older window (SEG.SEQ below SND.WL1: the peer's
- * retransmission, sent after its pure ACK at its SND.MAX) moves SND.UNA,
- * not the peer's right edge: nothing goes past what the peer offered. */
-static void test_old_window_keeps_right_edge(void **state)
+/* SND.WND counts from SND.UNA: a segment that acknowledges new data
+ * brings the window the peer offers from that acknowledgment, even when
+ * its sequence number is below SND.WL1 (the peer's retransmission, sent
+ * after its pure ACK at its SND.MAX). Keeping the older window and moving
+ * SND.UNA slid the peer's right edge by what was acked: we sent past it. */
+static void test_acking_segment_brings_its_window(void **state)
 {
 	(void)state;
 	struct fx *x = fx_new(NULL);
@@ -390,16 +391,16 @@ static void test_old_window_keeps_right_edge(void **state)
 	}
 	assert_int_equal(end, s1 + 4380);
 	/* its retransmission of the first 1000 bytes acknowledges 2920 of
-	 * ours with the window it had then (4380, from its older SND.UNA) */
-	fx_send(x, TSEG_ACK, x->pnxt, s1 + 2920, 0, 1000, 4380);
+	 * ours; its right edge has not moved (1460 left from that ACK) */
+	fx_send(x, TSEG_ACK, x->pnxt, s1 + 2920, 0, 1000, 1460);
 	tseg_advance(&x->nf, 0);
 	while (tseg_recv(&x->nf, &o))
 		assert_true((int32_t)(o.seq + o.len - (s1 + 4380)) <= 0);
 	struct usn_tcp_info i;
 	usn_tcp_info(x->c, &i);
 	assert_int_equal(i.snd_una, s1 + 2920);
-	assert_int_equal(i.snd_wnd, 4380 - 2920);
-	/* a newer window (a pure ACK at the peer's SND.MAX) is taken */
+	assert_int_equal(i.snd_wnd, 1460);
+	/* its next pure ACK at its SND.MAX opens the window again */
 	SEND_WIN(x, TSEG_ACK, x->pnxt + 3000, s1 + 2920, 4380);
 	tseg_advance(&x->nf, 0);
 	end = s1 + 4380;
@@ -416,7 +417,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recv_delayed_ack),
-		cmocka_unit_test(test_old_window_keeps_right_edge),
+		cmocka_unit_test(test_acking_segment_brings_its_window),
 		cmocka_unit_test(test_ack_every_second_segment),
 		cmocka_unit_test(test_ack_once_per_burst),
 		cmocka_unit_test(test_recv_hold_and_done),
