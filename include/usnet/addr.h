@@ -5,8 +5,9 @@
 #include <stdint.h>
 
 /* An IP address tagged with its family, for the APIs that take either
- * (UDP today). Where a call does not carry IPv6 yet it refuses a
- * USN_AF_INET6 address with -EAFNOSUPPORT, and says so. */
+ * (UDP; TCP's usn_tcp_connect_addr and usn_tcp_info). Where a call does
+ * not carry IPv6 yet it refuses a USN_AF_INET6 address with
+ * -EAFNOSUPPORT, and says so. */
 enum usn_addr_family {
 	USN_AF_INET = 4,
 	USN_AF_INET6 = 6,
