@@ -119,18 +119,32 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	return t;
 }
 
+/* Worker teardown: what the TCBs of one table chain hold. */
+static void release_chain(struct usn_worker *w, struct usn_tcp_worker *t, uint32_t i)
+{
+	for (; i != USN_TCP_NIL; i = usn_tcp_at(t, i)->hnext) {
+		struct usn_tcp_conn *c = usn_tcp_at(t, i);
+		usn_tcp_ooo_free(c);
+		usn_timer_cancel(&w->wheel, &c->timer);
+		usn_timer_cancel(&w->wheel, &c->delack);
+		usn_timer_cancel(&w->wheel, &c->deadline);
+	}
+}
+
 void usn_tcp_worker_destroy(struct usn_worker *w, struct usn_tcp_worker *t)
 {
 	if (!t)
 		return;
 	if (t->tcbs.base) {
-		/* Return every frame a live TCB still holds (OOO queues): every
-		 * live TCB is in the table (free ones are not to be read). */
+		/* Every live TCB is in a table (TIME-WAIT included; free ones
+		 * are not to be read): return the frames its OOO queue holds,
+		 * and take its timers off the wheel, which the worker keeps
+		 * after this memory is gone (ARP's and ND's teardown cancel
+		 * theirs later, unlinking neighbours that may be these). */
 		for (uint32_t b = 0; b <= t->bucket_mask; b++) {
-			for (uint32_t i = t->bucket[b]; i != USN_TCP_NIL; i = usn_tcp_at(t, i)->hnext)
-				usn_tcp_ooo_free(usn_tcp_at(t, i));
-			for (uint32_t i = t->bucket6 ? t->bucket6[b] : USN_TCP_NIL; i != USN_TCP_NIL; i = usn_tcp_at(t, i)->hnext)
-				usn_tcp_ooo_free(usn_tcp_at(t, i));
+			release_chain(w, t, t->bucket[b]);
+			if (t->bucket6)
+				release_chain(w, t, t->bucket6[b]);
 		}
 	}
 	usn_pool_fini(&t->tcbs);
