@@ -61,9 +61,9 @@
 	X(nd_dad_conflicts) X(nd_learned) X(nd_expired) X(nd_failed)
 
 /* TCP over IPv6: tcp6_rx_segs and tcp6_tx_segs count its segments (also
- * counted in tcp_rx_segs and tcp_tx_segs); tcp6_tso_skipped the large
- * segments an IPv6 connection cut itself, MSS by MSS, where an IPv4 one
- * would have handed them to the port's TSO (whose contract is IPv4's, as
+ * counted in tcp_rx_segs and tcp_tx_segs); tcp6_tso_skipped the segments
+ * an IPv6 connection sent MSS by MSS where an IPv4 one would have put
+ * them in a large segment for the port's TSO (whose contract is IPv4's, as
  * its checksum offload's is: IPv6 segments are summed in software). GRO
  * merges IPv4 segments only: IPv6 ones reach TCP one by one. */
 #define USN_STATS_TCP6(X) X(tcp6_rx_segs) X(tcp6_tx_segs) X(tcp6_tso_skipped)

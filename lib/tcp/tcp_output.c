@@ -388,12 +388,10 @@ static bool tso_fits(const struct usn_tcp_conn *c, uint32_t len, uint32_t hl, ui
 	const struct usn_tcp_worker *t = usn_tcp_tw(c->w);
 	if (!t->tso_max || (flags & (USN_TCP_SYN | USN_TCP_RST)) || len <= usn_tcp_maxseg(c))
 		return false;
-	/* The ports' TSO contract (hal.h USN_BUF_TX_TCP_SEG) is IPv4's: an
-	 * IPv6 segment is cut here, MSS by MSS, and counted. */
-	if (c->flags & USN_TF_V6) {
-		c->w->stats.tcp6_tso_skipped++;
+	/* The ports' TSO contract (hal.h USN_BUF_TX_TCP_SEG) is IPv4's
+	 * (output_data sizes no large segment for IPv6). */
+	if (c->flags & USN_TF_V6)
 		return false;
-	}
 	return USN_IPV4_HDR_LEN + hl + len <= t->tso_max &&
 	       (!t->tso_max_segs || (len + piece - 1) / piece <= t->tso_max_segs);
 }
@@ -645,6 +643,11 @@ static int output_data(struct usn_tcp_conn *c)
 {
 	uint32_t maxseg = usn_tcp_maxseg(c);
 	uint32_t tso_max = usn_tcp_tw(c->w)->tso_max;
+	/* The ports' TSO contract is IPv4's: an IPv6 connection sends MSS
+	 * by MSS, each segment that would have gone in a large one counted. */
+	bool tso_v6 = tso_max && (c->flags & USN_TF_V6);
+	if (tso_v6)
+		tso_max = 0;
 	int sent = 0;
 	for (int guard = 0; guard < 1024; guard++) {
 		uint32_t data_end = usn_tcp_data_end(c);
@@ -692,6 +695,8 @@ static int output_data(struct usn_tcp_conn *c)
 			}
 		} else if (len > maxseg) {
 			len = maxseg;
+			if (tso_v6)
+				c->w->stats.tcp6_tso_skipped++;
 		}
 		/* RFC 9293 3.8.6.2.1 sender SWS avoidance: a short segment only if
 		 * it carries all that is left, or half the largest window seen. */
