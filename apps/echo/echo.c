@@ -43,7 +43,7 @@ static const char usage[] =
     "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required); given\n"
     "                       a second time with an IPv6 address (e.g. 2001:2::2/64), the stack also has\n"
     "                       that address and a link-local one, and answers ping and neighbour\n"
-    "                       discovery on both (TCP echo over IPv4 only for now)\n"
+    "                       discovery on both and echoes TCP over both (UDP over IPv4 only for now)\n"
     "  --gw ADDR            next hop for off-link peers, one per family (default: none)\n"
     "  --port N             TCP and UDP port to echo on, 1..65535 (default 7)\n"
     "  --no-udp             echo on TCP only: datagrams to the port get ICMP port unreachable (default: UDP too)\n"
@@ -546,7 +546,7 @@ int main(int argc, char **argv)
 			char t0[INET6_ADDRSTRLEN], t1[INET6_ADDRSTRLEN];
 
 			usn_stack_ipv6_addrs(app.stack, v6, NULL, 2);
-			printf("usn_echo: IPv6 %s/%u and %s answer ping and neighbour discovery (TCP echo over IPv4 only)\n",
+			printf("usn_echo: IPv6 %s/%u and %s answer ping and neighbour discovery; TCP echo over IPv6 too\n",
 			       cli_ip6_text(v6[1].addr, t1, sizeof t1), v6[1].prefix_len,
 			       cli_ip6_text(v6[0].addr, t0, sizeof t0));
 		}
