@@ -299,7 +299,7 @@ fail:
 
 /* Writes the checksum into the frame's TCP header (or asks the port), over
  * the pseudo-header of ends e's family (RFC 9293 3.1, RFC 8200 8.1). */
-static void frame_csum(struct usn_worker *w, struct usn_buf *head, uint32_t lip, uint32_t rip,
+static inline void frame_csum(struct usn_worker *w, struct usn_buf *head, uint32_t lip, uint32_t rip,
 		       const struct usn_tcp_addr6 *a6, const uint8_t *hdr, uint32_t hl, uint32_t l4_len, uint32_t pay_sum)
 {
 	usn_prof_enter(w, USN_PROF_CSUM);
@@ -397,22 +397,28 @@ static bool tso_fits(const struct usn_tcp_conn *c, uint32_t len, uint32_t hl, ui
 }
 
 /* The cost centre tcp_out (core/prof.h) wraps the whole of it. */
-static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, struct usn_tcp_sent *sent);
+/* One segment; a6: the connection's IPv6 addresses, or NULL for IPv4.
+ * Inlined twice below, once per family, so that IPv4's copy has nothing
+ * of IPv6's to test (a6 is a constant there). */
+static inline __attribute__((always_inline)) int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len,
+							  uint8_t flags, struct usn_tcp_sent *sent,
+							  const struct usn_tcp_addr6 *a6);
 
 int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, struct usn_tcp_sent *sent)
 {
 	usn_prof_enter(c->w, USN_PROF_TCP_OUT);
-	int rc = send_seg(c, seq, len, flags, sent);
+	int rc = (c->flags & USN_TF_V6) ? send_seg(c, seq, len, flags, sent, usn_tcp_a6(usn_tcp_tw(c->w), c))
+				       : send_seg(c, seq, len, flags, sent, NULL);
 	usn_prof_leave(c->w);
 	return rc;
 }
 
-static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, struct usn_tcp_sent *sent)
+static inline __attribute__((always_inline)) int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len,
+							  uint8_t flags, struct usn_tcp_sent *sent,
+							  const struct usn_tcp_addr6 *a6)
 {
 	struct usn_worker *w = c->w;
-	/* IPv6: its addresses (else NULL), and where TCP starts in its frames. */
-	const struct usn_tcp_addr6 *a6 = (c->flags & USN_TF_V6) ? usn_tcp_a6(usn_tcp_tw(w), c) : NULL;
-	const uint32_t l4 = l4_off(a6 != NULL);
+	const uint32_t l4 = l4_off(a6 != NULL); /* where TCP starts in the frame */
 	struct usn_tcp_worker *t = usn_tcp_tw(w);
 	const struct usn_stack_config *cfg = t->cfg;
 	struct usn_tcp_repr r;
@@ -428,7 +434,7 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 		/* RFC 7323 2.2: the window in a SYN is never scaled. */
 		wnd = cfg->tcp_rcv_wnd > 65535 ? 65535 : cfg->tcp_rcv_wnd;
 		r.has_mss = true;
-		r.mss = t->mss_local[usn_tcp_fam(c)];
+		r.mss = t->mss_local[a6 != NULL];
 		if (c->flags & USN_TF_WSCALE) {
 			r.has_wscale = true;
 			r.wscale = c->rcv_wscale;
