@@ -103,6 +103,11 @@ struct fx *fx_new_port(const struct usn_sim_port_config *pc)
 	return fx_setup(NULL, pc, false);
 }
 
+struct fx *fx_new6_port(const struct usn_sim_port_config *pc)
+{
+	return fx_setup(NULL, pc, true);
+}
+
 void fx_free(struct fx *x)
 {
 	netfix_teardown(&x->nf);

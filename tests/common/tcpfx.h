@@ -61,6 +61,8 @@ struct fx *fx_new6(void (*tweak)(struct usn_stack_config *));
 struct fx *fx_new_fam(bool v6, void (*tweak)(struct usn_stack_config *));
 /* The same on a simulated port configured by pc. */
 struct fx *fx_new_port(const struct usn_sim_port_config *pc);
+/* fx_new6 on a simulated port configured by pc. */
+struct fx *fx_new6_port(const struct usn_sim_port_config *pc);
 void fx_free(struct fx *x);
 
 static inline const struct usn_stats *st(struct fx *x)

@@ -349,6 +349,56 @@ static void test_connect_addr_refused(void **state)
 	fx_free(x);
 }
 
+/* Active open over IPv6 from each worker of a 4-queue port without RSS:
+ * the source port chosen makes the flow's hash (usn_stack_flow_worker6,
+ * symmetric) name the calling worker, so worker 0's software steering
+ * hands the replies to it, and a handshake on worker 3 completes there. */
+static void test_connect_port_lands_on_worker(void **state)
+{
+	(void)state;
+	struct usn_sim_port_config pc;
+	memset(&pc, 0, sizeof pc);
+	pc.n_queues = 4;
+	struct fx *x = fx_new6_port(&pc);
+	struct usn_stack *stk = x->nf.host->stack;
+	assert_int_equal(usn_stack_workers(stk), 4);
+	tseg_advance(&x->nf, 0); /* the neighbour worker 0 learned, posted to the others */
+	struct usn_addr dst = {.family = USN_AF_INET6};
+	memcpy(dst.u.v6, netfix6_raw_ip, 16);
+	for (uint16_t wid = 0; wid < 4; wid++) {
+		struct usn_worker *w = usn_stack_worker(stk, wid);
+		for (int k = 0; k < 3; k++) {
+			struct usn_tcp_conn *c = usn_tcp_connect_addr(w, &dst, 8080, &fx_handlers, x);
+			assert_non_null(c);
+			struct usn_tcp_info i;
+			usn_tcp_info(c, &i);
+			assert_int_equal(usn_stack_flow_worker6(stk, netfix6_raw_ip, 8080, netfix6_stack_ip, i.local_port), wid);
+			assert_int_equal(usn_stack_flow_worker6(stk, netfix6_stack_ip, i.local_port, netfix6_raw_ip, 8080), wid);
+			assert_true(usn_tcp_worker(c) == w);
+		}
+	}
+	tseg_advance(&x->nf, 0);
+	netfix_drain(&x->nf);
+	struct usn_worker *w3 = usn_stack_worker(stk, 3);
+	struct usn_tcp_conn *c = usn_tcp_connect_addr(w3, &dst, 9090, &fx_handlers, x);
+	assert_non_null(c);
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = RECV(x);
+	while (o->dst_port != 9090)
+		o = RECV(x);
+	struct tseg s = SEG(x, TSEG_SYN | TSEG_ACK, 555, o->seq + 1);
+	s.src_port = 9090;
+	s.dst_port = o->src_port;
+	SEND_SEG(x, &s);
+	tseg_advance(&x->nf, 0);
+	struct usn_tcp_info i;
+	usn_tcp_info(c, &i);
+	assert_int_equal(i.state, USN_TCP_ESTABLISHED);
+	assert_true(usn_worker_stats(w3)->tcp6_rx_segs >= 1);
+	assert_true(usn_worker_stats(usn_stack_worker(stk, 0))->steer_tx >= 1);
+	fx_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_mss_from_mtu),
 		cmocka_unit_test(test_both_families_same_ports),
 		cmocka_unit_test(test_connect_addr_refused),
+		cmocka_unit_test(test_connect_port_lands_on_worker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
