@@ -399,6 +399,42 @@ static void test_connect_port_lands_on_worker(void **state)
 	fx_free(x);
 }
 
+/* On a port with RSS, which spreads IPv4 flows only (the simulated one, as
+ * every backend here), IPv6 frames reach queue 0: an IPv6 flow is worker
+ * 0's. An active open from worker 0 completes; from another worker it
+ * finds no source port and returns NULL, rather than a connection whose
+ * replies would reach worker 0 and be reset. */
+static void test_connect_on_rss_port(void **state)
+{
+	(void)state;
+	struct usn_sim_port_config pc;
+	memset(&pc, 0, sizeof pc);
+	pc.n_queues = 4;
+	pc.offloads = USN_HAL_OFF_RSS;
+	struct fx *x = fx_new6_port(&pc);
+	struct usn_stack *stk = x->nf.host->stack;
+	tseg_advance(&x->nf, 0);
+	struct usn_addr dst = {.family = USN_AF_INET6};
+	memcpy(dst.u.v6, netfix6_raw_ip, 16);
+	uint32_t free1 = usn_tcp_free_tcbs(usn_stack_worker(stk, 1));
+	assert_null(usn_tcp_connect_addr(usn_stack_worker(stk, 1), &dst, 8080, &fx_handlers, x));
+	assert_int_equal(usn_tcp_free_tcbs(usn_stack_worker(stk, 1)), free1);
+	struct usn_tcp_conn *c = usn_tcp_connect_addr(usn_stack_worker(stk, 0), &dst, 8080, &fx_handlers, x);
+	assert_non_null(c);
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = RECV(x);
+	struct tseg s = SEG(x, TSEG_SYN | TSEG_ACK, 555, o->seq + 1);
+	s.src_port = 8080;
+	s.dst_port = o->src_port;
+	SEND_SEG(x, &s);
+	tseg_advance(&x->nf, 0);
+	struct usn_tcp_info i;
+	usn_tcp_info(c, &i);
+	assert_int_equal(i.state, USN_TCP_ESTABLISHED);
+	assert_int_equal(st(x)->tcp_rst_tx, 0);
+	fx_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_both_families_same_ports),
 		cmocka_unit_test(test_connect_addr_refused),
 		cmocka_unit_test(test_connect_port_lands_on_worker),
+		cmocka_unit_test(test_connect_on_rss_port),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
