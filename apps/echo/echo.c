@@ -44,7 +44,7 @@ static const char usage[] =
     "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required); given\n"
     "                       a second time with an IPv6 address (e.g. 2001:2::2/64), the stack also has\n"
     "                       that address and a link-local one, answers ping and neighbour discovery on\n"
-    "                       both, and echoes UDP over IPv6 too (TCP echo over IPv4 only for now)\n"
+    "                       both, and echoes TCP and UDP over both\n"
     "  --gw ADDR            next hop for off-link peers, one per family (default: none)\n"
     "  --port N             TCP and UDP port to echo on, 1..65535 (default 7)\n"
     "  --no-udp             echo on TCP only: datagrams to the port get ICMP (ICMPv6) port unreachable (default: UDP too)\n"
@@ -548,10 +548,9 @@ int main(int argc, char **argv)
 			char t0[INET6_ADDRSTRLEN], t1[INET6_ADDRSTRLEN];
 
 			usn_stack_ipv6_addrs(app.stack, v6, NULL, 2);
-			printf("usn_echo: IPv6 %s/%u and %s answer ping and neighbour discovery%s (TCP echo over IPv4 "
-			       "only)\n",
+			printf("usn_echo: IPv6 %s/%u and %s answer ping and neighbour discovery and echo TCP%s\n",
 			       cli_ip6_text(v6[1].addr, t1, sizeof t1), v6[1].prefix_len,
-			       cli_ip6_text(v6[0].addr, t0, sizeof t0), o.no_udp ? "" : ", and echo UDP");
+			       cli_ip6_text(v6[0].addr, t0, sizeof t0), o.no_udp ? "" : " and UDP");
 		}
 	}
 	rc = usn_backend_run(b, echo_worker_main, &app);

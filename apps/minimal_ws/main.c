@@ -47,7 +47,7 @@ static const char usage[] =
     "  --ip ADDR/PREFIX     interface address and on-link prefix, e.g. 198.18.0.2/24 (required); given\n"
     "                       a second time with an IPv6 address (e.g. 2001:2::2/64), the stack also has\n"
     "                       that address and a link-local one, and answers ping and neighbour\n"
-    "                       discovery on both (pages are served over IPv4 only for now)\n"
+    "                       discovery on both and serves the pages over both families\n"
     "  --gw ADDR            next hop for off-link clients, one per family (default: none)\n"
     "  --port N             TCP port to serve (default 80)\n"
     "  --workers N          workers, one per queue and core (default 1; with DPDK, EAL -l must list N lcores)\n"
@@ -324,8 +324,9 @@ int main(int argc, char **argv)
 		struct usn_ipv6_addr v6[2];
 		char t0[INET6_ADDRSTRLEN], t1[INET6_ADDRSTRLEN];
 		usn_stack_ipv6_addrs(s, v6, NULL, 2);
-		printf("IPv6: %s/%u and %s answer ping and neighbour discovery (pages over IPv4 only)\n",
-		       cli_ip6_text(v6[1].addr, t1, sizeof t1), v6[1].prefix_len, cli_ip6_text(v6[0].addr, t0, sizeof t0));
+		printf("IPv6: %s/%u and %s answer ping and neighbour discovery; pages on port %u over IPv6 too\n",
+		       cli_ip6_text(v6[1].addr, t1, sizeof t1), v6[1].prefix_len, cli_ip6_text(v6[0].addr, t0, sizeof t0),
+		       a.port);
 	}
 
 	struct run_ctx ctx = {.stack = s};

@@ -5,9 +5,9 @@
 #include <stdint.h>
 
 /* An IP address tagged with its family, for the APIs that take either
- * (UDP carries both). Where a call does not carry IPv6 (or the stack has
- * no IPv6 address) it refuses a USN_AF_INET6 address with -EAFNOSUPPORT,
- * and says so. */
+ * (UDP; TCP's usn_tcp_connect_addr and usn_tcp_info). Where a call does
+ * not carry IPv6 (or the stack has no IPv6 address) it refuses a
+ * USN_AF_INET6 address with -EAFNOSUPPORT, and says so. */
 enum usn_addr_family {
 	USN_AF_INET = 4,
 	USN_AF_INET6 = 6,

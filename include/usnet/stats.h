@@ -41,6 +41,7 @@
 	X(udp_rx_dgrams) X(udp_rx_bytes) X(udp_tx_dgrams) X(udp_tx_bytes) X(drop_udp_no_port)          \
 	X(drop_udp_csum) X(drop_udp_short) X(drop_udp_len) X(icmp_errors_tx) X(icmp_errors_suppressed) \
 	USN_STATS_IPV6(X)                                                                             \
+	USN_STATS_TCP6(X)                                                                             \
 	USN_STATS_GAUGES(X)
 
 /* IPv6: drops by reason (the extension-header walk's limits, fragments,
@@ -69,6 +70,14 @@
 	X(nd_dad_conflicts) X(nd_learned) X(nd_expired) X(nd_failed)                                  \
 	X(drop_udp6_zero_csum) X(icmp6_unreach_rx) X(icmp6_pkt_too_big_rx) X(icmp6_time_exceeded_rx)  \
 	X(drop_icmp6_err_quote)
+
+/* TCP over IPv6: tcp6_rx_segs and tcp6_tx_segs count its segments (also
+ * counted in tcp_rx_segs and tcp_tx_segs); tcp6_tso_skipped the segments
+ * an IPv6 connection sent MSS by MSS where an IPv4 one would have put
+ * them in a large segment for the port's TSO (whose contract is IPv4's, as
+ * its checksum offload's is: IPv6 segments are summed in software). GRO
+ * merges IPv4 segments only: IPv6 ones reach TCP one by one. */
+#define USN_STATS_TCP6(X) X(tcp6_rx_segs) X(tcp6_tx_segs) X(tcp6_tso_skipped)
 
 /* Gauges: levels, not counts (they go down as well as up). Connections by
  * TCP state, kept by the one function every transition goes through (two

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "usnet/addr.h"
 #include "usnet/csum.h"
 #include "usnet/cursor.h"
 #include "usnet/stack.h"
@@ -83,7 +84,9 @@ struct usn_tcp_handlers {
  * must produce the same bytes each time. */
 typedef void (*usn_tcp_write_fn)(void *arg, uint32_t off, uint32_t len, struct usn_cursor dst);
 
-/* Listen on `port` on every worker of the stack. Returns 0, -EADDRINUSE,
+/* Listen on `port` on every worker of the stack, over IPv4 and, when the
+ * stack has IPv6 addresses, over IPv6 too (usn_tcp_info tells a
+ * connection's family). Returns 0, -EADDRINUSE,
  * -ENOSPC (tcp_max_listen reached) or -EINVAL. Call before the workers run. */
 int usn_tcp_listen(struct usn_stack *s, uint16_t port, const struct usn_tcp_handlers *h, void *user);
 
@@ -92,6 +95,15 @@ int usn_tcp_listen(struct usn_stack *s, uint16_t port, const struct usn_tcp_hand
  * closed_fn. */
 struct usn_tcp_conn *usn_tcp_connect(struct usn_worker *w, uint32_t dst_ip, uint16_t dst_port,
 				     const struct usn_tcp_handlers *h, void *user);
+/* Active open to an address of either family (usn_tcp_connect is this with
+ * an IPv4 one). For IPv6 the source is our address for dst (the link-local
+ * one for a link-local dst, else a global one, on dst's prefix first) and
+ * the source port is chosen so the flow's hash (usn_stack_flow_worker6)
+ * lands on w. NULL if no TCB or port is free, dst is not a unicast
+ * address, or the stack has no usable IPv6 source for it (none configured,
+ * or duplicate address detection still running). */
+struct usn_tcp_conn *usn_tcp_connect_addr(struct usn_worker *w, const struct usn_addr *dst, uint16_t dst_port,
+					  const struct usn_tcp_handlers *h, void *user);
 
 /* Queue `len` bytes at `data` by reference: the stack keeps the pointer
  * until the bytes are acknowledged, and copies ranges straight into frames.
@@ -169,6 +181,9 @@ struct usn_tcp_info {
 	uint32_t retransmits;
 	bool ts_ok, sack_ok;
 	uint8_t snd_wscale, rcv_wscale;
+	/* The addresses, either family: for IPv4 the same as local_ip and
+	 * remote_ip, which stay 0 for an IPv6 connection. */
+	struct usn_addr local, remote;
 };
 void usn_tcp_info(const struct usn_tcp_conn *c, struct usn_tcp_info *out);
 

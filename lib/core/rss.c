@@ -188,8 +188,12 @@ uint16_t usn_stack_flow_worker6(const struct usn_stack *s, const uint8_t ip_a[16
 {
 	if (s->n_workers < 2)
 		return 0;
+	/* A port that spreads flows itself does it for IPv4 only here (DPDK's
+	 * hash types, the packet port's fanout program, the simulated port):
+	 * its IPv6 frames all reach queue 0, so their flows are worker 0's.
+	 * (usn_rss_hash6 is what a port hashing IPv6/TCP would compute.) */
 	if (!s->software_rss)
-		return usn_rss_queue(usn_rss_hash6(s->hal->rss_key, ip_a, ip_b, port_a, port_b), s->n_workers);
+		return 0;
 	/* As for IPv4: the lower endpoint first, then one SipHash. */
 	uint8_t b[36];
 	int cmp = memcmp(ip_a, ip_b, 16);

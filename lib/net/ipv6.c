@@ -118,8 +118,11 @@ enum usn_net_verdict usn_ipv6_input(struct usn_worker *w, struct usn_buf *frame,
 		out->data = l4;
 		out->l3 = usn_cursor_take(l3, (uint32_t)USN_IPV6_HDR_LEN + ip.payload_len);
 		return USN_NET_UDP6;
+	case USN_IPPROTO_TCP:
+		out->ip6 = ip;
+		out->data = l4;
+		return USN_NET_TCP6;
 	default:
-		/* TCP over IPv6 is not served yet. */
 		w->stats.drop_ip6_proto++;
 		goto drop;
 	}

@@ -37,6 +37,7 @@ enum usn_net_verdict {
 	USN_NET_ICMP_ERR, /* an ICMP error about a TCP segment we sent, in out->err: the caller owns the frame */
 	USN_NET_UDP,      /* an IPv4 UDP datagram for us, in *out: the caller owns the frame */
 	USN_NET_UDP6,     /* an IPv6 UDP datagram for us, in out->ip6, data, l3: the caller owns the frame */
+	USN_NET_TCP6,     /* an IPv6 TCP segment for us: out->ip6, out->data; the caller owns the frame */
 };
 struct usn_net_l4 {
 	struct usn_ipv4_repr ip;
@@ -44,7 +45,7 @@ struct usn_net_l4 {
 	struct usn_icmp_err_repr err; /* USN_NET_ICMP_ERR: what it says and quotes (err.family: which IP) */
 	struct usn_cursor l3;   /* UDP: the IPv4 packet, header to total_len (an ICMP error quotes it);
 				 * UDP6: the IPv6 packet, fixed header to the payload's end */
-	struct usn_ipv6_repr ip6; /* UDP6 */
+	struct usn_ipv6_repr ip6; /* UDP6, TCP6 */
 };
 
 /* One received frame: Ethernet, then ARP (answered, learned) or IPv4, then

@@ -42,15 +42,6 @@ static void usn_worker_icmp_err(struct usn_worker *w, struct usn_buf *frame, con
 		}
 		return;
 	}
-	if (v6) {
-		/* The seam for TCP over IPv6: its connection table, the RFC 5927
-		 * check of e->seq, and for a packet too big usn_pmtu_update6
-		 * then a smaller MSS (RFC 8201), all belong to lib/tcp. Until it
-		 * serves IPv6, no connection can own the quoted segment. */
-		w->stats.icmp_err_no_conn++;
-		usn_worker_buf_free(w, frame);
-		return;
-	}
 	usn_prof_enter(w, USN_PROF_TCP_IN);
 	usn_tcp_icmp_error(w, e);
 	usn_prof_leave(w);
@@ -74,7 +65,7 @@ static void usn_worker_input(struct usn_worker *w, struct usn_buf **frames, uint
 			break;
 		case USN_NET_TCP:
 			usn_prof_enter(w, USN_PROF_TCP_IN);
-			usn_tcp_input(w, frames[i], &l4.ip, l4.data);
+			usn_tcp_input(w, frames[i], &l4.ip, NULL, l4.data);
 			usn_prof_leave(w);
 			break;
 		case USN_NET_ICMP_ERR:
@@ -85,6 +76,11 @@ static void usn_worker_input(struct usn_worker *w, struct usn_buf **frames, uint
 			break;
 		case USN_NET_UDP6:
 			usn_udp_input6(w, frames[i], &l4);
+			break;
+		case USN_NET_TCP6:
+			usn_prof_enter(w, USN_PROF_TCP_IN);
+			usn_tcp_input(w, frames[i], NULL, &l4.ip6, l4.data);
+			usn_prof_leave(w);
 			break;
 		}
 	}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/net.h"
 #include "tcp/tcp_int.h"
 
 size_t usn_tcp_tcb_size(void)
@@ -44,25 +45,49 @@ int usn_tcp_listen(struct usn_stack *s, uint16_t port, const struct usn_tcp_hand
 
 /* ---- the public API ---- */
 
-struct usn_tcp_conn *usn_tcp_connect(struct usn_worker *w, uint32_t dst_ip, uint16_t dst_port,
-				     const struct usn_tcp_handlers *h, void *user)
+/* Whether the flow from our port p lands on worker w (so the replies come
+ * back here: the port's RSS with its key, or software steering). */
+static bool flow_is_ours(struct usn_worker *w, const struct usn_tcp_ends *e, uint16_t p, uint16_t dst_port)
+{
+	if (e->v6)
+		return usn_stack_flow_worker6(w->stack, e->v6->local, p, e->v6->remote, dst_port) == w->id;
+	return usn_stack_flow_worker(w->stack, e->lip, p, e->rip, dst_port) == w->id;
+}
+
+struct usn_tcp_conn *usn_tcp_connect_addr(struct usn_worker *w, const struct usn_addr *dst, uint16_t dst_port,
+					  const struct usn_tcp_handlers *h, void *user)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(w);
-	if (!t || dst_port == 0)
+	if (!t || !dst || dst_port == 0)
 		return NULL;
 	const struct usn_stack_config *cfg = t->cfg;
-	uint32_t lip = cfg->ip;
+	struct usn_tcp_addr6 a6;
+	struct usn_tcp_ends e = {cfg->ip, 0, NULL};
+	if (dst->family == USN_AF_INET) {
+		e.rip = dst->u.v4;
+	} else if (dst->family == USN_AF_INET6 && t->a6) {
+		/* Our source for it (RFC 6724 in short); none usable yet (DAD
+		 * still running, or no address of that scope): no connection. */
+		if (usn_ipv6_is_multicast(dst->u.v6) || usn_ipv6_is_unspecified(dst->u.v6) ||
+		    usn_ipv6_src_select(w, dst->u.v6, a6.local) != 0)
+			return NULL;
+		memcpy(a6.remote, dst->u.v6, 16);
+		e.lip = usn_tcp_fold6(t, a6.local);
+		e.rip = usn_tcp_fold6(t, a6.remote);
+		e.v6 = &a6;
+	} else {
+		return NULL;
+	}
 	uint32_t range = USN_TCP_EPH_HI - USN_TCP_EPH_LO + 1;
 	uint16_t port = 0;
-	/* A source port whose flow lands on this worker (so the replies come
-	 * back here: the port's RSS with its key, or software steering) and
-	 * whose 4-tuple is free; in order from a cursor. */
+	/* A source port whose flow lands on this worker and whose 4-tuple is
+	 * free; in order from a cursor. */
 	for (uint32_t i = 0; i < range; i++) {
 		uint16_t p = t->port_cursor;
 		t->port_cursor = p == USN_TCP_EPH_HI ? USN_TCP_EPH_LO : (uint16_t)(p + 1);
-		if (usn_stack_flow_worker(w->stack, lip, p, dst_ip, dst_port) != w->id)
+		if (!flow_is_ours(w, &e, p, dst_port))
 			continue;
-		if (usn_tcp_table_lookup(t, lip, p, dst_ip, dst_port))
+		if (usn_tcp_table_find(t, &e, p, dst_port))
 			continue;
 		port = p;
 		break;
@@ -72,7 +97,7 @@ struct usn_tcp_conn *usn_tcp_connect(struct usn_worker *w, uint32_t dst_ip, uint
 	struct usn_tcp_conn *c = usn_tcp_conn_alloc(w);
 	if (!c)
 		return NULL;
-	usn_tcp_conn_init(c, lip, port, dst_ip, dst_port);
+	usn_tcp_conn_init(c, &e, port, dst_port);
 	if (h)
 		c->h = *h;
 	c->user = user;
@@ -93,6 +118,13 @@ struct usn_tcp_conn *usn_tcp_connect(struct usn_worker *w, uint32_t dst_ip, uint
 	w->stats.tcp_active_opens++;
 	usn_tcp_pending(c);
 	return c;
+}
+
+struct usn_tcp_conn *usn_tcp_connect(struct usn_worker *w, uint32_t dst_ip, uint16_t dst_port,
+				     const struct usn_tcp_handlers *h, void *user)
+{
+	struct usn_addr a = usn_addr_ipv4(dst_ip);
+	return usn_tcp_connect_addr(w, &a, dst_port, h, user);
 }
 
 static int send_state_check(const struct usn_tcp_conn *c)
@@ -226,7 +258,7 @@ void usn_tcp_recv_done(struct usn_tcp_conn *c, uint32_t bytes)
 	/* RFC 9293 3.8.6.2.2: announce the reopened window once it has grown
 	 * by min(half the configured window, one MSS). */
 	uint32_t half = usn_tcp_tw(c->w)->cfg->tcp_rcv_wnd / 2;
-	uint32_t mss = usn_tcp_tw(c->w)->mss_local;
+	uint32_t mss = usn_tcp_tw(c->w)->mss_local[usn_tcp_fam(c)];
 	uint32_t step = half < mss ? half : mss;
 	if (usn_tcp_rcv_window(c) >= before + step) {
 		c->flags |= USN_TF_ACK_NOW;
@@ -270,8 +302,17 @@ void usn_tcp_info(const struct usn_tcp_conn *c, struct usn_tcp_info *o)
 {
 	memset(o, 0, sizeof *o);
 	o->state = (enum usn_tcp_state)c->state;
-	o->local_ip = c->local_ip;
-	o->remote_ip = c->remote_ip;
+	if (c->flags & USN_TF_V6) {
+		const struct usn_tcp_addr6 *a = usn_tcp_a6(usn_tcp_tw(c->w), c);
+		o->local.family = o->remote.family = USN_AF_INET6;
+		memcpy(o->local.u.v6, a->local, 16);
+		memcpy(o->remote.u.v6, a->remote, 16);
+	} else {
+		o->local_ip = c->local_ip;
+		o->remote_ip = c->remote_ip;
+		o->local = usn_addr_ipv4(c->local_ip);
+		o->remote = usn_addr_ipv4(c->remote_ip);
+	}
 	o->local_port = c->local_port;
 	o->remote_port = c->remote_port;
 	o->snd_una = c->snd_una;

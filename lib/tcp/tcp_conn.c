@@ -184,26 +184,38 @@ struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w)
 
 uint16_t usn_tcp_path_mss(struct usn_tcp_conn *c)
 {
-	uint16_t m = usn_tcp_tw(c->w)->smss_max;
+	if (c->flags & USN_TF_V6) {
+		struct usn_tcp_worker *t = usn_tcp_tw(c->w);
+		uint16_t m6 = t->smss_max[1];
+		uint16_t pmtu6 = usn_pmtu_get6(c->w, usn_tcp_a6(t, c)->remote);
+		if (pmtu6 > USN_IPV6_HDR_LEN + USN_TCP_HDR_LEN && pmtu6 - USN_IPV6_HDR_LEN - USN_TCP_HDR_LEN < m6)
+			m6 = (uint16_t)(pmtu6 - USN_IPV6_HDR_LEN - USN_TCP_HDR_LEN);
+		return m6;
+	}
+	uint16_t m = usn_tcp_tw(c->w)->smss_max[0];
 	uint16_t pmtu = usn_pmtu_get(c->w, c->remote_ip);
 	if (pmtu > USN_IPV4_HDR_LEN + USN_TCP_HDR_LEN && pmtu - USN_IPV4_HDR_LEN - USN_TCP_HDR_LEN < m)
 		m = (uint16_t)(pmtu - USN_IPV4_HDR_LEN - USN_TCP_HDR_LEN);
 	return m;
 }
 
-void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
+void usn_tcp_conn_init(struct usn_tcp_conn *c, const struct usn_tcp_ends *e, uint16_t lport, uint16_t rport)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(c->w);
-	c->local_ip = lip;
+	c->local_ip = e->lip;
 	c->local_port = lport;
-	c->remote_ip = rip;
+	c->remote_ip = e->rip;
 	c->remote_port = rport;
-	c->iss = usn_tcp_isn_ts(t, lip, lport, rip, rport, &c->ts_offset);
+	if (e->v6) {
+		c->flags |= USN_TF_V6;
+		*usn_tcp_a6(t, c) = *e->v6;
+	}
+	c->iss = usn_tcp_isn_ts(t, e, lport, rport, &c->ts_offset);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->recover = c->iss;
 	c->rto_ms = t->cfg->tcp_rto_init_ms;
 	c->smss = usn_tcp_path_mss(c);
-	if (c->smss < t->smss_max)
+	if (c->smss < t->smss_max[usn_tcp_fam(c)])
 		c->w->stats.tcp_pmtu_cached_opens++;
 	c->last_rx_us = c->last_progress_us = c->w->now_us;
 	usn_tcp_cong_init(c);

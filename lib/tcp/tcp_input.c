@@ -13,7 +13,8 @@
 /* One received segment. */
 struct seg {
 	struct usn_tcp_repr r;
-	uint32_t lip, rip;
+	struct usn_tcp_ends e;	   /* its addresses (e.v6: a6 below, for IPv6) */
+	struct usn_tcp_addr6 a6;
 	struct usn_cursor data; /* payload */
 	uint32_t len;           /* payload bytes */
 	struct usn_buf *frame;  /* NULL once the OOO queue keeps it */
@@ -177,7 +178,7 @@ static bool process_data(struct usn_tcp_conn *c, struct seg *s)
 	 * the bytes a stretch ACK covers (RFC 3465, usn_tcp_cong_ack).
 	 * Anything that must not wait or merge (out-of-order, gap filled, FIN,
 	 * duplicates) is USN_TF_ACK_NOW, sent before the next segment. */
-	uint32_t full = usn_tcp_tw(c->w)->mss_local - ((c->flags & USN_TF_TS) ? 12u : 0u);
+	uint32_t full = usn_tcp_tw(c->w)->mss_local[usn_tcp_fam(c)] - ((c->flags & USN_TF_TS) ? 12u : 0u);
 	if (had_ooo || fin) {
 		c->flags |= USN_TF_ACK_NOW;
 	} else if (c->rcv_nxt - c->last_ack_sent >= 2 * full) {
@@ -280,11 +281,22 @@ static void frto_dupack(struct usn_tcp_conn *c)
 		c->undo = USN_UNDO_NONE;
 }
 
-static void update_window(struct usn_tcp_conn *c, const struct seg *s)
+/* The peer's window from this segment, if it is newer than the one held:
+ * RFC 9293 3.10.7.4's test (SND.WL1 < SEG.SEQ, or = and SND.WL2 =<
+ * SEG.ACK), or the segment acknowledged new data (acked_new), as Linux's
+ * tcp_may_update_window. SND.WND counts from SND.UNA: a segment that
+ * moved SND.UNA and kept the old window would move the peer's right edge
+ * by what it acked. That happens when the peer's retransmission (SEG.SEQ
+ * below SND.WL1, which its pure ACK at its SND.MAX set) carries a newer
+ * ACK: we sent past what the peer offered, it dropped those bytes, and
+ * our ACKs at SND.MAX outside its window with them; with both ends in
+ * that state neither took the other's ACKs until their retransmissions
+ * gave up. Its window is the peer's offer as of its own ACK field, and a
+ * receiver's edge never moves left: taking it never overshoots. */
+static void update_window(struct usn_tcp_conn *c, const struct seg *s, bool acked_new)
 {
 	const struct usn_tcp_repr *r = &s->r;
-	/* RFC 9293 3.10.7.4: SND.WL1 < SEG.SEQ or (= and SND.WL2 =< SEG.ACK) */
-	if (SEQ_LT(c->snd_wl1, r->seq) || (c->snd_wl1 == r->seq && SEQ_LEQ(c->snd_wl2, r->ack))) {
+	if (acked_new || SEQ_LT(c->snd_wl1, r->seq) || (c->snd_wl1 == r->seq && SEQ_LEQ(c->snd_wl2, r->ack))) {
 		uint32_t nw = (uint32_t)r->window << c->snd_wscale;
 		bool opened = c->snd_wnd == 0 && nw > 0;
 		c->snd_wnd = nw;
@@ -331,7 +343,7 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 			   ((s->len == 0 && !(r->flags & (USN_TCP_SYN | USN_TCP_FIN)) &&
 			     ((uint32_t)r->window << c->snd_wscale) == old_wnd) ||
 			    sacked_more);
-		update_window(c, s);
+		update_window(c, s, false);
 		uint32_t from;
 		if (dup) {
 			frto_dupack(c);
@@ -394,7 +406,7 @@ static enum ack_result process_ack(struct usn_tcp_conn *c, struct seg *s, bool *
 			usn_tcp_cong_ack(c, acked);
 		}
 	}
-	update_window(c, s);
+	update_window(c, s, true);
 	if (c->undo == USN_UNDO_FRTO1)
 		frto_step2(c);
 	c->flags &= (uint16_t)~USN_TF_WND_ZERO;
@@ -425,7 +437,7 @@ static struct usn_tcp_conn *new_passive(struct usn_worker *w, const struct usn_t
 	struct usn_tcp_conn *c = usn_tcp_conn_alloc(w);
 	if (!c)
 		return NULL;
-	usn_tcp_conn_init(c, s->lip, s->r.dst_port, s->rip, s->r.src_port);
+	usn_tcp_conn_init(c, &s->e, s->r.dst_port, s->r.src_port);
 	c->h = l->h;
 	c->user = l->user;
 	c->flags |= USN_TF_PASSIVE;
@@ -455,19 +467,19 @@ static void send_cookie_synack(struct usn_worker *w, struct seg *s)
 	memset(&o, 0, sizeof o);
 	o.src_port = r->dst_port;
 	o.dst_port = r->src_port;
-	o.seq = usn_tcp_cookie_make(t, s->lip, r->dst_port, s->rip, r->src_port, r->seq, r->has_mss ? r->mss : 536, &mss);
+	o.seq = usn_tcp_cookie_make(t, &s->e, r->dst_port, r->src_port, r->seq, r->has_mss ? r->mss : 536, &mss);
 	o.ack = r->seq + 1;
 	o.flags = USN_TCP_SYN | USN_TCP_ACK;
 	o.window = (uint16_t)(cfg->tcp_rcv_wnd > 65535 ? 65535 : cfg->tcp_rcv_wnd);
 	o.has_mss = true;
-	o.mss = t->mss_local;
+	o.mss = t->mss_local[s->e.v6 != NULL];
 	if (r->has_ts && !cfg->tcp_no_timestamps) {
 		/* Without timestamps there is nowhere to keep wscale and
 		 * SACK-permitted, so they are not offered (as Linux). */
 		bool ws = r->has_wscale && !cfg->tcp_no_wscale;
 		bool sack = r->sack_permitted && !cfg->tcp_no_sack;
 		uint8_t pws = r->wscale > USN_TCP_MAX_WSCALE ? USN_TCP_MAX_WSCALE : r->wscale;
-		uint32_t now = (uint32_t)(w->now_us / 1000u) + usn_tcp_ts_offset(t, s->lip, r->dst_port, s->rip, r->src_port);
+		uint32_t now = (uint32_t)(w->now_us / 1000u) + usn_tcp_ts_offset(t, &s->e, r->dst_port, r->src_port);
 		o.has_ts = true;
 		o.ts_val = usn_tcp_cookie_ts(now, ws ? pws : 15, sack);
 		o.ts_ecr = r->ts_val;
@@ -477,7 +489,7 @@ static void send_cookie_synack(struct usn_worker *w, struct seg *s)
 	}
 	t->cookie_last_us = w->now_us ? w->now_us : 1;
 	w->stats.tcp_syncookies_sent++;
-	(void)usn_tcp_send_raw(w, s->lip, s->rip, &o);
+	(void)usn_tcp_send_raw(w, &s->e, &o);
 }
 
 /* RFC 9293 3.10.7.2 LISTEN, with SYN cookies (RFC 4987) past the backlog
@@ -493,7 +505,7 @@ static void input_listen(struct usn_worker *w, const struct usn_tcp_listener *l,
 	if (r->flags & USN_TCP_ACK) {
 		uint16_t mss;
 		if (!(r->flags & USN_TCP_SYN) && t->cookie_last_us && w->now_us - t->cookie_last_us < 120000000u) {
-			if (usn_tcp_cookie_check(t, s->lip, r->dst_port, s->rip, r->src_port, r->seq - 1, r->ack - 1, &mss)) {
+			if (usn_tcp_cookie_check(t, &s->e, r->dst_port, r->src_port, r->seq - 1, r->ack - 1, &mss)) {
 				struct usn_tcp_conn *c = new_passive(w, l, s);
 				if (!c) {
 					/* Still no TCB (TIME-WAIT recycled first, by
@@ -547,7 +559,7 @@ static void input_listen(struct usn_worker *w, const struct usn_tcp_listener *l,
 			w->stats.tcp_syncookies_bad++;
 		}
 		w->stats.drop_tcp_no_conn++;
-		usn_tcp_send_rst_for(w, s->lip, s->rip, r, seg_len(s));
+		usn_tcp_send_rst_for(w, &s->e, r, seg_len(s));
 		return;
 	}
 	if (!(r->flags & USN_TCP_SYN)) {
@@ -608,7 +620,7 @@ static void input_syn_sent(struct usn_tcp_conn *c, struct seg *s)
 	if (r->flags & USN_TCP_ACK) {
 		if (SEQ_LEQ(r->ack, c->iss) || SEQ_GT(r->ack, c->snd_max)) {
 			w->stats.drop_tcp_not_acceptable++;
-			usn_tcp_send_rst_for(w, s->lip, s->rip, r, seg_len(s));
+			usn_tcp_send_rst_for(w, &s->e, r, seg_len(s));
 			return;
 		}
 		ack_ok = true;
@@ -802,7 +814,7 @@ static void input_sync(struct usn_tcp_conn *c, struct seg *s)
 		 * anything else earns <SEQ=SEG.ACK><CTL=RST>. */
 		if (!(SEQ_GT(r->ack, c->snd_una) && SEQ_LEQ(r->ack, c->snd_max))) {
 			w->stats.drop_tcp_not_acceptable++;
-			usn_tcp_send_rst_for(w, s->lip, s->rip, r, slen);
+			usn_tcp_send_rst_for(w, &s->e, r, slen);
 			return;
 		}
 		seg_accepted(c, s);
@@ -899,7 +911,7 @@ static void input_segment(struct usn_worker *w, struct seg *s)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(w);
 	const struct usn_tcp_repr *r = &s->r;
-	struct usn_tcp_conn *c = usn_tcp_table_lookup(t, s->lip, r->dst_port, s->rip, r->src_port);
+	struct usn_tcp_conn *c = usn_tcp_table_find(t, &s->e, r->dst_port, r->src_port);
 	if (c && c->state == USN_TCP_TIME_WAIT && (r->flags & USN_TCP_SYN) && !(r->flags & (USN_TCP_ACK | USN_TCP_RST)) &&
 	    timewait_reusable(c, s) && usn_tcp_listener_find(w->stack, r->dst_port)) {
 		w->stats.tcp_timewait_reused++;
@@ -914,7 +926,7 @@ static void input_segment(struct usn_worker *w, struct seg *s)
 		}
 		/* RFC 9293 3.10.7.1: CLOSED. */
 		w->stats.drop_tcp_no_conn++;
-		usn_tcp_send_rst_for(w, s->lip, s->rip, r, seg_len(s));
+		usn_tcp_send_rst_for(w, &s->e, r, seg_len(s));
 		return;
 	}
 	/* The clocks a peer could otherwise keep running with junk (keepalive,
@@ -950,7 +962,41 @@ static void ack_now(struct usn_tcp_worker *t)
 		usn_tcp_send_ack(c);
 }
 
-void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip, struct usn_cursor l4)
+/* An IPv6 segment's own checks (s->r parsed): its sum over the IPv6
+ * pseudo-header (RFC 8200 8.1: never optional, the length 32 bits), its
+ * ports and addresses; then its ends in s. false: counted, to be dropped. */
+static bool input_check6(struct usn_worker *w, struct usn_tcp_worker *t, const struct usn_buf *frame,
+			 struct usn_cursor l4, const struct usn_ipv6_repr *ip6, struct seg *s)
+{
+	if (!t->a6)
+		return false; /* no IPv6 address: IPv6 input let nothing through */
+	if (!(frame->flags & USN_BUF_RX_L4_CSUM_GOOD)) {
+		usn_prof_enter(w, USN_PROF_CSUM);
+		uint32_t sum = usn_csum_add(usn_cursor_csum(l4), usn_csum_pseudo6(ip6->src, ip6->dst, USN_IPPROTO_TCP, l4.len));
+		usn_prof_leave(w);
+		if (usn_csum_fold(sum) != 0xffff) {
+			w->stats.drop_tcp_csum++;
+			return false;
+		}
+	}
+	/* Never from or to port 0; only between two unicast addresses (IPv6
+	 * input let only ours through, and no multicast source). */
+	if (s->r.src_port == 0 || s->r.dst_port == 0 || usn_ipv6_is_multicast(ip6->dst) ||
+	    usn_ipv6_is_unspecified(ip6->src) || (s->r.flags & USN_TCP_SYN && s->r.flags & USN_TCP_RST)) {
+		w->stats.drop_tcp_malformed++;
+		return false;
+	}
+	w->stats.tcp6_rx_segs++;
+	memcpy(s->a6.local, ip6->dst, 16);
+	memcpy(s->a6.remote, ip6->src, 16);
+	s->e.lip = usn_tcp_fold6(t, ip6->dst);
+	s->e.rip = usn_tcp_fold6(t, ip6->src);
+	s->e.v6 = &s->a6;
+	return true;
+}
+
+void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip,
+		   const struct usn_ipv6_repr *ip6, struct usn_cursor l4)
 {
 	struct usn_tcp_worker *t = usn_tcp_tw(w);
 	struct seg s;
@@ -970,25 +1016,32 @@ void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn
 		w->stats.drop_tcp_csum++;
 		goto free;
 	}
-	if (!(frame->flags & USN_BUF_RX_L4_CSUM_GOOD)) {
-		usn_prof_enter(w, USN_PROF_CSUM);
-		uint32_t sum = usn_csum_add(usn_cursor_csum(l4), usn_csum_pseudo(ip->src, ip->dst, USN_IPPROTO_TCP, (uint16_t)l4.len));
-		usn_prof_leave(w);
-		if (usn_csum_fold(sum) != 0xffff) {
-			w->stats.drop_tcp_csum++;
+	if (ip6) {
+		if (!input_check6(w, t, frame, l4, ip6, &s))
+			goto free;
+	} else {
+		if (!(frame->flags & USN_BUF_RX_L4_CSUM_GOOD)) {
+			usn_prof_enter(w, USN_PROF_CSUM);
+			uint32_t sum = usn_csum_add(usn_cursor_csum(l4),
+						    usn_csum_pseudo(ip->src, ip->dst, USN_IPPROTO_TCP, (uint16_t)l4.len));
+			usn_prof_leave(w);
+			if (usn_csum_fold(sum) != 0xffff) {
+				w->stats.drop_tcp_csum++;
+				goto free;
+			}
+		}
+		/* Never from or to port 0, never from broadcast/multicast (RFC
+		 * 9293 3.10.7.2 / RFC 1122 4.2.3.10). */
+		if (s.r.src_port == 0 || s.r.dst_port == 0 || ip->src == 0xffffffffu || (ip->src >> 28) == 0xe ||
+		    (s.r.flags & USN_TCP_SYN && s.r.flags & USN_TCP_RST)) {
+			w->stats.drop_tcp_malformed++;
 			goto free;
 		}
-	}
-	/* Never from or to port 0, never from broadcast/multicast (RFC 9293
-	 * 3.10.7.2 / RFC 1122 4.2.3.10). */
-	if (s.r.src_port == 0 || s.r.dst_port == 0 || ip->src == 0xffffffffu || (ip->src >> 28) == 0xe ||
-	    (s.r.flags & USN_TCP_SYN && s.r.flags & USN_TCP_RST)) {
-		w->stats.drop_tcp_malformed++;
-		goto free;
+		s.e.lip = ip->dst;
+		s.e.rip = ip->src;
+		s.e.v6 = NULL;
 	}
 	w->stats.tcp_rx_segs++;
-	s.lip = ip->dst;
-	s.rip = ip->src;
 	s.data = usn_cursor_drop(l4, s.r.hdr_len);
 	s.len = usn_cursor_size(s.data);
 	s.frame = frame;

@@ -3,7 +3,7 @@
  * of lib/tcp, one job each. Calls between them run one way, top to bottom
  * (tests/layout/check_layers.sh checks it):
  *   tcp_worker.c (the stack layer: set-up, the flush each round)
- *   -> tcp_api.c (application), tcp_input.c (IPv4), tcp_icmp.c (ICMP errors),
+ *   -> tcp_api.c (application), tcp_input.c (IPv4, IPv6), tcp_icmp.c (ICMP errors),
  *      tcp_timeout.c (the wheel)
  *   -> tcp_output.c -> tcp_conn.c (lifecycle) -> tcp_event.c, tcp_timer.c
  *   -> tcp_cong.c, tcp_sendq.c, tcp_ooo.c -> tcp_cookie.c, tcp_table.c */
@@ -106,7 +106,10 @@ enum {
 	USN_TF_RTT_TIMING = 1u << 9,  /* rtt_seq is being timed (Karn) */
 	USN_TF_CLOSE_REQ = 1u << 10,  /* close() before ESTABLISHED */
 	USN_TF_IN_TW_LIST = 1u << 11, /* linked in the TIME-WAIT FIFO */
-	/* 1u << 12: free */
+	/* A connection over IPv6: local_ip and remote_ip hold the keyed folds
+	 * of its addresses (usn_tcp_fold6), the addresses themselves sit in
+	 * the worker's side table (usn_tcp_a6). */
+	USN_TF_V6 = 1u << 12,
 	USN_TF_HALF_OPEN = 1u << 13,  /* counted in half_open */
 	USN_TF_FIN_RCVD = 1u << 14,   /* the peer's FIN was accepted */
 	USN_TF_WND_ZERO = 1u << 15,   /* the peer's window was zero */
@@ -227,6 +230,21 @@ struct usn_tcp_conn {
 	uint32_t idx;
 };
 
+/* The two IPv6 addresses of a connection, outside the TCB: the worker
+ * keeps one pair per TCB, indexed by the TCB's pool index (usn_tcp_a6), so
+ * the IPv4 TCB and its fast path stay as they were. */
+struct usn_tcp_addr6 {
+	uint8_t local[16], remote[16]; /* network order */
+};
+
+/* A segment's or connection's two ends: IPv4's addresses, or for IPv6
+ * their 32-bit keyed folds (what the table hashes and compares first) and
+ * the full pair. */
+struct usn_tcp_ends {
+	uint32_t lip, rip;		/* IPv4: host order; IPv6: usn_tcp_fold6 */
+	const struct usn_tcp_addr6 *v6; /* IPv6: the addresses; NULL for IPv4 */
+};
+
 struct usn_tcp_listener {
 	uint16_t port;
 	struct usn_tcp_handlers h;
@@ -283,8 +301,16 @@ struct usn_tcp_worker {
 	uint32_t ack_conn;
 	uint16_t ack_dups;
 	uint16_t port_cursor;
-	uint16_t mss_local; /* mtu - 40 */
-	uint16_t smss_max;  /* the largest send MSS: mss_local, and one buffer's worth where the port takes no chains */
+	/* By family, [0] IPv4 and [1] IPv6 (usn_tcp_fam): our MSS, mtu - 40
+	 * and mtu - 60 (IPv6's header is 40 bytes); the largest send MSS,
+	 * mss_local, or one buffer's worth where the port takes no chains. */
+	uint16_t mss_local[2];
+	uint16_t smss_max[2];
+	/* IPv6 connections' addresses, one pair per TCB (by its index); NULL
+	 * when the stack has no IPv6 address. */
+	struct usn_tcp_addr6 *a6;
+	size_t a6_mem_size;
+	uint32_t *bucket6; /* their connection table (bucket_mask as bucket's) */
 	uint32_t tso_max;   /* largest IPv4 packet the port cuts for us (TSO); 0: no TSO */
 	uint16_t tso_max_segs; /* most pieces it cuts one into; 0: no limit */
 
@@ -316,6 +342,17 @@ static inline uint32_t usn_tcp_idx(struct usn_tcp_worker *t, const struct usn_tc
 static inline struct usn_tcp_conn *usn_tcp_at(struct usn_tcp_worker *t, uint32_t i)
 {
 	return i < t->tcbs.cap ? (struct usn_tcp_conn *)(t->tcbs.base + (size_t)i * sizeof(struct usn_tcp_conn)) : NULL;
+}
+/* The IPv6 address pair of connection c (USN_TF_V6). */
+static inline struct usn_tcp_addr6 *usn_tcp_a6(struct usn_tcp_worker *t, const struct usn_tcp_conn *c)
+{
+	return &t->a6[c->idx];
+}
+/* A connection's family as an index (0: IPv4, 1: IPv6), for the tables
+ * kept by family (mss_local, smss_max): no branch on the IPv4 path. */
+static inline unsigned usn_tcp_fam(const struct usn_tcp_conn *c)
+{
+	return (c->flags / USN_TF_V6) & 1u;
 }
 /* Our timestamp clock (RFC 7323): milliseconds plus the connection's offset. */
 static inline uint32_t usn_tcp_ts_now(const struct usn_tcp_conn *c)
@@ -387,9 +424,10 @@ int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
 /* A pure ACK now (challenge ACK, duplicate), at SND.MAX. */
 void usn_tcp_send_ack(struct usn_tcp_conn *c);
 /* A segment without a TCB (RST for a closed port, cookie SYN-ACK). */
-int usn_tcp_send_raw(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r);
-/* RST answering segment r that arrived from rip to lip (RFC 9293 3.10.7.1). */
-void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r, uint32_t seg_len);
+int usn_tcp_send_raw(struct usn_worker *w, const struct usn_tcp_ends *e, const struct usn_tcp_repr *r);
+/* RST answering segment r that arrived between ends e (RFC 9293 3.10.7.1). */
+void usn_tcp_send_rst_for(struct usn_worker *w, const struct usn_tcp_ends *e, const struct usn_tcp_repr *r,
+			  uint32_t seg_len);
 /* A challenge ACK (RFC 5961), rate-limited per connection, then by a
  * per-worker budget drawn at random each second. */
 void usn_tcp_challenge_ack(struct usn_tcp_conn *c);
@@ -415,8 +453,9 @@ void usn_tcp_set_state(struct usn_tcp_conn *c, enum usn_tcp_state s);
 /* Fills the worker's table of state gauges (at its start). */
 void usn_tcp_gauges_init(struct usn_tcp_worker *t);
 struct usn_tcp_conn *usn_tcp_conn_alloc(struct usn_worker *w);
-/* Initialises a fresh TCB's sequence state and options defaults. */
-void usn_tcp_conn_init(struct usn_tcp_conn *c, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+/* Initialises a fresh TCB's addresses (an IPv6 pair copied into the side
+ * table), sequence state and options defaults. */
+void usn_tcp_conn_init(struct usn_tcp_conn *c, const struct usn_tcp_ends *e, uint16_t lport, uint16_t rport);
 /* Ends the connection: cancels timers, drops queues, leaves the table and
  * the lists, state CLOSED; closed_fn(why) is owed if it was announced. The
  * TCB stays readable until the events are told (usn_tcp_events_run), then
@@ -547,7 +586,18 @@ void usn_tcp_ooo_free(struct usn_tcp_conn *c);
 
 /* ---- tcp_table.c ---- */
 uint32_t usn_tcp_table_hash(const struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+/* The IPv4 connection of a 4-tuple. */
 struct usn_tcp_conn *usn_tcp_table_lookup(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+/* The IPv6 connection of a 4-tuple (e->v6 set): IPv6 connections hash
+ * into buckets of their own (bucket6), so IPv4 lookups never meet one. */
+struct usn_tcp_conn *usn_tcp_table_lookup6(struct usn_tcp_worker *t, const struct usn_tcp_ends *e, uint16_t lport,
+					   uint16_t rport);
+/* The connection of ends e, either family. */
+static inline struct usn_tcp_conn *usn_tcp_table_find(struct usn_tcp_worker *t, const struct usn_tcp_ends *e,
+						      uint16_t lport, uint16_t rport)
+{
+	return e->v6 ? usn_tcp_table_lookup6(t, e, lport, rport) : usn_tcp_table_lookup(t, e->lip, lport, e->rip, rport);
+}
 void usn_tcp_table_insert(struct usn_tcp_worker *t, struct usn_tcp_conn *c);
 void usn_tcp_table_remove(struct usn_tcp_worker *t, struct usn_tcp_conn *c);
 const struct usn_tcp_listener *usn_tcp_listener_find(const struct usn_stack *s, uint16_t port);
@@ -555,19 +605,25 @@ const struct usn_tcp_listener *usn_tcp_listener_find(const struct usn_stack *s, 
 /* ---- tcp_cookie.c ---- */
 /* RFC 6528 ISN (a keyed hash of the 4-tuple plus a 4 us clock) and, from the
  * same hash, the RFC 7323 7.1 style per-4-tuple timestamp offset in
- * *ts_offset: one SipHash per connection. */
-uint32_t usn_tcp_isn_ts(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+ * *ts_offset: one SipHash per connection. Every hash here covers the full
+ * addresses: an IPv6 pair whole, not its folds. */
+uint32_t usn_tcp_isn_ts(struct usn_tcp_worker *t, const struct usn_tcp_ends *e, uint16_t lport, uint16_t rport,
 			uint32_t *ts_offset);
 /* The timestamp offset alone (monotonic across reuse), equal to the one
  * usn_tcp_isn_ts gives; for SYN cookies, which keep no connection. */
-uint32_t usn_tcp_ts_offset(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+uint32_t usn_tcp_ts_offset(struct usn_tcp_worker *t, const struct usn_tcp_ends *e, uint16_t lport, uint16_t rport);
 /* SYN cookie (RFC 4987). opt_bits: wscale (0..14, 15: none) | sack << 4,
- * carried in the TSval low bits when the peer sent timestamps. */
-uint32_t usn_tcp_cookie_make(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+ * carried in the TSval low bits when the peer sent timestamps. The MSS
+ * encoded is at most our own for the family. */
+uint32_t usn_tcp_cookie_make(struct usn_tcp_worker *t, const struct usn_tcp_ends *e, uint16_t lport, uint16_t rport,
 			     uint32_t peer_isn, uint16_t peer_mss, uint16_t *mss_out);
 /* Checks a cookie; true and the MSS it encoded. */
-bool usn_tcp_cookie_check(struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+bool usn_tcp_cookie_check(struct usn_tcp_worker *t, const struct usn_tcp_ends *e, uint16_t lport, uint16_t rport,
 			  uint32_t peer_isn, uint32_t cookie, uint16_t *mss_out);
+/* The 32-bit keyed fold of an IPv6 address a connection keeps in
+ * local_ip / remote_ip: keyed, so remote hosts cannot aim many addresses
+ * at one hash chain. */
+uint32_t usn_tcp_fold6(const struct usn_tcp_worker *t, const uint8_t a[16]);
 /* The TSval a cookie SYN-ACK carries, and the options read back from TSecr. */
 uint32_t usn_tcp_cookie_ts(uint32_t ts_now, uint8_t wscale, bool sack);
 void usn_tcp_cookie_ts_opts(uint32_t tsecr, uint8_t *wscale, bool *has_ws, bool *sack);

@@ -132,19 +132,26 @@ static uint8_t sack_blocks(struct usn_tcp_conn *c, struct usn_tcp_sack_block *ou
 	return k;
 }
 
-/* Builds a frame of USN_L4_OFF + hdr + len bytes (chained as needed, only
+/* Where the TCP header starts in the frames we build for ends e (or
+ * connection c): after IPv4's 20-byte header or IPv6's 40. */
+static inline uint32_t l4_off(bool v6)
+{
+	return v6 ? USN_L4_OFF6 : USN_L4_OFF;
+}
+
+/* Builds a frame of l4 + hdr + len bytes (l4: l4_off; chained as needed, only
  * where the port takes chains: send_seg keeps len within one buffer
  * otherwise), writes hdr, then returns the cursor for the payload in *pay.
  * A segment without payload is a control segment (ACK, SYN-ACK, RST): it
  * may use the buffers the worker keeps for answers. */
-static struct usn_buf *frame_build(struct usn_worker *w, const uint8_t *hdr, uint32_t hl, uint32_t len,
+static struct usn_buf *frame_build(struct usn_worker *w, uint32_t l4, const uint8_t *hdr, uint32_t hl, uint32_t len,
 				   struct usn_cursor *pay)
 {
 	struct usn_buf *head = len ? usn_worker_buf_alloc(w) : usn_worker_buf_alloc_ctl(w);
 	if (!head)
 		return NULL;
-	uint32_t need = USN_L4_OFF + hl + len;
-	if (head->room < USN_L4_OFF + hl ||
+	uint32_t need = l4 + hl + len;
+	if (head->room < l4 + hl ||
 	    (need > head->room && !(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG))) {
 		w->stats.drop_no_buf++; /* no buffer that size */
 		usn_worker_buf_free(w, head);
@@ -172,9 +179,9 @@ static struct usn_buf *frame_build(struct usn_worker *w, const uint8_t *hdr, uin
 	head->frame_len = need;
 	/* The room check above keeps the whole TCP header in head: a plain
 	 * copy, not a cursor walk (frame_csum relies on it too). */
-	memcpy(head->data + USN_L4_OFF, hdr, hl);
+	memcpy(head->data + l4, hdr, hl);
 	struct usn_cursor f = usn_cursor_of_frame(head);
-	*pay = usn_cursor_take(usn_cursor_drop(f, USN_L4_OFF + hl), len);
+	*pay = usn_cursor_take(usn_cursor_drop(f, l4 + hl), len);
 	return head;
 }
 
@@ -226,21 +233,21 @@ static bool chain_extend(struct usn_worker *w, struct usn_buf **tail, uint32_t n
  * external buffer (ext_piece, at most USN_HAL_TX_EXT_MAX of them) or copied
  * after what came before. Returns the head, with the payload's sum in *psum
  * when want_sum, or NULL (no buffer). */
-static struct usn_buf *frame_build_ext(struct usn_tcp_conn *c, const uint8_t *hdr, uint32_t hl, uint32_t seq,
-				       uint32_t len, bool want_sum, uint32_t *psum)
+static struct usn_buf *frame_build_ext(struct usn_tcp_conn *c, uint32_t l4, const uint8_t *hdr, uint32_t hl,
+				       uint32_t seq, uint32_t len, bool want_sum, uint32_t *psum)
 {
 	struct usn_worker *w = c->w;
 	struct usn_buf *head = usn_worker_buf_alloc(w);
 	if (!head)
 		return NULL;
-	if (head->room < USN_L4_OFF + hl) {
+	if (head->room < l4 + hl) {
 		w->stats.drop_no_buf++;
 		usn_worker_buf_free(w, head);
 		return NULL;
 	}
-	head->len = (uint16_t)(USN_L4_OFF + hl);
+	head->len = (uint16_t)(l4 + hl);
 	head->next = NULL;
-	memcpy(head->data + USN_L4_OFF, hdr, hl);
+	memcpy(head->data + l4, hdr, hl);
 	struct usn_buf *tail = head;
 	uint32_t pos = 0, sum = 0, n_ext = 0, zc = 0;
 	while (pos < len) {
@@ -280,57 +287,79 @@ static struct usn_buf *frame_build_ext(struct usn_tcp_conn *c, const uint8_t *hd
 			sum = usn_csum_add(sum, (pos & 1) ? usn_csum_swap(s) : s);
 		pos += n;
 	}
-	head->frame_len = USN_L4_OFF + hl + len;
+	head->frame_len = l4 + hl + len;
 	w->stats.tcp_zcopy_bytes += zc;
 	*psum = sum;
 	return head;
 fail:
-	head->frame_len = USN_L4_OFF + hl + pos; /* about what it holds: it is freed whole */
+	head->frame_len = l4 + hl + pos; /* about what it holds: it is freed whole */
 	usn_worker_buf_free(w, head);
 	return NULL;
 }
 
-/* Writes the checksum into the frame's TCP header (or asks the port). */
-static void frame_csum(struct usn_worker *w, struct usn_buf *head, uint32_t src, uint32_t dst,
-		       const uint8_t *hdr, uint32_t hl, uint32_t l4_len, uint32_t pay_sum)
+/* Writes the checksum into the frame's TCP header (or asks the port), over
+ * the pseudo-header of ends e's family (RFC 9293 3.1, RFC 8200 8.1). */
+static inline void frame_csum(struct usn_worker *w, struct usn_buf *head, uint32_t lip, uint32_t rip,
+		       const struct usn_tcp_addr6 *a6, const uint8_t *hdr, uint32_t hl, uint32_t l4_len, uint32_t pay_sum)
 {
 	usn_prof_enter(w, USN_PROF_CSUM);
-	uint32_t ph = usn_csum_pseudo(src, dst, USN_IPPROTO_TCP, (uint16_t)l4_len);
+	uint32_t ph, l4 = USN_L4_OFF;
 	uint16_t v;
 	head->l2_len = USN_ETH_HDR_LEN;
-	head->l3_len = USN_IPV4_HDR_LEN;
-	if (w->hal->offloads & USN_HAL_OFF_TX_TCP_CSUM) {
+	if (a6) {
+		ph = usn_csum_pseudo6(a6->local, a6->remote, USN_IPPROTO_TCP, l4_len);
+		head->l3_len = USN_IPV6_HDR_LEN;
+		l4 = USN_L4_OFF6;
+	} else {
+		ph = usn_csum_pseudo(lip, rip, USN_IPPROTO_TCP, (uint16_t)l4_len);
+		head->l3_len = USN_IPV4_HDR_LEN;
+	}
+	/* The ports' checksum offload (hal.h USN_BUF_TX_TCP_CSUM) is IPv4's
+	 * contract, as TSO's is: IPv6 segments are summed here. */
+	if ((w->hal->offloads & USN_HAL_OFF_TX_TCP_CSUM) && !a6) {
 		head->flags |= USN_BUF_TX_TCP_CSUM;
 		v = usn_csum_fold(ph);
 	} else {
 		v = usn_csum_finish(usn_csum_add(ph, usn_csum_add(usn_csum_partial(hdr, hl, 0), pay_sum)));
 	}
 	/* frame_build put the whole header in head. */
-	usn_store_be16(head->data + USN_L4_OFF + 16, v);
+	usn_store_be16(head->data + l4 + 16, v);
 	usn_prof_leave(w);
 }
 
-int usn_tcp_send_raw(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *r)
+/* Hands a built segment to the IP layer of its family (a6: IPv6's). */
+static inline int ip_output(struct usn_worker *w, struct usn_buf *f, uint32_t rip, const struct usn_tcp_addr6 *a6,
+			    uint32_t l4_len)
+{
+	if (a6) {
+		w->stats.tcp6_tx_segs++; /* one: no TSO over IPv6 (tso_fits) */
+		return usn_ipv6_output(w, f, a6->local, a6->remote, USN_IPPROTO_TCP, (uint16_t)l4_len);
+	}
+	return usn_ipv4_output(w, f, rip, USN_IPPROTO_TCP, (uint16_t)l4_len);
+}
+
+int usn_tcp_send_raw(struct usn_worker *w, const struct usn_tcp_ends *e, const struct usn_tcp_repr *r)
 {
 	uint8_t hdr[USN_TCP_MAX_HDR_LEN];
 	usn_prof_enter(w, USN_PROF_TCP_OUT);
 	uint32_t hl = usn_tcp_emit(r, hdr);
 	struct usn_cursor pay;
-	struct usn_buf *f = frame_build(w, hdr, hl, 0, &pay);
+	struct usn_buf *f = frame_build(w, l4_off(e->v6 != NULL), hdr, hl, 0, &pay);
 	if (!f) {
 		usn_prof_leave(w);
 		return -ENOBUFS;
 	}
-	frame_csum(w, f, lip, rip, hdr, hl, hl, 0);
+	frame_csum(w, f, e->lip, e->rip, e->v6, hdr, hl, hl, 0);
 	w->stats.tcp_tx_segs++;
 	if (r->flags & USN_TCP_RST)
 		w->stats.tcp_rst_tx++;
-	int rc = usn_ipv4_output(w, f, rip, USN_IPPROTO_TCP, (uint16_t)hl);
+	int rc = ip_output(w, f, e->rip, e->v6, hl);
 	usn_prof_leave(w);
 	return rc;
 }
 
-void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, const struct usn_tcp_repr *in, uint32_t seg_len)
+void usn_tcp_send_rst_for(struct usn_worker *w, const struct usn_tcp_ends *e, const struct usn_tcp_repr *in,
+			  uint32_t seg_len)
 {
 	/* RFC 9293 3.10.7.1: never answer a RST; if the segment had an ACK,
 	 * <SEQ=SEG.ACK><CTL=RST>, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
@@ -347,7 +376,7 @@ void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, cons
 		r.ack = in->seq + seg_len;
 		r.flags = USN_TCP_RST | USN_TCP_ACK;
 	}
-	(void)usn_tcp_send_raw(w, lip, rip, &r);
+	(void)usn_tcp_send_raw(w, e, &r);
 }
 
 /* Whether len bytes go out as one large segment (TSO) in pieces of `piece`
@@ -357,25 +386,39 @@ void usn_tcp_send_rst_for(struct usn_worker *w, uint32_t lip, uint32_t rip, cons
 static bool tso_fits(const struct usn_tcp_conn *c, uint32_t len, uint32_t hl, uint32_t piece, uint8_t flags)
 {
 	const struct usn_tcp_worker *t = usn_tcp_tw(c->w);
-	return t->tso_max && !(flags & (USN_TCP_SYN | USN_TCP_RST)) && len > usn_tcp_maxseg(c) &&
-	       USN_IPV4_HDR_LEN + hl + len <= t->tso_max &&
+	if (!t->tso_max || (flags & (USN_TCP_SYN | USN_TCP_RST)) || len <= usn_tcp_maxseg(c))
+		return false;
+	/* The ports' TSO contract (hal.h USN_BUF_TX_TCP_SEG) is IPv4's
+	 * (output_data sizes no large segment for IPv6). */
+	if (c->flags & USN_TF_V6)
+		return false;
+	return USN_IPV4_HDR_LEN + hl + len <= t->tso_max &&
 	       (!t->tso_max_segs || (len + piece - 1) / piece <= t->tso_max_segs);
 }
 
 /* The cost centre tcp_out (core/prof.h) wraps the whole of it. */
-static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, struct usn_tcp_sent *sent);
+/* One segment; a6: the connection's IPv6 addresses, or NULL for IPv4.
+ * Inlined twice below, once per family, so that IPv4's copy has nothing
+ * of IPv6's to test (a6 is a constant there). */
+static inline __attribute__((always_inline)) int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len,
+							  uint8_t flags, struct usn_tcp_sent *sent,
+							  const struct usn_tcp_addr6 *a6);
 
 int usn_tcp_send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, struct usn_tcp_sent *sent)
 {
 	usn_prof_enter(c->w, USN_PROF_TCP_OUT);
-	int rc = send_seg(c, seq, len, flags, sent);
+	int rc = (c->flags & USN_TF_V6) ? send_seg(c, seq, len, flags, sent, usn_tcp_a6(usn_tcp_tw(c->w), c))
+				       : send_seg(c, seq, len, flags, sent, NULL);
 	usn_prof_leave(c->w);
 	return rc;
 }
 
-static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, struct usn_tcp_sent *sent)
+static inline __attribute__((always_inline)) int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len,
+							  uint8_t flags, struct usn_tcp_sent *sent,
+							  const struct usn_tcp_addr6 *a6)
 {
 	struct usn_worker *w = c->w;
+	const uint32_t l4 = l4_off(a6 != NULL); /* where TCP starts in the frame */
 	struct usn_tcp_worker *t = usn_tcp_tw(w);
 	const struct usn_stack_config *cfg = t->cfg;
 	struct usn_tcp_repr r;
@@ -391,7 +434,7 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 		/* RFC 7323 2.2: the window in a SYN is never scaled. */
 		wnd = cfg->tcp_rcv_wnd > 65535 ? 65535 : cfg->tcp_rcv_wnd;
 		r.has_mss = true;
-		r.mss = t->mss_local;
+		r.mss = t->mss_local[a6 != NULL];
 		if (c->flags & USN_TF_WSCALE) {
 			r.has_wscale = true;
 			r.wscale = c->rcv_wscale;
@@ -416,7 +459,7 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 	/* Without chained TX the frame is one buffer (smss_max sees to it;
 	 * this holds whatever the MSS). */
 	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG)) {
-		uint32_t fit = w->hal->buf_size > USN_L4_OFF + hl ? w->hal->buf_size - USN_L4_OFF - hl : 0;
+		uint32_t fit = w->hal->buf_size > l4 + hl ? w->hal->buf_size - l4 - hl : 0;
 		if (room > fit)
 			room = fit;
 	}
@@ -437,21 +480,21 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 
 	uint8_t hdr[USN_TCP_MAX_HDR_LEN];
 	usn_tcp_emit(&r, hdr);
-	bool sw = !(w->hal->offloads & USN_HAL_OFF_TX_TCP_CSUM);
+	bool sw = !(w->hal->offloads & USN_HAL_OFF_TX_TCP_CSUM) || a6;
 	uint32_t psum = 0;
 	struct usn_buf *f;
 	if (len >= USN_HAL_TX_EXT_MIN && w->stack->n_tx_regions) {
 		/* Registered memory, and a port that reads it in place. */
-		f = frame_build_ext(c, hdr, hl, seq, len, sw, &psum);
+		f = frame_build_ext(c, l4, hdr, hl, seq, len, sw, &psum);
 	} else {
 		struct usn_cursor pay;
-		f = frame_build(w, hdr, hl, len, &pay);
+		f = frame_build(w, l4, hdr, hl, len, &pay);
 		if (f && len)
 			psum = write_payload(c, seq, len, pay, sw);
 	}
 	if (!f)
 		return -ENOBUFS;
-	frame_csum(w, f, c->local_ip, c->remote_ip, hdr, hl, hl + len, psum);
+	frame_csum(w, f, c->local_ip, c->remote_ip, a6, hdr, hl, hl + len, psum);
 	if (pieces > 1) {
 		f->flags |= USN_BUF_TX_TCP_SEG;
 		f->l4_len = hl;
@@ -498,7 +541,7 @@ static int send_seg(struct usn_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 		c->ack_soon = false; /* this segment carries the ACK that was due */
 		usn_timer_cancel(&w->wheel, &c->delack);
 	}
-	int rc = usn_ipv4_output(w, f, c->remote_ip, USN_IPPROTO_TCP, (uint16_t)(hl + len));
+	int rc = ip_output(w, f, c->remote_ip, a6, hl + len);
 	if (rc != 0)
 		return rc; /* -EHOSTUNREACH */
 	if (sent) {
@@ -606,6 +649,11 @@ static int output_data(struct usn_tcp_conn *c)
 {
 	uint32_t maxseg = usn_tcp_maxseg(c);
 	uint32_t tso_max = usn_tcp_tw(c->w)->tso_max;
+	/* The ports' TSO contract is IPv4's: an IPv6 connection sends MSS
+	 * by MSS, each segment that would have gone in a large one counted. */
+	bool tso_v6 = tso_max && (c->flags & USN_TF_V6);
+	if (tso_v6)
+		tso_max = 0;
 	int sent = 0;
 	for (int guard = 0; guard < 1024; guard++) {
 		uint32_t data_end = usn_tcp_data_end(c);
@@ -653,6 +701,8 @@ static int output_data(struct usn_tcp_conn *c)
 			}
 		} else if (len > maxseg) {
 			len = maxseg;
+			if (tso_v6)
+				c->w->stats.tcp6_tso_skipped++;
 		}
 		/* RFC 9293 3.8.6.2.1 sender SWS avoidance: a short segment only if
 		 * it carries all that is left, or half the largest window seen. */

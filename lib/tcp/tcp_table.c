@@ -1,6 +1,8 @@
 /* libusnet TCP connection table: a fixed array of buckets holding TCB
  * indices, chained through usn_tcp_conn.hnext. Sized at worker creation
  * (a power of two >= tcp_max_conns); no allocation afterwards. */
+#include <string.h>
+
 #include "tcp/tcp_int.h"
 
 uint32_t usn_tcp_table_hash(const struct usn_tcp_worker *t, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
@@ -29,9 +31,31 @@ struct usn_tcp_conn *usn_tcp_table_lookup(struct usn_tcp_worker *t, uint32_t lip
 	return NULL;
 }
 
+struct usn_tcp_conn *usn_tcp_table_lookup6(struct usn_tcp_worker *t, const struct usn_tcp_ends *e, uint16_t lport,
+					   uint16_t rport)
+{
+	uint32_t i = t->bucket6[usn_tcp_table_hash(t, e->lip, lport, e->rip, rport)];
+	while (i != USN_TCP_NIL) {
+		struct usn_tcp_conn *c = usn_tcp_at(t, i);
+		/* Two pairs may share folds: the addresses decide. */
+		if (c->remote_ip == e->rip && c->remote_port == rport && c->local_port == lport && c->local_ip == e->lip &&
+		    memcmp(usn_tcp_a6(t, c), e->v6, sizeof *e->v6) == 0)
+			return c;
+		i = c->hnext;
+	}
+	return NULL;
+}
+
+/* The chain c belongs in: IPv6 connections have buckets of their own. */
+static uint32_t *table_chain(struct usn_tcp_worker *t, const struct usn_tcp_conn *c)
+{
+	uint32_t h = usn_tcp_table_hash(t, c->local_ip, c->local_port, c->remote_ip, c->remote_port);
+	return (c->flags & USN_TF_V6) ? &t->bucket6[h] : &t->bucket[h];
+}
+
 void usn_tcp_table_insert(struct usn_tcp_worker *t, struct usn_tcp_conn *c)
 {
-	uint32_t *b = &t->bucket[usn_tcp_table_hash(t, c->local_ip, c->local_port, c->remote_ip, c->remote_port)];
+	uint32_t *b = table_chain(t, c);
 	c->hnext = *b;
 	*b = usn_tcp_idx(t, c);
 }
@@ -39,7 +63,7 @@ void usn_tcp_table_insert(struct usn_tcp_worker *t, struct usn_tcp_conn *c)
 void usn_tcp_table_remove(struct usn_tcp_worker *t, struct usn_tcp_conn *c)
 {
 	uint32_t me = usn_tcp_idx(t, c);
-	uint32_t *p = &t->bucket[usn_tcp_table_hash(t, c->local_ip, c->local_port, c->remote_ip, c->remote_port)];
+	uint32_t *p = table_chain(t, c);
 	while (*p != USN_TCP_NIL) {
 		if (*p == me) {
 			*p = c->hnext;

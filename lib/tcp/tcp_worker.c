@@ -64,7 +64,13 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	uint32_t nsd = cfg->tcp_sendq_max ? cfg->tcp_sendq_max : n * 4;
 	t->sd_mem_size = usn_pool_mem_size(sizeof(struct usn_tcp_sdesc), nsd);
 	t->sd_mem = usn_worker_mem_alloc(w, t->sd_mem_size);
-	if (!t->tcb_mem || !t->bucket || !t->sd_mem) {
+	/* IPv6 connections' addresses, beside the TCBs (tcp_int.h). */
+	if (w->stack->n_ip6) {
+		t->a6_mem_size = (size_t)n * sizeof *t->a6;
+		t->a6 = usn_worker_mem_alloc(w, t->a6_mem_size);
+		t->bucket6 = usn_worker_mem_alloc(w, nb * sizeof(uint32_t));
+	}
+	if (!t->tcb_mem || !t->bucket || !t->sd_mem || (w->stack->n_ip6 && (!t->a6 || !t->bucket6))) {
 		usn_tcp_worker_destroy(w, t);
 		return NULL;
 	}
@@ -77,8 +83,11 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	t->sd_conn_max = cfg->tcp_sendq_per_conn ? cfg->tcp_sendq_per_conn : 64;
 	t->ooo_max_bufs = cfg->tcp_ooo_max_bufs ? cfg->tcp_ooo_max_bufs : 1024;
 	t->bucket_mask = nb - 1;
-	for (uint32_t i = 0; i < nb; i++)
+	for (uint32_t i = 0; i < nb; i++) {
 		t->bucket[i] = USN_TCP_NIL;
+		if (t->bucket6)
+			t->bucket6[i] = USN_TCP_NIL;
+	}
 	t->tw_head = t->tw_tail = USN_TCP_NIL;
 	t->pend_head = t->pend_tail = USN_TCP_NIL;
 	t->ev_head = t->ev_tail = USN_TCP_NIL;
@@ -86,13 +95,18 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	t->ack_conn = USN_TCP_NIL;
 	t->rx_last = &t->rx_recs;
 	uint16_t mtu = cfg->mtu ? cfg->mtu : w->hal->mtu;
-	t->mss_local = (uint16_t)(mtu > 40 + 64 ? mtu - 40 : 64);
+	t->mss_local[0] = (uint16_t)(mtu > 40 + 64 ? mtu - 40 : 64);
 	/* A port without chained TX takes a frame of one buffer: a full segment
 	 * (20 bytes of TCP header beyond the MSS's options) must fit in it.
 	 * Chained anyway, the frame was the port's to mangle or refuse. */
-	t->smss_max = t->mss_local;
-	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG) && w->hal->buf_size < USN_L4_OFF + 20u + t->smss_max)
-		t->smss_max = (uint16_t)(w->hal->buf_size > USN_L4_OFF + 20u + 64u ? w->hal->buf_size - USN_L4_OFF - 20u : 64u);
+	t->smss_max[0] = t->mss_local[0];
+	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG) && w->hal->buf_size < USN_L4_OFF + 20u + t->smss_max[0])
+		t->smss_max[0] = (uint16_t)(w->hal->buf_size > USN_L4_OFF + 20u + 64u ? w->hal->buf_size - USN_L4_OFF - 20u : 64u);
+	/* IPv6: 20 bytes more of IP header (RFC 8200: MSS = MTU - 60). */
+	t->mss_local[1] = (uint16_t)(mtu > 60 + 64 ? mtu - 60 : 64);
+	t->smss_max[1] = t->mss_local[1];
+	if (!(w->hal->offloads & USN_HAL_OFF_TX_MULTISEG) && w->hal->buf_size < USN_L4_OFF6 + 20u + t->smss_max[1])
+		t->smss_max[1] = (uint16_t)(w->hal->buf_size > USN_L4_OFF6 + 20u + 64u ? w->hal->buf_size - USN_L4_OFF6 - 20u : 64u);
 	t->tso_max = tso_limit(w->hal, cfg, mtu);
 	t->tso_max_segs = w->hal->tso_max_segs;
 	derive_keys(w, t);
@@ -105,16 +119,33 @@ struct usn_tcp_worker *usn_tcp_worker_create(struct usn_worker *w)
 	return t;
 }
 
+/* Worker teardown: what the TCBs of one table chain hold. */
+static void release_chain(struct usn_worker *w, struct usn_tcp_worker *t, uint32_t i)
+{
+	for (; i != USN_TCP_NIL; i = usn_tcp_at(t, i)->hnext) {
+		struct usn_tcp_conn *c = usn_tcp_at(t, i);
+		usn_tcp_ooo_free(c);
+		usn_timer_cancel(&w->wheel, &c->timer);
+		usn_timer_cancel(&w->wheel, &c->delack);
+		usn_timer_cancel(&w->wheel, &c->deadline);
+	}
+}
+
 void usn_tcp_worker_destroy(struct usn_worker *w, struct usn_tcp_worker *t)
 {
 	if (!t)
 		return;
 	if (t->tcbs.base) {
-		/* Return every frame a live TCB still holds (OOO queues): every
-		 * live TCB is in the table (free ones are not to be read). */
-		for (uint32_t b = 0; b <= t->bucket_mask; b++)
-			for (uint32_t i = t->bucket[b]; i != USN_TCP_NIL; i = usn_tcp_at(t, i)->hnext)
-				usn_tcp_ooo_free(usn_tcp_at(t, i));
+		/* Every live TCB is in a table (TIME-WAIT included; free ones
+		 * are not to be read): return the frames its OOO queue holds,
+		 * and take its timers off the wheel, which the worker keeps
+		 * after this memory is gone (ARP's and ND's teardown cancel
+		 * theirs later, unlinking neighbours that may be these). */
+		for (uint32_t b = 0; b <= t->bucket_mask; b++) {
+			release_chain(w, t, t->bucket[b]);
+			if (t->bucket6)
+				release_chain(w, t, t->bucket6[b]);
+		}
 	}
 	usn_pool_fini(&t->tcbs);
 	usn_pool_fini(&t->sds);
@@ -124,6 +155,10 @@ void usn_tcp_worker_destroy(struct usn_worker *w, struct usn_tcp_worker *t)
 		usn_worker_mem_free(w, t->bucket, (size_t)(t->bucket_mask + 1) * sizeof(uint32_t));
 	if (t->sd_mem)
 		usn_worker_mem_free(w, t->sd_mem, t->sd_mem_size);
+	if (t->a6)
+		usn_worker_mem_free(w, t->a6, t->a6_mem_size);
+	if (t->bucket6)
+		usn_worker_mem_free(w, t->bucket6, (size_t)(t->bucket_mask + 1) * sizeof(uint32_t));
 	usn_worker_mem_free(w, t, sizeof *t);
 	if (w->tcp == t)
 		w->tcp = NULL;

@@ -23,9 +23,10 @@
 static char usn_tcp_weak_token;
 
 __attribute__((weak)) void usn_tcp_input(struct usn_worker *w, struct usn_buf *frame, const struct usn_ipv4_repr *ip,
-					  struct usn_cursor l4)
+					  const struct usn_ipv6_repr *ip6, struct usn_cursor l4)
 {
 	(void)ip;
+	(void)ip6;
 	(void)l4;
 	w->stats.drop_ip_proto++; /* no TCP: as if the protocol were unknown */
 	usn_worker_buf_free(w, frame);

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "netfix6.h"
 #include "tcpfx.h"
 
 uint8_t fx_payload[65536];
@@ -54,17 +55,27 @@ static void h_closed(struct usn_tcp_conn *c, void *user, enum usn_tcp_close_reas
 
 const struct usn_tcp_handlers fx_handlers = {h_connected, h_recv, h_sent, h_remote_closed, h_closed};
 
-static struct fx *fx_setup(void (*tweak)(struct usn_stack_config *), const struct usn_sim_port_config *pc)
+static struct fx *fx_setup(void (*tweak)(struct usn_stack_config *), const struct usn_sim_port_config *pc, bool v6)
 {
 	struct fx *x = calloc(1, sizeof *x);
 	assert_non_null(x);
 	usn_stack_config_init(&x->cfg, NETFIX_STACK_IP, 15);
 	x->cfg.tcp_timewait_ms = 1000;
+	if (v6) {
+		x->cfg.ipv6 = true;
+		x->cfg.ipv6_no_dad = true;
+		x->cfg.n_ip6 = 1;
+		memcpy(x->cfg.ip6[0].addr, netfix6_stack_ip, 16);
+		x->cfg.ip6[0].prefix_len = 64;
+	}
+	x->v6 = v6;
 	if (tweak)
 		tweak(&x->cfg);
 	netfix_setup(&x->nf, &x->cfg, pc);
 	netfix_drain(&x->nf);
 	tseg_seed_arp(&x->nf);
+	if (v6)
+		tseg_seed_nd(&x->nf);
 	assert_int_equal(usn_tcp_listen(x->nf.host->stack, SRV, &fx_handlers, x), 0);
 	x->pport = PEER;
 	for (size_t i = 0; i < sizeof fx_payload; i++)
@@ -74,12 +85,27 @@ static struct fx *fx_setup(void (*tweak)(struct usn_stack_config *), const struc
 
 struct fx *fx_new(void (*tweak)(struct usn_stack_config *))
 {
-	return fx_setup(tweak, NULL);
+	return fx_setup(tweak, NULL, false);
+}
+
+struct fx *fx_new6(void (*tweak)(struct usn_stack_config *))
+{
+	return fx_setup(tweak, NULL, true);
+}
+
+struct fx *fx_new_fam(bool v6, void (*tweak)(struct usn_stack_config *))
+{
+	return fx_setup(tweak, NULL, v6);
 }
 
 struct fx *fx_new_port(const struct usn_sim_port_config *pc)
 {
-	return fx_setup(NULL, pc);
+	return fx_setup(NULL, pc, false);
+}
+
+struct fx *fx_new6_port(const struct usn_sim_port_config *pc)
+{
+	return fx_setup(NULL, pc, true);
 }
 
 void fx_free(struct fx *x)
@@ -98,6 +124,7 @@ struct tseg fx_seg(struct fx *x, uint8_t flags, uint32_t seq, uint32_t ack)
 	s.seq = seq;
 	s.ack = ack;
 	s.window = 65535;
+	s.v6 = x->v6;
 	if (x->ts) {
 		s.has_ts = true;
 		s.tsval = ++x->tsval;
@@ -149,8 +176,14 @@ struct tseg *fx_recv_at(struct fx *x, const char *file, int line)
 	static struct tseg o;
 	_assert_true(tseg_recv(&x->nf, &o), "a segment from the stack", file, line);
 	_assert_true(o.csum_ok, "o.csum_ok", file, line);
-	_assert_int_equal(o.src_ip, NETFIX_STACK_IP, file, line);
-	_assert_int_equal(o.dst_ip, NETFIX_RAW_IP, file, line);
+	_assert_int_equal(o.v6, x->v6, file, line);
+	if (x->v6) {
+		_assert_memory_equal(o.src_ip6, netfix6_stack_ip, 16, file, line);
+		_assert_memory_equal(o.dst_ip6, netfix6_raw_ip, 16, file, line);
+	} else {
+		_assert_int_equal(o.src_ip, NETFIX_STACK_IP, file, line);
+		_assert_int_equal(o.dst_ip, NETFIX_RAW_IP, file, line);
+	}
 	if (o.has_ts)
 		x->stack_ts = o.tsval;
 	return &o;
@@ -199,7 +232,7 @@ void fx_syn_received(struct fx *x)
 	assert_int_equal(o->flags, TSEG_SYN | TSEG_ACK);
 	assert_int_equal(o->ack, PISS + 1);
 	assert_true(o->has_mss);
-	assert_int_equal(o->mss, 1460);
+	assert_int_equal(o->mss, x->v6 ? 1440 : 1460); /* MTU 1500 - 60 over IPv6 */
 	assert_int_equal(o->window, 65535);
 	assert_int_equal(o->sack_perm, x->sack);
 	assert_int_equal(o->has_ws, x->ws);
@@ -220,7 +253,12 @@ void fx_established(struct fx *x)
 
 struct usn_tcp_conn *fx_connect(struct fx *x, struct tseg **syn)
 {
-	struct usn_tcp_conn *c = usn_tcp_connect(x->nf.w, NETFIX_RAW_IP, 8080, &fx_handlers, x);
+	struct usn_addr dst = usn_addr_ipv4(NETFIX_RAW_IP);
+	if (x->v6) {
+		dst.family = USN_AF_INET6;
+		memcpy(dst.u.v6, netfix6_raw_ip, 16);
+	}
+	struct usn_tcp_conn *c = usn_tcp_connect_addr(x->nf.w, &dst, 8080, &fx_handlers, x);
 	assert_non_null(c);
 	x->c = c;
 	tseg_advance(&x->nf, 0);
@@ -228,7 +266,7 @@ struct usn_tcp_conn *fx_connect(struct fx *x, struct tseg **syn)
 	assert_int_equal(o->flags, TSEG_SYN);
 	assert_int_equal(o->dst_port, 8080);
 	assert_true(o->has_mss && o->has_ws && o->sack_perm && o->has_ts);
-	assert_int_equal(o->mss, 1460);
+	assert_int_equal(o->mss, x->v6 ? 1440 : 1460);
 	assert_int_equal(o->ws, 3);
 	assert_int_equal(state_of(x), USN_TCP_SYN_SENT);
 	x->siss = o->seq;

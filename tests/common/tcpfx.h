@@ -39,6 +39,9 @@ struct fx {
 	bool ts, sack, ws;
 	uint32_t tsval, stack_ts;
 	bool close_in_recv, abort_in_recv;
+	/* The peer talks IPv6 (netfix6_raw_ip to netfix6_stack_ip): every
+	 * template, expectation and active open below follows it. */
+	bool v6;
 };
 
 /* The handlers every fixture connection gets (user: the struct fx): they
@@ -51,8 +54,15 @@ extern uint8_t fx_payload[65536];
 /* A stack listening on SRV (tcp_timewait_ms 1000), the raw port's MAC
  * known to it; tweak (may be NULL) adjusts the configuration first. */
 struct fx *fx_new(void (*tweak)(struct usn_stack_config *));
+/* fx_new with IPv6 on too (netfix6_stack_ip/64, no DAD), the raw port's
+ * neighbour entry seeded, and the peer talking IPv6. */
+struct fx *fx_new6(void (*tweak)(struct usn_stack_config *));
+/* fx_new or fx_new6, by v6: for tests run over both families. */
+struct fx *fx_new_fam(bool v6, void (*tweak)(struct usn_stack_config *));
 /* The same on a simulated port configured by pc. */
 struct fx *fx_new_port(const struct usn_sim_port_config *pc);
+/* fx_new6 on a simulated port configured by pc. */
+struct fx *fx_new6_port(const struct usn_sim_port_config *pc);
 void fx_free(struct fx *x);
 
 static inline const struct usn_stats *st(struct fx *x)
@@ -135,7 +145,7 @@ void fx_syn_received(struct fx *x);
 /* fx_syn_received, then the peer's ACK: ESTABLISHED, connected_fn once,
  * nothing sent. */
 void fx_established(struct fx *x);
-/* usn_tcp_connect to the raw port's 8080; the SYN checked (MSS 1460,
+/* usn_tcp_connect (x->v6: usn_tcp_connect_addr to netfix6_raw_ip) to the raw port's 8080; the SYN checked (MSS 1460,
  * window scale 3, SACK-permitted, timestamps); x->siss set, x->pport 8080.
  * *syn: the SYN (RECV's storage). */
 struct usn_tcp_conn *fx_connect(struct fx *x, struct tseg **syn);

@@ -5,6 +5,8 @@
 #include <assert.h>
 #include <string.h>
 
+#include "netfix6.h"
+
 static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
@@ -31,6 +33,21 @@ static uint32_t get32(const uint8_t *p)
 static uint16_t tcp_sum(uint32_t src, uint32_t dst, const uint8_t *seg, size_t len)
 {
 	uint32_t sum = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + (uint32_t)len;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(seg[i] << 8 | seg[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)seg[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* The same over IPv6's pseudo-header (RFC 8200 8.1). */
+static uint16_t tcp_sum6(const uint8_t src[16], const uint8_t dst[16], const uint8_t *seg, size_t len)
+{
+	uint32_t sum = 6 + (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff);
+	for (int i = 0; i < 16; i += 2)
+		sum += (uint32_t)(src[i] << 8 | src[i + 1]) + (uint32_t)(dst[i] << 8 | dst[i + 1]);
 	for (size_t i = 0; i + 1 < len; i += 2)
 		sum += (uint32_t)(seg[i] << 8 | seg[i + 1]);
 	if (len & 1)
@@ -86,8 +103,12 @@ size_t tseg_build(uint8_t *frame, const struct tseg *s, uint32_t src_ip, uint32_
 		opt[ol++] = 0;
 	assert(ol <= 40);
 	size_t hl = 20 + ol;
-	size_t n = netfix_eth(frame, netfix_stack_mac, netfix_raw_mac, 0x0800);
-	n += netfix_ipv4(frame + n, src_ip, dst_ip, 6, (uint16_t)(hl + s->len), 64, 1, 0x4000);
+	const uint8_t *src6 = s->src6 ? s->src6 : netfix6_raw_ip;
+	size_t n = netfix_eth(frame, netfix_stack_mac, netfix_raw_mac, s->v6 ? 0x86dd : 0x0800);
+	if (s->v6)
+		n += netfix6_ip(frame + n, src6, netfix6_stack_ip, 6, (uint16_t)(hl + s->len), 64);
+	else
+		n += netfix_ipv4(frame + n, src_ip, dst_ip, 6, (uint16_t)(hl + s->len), 64, 1, 0x4000);
 	uint8_t *t = frame + n;
 	put16(t, s->src_port);
 	put16(t + 2, s->dst_port);
@@ -101,7 +122,8 @@ size_t tseg_build(uint8_t *frame, const struct tseg *s, uint32_t src_ip, uint32_
 	memcpy(t + 20, opt, ol);
 	if (s->len)
 		memcpy(t + hl, s->payload, s->len);
-	uint16_t c = (uint16_t)~tcp_sum(src_ip, dst_ip, t, hl + s->len);
+	uint16_t c = (uint16_t)~(s->v6 ? tcp_sum6(src6, netfix6_stack_ip, t, hl + s->len)
+				       : tcp_sum(src_ip, dst_ip, t, hl + s->len));
 	if (s->bad_csum)
 		c ^= 0x0101;
 	put16(t + 16, c);
@@ -114,21 +136,38 @@ size_t tseg_build(uint8_t *frame, const struct tseg *s, uint32_t src_ip, uint32_
 bool tseg_parse(const uint8_t *f, size_t len, struct tseg *o)
 {
 	memset(o, 0, sizeof *o);
-	if (len < 14 + 20 + 20 || get16(f + 12) != 0x0800)
+	if (len < 14 + 20 + 20)
 		return false;
 	const uint8_t *ip = f + 14;
-	size_t ihl = (size_t)(ip[0] & 15) * 4;
-	size_t tot = get16(ip + 2);
-	if ((ip[0] >> 4) != 4 || ip[9] != 6 || tot > len - 14 || ihl < 20)
+	const uint8_t *t;
+	size_t tl;
+	if (get16(f + 12) == 0x86dd) {
+		size_t plen = get16(ip + 4);
+		if (len < 14 + 40 + 20 || (ip[0] >> 4) != 6 || ip[6] != 6 || plen > len - 14 - 40)
+			return false;
+		o->v6 = true;
+		memcpy(o->src_ip6, ip + 8, 16);
+		memcpy(o->dst_ip6, ip + 24, 16);
+		t = ip + 40;
+		tl = plen;
+	} else {
+		if (get16(f + 12) != 0x0800)
+			return false;
+		size_t ihl = (size_t)(ip[0] & 15) * 4;
+		size_t tot = get16(ip + 2);
+		if ((ip[0] >> 4) != 4 || ip[9] != 6 || tot > len - 14 || ihl < 20 || tot < ihl)
+			return false;
+		o->src_ip = get32(ip + 12);
+		o->dst_ip = get32(ip + 16);
+		t = ip + ihl;
+		tl = tot - ihl;
+	}
+	if (tl < 20)
 		return false;
-	o->src_ip = get32(ip + 12);
-	o->dst_ip = get32(ip + 16);
-	const uint8_t *t = ip + ihl;
-	size_t tl = tot - ihl;
 	size_t hl = (size_t)(t[12] >> 4) * 4;
 	if (hl < 20 || hl > tl)
 		return false;
-	o->csum_ok = tcp_sum(o->src_ip, o->dst_ip, t, tl) == 0xffff;
+	o->csum_ok = (o->v6 ? tcp_sum6(o->src_ip6, o->dst_ip6, t, tl) : tcp_sum(o->src_ip, o->dst_ip, t, tl)) == 0xffff;
 	o->src_port = get16(t);
 	o->dst_port = get16(t + 2);
 	o->seq = get32(t + 4);
@@ -203,6 +242,16 @@ bool tseg_recv(struct netfix *f, struct tseg *out)
 			}
 			continue;
 		}
+		if (f->cap_len >= 14 + 40 + 24 && get16(p + 12) == 0x86dd && p[14 + 6] == 58 && p[14 + 40] == 135 &&
+		    memcmp(p + 14 + 40 + 8, netfix6_raw_ip, 16) == 0) {
+			/* Neighbour solicitation for the raw port: advertise
+			 * it (solicited, override; RFC 4861 7.2.4). */
+			uint8_t r[128];
+			size_t n = netfix6_nd_frame(r, p + 6, netfix_raw_mac, netfix6_raw_ip, p + 14 + 8, 255, 136, 0x60,
+						    netfix6_raw_ip, netfix_raw_mac);
+			netfix_inject(f, r, n);
+			continue;
+		}
 		if (tseg_parse(f->cap, f->cap_len, out))
 			return true;
 	}
@@ -214,6 +263,17 @@ void tseg_seed_arp(struct netfix *f)
 	uint8_t r[60];
 	static const uint8_t zero[6];
 	size_t n = netfix_arp_frame(r, netfix_bcast, 1, netfix_raw_mac, NETFIX_RAW_IP, zero, NETFIX_STACK_IP);
+	netfix_inject(f, r, n);
+	netfix_drain(f);
+}
+
+void tseg_seed_nd(struct netfix *f)
+{
+	uint8_t r[128], sn[16], gm[6];
+	netfix6_snm(netfix6_stack_ip, sn);
+	netfix6_group_mac(sn, gm);
+	size_t n = netfix6_nd_frame(r, gm, netfix_raw_mac, netfix6_raw_ip, sn, 255, 135, 0, netfix6_stack_ip,
+				    netfix_raw_mac);
 	netfix_inject(f, r, n);
 	netfix_drain(f);
 }

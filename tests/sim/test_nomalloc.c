@@ -10,7 +10,8 @@
  * steered to two workers, with port unreachable under its rate limit,
  * over IPv4 and IPv6 (ICMPv6 errors sent and read);
  * GRO, and in the second pass of `make test-unit`
- * (USN_SIM_OFFLOADS=tso,lro) TSO and LRO. The TCP stacks have 65,536 TCBs
+ * (USN_SIM_OFFLOADS=tso,lro) TSO and LRO; the whole TCP run again over
+ * IPv6 (test_tcp_never_allocates_v6). The TCP stacks have 65,536 TCBs
  * a worker, the servers' default, so no table that grows with
  * connections can hide a lazy allocation. */
 #include <setjmp.h>
@@ -454,15 +455,16 @@ static void tcp_faults(struct simnet_host *h, double loss, double dup, double re
 }
 
 /* No cmocka call in here: it runs while allocations are counted. */
-static void tcp_counted_run(struct simnet *n, struct simnet_host *a, struct simnet_host *b, struct tapp *srv,
+static void tcp_counted_run(struct simnet *n, struct simnet_host *a, const struct usn_addr *b, struct tapp *srv,
 			    struct tapp *idle, const struct usn_csum_table *tab, struct tcp_run *r)
 {
 	struct usn_worker *wa = usn_stack_worker(a->stack, 0);
+	struct simnet_host *hb = &n->host[1];
 
 	/* 1. Bulk, both directions, through loss, duplication, reordering and
 	 * corruption: RTOs fire, out-of-order segments queue. */
 	tcp_faults(a, 0.03, 0.01, 0.03, 0.005);
-	tcp_faults(b, 0.03, 0.01, 0.03, 0.005);
+	tcp_faults(hb, 0.03, 0.01, 0.03, 0.005);
 	srv->kind = K_BULK;
 	srv->server_send = BULK_BYTES;
 	srv->n = 0;
@@ -471,7 +473,7 @@ static void tcp_counted_run(struct simnet *n, struct simnet_host *a, struct simn
 	bc->tab = tab;
 	bc->to_send = BULK_BYTES;
 	bc->close_when_done = true;
-	bc->c = usn_tcp_connect(wa, b->ip, PORT_DATA, &t_handlers, bc);
+	bc->c = usn_tcp_connect_addr(wa, b, PORT_DATA, &t_handlers, bc);
 	struct closed_arg d = {bc, 1, srv, 1};
 	r->bulk_ok = bc->c && simnet_run_until(n, t_all_closed, &d, 600000000ull);
 	r->bulk_srv = srv->conns[0];
@@ -480,7 +482,7 @@ static void tcp_counted_run(struct simnet *n, struct simnet_host *a, struct simn
 	 * backlog of 2 (SYN cookies), the server closing first (TIME-WAIT
 	 * fills past tcp_max_timewait and is recycled). */
 	tcp_faults(a, 0, 0, 0, 0);
-	tcp_faults(b, 0, 0, 0, 0);
+	tcp_faults(hb, 0, 0, 0, 0);
 	srv->kind = K_SHORT;
 	srv->server_send = SHORT_RESP;
 	static struct tconn cli[SHORT_PAR];
@@ -491,7 +493,7 @@ static void tcp_counted_run(struct simnet *n, struct simnet_host *a, struct simn
 		for (int i = 0; i < SHORT_PAR; i++) {
 			cli[i].kind = K_SHORT;
 			cli[i].to_send = SHORT_REQ;
-			cli[i].c = usn_tcp_connect(wa, b->ip, PORT_DATA, &t_handlers, &cli[i]);
+			cli[i].c = usn_tcp_connect_addr(wa, b, PORT_DATA, &t_handlers, &cli[i]);
 			if (!cli[i].c) {
 				r->short_connect_fail++;
 				cli[i].closed = 1;
@@ -514,7 +516,7 @@ static void tcp_counted_run(struct simnet *n, struct simnet_host *a, struct simn
 	usn_stack_stats(a->stack, &s0);
 	struct tconn *ic = &r->idle_cli;
 	ic->kind = K_IDLE;
-	ic->c = usn_tcp_connect(wa, b->ip, PORT_IDLE, &t_handlers, ic);
+	ic->c = usn_tcp_connect_addr(wa, b, PORT_IDLE, &t_handlers, ic);
 	if (ic->c)
 		usn_tcp_set_keepalive(ic->c, 500);
 	struct closed_arg id = {ic, 1, idle, 1};
@@ -527,16 +529,27 @@ static void tcp_counted_run(struct simnet *n, struct simnet_host *a, struct simn
 	/* 4. TIME-WAIT runs out: every TCB back. */
 	simnet_run_for(n, 70000000ull);
 	usn_stack_stats(a->stack, &r->sa);
-	usn_stack_stats(b->stack, &r->sb);
+	usn_stack_stats(hb->stack, &r->sb);
 	r->free_a = free_tcbs(a->stack);
-	r->free_b = free_tcbs(b->stack);
+	r->free_b = free_tcbs(hb->stack);
 	r->total_a = usn_stack_config(a->stack)->tcp_max_conns * usn_stack_workers(a->stack);
-	r->total_b = usn_stack_config(b->stack)->tcp_max_conns * usn_stack_workers(b->stack);
+	r->total_b = usn_stack_config(hb->stack)->tcp_max_conns * usn_stack_workers(hb->stack);
 }
 
+/* The host of the test's TCP run: its IPv6 address 2001:2::n. */
+static void nm_ip6(uint8_t n, uint8_t a[16])
+{
+	memset(a, 0, 16);
+	a[0] = 0x20;
+	a[1] = 0x01;
+	a[3] = 0x02;
+	a[15] = n;
+}
+
+/* state: NULL over IPv4; non-NULL over IPv6 (the _v6 case). */
 static void test_tcp_never_allocates(void **state)
 {
-	(void)state;
+	bool v6 = *state != NULL;
 	pattern_init();
 	struct usn_csum_table tab;
 	assert_int_equal(usn_csum_table_build(&tab, pattern, PAT_LEN), 0);
@@ -556,12 +569,25 @@ static void test_tcp_never_allocates(void **state)
 	cfg.tcp_cookie_secret[0] = 23;
 	/* ARP carries no checksum (see test_tcp_pair): resolved once. */
 	cfg.arp_timeout_ms = 24u * 3600 * 1000;
+	if (v6) {
+		cfg.ipv6 = true;
+		cfg.ipv6_no_dad = true;
+		cfg.n_ip6 = 1;
+		cfg.ip6[0].prefix_len = 64;
+		nm_ip6(1, cfg.ip6[0].addr);
+	}
 	struct simnet_host *a = simnet_add_host(&n, SIMNET_IP(0, 1), &cfg, NULL);
 	cfg.tcp_cookie_secret[1] = 0xb;
 	cfg.tcp_max_conns = max_conns(&n, 1);
+	nm_ip6(2, cfg.ip6[0].addr);
 	struct simnet_host *b = simnet_add_host(&n, SIMNET_IP(0, 2), &cfg, NULL);
 	assert_non_null(a);
 	assert_non_null(b);
+	struct usn_addr dst = usn_addr_ipv4(b->ip);
+	if (v6) {
+		dst.family = USN_AF_INET6;
+		nm_ip6(2, dst.u.v6);
+	}
 	/* Listening may allocate: before counting. */
 	static struct tapp srv, idle;
 	memset(&srv, 0, sizeof srv);
@@ -576,7 +602,7 @@ static void test_tcp_never_allocates(void **state)
 	memset(&r, 0, sizeof r);
 	n_allocs = 0;
 	counting = 1;
-	tcp_counted_run(&n, a, b, &srv, &idle, &tab, &r);
+	tcp_counted_run(&n, a, &dst, &srv, &idle, &tab, &r);
 	counting = 0;
 
 	if (getenv("NOMALLOC_DEBUG"))
@@ -623,6 +649,18 @@ static void test_tcp_never_allocates(void **state)
 	assert_true(r.sb.tcp_timewait_overflow > 0);
 	assert_true(r.sa.tcp_ooo_segs + r.sb.tcp_ooo_segs > 0);
 	assert_true(r.sb.tcp_passive_opens >= SHORT_ROUNDS * SHORT_PAR);
+	/* Over IPv6, every segment was IPv6's, none large (TSO, LRO and GRO
+	 * are IPv4's). */
+	assert_int_equal(r.sb.tcp6_rx_segs, v6 ? r.sb.tcp_rx_segs : 0);
+	assert_int_equal(r.sa.tcp6_rx_segs, v6 ? r.sa.tcp_rx_segs : 0);
+	if (v6) {
+		assert_int_equal(r.sa.tcp_tso_frames + r.sb.tcp_tso_frames + r.sa.gro_frames + r.sb.gro_frames, 0);
+		assert_int_equal(r.free_a, r.total_a);
+		assert_int_equal(r.free_b, r.total_b);
+		simnet_destroy(&n);
+		usn_csum_table_free(&tab);
+		return;
+	}
 	/* Large segments: GRO merged bursts; with USN_SIM_OFFLOADS=tso,lro
 	 * (make test-unit's second pass) the senders handed their ports large
 	 * segments and the ports coalesced. */
@@ -638,6 +676,8 @@ static void test_tcp_never_allocates(void **state)
 	simnet_destroy(&n);
 	usn_csum_table_free(&tab);
 }
+
+static const bool nm_v6_on = true;
 
 /* ---- TCP persist: a raw peer that advertises a zero window ---- */
 
@@ -1045,6 +1085,7 @@ int main(void)
 		cmocka_unit_test(test_workers_never_allocate),
 		cmocka_unit_test(test_ipv6_never_allocates),
 		cmocka_unit_test(test_tcp_never_allocates),
+		{"test_tcp_never_allocates_v6", test_tcp_never_allocates, NULL, NULL, (void *)&nm_v6_on},
 		cmocka_unit_test(test_tcp_persist_never_allocates),
 		cmocka_unit_test(test_udp_never_allocates),
 		cmocka_unit_test(test_udp6_never_allocates),

@@ -2,7 +2,9 @@
  * One client stack keeps `concurrent` HTTP/1.0-like exchanges open against
  * a server stack over a clean link (request, response, the server closes
  * first, so TIME-WAIT sits on the server) until `total` have run; no SYN
- * may be dropped and no segment retransmitted, whatever TIME-WAIT holds. */
+ * may be dropped and no segment retransmitted, whatever TIME-WAIT holds.
+ * Every case runs over IPv4 and again over IPv6 (its name ending in _v6:
+ * 2001:2::1 to 2001:2::2, Neighbour Discovery in ARP's place). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,7 +42,33 @@ struct churn {
 	int started, done, bad, connect_failed;
 	int srv_closed, srv_bad;
 	char responded; /* a server connection's user pointer once it answered */
+	bool v6;	/* the exchanges go over IPv6 */
 };
+
+/* The family a case runs over: its prestate. */
+static const bool fam_v4 = false, fam_v6 = true;
+#define FAM(st) (*(const bool *)*(st))
+/* A case twice: over IPv4 under its name, over IPv6 as name_v6. */
+#define BOTH_FAMILIES(f) {#f, f, NULL, NULL, (void *)&fam_v4}, {#f "_v6", f, NULL, NULL, (void *)&fam_v6}
+
+/* Host n's IPv6 address, 2001:2::n (RFC 5180's benchmarking prefix). */
+static void churn_ip6(uint8_t n, uint8_t a[16])
+{
+	memset(a, 0, 16);
+	a[0] = 0x20;
+	a[1] = 0x01;
+	a[3] = 0x02;
+	a[15] = n;
+}
+
+static void churn_ipv6_on(struct usn_stack_config *c, uint8_t n)
+{
+	c->ipv6 = true;
+	c->ipv6_no_dad = true;
+	c->n_ip6 = 1;
+	c->ip6[0].prefix_len = 64;
+	churn_ip6(n, c->ip6[0].addr);
+}
 
 /* ---- client: request, then close when the server has closed ---- */
 
@@ -125,7 +153,12 @@ static bool churn_step(void *arg)
 			continue;
 		memset(s, 0, sizeof *s);
 		s->ch = ch;
-		s->c = usn_tcp_connect(w, ch->srv->ip, PORT, &cli_h, s);
+		struct usn_addr dst = usn_addr_ipv4(ch->srv->ip);
+		if (ch->v6) {
+			dst.family = USN_AF_INET6;
+			churn_ip6(2, dst.u.v6);
+		}
+		s->c = usn_tcp_connect_addr(w, &dst, PORT, &cli_h, s);
 		if (!s->c) {
 			ch->connect_failed++;
 			return true; /* fails the test below */
@@ -147,12 +180,13 @@ static void stats_of(struct simnet_host *h, struct usn_stats *st)
 
 /* Runs the churn and checks every counter that a dropped SYN, a
  * retransmission or a reset would move. */
-static void churn(uint64_t seed, int concurrent, int total, const struct usn_stack_config *srv_cfg, bool ts,
+static void churn(bool v6, uint64_t seed, int concurrent, int total, const struct usn_stack_config *srv_cfg, bool ts,
 		  struct usn_stats *srv_out)
 {
 	struct churn *ch = calloc(1, sizeof *ch);
 	assert_non_null(ch);
 	the_churn = ch;
+	ch->v6 = v6;
 	ch->concurrent = concurrent;
 	ch->total = total;
 	simnet_init(&ch->net, seed);
@@ -168,6 +202,10 @@ static void churn(uint64_t seed, int concurrent, int total, const struct usn_sta
 		cc.arp_timeout_ms = sc.arp_timeout_ms = (uint32_t)strtoul(getenv("CHURN_ARP_TIMEOUT_MS"), NULL, 0);
 	sc.tcp_cookie_secret[0] = (uint32_t)seed;
 	sc.tcp_cookie_secret[1] = 0x5;
+	if (v6) {
+		churn_ipv6_on(&cc, 1);
+		churn_ipv6_on(&sc, 2);
+	}
 	/* 1000 responses leave in one burst: room for them on the wire, as a
 	 * NIC's rings plus the link's pacing would give (the sim's receive
 	 * store also holds what is still being serialised). */
@@ -264,6 +302,12 @@ static void churn(uint64_t seed, int concurrent, int total, const struct usn_sta
 	assert_int_equal(b.drop_arp_unresolved, 0);
 	assert_int_equal(a.arp_failed, 0);
 	assert_int_equal(b.arp_failed, 0);
+	assert_int_equal(a.drop_nd_queue_full + b.drop_nd_queue_full, 0);
+	assert_int_equal(a.drop_nd_unresolved + b.drop_nd_unresolved, 0);
+	assert_int_equal(a.nd_failed + b.nd_failed, 0);
+	/* every segment went over the case's family */
+	assert_int_equal(b.tcp6_rx_segs, v6 ? b.tcp_rx_segs : 0);
+	assert_int_equal(a.tcp6_rx_segs, v6 ? a.tcp_rx_segs : 0);
 	/* the server's side: every connection closed NORMAL after answering */
 	simnet_run_for(&ch->net, ((uint64_t)sc.tcp_timewait_ms + 1000u) * 1000u);
 	assert_int_equal(ch->srv_closed, total);
@@ -298,11 +342,10 @@ static void srv_defaults(struct usn_stack_config *c)
  * exchanges, 1000 at a time. */
 static void test_churn_defaults(void **st)
 {
-	(void)st;
 	struct usn_stack_config sc;
 	srv_defaults(&sc);
 	struct usn_stats b;
-	churn(1, 1000, 20000, &sc, true, &b);
+	churn(FAM(st), 1, 1000, 20000, &sc, true, &b);
 	assert_int_equal(b.tcp_timewait_overflow, 20001 - 1024);
 }
 
@@ -318,22 +361,20 @@ static void tw_big(struct usn_stack_config *c)
 
 static void test_churn_syn_on_time_wait(void **st)
 {
-	(void)st;
 	struct usn_stack_config sc;
 	tw_big(&sc);
 	struct usn_stats b;
-	churn(2, 1000, 20000, &sc, true, &b);
+	churn(FAM(st), 2, 1000, 20000, &sc, true, &b);
 	assert_int_equal(b.tcp_timewait_reused, 20001 - 16384);
 	assert_int_equal(b.tcp_timewait_overflow, 0);
 }
 
 static void test_churn_syn_on_time_wait_no_ts(void **st)
 {
-	(void)st;
 	struct usn_stack_config sc;
 	tw_big(&sc);
 	struct usn_stats b;
-	churn(3, 1000, 20000, &sc, false, &b);
+	churn(FAM(st), 3, 1000, 20000, &sc, false, &b);
 	assert_int_equal(b.tcp_timewait_reused, 20001 - 16384);
 }
 
@@ -341,12 +382,11 @@ static void test_churn_syn_on_time_wait_no_ts(void **st)
  * tcp_max_conns): a new SYN still finds a TCB, the oldest TIME-WAIT's. */
 static void test_churn_time_wait_fills_pool(void **st)
 {
-	(void)st;
 	struct usn_stack_config sc;
 	srv_defaults(&sc);
 	sc.tcp_max_conns = 2048;
 	sc.tcp_max_timewait = 2048;
-	churn(4, 1000, 20000, &sc, true, NULL);
+	churn(FAM(st), 4, 1000, 20000, &sc, true, NULL);
 }
 
 /* ARP entries that age during the run (a 5 ms lifetime, a dozen reachable
@@ -357,14 +397,19 @@ static void test_churn_time_wait_fills_pool(void **st)
  * their SYNs after 1 s (lib/net/arp.c, RFC 1122 2.3.2.1). */
 static void test_churn_arp_entries_age(void **st)
 {
-	(void)st;
 	struct usn_stack_config sc;
 	srv_defaults(&sc);
 	sc.arp_timeout_ms = 5;
 	struct usn_stats b;
-	churn(5, 1000, 20000, &sc, true, &b);
-	assert_true(b.arp_requests_tx >= 5); /* the probes did run */
-	assert_int_equal(b.arp_expired, 0);
+	churn(FAM(st), 5, 1000, 20000, &sc, true, &b);
+	if (FAM(st)) {
+		/* Neighbour Discovery keeps ARP's lifetimes (arp_timeout_ms). */
+		assert_true(b.nd_ns_tx >= 5);
+		assert_int_equal(b.nd_expired, 0);
+	} else {
+		assert_true(b.arp_requests_tx >= 5); /* the probes did run */
+		assert_int_equal(b.arp_expired, 0);
+	}
 }
 
 int main(void)
@@ -374,11 +419,11 @@ int main(void)
 	for (uint32_t i = 0; i < RESP_LEN; i++)
 		resp[i] = (uint8_t)i;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_churn_defaults),
-		cmocka_unit_test(test_churn_syn_on_time_wait),
-		cmocka_unit_test(test_churn_syn_on_time_wait_no_ts),
-		cmocka_unit_test(test_churn_time_wait_fills_pool),
-		cmocka_unit_test(test_churn_arp_entries_age),
+		BOTH_FAMILIES(test_churn_defaults),
+		BOTH_FAMILIES(test_churn_syn_on_time_wait),
+		BOTH_FAMILIES(test_churn_syn_on_time_wait_no_ts),
+		BOTH_FAMILIES(test_churn_time_wait_fills_pool),
+		BOTH_FAMILIES(test_churn_arp_entries_age),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

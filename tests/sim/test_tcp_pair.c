@@ -1,7 +1,8 @@
 /* Simulation test: two libusnet stacks over the simulated link, a source/
  * sink application in both directions with seeded faults (loss, duplicates,
  * reordering, corruption), every byte checked against a pattern; many short
- * connections; every TCB back in its pool at the end. */
+ * connections; every TCB back in its pool at the end. Every case runs over
+ * IPv4 and again over IPv6 (its name then ends in _v6). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -181,11 +182,29 @@ struct pair {
 	struct app srv;
 	struct app cli;
 	bool zcopy; /* both stacks took the pattern as a zero-copy region */
+	bool v6;    /* the connections go over IPv6 (2001:2::1 to 2001:2::2) */
 };
 
-static void pair_init(struct pair *p, uint64_t seed, uint16_t buf_size)
+/* The family a case runs over: its prestate (cmocka_unit_test_prestate). */
+static const bool fam_v4 = false, fam_v6 = true;
+#define FAM(st) (*(const bool *)*(st))
+/* A case twice: over IPv4 under its name, over IPv6 as name_v6. */
+#define BOTH_FAMILIES(f) {#f, f, NULL, NULL, (void *)&fam_v4}, {#f "_v6", f, NULL, NULL, (void *)&fam_v6}
+
+/* Host n's IPv6 address, 2001:2::n (RFC 5180's benchmarking prefix). */
+static void pair_ip6(uint8_t n, uint8_t a[16])
+{
+	memset(a, 0, 16);
+	a[0] = 0x20;
+	a[1] = 0x01;
+	a[3] = 0x02;
+	a[15] = n;
+}
+
+static void pair_init(struct pair *p, uint64_t seed, uint16_t buf_size, bool v6)
 {
 	memset(p, 0, sizeof *p);
+	p->v6 = v6;
 	simnet_init(&p->net, seed);
 	struct usn_stack_config cfg;
 	usn_stack_config_init(&cfg, 0, 15);
@@ -215,8 +234,17 @@ static void pair_init(struct pair *p, uint64_t seed, uint16_t buf_size)
 	/* Fixed keys (ISNs, timestamp offsets, ports): a seed replays exactly. */
 	cfg.tcp_cookie_secret[0] = (uint32_t)seed;
 	cfg.tcp_cookie_secret[1] = 0xa;
+	if (v6) {
+		/* IPv4 stays configured (ARP and all): the connections choose. */
+		cfg.ipv6 = true;
+		cfg.ipv6_no_dad = true;
+		cfg.n_ip6 = 1;
+		cfg.ip6[0].prefix_len = 64;
+		pair_ip6(1, cfg.ip6[0].addr);
+	}
 	p->a = simnet_add_host(&p->net, SIMNET_IP(0, 1), &cfg, &pc);
 	cfg.tcp_cookie_secret[1] = 0xb;
+	pair_ip6(2, cfg.ip6[0].addr);
 	p->b = simnet_add_host(&p->net, SIMNET_IP(0, 2), &cfg, &pc);
 	assert_non_null(p->a);
 	assert_non_null(p->b);
@@ -232,6 +260,17 @@ static void pair_init(struct pair *p, uint64_t seed, uint16_t buf_size)
 		assert_true(rb == 0 || rb == -EOPNOTSUPP);
 		p->zcopy = ra == 0 && rb == 0;
 	}
+}
+
+/* An active open from a to b's PORT over the pair's family. */
+static struct usn_tcp_conn *pair_connect(struct pair *p, struct app_conn *a)
+{
+	struct usn_addr dst = usn_addr_ipv4(p->b->ip);
+	if (p->v6) {
+		dst.family = USN_AF_INET6;
+		pair_ip6(2, dst.u.v6);
+	}
+	return usn_tcp_connect_addr(usn_stack_worker(p->a->stack, 0), &dst, PORT, &handlers, a);
 }
 
 static void set_faults(struct pair *p, double loss, double dup, double reorder, double corrupt)
@@ -298,7 +337,7 @@ static void stats_dump(const char *name, struct usn_stack *stack)
 	for (size_t i = 0; i < usn_stats_count(); i++) {
 		const char *n = usn_stats_name(i);
 		uint64_t v = usn_stats_value(&st, i);
-		if (v && (strstr(n, "tcp") || strstr(n, "drop") || strstr(n, "arp") || strstr(n, "full")))
+		if (v && (strstr(n, "tcp") || strstr(n, "drop") || strstr(n, "arp") || strstr(n, "full") || strstr(n, "nd_") || strstr(n, "tx") || strstr(n, "ip6")))
 			fprintf(stderr, " %s=%llu", n, (unsigned long long)v);
 	}
 	fprintf(stderr, "\n");
@@ -321,6 +360,19 @@ static void offload_checks(struct pair *p, uint64_t up, uint64_t down)
 	assert_true(pa.tx_max_ip <= usn_stack_config(p->a->stack)->mtu);
 	assert_true(pb.tx_max_ip <= usn_stack_config(p->b->stack)->mtu);
 	uint32_t off = simnet_env_offloads();
+	/* Every segment went over the pair's family. */
+	assert_true(sa.tcp_rx_segs > 0 && sb.tcp_rx_segs > 0);
+	assert_int_equal(sa.tcp6_rx_segs, p->v6 ? sa.tcp_rx_segs : 0);
+	assert_int_equal(sb.tcp6_rx_segs, p->v6 ? sb.tcp_rx_segs : 0);
+	if (p->v6) {
+		/* Over IPv6 the segments are cut, summed and received one by
+		 * one: no TSO, no port coalescing, no GRO (they are IPv4's). */
+		assert_int_equal(sa.tcp_tso_frames + sb.tcp_tso_frames, 0);
+		assert_int_equal(pa.tso_frames + pb.tso_frames, 0);
+		assert_true(!(off & USN_HAL_OFF_TX_TSO) || up < (256u << 10) || sa.tcp6_tso_skipped > 0);
+		assert_int_equal(sa.gro_frames + sb.gro_frames, 0);
+		return;
+	}
 	if (off & USN_HAL_OFF_TX_TSO) {
 		assert_true(up < (256u << 10) || sa.tcp_tso_frames > 0);
 		assert_true(down < (256u << 10) || sb.tcp_tso_frames > 0);
@@ -350,11 +402,11 @@ static void offload_checks(struct pair *p, uint64_t up, uint64_t down)
 		assert_true(sa.gro_frames + sb.gro_frames > 0);
 }
 
-static void bulk(uint64_t seed, uint64_t up, uint64_t down, double loss, double dup, double reorder, double corrupt,
-		 uint16_t buf_size)
+static void bulk(bool v6, uint64_t seed, uint64_t up, uint64_t down, double loss, double dup, double reorder,
+		 double corrupt, uint16_t buf_size)
 {
 	struct pair p;
-	pair_init(&p, seed, buf_size);
+	pair_init(&p, seed, buf_size, v6);
 	if (getenv("PAIR_PCAP_BULK"))
 		usn_sim_link_pcap_open(p.net.link, getenv("PAIR_PCAP_BULK"));
 	set_faults(&p, loss, dup, reorder, corrupt);
@@ -366,7 +418,7 @@ static void bulk(uint64_t seed, uint64_t up, uint64_t down, double loss, double 
 	a->to_send = up;
 	a->close_when_done = true;
 	a->use_writer = 1;
-	a->c = usn_tcp_connect(usn_stack_worker(p.a->stack, 0), p.b->ip, PORT, &handlers, a);
+	a->c = pair_connect(&p, a);
 	assert_non_null(a->c);
 	struct done_arg d = {a, 1, &p.srv, 1};
 	uint64_t t0 = simnet_now_us(&p.net);
@@ -418,38 +470,32 @@ static void bulk(uint64_t seed, uint64_t up, uint64_t down, double loss, double 
 
 static void test_bulk_clean(void **st)
 {
-	(void)st;
-	bulk(1, 4u << 20, 1u << 20, 0, 0, 0, 0, 0);
+	bulk(FAM(st), 1, 4u << 20, 1u << 20, 0, 0, 0, 0, 0);
 }
 
 static void test_bulk_faults(void **st)
 {
-	(void)st;
-	bulk(2, 2u << 20, 2u << 20, 0.02, 0.01, 0.02, 0.005, 0);
+	bulk(FAM(st), 2, 2u << 20, 2u << 20, 0.02, 0.01, 0.02, 0.005, 0);
 }
 
 static void test_bulk_heavy_loss(void **st)
 {
-	(void)st;
-	bulk(3, 512u << 10, 256u << 10, 0.10, 0.02, 0.05, 0.01, 0);
+	bulk(FAM(st), 3, 512u << 10, 256u << 10, 0.10, 0.02, 0.05, 0.01, 0);
 }
 
 static void test_bulk_small_bufs(void **st)
 {
-	(void)st;
-	bulk(4, 1u << 20, 1u << 20, 0.01, 0.01, 0.01, 0.002, 128);
+	bulk(FAM(st), 4, 1u << 20, 1u << 20, 0.01, 0.01, 0.01, 0.002, 128);
 }
 
 static void test_small_bufs_clean(void **st)
 {
-	(void)st;
-	bulk(6, 256u << 10, 256u << 10, 0, 0, 0, 0, 128);
+	bulk(FAM(st), 6, 256u << 10, 256u << 10, 0, 0, 0, 0, 128);
 }
 
 static void test_small_bufs_reorder(void **st)
 {
-	(void)st;
-	bulk(7, 256u << 10, 256u << 10, 0, 0, 0.05, 0, 128);
+	bulk(FAM(st), 7, 256u << 10, 256u << 10, 0, 0, 0.05, 0, 128);
 }
 
 /* 10% loss, 5% duplication, 5% reordering, 1% corruption, chained
@@ -457,8 +503,7 @@ static void test_small_bufs_reorder(void **st)
  * before the RTT fixes one stale echo held the RTO at the ceiling. */
 static void test_heavy_faults_small_bufs(void **st)
 {
-	(void)st;
-	bulk(31, 2u << 20, 2u << 20, 0.10, 0.05, 0.05, 0.01, 128);
+	bulk(FAM(st), 31, 2u << 20, 2u << 20, 0.10, 0.05, 0.05, 0.01, 128);
 }
 
 /* The receiver's ACKs late, as from the rig's saturated client: data goes
@@ -470,10 +515,9 @@ static void test_heavy_faults_small_bufs(void **st)
  * on from SND.MAX instead of sending the flight again in slow start. */
 static void test_late_acks_spurious_rto(void **st)
 {
-	(void)st;
 	const uint64_t down = 4u << 20;
 	struct pair p;
-	pair_init(&p, 41, 0);
+	pair_init(&p, 41, 0, FAM(st));
 	struct usn_sim_faults fd, fa;
 	memset(&fd, 0, sizeof fd);
 	fd.delay_us = 100;
@@ -487,7 +531,7 @@ static void test_late_acks_spurious_rto(void **st)
 	a->tag = TAG_CONN;
 	a->to_send = 1000;
 	a->close_when_done = true;
-	a->c = usn_tcp_connect(usn_stack_worker(p.a->stack, 0), p.b->ip, PORT, &handlers, a);
+	a->c = pair_connect(&p, a);
 	assert_non_null(a->c);
 	struct done_arg d = {a, 1, &p.srv, 1};
 	bool ok = false;
@@ -522,16 +566,18 @@ static void test_late_acks_spurious_rto(void **st)
 	pair_finish(&p);
 }
 
-static void short_conns_faults(uint64_t seed, int rounds, double loss, double dup, double reorder, double corrupt);
-static void short_conns(uint64_t seed, int rounds)
+static void short_conns_faults(bool v6, uint64_t seed, int rounds, double loss, double dup, double reorder,
+			       double corrupt);
+static void short_conns(bool v6, uint64_t seed, int rounds)
 {
-	short_conns_faults(seed, rounds, 0.01, 0.005, 0.01, 0.001);
+	short_conns_faults(v6, seed, rounds, 0.01, 0.005, 0.01, 0.001);
 }
 
-static void short_conns_faults(uint64_t seed, int rounds, double loss, double dup, double reorder, double corrupt)
+static void short_conns_faults(bool v6, uint64_t seed, int rounds, double loss, double dup, double reorder,
+			       double corrupt)
 {
 	struct pair p;
-	pair_init(&p, seed, 0);
+	pair_init(&p, seed, 0, v6);
 	if (getenv("PAIR_PCAP"))
 		usn_sim_link_pcap_open(p.net.link, getenv("PAIR_PCAP"));
 	set_faults(&p, loss, dup, reorder, corrupt);
@@ -547,7 +593,7 @@ static void short_conns_faults(uint64_t seed, int rounds, double loss, double du
 			struct app_conn *a = &p.cli.conns[i];
 			a->to_send = 100 + (uint64_t)i * 37;
 			a->close_when_done = true;
-			a->c = usn_tcp_connect(usn_stack_worker(p.a->stack, 0), p.b->ip, PORT, &handlers, a);
+			a->c = pair_connect(&p, a);
 			assert_non_null(a->c);
 			struct usn_tcp_info inf;
 			usn_tcp_info(a->c, &inf);
@@ -677,8 +723,7 @@ static void short_conns_faults(uint64_t seed, int rounds, double loss, double du
 
 static void test_many_short(void **st)
 {
-	(void)st;
-	short_conns(5, 8);
+	short_conns(FAM(st), 5, 8);
 }
 
 /* Short connections at the same rates: a FIN-WAIT-2 limit equal to the
@@ -689,8 +734,7 @@ static void test_many_short(void **st)
  * b's TIME-WAIT ran out while every ACK of the client's FIN was lost. */
 static void test_heavy_faults_short(void **st)
 {
-	(void)st;
-	short_conns_faults(31, 128, 0.10, 0.05, 0.05, 0.01);
+	short_conns_faults(FAM(st), 31, 128, 0.10, 0.05, 0.05, 0.01);
 }
 
 static uint64_t env_u64(const char *name, uint64_t def)
@@ -708,7 +752,6 @@ static uint64_t env_u64(const char *name, uint64_t def)
  * frame buffer size (128: chained frames). */
 static void test_big_env(void **st)
 {
-	(void)st;
 	uint64_t mib = env_u64("USN_TCP_BIG_MIB", 8);
 	uint64_t conns = env_u64("USN_TCP_BIG_CONNS", 1024);
 	uint64_t seed = env_u64("USN_TCP_BIG_SEED", 21);
@@ -717,8 +760,8 @@ static void test_big_env(void **st)
 	const char *fs = getenv("USN_TCP_BIG_FAULTS");
 	if (fs && *fs)
 		assert_int_equal(sscanf(fs, "%lf,%lf,%lf,%lf", &f[0], &f[1], &f[2], &f[3]), 4);
-	bulk(seed, mib << 20, mib << 20, f[0], f[1], f[2], f[3], buf);
-	short_conns_faults(seed + 1, (int)((conns + 31) / 32), f[0], f[1], f[2], f[3]);
+	bulk(FAM(st), seed, mib << 20, mib << 20, f[0], f[1], f[2], f[3], buf);
+	short_conns_faults(FAM(st), seed + 1, (int)((conns + 31) / 32), f[0], f[1], f[2], f[3]);
 }
 
 int main(void)
@@ -729,17 +772,17 @@ int main(void)
 	if (getenv("PAIR_ONLY"))
 		cmocka_set_test_filter(getenv("PAIR_ONLY"));
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bulk_clean),
-		cmocka_unit_test(test_bulk_faults),
-		cmocka_unit_test(test_bulk_heavy_loss),
-		cmocka_unit_test(test_small_bufs_clean),
-		cmocka_unit_test(test_small_bufs_reorder),
-		cmocka_unit_test(test_bulk_small_bufs),
-		cmocka_unit_test(test_many_short),
-		cmocka_unit_test(test_heavy_faults_small_bufs),
-		cmocka_unit_test(test_late_acks_spurious_rto),
-		cmocka_unit_test(test_heavy_faults_short),
-		cmocka_unit_test(test_big_env),
+		BOTH_FAMILIES(test_bulk_clean),
+		BOTH_FAMILIES(test_bulk_faults),
+		BOTH_FAMILIES(test_bulk_heavy_loss),
+		BOTH_FAMILIES(test_small_bufs_clean),
+		BOTH_FAMILIES(test_small_bufs_reorder),
+		BOTH_FAMILIES(test_bulk_small_bufs),
+		BOTH_FAMILIES(test_many_short),
+		BOTH_FAMILIES(test_heavy_faults_small_bufs),
+		BOTH_FAMILIES(test_late_acks_spurious_rto),
+		BOTH_FAMILIES(test_heavy_faults_short),
+		BOTH_FAMILIES(test_big_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -365,10 +365,59 @@ static void test_offloads(void **state)
 	fx_free(x);
 }
 
+/* SND.WND counts from SND.UNA: a segment that acknowledges new data
+ * brings the window the peer offers from that acknowledgment, even when
+ * its sequence number is below SND.WL1 (the peer's retransmission, sent
+ * after its pure ACK at its SND.MAX). Keeping the older window and moving
+ * SND.UNA slid the peer's right edge by what was acked: we sent past it. */
+static void test_acking_segment_brings_its_window(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(NULL);
+	fx_established(x);
+	uint32_t s1 = x->siss + 1;
+	/* the peer's ACK at its SND.MAX, 3000 bytes beyond what arrived:
+	 * window 4380 (three segments) from s1 */
+	SEND_WIN(x, TSEG_ACK, x->pnxt + 3000, s1, 4380);
+	struct tseg o;
+	while (tseg_recv(&x->nf, &o))
+		assert_int_equal(o.len, 0);
+	assert_int_equal(usn_tcp_send_ref(x->c, fx_payload, 10000, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	uint32_t end = s1;
+	while (tseg_recv(&x->nf, &o)) {
+		assert_int_equal(o.seq, end);
+		end += o.len;
+	}
+	assert_int_equal(end, s1 + 4380);
+	/* its retransmission of the first 1000 bytes acknowledges 2920 of
+	 * ours; its right edge has not moved (1460 left from that ACK) */
+	fx_send(x, TSEG_ACK, x->pnxt, s1 + 2920, 0, 1000, 1460);
+	tseg_advance(&x->nf, 0);
+	while (tseg_recv(&x->nf, &o))
+		assert_true((int32_t)(o.seq + o.len - (s1 + 4380)) <= 0);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.snd_una, s1 + 2920);
+	assert_int_equal(i.snd_wnd, 1460);
+	/* its next pure ACK at its SND.MAX opens the window again */
+	SEND_WIN(x, TSEG_ACK, x->pnxt + 3000, s1 + 2920, 4380);
+	tseg_advance(&x->nf, 0);
+	end = s1 + 4380;
+	while (tseg_recv(&x->nf, &o))
+		if (o.len) {
+			assert_int_equal(o.seq, end);
+			end += o.len;
+		}
+	assert_int_equal(end, s1 + 2920 + 4380);
+	fx_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recv_delayed_ack),
+		cmocka_unit_test(test_acking_segment_brings_its_window),
 		cmocka_unit_test(test_ack_every_second_segment),
 		cmocka_unit_test(test_ack_once_per_burst),
 		cmocka_unit_test(test_recv_hold_and_done),
