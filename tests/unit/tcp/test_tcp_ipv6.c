@@ -2,7 +2,8 @@
  * TCB as IPv4, the addresses kept beside the TCB. Passive and active open,
  * data both ways, RST for no connection, SYN cookies (their hash covers
  * the IPv6 addresses), TIME-WAIT reuse, RFC 5961 challenge ACKs, a wrong
- * checksum (the IPv6 pseudo-header), the MSS from the MTU (MTU - 60), and
+ * checksum (the IPv6 pseudo-header), the MSS from the MTU (MTU - 60),
+ * ICMPv6 packet too big and destination unreachable (RFC 8201, 4443), and
  * an IPv4 and an IPv6 connection on the same ports side by side. The peer
  * is the raw port of tests/common/tcpfx.h talking IPv6 (fx_new6). */
 #include <setjmp.h>
@@ -435,6 +436,107 @@ static void test_connect_on_rss_port(void **state)
 	fx_free(x);
 }
 
+/* An ICMPv6 error from a router on the path (built here, not by
+ * lib/wire): type, code, the word after the checksum (packet too big: the
+ * MTU), quoting the fixed header of a stack segment sport -> dport and 8
+ * bytes of its TCP header (ports, sequence number). */
+static size_t icmp6_err_frame(uint8_t *p, uint8_t type, uint8_t code, uint32_t rest, uint16_t sport, uint16_t dport,
+			      uint32_t seq)
+{
+	static const uint8_t router[16] = {0x20, 0x01, 0x00, 0x02, [15] = 0x09};
+	uint8_t q[48];
+	netfix6_ip(q, netfix6_stack_ip, netfix6_raw_ip, 6, 1460, 64);
+	q[40] = (uint8_t)(sport >> 8);
+	q[41] = (uint8_t)sport;
+	q[42] = (uint8_t)(dport >> 8);
+	q[43] = (uint8_t)dport;
+	q[44] = (uint8_t)(seq >> 24);
+	q[45] = (uint8_t)(seq >> 16);
+	q[46] = (uint8_t)(seq >> 8);
+	q[47] = (uint8_t)seq;
+	size_t n = netfix_eth(p, netfix_stack_mac, netfix_raw_mac, 0x86dd);
+	size_t m = netfix6_icmp_err(p + n + 40, type, code, rest, q, sizeof q, router, netfix6_stack_ip);
+	n += netfix6_ip(p + n, router, netfix6_stack_ip, 58, (uint16_t)m, 64);
+	return n + m;
+}
+
+/* RFC 8201 over the same engine: four segments in flight, a packet too
+ * big (MTU 1280) for the second lowers the MSS to 1220 and everything
+ * from SND.UNA goes again at once at that size; one quoting a sequence
+ * number outside the flight is ignored (RFC 5927), one below 1280 is
+ * read as 1280; the next connection to that host starts at 1220 (the
+ * IPv6 path MTU cache). */
+static void test_packet_too_big(void **state)
+{
+	(void)state;
+	uint8_t f[256];
+	struct fx *x = fx_new6(NULL);
+	fx_established(x);
+	assert_int_equal(usn_tcp_send_ref(x->c, fx_payload, 4 * 1440, NULL), 0);
+	tseg_advance(&x->nf, 0);
+	for (int k = 0; k < 4; k++)
+		assert_int_equal(RECV(x)->len, 1440);
+	EXPECT_NONE(x);
+	uint32_t s1 = x->siss + 1;
+	netfix_inject(&x->nf, f, icmp6_err_frame(f, 2, 0, 1280, SRV, x->pport, s1 + 4 * 1440));
+	assert_int_equal(st(x)->icmp_err_bad_seq, 1);
+	assert_int_equal(st(x)->tcp_pmtu_lowered, 0);
+	EXPECT_NONE(x);
+	netfix_inject(&x->nf, f, icmp6_err_frame(f, 2, 0, 1280, SRV, x->pport, s1 + 1440));
+	assert_int_equal(st(x)->icmp6_pkt_too_big_rx, 2);
+	assert_int_equal(st(x)->tcp_pmtu_lowered, 1);
+	for (uint32_t seq = s1; seq != s1 + 4 * 1440;) {
+		struct tseg *o = RECV(x);
+		assert_int_equal(o->seq, seq);
+		assert_int_equal(o->len, s1 + 4 * 1440 - seq < 1220 ? s1 + 4 * 1440 - seq : 1220);
+		assert_memory_equal(o->data, fx_payload + (seq - s1), o->len);
+		seq += o->len;
+	}
+	EXPECT_NONE(x);
+	struct usn_tcp_info i;
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.mss, 1220);
+	/* below IPv6's minimum: read as 1280, which lowers nothing more */
+	netfix_inject(&x->nf, f, icmp6_err_frame(f, 2, 0, 600, SRV, x->pport, s1));
+	assert_int_equal(st(x)->tcp_pmtu_ignored, 1);
+	EXPECT_NONE(x);
+	SEND(x, TSEG_ACK, x->pnxt, s1 + 4 * 1440);
+
+	/* a second connection from the same host starts at the cached size */
+	x->pport = PEER + 1;
+	x->connected = 0;
+	fx_established(x);
+	assert_int_equal(st(x)->tcp_pmtu_cached_opens, 1);
+	usn_tcp_info(x->c, &i);
+	assert_int_equal(i.mss, 1220);
+	fx_free(x);
+}
+
+/* A destination unreachable over IPv6 ends an active open: port
+ * unreachable (code 4) as refused, no route (code 0) as unreachable. */
+static void test_unreachable_in_syn_sent(void **state)
+{
+	(void)state;
+	static const struct {
+		uint8_t code;
+		enum usn_tcp_close_reason why;
+	} cases[] = {{4, USN_TCP_CLOSE_REFUSED}, {0, USN_TCP_CLOSE_UNREACHABLE}, {3, USN_TCP_CLOSE_UNREACHABLE}};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		uint8_t f[256];
+		struct fx *x = fx_new6(NULL);
+		struct tseg *syn;
+		fx_connect(x, &syn);
+		uint16_t sport = syn->src_port;
+		netfix_inject(&x->nf, f, icmp6_err_frame(f, 1, cases[k].code, 0, sport, 8080, x->siss));
+		assert_int_equal(x->closed, 1);
+		assert_int_equal(x->why, cases[k].why);
+		assert_int_equal(st(x)->tcp_icmp_hard, 1);
+		tseg_advance(&x->nf, 5000 * MS);
+		EXPECT_NONE(x);
+		fx_free(x);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,6 +552,8 @@ int main(void)
 		cmocka_unit_test(test_connect_addr_refused),
 		cmocka_unit_test(test_connect_port_lands_on_worker),
 		cmocka_unit_test(test_connect_on_rss_port),
+		cmocka_unit_test(test_packet_too_big),
+		cmocka_unit_test(test_unreachable_in_syn_sent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
