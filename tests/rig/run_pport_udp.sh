@@ -156,7 +156,7 @@ run_case() {
 	else
 		fail "$name refused" "$(tr '\n' ' ' <"$tmp/refused.out")"
 	fi
-	if grep -q 'and echo UDP' "$log" && wait_ip6; then
+	if grep -q 'echo TCP and UDP' "$log" && wait_ip6; then
 		pass "$name: IPv6 address answers ping"
 	else
 		fail "$name IPv6" "no UDP echo or no ping over IPv6: $(grep 'IPv6' "$log")"
