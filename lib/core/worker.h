@@ -101,6 +101,11 @@ struct usn_stack {
 	uint8_t mac[6];
 	uint16_t n_workers;
 	bool software_rss; /* more than one worker and the port has no RSS */
+	/* More than one worker, IPv6 on, and the port spreads frames by its
+	 * own RSS, which this stack reads as IPv4's only: every IPv6 flow is
+	 * worker 0's (usn_stack_flow_worker6), so the others hand it the IPv6
+	 * frames the port gives them. */
+	bool ipv6_to_worker0;
 	/* The stack's secret (cfg.tcp_cookie_secret, or the port's random
 	 * source at start) and, derived from it, software steering's key. */
 	uint64_t secret[2];
@@ -192,6 +197,7 @@ enum usn_msg_type {
 	USN_MSG_FRAME = 1, /* a steered frame: ptr is the usn_buf */
 	USN_MSG_ARP,       /* an ARP entry learned: ip, mac */
 	USN_MSG_ND,        /* a neighbour (IPv6) learned: ip6, mac */
+	USN_MSG_ND_ADV,    /* a solicited advertisement another worker may be waiting for: ip6, mac */
 };
 struct usn_msg {
 	uint8_t type;

@@ -438,6 +438,12 @@ static void usn_nd_learn_wire(struct usn_worker *w, const uint8_t ip[16], const 
 			(void)usn_worker_post(w, i, &m);
 }
 
+void usn_nd_adv_msg(struct usn_worker *w, const uint8_t ip[16], const uint8_t mac[6])
+{
+	if (w->nd && usn_nd_pending_find(w->nd, ip))
+		usn_nd_learn_wire(w, ip, mac);
+}
+
 void usn_nd_learn_msg(struct usn_worker *w, const uint8_t ip[16], const uint8_t mac[6])
 {
 	if (!w->nd)
@@ -591,8 +597,19 @@ static void usn_nd_na_input(struct usn_worker *w, struct usn_buf *frame, const s
 	/* RFC 4861 7.2.5: only for a neighbour we cache or are resolving. */
 	struct usn_nd_entry *e = usn_nd_find(c, r->target);
 	if (!e) {
-		if (r->has_lla && usn_nd_pending_find(c, r->target))
+		if (r->has_lla && usn_nd_pending_find(c, r->target)) {
 			usn_nd_learn_wire(w, r->target, r->lla);
+		} else if (r->has_lla && (r->flags & USN_ND_NA_SOLICITED)) {
+			/* The answer to a solicitation another worker sent: a
+			 * port with RSS may hand it to any worker. Each learns
+			 * it only if it is resolving the target. */
+			struct usn_msg m = {.type = USN_MSG_ND_ADV};
+			memcpy(m.mac, r->lla, 6);
+			memcpy(m.ip6, r->target, 16);
+			for (uint16_t i = 0; i < s->n_workers; i++)
+				if (i != w->id)
+					(void)usn_worker_post(w, i, &m);
+		}
 		goto drop;
 	}
 	bool changed = r->has_lla && memcmp(r->lla, e->mac, 6) != 0;

@@ -188,6 +188,9 @@ void usn_nd_destroy(struct usn_worker *w, struct usn_nd_cache *nd);
 void usn_nd_start(struct usn_worker *w);
 /* A neighbour another worker learned (its USN_MSG_ND message). */
 void usn_nd_learn_msg(struct usn_worker *w, const uint8_t ip[16], const uint8_t mac[6]);
+/* A solicited advertisement that reached another worker (its USN_MSG_ND_ADV
+ * message): learned here only if this worker is resolving ip. */
+void usn_nd_adv_msg(struct usn_worker *w, const uint8_t ip[16], const uint8_t mac[6]);
 
 /* ARP's per-worker state, made and freed by the stack layer. */
 struct usn_arp_cache *usn_arp_create(struct usn_worker *w);

@@ -439,6 +439,7 @@ struct usn_stack *usn_stack_create(struct usn_hal *hal, const struct usn_stack_c
 	s->n_workers = s->cfg.n_workers;
 	s->software_rss = s->n_workers > 1 && !(hal->offloads & USN_HAL_OFF_RSS);
 	usn_stack_ipv6_init(s);
+	s->ipv6_to_worker0 = s->n_workers > 1 && (hal->offloads & USN_HAL_OFF_RSS) && s->n_ip6;
 	if (usn_stack_keys(s) != 0 || usn_stack_ipv6_join(s) != 0)
 		goto fail_free_stack;
 	s->workers = calloc(s->n_workers, sizeof(*s->workers));

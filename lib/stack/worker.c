@@ -123,6 +123,10 @@ static unsigned usn_worker_drain_inbox(struct usn_worker *w)
 				usn_worker_input_steered(w, frames, &n);
 				usn_nd_learn_msg(w, m.ip6, m.mac);
 				break;
+			case USN_MSG_ND_ADV:
+				usn_worker_input_steered(w, frames, &n);
+				usn_nd_adv_msg(w, m.ip6, m.mac);
+				break;
 			}
 		}
 		usn_worker_input_steered(w, frames, &n);
@@ -257,6 +261,16 @@ static uint16_t usn_worker_steer_target(const struct usn_worker *w, struct usn_b
 	return usn_stack_flow_worker(w->stack, ip.src, sport, ip.dst, dport);
 }
 
+/* On a port with RSS and more than one worker: worker 0 for an IPv6 frame
+ * (ipv6_to_worker0), this worker for the rest. */
+static uint16_t usn_worker_ipv6_home(const struct usn_worker *w, struct usn_buf *b)
+{
+	struct usn_eth_repr eth;
+	if (usn_eth_parse(usn_cursor_of_frame(b), &eth) == USN_WIRE_OK && eth.ethertype == USN_ETHERTYPE_IPV6)
+		return 0;
+	return w->id;
+}
+
 unsigned usn_worker_poll(struct usn_worker *w)
 {
 	struct usn_buf *rx[USN_RX_BURST];
@@ -275,15 +289,16 @@ unsigned usn_worker_poll(struct usn_worker *w)
 		w->stats.rx_frames += n;
 	}
 	bool steer = w->stack->software_rss && w->id == 0;
+	bool v6_home = w->stack->ipv6_to_worker0 && w->id != 0;
 	uint16_t mine = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		struct usn_buf *b = rx[i];
 		if (i + 1 < n)
 			__builtin_prefetch(rx[i + 1]->data);
 		w->stats.rx_bytes += b->frame_len;
-		if (steer) {
-			uint16_t dst = usn_worker_steer_target(w, b);
-			if (dst != 0) {
+		if (steer || v6_home) {
+			uint16_t dst = steer ? usn_worker_steer_target(w, b) : usn_worker_ipv6_home(w, b);
+			if (dst != w->id) {
 				struct usn_msg m = {.type = USN_MSG_FRAME, .ptr = b};
 				if (usn_worker_post(w, dst, &m)) {
 					w->stats.steer_tx++;
