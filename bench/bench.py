@@ -20,6 +20,9 @@ ceiling on the same path. Every row has frames per request (the veth's
 packet counters, a TSO segment counting once) and CPU per request. With
 --sweep: workers, MTU, and concurrent connections (1,000 / 8,000 / 16,000,
 within the open-file limit, which the bench raises where it may and reports).
+With --ipv6, the same page mix over IPv6 (2001:2::/64, RFC 5180): wrk and
+curl to http://[2001:2::2]/, every server listening there too (bsd_ws and
+minimal_ws beside their IPv4 address, nginx and lighttpd on it alone).
 
 Never a stale binary: a project server whose binary is missing or older
 than its sources (`make -q` says it needs remaking, e.g. because the build
@@ -65,6 +68,11 @@ import cpuwin  # noqa: E402 (bench/cpuwin.py, beside this file)
 SRV_IP = "198.18.0.1"
 CLI_IP = "198.18.0.2"
 PREFIX = 24
+# --ipv6: from RFC 5180's benchmarking prefix, the server ::2 as in
+# tests/rig/run_ipv6_http.sh.
+SRV_IP6 = "2001:2::2"
+CLI_IP6 = "2001:2::1"
+PREFIX6 = 64
 PORT = 80
 # minimal_ws on the packet port: the longest an idle worker waits on its socket.
 PKT_IDLE_WAIT_US = 1000
@@ -259,7 +267,7 @@ class Rig:
     seq = 0
 
     def __init__(self, procs, mtu=1500, queues=1, offloads="on", kernel_ip=True,
-                 rps=False, srv_cores=(0,), cli_cores=(1,)):
+                 rps=False, srv_cores=(0,), cli_cores=(1,), ipv6=False):
         Rig.seq += 1
         tag = "%s%d%s" % (NS_PREFIX, os.getpid(), "" if Rig.seq == 1 else "x%d" % Rig.seq)
         self.procs = procs
@@ -268,6 +276,7 @@ class Rig:
         self.if_c, self.if_s = "ub%dc" % os.getpid(), "ub%ds" % os.getpid()
         self.mtu, self.queues, self.offloads, self.kernel_ip = mtu, queues, offloads, kernel_ip
         self.rps, self.srv_cores, self.cli_cores = rps, srv_cores, cli_cores
+        self.ipv6 = ipv6
         self.made = []
         self.features = {}
 
@@ -285,6 +294,15 @@ class Rig:
 
     def ns(self, which):
         return self.ns_c if which == "c" else self.ns_s
+
+    def url_host(self):
+        """The server as a URL's host: wrk's and curl's target."""
+        return "[%s]" % SRV_IP6 if self.ipv6 else SRV_IP
+
+    def kernel_ipv6(self, which):
+        """Whether this end's kernel speaks IPv6 on the veth: with --ipv6 the
+        client's, and the server's when a Linux server owns it."""
+        return self.ipv6 and (which == "c" or self.kernel_ip)
 
     def exec_argv(self, which, argv, cores=None):
         pre = ["taskset", "-c", ",".join(map(str, cores))] if cores else []
@@ -304,6 +322,13 @@ class Rig:
         for w, ifn in (("c", self.if_c), ("s", self.if_s)):
             self.sh(w, ["ip", "link", "set", "lo", "up"])
             self.sh(w, ["ip", "link", "set", ifn, "mtu", str(self.mtu)])
+            if self.kernel_ipv6(w):
+                # IPv6 with the fewest frames of the kernel's own: addresses
+                # usable at once (no DAD), no router solicitations. Its MLD
+                # reports at link-up remain, a few frames in the counts.
+                self.sh(w, ["sysctl", "-q", "-w", "net.ipv6.conf.%s.accept_dad=0" % ifn,
+                            "net.ipv6.conf.%s.router_solicitations=0" % ifn])
+                continue
             # IPv4 only: no router solicitations, DAD or MLD reports of the
             # kernel's on the veth, in the frame counts or at a userspace port.
             self.sh(w, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
@@ -311,6 +336,9 @@ class Rig:
         self.sh("c", ["ip", "addr", "add", "%s/%d" % (CLI_IP, PREFIX), "dev", self.if_c])
         if self.kernel_ip:
             self.sh("s", ["ip", "addr", "add", "%s/%d" % (SRV_IP, PREFIX), "dev", self.if_s])
+        for w, ifn, a in (("c", self.if_c, CLI_IP6), ("s", self.if_s, SRV_IP6)):
+            if self.kernel_ipv6(w):
+                self.sh(w, ["ip", "addr", "add", "%s/%d" % (a, PREFIX6), "dev", ifn, "nodad"])
         # Per-namespace sysctls: a flood of 1,000 to 16,000 connects must not
         # be capped by the kernel's listen queue limits (each server asks for
         # its own backlog; somaxconn only caps it), and the client reuses its
@@ -476,7 +504,7 @@ def dpdk_prefix():
     return "%s%d" % (NS_PREFIX, os.getpid())
 
 
-def nginx_conf(tmp, www, workers, conns):
+def nginx_conf(tmp, www, workers, conns, listen=SRV_IP):
     # Descriptors and connection slots for the run's connections (one
     # worker holds them all), within this process' limit, which nginx
     # inherits; the listen backlog takes a whole flood of connects.
@@ -511,12 +539,12 @@ http {
         location / { }
     }
 }
-""" % (workers, nofile, tmp, tmp, slots, tmp, tmp, tmp, tmp, tmp, SRV_IP, PORT, backlog,
+""" % (workers, nofile, tmp, tmp, slots, tmp, tmp, tmp, tmp, tmp, listen, PORT, backlog,
        " reuseport" if workers > 1 else "", www))
     return conf
 
 
-def lighttpd_conf(tmp, www, workers, conns):
+def lighttpd_conf(tmp, www, workers, conns, bind=SRV_IP):
     nofile = nofile_limit()
     conf = os.path.join(tmp, "lighttpd.conf")
     with open(conf, "w") as f:
@@ -534,7 +562,7 @@ server.network-backend = "sendfile"
 server.event-handler = "linux-sysepoll"
 server.max-worker = %d
 mimetype.assign = (".html" => "text/html")
-""" % (www, SRV_IP, PORT, tmp, nofile, min(max(16384, conns + FD_MARGIN), nofile // 2), max(8192, conns),
+""" % (www, bind, PORT, tmp, nofile, min(max(16384, conns + FD_MARGIN), nofile // 2), max(8192, conns),
        workers if workers > 1 else 0))
     return conf
 
@@ -556,20 +584,30 @@ class Server:
     def argv(self):
         cores = self.rig.srv_cores
         cpus = ",".join(map(str, cores))
+        v6 = self.rig.ipv6
         if self.name == "nginx":
-            conf = nginx_conf(self.tmp, self.www, self.workers, self.conns)
+            # Over IPv6 nginx listens there alone ("listen [addr]:80"; ipv6only
+            # is its default), as lighttpd does: one socket as before.
+            conf = nginx_conf(self.tmp, self.www, self.workers, self.conns, self.rig.url_host())
             return [self.binary, "-p", self.tmp, "-e", os.path.join(self.tmp, "error.log"), "-c", conf]
         if self.name == "lighttpd":
-            return [self.binary, "-D", "-f", lighttpd_conf(self.tmp, self.www, self.workers, self.conns)]
+            return [self.binary, "-D", "-f", lighttpd_conf(self.tmp, self.www, self.workers, self.conns,
+                                                           self.rig.url_host())]
         if self.name == "bsd_ws":
-            return [self.binary, "--root", self.www, "--addr", SRV_IP, "--port", str(PORT),
-                    "--workers", str(self.workers), "--cpus", cpus]
+            # Over IPv6 beside IPv4: a second socket per worker, IPv6-only.
+            return [self.binary, "--root", self.www, "--addr", SRV_IP] + (["--addr", SRV_IP6] if v6 else []) + [
+                "--port", str(PORT), "--workers", str(self.workers), "--cpus", cpus]
         if self.name == "minimal_ws":
             q = self.workers
             # The TCB pool, given explicitly so that the figures do not
             # depend on the program's default.
             app = ["--root", self.www, "--ip", "%s/%d" % (SRV_IP, PREFIX), "--port", str(PORT),
                    "--workers", str(self.workers)] + (["--max-conns", str(self.max_conns)] if self.max_conns else [])
+            if v6:
+                # The stack's IPv6 address beside its IPv4 one; it serves
+                # both (its duplicate address detection takes a second,
+                # within start()'s wait).
+                app += ["--ip", "%s/%d" % (SRV_IP6, PREFIX6)]
             if self.mtu != 1500:
                 app += ["--mtu", str(self.mtu)]
             if self.vdev == "packet":
@@ -613,14 +651,14 @@ class Server:
                 raise ServerError("%s exited with %d before serving: %s" % (
                     self.name, self.proc.returncode, self.log_tail()))
             r = self.rig.sh("c", ["curl", "-s", "-o", "/dev/null", "--max-time", "1",
-                                  "-w", "%{http_code}", "http://%s:%d/" % (SRV_IP, PORT)],
+                                  "-w", "%{http_code}", "http://%s:%d/" % (self.rig.url_host(), PORT)],
                             check=False, timeout=10)
             if r.stdout.strip() not in ("", "000"):
                 self.track()
                 return
             time.sleep(0.25)
         raise ServerError("%s not answering on %s:%d after %.0f s: %s" % (
-            self.name, SRV_IP, PORT, ready_timeout, self.log_tail()))
+            self.name, self.rig.url_host(), PORT, ready_timeout, self.log_tail()))
 
     def verify(self, pages, www):
         """Fetch a few pages and compare them byte for byte with the corpus."""
@@ -631,7 +669,8 @@ class Server:
             if os.path.exists(out):
                 os.unlink(out)
             r = self.rig.sh("c", ["curl", "-sS", "--max-time", "10", "-H", "Connection: close",
-                                  "-o", out, "-w", "%{http_code}", "http://%s:%d%s" % (SRV_IP, PORT, path)],
+                                  "-o", out, "-w", "%{http_code}", "http://%s:%d%s" % (self.rig.url_host(), PORT,
+                                                                                       path)],
                             check=False, timeout=20)
             if r.stdout.strip() != "200":
                 raise ServerError("%s: GET %s gave %s %s" % (self.name, path, r.stdout.strip(),
@@ -738,7 +777,7 @@ def run_wrk(rig, server, args, pages_txt, seed, progress, detail, mem_before, co
     # those within the benchmark's timeout (args.timeout).
     wrk_argv = ["wrk", "-t", str(len(rig.cli_cores)), "-c", str(conns),
                 "-d", "%ds" % args.duration, "--timeout", "%ds" % (args.duration + 5),
-                "-s", os.path.join(HERE, "wrk_random.lua"), "http://%s:%d/" % (SRV_IP, PORT),
+                "-s", os.path.join(HERE, "wrk_random.lua"), "http://%s:%d/" % (rig.url_host(), PORT),
                 "--", pages_txt, str(seed)]
     env = dict(os.environ, WRK_DONE_MARK=mark, WRK_GOOD_TIMEOUT_US=str(int(args.timeout * 1e6)))
     sampler = cpuwin.Sampler(set(cores) | set(rig.cli_cores), interval=0.05,
@@ -930,7 +969,7 @@ def measure_point(pt, args, ctx, procs, progress):
             with Rig(procs, mtu=pt["mtu"], queues=pt["workers"],
                      offloads=offloads, kernel_ip=not userspace,
                      rps=args.rps, srv_cores=ctx["srv_cores"][:pt["workers"]],
-                     cli_cores=ctx["cli_cores_for"][pt["workers"]]) as rig:
+                     cli_cores=ctx["cli_cores_for"][pt["workers"]], ipv6=getattr(args, "ipv6", False)) as rig:
                 res["veth_features"] = rig.features
                 srv = Server(pt["server"], binary, rig, procs, ctx["www"], pt["workers"], pt["mtu"],
                              tmp, vdev, conns=conns, max_conns=getattr(args, "max_conns", None))
@@ -1325,9 +1364,11 @@ def markdown(doc, rows):
         "Benchmark of %s, commit %s, on %s (%d cores, kernel %s)." % (
             doc["date"], commit_text(doc), m["cpu_model"], m["cores"], m["kernel"]),
         "Command: `%s`: %d s per point, %d run(s) per point (figures: median, (min..max) for req/s), "
-        "%d connections, one request per connection, wrk on core(s) %s, server on core(s) %s." % (
+        "%d connections, one request per connection, wrk on core(s) %s, server on core(s) %s%s." % (
             doc["command"], doc["flags"]["duration_s"], doc["flags"]["runs"], doc["flags"]["connections"],
-            doc["flags"]["cli_cores"], doc["flags"]["srv_cores"]),
+            doc["flags"]["cli_cores"], doc["flags"]["srv_cores"],
+            ", over IPv6 (http://[%s]/)" % doc["flags"]["addresses"]["server6"]
+            if doc["flags"].get("ipv6") else ""),
         "",
         "| " + " | ".join(hdr) + " |",
         "|" + "|".join("---" for _ in hdr) + "|",
@@ -1731,6 +1772,9 @@ def parse_args(argv):
     ap.add_argument("--max-workers", type=int, default=int(env_default("BENCH_MAX_WORKERS", "0")),
                     help="largest worker count swept (default cores - 1); wrk gets the cores above it")
     ap.add_argument("--smoke", action="store_true", help="CI smoke: 2 s per point, 1 run, 1 s blasts")
+    ap.add_argument("--ipv6", action="store_true", default=env_default("BENCH_IPV6", "0") == "1",
+                    help="wrk and curl over IPv6, to http://[%s]/ (every server listens there too; the link "
+                         "blasts stay IPv4 frames) (BENCH_IPV6=1)" % SRV_IP6)
     ap.add_argument("--blast", default=os.path.join(ROOT, "build", "rel", "bench", "blast"))
     ap.add_argument("--blast-seconds", type=float, default=float(env_default("BENCH_BLAST_SECONDS", "3")))
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build", "rel"))
@@ -1892,8 +1936,9 @@ def main(argv):
         ctx = {"www": os.path.join(args.corpus, "www"), "pages": pages, "pages_txt": pages_txt,
                "srv_cores": srv_cores, "cli_cores_for": cli_for}
         est = len(pts) * (args.runs * (args.duration + 2) + 4) + len(frames) * (args.blast_seconds + 2)
-        print("bench: %d points x %d run(s) x %d s, %d link blasts; about %s" % (
-            len(pts), args.runs, args.duration, len(frames),
+        print("bench: %d points x %d run(s) x %d s%s, %d link blasts; about %s" % (
+            len(pts), args.runs, args.duration, " over IPv6 (http://[%s]/)" % SRV_IP6 if args.ipv6 else "",
+            len(frames),
             "%.0f s" % est if est < 120 else "%.0f min" % (est / 60.0)))
         progress = Progress(len(pts) + len(frames) + (len(args.ports) if args.profile else 0))
         try:
@@ -1975,7 +2020,9 @@ def main(argv):
                   "servers": args.servers, "offloads": args.offloads, "rps": args.rps,
                   "seed": args.seed, "srv_cores": ",".join(map(str, srv_cores[:1])),
                   "cli_cores": ",".join(map(str, cli_for[1])), "blast_seconds": args.blast_seconds,
-                  "addresses": {"server": SRV_IP, "client": CLI_IP, "prefix": PREFIX}},
+                  "ipv6": args.ipv6,
+                  "addresses": {"server": SRV_IP, "client": CLI_IP, "prefix": PREFIX,
+                                "server6": SRV_IP6, "client6": CLI_IP6, "prefix6": PREFIX6}},
         "corpus": manifest,
         "default_offloads": default_offloads,
         "link": link,
@@ -1987,7 +2034,7 @@ def main(argv):
         "rig_errors": rig_errors,
         "elapsed_s": round(time.time() - t_start, 1),
     }
-    stamp = now.strftime("%Y%m%d-%H%M%S")
+    stamp = now.strftime("%Y%m%d-%H%M%S") + ("-ipv6" if args.ipv6 else "")
     outdir = os.path.join(args.results, stamp)
     os.makedirs(outdir, exist_ok=True)
     rows = table_rows(results, link)

@@ -1,6 +1,7 @@
 /* bsd_ws: minimal_ws's twin on the Linux stack, the baseline bench/ compares
  * against (Rusty's "Minimal WS" on BSD sockets): pinned workers, one
- * SO_REUSEPORT listening socket and one epoll each, preloaded pages. */
+ * SO_REUSEPORT listening socket per address family and one epoll each,
+ * preloaded pages. */
 #define _GNU_SOURCE
 
 #include <arpa/inet.h>
@@ -34,9 +35,13 @@
 #define ACCEPT_BATCH 64	     /* accepts per listener wake-up, then serve the rest */
 #define DRAIN_MAX (1u << 20) /* bytes discarded after a response before giving up */
 
+/* One listening address per family: --addr given once or twice. */
+#define MAX_ADDRS 2
+
 struct opts {
 	const char *root;
-	const char *addr;
+	const char *addr[MAX_ADDRS]; /* as given, one per family */
+	unsigned n_addr;
 	uint16_t port;
 	unsigned workers;
 	int cpus[CPU_SETSIZE];
@@ -69,7 +74,8 @@ struct conn {
 struct worker {
 	unsigned id;
 	int cpu;
-	int lfd, ep, evfd;
+	int lfd[MAX_ADDRS]; /* one per --addr, in its order */
+	int ep, evfd;
 	pthread_t th;
 	const struct http_store *store;
 	const struct opts *o;
@@ -252,10 +258,10 @@ close:
 	conn_close(w, c);
 }
 
-static void accept_some(struct worker *w, uint64_t now)
+static void accept_some(struct worker *w, int lfd, uint64_t now)
 {
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -327,8 +333,8 @@ static void *worker_main(void *arg)
 		uint64_t now = now_ms();
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
-			if (p == &w->lfd) {
-				accept_some(w, now);
+			if (p == &w->lfd[0] || p == &w->lfd[1]) {
+				accept_some(w, *(int *)p, now);
 			} else if (p == &w->evfd) {
 				stop = true;
 			} else {
@@ -354,14 +360,38 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int listen_socket(const struct opts *o, char *msg, size_t len)
+/* A listening socket on addr (either family). An IPv6 one is IPV6_V6ONLY:
+ * each family has a socket of its own rather than one dual-stack socket,
+ * because a dual-stack socket takes IPv4 only when bound to "::" (and
+ * then as v4-mapped addresses on every interface), so it cannot listen on
+ * one IPv4 and one IPv6 address; the IPv4 socket stays what it was
+ * without --addr for IPv6, and net.ipv6.bindv6only decides nothing. */
+static int listen_socket(const char *addr, uint16_t port, char *msg, size_t len)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(o->port)};
-	if (inet_pton(AF_INET, o->addr, &sa.sin_addr) != 1) {
-		snprintf(msg, len, "bad --addr %s (an IPv4 address)", o->addr);
-		return -1;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	memset(&ss, 0, sizeof(ss));
+	bool v6 = cli_is_ip6(addr);
+	if (v6) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, addr, &a6->sin6_addr) != 1) {
+			snprintf(msg, len, "bad --addr %s (an IPv4 or IPv6 address)", addr);
+			return -1;
+		}
+		sl = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		if (inet_pton(AF_INET, addr, &a4->sin_addr) != 1) {
+			snprintf(msg, len, "bad --addr %s (an IPv4 or IPv6 address)", addr);
+			return -1;
+		}
+		sl = sizeof(*a4);
 	}
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(msg, len, "socket: %s", strerror(errno));
 		return -1;
@@ -372,9 +402,11 @@ static int listen_socket(const struct opts *o, char *msg, size_t len)
 	 * back by Nagle. */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 4096) != 0) {
-		snprintf(msg, len, "cannot listen on %s:%u: %s", o->addr, o->port, strerror(errno));
+	if ((v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 4096) != 0) {
+		snprintf(msg, len, v6 ? "cannot listen on [%s]:%u: %s" : "cannot listen on %s:%u: %s", addr,
+			 port, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -383,9 +415,11 @@ static int listen_socket(const struct opts *o, char *msg, size_t len)
 
 /* One line per flag; apps/bsd_ws/README.md carries the same table. */
 static const char usage[] =
-    "usage: bsd_ws --root DIR --addr ADDR [options]\n"
+    "usage: bsd_ws --root DIR --addr ADDR [--addr ADDR6] [options]\n"
     "  --root DIR           directory of pages, all preloaded at start (required)\n"
-    "  --addr ADDR          IPv4 address to listen on (required)\n"
+    "  --addr ADDR          address to listen on, IPv4 or IPv6 (required); given twice, one of each\n"
+    "                       family (e.g. --addr 198.18.0.1 --addr 2001:2::1): each worker then has an\n"
+    "                       IPv4 socket and an IPv6-only one\n"
     "  --port N             TCP port to serve (default 80)\n"
     "  --workers N          threads, each with its own SO_REUSEPORT socket and epoll, 1..256 (default 1)\n"
     "  --cpus LIST          CPUs the workers are pinned to in turn, e.g. 0,2-3 (default: those we may run on)\n"
@@ -454,9 +488,16 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'r':
 			o->root = optarg;
 			break;
-		case 'a':
-			o->addr = optarg;
+		case 'a': {
+			/* One address per family; a third is always a repeat. */
+			const char *fam = cli_is_ip6(optarg) ? "IPv6" : "IPv4";
+			for (unsigned k = 0; k < o->n_addr; k++)
+				if (cli_is_ip6(o->addr[k]) == cli_is_ip6(optarg))
+					cli_fail(prog, "--addr %s: an %s address was already given (one per family)",
+						 optarg, fam);
+			o->addr[o->n_addr++] = optarg;
 			break;
+		}
 		case 'p':
 			if (!cli_parse_u64(optarg, 65535, &v) || v == 0)
 				cli_fail(prog, "bad --port %s", optarg);
@@ -496,7 +537,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		cli_fail(prog, "unexpected argument %s", argv[optind]);
 	if (!o->root)
 		cli_fail(prog, "%s", "--root is required");
-	if (!o->addr)
+	if (o->n_addr == 0)
 		cli_fail(prog, "%s", "--addr is required");
 	if (o->n_cpus == 0) {
 		/* default: the CPUs we may run on, in order */
@@ -544,10 +585,13 @@ int main(int argc, char **argv)
 		w->cpu = o.n_cpus ? o.cpus[i % o.n_cpus] : -1;
 		w->store = store;
 		w->o = &o;
-		w->lfd = listen_socket(&o, msg, sizeof(msg));
-		if (w->lfd < 0) {
-			fprintf(stderr, "bsd_ws: %s\n", msg);
-			return 1;
+		w->lfd[0] = w->lfd[1] = -1;
+		for (unsigned k = 0; k < o.n_addr; k++) {
+			w->lfd[k] = listen_socket(o.addr[k], o.port, msg, sizeof(msg));
+			if (w->lfd[k] < 0) {
+				fprintf(stderr, "bsd_ws: %s\n", msg);
+				return 1;
+			}
 		}
 		w->ep = epoll_create1(EPOLL_CLOEXEC);
 		w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -558,10 +602,15 @@ int main(int argc, char **argv)
 		/* The listener is level-triggered: a wake-up accepts at most
 		 * ACCEPT_BATCH connections, and what is left is reported again,
 		 * so accepting cannot starve the open connections. */
-		struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &w->lfd};
+		for (unsigned k = 0; k < o.n_addr; k++) {
+			struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &w->lfd[k]};
+			if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->lfd[k], &lev) != 0) {
+				fprintf(stderr, "bsd_ws: epoll_ctl: %s\n", strerror(errno));
+				return 1;
+			}
+		}
 		struct epoll_event eev = {.events = EPOLLIN, .data.ptr = &w->evfd};
-		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->lfd, &lev) != 0 ||
-		    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->evfd, &eev) != 0) {
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->evfd, &eev) != 0) {
 			fprintf(stderr, "bsd_ws: epoll_ctl: %s\n", strerror(errno));
 			return 1;
 		}
@@ -573,8 +622,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("listening on %s:%u with %u worker%s%s\n", o.addr, o.port, o.workers,
-	       o.workers == 1 ? "" : "s", o.keepalive ? ", keep-alive" : "");
+	printf("listening on ");
+	for (unsigned k = 0; k < o.n_addr; k++)
+		printf(cli_is_ip6(o.addr[k]) ? "%s[%s]:%u" : "%s%s:%u", k ? " and " : "", o.addr[k], o.port);
+	printf(" with %u worker%s%s\n", o.workers, o.workers == 1 ? "" : "s",
+	       o.keepalive ? ", keep-alive" : "");
 
 	int sig = 0;
 	sigwait(&sigs, &sig);
@@ -596,7 +648,8 @@ int main(int argc, char **argv)
 			rc = 1;
 		}
 		total += w->requests;
-		close(w->lfd);
+		for (unsigned k = 0; k < o.n_addr; k++)
+			close(w->lfd[k]);
 		close(w->ep);
 		close(w->evfd);
 	}

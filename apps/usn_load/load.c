@@ -47,6 +47,7 @@ struct load_worker {
 	uint64_t end_ns;       /* stop starting at this time; UINT64_MAX: no limit */
 	uint64_t stop_ns;      /* when the stop began; 0: running */
 	uint64_t next_scan_ns;
+	uint64_t dad_since_ns; /* IPv6: when it began to wait for our address; 0: not yet */
 	uint64_t rng;
 	bool begun, warm, over;
 	struct load_stats st;
@@ -322,7 +323,10 @@ static bool slot_start(struct load_worker *lw, uint64_t t0)
 	load_hash_init(&k->h);
 	lw->st.started++;
 	lw->active++;
-	k->tcp = usn_tcp_connect(lw->w, l->o.server_ip, l->o.port, &load_handlers, k);
+	if (l->o.server.family == USN_AF_INET6)
+		k->tcp = usn_tcp_connect_addr(lw->w, &l->o.server, l->o.port, &load_handlers, k);
+	else
+		k->tcp = usn_tcp_connect(lw->w, l->o.server_ip, l->o.port, &load_handlers, k);
 	if (!k->tcp) {
 		lw->st.errors[LOAD_ERR_CONNECT]++;
 		k->next_free = lw->free_list;
@@ -342,12 +346,35 @@ static void scan_timeouts(struct load_worker *lw, uint64_t now, uint64_t limit_n
 	}
 }
 
+/* Whether none of the stack's IPv6 addresses is still tentative. Until
+ * duplicate address detection has passed (RFC 4862 5.4) an address is no
+ * source, and usn_tcp_connect_addr returns NULL. */
+static bool load_ip6_ready(const struct load *l)
+{
+	struct usn_ipv6_addr a[USN_IPV6_ADDRS_MAX + 1];
+	enum usn_ipv6_state st[USN_IPV6_ADDRS_MAX + 1];
+	unsigned n = usn_stack_ipv6_addrs(l->stack, a, st, USN_IPV6_ADDRS_MAX + 1);
+	for (unsigned i = 0; i < n && i < USN_IPV6_ADDRS_MAX + 1; i++)
+		if (st[i] == USN_IPV6_TENTATIVE)
+			return false;
+	return true;
+}
+
 bool load_worker_step(struct load *l, uint16_t w)
 {
 	struct load_worker *lw = &l->w[w];
 	if (lw->over)
 		return false;
 	uint64_t now = lw_now(lw);
+	if (!lw->begun && l->o.server.family == USN_AF_INET6 && !l->stop_req) {
+		/* Over IPv6 the run (and its clock) starts once our address is
+		 * usable, or after one request timeout, when the opens that
+		 * fail are counted as connect errors. */
+		if (!lw->dad_since_ns)
+			lw->dad_since_ns = now ? now : 1;
+		if (now - lw->dad_since_ns < l->o.timeout_ns && !load_ip6_ready(l))
+			return true;
+	}
 	if (!lw->begun) {
 		lw->begun = true;
 		lw->st.t_begin_ns = lw->st.t_end_ns = now;
@@ -443,7 +470,8 @@ struct load *load_create(struct usn_stack *s, const struct load_corpus *c, const
 	l->stack = s;
 	l->corpus = c;
 	l->o = *o;
-	if (!c || !c->n || !o->server_ip || (!o->requests && !o->duration_ns) || o->rate < 0)
+	bool v6 = o->server.family == USN_AF_INET6;
+	if (!c || !c->n || (!o->server_ip && !v6) || (!o->requests && !o->duration_ns) || o->rate < 0)
 		goto fail;
 	if (!l->o.port)
 		l->o.port = 80;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "usnet/addr.h"
 #include "usnet/stack.h"
 
 /* ---- body hash: 4 lanes of 64-bit multiply-rotate rounds over 32-byte
@@ -95,7 +96,12 @@ struct load_stats {
 };
 
 struct load_opts {
-	uint32_t server_ip;   /* host order */
+	uint32_t server_ip;   /* host order; used when server is not IPv6 */
+	/* The server over IPv6 (family USN_AF_INET6; the stack needs an IPv6
+	 * address): connections open with usn_tcp_connect_addr. On a port
+	 * with RSS every IPv6 flow is worker 0's, so there an open from any
+	 * other worker fails (main.c refuses more than one worker). */
+	struct usn_addr server;
 	uint16_t port;	      /* [80] */
 	uint32_t connections; /* concurrent, over all workers [100]; in fixed-rate mode the cap */
 	uint64_t requests;    /* stop after this many attempts over all workers; 0: no limit */

@@ -25,6 +25,8 @@ struct args {
 	const char *pages, *json, *label;
 	uint32_t ip, gw, server; /* host order */
 	uint8_t prefix;
+	bool have_ip6, server6; /* a second --ip, IPv6; --server is IPv6 */
+	uint8_t ip6[16], prefix6, gw6[16], server_ip6[16];
 	uint16_t port, workers, mtu;
 	uint32_t connections;
 	uint32_t max_conns; /* 0: the default below */
@@ -41,9 +43,13 @@ static const char usage[] =
     "usage: usn_load PORT --ip ADDR/PREFIX --server ADDR[:PORT] --pages LIST_OR_DIR [options]\n"
     "PORT says which network port to use (see \"port:\" below), e.g.\n"
     "  usn_load --iface veth1 --ip 198.18.0.1/24 --server 198.18.0.2 --pages DIR\n"
-    "  --ip ADDR/PREFIX      the client's address and on-link prefix, e.g. 198.18.0.2/24 (required)\n"
-    "  --gw ADDR             next hop for an off-link server (default: none)\n"
-    "  --server ADDR[:PORT]  the HTTP server (required; port default 80)\n"
+    "  --ip ADDR/PREFIX      the client's address and on-link prefix, e.g. 198.18.0.2/24 (required); given\n"
+    "                        a second time with an IPv6 address (e.g. 2001:2::1/64), the stack also has it\n"
+    "                        and an IPv6 --server can be reached\n"
+    "  --gw ADDR             next hop for an off-link server, one per family (default: none)\n"
+    "  --server ADDR[:PORT]  the HTTP server, IPv4, or IPv6 as ADDR6 or [ADDR6]:PORT (required; port\n"
+    "                        default 80); over IPv6 on a port with RSS only --workers 1 (IPv6 flows are\n"
+    "                        worker 0's there)\n"
     "  --pages LIST_OR_DIR   pages to request: a \"/path [bytes]\" list file or a directory (required)\n"
     "  --connections N       concurrent connections over all workers; with --rate, the cap (default 100)\n"
     "  --duration S          stop after S seconds (default 10 when --requests is not given)\n"
@@ -73,6 +79,36 @@ static bool parse_pos_double(const char *s, double *out)
 	return true;
 }
 
+/* --server: ADDR[:PORT] (IPv4), ADDR6, or [ADDR6]:PORT; *port untouched
+ * when none is given. */
+static bool parse_server(const char *s, struct args *a, uint64_t *port)
+{
+	if (s[0] != '[' && !cli_is_ip6(s)) {
+		a->server6 = false;
+		return cli_parse_addr_num(s, ':', &a->server, 65535, port, false);
+	}
+	char buf[64];
+	const char *p = s;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || (size_t)(end - s - 1) >= sizeof(buf))
+			return false;
+		memcpy(buf, s + 1, (size_t)(end - s - 1));
+		buf[end - s - 1] = '\0';
+		p = buf;
+		if (end[1] == ':') {
+			if (!cli_parse_u64(end + 2, 65535, port) || *port == 0)
+				return false;
+		} else if (end[1]) {
+			return false;
+		}
+	}
+	if (!cli_parse_ip6(p, a->server_ip6))
+		return false;
+	a->server6 = true;
+	return true;
+}
+
 static void parse_args(int argc, char **argv, int first, struct args *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -87,19 +123,29 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 		const char *o = argv[i];
 		if (strcmp(o, "--ip") == 0) {
 			const char *s = cli_need(prog, argc, argv, &i);
+			if (cli_is_ip6(s)) {
+				if (a->have_ip6)
+					cli_fail(prog, "--ip %s: an IPv6 address was already given (one per family)", s);
+				if (!cli_parse_ip6_prefix(s, a->ip6, &a->prefix6))
+					cli_fail(prog, "bad --ip %s (IPv6 ADDR/PREFIX, prefix 1..128)", s);
+				a->have_ip6 = true;
+				continue;
+			}
+			if (have_ip)
+				cli_fail(prog, "--ip %s: an IPv4 address was already given (one per family)", s);
 			if (!cli_parse_addr_num(s, '/', &a->ip, 32, &v, true))
 				cli_fail(prog, "bad --ip %s (ADDR/PREFIX)", s);
 			a->prefix = (uint8_t)v;
 			have_ip = true;
 		} else if (strcmp(o, "--gw") == 0) {
 			const char *s = cli_need(prog, argc, argv, &i);
-			if (!cli_parse_ip(s, &a->gw))
+			if (cli_is_ip6(s) ? !cli_parse_ip6(s, a->gw6) : !cli_parse_ip(s, &a->gw))
 				cli_fail(prog, "bad --gw %s", s);
 		} else if (strcmp(o, "--server") == 0) {
 			const char *s = cli_need(prog, argc, argv, &i);
 			v = 80;
-			if (!cli_parse_addr_num(s, ':', &a->server, 65535, &v, false))
-				cli_fail(prog, "bad --server %s (ADDR[:PORT])", s);
+			if (!parse_server(s, a, &v))
+				cli_fail(prog, "bad --server %s (ADDR[:PORT], ADDR6 or [ADDR6]:PORT)", s);
 			a->port = (uint16_t)v;
 			have_server = true;
 		} else if (strcmp(o, "--pages") == 0) {
@@ -160,11 +206,13 @@ static void parse_args(int argc, char **argv, int first, struct args *a)
 		}
 	}
 	if (!have_ip)
-		cli_fail(prog, "%s", "--ip is required");
+		cli_fail(prog, "%s", "--ip with an IPv4 address is required (IPv6 comes as a second --ip)");
 	if (!have_server)
 		cli_fail(prog, "%s", "--server is required");
 	if (!a->pages)
 		cli_fail(prog, "%s", "--pages is required");
+	if (a->server6 && !a->have_ip6)
+		cli_fail(prog, "%s", "an IPv6 --server needs an IPv6 address of our own (a second --ip)");
 	if (!a->duration_s && !a->requests)
 		a->duration_s = 10; /* always stops by itself */
 	if (a->max_conns && a->max_conns < a->connections / a->workers + 1)
@@ -246,6 +294,22 @@ int main(int argc, char **argv)
 	cfg.gateway = a.gw;
 	cfg.n_workers = a.workers;
 	cfg.mtu = a.mtu;
+	if (a.have_ip6) {
+		cfg.ipv6 = true;
+		cfg.n_ip6 = 1;
+		memcpy(cfg.ip6[0].addr, a.ip6, 16);
+		cfg.ip6[0].prefix_len = a.prefix6;
+		memcpy(cfg.gateway6, a.gw6, 16);
+	}
+	/* A port with RSS spreads IPv4 flows only (usn_stack_flow_worker6):
+	 * every IPv6 flow is worker 0's, and an open from another worker
+	 * would find no source port. */
+	if (a.server6 && a.workers > 1 && (hal->offloads & USN_HAL_OFF_RSS)) {
+		fprintf(stderr, "usn_load: an IPv6 --server takes --workers 1 on this port: it spreads IPv4 flows only, so every IPv6 flow is worker 0's\n");
+		usn_backend_close(b);
+		load_corpus_close(corpus);
+		return 2;
+	}
 	/* One TCB per slot, and room for the ones still closing. */
 	uint32_t per = a.connections / a.workers + 1;
 	cfg.tcp_max_conns = a.max_conns ? a.max_conns : per * 2 < 65536 ? 65536 : per * 2;
@@ -265,6 +329,7 @@ int main(int argc, char **argv)
 	}
 	struct load_opts lo = {
 	    .server_ip = a.server,
+	    .server = a.server6 ? usn_addr_ipv6(a.server_ip6) : usn_addr_ipv4(a.server),
 	    .port = a.port,
 	    .connections = a.connections,
 	    .requests = a.requests,
@@ -338,9 +403,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usn_load: %s: %s\n", a.json, strerror(errno));
 			status = 1;
 		} else {
-			char ip[INET_ADDRSTRLEN];
-			struct in_addr ia = {.s_addr = htonl(a.server)};
-			inet_ntop(AF_INET, &ia, ip, sizeof(ip));
+			char ip[INET6_ADDRSTRLEN + 2];
+			if (a.server6) {
+				char t[INET6_ADDRSTRLEN];
+				snprintf(ip, sizeof(ip), "[%s]", cli_ip6_text(a.server_ip6, t, sizeof(t)));
+			} else {
+				struct in_addr ia = {.s_addr = htonl(a.server)};
+				inet_ntop(AF_INET, &ia, ip, sizeof(ip));
+			}
 			char label[256], extra[768];
 			json_str(label, sizeof(label), a.label ? a.label : "usn_load");
 			snprintf(extra, sizeof(extra),

@@ -1,7 +1,7 @@
 /* Simulation test: usn_load's client (apps/usn_load/load.c) against
  * minimal_ws's server logic on two simulated hosts: every response checked
- * (also over a lossy link), each error kind detected and counted exactly,
- * fixed-rate pacing in virtual time. (The body hash: tests/unit/app/test_load.c.) */
+ * (also over a lossy link and over IPv6), each error kind detected and
+ * counted exactly, fixed-rate pacing in virtual time. (The body hash: tests/unit/app/test_load.c.) */
 
 #include <errno.h>
 #include <setjmp.h>
@@ -41,7 +41,37 @@ struct fixture {
 	struct mws *mws;
 };
 
-static int setup_faults(void **state, const struct usn_sim_faults *faults)
+/* Host n's IPv6 address, 2001:2::n (RFC 5180's benchmarking prefix). */
+static void host_ip6(uint8_t n, uint8_t a[16])
+{
+	memset(a, 0, 16);
+	a[0] = 0x20;
+	a[1] = 0x01;
+	a[3] = 0x02;
+	a[15] = n;
+}
+
+/* Both hosts with IPv6 beside IPv4 (2001:2::1 the server, ::2 the client),
+ * duplicate address detection on, as usn_load runs. */
+static void setup_hosts(struct fixture *f, bool v6)
+{
+	if (!v6) {
+		f->server = simnet_add_host(&f->net, SERVER_IP, NULL, NULL);
+		f->client = simnet_add_host(&f->net, CLIENT_IP, NULL, NULL);
+		return;
+	}
+	struct usn_stack_config cfg;
+	usn_stack_config_init(&cfg, SERVER_IP, 15);
+	cfg.ipv6 = true;
+	cfg.n_ip6 = 1;
+	cfg.ip6[0].prefix_len = 64;
+	host_ip6(1, cfg.ip6[0].addr);
+	f->server = simnet_add_host(&f->net, SERVER_IP, &cfg, NULL);
+	host_ip6(2, cfg.ip6[0].addr);
+	f->client = simnet_add_host(&f->net, CLIENT_IP, &cfg, NULL);
+}
+
+static int setup_faults_fam(void **state, const struct usn_sim_faults *faults, bool v6)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
@@ -55,8 +85,7 @@ static int setup_faults(void **state, const struct usn_sim_faults *faults)
 	if (!f->corpus)
 		fail_msg("corpus: %s", msg);
 	simnet_init(&f->net, 11);
-	f->server = simnet_add_host(&f->net, SERVER_IP, NULL, NULL);
-	f->client = simnet_add_host(&f->net, CLIENT_IP, NULL, NULL);
+	setup_hosts(f, v6);
 	assert_non_null(f->server);
 	assert_non_null(f->client);
 	if (faults) {
@@ -72,9 +101,19 @@ static int setup_faults(void **state, const struct usn_sim_faults *faults)
 	return 0;
 }
 
+static int setup_faults(void **state, const struct usn_sim_faults *faults)
+{
+	return setup_faults_fam(state, faults, false);
+}
+
 static int setup(void **state)
 {
 	return setup_faults(state, NULL);
+}
+
+static int setup_v6(void **state)
+{
+	return setup_faults_fam(state, NULL, true);
 }
 
 static int setup_lossy(void **state)
@@ -225,6 +264,33 @@ static void test_lossy_link_all_correct(void **state)
 	check_clean_run(*state, 8, 200);
 }
 
+/* Over IPv6 (usn_tcp_connect_addr): every response correct, every
+ * segment IPv6's. The run waits for duplicate address detection (a second
+ * of virtual time) before it opens: a tentative address is no source, and
+ * without the wait every open fails at once as a connect error. */
+static void test_ipv6_all_correct(void **state)
+{
+	struct fixture *f = *state;
+	struct load_opts o = {.connections = 8, .requests = 200, .seed = 3};
+	uint8_t srv6[16];
+	host_ip6(1, srv6);
+	o.server = usn_addr_ipv6(srv6);
+	struct load_stats st;
+	struct load *l = run(f, f->corpus, &o, &st);
+	for (int e = 0; e < LOAD_ERR_N; e++)
+		if (st.errors[e])
+			fail_msg("%s errors: %llu", load_err_name((enum load_err)e),
+				 (unsigned long long)st.errors[e]);
+	assert_int_equal(st.started, 200);
+	assert_int_equal(st.completed, 200);
+	struct usn_stats ss, cs;
+	usn_stack_stats(f->server->stack, &ss);
+	usn_stack_stats(f->client->stack, &cs);
+	assert_true(cs.tcp6_tx_segs > 0 && ss.tcp6_rx_segs > 0 && ss.tcp6_tx_segs > 0);
+	assert_int_equal(cs.tcp_active_opens, 200);
+	load_destroy(l);
+}
+
 /* One page whose client-side bytes differ from the server's. */
 static struct load_corpus *one_page(const char *url, const void *body, uint64_t len)
 {
@@ -353,6 +419,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_closed_loop_all_correct, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lossy_link_all_correct, setup_lossy, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_all_correct, setup_v6, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_body_detected, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_length_detected, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_status_detected, setup, teardown),
