@@ -38,9 +38,9 @@ struct usn_stack_config {
 	 * on every address at start (RFC 4862 5.4; an address found in use is
 	 * never used, and one line on stderr says so), advertises them (an
 	 * unsolicited neighbour advertisement), answers neighbour
-	 * solicitations and echo requests, and carries UDP (usnet/udp.h). The
-	 * neighbour cache is sized and timed by the arp_* fields below. TCP
-	 * over IPv6 is not there yet. */
+	 * solicitations and echo requests, and carries UDP (usnet/udp.h) and
+	 * TCP (usnet/tcp.h). The neighbour cache is sized and timed by the
+	 * arp_* fields below. */
 	bool ipv6;
 	bool ipv6_no_dad; /* addresses usable at once (tests; links known to be private) */
 	uint8_t n_ip6;    /* global addresses in ip6[] */
