@@ -257,6 +257,18 @@ static uint16_t usn_worker_steer_target(const struct usn_worker *w, struct usn_b
 	return usn_stack_flow_worker(w->stack, ip.src, sport, ip.dst, dport);
 }
 
+/* On a port with RSS, an IPv6 flow is worker 0's (usn_stack_flow_worker6):
+ * the ports here hash IPv4 only. Most put the rest on queue 0, but a
+ * classifier may place IPv6 frames elsewhere (the TILE-Gx emulation hashes
+ * non-IPv4 frames by their MAC addresses): another worker hands each IPv6
+ * frame it receives to worker 0, neighbour discovery included (an
+ * advertisement must meet the solicitation worker 0 sent). */
+static bool usn_frame_is_ipv6(struct usn_buf *b)
+{
+	struct usn_eth_repr eth;
+	return usn_eth_parse(usn_cursor_of_frame(b), &eth) == USN_WIRE_OK && eth.ethertype == USN_ETHERTYPE_IPV6;
+}
+
 unsigned usn_worker_poll(struct usn_worker *w)
 {
 	struct usn_buf *rx[USN_RX_BURST];
@@ -275,15 +287,16 @@ unsigned usn_worker_poll(struct usn_worker *w)
 		w->stats.rx_frames += n;
 	}
 	bool steer = w->stack->software_rss && w->id == 0;
+	bool v6_home = !w->stack->software_rss && w->id != 0 && w->stack->n_ip6;
 	uint16_t mine = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		struct usn_buf *b = rx[i];
 		if (i + 1 < n)
 			__builtin_prefetch(rx[i + 1]->data);
 		w->stats.rx_bytes += b->frame_len;
-		if (steer) {
-			uint16_t dst = usn_worker_steer_target(w, b);
-			if (dst != 0) {
+		if (steer || v6_home) {
+			uint16_t dst = steer ? usn_worker_steer_target(w, b) : usn_frame_is_ipv6(b) ? 0 : w->id;
+			if (dst != w->id) {
 				struct usn_msg m = {.type = USN_MSG_FRAME, .ptr = b};
 				if (usn_worker_post(w, dst, &m)) {
 					w->stats.steer_tx++;
