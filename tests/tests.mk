@@ -45,8 +45,9 @@ $(B)/tests/sim/%: tests/sim/%.c $(TEST_COMMON_OBJS) $(LIBA)
 	$(CC) $(CFLAGS_TEST) $(TEST_EXTRA_SRCS_$(notdir $@)) $< $(TEST_COMMON_OBJS) $(LIBA) -lcmocka -lm $(LDFLAGS_COMMON) $(TEST_LDFLAGS_$(notdir $@)) -o $@
 
 # The full-size TCP pair run: 256 MiB each way and 100000 short connections
-# at 5% loss, 2% duplication, 5% reordering, 1% corruption (about 4 s), with
-# MSS frames, then with TSO and LRO.
+# at 5% loss, 2% duplication, 5% reordering, 1% corruption, with MSS frames,
+# then with TSO and LRO; each over IPv4 (test_big_env) and over IPv6
+# (test_big_env_v6), about 10 s in all.
 .PHONY: test-big
 test-big: $(B)/tests/sim/test_tcp_pair
 	USN_TCP_BIG_MIB=256 USN_TCP_BIG_CONNS=100000 $(B)/tests/sim/test_tcp_pair

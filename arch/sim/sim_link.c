@@ -143,7 +143,7 @@ static void sim_enqueue(struct usn_sim_port *d, const uint8_t *bytes, uint32_t l
 	memcpy(sim_store_bytes(d, slot), bytes, len);
 	struct sim_frame_meta *m = &d->store_meta[slot];
 	m->len = len;
-	m->queue = 0;
+	m->queue = (d->hal.offloads & USN_HAL_OFF_RSS) ? d->cfg.rss_other_queue : 0;
 	m->has_hash = false;
 	m->rss_hash = 0;
 	if ((d->hal.offloads & USN_HAL_OFF_RSS) && sim_offload_rss(bytes, len, d->hal.rss_key, &m->rss_hash)) {

@@ -396,6 +396,10 @@ struct usn_sim_port *usn_sim_port_create(struct usn_sim_link *l, const struct us
 	struct usn_sim_port_config *c = &p->cfg;
 	if (!c->n_queues)
 		c->n_queues = 1;
+	if (c->rss_other_queue >= c->n_queues) {
+		free(p);
+		return NULL;
+	}
 	if (!c->buf_size)
 		c->buf_size = SIM_DEF_BUF_SIZE;
 	if (!c->headroom)

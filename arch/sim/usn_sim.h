@@ -44,6 +44,9 @@ struct usn_sim_port_config {
 	uint32_t rx_ring;    /* frames waiting per RX queue before tail drop [1024] */
 	uint32_t tso_max;    /* with TX_TSO or RX_LRO: largest IPv4 packet cut or coalesced [65535] */
 	uint16_t tso_max_segs; /* with TX_TSO: most pieces it cuts a frame into (more stops a test) */
+	uint16_t rss_other_queue; /* with RSS: the queue of the frames it does not hash (all but
+				   * IPv4/TCP: ARP, IPv6...) [0]; another one stands for a classifier
+				   * that places them elsewhere, as the TILE-Gx emulation's MAC hash */
 };
 
 struct usn_sim_link *usn_sim_link_create(uint64_t seed);

@@ -122,15 +122,18 @@ endif
 
 ifneq ($(ARCH),tilegx)
 # The suites must notice a broken emulation: each fault must make the TCP
-# pair suite's test_bulk_clean fail its own assertion (tests/run-fault.sh;
-# a crash at start or another failure does not count): out-of-order chain
-# buffers corrupt every segment, so the connection times out (why 3); a
-# wrong L2 offset loses every frame, so the transfer never ends.
+# pair suite's test_bulk_clean fail its own assertion, over IPv4 and over
+# IPv6 (test_bulk_clean_v6) alike (tests/run-fault.sh; a crash at start or
+# another failure does not count): out-of-order chain buffers corrupt every
+# segment, so the connection times out (why 3); a wrong L2 offset loses
+# every frame, so the transfer never ends.
 tilegx_fault = USN_TEST_BACKEND=tilegx USN_TILEGX_CHAIN=128 USN_TILEGX_HOSTS=all USN_TILEGX_FAULT=$(1) \
-	USN_SUITE_LABEL=tilegx-fault tests/run-fault.sh $(O)/results.txt $(1) $(2) '$(3)' -- $<
+	USN_SUITE_LABEL=tilegx-fault tests/run-fault.sh $(O)/results.txt $(1)$(4) $(2) '$(3)' -- $<
 test-tilegx-faults: $(B)/tilegx/tests/sim/test_tcp_pair
 	@rc=0; \
 	$(call tilegx_fault,chain_order,test_bulk_clean,^0x3 != 0 \| .*test_tcp_pair\.c:[0-9]+: error) || rc=1; \
 	$(call tilegx_fault,l2_offset,test_bulk_clean,^ok \| .*test_tcp_pair\.c:[0-9]+: error) || rc=1; \
+	$(call tilegx_fault,chain_order,test_bulk_clean_v6,^0x3 != 0 \| .*test_tcp_pair\.c:[0-9]+: error,-v6) || rc=1; \
+	$(call tilegx_fault,l2_offset,test_bulk_clean_v6,^ok \| .*test_tcp_pair\.c:[0-9]+: error,-v6) || rc=1; \
 	exit $$rc
 endif

@@ -38,9 +38,9 @@ struct usn_stack_config {
 	 * on every address at start (RFC 4862 5.4; an address found in use is
 	 * never used, and one line on stderr says so), advertises them (an
 	 * unsolicited neighbour advertisement), answers neighbour
-	 * solicitations and echo requests, and carries UDP (usnet/udp.h). The
-	 * neighbour cache is sized and timed by the arp_* fields below. TCP
-	 * over IPv6 is not there yet. */
+	 * solicitations and echo requests, and carries UDP (usnet/udp.h) and
+	 * TCP (usnet/tcp.h). The neighbour cache is sized and timed by the
+	 * arp_* fields below. */
 	bool ipv6;
 	bool ipv6_no_dad; /* addresses usable at once (tests; links known to be private) */
 	uint8_t n_ip6;    /* global addresses in ip6[] */
@@ -192,8 +192,8 @@ uint16_t usn_stack_flow_worker(const struct usn_stack *s, uint32_t ip_a, uint16_
 /* The same for an IPv6 flow (addresses in network order): the stack's
  * SipHash under software steering; worker 0 on a port with RSS, whose
  * hashing (every backend's here) spreads IPv4 flows only, so IPv6 frames
- * reach queue 0 (an IPv6 active open from another worker finds no port
- * and returns NULL). */
+ * reach queue 0, or are handed to worker 0 by the worker they reach (an
+ * IPv6 active open from another worker finds no port and returns NULL). */
 uint16_t usn_stack_flow_worker6(const struct usn_stack *s, const uint8_t ip_a[16], uint16_t port_a,
 				const uint8_t ip_b[16], uint16_t port_b);
 /* The stack's IPv6 addresses: writes up to max of them (link-local first)

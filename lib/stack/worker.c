@@ -261,8 +261,12 @@ static uint16_t usn_worker_steer_target(const struct usn_worker *w, struct usn_b
 	return usn_stack_flow_worker(w->stack, ip.src, sport, ip.dst, dport);
 }
 
-/* On a port with RSS and more than one worker: worker 0 for an IPv6 frame
- * (ipv6_to_worker0), this worker for the rest. */
+/* On a port with RSS, an IPv6 flow is worker 0's (usn_stack_flow_worker6):
+ * the ports here hash IPv4 only. Most put the rest on queue 0, but a
+ * classifier may place IPv6 frames elsewhere (the TILE-Gx emulation hashes
+ * non-IPv4 frames by their MAC addresses): another worker hands each IPv6
+ * frame it receives to worker 0 (ipv6_to_worker0). Worker 0 for an IPv6
+ * frame, this worker for the rest. */
 static uint16_t usn_worker_ipv6_home(const struct usn_worker *w, struct usn_buf *b)
 {
 	struct usn_eth_repr eth;

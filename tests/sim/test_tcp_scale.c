@@ -3,7 +3,8 @@
  * exchanges and closes, every byte checked and every TCB back in its pool;
  * and at the limit, a server whose pool is full answers a new client with a
  * SYN cookie and serves it once a TCB frees, the established connections
- * untouched. */
+ * untouched. Both cases run over IPv4 and again over IPv6 (the name then
+ * ends in _v6); each host has one worker, so RSS does not come into it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,53 @@
 #define EPH_N 16384u
 
 static uint8_t pattern[PAT_LEN];
+
+/* The family a case runs over: its prestate (cmocka_unit_test_prestate). */
+static const bool fam_v4 = false, fam_v6 = true;
+#define FAM(st) (*(const bool *)*(st))
+/* A case twice: over IPv4 under its name, over IPv6 as name_v6. */
+#define BOTH_FAMILIES(f) {#f, f, NULL, NULL, (void *)&fam_v4}, {#f "_v6", f, NULL, NULL, (void *)&fam_v6}
+
+/* Host n's IPv6 address, 2001:2::n (RFC 5180's benchmarking prefix). */
+static void scale_ip6(uint8_t n, uint8_t a[16])
+{
+	memset(a, 0, 16);
+	a[0] = 0x20;
+	a[1] = 0x01;
+	a[3] = 0x02;
+	a[15] = n;
+}
+
+/* IPv6 on beside IPv4 with address 2001:2::n, if v6. */
+static void scale_ipv6_on(struct usn_stack_config *c, bool v6, uint8_t n)
+{
+	if (!v6)
+		return;
+	c->ipv6 = true;
+	c->ipv6_no_dad = true;
+	c->n_ip6 = 1;
+	c->ip6[0].prefix_len = 64;
+	scale_ip6(n, c->ip6[0].addr);
+}
+
+/* Host h, host number n of the test, in the case's family. */
+static struct usn_addr scale_addr(const struct simnet_host *h, bool v6, uint8_t n)
+{
+	struct usn_addr a = usn_addr_ipv4(h->ip);
+	if (v6) {
+		a.family = USN_AF_INET6;
+		scale_ip6(n, a.u.v6);
+	}
+	return a;
+}
+
+/* Every segment a stack received came over the case's family. */
+static void check_family(const struct usn_stats *s, bool v6)
+{
+	assert_true(s->tcp_rx_segs > 0);
+	assert_int_equal(s->tcp6_rx_segs, v6 ? s->tcp_rx_segs : 0);
+	assert_int_equal(s->tcp6_tx_segs, v6 ? s->tcp_tx_segs : 0);
+}
 
 static void pattern_init(void)
 {
@@ -231,7 +279,7 @@ static bool all_closed(void *arg)
  * is checked, and once TIME-WAIT ends every TCB is back. */
 static void test_hold_many_connections(void **st)
 {
-	(void)st;
+	const bool v6 = FAM(st);
 	uint32_t n = env_u32("USN_SCALE_CONNS", 100000);
 	assert_true(n > 0 && n <= EPH_N * N_PORTS);
 	struct scale *sc = calloc(1, sizeof *sc);
@@ -255,8 +303,10 @@ static void test_hold_many_connections(void **st)
 	memset(&pc, 0, sizeof pc);
 	pc.n_queues = 1; /* one worker holds them all, whatever the backend mode */
 	pc.rx_ring = 16384;
+	scale_ipv6_on(&cfg, v6, 1);
 	sc->cli = simnet_add_host(&sc->net, SIMNET_IP(0, 1), &cfg, &pc);
 	cfg.tcp_cookie_secret[1] = 0x5;
+	scale_ipv6_on(&cfg, v6, 2);
 	sc->srv = simnet_add_host(&sc->net, SIMNET_IP(0, 2), &cfg, &pc);
 	assert_non_null(sc->cli);
 	assert_non_null(sc->srv);
@@ -273,6 +323,7 @@ static void test_hold_many_connections(void **st)
 	usn_sim_port_set_faults(sc->cli->port, &f);
 	usn_sim_port_set_faults(sc->srv->port, &f);
 	uint32_t cli_free0 = usn_tcp_free_tcbs(wc), srv_free0 = usn_tcp_free_tcbs(ws);
+	const struct usn_addr srv_addr = scale_addr(sc->srv, v6, 2);
 	assert_int_equal(srv_free0, cfg.tcp_max_conns);
 
 	/* 1. Open them all, at most 256 handshakes at a time (below the SYN
@@ -285,7 +336,7 @@ static void test_hold_many_connections(void **st)
 			struct cconn *q = &sc->cc[started];
 			q->sc = sc;
 			q->idx = started;
-			q->c = usn_tcp_connect(wc, sc->srv->ip, (uint16_t)(BASE_PORT + started % N_PORTS), &cli_h, q);
+			q->c = usn_tcp_connect_addr(wc, &srv_addr, (uint16_t)(BASE_PORT + started % N_PORTS), &cli_h, q);
 			if (!q->c) {
 				fprintf(stderr, "connect %u failed\n", started);
 				fail();
@@ -387,6 +438,8 @@ static void test_hold_many_connections(void **st)
 	assert_int_equal(a.tcp_rst_rx + a.tcp_rst_tx + b.tcp_rst_rx + b.tcp_rst_tx, 0);
 	assert_true(a.tcp_retrans_segs >= n); /* every request went twice */
 	assert_int_equal(b.tcp_timewait_overflow, 0);
+	check_family(&a, v6);
+	check_family(&b, v6);
 
 	/* 4. TIME-WAIT ends: every TCB is back in both pools. */
 	simnet_run_for(&sc->net, (uint64_t)(cfg.tcp_timewait_ms + 1000u) * 1000u);
@@ -563,7 +616,7 @@ static bool f_all_got(void *arg)
  * cookie and becomes a connection, answered byte for byte. */
 static void test_pool_full_cookie_then_served(void **st)
 {
-	(void)st;
+	const bool v6 = FAM(st);
 	static struct fsrv srv;
 	memset(&srv, 0, sizeof srv);
 	the_fsrv = &srv;
@@ -578,6 +631,8 @@ static void test_pool_full_cookie_then_served(void **st)
 	scfg = cc;
 	scfg.tcp_cookie_secret[1] = 7;
 	scfg.tcp_max_conns = FULL_CONNS;
+	scale_ipv6_on(&cc, v6, 1);
+	scale_ipv6_on(&scfg, v6, 2);
 	struct usn_sim_port_config pc;
 	memset(&pc, 0, sizeof pc);
 	pc.n_queues = 1;
@@ -586,6 +641,7 @@ static void test_pool_full_cookie_then_served(void **st)
 	assert_non_null(a);
 	assert_non_null(b);
 	struct usn_worker *wa = usn_stack_worker(a->stack, 0), *wb = usn_stack_worker(b->stack, 0);
+	const struct usn_addr b_addr = scale_addr(b, v6, 2);
 	assert_int_equal(usn_tcp_listen(b->stack, 80, &fsrv_h, &srv), 0);
 	struct usn_sim_faults f;
 	memset(&f, 0, sizeof f);
@@ -595,7 +651,7 @@ static void test_pool_full_cookie_then_served(void **st)
 
 	/* FULL_CONNS clients fill the pool; each exchanges once */
 	for (uint32_t i = 0; i < FULL_CONNS; i++) {
-		cli[i].c = usn_tcp_connect(wa, b->ip, 80, &fcli_h, &cli[i]);
+		cli[i].c = usn_tcp_connect_addr(wa, &b_addr, 80, &fcli_h, &cli[i]);
 		assert_non_null(cli[i].c);
 		cli[i].idx = i;
 	}
@@ -612,7 +668,7 @@ static void test_pool_full_cookie_then_served(void **st)
 
 	/* the new client: a cookie, then its ACK and request dropped */
 	struct fconn *nc = &cli[FULL_CONNS];
-	nc->c = usn_tcp_connect(wa, b->ip, 80, &fcli_h, nc);
+	nc->c = usn_tcp_connect_addr(wa, &b_addr, 80, &fcli_h, nc);
 	assert_non_null(nc->c);
 	simnet_run_for(&net, 10000);
 	assert_int_equal(nc->connected, 1); /* it believes so: the cookie's SYN,ACK came */
@@ -666,6 +722,8 @@ static void test_pool_full_cookie_then_served(void **st)
 	assert_int_equal(srv.bad, 0);
 	const struct usn_stats *sa = usn_worker_stats(wa);
 	assert_int_equal(sa->tcp_rst_rx + sa->tcp_rst_tx + sb->tcp_rst_rx + sb->tcp_rst_tx, 0);
+	check_family(sa, v6);
+	check_family(sb, v6);
 	simnet_destroy(&net);
 }
 
@@ -673,8 +731,8 @@ int main(void)
 {
 	pattern_init();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hold_many_connections),
-		cmocka_unit_test(test_pool_full_cookie_then_served),
+		BOTH_FAMILIES(test_hold_many_connections),
+		BOTH_FAMILIES(test_pool_full_cookie_then_served),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -436,6 +436,52 @@ static void test_connect_on_rss_port(void **state)
 	fx_free(x);
 }
 
+/* A port with RSS whose classifier places IPv6 frames on a queue other
+ * than 0 (the TILE-Gx emulation hashes non-IPv4 frames by their MAC
+ * addresses; here the simulated port puts every frame it does not hash on
+ * queue 2): the flows are still worker 0's, so worker 2 hands them over.
+ * Before, worker 2 took the neighbour advertisement and the SYN,ACK itself:
+ * the advertisement answered no solicitation of its own and was dropped,
+ * so worker 0 never resolved the peer and its SYN never left (the pair
+ * and HTTP simulations over IPv6 in the 35-worker TILE-Gx mode). */
+static void test_rss_port_ipv6_on_another_queue(void **state)
+{
+	(void)state;
+	struct usn_sim_port_config pc;
+	memset(&pc, 0, sizeof pc);
+	pc.n_queues = 4;
+	pc.offloads = USN_HAL_OFF_RSS;
+	pc.rss_other_queue = 2;
+	struct fx *x = fx_new6_port(&pc);
+	struct usn_stack *stk = x->nf.host->stack;
+	tseg_advance(&x->nf, 0);
+	struct usn_addr dst = {.family = USN_AF_INET6};
+	memcpy(dst.u.v6, netfix6_raw_ip, 16);
+	struct usn_tcp_conn *c = usn_tcp_connect_addr(usn_stack_worker(stk, 0), &dst, 8080, &fx_handlers, x);
+	assert_non_null(c);
+	tseg_advance(&x->nf, 0);
+	struct tseg *o = RECV(x);
+	assert_int_equal(o->flags, TSEG_SYN);
+	struct tseg s = SEG(x, TSEG_SYN | TSEG_ACK, 555, o->seq + 1);
+	s.src_port = 8080;
+	s.dst_port = o->src_port;
+	SEND_SEG(x, &s);
+	tseg_advance(&x->nf, 0);
+	struct usn_tcp_info i;
+	usn_tcp_info(c, &i);
+	assert_int_equal(i.state, USN_TCP_ESTABLISHED);
+	o = RECV(x);
+	assert_int_equal(o->flags, TSEG_ACK);
+	const struct usn_stats *w0 = usn_worker_stats(usn_stack_worker(stk, 0));
+	const struct usn_stats *w2 = usn_worker_stats(usn_stack_worker(stk, 2));
+	assert_true(w2->steer_tx >= 1); /* the SYN,ACK at least */
+	assert_int_equal(w0->steer_rx, w2->steer_tx);
+	assert_int_equal(w2->tcp_rx_segs, 0);
+	assert_int_equal(w0->tcp6_rx_segs, 1);
+	assert_int_equal(st(x)->tcp_rst_tx, 0);
+	fx_free(x);
+}
+
 /* An ICMPv6 error from a router on the path (built here, not by
  * lib/wire): type, code, the word after the checksum (packet too big: the
  * MTU), quoting the fixed header of a stack segment sport -> dport and 8
@@ -552,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_connect_addr_refused),
 		cmocka_unit_test(test_connect_port_lands_on_worker),
 		cmocka_unit_test(test_connect_on_rss_port),
+		cmocka_unit_test(test_rss_port_ipv6_on_another_queue),
 		cmocka_unit_test(test_packet_too_big),
 		cmocka_unit_test(test_unreachable_in_syn_sent),
 	};
