@@ -594,6 +594,16 @@ static void usn_nd_na_input(struct usn_worker *w, struct usn_buf *frame, const s
 			w->stats.drop_nd_src++;
 		goto drop;
 	}
+	/* The sender's own address must be on this link, as for a
+	 * solicitation: RFC 4861 7.1.2 does not ask it, but an advertiser
+	 * answers from an address of the link (link-local or our prefix), and
+	 * one that claims another's entry from elsewhere is lying. Checked
+	 * after our own targets: a node defending our tentative address
+	 * answers from that address (RFC 4862 5.4.4). */
+	if (!usn_ipv6_on_link(s, ip->src)) {
+		w->stats.drop_nd_src++;
+		goto drop;
+	}
 	/* RFC 4861 7.2.5: only for a neighbour we cache or are resolving. */
 	struct usn_nd_entry *e = usn_nd_find(c, r->target);
 	if (!e) {

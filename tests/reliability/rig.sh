@@ -1,5 +1,5 @@
 # Reliability rig helpers, sourced by run_reliability.sh: network namespaces
-# (unique names, 198.18.0.0/15 only, removed by a trap), minimal_ws on
+# (unique names, 198.18.0.0/15 and 2001:2::/48 only, removed by a trap), minimal_ws on
 # DPDK net_af_packet, its counters (printed at exit, or live through DPDK
 # telemetry) and its resident memory. Functions print nothing unless asked.
 # shellcheck shell=bash
@@ -18,6 +18,9 @@ IF_S=vrs$rel_id; IF_C=vrc$rel_id
 IF_FS=vrt$rel_id; IF_FB1=vrb$rel_id; IF_FB2=vrd$rel_id; IF_FC=vre$rel_id
 SRV_IP=198.18.0.1; CLI_IP=198.18.0.2; ATK_IP=198.18.0.3 # ATK_IP: raw (Scapy/hping3) source
 FSRV_IP=198.18.1.1; FCLI_IP=198.18.1.2
+# IPv6 (stage v6 only, 2001:2::/48, RFC 5180): the server's second --ip and
+# the raw (Scapy) source; the client kernel's IPv6 stays off.
+SRV_IP6=2001:2::1; ATK_IP6=2001:2::3
 PORT=80
 rel_work=$(mktemp -d /tmp/usn_rel.XXXXXX)
 ROOT=$rel_work/root

@@ -6,7 +6,7 @@
 # limits. Short sizes by default (the `make test` rig suite, a few
 # minutes); `make reliability` sets REL_FULL=1 for the full ones. Sizes:
 # SOAK_CONNS, SLOW_CONNS, FLOOD_SYNS, ADV_FLOOD, OOO_CONNS; REL_STAGES picks stages
-# (adv sec ooo faults flood slow soak). Prints "PASS name" / "FAIL name: why"
+# (adv sec ooo v6 faults flood slow soak). Prints "PASS name" / "FAIL name: why"
 # and "# " notes with the figures; exit 1 on any failure, 77 after a SKIP
 # line when it cannot run (not root, minimal_ws not built).
 set -u
@@ -22,7 +22,7 @@ else
 	: "${SOAK_CONNS:=100000}" "${SLOW_CONNS:=2000}" "${SLOW_HOLD_S:=15}" "${FLOOD_SYNS:=20000}"
 	: "${ADV_FLOOD:=1000}" "${FAULT_ROUNDS:=1}" "${FAULT_WRK_S:=4}" "${FLOOD_S:=8}" "${SOAK_CHUNK_S:=1}"
 fi
-stages=${REL_STAGES:-adv sec ooo faults flood slow soak}
+stages=${REL_STAGES:-adv sec ooo v6 faults flood slow soak}
 # Out-of-order flood: spoofed connections, 64 one-byte segments each (both sizes).
 : "${OOO_CONNS:=256}"
 # The idle timeout the slowloris stage asks minimal_ws for, when it has one.
@@ -187,6 +187,32 @@ stage_ooo() {
 	if [ "$rc" != 0 ] && ! grep -q '^FAIL' "$rel_work/ooo.out"; then fail "OOO flood: adversarial.py" "exit $rc"; fi
 	stop_and_stats ooo
 	check_balance ooo "$rel_work/ooo.stats"
+}
+
+# ----------------------------------------------------------------------- IPv6
+# minimal_ws with an IPv6 address beside its IPv4 one; adversarial6.py
+# sends IPv6 frames from ATK_IP6 (answering the server's neighbour
+# solicitations for it) and judges each case by the answers and by the
+# counters over telemetry: extension-header chains within and beyond the
+# parser's limits, Neighbour Discovery with a hop limit other than 255 or
+# from a source off the link, packet too big quoting a sequence number
+# outside and inside a live connection's window. About 15 s.
+stage_v6() {
+	start_or_fail v6 "$NS_S" "$IF_S" "$SRV_IP/24" --ip "$SRV_IP6/64" || return
+	local mac rc
+	mac=$(ip -n "$NS_C" neigh show "$SRV_IP" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')
+	if [ -z "$mac" ]; then fail "IPv6: server MAC" "no neighbour entry"; rel_server_stop quiet; return; fi
+	cexec timeout 300 "$REL_PY" "$here/adversarial6.py" --iface "$IF_C" --srv6 "$SRV_IP6" --srv-mac "$mac" \
+		--atk6 "$ATK_IP6" --port "$PORT" --root "$ROOT" --tel-prefix "$srv_prefix" ${ADV_ONLY:+--only "$ADV_ONLY"} \
+		>"$rel_work/v6.out" 2>&1
+	rc=$?
+	cat "$rel_work/v6.out"
+	fails=$((fails + $(grep -c '^FAIL' "$rel_work/v6.out")))
+	if [ "$rc" != 0 ] && ! grep -q '^FAIL' "$rel_work/v6.out"; then fail "adversarial6.py" "exit $rc: $(tail -3 "$rel_work/v6.out" | tr '\n' ' ')"; fi
+	rel_tel >"$rel_work/v6.tel" || note "IPv6: no telemetry"
+	note "IPv6: $(grep -E '^(drop_ip6_ext_[a-z]+|drop_nd_[a-z_]+|nd_ns_rx|nd_na_rx|icmp6_pkt_too_big_rx|icmp_err_bad_seq|tcp_pmtu_lowered|tcp6_rx_segs|tcp6_tx_segs) ' "$rel_work/v6.tel" | tr '\n' ' ')"
+	stop_and_stats v6
+	check_balance v6 "$rel_work/v6.stats"
 }
 
 # --------------------------------------------------------------------- faults
@@ -456,8 +482,8 @@ rel_topology || { fail "setup" "namespaces"; exit 1; }
 
 for st in $stages; do
 	case $st in
-	adv | sec | ooo | faults | flood | slow | soak) note "---- stage $st ($(date +%T))"; "stage_$st" ;;
-	*) fail "stage $st" "unknown (adv sec ooo faults flood slow soak)" ;;
+	adv | sec | ooo | v6 | faults | flood | slow | soak) note "---- stage $st ($(date +%T))"; "stage_$st" ;;
+	*) fail "stage $st" "unknown (adv sec ooo v6 faults flood slow soak)" ;;
 	esac
 done
 note "done $(date +%T): $fails failed"

@@ -249,6 +249,16 @@ static void test_resolution_and_na_learned(void **state)
 	netfix_inject(&f, fr, netfix6_nd_frame(fr, mac_all_nodes, other_mac, netfix6_raw_ip, netfix6_all_nodes, 255,
 					       136, 0x60, netfix6_raw_ip, other_mac));
 	assert_int_equal(stats(&f)->drop_nd_invalid, 1);
+	/* Override from a source off the link (2001:2:0:1::2): the entry
+	 * stays where it is. */
+	uint8_t off_link[16];
+	memcpy(off_link, netfix6_raw_ip, 16);
+	off_link[7] = 1;
+	netfix_inject(&f, fr, netfix6_nd_frame(fr, netfix_stack_mac, other_mac, off_link, netfix6_stack_ip, 255, 136,
+					       0x60, netfix6_raw_ip, other_mac));
+	assert_int_equal(stats(&f)->drop_nd_src, 1);
+	assert_true(usn_nd_lookup(f.w, netfix6_raw_ip, mac));
+	assert_memory_equal(mac, netfix_raw_mac, 6);
 	/* Override without Solicited from another MAC: the entry moves. */
 	netfix_inject(&f, fr, netfix6_nd_frame(fr, mac_all_nodes, other_mac, netfix6_raw_ip, netfix6_all_nodes, 255,
 					       136, 0x20, netfix6_raw_ip, other_mac));
