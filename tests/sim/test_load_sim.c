@@ -17,6 +17,7 @@
 #include "../../apps/http/page_store.h"
 #include "../../apps/minimal_ws/mws.h"
 #include "../../apps/usn_load/load.h"
+#include "core/worker.h"
 #include "pagetree.h"
 #include "simnet.h"
 #include "usnet/csum.h"
@@ -271,6 +272,16 @@ static void test_lossy_link_all_correct(void **state)
 static void test_ipv6_all_correct(void **state)
 {
 	struct fixture *f = *state;
+	/* On a port with RSS (the TILE-Gx modes) every IPv6 flow is worker
+	 * 0's and usn_tcp_connect_addr refuses on the others, so usn_load
+	 * takes an IPv6 server only with one worker there (its main says
+	 * so and stops): that configuration does not exist to test. */
+	if (usn_stack_workers(f->client->stack) > 1 &&
+	    (usn_stack_worker(f->client->stack, 0)->hal->offloads & USN_HAL_OFF_RSS)) {
+		print_message("skipped: IPv6 with %u workers on a port with RSS, which usn_load refuses\n",
+			      (unsigned)usn_stack_workers(f->client->stack));
+		skip();
+	}
 	struct load_opts o = {.connections = 8, .requests = 200, .seed = 3};
 	uint8_t srv6[16];
 	host_ip6(1, srv6);
