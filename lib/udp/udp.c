@@ -33,6 +33,8 @@ static uint32_t usn_udp_home(const struct usn_udp_worker *u, uint16_t port)
 static struct usn_udp_bound *usn_udp_find(const struct usn_udp_worker *u, uint16_t port)
 {
 	uint32_t mask = u->cap - 1;
+	if (port == 0)
+		return NULL; /* 0 marks a free slot, never a bound port: a datagram to port 0 finds none */
 	for (uint32_t i = usn_udp_home(u, port);; i = (i + 1) & mask) {
 		struct usn_udp_bound *b = &u->tab[i];
 		if (b->port == port)
